@@ -1,0 +1,1 @@
+"""Publish each Cluster Shared Volume as one shared DISK_GB provider."""

@@ -1,0 +1,122 @@
+"""``hvc-placement-sync``: publish CSVs to placement, one-shot or periodic.
+
+Exit status: 0 converged (warnings such as a node without a provider yet
+are printed but are not failures), 1 something failed, 2 bad usage or
+configuration.
+"""
+
+import signal
+import sys
+import threading
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from placement_sync import clients
+from placement_sync import conf as sync_conf
+from placement_sync import exception
+from placement_sync import host_aggregates
+from placement_sync import reconcile
+from placement_sync import report as report_mod
+from placement_sync import sources
+
+LOG = logging.getLogger(__name__)
+
+cli_opts = [
+    cfg.StrOpt('action', positional=True, default='sync',
+               choices=['sync', 'report'],
+               help='sync (the default) converges placement; report prints '
+                    'each cluster with its nodes and CSVs from placement.'),
+    cfg.BoolOpt('once', default=False,
+                help='Run one sync and exit (the default is periodic).'),
+    cfg.BoolOpt('dry-run', default=False,
+                help='Print what would change; write nothing.'),
+    cfg.IntOpt('interval', min=1,
+               help='Seconds between runs in periodic mode (overrides '
+                    '[placement_sync] interval).'),
+]
+
+
+def _print_report(result, dry_run):
+    verb = 'would ' if dry_run else ''
+    for change in result.changes:
+        print('%s%s' % (verb, change))
+    for warning in result.warnings:
+        print('WARNING: %s' % warning)
+    for error in result.errors:
+        print('ERROR: %s' % error)
+    if not (result.changes or result.warnings or result.errors):
+        print('placement is up to date: nothing to change')
+
+
+def build_reconciler(conf):
+    aggregates = None
+    if conf.placement_sync.manage_host_aggregates:
+        aggregates = host_aggregates.HostAggregates(
+            clients.compute_proxy(conf))
+    return reconcile.Reconciler(clients.placement_client(conf), aggregates,
+                                dry_run=conf.dry_run)
+
+
+def run_once(conf, reconciler):
+    """One sync. Returns the exit status."""
+    clusters = sources.load_clusters(conf)
+    result = reconciler.sync(clusters)
+    _print_report(result, conf.dry_run)
+    return 1 if result.errors else 0
+
+
+def run_periodic(conf, reconciler, stop):
+    """Sync every interval until ``stop`` is set; ride out outages."""
+    interval = conf.interval or conf.placement_sync.interval
+    backoff = interval
+    while not stop.is_set():
+        try:
+            clusters = sources.load_clusters(conf)
+            result = reconciler.sync(clusters)
+            LOG.info('sync done: %d change(s), %d warning(s), %d error(s)',
+                     len(result.changes), len(result.warnings),
+                     len(result.errors))
+            backoff = interval
+            wait = interval
+        except exception.SyncError as e:
+            # Placement down, bad inventory file: say so, wait, try again.
+            LOG.error('sync failed, next try in %ds: %s', backoff, e)
+            wait = backoff
+            backoff = min(backoff * 2, conf.placement_sync.max_backoff)
+        stop.wait(wait)
+    LOG.info('stopped')
+    return 0
+
+
+def main(argv=None):
+    conf = cfg.ConfigOpts()
+    sync_conf.register_opts(conf)
+    conf.register_cli_opts(cli_opts)
+    logging.register_options(conf)
+    try:
+        conf(sys.argv[1:] if argv is None else argv, project='hvc',
+             prog='hvc-placement-sync')
+    except (cfg.Error, ValueError) as e:
+        print('hvc-placement-sync: %s' % e, file=sys.stderr)
+        return 2
+    logging.setup(conf, 'hvc-placement-sync')
+    try:
+        if conf.action == 'report':
+            placement = clients.placement_client(conf)
+            print(report_mod.format_report(report_mod.gather(placement)))
+            return 0
+        reconciler = build_reconciler(conf)
+        if conf.once or conf.dry_run:
+            return run_once(conf, reconciler)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *a: stop.set())
+        signal.signal(signal.SIGINT, lambda *a: stop.set())
+        return run_periodic(conf, reconciler, stop)
+    except exception.SyncError as e:
+        print('hvc-placement-sync: error: %s' % e, file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

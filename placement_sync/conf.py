@@ -1,0 +1,77 @@
+"""Options of hvc-placement-sync, and list_opts() for oslo-config-generator.
+
+Credentials use keystoneauth's standard conf loading, as in nova.conf:
+``[placement]`` for placement, ``[nova]`` for the compute API.
+"""
+
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+
+SYNC_GROUP = 'placement_sync'
+PLACEMENT_GROUP = 'placement'
+NOVA_GROUP = 'nova'
+
+sync_opts = [
+    cfg.StrOpt('source', default='file',
+               choices=[('file', 'a YAML inventory (inventory_file)'),
+                        ('oswin', 'the local failover cluster, via os-win '
+                         '(run on a cluster node)'),
+                        ('simulated', 'the simulated cluster '
+                         '(simulated_state_file)')],
+               help='Where the cluster facts come from.'),
+    cfg.StrOpt('inventory_file', default='/etc/hvc/clusters.yaml',
+               help='YAML file naming the clusters, their nodes (nova '
+                    'compute host names) and their Cluster Shared Volumes. '
+                    'Used when source = file.'),
+    cfg.StrOpt('simulated_state_file', default='/var/lib/hvc/sim.db',
+               help='State file of the simulated cluster (see hvc-sim). '
+                    'Used when source = simulated.'),
+    cfg.BoolOpt('manage_host_aggregates', default=True,
+                help='Keep one nova host aggregate per cluster holding its '
+                     'hosts; its uuid is the placement aggregate the CSV '
+                     'providers join. Needs the [nova] credentials. When '
+                     'off, a placement aggregate derived from the cluster '
+                     'name is used and compute providers join it directly.'),
+    cfg.IntOpt('interval', default=60, min=1,
+               help='Seconds between two runs in periodic mode.'),
+    cfg.IntOpt('max_backoff', default=300, min=1,
+               help='Longest wait, in seconds, between retries while '
+                    'placement or nova cannot be reached.'),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(sync_opts, group=SYNC_GROUP)
+    for group in (PLACEMENT_GROUP, NOVA_GROUP):
+        ks_loading.register_session_conf_options(conf, group)
+        ks_loading.register_auth_conf_options(conf, group)
+        ks_loading.register_adapter_conf_options(conf, group)
+
+
+def _ks_opts():
+    return (ks_loading.get_session_conf_options()
+            + ks_loading.get_auth_common_conf_options()
+            + ks_loading.get_auth_plugin_conf_options('password')
+            + ks_loading.get_auth_plugin_conf_options('admin_token')
+            + ks_loading.get_adapter_conf_options(include_deprecated=False))
+
+
+def list_opts():
+    return [
+        (SYNC_GROUP, sync_opts),
+        (PLACEMENT_GROUP, _dedup(_ks_opts())),
+        (NOVA_GROUP, _dedup(_ks_opts())),
+    ]
+
+
+def _dedup(opts):
+    seen, result = set(), []
+    for opt in opts:
+        if opt.dest not in seen:
+            seen.add(opt.dest)
+            result.append(opt)
+    return result
+
+
+CONF = cfg.ConfigOpts()
+register_opts(CONF)

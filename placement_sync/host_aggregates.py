@@ -1,0 +1,134 @@
+"""One nova host aggregate per cluster, through nova's compute API.
+
+Nova mirrors a host aggregate into a placement aggregate of the same uuid
+when hosts are added or removed, so the aggregate's uuid is the placement
+aggregate the cluster's CSV providers join. Adding the cluster's hosts
+also lets a weigher or operator keep moves inside the cluster.
+
+An aggregate is ours when its metadata names the cluster
+(``hyperv_cluster=<name>``). Its host list is ours to keep equal to the
+cluster's nodes; other metadata (an availability zone, say) is left alone.
+"""
+
+import dataclasses
+
+from openstack import exceptions as sdk_exc
+from oslo_log import log as logging
+
+from placement_sync import exception
+from placement_sync import model
+
+LOG = logging.getLogger(__name__)
+
+
+class HostAggregates(object):
+
+    def __init__(self, compute):
+        """``compute``: an openstacksdk compute proxy."""
+        self._compute = compute
+        self.requests = {'reads': 0, 'writes': 0}
+
+    def _count(self, kind, func, *args, **kwargs):
+        self.requests[kind] += 1
+        try:
+            return func(*args, **kwargs)
+        except sdk_exc.HttpException as e:
+            if e.status_code in (401, 403):
+                raise exception.PlacementUnavailable(
+                    'nova refused our credentials (HTTP %s): check the '
+                    '[nova] auth options' % e.status_code)
+            raise
+        except sdk_exc.SDKException as e:
+            raise exception.PlacementUnavailable(
+                'cannot reach the nova API: %s' % e)
+
+    def sync(self, desired, report, dry_run):
+        """Converge the host aggregates; return ``desired`` with each
+        cluster's placement aggregate set (None for a cluster whose
+        aggregate could not be made, or is new in a dry run)."""
+        existing = list(self._count('reads', self._compute.aggregates))
+        result = []
+        for cluster in desired:
+            try:
+                agg = self._sync_one(cluster, existing, report, dry_run)
+            except exception.PlacementUnavailable:
+                raise
+            except (exception.SyncError, sdk_exc.SDKException) as e:
+                report.error('host aggregate of cluster %s: %s',
+                             cluster.name, e)
+                agg = None
+            result.append(dataclasses.replace(
+                cluster, placement_aggregate=agg and agg.uuid))
+        return result
+
+    def _find(self, cluster, existing):
+        for agg in existing:
+            if (agg.metadata or {}).get(
+                    model.HOST_AGGREGATE_CLUSTER_KEY) == cluster.name:
+                return agg
+        for agg in existing:
+            if agg.name == cluster.host_aggregate_name:
+                if agg.hosts or agg.metadata:
+                    raise exception.NameClash(
+                        'nova already has a host aggregate named %s (id %s) '
+                        'that placement_sync did not create; rename it, or '
+                        'set its metadata %s=%s to hand it over'
+                        % (agg.name, agg.id,
+                           model.HOST_AGGREGATE_CLUSTER_KEY, cluster.name))
+                # An empty, unmarked aggregate of our name is our own from
+                # a run cut short between create and set_metadata.
+                return agg
+        return None
+
+    def _sync_one(self, cluster, existing, report, dry_run):
+        agg = self._find(cluster, existing)
+        if agg is None:
+            report.change('create nova host aggregate %s for cluster %s',
+                          cluster.host_aggregate_name, cluster.name)
+            if dry_run:
+                report.change('then add hosts %s to it and join the CSV '
+                              'providers to its placement aggregate',
+                              ', '.join(cluster.nodes))
+                return None
+            try:
+                agg = self._count('writes', self._compute.create_aggregate,
+                                  name=cluster.host_aggregate_name)
+            except sdk_exc.ConflictException:
+                # Another copy of this tool created it just now.
+                existing[:] = list(self._count(
+                    'reads', self._compute.aggregates))
+                return self._sync_one(cluster, existing, report, dry_run)
+        key = model.HOST_AGGREGATE_CLUSTER_KEY
+        if (agg.metadata or {}).get(key) != cluster.name:
+            report.change('mark host aggregate %s with %s=%s', agg.name, key,
+                          cluster.name)
+            if not dry_run:
+                agg = self._count('writes',
+                                  self._compute.set_aggregate_metadata,
+                                  agg, {key: cluster.name})
+        hosts = set(agg.hosts or [])
+        for host in sorted(set(cluster.nodes) - hosts):
+            report.change('add host %s to host aggregate %s', host, agg.name)
+            if dry_run:
+                continue
+            try:
+                self._count('writes', self._compute.add_host_to_aggregate,
+                            agg, host)
+            except sdk_exc.NotFoundException:
+                report.warn('host %s of cluster %s is not a nova compute '
+                            'host yet; a later run adds it to %s', host,
+                            cluster.name, agg.name)
+            except sdk_exc.ConflictException:
+                pass  # added meanwhile by another copy of this tool
+        for host in sorted(hosts - set(cluster.nodes)):
+            report.change('remove host %s from host aggregate %s: it left '
+                          'cluster %s', host, agg.name, cluster.name)
+            if dry_run:
+                continue
+            try:
+                self._count('writes',
+                            self._compute.remove_host_from_aggregate,
+                            agg, host)
+            except sdk_exc.NotFoundException:
+                pass  # removed meanwhile
+        return agg

@@ -1,0 +1,111 @@
+"""Cluster facts, and the placement state they call for.
+
+Everything here is pure: facts in, desired state out. The same facts give
+the same uuids and names on every machine, so several copies of the tool
+agree without talking to each other.
+"""
+
+import dataclasses
+import uuid
+
+import os_traits
+
+DISK_GB = 'DISK_GB'
+SHARING_TRAIT = os_traits.MISC_SHARES_VIA_AGGREGATE
+# Marks the providers this project created, so they can be listed in one
+# request and are never confused with somebody else's.
+OWNER_TRAIT = 'CUSTOM_HYPERV_CLUSTER_CSV'
+PROVIDER_NAME_PREFIX = 'hyperv-csv'
+HOST_AGGREGATE_PREFIX = 'hyperv-cluster'
+# Metadata key on the nova host aggregate naming its cluster.
+HOST_AGGREGATE_CLUSTER_KEY = 'hyperv_cluster'
+
+# Fixed for ever: changing it would orphan every provider ever created.
+NAMESPACE = uuid.UUID('5b0c6a34-8f0e-4a53-9d3e-6a1f3c7b2e90')
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedVolume:
+    """A Cluster Shared Volume as the cluster reports it."""
+    id: str
+    name: str
+    total_gb: int
+    reserved_gb: int = 0
+    allocation_ratio: float = 1.0
+    traits: frozenset = frozenset()
+
+
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+    """A failover cluster: its nova compute hosts and its CSVs."""
+    name: str
+    nodes: tuple
+    shared_volumes: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class DesiredProvider:
+    """The placement provider one CSV calls for."""
+    uuid: str
+    name: str
+    cluster: str
+    volume: SharedVolume
+
+    @property
+    def inventory(self):
+        vol = self.volume
+        return {DISK_GB: {
+            'total': vol.total_gb,
+            'reserved': vol.reserved_gb,
+            'min_unit': 1,
+            'max_unit': vol.total_gb,
+            'step_size': 1,
+            'allocation_ratio': vol.allocation_ratio,
+        }}
+
+    @property
+    def traits(self):
+        return frozenset({SHARING_TRAIT, OWNER_TRAIT}) | self.volume.traits
+
+
+@dataclasses.dataclass(frozen=True)
+class DesiredCluster:
+    name: str
+    nodes: tuple
+    providers: tuple
+    host_aggregate_name: str
+    # The placement aggregate the cluster's providers share: the nova host
+    # aggregate's uuid when nova manages it, else a deterministic one.
+    placement_aggregate: str = None
+
+
+def provider_uuid(cluster_name, volume_id):
+    return str(uuid.uuid5(NAMESPACE, 'csv:%s:%s' % (cluster_name, volume_id)))
+
+
+def placement_aggregate_uuid(cluster_name):
+    return str(uuid.uuid5(NAMESPACE, 'aggregate:%s' % cluster_name))
+
+
+def provider_name(cluster_name, volume_name):
+    return '%s:%s:%s' % (PROVIDER_NAME_PREFIX, cluster_name, volume_name)
+
+
+def host_aggregate_name(cluster_name):
+    return '%s-%s' % (HOST_AGGREGATE_PREFIX, cluster_name)
+
+
+def desired_state(clusters):
+    """The desired state of every cluster, from the facts."""
+    return [
+        DesiredCluster(
+            name=c.name,
+            nodes=tuple(c.nodes),
+            providers=tuple(
+                DesiredProvider(uuid=provider_uuid(c.name, v.id),
+                                name=provider_name(c.name, v.name),
+                                cluster=c.name,
+                                volume=v)
+                for v in c.shared_volumes),
+            host_aggregate_name=host_aggregate_name(c.name))
+        for c in clusters]

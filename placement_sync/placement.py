@@ -1,0 +1,156 @@
+"""A small placement client: only the calls placement_sync needs.
+
+Every write carries the generation it was computed from; a stale one raises
+``GenerationConflict`` so the caller re-reads and computes again. Requests
+are counted, reads and writes apart, for the report and the benchmark.
+"""
+
+import collections
+
+from keystoneauth1 import exceptions as ks_exc
+from oslo_log import log as logging
+
+from placement_sync import exception
+
+LOG = logging.getLogger(__name__)
+
+# 1.39: the newest placement 16 speaks; we rely on 1.19 (aggregates with
+# generations), 1.20 (POST returns the provider) and 1.22 (forbidden traits).
+MICROVERSION = '1.39'
+
+
+class GenerationConflict(Exception):
+    """Someone else wrote the provider since we read it."""
+
+
+class InUse(Exception):
+    """The provider or inventory still has allocations."""
+
+
+class NotFound(Exception):
+    pass
+
+
+class PlacementClient(object):
+
+    def __init__(self, adapter):
+        self._adapter = adapter
+        self.requests = collections.Counter()
+
+    def _call(self, method, url, body=None):
+        kind = 'reads' if method == 'GET' else 'writes'
+        self.requests[kind] += 1
+        try:
+            resp = self._adapter.request(
+                url, method, json=body, raise_exc=False,
+                microversion=MICROVERSION,
+                headers={'Accept': 'application/json'})
+        except ks_exc.ConnectFailure as e:
+            raise exception.PlacementUnavailable(
+                'cannot reach placement at %s: %s' % (_endpoint(self._adapter),
+                                                      e))
+        except ks_exc.ClientException as e:
+            raise exception.PlacementUnavailable(
+                'placement request %s %s failed: %s' % (method, url, e))
+        if resp.status_code in (401, 403):
+            raise exception.PlacementUnavailable(
+                'placement refused our credentials (HTTP %d on %s %s): check '
+                'the [placement] auth options' % (resp.status_code, method,
+                                                   url))
+        if resp.status_code == 404:
+            raise NotFound(url)
+        if resp.status_code == 409:
+            code = _error_code(resp)
+            if code == 'placement.concurrent_update':
+                raise GenerationConflict(url)
+            if code and code.endswith('inuse'):
+                raise InUse(url)
+            raise exception.SyncError(
+                'placement refused %s %s: %s' % (method, url, resp.text))
+        if resp.status_code >= 400:
+            raise exception.SyncError(
+                'placement refused %s %s (HTTP %d): %s'
+                % (method, url, resp.status_code, resp.text))
+        return resp.json() if resp.content else None
+
+    # Providers.
+
+    def list_providers(self, **query):
+        params = '&'.join('%s=%s' % kv for kv in sorted(query.items()))
+        url = '/resource_providers' + ('?' + params if params else '')
+        return self._call('GET', url)['resource_providers']
+
+    def get_provider(self, uuid):
+        try:
+            return self._call('GET', '/resource_providers/%s' % uuid)
+        except NotFound:
+            return None
+
+    def create_provider(self, uuid, name):
+        return self._call('POST', '/resource_providers',
+                          {'uuid': uuid, 'name': name})
+
+    def rename_provider(self, uuid, name):
+        return self._call('PUT', '/resource_providers/%s' % uuid,
+                          {'name': name})['generation']
+
+    def delete_provider(self, uuid):
+        self._call('DELETE', '/resource_providers/%s' % uuid)
+
+    # A provider's inventories, traits and aggregates. Each getter returns
+    # (generation, value); each setter takes the generation it read and
+    # returns the new one.
+
+    def get_inventories(self, uuid):
+        body = self._call('GET', '/resource_providers/%s/inventories' % uuid)
+        return body['resource_provider_generation'], body['inventories']
+
+    def set_inventories(self, uuid, generation, inventories):
+        body = self._call(
+            'PUT', '/resource_providers/%s/inventories' % uuid,
+            {'resource_provider_generation': generation,
+             'inventories': inventories})
+        return body['resource_provider_generation']
+
+    def get_traits(self, uuid):
+        body = self._call('GET', '/resource_providers/%s/traits' % uuid)
+        return body['resource_provider_generation'], set(body['traits'])
+
+    def set_traits(self, uuid, generation, traits):
+        body = self._call(
+            'PUT', '/resource_providers/%s/traits' % uuid,
+            {'resource_provider_generation': generation,
+             'traits': sorted(traits)})
+        return body['resource_provider_generation']
+
+    def ensure_custom_trait(self, name):
+        self._call('PUT', '/traits/%s' % name)
+
+    def get_aggregates(self, uuid):
+        body = self._call('GET', '/resource_providers/%s/aggregates' % uuid)
+        return body['resource_provider_generation'], set(body['aggregates'])
+
+    def set_aggregates(self, uuid, generation, aggregates):
+        body = self._call(
+            'PUT', '/resource_providers/%s/aggregates' % uuid,
+            {'resource_provider_generation': generation,
+             'aggregates': sorted(aggregates)})
+        return body['resource_provider_generation']
+
+    def get_usages(self, uuid):
+        body = self._call('GET', '/resource_providers/%s/usages' % uuid)
+        return body['usages']
+
+
+def _error_code(resp):
+    try:
+        return resp.json()['errors'][0].get('code')
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def _endpoint(adapter):
+    try:
+        return adapter.get_endpoint()
+    except ks_exc.ClientException:
+        return '(no endpoint)'

@@ -1,0 +1,54 @@
+"""Where cluster facts come from: a YAML file, os-win, or the simulator.
+
+Each source returns a list of ``model.Cluster``; ``validate_clusters``
+checks what no source may get wrong, before anything is written.
+"""
+
+import collections
+
+from placement_sync import exception
+
+
+def load_clusters(conf):
+    """The clusters named by ``[placement_sync] source``, validated."""
+    source = conf.placement_sync.source
+    if source == 'file':
+        from placement_sync.sources import inventory_file
+        clusters = inventory_file.load(conf.placement_sync.inventory_file)
+    elif source == 'oswin':
+        from placement_sync.sources import oswin
+        clusters = oswin.load()
+    elif source == 'simulated':
+        from placement_sync.sources import simulated
+        clusters = simulated.load(conf.placement_sync.simulated_state_file)
+    else:  # oslo.config's choices make this unreachable.
+        raise exception.InvalidInventory('unknown source %r' % source)
+    validate_clusters(clusters)
+    return clusters
+
+
+def validate_clusters(clusters):
+    """Refuse facts that would make placement inconsistent."""
+    problems = []
+    owner_of_node = {}
+    for name, count in collections.Counter(
+            c.name for c in clusters).items():
+        if count > 1:
+            problems.append('cluster %r is listed %d times' % (name, count))
+    for cluster in clusters:
+        for node in cluster.nodes:
+            other = owner_of_node.setdefault(node, cluster.name)
+            if other != cluster.name:
+                problems.append('node %r is in clusters %r and %r'
+                                % (node, other, cluster.name))
+        for what, values in (
+                ('node', cluster.nodes),
+                ('shared volume id', [v.id for v in cluster.shared_volumes]),
+                ('shared volume name',
+                 [v.name for v in cluster.shared_volumes])):
+            for value, count in collections.Counter(values).items():
+                if count > 1:
+                    problems.append('cluster %r: %s %r is listed %d times'
+                                    % (cluster.name, what, value, count))
+    if problems:
+        raise exception.InvalidInventory('; '.join(problems))

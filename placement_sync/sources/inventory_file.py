@@ -1,0 +1,138 @@
+"""Cluster facts from a YAML file, for a controller outside the cluster.
+
+The whole file is checked before anything is returned; every problem is
+reported with the path of the bad field, e.g.
+``clusters[0].shared_volumes[1].total_gb: must be an integer > 0``.
+"""
+
+import re
+
+import yaml
+
+import os_traits
+
+from placement_sync import exception
+from placement_sync import model
+
+# Placement's own rule for custom trait names.
+_CUSTOM_TRAIT = re.compile(r'^CUSTOM_[A-Z0-9_]+$')
+_CLUSTER_KEYS = {'name', 'nodes', 'shared_volumes'}
+_VOLUME_KEYS = {'id', 'name', 'total_gb', 'reserved_gb', 'allocation_ratio',
+                'traits'}
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f)
+    except OSError as e:
+        raise exception.InvalidInventory(
+            'cannot read inventory file %s: %s' % (path, e.strerror))
+    except yaml.YAMLError as e:
+        raise exception.InvalidInventory(
+            'inventory file %s is not valid YAML: %s' % (path, e))
+    try:
+        return parse(data)
+    except exception.InvalidInventory as e:
+        raise exception.InvalidInventory('inventory file %s: %s' % (path, e))
+
+
+def parse(data):
+    """Clusters from the loaded YAML document, or InvalidInventory."""
+    errors = []
+    if not isinstance(data, dict) or not isinstance(
+            data.get('clusters'), list):
+        raise exception.InvalidInventory(
+            "the top level must be a mapping with a 'clusters' list")
+    unknown = set(data) - {'clusters'}
+    if unknown:
+        errors.append('unknown top-level key(s): %s'
+                      % ', '.join(sorted(unknown)))
+    clusters = []
+    for i, raw in enumerate(data['clusters']):
+        cluster = _parse_cluster('clusters[%d]' % i, raw, errors)
+        if cluster:
+            clusters.append(cluster)
+    if errors:
+        raise exception.InvalidInventory('; '.join(errors))
+    return clusters
+
+
+def _parse_cluster(where, raw, errors):
+    if not isinstance(raw, dict):
+        errors.append('%s: must be a mapping' % where)
+        return None
+    _unknown_keys(where, raw, _CLUSTER_KEYS, errors)
+    name = _name(where + '.name', raw.get('name'), errors)
+    nodes = raw.get('nodes')
+    if not isinstance(nodes, list) or not nodes:
+        errors.append('%s.nodes: must be a non-empty list of nova compute '
+                      'host names' % where)
+        nodes = []
+    nodes = [_name('%s.nodes[%d]' % (where, j), n, errors)
+             for j, n in enumerate(nodes)]
+    volumes = raw.get('shared_volumes', [])
+    if not isinstance(volumes, list):
+        errors.append('%s.shared_volumes: must be a list' % where)
+        volumes = []
+    volumes = [_parse_volume('%s.shared_volumes[%d]' % (where, j), v, errors)
+               for j, v in enumerate(volumes)]
+    return model.Cluster(name=name, nodes=tuple(nodes),
+                         shared_volumes=tuple(volumes))
+
+
+def _parse_volume(where, raw, errors):
+    if not isinstance(raw, dict):
+        errors.append('%s: must be a mapping' % where)
+        return None
+    _unknown_keys(where, raw, _VOLUME_KEYS, errors)
+    total = _integer(where + '.total_gb', raw.get('total_gb'), 1, errors)
+    reserved = _integer(where + '.reserved_gb', raw.get('reserved_gb', 0), 0,
+                        errors)
+    if total is not None and reserved is not None and reserved > total:
+        errors.append('%s.reserved_gb: %d is more than total_gb %d'
+                      % (where, reserved, total))
+    ratio = raw.get('allocation_ratio', 1.0)
+    if (isinstance(ratio, bool) or not isinstance(ratio, (int, float))
+            or ratio <= 0):
+        errors.append('%s.allocation_ratio: must be a number > 0' % where)
+    traits = raw.get('traits', [])
+    if not isinstance(traits, list):
+        errors.append('%s.traits: must be a list' % where)
+        traits = []
+    for j, trait in enumerate(traits):
+        if not isinstance(trait, str) or not (
+                _CUSTOM_TRAIT.match(trait) or trait in os_traits.get_traits()):
+            errors.append('%s.traits[%d]: %r is neither a standard trait nor '
+                          'CUSTOM_*' % (where, j, trait))
+    return model.SharedVolume(
+        id=_name(where + '.id', raw.get('id'), errors),
+        name=_name(where + '.name', raw.get('name'), errors),
+        total_gb=total, reserved_gb=reserved,
+        allocation_ratio=float(ratio) if isinstance(ratio, (int, float))
+        else None,
+        traits=frozenset(t for t in traits if isinstance(t, str)))
+
+
+def _unknown_keys(where, raw, allowed, errors):
+    unknown = set(raw) - allowed
+    if unknown:
+        errors.append('%s: unknown key(s) %s (allowed: %s)' % (
+            where, ', '.join(sorted(map(str, unknown))),
+            ', '.join(sorted(allowed))))
+
+
+def _name(where, value, errors):
+    if not isinstance(value, str) or not value.strip():
+        errors.append('%s: must be a non-empty string' % where)
+        return None
+    return value
+
+
+def _integer(where, value, minimum, errors):
+    if isinstance(value, bool) or not isinstance(value, int) \
+            or value < minimum:
+        errors.append('%s: must be an integer >= %d, got %r'
+                      % (where, minimum, value))
+        return None
+    return value

@@ -1,0 +1,86 @@
+"""Shared test fixtures: a real placement server, sync helpers."""
+
+import uuid
+
+import fixtures
+from oslo_config import cfg
+import testtools
+
+from hvc_devstack import placement as devstack
+from placement_sync import conf as sync_conf
+from placement_sync import model
+from placement_sync import placement as placement_client
+from placement_sync import reconcile
+
+
+class PlacementServerFixture(fixtures.Fixture):
+    """A real placement process on 127.0.0.1, stopped at cleanup."""
+
+    def _setUp(self):
+        self.server = devstack.PlacementServer().start()
+        self.addCleanup(self.server.stop)
+        self.endpoint = self.server.endpoint
+
+
+class PlacementTestCase(testtools.TestCase):
+    """One real placement server for all the tests of a class.
+
+    Tests keep apart by using their own cluster names (``unique``).
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = devstack.PlacementServer().start()
+        cls.endpoint = cls.server.endpoint
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        super().tearDownClass()
+
+    def client(self):
+        return placement_client.PlacementClient(
+            devstack.admin_adapter(self.endpoint))
+
+    def conf_file(self, endpoint=None, **sync_opts):
+        """A config file as an operator writes it; returns its path."""
+        sync_opts.setdefault('manage_host_aggregates', False)
+        lines = ['[placement_sync]']
+        lines += ['%s = %s' % kv for kv in sorted(sync_opts.items())]
+        lines += ['[placement]', 'auth_type = admin_token',
+                  'endpoint = %s' % (endpoint or self.endpoint),
+                  'token = %s' % devstack.ADMIN_TOKEN]
+        path = self.useFixture(fixtures.TempDir()).join('sync.conf')
+        with open(path, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        return path
+
+    def conf(self, endpoint=None, **sync_opts):
+        conf = cfg.ConfigOpts()
+        sync_conf.register_opts(conf)
+        conf(['--config-file', self.conf_file(endpoint, **sync_opts)],
+             project='hvc-test', default_config_files=[])
+        return conf
+
+    def reconciler(self, dry_run=False):
+        return reconcile.Reconciler(self.client(), dry_run=dry_run)
+
+    def unique(self, prefix='cluster'):
+        return '%s-%s' % (prefix, uuid.uuid4().hex[:8])
+
+    def cluster(self, name=None, nodes=3, volumes=(('Volume1', 500),),
+                create_nodes=True):
+        """A model.Cluster; its compute node providers made as nova would."""
+        name = name or self.unique()
+        node_names = tuple('%s-node%d' % (name, i + 1) for i in range(nodes))
+        if create_nodes:
+            client = self.client()
+            for node in node_names:
+                devstack.create_compute_node(client, node)
+        return model.Cluster(
+            name=name, nodes=node_names,
+            shared_volumes=tuple(
+                model.SharedVolume(id='%s-id' % vname, name=vname,
+                                   total_gb=size)
+                for vname, size in volumes))

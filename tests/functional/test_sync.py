@@ -1,0 +1,253 @@
+"""placement_sync against a real placement server."""
+
+import dataclasses
+import uuid
+
+from placement_sync import exception
+from placement_sync import model
+from tests import fixtures as hvc_fixtures
+
+
+def _volume(cluster, name, **changes):
+    vol = next(v for v in cluster.shared_volumes if v.name == name)
+    return dataclasses.replace(vol, **changes)
+
+
+class TestSync(hvc_fixtures.PlacementTestCase):
+
+    def _state(self, cluster):
+        """What placement holds for a cluster, as plain data."""
+        client = self.client()
+        agg = model.placement_aggregate_uuid(cluster.name)
+        state = {'providers': {}, 'nodes': {}}
+        for vol in cluster.shared_volumes:
+            rp_uuid = model.provider_uuid(cluster.name, vol.id)
+            rp = client.get_provider(rp_uuid)
+            if rp is None:
+                continue
+            state['providers'][vol.name] = {
+                'name': rp['name'],
+                'generation': rp['generation'],
+                'inventory': client.get_inventories(rp_uuid)[1],
+                'traits': client.get_traits(rp_uuid)[1],
+                'aggregates': client.get_aggregates(rp_uuid)[1],
+            }
+        for node in cluster.nodes:
+            found = client.list_providers(name=node)
+            if found:
+                state['nodes'][node] = client.get_aggregates(
+                    found[0]['uuid'])[1]
+        state['aggregate'] = agg
+        return state
+
+    def test_first_sync_creates_one_shared_provider_per_csv(self):
+        cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))
+        result = self.reconciler().sync([cluster])
+        self.assertEqual([], result.errors)
+        state = self._state(cluster)
+        agg = state['aggregate']
+        self.assertEqual({'Volume1', 'Volume2'}, set(state['providers']))
+        vol1 = state['providers']['Volume1']
+        self.assertEqual('hyperv-csv:%s:Volume1' % cluster.name, vol1['name'])
+        disk = vol1['inventory']['DISK_GB']
+        self.assertEqual((500, 0, 1, 500, 1, 1.0),
+                         (disk['total'], disk['reserved'], disk['min_unit'],
+                          disk['max_unit'], disk['step_size'],
+                          disk['allocation_ratio']))
+        self.assertEqual(['DISK_GB'], list(vol1['inventory']))
+        self.assertEqual({'MISC_SHARES_VIA_AGGREGATE', model.OWNER_TRAIT},
+                         vol1['traits'])
+        self.assertEqual({agg}, vol1['aggregates'])
+        for node, aggregates in state['nodes'].items():
+            self.assertEqual({agg}, aggregates, node)
+        self.assertEqual(3, len(state['nodes']))
+
+    def test_uuids_are_deterministic(self):
+        self.assertEqual(model.provider_uuid('c1', 'v1'),
+                         model.provider_uuid('c1', 'v1'))
+        self.assertNotEqual(model.provider_uuid('c1', 'v1'),
+                            model.provider_uuid('c2', 'v1'))
+
+    def test_second_sync_writes_nothing(self):
+        cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))
+        self.reconciler().sync([cluster])
+        before = self._state(cluster)
+        for reconciler in (self.reconciler(), self.reconciler()):
+            result = reconciler.sync([cluster])
+            self.assertEqual([], result.changes)
+            self.assertEqual(0, reconciler.placement.requests['writes'])
+        self.assertEqual(before, self._state(cluster))
+
+    def test_warm_sync_reads_one_listing_per_cluster(self):
+        cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))
+        reconciler = self.reconciler()
+        reconciler.sync([cluster])
+        reconciler.placement.requests.clear()
+        reconciler.sync([cluster])
+        self.assertEqual({'reads': 1}, dict(reconciler.placement.requests))
+
+    def test_csv_added_resized_removed(self):
+        cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))
+        self.reconciler().sync([cluster])
+        grown = dataclasses.replace(cluster, shared_volumes=(
+            _volume(cluster, 'Volume1', total_gb=800),
+            model.SharedVolume(id='v3', name='Volume3', total_gb=100,
+                               traits=frozenset({'STORAGE_DISK_SSD'}))))
+        result = self.reconciler().sync([grown])
+        self.assertEqual([], result.errors)
+        state = self._state(grown)
+        self.assertEqual(800, state['providers']['Volume1']['inventory'][
+            'DISK_GB']['total'])
+        self.assertEqual(800, state['providers']['Volume1']['inventory'][
+            'DISK_GB']['max_unit'])
+        self.assertIn('STORAGE_DISK_SSD',
+                      state['providers']['Volume3']['traits'])
+        # Volume2 had no allocations: it is gone.
+        self.assertIsNone(self.client().get_provider(
+            model.provider_uuid(cluster.name, 'Volume2-id')))
+
+    def test_removed_csv_with_allocations_drains_then_goes(self):
+        cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))
+        self.reconciler().sync([cluster])
+        client = self.client()
+        vol2 = model.provider_uuid(cluster.name, 'Volume2-id')
+        consumer = self._allocate(client, vol2, 100)
+        shrunk = dataclasses.replace(
+            cluster, shared_volumes=cluster.shared_volumes[:1])
+        result = self.reconciler().sync([shrunk])
+        self.assertEqual([], result.errors)
+        self.assertTrue(any('draining' in w for w in result.warnings),
+                        result.warnings)
+        disk = client.get_inventories(vol2)[1]['DISK_GB']
+        self.assertEqual(disk['total'], disk['reserved'])
+        self.assertIsNotNone(client.get_provider(vol2))
+        # Nothing new lands on a draining provider.
+        self.assertRaises(exception.SyncError, self._allocate, client, vol2,
+                          1)
+        self._free(client, consumer)
+        self.reconciler().sync([shrunk])
+        self.assertIsNone(client.get_provider(vol2))
+
+    def test_shrink_below_usage_is_written_and_reported(self):
+        cluster = self.cluster()
+        self.reconciler().sync([cluster])
+        client = self.client()
+        vol1 = model.provider_uuid(cluster.name, 'Volume1-id')
+        self._allocate(client, vol1, 400)
+        shrunk = dataclasses.replace(cluster, shared_volumes=(
+            _volume(cluster, 'Volume1', total_gb=300),))
+        result = self.reconciler().sync([shrunk])
+        self.assertEqual([], result.errors)
+        self.assertEqual(300, client.get_inventories(vol1)[1][
+            'DISK_GB']['total'])
+        self.assertTrue(any('400 GB are allocated' in w
+                            for w in result.warnings), result.warnings)
+
+    def test_node_added_and_removed(self):
+        cluster = self.cluster(nodes=3)
+        self.reconciler().sync([cluster])
+        client = self.client()
+        from hvc_devstack import placement as devstack
+        new_node = cluster.name + '-node4'
+        devstack.create_compute_node(client, new_node)
+        other_agg = str(uuid.uuid4())
+        gone = cluster.nodes[0]
+        gone_uuid = client.list_providers(name=gone)[0]['uuid']
+        gen, aggs = client.get_aggregates(gone_uuid)
+        client.set_aggregates(gone_uuid, gen, aggs | {other_agg})
+        inventory_before = client.get_inventories(gone_uuid)[1]
+        changed = dataclasses.replace(
+            cluster, nodes=cluster.nodes[1:] + (new_node,))
+        result = self.reconciler().sync([changed])
+        self.assertEqual([], result.errors)
+        state = self._state(changed)
+        self.assertEqual({state['aggregate']}, state['nodes'][new_node])
+        # The node that left keeps everything but the cluster's aggregate.
+        self.assertEqual({other_agg}, client.get_aggregates(gone_uuid)[1])
+        self.assertEqual(inventory_before,
+                         client.get_inventories(gone_uuid)[1])
+
+    def test_node_without_provider_is_picked_up_later(self):
+        cluster = self.cluster(create_nodes=False)
+        result = self.reconciler().sync([cluster])
+        self.assertEqual([], result.errors)
+        self.assertEqual(3, len(result.warnings))
+        self.assertIn('has no resource provider yet', result.warnings[0])
+        from hvc_devstack import placement as devstack
+        for node in cluster.nodes:
+            devstack.create_compute_node(self.client(), node)
+        result = self.reconciler().sync([cluster])
+        self.assertEqual([], result.warnings)
+        state = self._state(cluster)
+        self.assertEqual(3, len(state['nodes']))
+
+    def test_foreign_aggregates_and_traits_are_kept(self):
+        cluster = self.cluster()
+        self.reconciler().sync([cluster])
+        client = self.client()
+        vol1 = model.provider_uuid(cluster.name, 'Volume1-id')
+        foreign_agg = str(uuid.uuid4())
+        gen, aggs = client.get_aggregates(vol1)
+        gen = client.set_aggregates(vol1, gen, aggs | {foreign_agg})
+        client.ensure_custom_trait('CUSTOM_SOMEONE_ELSE')
+        _gen, traits = client.get_traits(vol1)
+        client.set_traits(vol1, gen, traits - {model.SHARING_TRAIT}
+                          | {'CUSTOM_SOMEONE_ELSE'})
+        node = client.list_providers(name=cluster.nodes[0])[0]['uuid']
+        gen, aggs = client.get_aggregates(node)
+        client.set_aggregates(node, gen, {foreign_agg})  # ours removed
+        result = self.reconciler().sync([cluster])
+        self.assertEqual([], result.errors)
+        self.assertIn('CUSTOM_SOMEONE_ELSE', client.get_traits(vol1)[1])
+        self.assertIn(model.SHARING_TRAIT, client.get_traits(vol1)[1])
+        agg = model.placement_aggregate_uuid(cluster.name)
+        self.assertEqual({agg, foreign_agg}, client.get_aggregates(vol1)[1])
+        self.assertEqual({agg, foreign_agg}, client.get_aggregates(node)[1])
+
+    def test_name_clash_is_an_error_and_the_provider_is_left_alone(self):
+        cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))
+        client = self.client()
+        squatter = str(uuid.uuid4())
+        client.create_provider(squatter,
+                               model.provider_name(cluster.name, 'Volume1'))
+        result = self.reconciler().sync([cluster])
+        self.assertEqual(1, len(result.errors))
+        self.assertIn('did not create', result.errors[0])
+        self.assertEqual({}, client.get_inventories(squatter)[1])
+        self.assertEqual(set(), client.get_traits(squatter)[1])
+        # The other volume is published all the same.
+        self.assertIsNotNone(client.get_provider(
+            model.provider_uuid(cluster.name, 'Volume2-id')))
+
+    def test_dry_run_writes_nothing(self):
+        cluster = self.cluster()
+        reconciler = self.reconciler(dry_run=True)
+        result = reconciler.sync([cluster])
+        self.assertEqual(0, reconciler.placement.requests['writes'])
+        self.assertTrue(any('create provider' in c for c in result.changes))
+        self.assertEqual({}, self._state(cluster)['providers'])
+
+    def test_placement_down_is_a_clear_error(self):
+        from hvc_devstack import placement as devstack
+        from placement_sync import clients
+        conf = self.conf(
+            endpoint='http://127.0.0.1:%d' % devstack.free_port())
+        reconciler = self.reconciler()
+        reconciler.placement = clients.placement_client(conf)
+        err = self.assertRaises(exception.PlacementUnavailable,
+                                reconciler.sync, [self.cluster(
+                                    create_nodes=False)])
+        self.assertIn('cannot reach placement at http://127.0.0.1:', str(err))
+
+    # Allocations, as nova's scheduler makes them.
+
+    def _allocate(self, client, rp_uuid, disk_gb):
+        consumer = str(uuid.uuid4())
+        client._call('PUT', '/allocations/%s' % consumer, {
+            'allocations': {rp_uuid: {'resources': {'DISK_GB': disk_gb}}},
+            'project_id': str(uuid.uuid4()), 'user_id': str(uuid.uuid4()),
+            'consumer_generation': None, 'consumer_type': 'INSTANCE'})
+        return consumer
+
+    def _free(self, client, consumer):
+        client._call('DELETE', '/allocations/%s' % consumer)

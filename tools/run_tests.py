@@ -1,0 +1,36 @@
+"""Run every test with stestr and end with one plain summary line.
+
+Nova's functional test classes are testtools based and need testtools /
+stestr semantics (under pytest 9 they fail in teardown), so stestr runs
+everything; the tests stay plain unittest classes that pytest can run too.
+"""
+
+import re
+import subprocess
+import sys
+
+
+def main(argv):
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'stestr', 'run', '--color'] + argv,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    counts = {}
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        match = re.match(r'^ - (Passed|Failed|Skipped): (\d+)', line)
+        if match:
+            counts[match.group(1).lower()] = int(match.group(2))
+    status = proc.wait()
+    passed, failed = counts.get('passed', 0), counts.get('failed', 0)
+    summary = '%d passed, %d failed' % (passed, failed)
+    if counts.get('skipped'):
+        summary += ', %d skipped' % counts['skipped']
+    print(summary)
+    if passed == 0 and status == 0:
+        print('no test ran', file=sys.stderr)
+        return 1
+    return status
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
