@@ -41,10 +41,10 @@ def free_port():
 class PlacementServer(object):
     """A placement API process bound to 127.0.0.1 on a free port."""
 
-    def __init__(self, workdir=None):
+    def __init__(self, workdir=None, port=None):
         self._own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix='hvc-placement-')
-        self.port = None
+        self.port = port
         self._proc = None
 
     @property
@@ -68,7 +68,7 @@ class PlacementServer(object):
         subprocess.run(
             [_bin('placement-manage'), '--config-file', conf, 'db', 'sync'],
             check=True, stdout=subprocess.DEVNULL)
-        self.port = free_port()
+        self.port = self.port or free_port()
         env = dict(os.environ, OS_PLACEMENT_CONFIG_DIR=self.workdir)
         self._proc = subprocess.Popen(
             [sys.executable, '-m', 'hvc_devstack.placement', 'serve',

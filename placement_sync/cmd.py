@@ -23,7 +23,7 @@ from placement_sync import sources
 LOG = logging.getLogger(__name__)
 
 cli_opts = [
-    cfg.StrOpt('action', positional=True, default='sync',
+    cfg.StrOpt('action', positional=True, required=False, default='sync',
                choices=['sync', 'report'],
                help='sync (the default) converges placement; report prints '
                     'each cluster with its nodes and CSVs from placement.'),
@@ -97,6 +97,9 @@ def main(argv=None):
     try:
         conf(sys.argv[1:] if argv is None else argv, project='hvc',
              prog='hvc-placement-sync')
+        # Values are checked when read: read them all now, before any work.
+        for opt in sync_conf.sync_opts:
+            getattr(conf.placement_sync, opt.dest)
     except (cfg.Error, ValueError) as e:
         print('hvc-placement-sync: %s' % e, file=sys.stderr)
         return 2

@@ -123,6 +123,13 @@ class PlacementClient(object):
              'traits': sorted(traits)})
         return body['resource_provider_generation']
 
+    def trait_exists(self, name):
+        try:
+            self._call('GET', '/traits/%s' % name)
+            return True
+        except NotFound:
+            return False
+
     def ensure_custom_trait(self, name):
         self._call('PUT', '/traits/%s' % name)
 

@@ -12,6 +12,8 @@ from placement_sync import model
 def gather(placement):
     """[(cluster name, aggregate, [node names], [csv rows])], sorted."""
     clusters = collections.defaultdict(list)
+    if not placement.trait_exists(model.OWNER_TRAIT):
+        return []  # placement_sync never ran against this placement.
     for provider in placement.list_providers(required=model.OWNER_TRAIT):
         _gen, aggregates = placement.get_aggregates(provider['uuid'])
         _gen, inventories = placement.get_inventories(provider['uuid'])

@@ -1,0 +1,161 @@
+"""hvc-placement-sync and hvc-sim as an operator runs them."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import yaml
+
+from hvc_devstack import placement as devstack
+from placement_sync import model
+from tests import fixtures as hvc_fixtures
+
+BIN = os.path.dirname(sys.executable)
+
+
+def run(*args, timeout=120):
+    return subprocess.run([os.path.join(BIN, args[0])] + list(args[1:]),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+class TestSyncCommand(hvc_fixtures.PlacementTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(hvc_fixtures.fixtures.TempDir()).path
+
+    def _inventory(self, cluster, **volume_overrides):
+        path = os.path.join(self.tmp, 'clusters.yaml')
+        volumes = [dict({'id': v.id, 'name': v.name,
+                         'total_gb': v.total_gb}, **volume_overrides)
+                   for v in cluster.shared_volumes]
+        with open(path, 'w') as f:
+            yaml.safe_dump({'clusters': [{
+                'name': cluster.name, 'nodes': list(cluster.nodes),
+                'shared_volumes': volumes}]}, f)
+        return path
+
+    def _sync(self, *args, **opts):
+        return run('hvc-placement-sync', '--config-file',
+                   self.conf_file(**opts), *args)
+
+    def _owned(self, cluster):
+        client = self.client()
+        return [v for v in cluster.shared_volumes if client.get_provider(
+            model.provider_uuid(cluster.name, v.id))]
+
+    def test_once_converges_and_report_shows_it(self):
+        cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 100)))
+        inventory = self._inventory(cluster)
+        result = self._sync('--once', inventory_file=inventory)
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertIn('create provider hyperv-csv:%s:Volume1' % cluster.name,
+                      result.stdout)
+        again = self._sync('--once', inventory_file=inventory)
+        self.assertEqual(0, again.returncode, again.stderr)
+        self.assertIn('nothing to change', again.stdout)
+        report = self._sync('report', inventory_file=inventory)
+        self.assertEqual(0, report.returncode, report.stderr)
+        self.assertIn('cluster %s' % cluster.name, report.stdout)
+        self.assertRegex(report.stdout,
+                         r'csv Volume1 +DISK_GB +0 used / +500 total')
+        self.assertIn(', '.join(cluster.nodes), report.stdout)
+
+    def test_dry_run_writes_nothing(self):
+        cluster = self.cluster()
+        result = self._sync('--dry-run',
+                            inventory_file=self._inventory(cluster))
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertIn('would create provider', result.stdout)
+        self.assertEqual([], self._owned(cluster))
+
+    def test_bad_inventory_names_the_field_and_writes_nothing(self):
+        cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 100)))
+        path = self._inventory(cluster)
+        with open(path) as f:
+            data = yaml.safe_load(f)
+        data['clusters'][0]['shared_volumes'][1]['total_gb'] = -5
+        with open(path, 'w') as f:
+            yaml.safe_dump(data, f)
+        result = self._sync('--once', inventory_file=path)
+        self.assertEqual(1, result.returncode)
+        self.assertIn('clusters[0].shared_volumes[1].total_gb', result.stderr)
+        self.assertEqual([], self._owned(cluster))
+
+    def test_missing_inventory_file(self):
+        result = self._sync('--once', inventory_file='/nonexistent.yaml')
+        self.assertEqual(1, result.returncode)
+        self.assertIn('cannot read inventory file /nonexistent.yaml',
+                      result.stderr)
+
+    def test_placement_down(self):
+        cluster = self.cluster(create_nodes=False)
+        dead = 'http://127.0.0.1:%d' % devstack.free_port()
+        result = self._sync('--once', inventory_file=self._inventory(cluster),
+                            endpoint=dead)
+        self.assertEqual(1, result.returncode)
+        self.assertIn('cannot reach placement at %s' % dead, result.stderr)
+
+    def test_unknown_option_value(self):
+        result = self._sync('--once', source='nowhere')
+        self.assertNotEqual(0, result.returncode)
+        self.assertIn('nowhere', result.stderr)
+
+    def test_token_never_logged(self):
+        cluster = self.cluster()
+        result = self._sync('--once', '--debug',
+                            inventory_file=self._inventory(cluster))
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertNotIn("'admin'", result.stderr)
+        self.assertNotIn('X-Auth-Token: admin', result.stderr)
+
+
+class TestPeriodic(hvc_fixtures.PlacementTestCase):
+    """Periodic mode rides out an outage and stops cleanly on SIGTERM."""
+
+    def test_survives_outage_and_stops_on_sigterm(self):
+        port = devstack.free_port()
+        tmp = self.useFixture(hvc_fixtures.fixtures.TempDir()).path
+        state = os.path.join(tmp, 'sim.db')
+        result = run('hvc-sim', '--state', state, 'init', '--cluster',
+                     'periodic', '--node', 'p-node1', '--csv', 'Volume1=50')
+        self.assertEqual(0, result.returncode, result.stderr)
+        conf = self.conf_file('http://127.0.0.1:%d' % port,
+                              source='simulated', simulated_state_file=state,
+                              max_backoff=1)
+        log = os.path.join(tmp, 'sync.log')
+        proc = subprocess.Popen(
+            [os.path.join(BIN, 'hvc-placement-sync'), '--config-file', conf,
+             '--interval', '1', '--log-file', log])
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        self._wait_for(lambda: 'sync failed, next try' in _read(log))
+        with devstack.PlacementServer(port=port):
+            client = self.client_for('http://127.0.0.1:%d' % port)
+            self._wait_for(lambda: client.list_providers(
+                name='hyperv-csv:periodic:Volume1'))
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(0, proc.wait(15))
+        self.assertIn('stopped', _read(log))
+
+    def client_for(self, endpoint):
+        from placement_sync import placement as placement_client
+        return placement_client.PlacementClient(
+            devstack.admin_adapter(endpoint))
+
+    def _wait_for(self, predicate, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.2)
+        self.fail('condition not met within %ss' % timeout)
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ''
