@@ -60,6 +60,7 @@ class PlacementServer(object):
         return os.path.join(self.workdir, 'placement.log')
 
     def start(self, timeout=60):
+        os.makedirs(self.workdir, exist_ok=True)
         conf = os.path.join(self.workdir, 'placement.conf')
         with open(conf, 'w') as f:
             f.write(_CONF_TEMPLATE.format(

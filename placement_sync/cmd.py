@@ -94,6 +94,8 @@ def main(argv=None):
     sync_conf.register_opts(conf)
     conf.register_cli_opts(cli_opts)
     logging.register_options(conf)
+    # stdout carries the report; logs go to stderr unless a file is set.
+    conf.set_default('use_stderr', True)
     try:
         conf(sys.argv[1:] if argv is None else argv, project='hvc',
              prog='hvc-placement-sync')
