@@ -95,8 +95,9 @@ def per_node_world(workdir):
     with devstack.PlacementServer(os.path.join(workdir, 'per-node')) as srv:
         client = placement_client.PlacementClient(
             devstack.admin_adapter(srv.endpoint))
-        nodes = {devstack.create_compute_node(client, n, disk_gb=VOLUMES[0][1]):
-                 n for n in NODES}
+        nodes = {devstack.create_compute_node(client, n,
+                                              disk_gb=VOLUMES[0][1]): n
+                 for n in NODES}
         outcomes = _replay(client, nodes, {})
     # Every instance's disk is really on the instances path: Volume1.
     on_csv = sum(FLAVOR['DISK_GB'] for _n, text in outcomes

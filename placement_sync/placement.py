@@ -47,21 +47,23 @@ class PlacementClient(object):
                 headers={'Accept': 'application/json'})
         except ks_exc.ConnectFailure as e:
             raise exception.PlacementUnavailable(
-                'cannot reach placement at %s: %s' % (_endpoint(self._adapter),
-                                                      e))
+                'cannot reach placement at %s: %s'
+                % (_endpoint(self._adapter), e))
         except ks_exc.ClientException as e:
             raise exception.PlacementUnavailable(
                 'placement request %s %s failed: %s' % (method, url, e))
         if resp.status_code in (401, 403):
             raise exception.PlacementUnavailable(
                 'placement refused our credentials (HTTP %d on %s %s): check '
-                'the [placement] auth options' % (resp.status_code, method,
-                                                   url))
+                'the [placement] auth options'
+                % (resp.status_code, method, url))
         if resp.status_code == 404:
             raise NotFound(url)
         if resp.status_code == 409:
             code = _error_code(resp)
-            if code == 'placement.concurrent_update':
+            if code == 'placement.concurrent_update' or (
+                    method == 'POST' and code == 'placement.duplicate_name'):
+                # Someone else wrote (or created) it first: re-read, retry.
                 raise GenerationConflict(url)
             if code and code.endswith('inuse'):
                 raise InUse(url)

@@ -209,17 +209,20 @@ class Reconciler(object):
             self._cache[uuid] = observed
 
     def _create_provider(self, want, agg, report):
-        report.change('create provider %s (%s) with DISK_GB %s, traits %s, '
-                      'aggregate %s', want.name, want.uuid,
-                      _describe(want.inventory[model.DISK_GB]),
-                      ', '.join(sorted(want.traits)), agg)
         clash = self.placement.list_providers(name=want.name)
+        if clash and clash[0]['uuid'] == want.uuid:
+            # Another copy of this tool created it since we looked.
+            raise placement_client.GenerationConflict(want.uuid)
         if clash:
             raise exception.NameClash(
                 'cannot create provider %s for shared volume %s of cluster '
                 '%s: placement already has a provider of that name (%s) '
                 'that placement_sync did not create; rename or delete it'
                 % (want.name, want.volume.id, want.cluster, clash[0]['uuid']))
+        report.change('create provider %s (%s) with DISK_GB %s, traits %s, '
+                      'aggregate %s', want.name, want.uuid,
+                      _describe(want.inventory[model.DISK_GB]),
+                      ', '.join(sorted(want.traits)), agg)
         if self.dry_run:
             return
         self._ensure_traits(want.traits)

@@ -39,5 +39,5 @@ def load():
         raise exception.InvalidInventory(
             'cannot read the local failover cluster through os-win: %s' % e)
     return [model.Cluster(name=cluster_name,
-                          nodes=tuple(sorted(n.lower() for n in nodes)),
+                          nodes=tuple(nodes),
                           shared_volumes=tuple(volumes))]

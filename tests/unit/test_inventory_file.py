@@ -1,0 +1,113 @@
+import os
+import tempfile
+
+import testtools
+import yaml
+
+from placement_sync import exception
+from placement_sync import sources
+from placement_sync.sources import inventory_file
+
+GOOD = {'clusters': [{
+    'name': 'cluster1', 'nodes': ['node1', 'node2', 'node3'],
+    'shared_volumes': [
+        {'id': '0b7c8a2e-3f7d-4a51-9d55-2a8f9c1e6b10', 'name': 'Volume1',
+         'total_gb': 500, 'reserved_gb': 10, 'allocation_ratio': 1.5,
+         'traits': ['STORAGE_DISK_SSD', 'CUSTOM_FAST']},
+        {'id': 'v2', 'name': 'Volume2', 'total_gb': 100}]}]}
+
+
+def _with(path, value):
+    """GOOD with the field at ``path`` (a list of keys) set to value."""
+    data = yaml.safe_load(yaml.safe_dump(GOOD))
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return data
+
+
+class TestParse(testtools.TestCase):
+
+    def test_good_file(self):
+        [cluster] = inventory_file.parse(GOOD)
+        self.assertEqual(('node1', 'node2', 'node3'), cluster.nodes)
+        vol1, vol2 = cluster.shared_volumes
+        self.assertEqual((500, 10, 1.5), (vol1.total_gb, vol1.reserved_gb,
+                                          vol1.allocation_ratio))
+        self.assertEqual({'STORAGE_DISK_SSD', 'CUSTOM_FAST'}, vol1.traits)
+        self.assertEqual((0, 1.0, frozenset()), (
+            vol2.reserved_gb, vol2.allocation_ratio, vol2.traits))
+
+    def _error(self, data):
+        return str(self.assertRaises(exception.InvalidInventory,
+                                     inventory_file.parse, data))
+
+    def test_each_bad_field_is_named(self):
+        vol = ['clusters', 0, 'shared_volumes', 1]
+        cases = [
+            (vol + ['total_gb'], 0,
+             'clusters[0].shared_volumes[1].total_gb: must be an integer'),
+            (vol + ['total_gb'], '500',
+             'clusters[0].shared_volumes[1].total_gb'),
+            (vol + ['total_gb'], KeyError,
+             'clusters[0].shared_volumes[1].total_gb'),
+            (vol + ['reserved_gb'], 101,
+             'clusters[0].shared_volumes[1].reserved_gb: 101 is more than'),
+            (vol + ['allocation_ratio'], 0,
+             'clusters[0].shared_volumes[1].allocation_ratio'),
+            (vol + ['traits'], ['custom_lower'],
+             "clusters[0].shared_volumes[1].traits[0]: 'custom_lower'"),
+            (vol + ['id'], '', 'clusters[0].shared_volumes[1].id'),
+            (vol + ['size'], 3, "clusters[0].shared_volumes[1]: unknown "
+                                "key(s) size"),
+            (['clusters', 0, 'nodes'], [], 'clusters[0].nodes: must be a '
+                                           'non-empty list'),
+            (['clusters', 0, 'nodes'], ['node1', 7], 'clusters[0].nodes[1]'),
+            (['clusters', 0, 'name'], None, 'clusters[0].name'),
+        ]
+        for path, value, message in cases:
+            self.assertIn(message, self._error(_with(path, value)),
+                          (path, value))
+
+    def test_all_problems_reported_at_once(self):
+        data = _with(['clusters', 0, 'name'], '')
+        data['clusters'][0]['shared_volumes'][0]['total_gb'] = -1
+        error = self._error(data)
+        self.assertIn('clusters[0].name', error)
+        self.assertIn('clusters[0].shared_volumes[0].total_gb', error)
+
+    def test_top_level_shape(self):
+        self.assertIn("'clusters' list", self._error([]))
+        self.assertIn("'clusters' list", self._error({'cluster': []}))
+
+    def test_duplicates_across_the_file(self):
+        data = yaml.safe_load(yaml.safe_dump(GOOD))
+        second = yaml.safe_load(yaml.safe_dump(GOOD['clusters'][0]))
+        second['name'] = 'cluster2'
+        data['clusters'].append(second)
+        error = str(self.assertRaises(
+            exception.InvalidInventory, sources.validate_clusters,
+            inventory_file.parse(data)))
+        self.assertIn("node 'node1' is in clusters 'cluster1' and "
+                      "'cluster2'", error)
+        data['clusters'][1]['name'] = 'cluster1'
+        self.assertIn("cluster 'cluster1' is listed 2 times", str(
+            self.assertRaises(exception.InvalidInventory,
+                              sources.validate_clusters,
+                              inventory_file.parse(data))))
+
+    def test_unreadable_and_invalid_yaml(self):
+        self.assertIn('cannot read inventory file /nonexistent',
+                      str(self.assertRaises(exception.InvalidInventory,
+                                            inventory_file.load,
+                                            '/nonexistent')))
+        fd, path = tempfile.mkstemp()
+        self.addCleanup(os.unlink, path)
+        with os.fdopen(fd, 'w') as f:
+            f.write('clusters: [\n')
+        self.assertIn('is not valid YAML', str(self.assertRaises(
+            exception.InvalidInventory, inventory_file.load, path)))
