@@ -1,0 +1,154 @@
+"""Capacity truth: per-node DISK_GB reporting vs shared CSV providers.
+
+The same seeded random stream of boots (mixed disk sizes, a random
+preferred node) and deletes runs against two real placements: one where
+every node reports the whole CSV as its own DISK_GB (compute-hyperv), one
+where placement_sync published each CSV once. Ground truth is tracked
+here: each instance's disk really lands on its cluster's CSV.
+
+Prints, per world: boots granted and refused, DISK_GB granted beyond the
+CSVs' real capacity (goal with shared providers: 0), and boots wrongly
+refused while a node and its CSV really had room (goal: 0).
+
+    .venv/bin/python tools/bench_capacity.py [--seed 42 --requests 400]
+"""
+
+import argparse
+import random
+import uuid
+
+from hvc_devstack import placement as devstack
+from placement_sync import model
+from placement_sync import placement as placement_client
+from placement_sync import reconcile
+
+DISK_SIZES = (20, 40, 80, 160, 320)
+VCPUS, MEMORY_MB = 2, 2048
+NODE_VCPUS, NODE_MEMORY_MB = 32, 131072  # x4 cpu ratio; 512 MB reserved
+
+
+def _cluster(index, n_nodes, csv_gb):
+    return model.Cluster(
+        name='cap%d' % index,
+        nodes=tuple('cap%d-node%d' % (index, n) for n in range(n_nodes)),
+        shared_volumes=(model.SharedVolume(id='csv', name='Volume1',
+                                           total_gb=csv_gb),))
+
+
+class World(object):
+    """One placement, and the truth about what its grants cost."""
+
+    def __init__(self, server, clusters, shared):
+        self.client = placement_client.PlacementClient(
+            devstack.admin_adapter(server.endpoint))
+        self.clusters = clusters
+        self.cluster_of = {n: c for c in clusters for n in c.nodes}
+        self.node_uuid = {}
+        for node, cluster in self.cluster_of.items():
+            self.node_uuid[node] = devstack.create_compute_node(
+                self.client, node, vcpus=NODE_VCPUS,
+                memory_mb=NODE_MEMORY_MB,
+                disk_gb=None if shared else cluster.shared_volumes[0].total_gb)
+        self.node_of = {u: n for n, u in self.node_uuid.items()}
+        if shared:
+            result = reconcile.Reconciler(self.client).sync(clusters)
+            assert not result.errors, result.errors
+        self.instances = {}  # consumer -> (node, disk_gb)
+        self.csv_used = {c.name: 0 for c in clusters}
+        self.node_used = {n: [0, 0] for n in self.cluster_of}
+        self.granted = self.refused = self.wrongly_refused = 0
+        self.peak_over = 0
+
+    def boot(self, disk_gb, preferred):
+        query = 'resources=VCPU:%d,MEMORY_MB:%d,DISK_GB:%d' % (
+            VCPUS, MEMORY_MB, disk_gb)
+        candidates = self.client._call(
+            'GET', '/allocation_candidates?' + query)['allocation_requests']
+        if not candidates:
+            self.refused += 1
+            if self._really_fits(disk_gb):
+                self.wrongly_refused += 1
+            return
+        chosen = next((c for c in candidates
+                       if self.node_uuid[preferred] in c['allocations']),
+                      candidates[0])
+        node = next(self.node_of[rp] for rp in chosen['allocations']
+                    if rp in self.node_of)
+        consumer = str(uuid.uuid4())
+        self.client._call('PUT', '/allocations/%s' % consumer, dict(
+            chosen, project_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()),
+            consumer_generation=None, consumer_type='INSTANCE'))
+        self.granted += 1
+        self.instances[consumer] = (node, disk_gb)
+        self._account(node, disk_gb, +1)
+
+    def delete(self, index):
+        if not self.instances:
+            return
+        consumer = sorted(self.instances)[index % len(self.instances)]
+        node, disk_gb = self.instances.pop(consumer)
+        self.client._call('DELETE', '/allocations/%s' % consumer)
+        self._account(node, disk_gb, -1)
+
+    def _account(self, node, disk_gb, sign):
+        cluster = self.cluster_of[node]
+        self.csv_used[cluster.name] += sign * disk_gb
+        self.node_used[node][0] += sign * VCPUS
+        self.node_used[node][1] += sign * MEMORY_MB
+        over = sum(max(0, self.csv_used[c.name]
+                       - c.shared_volumes[0].total_gb)
+                   for c in self.clusters)
+        self.peak_over = max(self.peak_over, over)
+
+    def _really_fits(self, disk_gb):
+        for node, cluster in self.cluster_of.items():
+            vcpus, mem = self.node_used[node]
+            if (vcpus + VCPUS <= NODE_VCPUS * 4
+                    and mem + MEMORY_MB <= NODE_MEMORY_MB - 512
+                    and self.csv_used[cluster.name] + disk_gb
+                    <= cluster.shared_volumes[0].total_gb):
+                return True
+        return False
+
+
+def run(world, seed, requests):
+    rng = random.Random(seed)
+    nodes = sorted(world.cluster_of)
+    for _ in range(requests):
+        if rng.random() < 0.25:
+            world.delete(rng.randrange(1 << 30))
+        else:
+            world.boot(rng.choice(DISK_SIZES), rng.choice(nodes))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--seed', type=int, default=42)
+    parser.add_argument('--requests', type=int, default=400)
+    parser.add_argument('--clusters', type=int, default=2)
+    parser.add_argument('--nodes', type=int, default=4)
+    parser.add_argument('--csv-gb', type=int, default=2000)
+    args = parser.parse_args()
+    clusters = [_cluster(i, args.nodes, args.csv_gb)
+                for i in range(args.clusters)]
+    print('seed %d, %d requests (75%% boots of %s GB, 25%% deletes), '
+          '%d clusters x %d nodes, one %d GB CSV each\n' % (
+              args.seed, args.requests, '/'.join(map(str, DISK_SIZES)),
+              args.clusters, args.nodes, args.csv_gb))
+    print('%-34s %8s %8s %16s %16s' % (
+        'world', 'granted', 'refused', 'GB over CSVs', 'wrongly refused'))
+    for label, shared in (('per-node DISK_GB (compute-hyperv)', False),
+                          ('shared CSV providers (this project)', True)):
+        with devstack.PlacementServer() as server:
+            world = World(server, clusters, shared)
+            run(world, args.seed, args.requests)
+        print('%-34s %8d %8d %16d %16d' % (
+            label, world.granted, world.refused, world.peak_over,
+            world.wrongly_refused), flush=True)
+    print('\nGB over CSVs: the most DISK_GB ever granted beyond the real '
+          'capacity of the CSVs (goal 0); wrongly refused: boots refused '
+          'while a node and its CSV had room (goal 0).')
+
+
+if __name__ == '__main__':
+    main()
