@@ -27,13 +27,14 @@ functional: $(BIN)/.installed
 	$(BIN)/stestr run tests.functional
 
 pep8: $(BIN)/.installed
-	$(BIN)/flake8 hvc_devstack hvc_sim placement_sync tests tools
+	$(BIN)/flake8
 
 bench: $(BIN)/.installed
 	$(BIN)/python tools/bench_sync.py
 	$(BIN)/python tools/bench_capacity.py
 
 sample-config: $(BIN)/.installed
+	mkdir -p etc/hvc
 	$(BIN)/oslo-config-generator --namespace hvc.placement_sync \
 		--output-file etc/hvc/placement-sync.conf.sample
 

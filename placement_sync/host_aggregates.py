@@ -57,8 +57,8 @@ class HostAggregates(object):
                 report.error('host aggregate of cluster %s: %s',
                              cluster.name, e)
                 agg = None
-            result.append(dataclasses.replace(
-                cluster, placement_aggregate=agg and agg.uuid))
+            result.append(dataclasses.replace(cluster,
+                                              placement_aggregate=agg))
         return result
 
     def _find(self, cluster, existing):
@@ -81,6 +81,7 @@ class HostAggregates(object):
         return None
 
     def _sync_one(self, cluster, existing, report, dry_run):
+        """Converge one cluster's aggregate; return its uuid."""
         agg = self._find(cluster, existing)
         if agg is None:
             report.change('create nova host aggregate %s for cluster %s',
@@ -98,14 +99,17 @@ class HostAggregates(object):
                 existing[:] = list(self._count(
                     'reads', self._compute.aggregates))
                 return self._sync_one(cluster, existing, report, dry_run)
+        if not agg.uuid:
+            raise exception.SyncError(
+                'nova did not return the uuid of host aggregate %s: the '
+                'compute API must offer microversion 2.41 or later' % agg.name)
         key = model.HOST_AGGREGATE_CLUSTER_KEY
         if (agg.metadata or {}).get(key) != cluster.name:
             report.change('mark host aggregate %s with %s=%s', agg.name, key,
                           cluster.name)
             if not dry_run:
-                agg = self._count('writes',
-                                  self._compute.set_aggregate_metadata,
-                                  agg, {key: cluster.name})
+                self._count('writes', self._compute.set_aggregate_metadata,
+                            agg, {key: cluster.name})
         hosts = set(agg.hosts or [])
         for host in sorted(set(cluster.nodes) - hosts):
             report.change('add host %s to host aggregate %s', host, agg.name)
@@ -131,4 +135,4 @@ class HostAggregates(object):
                             agg, host)
             except sdk_exc.NotFoundException:
                 pass  # removed meanwhile
-        return agg
+        return agg.uuid

@@ -111,7 +111,7 @@ class Reconciler(object):
                 for c in desired]
         for cluster in desired:
             if cluster.placement_aggregate is None:
-                continue  # only in a dry run: the host aggregate is new.
+                continue  # its host aggregate failed (reported) or is new.
             try:
                 self._sync_cluster(cluster, report)
             except exception.PlacementUnavailable:

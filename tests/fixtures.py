@@ -1,5 +1,6 @@
 """Shared test fixtures: a real placement server, sync helpers."""
 
+import importlib.metadata
 import uuid
 
 import fixtures
@@ -84,3 +85,16 @@ class PlacementTestCase(testtools.TestCase):
                 model.SharedVolume(id='%s-id' % vname, name=vname,
                                    total_gb=size)
                 for vname, size in volumes))
+
+
+def nova_api_paste_ini():
+    """The api-paste.ini the nova wheel installs (under sys.prefix/etc).
+
+    Nova's conf fixture looks for it under $state_path, which is
+    site-packages for an installed nova.
+    """
+    for path in importlib.metadata.distribution('nova').files or ():
+        if str(path).endswith('etc/nova/api-paste.ini'):
+            return str(path.locate())
+    raise RuntimeError('the nova distribution ships no etc/nova/'
+                       'api-paste.ini; nova\'s API fixture needs it')

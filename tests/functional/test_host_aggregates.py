@@ -1,0 +1,122 @@
+"""placement_sync's nova host aggregates, against nova's real API.
+
+Nova's in-process deployment (API, conductor, scheduler, three compute
+services with nova's fake driver, nova's placement fixture); the sync talks
+to nova's compute API through openstacksdk and to placement through its
+own client, as in a deployment. Run with stestr (testtools semantics).
+"""
+
+from keystoneauth1 import session as ks_session
+from keystoneauth1.loading import get_plugin_loader
+from nova.tests.functional import integrated_helpers
+from openstack import connection
+
+from hvc_devstack import placement as devstack
+from placement_sync import host_aggregates
+from placement_sync import model
+from placement_sync import placement as placement_client
+from placement_sync import reconcile
+from tests import fixtures as hvc_fixtures
+
+NODES = ('hv1', 'hv2', 'hv3')
+
+
+class TestHostAggregates(integrated_helpers.ProviderUsageBaseTestCase):
+
+    compute_driver = 'fake.MediumFakeDriver'
+
+    def setUp(self):
+        self.flags(api_paste_config=hvc_fixtures.nova_api_paste_ini(),
+                   group='wsgi')
+        super().setUp()
+        for host in NODES:
+            self._start_compute(host)
+        self.placement_client = placement_client.PlacementClient(
+            devstack.admin_adapter(self.placement.fixture.endpoint))
+
+    def _compute_proxy(self):
+        api = self.api_fixture.admin_api
+        auth = get_plugin_loader('admin_token').load_from_options(
+            endpoint=api.base_url, token='admin')
+        # Nova's test API trusts these headers in place of keystone.
+        sess = ks_session.Session(auth=auth, additional_headers={
+            'X-Auth-User': 'admin', 'X-Auth-Project-Id': api.project_id,
+            'X-Roles': 'reader,member,admin'})
+        return connection.Connection(session=sess).compute
+
+    def _reconciler(self, dry_run=False):
+        return reconcile.Reconciler(
+            placement_client.PlacementClient(devstack.admin_adapter(
+                self.placement.fixture.endpoint)),
+            host_aggregates.HostAggregates(self._compute_proxy()),
+            dry_run=dry_run)
+
+    def _cluster(self, nodes=NODES):
+        return model.Cluster(name='hvc1', nodes=tuple(nodes),
+                             shared_volumes=(model.SharedVolume(
+                                 id='v1', name='Volume1', total_gb=500),))
+
+    def _aggregate(self):
+        [agg] = [a for a in self.admin_api.api_get(
+            '/os-aggregates').body['aggregates']
+            if a['name'] == 'hyperv-cluster-hvc1']
+        return agg
+
+    def _placement_aggregates(self, rp_uuid):
+        return set(self.placement_client.get_aggregates(rp_uuid)[1])
+
+    def test_cluster_gets_one_host_aggregate_shared_with_its_csvs(self):
+        result = self._reconciler().sync([self._cluster()])
+        self.assertEqual([], result.errors)
+        agg = self._aggregate()
+        self.assertEqual(sorted(NODES), sorted(agg['hosts']))
+        self.assertEqual({'hyperv_cluster': 'hvc1'}, agg['metadata'])
+        csv = model.provider_uuid('hvc1', 'v1')
+        self.assertEqual({agg['uuid']}, self._placement_aggregates(csv))
+        for host in NODES:
+            # Nova mirrored the host aggregate into placement.
+            self.assertEqual({agg['uuid']}, self._placement_aggregates(
+                self._get_provider_uuid_by_host(host)))
+
+        again = self._reconciler()
+        result = again.sync([self._cluster()])
+        self.assertEqual([], result.changes)
+        self.assertEqual(0, again.placement.requests['writes'])
+        self.assertEqual(0, again.host_aggregates.requests['writes'])
+
+    def test_node_leaves_and_unknown_host_waits(self):
+        self._reconciler().sync([self._cluster()])
+        agg_uuid = self._aggregate()['uuid']
+        result = self._reconciler().sync([self._cluster(
+            nodes=('hv2', 'hv3', 'hv4'))])
+        self.assertEqual([], result.errors)
+        self.assertEqual(['hv2', 'hv3'], sorted(self._aggregate()['hosts']))
+        self.assertEqual(set(), self._placement_aggregates(
+            self._get_provider_uuid_by_host('hv1')))
+        self.assertTrue(any('hv4' in w and 'not a nova compute host yet' in w
+                            for w in result.warnings), result.warnings)
+        self._start_compute('hv4')
+        result = self._reconciler().sync([self._cluster(
+            nodes=('hv2', 'hv3', 'hv4'))])
+        self.assertEqual([], result.warnings)
+        self.assertEqual({agg_uuid}, self._placement_aggregates(
+            self._get_provider_uuid_by_host('hv4')))
+
+    def test_foreign_aggregate_with_our_name_is_a_clash(self):
+        agg = self.admin_api.post_aggregate({'aggregate': {
+            'name': 'hyperv-cluster-hvc1', 'availability_zone': 'az1'}})
+        result = self._reconciler().sync([self._cluster()])
+        self.assertEqual(1, len(result.errors))
+        self.assertIn('did not create', result.errors[0])
+        self.assertEqual([], self.admin_api.api_get(
+            '/os-aggregates/%s' % agg['id']).body['aggregate']['hosts'])
+
+    def test_dry_run_writes_nothing(self):
+        reconciler = self._reconciler(dry_run=True)
+        result = reconciler.sync([self._cluster()])
+        self.assertTrue(any('create nova host aggregate' in c
+                            for c in result.changes))
+        self.assertEqual(0, reconciler.host_aggregates.requests['writes'])
+        self.assertEqual(0, reconciler.placement.requests['writes'])
+        self.assertEqual([], self.admin_api.api_get(
+            '/os-aggregates').body['aggregates'])
