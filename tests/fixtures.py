@@ -44,14 +44,15 @@ class PlacementTestCase(testtools.TestCase):
         return placement_client.PlacementClient(
             devstack.admin_adapter(self.endpoint))
 
-    def conf_file(self, endpoint=None, **sync_opts):
+    def conf_file(self, endpoint=None, token=devstack.ADMIN_TOKEN,
+                  **sync_opts):
         """A config file as an operator writes it; returns its path."""
         sync_opts.setdefault('manage_host_aggregates', False)
         lines = ['[placement_sync]']
         lines += ['%s = %s' % kv for kv in sorted(sync_opts.items())]
         lines += ['[placement]', 'auth_type = admin_token',
                   'endpoint = %s' % (endpoint or self.endpoint),
-                  'token = %s' % devstack.ADMIN_TOKEN]
+                  'token = %s' % token]
         path = self.useFixture(fixtures.TempDir()).join('sync.conf')
         with open(path, 'w') as f:
             f.write('\n'.join(lines) + '\n')

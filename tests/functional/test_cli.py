@@ -98,6 +98,16 @@ class TestSyncCommand(hvc_fixtures.PlacementTestCase):
         self.assertEqual(1, result.returncode)
         self.assertIn('cannot reach placement at %s' % dead, result.stderr)
 
+    def test_forbidden_token(self):
+        cluster = self.cluster(create_nodes=False)
+        result = run('hvc-placement-sync', '--config-file', self.conf_file(
+            token='not-an-admin', inventory_file=self._inventory(cluster)),
+            '--once')
+        self.assertEqual(1, result.returncode)
+        self.assertIn('placement refused our credentials (HTTP 403',
+                      result.stderr)
+        self.assertNotIn('not-an-admin', result.stderr + result.stdout)
+
     def test_unknown_option_value(self):
         result = self._sync('--once', source='nowhere')
         self.assertNotEqual(0, result.returncode)
