@@ -79,9 +79,13 @@ def run_periodic(conf, reconciler, stop):
                      len(result.errors))
             backoff = interval
             wait = interval
-        except exception.SyncError as e:
-            # Placement down, bad inventory file: say so, wait, try again.
-            LOG.error('sync failed, next try in %ds: %s', backoff, e)
+        except Exception as e:
+            # Placement down, a bad inventory file, or a bug: a daemon says
+            # so, waits and tries again rather than dying.
+            if isinstance(e, exception.SyncError):
+                LOG.error('sync failed, next try in %ds: %s', backoff, e)
+            else:
+                LOG.exception('sync failed, next try in %ds', backoff)
             wait = backoff
             backoff = min(backoff * 2, conf.placement_sync.max_backoff)
         stop.wait(wait)

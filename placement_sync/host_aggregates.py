@@ -80,7 +80,7 @@ class HostAggregates(object):
                 return agg
         return None
 
-    def _sync_one(self, cluster, existing, report, dry_run):
+    def _sync_one(self, cluster, existing, report, dry_run, lost_race=False):
         """Converge one cluster's aggregate; return its uuid."""
         agg = self._find(cluster, existing)
         if agg is None:
@@ -95,10 +95,13 @@ class HostAggregates(object):
                 agg = self._count('writes', self._compute.create_aggregate,
                                   name=cluster.host_aggregate_name)
             except sdk_exc.ConflictException:
+                if lost_race:
+                    raise
                 # Another copy of this tool created it just now.
                 existing[:] = list(self._count(
                     'reads', self._compute.aggregates))
-                return self._sync_one(cluster, existing, report, dry_run)
+                return self._sync_one(cluster, existing, report, dry_run,
+                                      lost_race=True)
         if not agg.uuid:
             raise exception.SyncError(
                 'nova did not return the uuid of host aggregate %s: the '

@@ -6,6 +6,7 @@ are counted, reads and writes apart, for the report and the benchmark.
 """
 
 import collections
+import urllib.parse
 
 from keystoneauth1 import exceptions as ks_exc
 from oslo_log import log as logging
@@ -78,7 +79,7 @@ class PlacementClient(object):
     # Providers.
 
     def list_providers(self, **query):
-        params = '&'.join('%s=%s' % kv for kv in sorted(query.items()))
+        params = urllib.parse.urlencode(sorted(query.items()))
         url = '/resource_providers' + ('?' + params if params else '')
         return self._call('GET', url)['resource_providers']
 

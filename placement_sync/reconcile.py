@@ -270,6 +270,12 @@ class Reconciler(object):
     def _retire_member(self, cluster, member, report):
         _gen, traits = self.placement.get_traits(member['uuid'])
         if model.OWNER_TRAIT in traits:
+            if not member['name'].startswith(
+                    model.provider_name(cluster.name, '')):
+                report.warn('provider %s is in the aggregate of cluster %s '
+                            'but is the CSV of another cluster; left alone',
+                            member['name'], cluster.name)
+                return
             self._with_retries(member['name'], self._retire_provider,
                                member, report)
         elif model.SHARING_TRAIT in traits:

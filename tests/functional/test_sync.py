@@ -219,6 +219,30 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertIsNotNone(client.get_provider(
             model.provider_uuid(cluster.name, 'Volume2-id')))
 
+    def test_another_clusters_csv_in_our_aggregate_is_left_alone(self):
+        ours, theirs = self.cluster(), self.cluster()
+        self.reconciler().sync([ours, theirs])
+        client = self.client()
+        stray = model.provider_uuid(theirs.name, 'Volume1-id')
+        gen, aggs = client.get_aggregates(stray)
+        client.set_aggregates(stray, gen, aggs | {
+            model.placement_aggregate_uuid(ours.name)})
+        result = self.reconciler().sync([ours])
+        self.assertEqual([], result.errors)
+        self.assertTrue(any('CSV of another cluster' in w
+                            for w in result.warnings), result.warnings)
+        disk = client.get_inventories(stray)[1]['DISK_GB']
+        self.assertEqual(0, disk['reserved'])
+
+    def test_names_with_spaces(self):
+        cluster = self.cluster(volumes=(('Cluster Volume 1', 100),))
+        self.assertEqual([], self.reconciler().sync([cluster]).errors)
+        reconciler = self.reconciler()
+        self.assertEqual([], reconciler.sync([cluster]).changes)
+        self.assertEqual(
+            1, len(self.client().list_providers(name=model.provider_name(
+                cluster.name, 'Cluster Volume 1'))))
+
     def test_dry_run_writes_nothing(self):
         cluster = self.cluster()
         reconciler = self.reconciler(dry_run=True)
