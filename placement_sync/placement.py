@@ -100,31 +100,40 @@ class PlacementClient(object):
     def delete_provider(self, uuid):
         self._call('DELETE', '/resource_providers/%s' % uuid)
 
-    # A provider's inventories, traits and aggregates. Each getter returns
-    # (generation, value); each setter takes the generation it read and
-    # returns the new one.
+    # A provider's inventories, traits and aggregates: three sub-resources
+    # of one shape. Each getter returns (generation, value); each setter
+    # takes the generation it read and returns the new one.
+
+    def _get_part(self, uuid, part):
+        body = self._call('GET', '/resource_providers/%s/%s' % (uuid, part))
+        return body['resource_provider_generation'], body[part]
+
+    def _set_part(self, uuid, part, generation, value):
+        body = self._call('PUT', '/resource_providers/%s/%s' % (uuid, part),
+                          {'resource_provider_generation': generation,
+                           part: value})
+        return body['resource_provider_generation']
 
     def get_inventories(self, uuid):
-        body = self._call('GET', '/resource_providers/%s/inventories' % uuid)
-        return body['resource_provider_generation'], body['inventories']
+        return self._get_part(uuid, 'inventories')
 
     def set_inventories(self, uuid, generation, inventories):
-        body = self._call(
-            'PUT', '/resource_providers/%s/inventories' % uuid,
-            {'resource_provider_generation': generation,
-             'inventories': inventories})
-        return body['resource_provider_generation']
+        return self._set_part(uuid, 'inventories', generation, inventories)
 
     def get_traits(self, uuid):
-        body = self._call('GET', '/resource_providers/%s/traits' % uuid)
-        return body['resource_provider_generation'], set(body['traits'])
+        gen, traits = self._get_part(uuid, 'traits')
+        return gen, set(traits)
 
     def set_traits(self, uuid, generation, traits):
-        body = self._call(
-            'PUT', '/resource_providers/%s/traits' % uuid,
-            {'resource_provider_generation': generation,
-             'traits': sorted(traits)})
-        return body['resource_provider_generation']
+        return self._set_part(uuid, 'traits', generation, sorted(traits))
+
+    def get_aggregates(self, uuid):
+        gen, aggregates = self._get_part(uuid, 'aggregates')
+        return gen, set(aggregates)
+
+    def set_aggregates(self, uuid, generation, aggregates):
+        return self._set_part(uuid, 'aggregates', generation,
+                              sorted(aggregates))
 
     def trait_exists(self, name):
         try:
@@ -135,17 +144,6 @@ class PlacementClient(object):
 
     def ensure_custom_trait(self, name):
         self._call('PUT', '/traits/%s' % name)
-
-    def get_aggregates(self, uuid):
-        body = self._call('GET', '/resource_providers/%s/aggregates' % uuid)
-        return body['resource_provider_generation'], set(body['aggregates'])
-
-    def set_aggregates(self, uuid, generation, aggregates):
-        body = self._call(
-            'PUT', '/resource_providers/%s/aggregates' % uuid,
-            {'resource_provider_generation': generation,
-             'aggregates': sorted(aggregates)})
-        return body['resource_provider_generation']
 
     def get_usages(self, uuid):
         body = self._call('GET', '/resource_providers/%s/usages' % uuid)
