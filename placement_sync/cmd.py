@@ -71,21 +71,23 @@ def run_periodic(conf, reconciler, stop):
     interval = conf.interval or conf.placement_sync.interval
     backoff = interval
     while not stop.is_set():
+        failure = None
         try:
-            clusters = sources.load_clusters(conf)
-            result = reconciler.sync(clusters)
+            result = reconciler.sync(sources.load_clusters(conf))
+        except exception.SyncError as e:
+            # Placement down, a bad inventory file: say so, wait, retry.
+            failure = str(e)
+        except Exception:
+            # A bug: a daemon logs it and carries on rather than dying.
+            LOG.exception('sync failed unexpectedly')
+            failure = 'unexpected error (logged above)'
+        if failure is None:
             LOG.info('sync done: %d change(s), %d warning(s), %d error(s)',
                      len(result.changes), len(result.warnings),
                      len(result.errors))
-            backoff = interval
-            wait = interval
-        except Exception as e:
-            # Placement down, a bad inventory file, or a bug: a daemon says
-            # so, waits and tries again rather than dying.
-            if isinstance(e, exception.SyncError):
-                LOG.error('sync failed, next try in %ds: %s', backoff, e)
-            else:
-                LOG.exception('sync failed, next try in %ds', backoff)
+            backoff = wait = interval
+        else:
+            LOG.error('sync failed, next try in %ds: %s', backoff, failure)
             wait = backoff
             backoff = min(backoff * 2, conf.placement_sync.max_backoff)
         stop.wait(wait)

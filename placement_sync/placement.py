@@ -49,7 +49,7 @@ class PlacementClient(object):
         except ks_exc.ConnectFailure as e:
             raise exception.PlacementUnavailable(
                 'cannot reach placement at %s: %s'
-                % (_endpoint(self._adapter), e))
+                % (_endpoint(self._adapter), _reason(e)))
         except ks_exc.ClientException as e:
             raise exception.PlacementUnavailable(
                 'placement request %s %s failed: %s' % (method, url, e))
@@ -155,6 +155,15 @@ def _error_code(resp):
         return resp.json()['errors'][0].get('code')
     except (ValueError, KeyError, IndexError, TypeError):
         return None
+
+
+def _reason(error):
+    """The gist of a connection failure; keystoneauth's text is long."""
+    if isinstance(error, ks_exc.ConnectTimeout):
+        return 'connection timed out'
+    if 'Connection refused' in str(error):
+        return 'connection refused'
+    return str(error)
 
 
 def _endpoint(adapter):
