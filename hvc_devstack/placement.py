@@ -126,7 +126,7 @@ def admin_adapter(endpoint):
 
 
 def create_compute_node(client, name, vcpus=16, memory_mb=65536,
-                        disk_gb=None):
+                        disk_gb=None, rp_uuid=None):
     """A compute node provider as nova-compute makes it.
 
     The Hyper-V cluster driver reports no DISK_GB; ``disk_gb`` makes the
@@ -134,7 +134,7 @@ def create_compute_node(client, name, vcpus=16, memory_mb=65536,
     """
     import uuid as uuid_mod
 
-    rp_uuid = str(uuid_mod.uuid4())
+    rp_uuid = rp_uuid or str(uuid_mod.uuid4())
     gen = client.create_provider(rp_uuid, name)['generation']
     inventories = {
         'VCPU': {'total': vcpus, 'allocation_ratio': 4.0},

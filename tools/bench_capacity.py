@@ -48,7 +48,10 @@ class World(object):
             self.node_uuid[node] = devstack.create_compute_node(
                 self.client, node, vcpus=NODE_VCPUS,
                 memory_mb=NODE_MEMORY_MB,
-                disk_gb=None if shared else cluster.shared_volumes[0].total_gb)
+                disk_gb=None if shared else cluster.shared_volumes[0].total_gb,
+                # Fixed uuids: placement orders candidates by them, and the
+                # same seed must give the same figures.
+                rp_uuid=str(uuid.uuid5(uuid.NAMESPACE_DNS, node)))
         self.node_of = {u: n for n, u in self.node_uuid.items()}
         if shared:
             result = reconcile.Reconciler(self.client).sync(clusters)
@@ -69,18 +72,23 @@ class World(object):
             if self._really_fits(disk_gb):
                 self.wrongly_refused += 1
             return
-        chosen = next((c for c in candidates
-                       if self.node_uuid[preferred] in c['allocations']),
-                      candidates[0])
-        node = next(self.node_of[rp] for rp in chosen['allocations']
-                    if rp in self.node_of)
-        consumer = str(uuid.uuid4())
+        # Like a scheduler: the preferred node if it can, else the first by
+        # name (placement's own order varies from process to process).
+        by_node = {self._node(c): c for c in candidates}
+        node = preferred if preferred in by_node else min(by_node)
+        chosen = by_node[node]
+        consumer = str(uuid.uuid5(uuid.NAMESPACE_DNS,
+                                  'consumer-%d' % self.granted))
         self.client._call('PUT', '/allocations/%s' % consumer, dict(
             chosen, project_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()),
             consumer_generation=None, consumer_type='INSTANCE'))
         self.granted += 1
         self.instances[consumer] = (node, disk_gb)
         self._account(node, disk_gb, +1)
+
+    def _node(self, candidate):
+        return next(self.node_of[rp] for rp in candidate['allocations']
+                    if rp in self.node_of)
 
     def delete(self, index):
         if not self.instances:
