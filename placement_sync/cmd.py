@@ -53,7 +53,7 @@ def build_reconciler(conf):
     aggregates = None
     if conf.placement_sync.manage_host_aggregates:
         aggregates = host_aggregates.HostAggregates(
-            clients.compute_proxy(conf))
+            lambda: clients.compute_proxy(conf))
     return reconcile.Reconciler(clients.placement_client(conf), aggregates,
                                 dry_run=conf.dry_run)
 

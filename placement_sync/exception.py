@@ -13,5 +13,9 @@ class NameClash(SyncError):
     """A name this tool needs belongs to something it did not create."""
 
 
-class PlacementUnavailable(SyncError):
-    """Placement (or nova) cannot be reached or refused our credentials."""
+class ConfigError(SyncError):
+    """The configuration is incomplete or wrong."""
+
+
+class ServiceUnavailable(SyncError):
+    """Placement or nova cannot be reached, or refused our credentials."""

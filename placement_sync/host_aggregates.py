@@ -12,6 +12,7 @@ cluster's nodes; other metadata (an availability zone, say) is left alone.
 
 import dataclasses
 
+from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 from oslo_log import log as logging
 
@@ -23,35 +24,44 @@ LOG = logging.getLogger(__name__)
 
 class HostAggregates(object):
 
-    def __init__(self, compute):
-        """``compute``: an openstacksdk compute proxy."""
-        self._compute = compute
+    def __init__(self, compute_factory):
+        """``compute_factory()`` makes the openstacksdk compute proxy; it
+        is called on first use, so that nova being down at start-up is an
+        outage to ride out, not a crash."""
+        self._compute_factory = compute_factory
+        self._compute = None
         self.requests = {'reads': 0, 'writes': 0}
 
-    def _count(self, kind, func, *args, **kwargs):
+    def _call(self, kind, func):
+        """One request to nova: ``func(compute_proxy)``."""
         self.requests[kind] += 1
         try:
-            return func(*args, **kwargs)
+            if self._compute is None:
+                self._compute = self._compute_factory()
+            return func(self._compute)
         except sdk_exc.HttpException as e:
             if e.status_code in (401, 403):
-                raise exception.PlacementUnavailable(
+                raise exception.ServiceUnavailable(
                     'nova refused our credentials (HTTP %s): check the '
                     '[nova] auth options' % e.status_code)
             raise
-        except sdk_exc.SDKException as e:
-            raise exception.PlacementUnavailable(
+        except (sdk_exc.SDKException, ks_exc.ClientException) as e:
+            raise exception.ServiceUnavailable(
                 'cannot reach the nova API: %s' % e)
+
+    def _list(self):
+        return self._call('reads', lambda c: list(c.aggregates()))
 
     def sync(self, desired, report, dry_run):
         """Converge the host aggregates; return ``desired`` with each
         cluster's placement aggregate set (None for a cluster whose
         aggregate could not be made, or is new in a dry run)."""
-        existing = list(self._count('reads', self._compute.aggregates))
+        existing = self._list()
         result = []
         for cluster in desired:
             try:
                 agg = self._sync_one(cluster, existing, report, dry_run)
-            except exception.PlacementUnavailable:
+            except exception.ServiceUnavailable:
                 raise
             except (exception.SyncError, sdk_exc.SDKException) as e:
                 report.error('host aggregate of cluster %s: %s',
@@ -92,14 +102,13 @@ class HostAggregates(object):
                               ', '.join(cluster.nodes))
                 return None
             try:
-                agg = self._count('writes', self._compute.create_aggregate,
-                                  name=cluster.host_aggregate_name)
+                agg = self._call('writes', lambda c: c.create_aggregate(
+                    name=cluster.host_aggregate_name))
             except sdk_exc.ConflictException:
                 if lost_race:
                     raise
                 # Another copy of this tool created it just now.
-                existing[:] = list(self._count(
-                    'reads', self._compute.aggregates))
+                existing[:] = self._list()
                 return self._sync_one(cluster, existing, report, dry_run,
                                       lost_race=True)
         if not agg.uuid:
@@ -111,31 +120,50 @@ class HostAggregates(object):
             report.change('mark host aggregate %s with %s=%s', agg.name, key,
                           cluster.name)
             if not dry_run:
-                self._count('writes', self._compute.set_aggregate_metadata,
-                            agg, {key: cluster.name})
+                self._call('writes', lambda c: c.set_aggregate_metadata(
+                    agg, {key: cluster.name}))
         hosts = set(agg.hosts or [])
         for host in sorted(set(cluster.nodes) - hosts):
             report.change('add host %s to host aggregate %s', host, agg.name)
-            if dry_run:
-                continue
-            try:
-                self._count('writes', self._compute.add_host_to_aggregate,
-                            agg, host)
-            except sdk_exc.NotFoundException:
-                report.warn('host %s of cluster %s is not a nova compute '
-                            'host yet; a later run adds it to %s', host,
-                            cluster.name, agg.name)
-            except sdk_exc.ConflictException:
-                pass  # added meanwhile by another copy of this tool
+            if not dry_run:
+                self._add_host(agg, host, cluster, report)
         for host in sorted(hosts - set(cluster.nodes)):
             report.change('remove host %s from host aggregate %s: it left '
                           'cluster %s', host, agg.name, cluster.name)
-            if dry_run:
-                continue
-            try:
-                self._count('writes',
-                            self._compute.remove_host_from_aggregate,
-                            agg, host)
-            except sdk_exc.NotFoundException:
-                pass  # removed meanwhile
+            if not dry_run:
+                self._remove_host(agg, host, report)
         return agg.uuid
+
+    def _hosts_now(self, agg):
+        """The aggregate's hosts as nova has them now (it may be gone)."""
+        try:
+            return set(self._call(
+                'reads', lambda c: c.get_aggregate(agg.id)).hosts or [])
+        except sdk_exc.NotFoundException:
+            raise exception.SyncError(
+                'host aggregate %s was deleted while this run used it; the '
+                'next run makes it again' % agg.name)
+
+    def _add_host(self, agg, host, cluster, report):
+        try:
+            self._call('writes', lambda c: c.add_host_to_aggregate(agg, host))
+        except sdk_exc.HttpException as e:
+            if host in self._hosts_now(agg):
+                return  # added meanwhile by another copy of this tool
+            if e.status_code == 404:
+                report.warn('host %s of cluster %s is not a nova compute '
+                            'host yet; a later run adds it to %s', host,
+                            cluster.name, agg.name)
+            else:  # e.g. 409: the host is in another availability zone
+                report.error('nova refused to add host %s to host aggregate '
+                             '%s: %s', host, agg.name, e.details or e)
+
+    def _remove_host(self, agg, host, report):
+        try:
+            self._call('writes',
+                       lambda c: c.remove_host_from_aggregate(agg, host))
+        except sdk_exc.HttpException as e:
+            if host in self._hosts_now(agg):
+                report.error('nova refused to remove host %s from host '
+                             'aggregate %s: %s', host, agg.name,
+                             e.details or e)

@@ -47,14 +47,14 @@ class PlacementClient(object):
                 microversion=MICROVERSION,
                 headers={'Accept': 'application/json'})
         except ks_exc.ConnectFailure as e:
-            raise exception.PlacementUnavailable(
+            raise exception.ServiceUnavailable(
                 'cannot reach placement at %s: %s'
                 % (_endpoint(self._adapter), _reason(e)))
         except ks_exc.ClientException as e:
-            raise exception.PlacementUnavailable(
+            raise exception.ServiceUnavailable(
                 'placement request %s %s failed: %s' % (method, url, e))
         if resp.status_code in (401, 403):
-            raise exception.PlacementUnavailable(
+            raise exception.ServiceUnavailable(
                 'placement refused our credentials (HTTP %d on %s %s): check '
                 'the [placement] auth options'
                 % (resp.status_code, method, url))

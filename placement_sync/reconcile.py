@@ -10,7 +10,9 @@ traits; it never removes anything someone else set.
 
 Steady-state cost: one listing per cluster (``member_of`` its aggregate).
 Inventories and traits of a provider whose generation has not moved since
-this process last saw it are not read again.
+this process last saw it are not read again. A problem (a name clash, a
+provider that keeps changing under it) is reported and confined to its
+provider or node; the rest of the cluster still converges.
 """
 
 import dataclasses
@@ -26,6 +28,8 @@ from placement_sync import placement as placement_client
 LOG = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
+# Added to the name of a provider whose CSV is gone, until it is deleted.
+DRAINING_MARK = ' (draining '
 
 
 @dataclasses.dataclass
@@ -50,10 +54,12 @@ class Report:
 
 @dataclasses.dataclass
 class _Observed:
-    """One provider's inventories and traits at one generation."""
+    """A provider's inventories and traits (and perhaps aggregates), all
+    read at one generation."""
     generation: int
     inventories: dict
     traits: set
+    aggregates: set = None  # None: not read (a member: it holds ours)
 
 
 def inventory_to_write(observed, desired):
@@ -92,13 +98,16 @@ class Reconciler(object):
         self.dry_run = dry_run
         self._cache = {}
         self._known_traits = set()
+        # Whether this process has cleared the derived aggregate left over
+        # from running without host aggregates (done on its first run).
+        self._stale_checked = False
 
     def sync(self, clusters):
         """Converge every cluster; return a Report.
 
-        Raises PlacementUnavailable when placement (or nova) cannot be
-        reached at all; any other problem is confined to its cluster or
-        provider and reported.
+        Raises ServiceUnavailable when placement (or nova) cannot be
+        reached at all; any other problem is confined to its cluster,
+        provider or node, and reported.
         """
         report = Report()
         desired = model.desired_state(clusters)
@@ -112,68 +121,82 @@ class Reconciler(object):
         for cluster in desired:
             if cluster.placement_aggregate is None:
                 continue  # its host aggregate failed (reported) or is new.
-            try:
-                self._sync_cluster(cluster, report)
-            except exception.PlacementUnavailable:
-                raise
-            except exception.SyncError as e:
-                report.error('cluster %s: %s', cluster.name, e)
+            self._guarded(report, self._sync_cluster, cluster, report)
+        self._stale_checked = True
         return report
+
+    def _guarded(self, report, func, *args):
+        """Run func; report a SyncError instead of letting it spread."""
+        try:
+            func(*args)
+        except exception.ServiceUnavailable:
+            raise
+        except exception.SyncError as e:
+            report.error('%s', e)
 
     def _sync_cluster(self, cluster, report):
         agg = cluster.placement_aggregate
         members = self.placement.list_providers(member_of=agg)
-        by_uuid = {p['uuid']: p for p in members}
         wanted = {p.uuid for p in cluster.providers}
-        for provider in cluster.providers:
-            try:
-                self._with_retries(provider.name, self._converge_provider,
-                                   provider, agg,
-                                   by_uuid.get(provider.uuid), report)
-            except exception.NameClash as e:
-                report.error('%s', e)
         nodes = set(cluster.nodes)
-        present = set()
+        listed, present = {}, set()
+        # Retire first: a CSV that is gone frees its name for a new one.
         for member in members:
             if member['uuid'] in wanted:
-                continue
-            if member['name'] in nodes:
+                listed[member['uuid']] = member
+            elif member['name'] in nodes:
                 present.add(member['name'])
             else:
-                self._retire_member(cluster, member, report)
+                self._guarded(report, self._retire_member, cluster, member,
+                              report)
+        for provider in cluster.providers:
+            self._guarded(
+                report, self._with_retries, provider.name,
+                lambda first, p=provider: self._converge_provider(
+                    p, agg, listed.get(p.uuid) if first else None, report))
         for node in sorted(nodes - present):
-            self._join_node(cluster, node, report)
+            self._guarded(report, self._join_node, cluster, node, report)
+        if self.host_aggregates is not None and not self._stale_checked:
+            self._leave_stale_aggregate(cluster, report)
 
-    def _with_retries(self, what, func, *args):
-        """Call func(*args, fresh=...) until it wins the generation race.
+    def _with_retries(self, what, attempt):
+        """Call attempt(first) until it wins the generation race.
 
-        ``fresh`` tells it that what it knew is stale and must be re-read.
+        ``first`` is False on a retry: what it knew is stale, re-read it.
         """
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        for n in range(1, MAX_ATTEMPTS + 1):
             try:
-                return func(*args, fresh=attempt > 1)
+                return attempt(n == 1)
             except placement_client.GenerationConflict:
-                LOG.debug('generation conflict on %s, attempt %d', what,
-                          attempt)
-                time.sleep(random.uniform(0, 0.05 * attempt))
+                LOG.debug('generation conflict on %s, attempt %d', what, n)
+                time.sleep(random.uniform(0, 0.05 * n))
         raise exception.SyncError(
             'gave up on %s after %d generation conflicts in a row: another '
             'writer keeps changing it' % (what, MAX_ATTEMPTS))
 
     # CSV providers.
 
-    def _converge_provider(self, want, agg, listed, report, fresh=False):
-        if fresh:
-            listed = None
+    def _converge_provider(self, want, agg, listed, report):
+        """One attempt; ``listed``: the provider as the member_of listing
+        showed it (so it holds our aggregate), or None to read it all."""
+        try:
+            self._converge_provider_once(want, agg, listed, report)
+        except (placement_client.GenerationConflict,
+                placement_client.NotFound):
+            # Changed or deleted behind our back: forget it, re-read.
+            self._cache.pop(want.uuid, None)
+            raise placement_client.GenerationConflict(want.uuid)
+
+    def _converge_provider_once(self, want, agg, listed, report):
         if listed is None:
             provider = self.placement.get_provider(want.uuid)
             if provider is None:
                 self._create_provider(want, agg, report)
                 return
-            aggregates = self._read_aggregates(provider['uuid'])
+            observed = self._read(want.uuid, with_aggregates=True)
         else:
-            provider, aggregates = listed, None  # a member: agg is there.
-        observed = self._observe(provider)
+            provider = listed
+            observed = self._observe(listed)
         uuid, gen = want.uuid, observed.generation
 
         if provider['name'] != want.name:
@@ -186,10 +209,10 @@ class Reconciler(object):
         if inventories is not None:
             report.change('set DISK_GB on %s: %s', want.name,
                           _describe(want.inventory[model.DISK_GB]))
+            self._warn_if_overcommitted(want, report)
             if not self.dry_run:
                 gen = self.placement.set_inventories(uuid, gen, inventories)
                 observed.inventories = inventories
-                self._warn_if_overcommitted(want, report)
         if not want.traits <= observed.traits:
             traits = observed.traits | want.traits
             report.change('add traits %s to %s', ', '.join(
@@ -198,13 +221,14 @@ class Reconciler(object):
                 self._ensure_traits(want.traits)
                 gen = self.placement.set_traits(uuid, gen, traits)
                 observed.traits = traits
-        if aggregates is not None and agg not in aggregates:
+        if observed.aggregates is not None and agg not in observed.aggregates:
             report.change('add %s to aggregate %s of cluster %s',
                           want.name, agg, want.cluster)
             if not self.dry_run:
-                gen = self.placement.set_aggregates(uuid, gen,
-                                                    aggregates | {agg})
+                gen = self.placement.set_aggregates(
+                    uuid, gen, observed.aggregates | {agg})
         observed.generation = gen
+        observed.aggregates = None
         if not self.dry_run:
             self._cache[uuid] = observed
 
@@ -214,11 +238,7 @@ class Reconciler(object):
             # Another copy of this tool created it since we looked.
             raise placement_client.GenerationConflict(want.uuid)
         if clash:
-            raise exception.NameClash(
-                'cannot create provider %s for shared volume %s of cluster '
-                '%s: placement already has a provider of that name (%s) '
-                'that placement_sync did not create; rename or delete it'
-                % (want.name, want.volume.id, want.cluster, clash[0]['uuid']))
+            raise exception.NameClash(self._clash_message(want, clash[0]))
         report.change('create provider %s (%s) with DISK_GB %s, traits %s, '
                       'aggregate %s', want.name, want.uuid,
                       _describe(want.inventory[model.DISK_GB]),
@@ -236,18 +256,33 @@ class Reconciler(object):
         self._cache[want.uuid] = _Observed(gen, dict(want.inventory),
                                            set(want.traits))
 
-    def _observe(self, provider):
-        cached = self._cache.get(provider['uuid'])
-        if cached and cached.generation == provider['generation']:
-            return cached
-        gen, inventories = self.placement.get_inventories(provider['uuid'])
-        _gen, traits = self.placement.get_traits(provider['uuid'])
-        if _gen != gen:
-            raise placement_client.GenerationConflict(provider['uuid'])
-        return _Observed(gen, inventories, traits)
+    def _clash_message(self, want, other):
+        what = ('placement already has a provider of that name (%s) that '
+                'placement_sync did not create; rename or delete it'
+                % other['uuid'])
+        if model.OWNER_TRAIT in self.placement.get_traits(other['uuid'])[1]:
+            what = ('placement_sync\'s provider %s, made for a shared volume '
+                    'of the same name but another id, still holds the name '
+                    'outside the cluster\'s aggregate; has the volume\'s id '
+                    'changed?' % other['uuid'])
+        return ('cannot create provider %s for shared volume %s of cluster '
+                '%s: %s' % (want.name, want.volume.id, want.cluster, what))
 
-    def _read_aggregates(self, uuid):
-        return self.placement.get_aggregates(uuid)[1]
+    def _observe(self, listed):
+        cached = self._cache.get(listed['uuid'])
+        if cached and cached.generation == listed['generation']:
+            return cached
+        return self._read(listed['uuid'], with_aggregates=False)
+
+    def _read(self, uuid, with_aggregates):
+        """A consistent snapshot: every part read at one generation."""
+        gen, inventories = self.placement.get_inventories(uuid)
+        parts = [self.placement.get_traits(uuid)]
+        if with_aggregates:
+            parts.append(self.placement.get_aggregates(uuid))
+        if any(part_gen != gen for part_gen, _value in parts):
+            raise placement_client.GenerationConflict(uuid)
+        return _Observed(gen, inventories, *(value for _g, value in parts))
 
     def _ensure_traits(self, traits):
         for trait in sorted(traits - self._known_traits):
@@ -260,42 +295,59 @@ class Reconciler(object):
         capacity = _capacity(want.inventory[model.DISK_GB])
         if used > capacity:
             report.warn(
-                'shared volume %s of cluster %s now offers %d GB but %d GB '
-                'are allocated on it: nothing new will land there, and the '
-                'volume may run out of space', want.volume.name, want.cluster,
-                capacity, used)
+                'shared volume %s of cluster %s offers %d GB from now on but '
+                '%d GB are allocated on it: nothing new will land there, and '
+                'the volume may run out of space', want.volume.name,
+                want.cluster, capacity, used)
 
     # Members of the cluster aggregate that are not wanted there.
 
     def _retire_member(self, cluster, member, report):
-        _gen, traits = self.placement.get_traits(member['uuid'])
-        if model.OWNER_TRAIT in traits:
-            if not member['name'].startswith(
-                    model.provider_name(cluster.name, '')):
+        try:
+            _gen, traits = self.placement.get_traits(member['uuid'])
+            if model.OWNER_TRAIT in traits:
+                if not member['name'].startswith(
+                        model.provider_name(cluster.name, '')):
+                    report.warn('provider %s is in the aggregate of cluster '
+                                '%s but is the CSV of another cluster; left '
+                                'alone', member['name'], cluster.name)
+                    return
+                self._with_retries(member['name'], lambda first:
+                                   self._retire_provider(member, report))
+            elif model.SHARING_TRAIT in traits:
+                LOG.debug('leaving foreign sharing provider %s in %s',
+                          member['name'], cluster.name)
+            elif _is_compute_node(
+                    self.placement.get_inventories(member['uuid'])[1]):
+                self._with_retries(member['name'], lambda first:
+                                   self._set_membership(
+                                       member, cluster.placement_aggregate,
+                                       False, 'it left cluster %s'
+                                       % cluster.name, report))
+            else:
                 report.warn('provider %s is in the aggregate of cluster %s '
-                            'but is the CSV of another cluster; left alone',
-                            member['name'], cluster.name)
-                return
-            self._with_retries(member['name'], self._retire_provider,
-                               member, report)
-        elif model.SHARING_TRAIT in traits:
-            LOG.debug('leaving foreign sharing provider %s in %s',
-                      member['name'], cluster.name)
-        else:
-            self._with_retries(member['name'], self._set_membership,
-                               cluster, member, False, report)
+                            'but is neither one of its nodes nor one of its '
+                            'CSVs; left alone', member['name'], cluster.name)
+        except placement_client.NotFound:
+            LOG.debug('provider %s was deleted meanwhile', member['name'])
 
-    def _retire_provider(self, member, report, fresh=False):
+    def _retire_provider(self, member, report):
         """A CSV that is gone: drain it, delete it once it is empty."""
-        uuid = member['uuid']
+        uuid, name = member['uuid'], member['name']
         if self.dry_run:
-            report.change('drain provider %s and delete it once it has no '
-                          'allocations', member['name'])
+            used = self.placement.get_usages(uuid).get(model.DISK_GB, 0)
+            if used:
+                report.change('drain provider %s: its shared volume is gone; '
+                              'delete it once its %d GB are freed', name,
+                              used)
+            else:
+                report.change('delete provider %s: its shared volume is '
+                              'gone', name)
             return
         try:
             self.placement.delete_provider(uuid)
             report.change('deleted provider %s (%s): its shared volume is '
-                          'gone', member['name'], uuid)
+                          'gone', name, uuid)
             self._cache.pop(uuid, None)
             return
         except placement_client.InUse:
@@ -304,12 +356,28 @@ class Reconciler(object):
         drained_inv = drained(inventories)
         if drained_inv is not None:
             report.change('drain provider %s (reserved = total): its shared '
-                          'volume is gone', member['name'])
-            self.placement.set_inventories(uuid, gen, drained_inv)
+                          'volume is gone', name)
+            gen = self.placement.set_inventories(uuid, gen, drained_inv)
+        if DRAINING_MARK not in name:
+            # Free the name for a new CSV of the same name.
+            new_name = '%s%s%s)' % (name, DRAINING_MARK, uuid[:8])
+            report.change('rename draining provider %s to %s', name,
+                          new_name)
+            self.placement.rename_provider(uuid, new_name)
         used = self.placement.get_usages(uuid).get(model.DISK_GB, 0)
         report.warn('provider %s is draining: its shared volume is gone but '
                     '%d GB are still allocated; it is deleted once they are '
-                    'freed', member['name'], used)
+                    'freed', name, used)
+
+    def _leave_stale_aggregate(self, cluster, report):
+        """Leave the derived aggregate used before host aggregates were
+        managed: only the host aggregate may connect nodes and CSVs."""
+        stale = model.placement_aggregate_uuid(cluster.name)
+        for member in self.placement.list_providers(member_of=stale):
+            self._guarded(report, self._with_retries, member['name'],
+                          lambda first, m=member: self._set_membership(
+                              m, stale, False, 'cluster %s now uses its '
+                              'nova host aggregate' % cluster.name, report))
 
     # Compute node providers.
 
@@ -320,25 +388,29 @@ class Reconciler(object):
                         '(nova-compute not started?); a later run adds it',
                         node, cluster.name)
             return
-        self._with_retries(node, self._set_membership, cluster, found[0],
-                           True, report)
+        self._with_retries(node, lambda first: self._set_membership(
+            found[0], cluster.placement_aggregate, True,
+            'it is a node of cluster %s' % cluster.name, report))
 
-    def _set_membership(self, cluster, provider, member, report,
-                        fresh=False):
-        agg = cluster.placement_aggregate
-        gen, aggregates = self.placement.get_aggregates(provider['uuid'])
-        if (agg in aggregates) == member:
-            return
-        if member:
-            report.change('add node %s to aggregate %s of cluster %s',
-                          provider['name'], agg, cluster.name)
-            aggregates = aggregates | {agg}
-        else:
-            report.change('remove %s from aggregate %s: it left cluster %s',
-                          provider['name'], agg, cluster.name)
-            aggregates = aggregates - {agg}
-        if not self.dry_run:
-            self.placement.set_aggregates(provider['uuid'], gen, aggregates)
+    def _set_membership(self, provider, agg, member, why, report):
+        """Add the provider to agg (member) or remove it; nothing else."""
+        try:
+            gen, aggregates = self.placement.get_aggregates(provider['uuid'])
+            if (agg in aggregates) == member:
+                return
+            report.change('%s %s %s aggregate %s: %s',
+                          'add' if member else 'remove', provider['name'],
+                          'to' if member else 'from', agg, why)
+            if not self.dry_run:
+                self.placement.set_aggregates(
+                    provider['uuid'], gen,
+                    aggregates | {agg} if member else aggregates - {agg})
+        except placement_client.NotFound:
+            LOG.debug('provider %s was deleted meanwhile', provider['name'])
+
+
+def _is_compute_node(inventories):
+    return bool({'VCPU', 'MEMORY_MB'} & set(inventories))
 
 
 def _describe(inv):

@@ -48,7 +48,7 @@ class TestHostAggregates(integrated_helpers.ProviderUsageBaseTestCase):
         return reconcile.Reconciler(
             placement_client.PlacementClient(devstack.admin_adapter(
                 self.placement.fixture.endpoint)),
-            host_aggregates.HostAggregates(self._compute_proxy()),
+            host_aggregates.HostAggregates(self._compute_proxy),
             dry_run=dry_run)
 
     def _cluster(self, nodes=NODES):
