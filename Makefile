@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test unit functional pep8 bench sample-config clean
+.PHONY: demo test scenario unit functional pep8 bench sample-config clean
 
 $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -19,6 +19,11 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python tools/run_tests.py
+
+# nova's in-process deployment on the simulated cluster: boot, delete, and
+# where each allocation landed.
+scenario: $(BIN)/.installed
+	$(BIN)/python tools/nova_scenario.py
 
 unit: $(BIN)/.installed
 	$(BIN)/stestr run tests.unit
@@ -37,6 +42,8 @@ sample-config: $(BIN)/.installed
 	mkdir -p etc/hvc
 	$(BIN)/oslo-config-generator --namespace hvc.placement_sync \
 		--output-file etc/hvc/placement-sync.conf.sample
+	$(BIN)/oslo-config-generator --namespace hvc.driver \
+		--output-file etc/hvc/nova-hyperv-cluster.conf.sample
 
 clean:
 	rm -rf $(VENV) .stestr

@@ -48,6 +48,23 @@ def build_parser():
     resize = sub.add_parser('resize-csv', help='grow or shrink a CSV')
     resize.add_argument('volume', type=_volume_arg, metavar='NAME=TOTAL_GB')
     sub.add_parser('remove-csv', help='remove a CSV').add_argument('name')
+
+    vms = sub.add_parser('vms', help='list the VMs of the cluster')
+    vms.add_argument('--node', help='only the VMs this node runs')
+    vms.add_argument('--json', action='store_true')
+    vm = sub.add_parser('vm', help='show one VM: disks, NICs, cluster group')
+    vm.add_argument('name')
+    move = sub.add_parser(
+        'failover', help='move a VM (and its cluster group) to another '
+        'node, as the failover cluster does when its node fails')
+    move.add_argument('vm')
+    move.add_argument('node')
+    fail = sub.add_parser(
+        'fail', help='make the next call(s) of a simulated os-win method '
+        'fail, e.g. "vmutils.create_vm"')
+    fail.add_argument('method', metavar='KIND.METHOD')
+    fail.add_argument('--count', type=int, default=1,
+                      help='how many calls fail (default 1)')
     return parser
 
 
@@ -59,6 +76,57 @@ def describe(state):
         'shared_volumes': [dict(vars(v), path=v.path)
                            for v in state.shared_volumes()],
     }
+
+
+_POWER_STATES = {2: 'running', 3: 'off', 4: 'stopping', 10: 'rebooting',
+                 32768: 'paused', 32769: 'saved'}
+
+
+def describe_vm(state, vm):
+    """One VM as a JSON-able dict, with its disks, NICs and cluster group."""
+    group = state.get_cluster_group(vm.name)
+    return {
+        'name': vm.name,
+        'id': vm.id,
+        'node': vm.node,
+        'state': _POWER_STATES.get(vm.state, str(vm.state)),
+        'generation': vm.generation,
+        'vcpus': vm.vcpus,
+        'memory_mb': vm.memory_mb,
+        'notes': list(vm.notes),
+        'instance_path': vm.instance_path,
+        'disks': [{'path': d.path, 'controller': d.controller,
+                   'slot': d.slot, 'type': d.drive_type}
+                  for d in state.disks(vm.name)],
+        'nics': [{'name': n.name, 'mac_address': n.mac_address}
+                 for n in state.nics(vm.name)],
+        'cluster_group': None if group is None else {
+            'id': group.id, 'owner_node': group.owner_node},
+    }
+
+
+def _print_vms(vms):
+    print('%-20s %-12s %-9s %5s %8s %s' % ('VM', 'NODE', 'STATE', 'VCPU',
+                                           'MEMORY', 'CLUSTERED'))
+    for vm in vms:
+        print('%-20s %-12s %-9s %5d %6d MB %s' % (
+            vm['name'], vm['node'], vm['state'], vm['vcpus'],
+            vm['memory_mb'], 'yes' if vm['cluster_group'] else 'no'))
+
+
+def _check_faultable(name):
+    """A typo would arm a fault that never fires: refuse it."""
+    # The simulated os-win classes live with the driver; imported here
+    # only, as they import os-win.
+    from hvc_driver.hyperv import simulated
+    kind, _sep, method = name.partition('.')
+    cls = simulated.UTILS_CLASSES.get(kind)
+    if (cls is None or method.startswith('_') or
+            not callable(getattr(cls, method, None))):
+        raise sim_state.SimulatorError(
+            'no simulated os-win method %r: use KIND.METHOD with KIND one '
+            'of %s, e.g. vmutils.create_vm'
+            % (name, ', '.join(sorted(simulated.UTILS_CLASSES))))
 
 
 def _print_text(info):
@@ -90,6 +158,23 @@ def main(argv=None):
             state.resize_volume(*args.volume)
         elif args.command == 'remove-csv':
             state.remove_volume(args.name)
+        elif args.command == 'failover':
+            state.move_vm(args.vm, args.node)
+        elif args.command == 'fail':
+            _check_faultable(args.method)
+            state.arm_fault(args.method, args.count)
+        elif args.command == 'vms':
+            state.cluster_name()  # a clear error when there is no cluster
+            vms = [describe_vm(state, vm) for vm in state.vms(args.node)]
+            if args.json:
+                print(json.dumps(vms, indent=2))
+            else:
+                _print_vms(vms)
+        elif args.command == 'vm':
+            vm = state.get_vm(args.name)
+            if vm is None:
+                raise sim_state.SimulatorError('no VM %r' % args.name)
+            print(json.dumps(describe_vm(state, vm), indent=2))
         if args.command == 'show' and args.json:
             print(json.dumps(describe(state), indent=2))
         elif args.command in ('show', 'init'):

@@ -3,14 +3,21 @@
 Every change runs in a ``BEGIN IMMEDIATE`` transaction, so several
 processes (one nova-compute per simulated node, placement_sync, ``hvc-sim``)
 can read and write the same file safely.
+
+Besides nodes and Cluster Shared Volumes, the file holds the virtual
+machines Hyper-V would hold (owner node, power state, disks, NICs, notes),
+the failover cluster's VM groups, and faults armed to make the next call of
+a simulated os-win method fail.
 """
 
 import contextlib
 import dataclasses
+import json
 import sqlite3
+import time
 import uuid
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS cluster (
@@ -27,6 +34,61 @@ CREATE TABLE IF NOT EXISTS shared_volumes (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     total_gb INTEGER NOT NULL
+);
+"""
+
+# Added in schema version 2; created on first use, so state files made by
+# version 1 keep working.
+_VM_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vms (
+    name TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    node TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    vcpus INTEGER NOT NULL DEFAULT 1,
+    memory_mb INTEGER NOT NULL DEFAULT 512,
+    notes TEXT NOT NULL DEFAULT '[]',
+    instance_path TEXT NOT NULL,
+    started_at REAL
+);
+CREATE TABLE IF NOT EXISTS vm_disks (
+    vm_name TEXT NOT NULL REFERENCES vms(name) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    controller TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    drive_type TEXT NOT NULL,
+    PRIMARY KEY (vm_name, path)
+);
+CREATE TABLE IF NOT EXISTS vm_nics (
+    vm_name TEXT NOT NULL REFERENCES vms(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    mac_address TEXT,
+    PRIMARY KEY (vm_name, name)
+);
+CREATE TABLE IF NOT EXISTS cluster_groups (
+    name TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    owner_node TEXT NOT NULL,
+    max_failover_count INTEGER NOT NULL,
+    failover_period INTEGER NOT NULL,
+    auto_failback INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vm_snapshots (
+    path TEXT PRIMARY KEY,
+    vm_name TEXT NOT NULL REFERENCES vms(name) ON DELETE CASCADE,
+    name TEXT
+);
+CREATE TABLE IF NOT EXISTS smb_mappings (
+    node TEXT NOT NULL,
+    share TEXT NOT NULL,
+    username TEXT,
+    PRIMARY KEY (node, share)
+);
+CREATE TABLE IF NOT EXISTS faults (
+    method TEXT PRIMARY KEY,
+    remaining INTEGER NOT NULL,
+    message TEXT NOT NULL
 );
 """
 
@@ -47,6 +109,46 @@ class Node:
 
 
 @dataclasses.dataclass(frozen=True)
+class VM:
+    name: str
+    id: str
+    node: str
+    state: int
+    generation: int
+    vcpus: int
+    memory_mb: int
+    notes: tuple
+    instance_path: str
+    started_at: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Disk:
+    vm_name: str
+    path: str
+    controller: str
+    slot: int
+    drive_type: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Nic:
+    vm_name: str
+    name: str
+    mac_address: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterGroup:
+    name: str
+    id: str
+    owner_node: str
+    max_failover_count: int
+    failover_period: int
+    auto_failback: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class SharedVolume:
     id: str
     name: str
@@ -63,6 +165,7 @@ class ClusterState(object):
 
     def __init__(self, path):
         self.path = path
+        self._vm_schema_ready = False
 
     @contextlib.contextmanager
     def _db(self, write=False, create=False):
@@ -70,8 +173,12 @@ class ClusterState(object):
         conn.row_factory = sqlite3.Row
         try:
             conn.execute('PRAGMA journal_mode=WAL')
+            conn.execute('PRAGMA foreign_keys=ON')
             if create:
                 conn.executescript(_SCHEMA)
+            if create or not self._vm_schema_ready:
+                conn.executescript(_VM_SCHEMA)
+                self._vm_schema_ready = True
             conn.execute('BEGIN IMMEDIATE' if write else 'BEGIN')
             try:
                 yield conn
@@ -132,6 +239,11 @@ class ClusterState(object):
     def remove_node(self, name):
         with self._db(write=True) as conn:
             self._require(conn)
+            vms = [r['name'] for r in conn.execute(
+                'SELECT name FROM vms WHERE node = ?', (name,))]
+            if vms:
+                raise SimulatorError('node %r still owns VMs: %s'
+                                     % (name, ', '.join(vms)))
             if not conn.execute('DELETE FROM nodes WHERE name = ?',
                                 (name,)).rowcount:
                 raise SimulatorError('no node %r' % name)
@@ -157,6 +269,266 @@ class ClusterState(object):
                                 (name,)).rowcount:
                 raise SimulatorError('no shared volume %r' % name)
 
+    # Virtual machines, as the Hyper-V hosts of the cluster hold them.
+
+    def create_vm(self, name, node, generation, instance_path, notes=(),
+                  state=3):
+        """Register a new VM on ``node``, powered off (state 3)."""
+        with self._db(write=True) as conn:
+            self._require_node(conn, node)
+            try:
+                conn.execute(
+                    'INSERT INTO vms (name, id, node, state, generation, '
+                    'notes, instance_path) VALUES (?, ?, ?, ?, ?, ?, ?)',
+                    (name, str(uuid.uuid4()).upper(), node, state,
+                     generation, json.dumps(list(notes)), instance_path))
+            except sqlite3.IntegrityError:
+                raise SimulatorError('VM %r exists already' % name)
+
+    def get_vm(self, name):
+        """The VM called ``name``, or None."""
+        with self._db() as conn:
+            row = conn.execute('SELECT * FROM vms WHERE name = ?',
+                               (name,)).fetchone()
+        return _vm(row) if row else None
+
+    def vms(self, node=None):
+        with self._db() as conn:
+            if node is None:
+                rows = conn.execute('SELECT * FROM vms ORDER BY name')
+            else:
+                rows = conn.execute(
+                    'SELECT * FROM vms WHERE node = ? ORDER BY name', (node,))
+            return [_vm(r) for r in rows]
+
+    def update_vm(self, name, **fields):
+        """Change columns of a VM; ``state`` also tracks its uptime."""
+        allowed = {'state', 'vcpus', 'memory_mb', 'node', 'notes'}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise SimulatorError('cannot change %s of a VM'
+                                 % ', '.join(sorted(unknown)))
+        if 'notes' in fields:
+            fields['notes'] = json.dumps(list(fields['notes']))
+        with self._db(write=True) as conn:
+            row = conn.execute('SELECT * FROM vms WHERE name = ?',
+                               (name,)).fetchone()
+            if row is None:
+                raise SimulatorError('no VM %r' % name)
+            if 'node' in fields:
+                self._require_node(conn, fields['node'])
+            if 'state' in fields:
+                running = fields['state'] in (2, 32768)
+                was_running = row['state'] in (2, 32768)
+                if running and not was_running:
+                    fields['started_at'] = time.time()
+                elif not running:
+                    fields['started_at'] = None
+            cols = sorted(fields)
+            conn.execute(
+                'UPDATE vms SET %s WHERE name = ?'
+                % ', '.join('%s = ?' % c for c in cols),
+                [fields[c] for c in cols] + [name])
+
+    def delete_vm(self, name):
+        """Remove a VM with its disk and NIC attachments (not the files)."""
+        with self._db(write=True) as conn:
+            if not conn.execute('DELETE FROM vms WHERE name = ?',
+                                (name,)).rowcount:
+                raise SimulatorError('no VM %r' % name)
+
+    def add_disk(self, vm_name, path, controller, slot, drive_type):
+        with self._db(write=True) as conn:
+            self._require_vm(conn, vm_name)
+            try:
+                conn.execute('INSERT INTO vm_disks VALUES (?, ?, ?, ?, ?)',
+                             (vm_name, path, controller, slot, drive_type))
+            except sqlite3.IntegrityError:
+                raise SimulatorError('%s is attached to %s already'
+                                     % (path, vm_name))
+
+    def remove_disk(self, vm_name, path):
+        with self._db(write=True) as conn:
+            if not conn.execute(
+                    'DELETE FROM vm_disks WHERE vm_name = ? AND path = ?',
+                    (vm_name, path)).rowcount:
+                raise SimulatorError('%s is not attached to %s'
+                                     % (path, vm_name))
+
+    def disks(self, vm_name=None):
+        with self._db() as conn:
+            if vm_name is None:
+                rows = conn.execute(
+                    'SELECT * FROM vm_disks ORDER BY vm_name, controller, '
+                    'slot')
+            else:
+                rows = conn.execute(
+                    'SELECT * FROM vm_disks WHERE vm_name = ? '
+                    'ORDER BY controller, slot', (vm_name,))
+            return [Disk(**r) for r in rows]
+
+    def add_nic(self, vm_name, name, mac_address=None):
+        with self._db(write=True) as conn:
+            self._require_vm(conn, vm_name)
+            try:
+                conn.execute('INSERT INTO vm_nics VALUES (?, ?, ?)',
+                             (vm_name, name, mac_address))
+            except sqlite3.IntegrityError:
+                raise SimulatorError('%s has a NIC %r already'
+                                     % (vm_name, name))
+
+    def remove_nic(self, vm_name, name):
+        with self._db(write=True) as conn:
+            return bool(conn.execute(
+                'DELETE FROM vm_nics WHERE vm_name = ? AND name = ?',
+                (vm_name, name)).rowcount)
+
+    def nics(self, vm_name=None):
+        with self._db() as conn:
+            if vm_name is None:
+                rows = conn.execute(
+                    'SELECT * FROM vm_nics ORDER BY vm_name, name')
+            else:
+                rows = conn.execute(
+                    'SELECT * FROM vm_nics WHERE vm_name = ? ORDER BY name',
+                    (vm_name,))
+            return [Nic(**r) for r in rows]
+
+    def add_snapshot(self, vm_name, name=None):
+        """A checkpoint of a VM; returns its path, as WMI names it."""
+        path = 'hvc-sim:snapshot:%s:%s' % (vm_name, uuid.uuid4())
+        with self._db(write=True) as conn:
+            self._require_vm(conn, vm_name)
+            conn.execute('INSERT INTO vm_snapshots VALUES (?, ?, ?)',
+                         (path, vm_name, name))
+        return path
+
+    def remove_snapshot(self, path):
+        with self._db(write=True) as conn:
+            if not conn.execute('DELETE FROM vm_snapshots WHERE path = ?',
+                                (path,)).rowcount:
+                raise SimulatorError('no snapshot %r' % path)
+
+    def snapshots(self, vm_name):
+        with self._db() as conn:
+            return [r['path'] for r in conn.execute(
+                'SELECT path FROM vm_snapshots WHERE vm_name = ?',
+                (vm_name,))]
+
+    # SMB shares mapped on a node (for SMB volumes).
+
+    def map_share(self, node, share, username=None):
+        with self._db(write=True) as conn:
+            conn.execute('INSERT OR REPLACE INTO smb_mappings '
+                         'VALUES (?, ?, ?)', (node, share, username))
+
+    def unmap_share(self, node, share):
+        with self._db(write=True) as conn:
+            return bool(conn.execute(
+                'DELETE FROM smb_mappings WHERE node = ? AND share = ?',
+                (node, share)).rowcount)
+
+    def mapped_shares(self, node):
+        with self._db() as conn:
+            return [r['share'] for r in conn.execute(
+                'SELECT share FROM smb_mappings WHERE node = ? '
+                'ORDER BY share', (node,))]
+
+    # The failover cluster's VM groups (one per clustered VM).
+
+    def add_cluster_group(self, vm_name, max_failover_count=1,
+                          failover_period=6, auto_failback=True):
+        """Cluster a VM: its group is owned by the VM's node."""
+        with self._db(write=True) as conn:
+            vm = self._require_vm(conn, vm_name)
+            try:
+                conn.execute(
+                    'INSERT INTO cluster_groups VALUES (?, ?, ?, ?, ?, ?)',
+                    (vm_name, str(uuid.uuid4()), vm['node'],
+                     max_failover_count, failover_period,
+                     int(bool(auto_failback))))
+            except sqlite3.IntegrityError:
+                raise SimulatorError('VM %r is clustered already' % vm_name)
+
+    def move_vm(self, vm_name, node):
+        """Move a VM, and its cluster group, to another node.
+
+        What a failover or a cluster live migration does behind nova's back.
+        """
+        with self._db(write=True) as conn:
+            self._require_vm(conn, vm_name)
+            self._require_node(conn, node)
+            conn.execute('UPDATE vms SET node = ? WHERE name = ?',
+                         (node, vm_name))
+            conn.execute('UPDATE cluster_groups SET owner_node = ? '
+                         'WHERE name = ?', (node, vm_name))
+
+    def get_cluster_group(self, name):
+        with self._db() as conn:
+            row = conn.execute('SELECT * FROM cluster_groups WHERE name = ?',
+                               (name,)).fetchone()
+        return _group(row) if row else None
+
+    def cluster_groups(self):
+        with self._db() as conn:
+            return [_group(r) for r in conn.execute(
+                'SELECT * FROM cluster_groups ORDER BY name')]
+
+    def delete_cluster_group(self, name):
+        with self._db(write=True) as conn:
+            if not conn.execute('DELETE FROM cluster_groups WHERE name = ?',
+                                (name,)).rowcount:
+                raise SimulatorError('no cluster group %r' % name)
+
+    # Faults: make the next ``count`` calls of a simulated os-win method
+    # fail, as a real host does now and then.
+
+    def arm_fault(self, method, count=1, message=None):
+        if count < 1:
+            raise SimulatorError('a fault needs a count of at least 1')
+        with self._db(write=True) as conn:
+            conn.execute('INSERT OR REPLACE INTO faults VALUES (?, ?, ?)',
+                         (method, count,
+                          message or 'simulated failure of %s' % method))
+
+    def take_fault(self, method):
+        """The message of an armed fault of ``method`` (used up), or None."""
+        # Almost every call finds no fault: look without the write lock.
+        with self._db() as conn:
+            if not conn.execute('SELECT 1 FROM faults WHERE method = ?',
+                                (method,)).fetchone():
+                return None
+        with self._db(write=True) as conn:
+            row = conn.execute('SELECT * FROM faults WHERE method = ?',
+                               (method,)).fetchone()
+            if row is None:
+                return None
+            if row['remaining'] > 1:
+                conn.execute('UPDATE faults SET remaining = remaining - 1 '
+                             'WHERE method = ?', (method,))
+            else:
+                conn.execute('DELETE FROM faults WHERE method = ?',
+                             (method,))
+            return row['message']
+
+    def faults(self):
+        with self._db() as conn:
+            return {r['method']: r['remaining']
+                    for r in conn.execute('SELECT * FROM faults')}
+
+    def _require_node(self, conn, node):
+        self._require(conn)
+        if not conn.execute('SELECT 1 FROM nodes WHERE name = ?',
+                            (node,)).fetchone():
+            raise SimulatorError('no node %r in the cluster' % node)
+
+    def _require_vm(self, conn, name):
+        row = conn.execute('SELECT * FROM vms WHERE name = ?',
+                           (name,)).fetchone()
+        if row is None:
+            raise SimulatorError('no VM %r' % name)
+        return row
+
     def _add_node(self, conn, name, vcpus, memory_mb):
         try:
             conn.execute('INSERT INTO nodes (name, vcpus, memory_mb) '
@@ -180,3 +552,15 @@ def _check_size(total_gb):
     if not isinstance(total_gb, int) or total_gb < 1:
         raise SimulatorError('a shared volume needs a size of at least 1 GB, '
                              'got %r' % (total_gb,))
+
+
+def _vm(row):
+    fields = dict(row)
+    fields['notes'] = tuple(json.loads(fields['notes']))
+    return VM(**fields)
+
+
+def _group(row):
+    fields = dict(row)
+    fields['auto_failback'] = bool(fields['auto_failback'])
+    return ClusterGroup(**fields)

@@ -258,7 +258,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
             endpoint='http://127.0.0.1:%d' % devstack.free_port())
         reconciler = self.reconciler()
         reconciler.placement = clients.placement_client(conf)
-        err = self.assertRaises(exception.PlacementUnavailable,
+        err = self.assertRaises(exception.ServiceUnavailable,
                                 reconciler.sync, [self.cluster(
                                     create_nodes=False)])
         self.assertIn('cannot reach placement at http://127.0.0.1:', str(err))

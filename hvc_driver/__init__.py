@@ -1,0 +1,1 @@
+"""A nova compute driver for the nodes of a Hyper-V failover cluster."""

@@ -1,0 +1,61 @@
+"""The ``[hyperv_cluster]`` options of the compute driver."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup(
+    'hyperv_cluster', title='Hyper-V cluster compute driver',
+    help='Options of nova\'s hyperv_cluster.HyperVClusterDriver, which runs '
+         'on every node of a Hyper-V failover cluster.')
+
+BACKEND_OSWIN = 'oswin'
+BACKEND_SIMULATED = 'simulated'
+
+OPTS = [
+    cfg.StrOpt('backend', default=BACKEND_OSWIN,
+               choices=[(BACKEND_OSWIN, 'Hyper-V through os-win (Windows).'),
+                        (BACKEND_SIMULATED,
+                         'The simulated cluster of hvc-sim (Linux, tests, '
+                         'demos).')],
+               help='What the driver talks to: the real Hyper-V host and '
+                    'failover cluster, or a simulated cluster.'),
+    cfg.StrOpt('simulated_state_file',
+               help='The state file of the simulated cluster (the file '
+                    '"hvc-sim --state FILE" works on). Every nova-compute '
+                    'service of one simulated cluster uses the same file. '
+                    'Required when backend = simulated.'),
+    cfg.FloatOpt('dynamic_memory_ratio', default=1.0, min=1.0,
+                 help='Enables dynamic memory when greater than 1.0: the '
+                      'ratio between the maximum and the startup memory '
+                      'of an instance.'),
+    cfg.BoolOpt('limit_cpu_features', default=False,
+                help='Hide the CPU features the nodes do not all share, so '
+                     'that instances can live-migrate between nodes with '
+                     'different CPUs.'),
+    cfg.BoolOpt('config_drive_inject_password', default=False,
+                help='Put the admin password nova generates or is given '
+                     'into the config drive (readable by anyone who can '
+                     'read the instance\'s disks).'),
+    cfg.IntOpt('power_state_check_interval', default=2, min=1,
+               help='Seconds between checks of the power state while '
+                    'waiting for a clean shutdown.'),
+    cfg.IntOpt('wait_soft_reboot_seconds', default=60, min=0,
+               help='How long a soft reboot waits for the guest to shut '
+                    'down before it reboots the instance hard.'),
+    cfg.IntOpt('max_failover_count', default=1, min=1,
+               help='How many times the failover cluster may fail an '
+                    'instance over within failover_period hours.'),
+    cfg.IntOpt('failover_period', default=6, min=1,
+               help='The period, in hours, of max_failover_count.'),
+    cfg.BoolOpt('auto_failback', default=True,
+                help='Let the failover cluster move an instance back to its '
+                     'preferred node when that node is up again.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    return [(GROUP, OPTS)]

@@ -1,0 +1,175 @@
+"""HyperVClusterDriver: nova's compute driver for a Hyper-V cluster node.
+
+One nova-compute service runs on every node of the failover cluster (the
+blueprint's option B), so the scheduler sees each node's own VCPU and
+MEMORY_MB; the instances' disks live on Cluster Shared Volumes, which
+placement_sync publishes as sharing DISK_GB providers. This class is the
+thin surface nova calls: the work is done by one *ops class per concern,
+and all Hyper-V access goes through ``hvc_driver.hyperv``.
+
+nova.conf: ``compute_driver = hyperv_cluster.HyperVClusterDriver``.
+"""
+
+from oslo_log import log as logging
+
+import nova.conf
+from nova import exception
+from nova.virt import driver
+
+from hvc_driver import conf as hvc_conf
+from hvc_driver import exception as hvc_exc
+from hvc_driver import hostops
+from hvc_driver import hyperv
+from hvc_driver import snapshotops
+from hvc_driver import vmops
+from hvc_driver import volumeops
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+hvc_conf.register_opts(CONF)
+
+
+class HyperVClusterDriver(driver.ComputeDriver):
+
+    capabilities = dict(
+        driver.ComputeDriver.capabilities,
+        supports_image_type_vhd=True,
+        supports_image_type_vhdx=True,
+    )
+
+    def __init__(self, virtapi):
+        super().__init__(virtapi)
+        self._hyperv = hyperv.HyperV(CONF)
+        self._hostops = hostops.HostOps(self._hyperv)
+        self._volumeops = volumeops.VolumeOps(self._hyperv)
+        self._vmops = vmops.VMOps(self._hyperv, self._volumeops, virtapi)
+        self._snapshotops = snapshotops.SnapshotOps(self._hyperv)
+
+    # The node.
+
+    def init_host(self, host):
+        """Play node ``host`` of the cluster; refuse to start if it is not
+        an active member of one.
+        """
+        self._hyperv.bind(host)
+        clusterutils = self._hyperv.clusterutils
+        try:
+            clusterutils.check_cluster_state()
+            cluster_node = clusterutils.get_node_name()
+        except Exception as e:
+            raise exception.NovaException(
+                'nova-compute on %s cannot use the Hyper-V failover cluster '
+                '(%s backend): %s' % (host, self._hyperv.backend, e)) from e
+        if cluster_node.lower() != host.lower():
+            LOG.warning('nova calls this host %s, the failover cluster '
+                        'calls it %s: use the cluster node name as nova\'s '
+                        '[DEFAULT] host, or moves between nodes will not '
+                        'find it', host, cluster_node)
+        self._hyperv.pathutils.check_create_dir(CONF.instances_path)
+        LOG.info('Hyper-V cluster driver playing node %s (%s backend)',
+                 host, self._hyperv.backend)
+
+    def get_available_nodes(self, refresh=False):
+        return [self._hyperv.node]
+
+    def get_nodenames_by_uuid(self, refresh=False):
+        return {self._hostops.node_uuid(): self._hyperv.node}
+
+    def get_available_resource(self, nodename):
+        return self._hostops.get_available_resource(nodename)
+
+    def update_provider_tree(self, provider_tree, nodename,
+                             allocations=None):
+        self._hostops.update_provider_tree(provider_tree, nodename,
+                                           allocations)
+
+    def get_host_ip_addr(self):
+        return self._hostops.get_host_ip_addr()
+
+    def host_power_action(self, action):
+        raise hvc_exc.HostPowerActionRefused(action=action)
+
+    # Instances.
+
+    def list_instances(self):
+        return self._vmops.list_instances()
+
+    def list_instance_uuids(self):
+        return self._vmops.list_instance_uuids()
+
+    def instance_exists(self, instance):
+        return self._vmops.instance_exists(instance)
+
+    def get_info(self, instance, use_cache=True):
+        return self._vmops.get_info(instance)
+
+    def spawn(self, context, instance, image_meta, injected_files,
+              admin_password, allocations, network_info=None,
+              block_device_info=None, power_on=True, accel_info=None):
+        self._vmops.spawn(context, instance, image_meta, network_info,
+                          block_device_info, power_on=power_on,
+                          injected_files=injected_files,
+                          admin_password=admin_password)
+
+    def destroy(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, destroy_secrets=True):
+        self._vmops.destroy(instance, destroy_disks=destroy_disks)
+
+    def cleanup(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, migrate_data=None, destroy_vifs=True,
+                destroy_secrets=True):
+        self._vmops.destroy(instance, destroy_disks=destroy_disks)
+
+    def plug_vifs(self, instance, network_info):
+        # The vNICs are made with the VM, named by port id; the Hyper-V
+        # neutron agent binds them. Nothing to do on host start.
+        pass
+
+    def unplug_vifs(self, instance, network_info):
+        pass
+
+    def power_off(self, instance, timeout=0, retry_interval=0):
+        self._vmops.power_off(instance, timeout, retry_interval)
+
+    def power_on(self, context, instance, network_info,
+                 block_device_info=None, accel_info=None, share_info=None):
+        self._vmops.power_on(instance)
+
+    def reboot(self, context, instance, network_info, reboot_type,
+               block_device_info=None, bad_volumes_callback=None,
+               accel_info=None, share_info=None):
+        self._vmops.reboot(instance, reboot_type)
+
+    def pause(self, instance):
+        self._vmops.pause(instance)
+
+    def unpause(self, instance):
+        self._vmops.unpause(instance)
+
+    def suspend(self, context, instance):
+        self._vmops.suspend(instance)
+
+    def resume(self, context, instance, network_info, block_device_info=None,
+               share_info=None):
+        self._vmops.resume(instance)
+
+    def snapshot(self, context, instance, image_id, update_task_state):
+        self._snapshotops.snapshot(context, instance, image_id,
+                                   update_task_state)
+
+    # Volumes: SMB only.
+
+    def get_volume_connector(self, instance):
+        return self._volumeops.get_volume_connector(self.get_host_ip_addr())
+
+    def attach_volume(self, context, connection_info, instance, mountpoint,
+                      disk_bus=None, device_type=None, encryption=None):
+        if encryption:
+            raise exception.VolumeEncryptionNotSupported(
+                volume_type=connection_info.get('driver_volume_type'),
+                volume_id=connection_info.get('data', {}).get('volume_id'))
+        self._volumeops.attach_volume(connection_info, instance)
+
+    def detach_volume(self, context, connection_info, instance, mountpoint,
+                      encryption=None):
+        self._volumeops.detach_volume(connection_info, instance)

@@ -1,0 +1,152 @@
+"""What one node of the cluster offers: VCPU and MEMORY_MB, never DISK_GB.
+
+The instances' disks live on Cluster Shared Volumes that every node of the
+cluster shares. placement_sync publishes each CSV as one sharing provider
+with DISK_GB; a node that reported DISK_GB as well would count the same
+bytes once per node (what compute-hyperv did). So the compute node
+provider carries only the node's own VCPU and MEMORY_MB.
+"""
+
+import os_resource_classes as orc
+from oslo_log import log as logging
+from oslo_serialization import jsonutils
+
+import nova.conf
+from nova import exception
+from nova.objects import fields as obj_fields
+from nova.virt import driver
+import nova.virt.node
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+
+HYPERVISOR_TYPE = 'hyperv'
+# Win32_Processor.Architecture codes.
+_WMI_ARCHITECTURES = {
+    0: obj_fields.Architecture.I686,
+    5: obj_fields.Architecture.ARMV7,
+    9: obj_fields.Architecture.X86_64,
+    12: obj_fields.Architecture.AARCH64,
+}
+
+
+class HostOps(object):
+    """The resources of the node a driver instance plays."""
+
+    def __init__(self, hyperv):
+        self._hyperv = hyperv
+
+    @property
+    def node(self):
+        return self._hyperv.node
+
+    def node_uuid(self):
+        # Nova's persistent local identity of this compute node
+        # ($state_path/compute_id): one per nova-compute service.
+        return nova.virt.node.get_local_node_uuid()
+
+    def _check_node(self, nodename):
+        if nodename != self.node:
+            raise exception.NovaException(
+                'node %s is not the node this nova-compute service plays '
+                '(%s)' % (nodename, self.node))
+
+    def _cpus(self):
+        cpus = self._hyperv.hostutils.get_cpus_info()
+        logical = sum(c['NumberOfLogicalProcessors'] for c in cpus)
+        return cpus, logical
+
+    def _memory_mb(self):
+        total_kb, free_kb = self._hyperv.hostutils.get_memory_info()
+        return total_kb // 1024, free_kb // 1024
+
+    def hypervisor_version(self):
+        # As compute-hyperv reported it: 10.0.x is 10000.
+        major, minor = self._hyperv.hostutils.get_windows_version().split(
+            '.')[:2]
+        return int(major) * 1000 + int(minor)
+
+    def _cpu_info(self, cpus):
+        first = cpus[0]
+        cores = sum(c['NumberOfCores'] for c in cpus)
+        logical = sum(c['NumberOfLogicalProcessors'] for c in cpus)
+        return {
+            'vendor': first['Manufacturer'],
+            'model': first['Name'],
+            'arch': _WMI_ARCHITECTURES.get(first['Architecture'],
+                                           obj_fields.Architecture.X86_64),
+            'features': [],
+            'topology': {'sockets': len(cpus),
+                         'cores': cores // len(cpus),
+                         'threads': max(1, logical // max(1, cores))},
+        }
+
+    def get_available_resource(self, nodename):
+        """The node's figures, as the hypervisor API shows them.
+
+        local_gb is 0: instance disks are on the CSVs, which placement
+        tracks as sharing providers, not on the node.
+        """
+        self._check_node(nodename)
+        cpus, vcpus = self._cpus()
+        total_mb, free_mb = self._memory_mb()
+        cpu_info = self._cpu_info(cpus)
+        return {
+            'uuid': self.node_uuid(),
+            'vcpus': vcpus,
+            'memory_mb': total_mb,
+            'memory_mb_used': total_mb - free_mb,
+            'local_gb': 0,
+            'local_gb_used': 0,
+            'disk_available_least': 0,
+            # Nova's resource tracker counts the instances' vCPUs itself.
+            'vcpus_used': 0,
+            'hypervisor_type': HYPERVISOR_TYPE,
+            'hypervisor_version': self.hypervisor_version(),
+            'hypervisor_hostname': nodename,
+            'cpu_info': jsonutils.dumps(cpu_info),
+            'supported_instances': [
+                (cpu_info['arch'], obj_fields.HVType.HYPERV,
+                 obj_fields.VMMode.HVM)],
+            'numa_topology': None,
+        }
+
+    def update_provider_tree(self, provider_tree, nodename,
+                             allocations=None):
+        """VCPU and MEMORY_MB of this node; whatever else is there stays.
+
+        update_inventory replaces the node's whole inventory, so a DISK_GB
+        left by another driver goes. Traits and aggregates are not touched:
+        nova adds the capability traits, placement_sync the cluster's
+        aggregate.
+        """
+        self._check_node(nodename)
+        _cpus, vcpus = self._cpus()
+        total_mb, _free_mb = self._memory_mb()
+        ratios = driver.ComputeDriver._get_allocation_ratios(
+            provider_tree.data(nodename).inventory)
+        inventory = {
+            orc.VCPU: {
+                'total': vcpus,
+                'min_unit': 1,
+                'max_unit': vcpus,
+                'step_size': 1,
+                'allocation_ratio': ratios[orc.VCPU],
+                'reserved': CONF.reserved_host_cpus,
+            },
+            orc.MEMORY_MB: {
+                'total': total_mb,
+                'min_unit': 1,
+                'max_unit': total_mb,
+                'step_size': 1,
+                'allocation_ratio': ratios[orc.MEMORY_MB],
+                'reserved': CONF.reserved_host_memory_mb,
+            },
+        }
+        provider_tree.update_inventory(nodename, inventory)
+
+    def get_host_ip_addr(self):
+        if CONF.my_ip:
+            return CONF.my_ip
+        ips = self._hyperv.hostutils.get_local_ips()
+        return ips[0] if ips else None

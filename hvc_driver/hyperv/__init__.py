@@ -1,0 +1,93 @@
+"""The one seam between the driver and Hyper-V.
+
+Everything the driver does to a Hyper-V host or to the failover cluster
+goes through the utils objects of a ``HyperV``: os-win's on Windows
+(``[hyperv_cluster] backend = oswin``), or the simulated cluster's
+(``backend = simulated``), which implement the same methods with the same
+signatures, return shapes and os-win exceptions.
+"""
+
+from oslo_log import log as logging
+
+from hvc_driver import conf as hvc_conf
+
+LOG = logging.getLogger(__name__)
+
+# The utils the driver uses, by the name of their os-win factory function.
+UTILS = ('vmutils', 'hostutils', 'clusterutils', 'pathutils', 'vhdutils',
+         'smbutils')
+
+
+class HyperVNotReady(Exception):
+    """A utils object was asked for before the node was known."""
+
+
+class HyperV(object):
+    """The Hyper-V host one driver instance plays, and its cluster.
+
+    ``bind(node)`` names the node (nova's host name, from ``init_host``);
+    the utils objects are made on first use after that.
+    """
+
+    def __init__(self, conf):
+        self._conf = conf
+        self.node = None
+        self._utils = {}
+        self._sim_state = None
+
+    def bind(self, node):
+        self.node = node
+        self._utils.clear()
+
+    @property
+    def backend(self):
+        return self._conf.hyperv_cluster.backend
+
+    @property
+    def simulated(self):
+        return self.backend == hvc_conf.BACKEND_SIMULATED
+
+    def _get(self, kind):
+        if self.node is None:
+            raise HyperVNotReady('the Hyper-V %s were asked for before '
+                                 'init_host named the node' % kind)
+        utils = self._utils.get(kind)
+        if utils is None:
+            utils = self._utils[kind] = self._make(kind)
+        return utils
+
+    def _make(self, kind):
+        if self.simulated:
+            from hvc_driver.hyperv import simulated
+            if self._sim_state is None:
+                self._sim_state = simulated.open_state(
+                    self._conf.hyperv_cluster.simulated_state_file)
+            return simulated.UTILS_CLASSES[kind](self._sim_state, self.node)
+        # Imported here: os-win only works on Windows, and only this
+        # backend needs it.
+        from os_win import utilsfactory
+        return getattr(utilsfactory, 'get_%s' % kind)()
+
+    @property
+    def vmutils(self):
+        return self._get('vmutils')
+
+    @property
+    def hostutils(self):
+        return self._get('hostutils')
+
+    @property
+    def clusterutils(self):
+        return self._get('clusterutils')
+
+    @property
+    def pathutils(self):
+        return self._get('pathutils')
+
+    @property
+    def vhdutils(self):
+        return self._get('vhdutils')
+
+    @property
+    def smbutils(self):
+        return self._get('smbutils')

@@ -1,0 +1,615 @@
+"""Simulated os-win utils, backed by the hvc-sim state file.
+
+Each class implements the subset of an os-win utils class that the driver
+calls, with the same method names, signatures, return shapes and
+exceptions (``os_win.exceptions``); ``tests/unit/driver`` checks the
+signatures against the installed os-win. VMs, disks, NICs and cluster
+groups live in the shared state file, so that every nova-compute service
+of one simulated cluster sees the same cluster, as real nodes do. Virtual
+disks are real files under the instances path whose content describes the
+disk (format, virtual size, parent), so file operations (pathutils) and
+disk operations (vhdutils) stay consistent.
+
+A fault armed with ``hvc-sim fail KIND.METHOD`` (or
+``ClusterState.arm_fault``) makes the next call of that method raise the
+os-win exception a failing Hyper-V call raises.
+"""
+
+import functools
+import json
+import os
+import shutil
+import time
+
+from os_win import constants
+from os_win import exceptions as os_win_exc
+from os_win.utils.winapi import constants as w_const
+from oslo_log import log as logging
+from oslo_utils import uuidutils
+
+from hvc_sim import state as sim_state
+
+LOG = logging.getLogger(__name__)
+
+_VHD_MAGIC = 'hvc-sim-virtual-disk'
+_VHD_BLOCK_SIZE = 32 * 1024 * 1024
+_SECTOR_SIZE = 512
+_DEVICE_IDS = {
+    constants.DISK_FORMAT_VHD: w_const.VIRTUAL_STORAGE_TYPE_DEVICE_VHD,
+    constants.DISK_FORMAT_VHDX: w_const.VIRTUAL_STORAGE_TYPE_DEVICE_VHDX}
+# Memory a simulated host keeps for itself (the parent partition).
+HOST_RESERVED_MEMORY_MB = 2048
+_RUNNING = (constants.HYPERV_VM_STATE_ENABLED,
+            constants.HYPERV_VM_STATE_PAUSED)
+# Power state changes Hyper-V accepts, by requested state: the states a VM
+# may be in. Any other request is "invalid in the current state" (32775),
+# which os-win's set_vm_state ignores; so do we.
+_TRANSITIONS = {
+    constants.HYPERV_VM_STATE_ENABLED: {
+        constants.HYPERV_VM_STATE_DISABLED, constants.HYPERV_VM_STATE_PAUSED,
+        constants.HYPERV_VM_STATE_SUSPENDED},
+    constants.HYPERV_VM_STATE_DISABLED: {
+        constants.HYPERV_VM_STATE_ENABLED, constants.HYPERV_VM_STATE_PAUSED,
+        constants.HYPERV_VM_STATE_SUSPENDED},
+    constants.HYPERV_VM_STATE_PAUSED: {constants.HYPERV_VM_STATE_ENABLED},
+    constants.HYPERV_VM_STATE_SUSPENDED: {
+        constants.HYPERV_VM_STATE_ENABLED, constants.HYPERV_VM_STATE_PAUSED},
+    constants.HYPERV_VM_STATE_REBOOT: {constants.HYPERV_VM_STATE_ENABLED},
+}
+
+
+def open_state(path):
+    if not path:
+        raise os_win_exc.HyperVException(
+            '[hyperv_cluster] simulated_state_file is not set: the '
+            'simulated backend needs the state file of a simulated cluster '
+            '(create one with "hvc-sim --state FILE init ...")')
+    return sim_state.ClusterState(path)
+
+
+def _faultable(exc_class):
+    """Raise ``exc_class`` when a fault is armed for this method."""
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(self, *args, **kwargs):
+            name = '%s.%s' % (self.KIND, func.__name__)
+            message = self._state.take_fault(name)
+            if message is not None:
+                raise exc_class(message)
+            try:
+                return func(self, *args, **kwargs)
+            except sim_state.SimulatorError as e:
+                raise exc_class(str(e))
+        return wrapper
+    return decorator
+
+
+class _SimulatedUtils(object):
+    KIND = None
+
+    def __init__(self, state, node):
+        self._state = state
+        self._node = node
+
+
+class VMUtils(_SimulatedUtils):
+    """os_win.utils.compute.vmutils10.VMUtils10 on one simulated node."""
+
+    KIND = 'vmutils'
+
+    def _lookup_vm_check(self, vm_name):
+        vm = self._state.get_vm(vm_name)
+        # A Hyper-V host only sees the VMs it runs.
+        if vm is None or vm.node != self._node:
+            raise os_win_exc.HyperVVMNotFoundException(vm_name=vm_name)
+        return vm
+
+    @_faultable(os_win_exc.HyperVException)
+    def vm_exists(self, vm_name):
+        vm = self._state.get_vm(vm_name)
+        return vm is not None and vm.node == self._node
+
+    @_faultable(os_win_exc.HyperVException)
+    def create_vm(self, vm_name, vnuma_enabled, vm_gen, instance_path,
+                  notes=None):
+        self._state.create_vm(vm_name, self._node, vm_gen, instance_path,
+                              notes=notes or ())
+
+    @_faultable(os_win_exc.HyperVException)
+    def update_vm(self, vm_name, memory_mb, memory_per_numa_node, vcpus_num,
+                  vcpus_per_numa_node, limit_cpu_features, dynamic_mem_ratio,
+                  configuration_root_dir=None, snapshot_dir=None,
+                  host_shutdown_action=None, vnuma_enabled=None,
+                  snapshot_type=None, is_planned_vm=False,
+                  chassis_asset_tag=None):
+        self._lookup_vm_check(vm_name)
+        self._state.update_vm(vm_name, vcpus=vcpus_num, memory_mb=memory_mb)
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_vm_summary_info(self, vm_name):
+        vm = self._lookup_vm_check(vm_name)
+        running = vm.state in _RUNNING
+        up_time = None
+        if running and vm.started_at:
+            up_time = int((time.time() - vm.started_at) * 1000)
+        return {'NumberOfProcessors': vm.vcpus,
+                'EnabledState': vm.state,
+                'MemoryUsage': vm.memory_mb if running else 0,
+                'UpTime': up_time}
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_vm_state(self, vm_name):
+        return self._lookup_vm_check(vm_name).state
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_vm_generation(self, vm_name):
+        return self._lookup_vm_check(vm_name).generation
+
+    @_faultable(os_win_exc.HyperVException)
+    def set_vm_state(self, vm_name, req_state):
+        vm = self._lookup_vm_check(vm_name)
+        if req_state not in _TRANSITIONS:
+            raise os_win_exc.HyperVException(
+                'unsupported VM state request %r' % (req_state,))
+        if req_state == constants.HYPERV_VM_STATE_REBOOT:
+            if vm.state == constants.HYPERV_VM_STATE_ENABLED:
+                # A reset: the VM runs on, its uptime starts again.
+                self._state.update_vm(
+                    vm_name, state=constants.HYPERV_VM_STATE_DISABLED)
+                self._state.update_vm(
+                    vm_name, state=constants.HYPERV_VM_STATE_ENABLED)
+            return
+        if vm.state == req_state or vm.state not in _TRANSITIONS[req_state]:
+            LOG.debug('Simulated VM %s is %s: request for state %s ignored, '
+                      'as Hyper-V does', vm_name, vm.state, req_state)
+            return
+        self._state.update_vm(vm_name, state=req_state)
+
+    @_faultable(os_win_exc.HyperVException)
+    def soft_shutdown_vm(self, vm_name):
+        vm = self._lookup_vm_check(vm_name)
+        # The simulated guest honours a shutdown request at once.
+        if vm.state in _RUNNING:
+            self._state.update_vm(
+                vm_name, state=constants.HYPERV_VM_STATE_DISABLED)
+
+    @_faultable(os_win_exc.HyperVException)
+    def stop_vm_jobs(self, vm_name, timeout=None):
+        self._lookup_vm_check(vm_name)
+
+    @_faultable(os_win_exc.HyperVException)
+    def destroy_vm(self, vm_name):
+        # Like Hyper-V, this removes the VM, not its disk files.
+        self._lookup_vm_check(vm_name)
+        self._state.delete_vm(vm_name)
+
+    @_faultable(os_win_exc.HyperVException)
+    def list_instances(self):
+        return [vm.name for vm in self._state.vms(node=self._node)]
+
+    @_faultable(os_win_exc.HyperVException)
+    def list_instance_notes(self):
+        return [(vm.name, [n for n in vm.notes if n])
+                for vm in self._state.vms(node=self._node)]
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_instance_uuid(self, vm_name):
+        notes = [n for n in self._lookup_vm_check(vm_name).notes if n]
+        if notes and uuidutils.is_uuid_like(notes[0]):
+            return notes[0]
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_vm_id(self, vm_name):
+        return self._lookup_vm_check(vm_name).id
+
+    @_faultable(os_win_exc.HyperVException)
+    def create_scsi_controller(self, vm_name):
+        self._lookup_vm_check(vm_name)
+
+    @_faultable(os_win_exc.HyperVException)
+    def attach_ide_drive(self, vm_name, path, ctrller_addr, drive_addr,
+                         drive_type=constants.DISK):
+        self._lookup_vm_check(vm_name)
+        if drive_addr >= constants.IDE_CONTROLLER_SLOTS_NUMBER:
+            raise os_win_exc.HyperVException(
+                'IDE controller %s has no slot %s' % (ctrller_addr,
+                                                      drive_addr))
+        self._state.add_disk(vm_name, path, 'IDE%s' % ctrller_addr,
+                             drive_addr, drive_type)
+
+    @_faultable(os_win_exc.HyperVException)
+    def attach_scsi_drive(self, vm_name, path, drive_type=constants.DISK):
+        self._lookup_vm_check(vm_name)
+        used = {d.slot for d in self._state.disks(vm_name)
+                if d.controller == 'SCSI0'}
+        free = [s for s in range(constants.SCSI_CONTROLLER_SLOTS_NUMBER)
+                if s not in used]
+        if not free:
+            raise os_win_exc.HyperVException(
+                'no free slot on the SCSI controller of %s' % vm_name)
+        self._state.add_disk(vm_name, path, 'SCSI0', free[0], drive_type)
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_vm_storage_paths(self, vm_name, is_planned_vm=False):
+        self._lookup_vm_check(vm_name)
+        disks = self._state.disks(vm_name)
+        disk_files = [d.path for d in disks if d.drive_type != 'PHYS']
+        volume_drives = [d.path for d in disks if d.drive_type == 'PHYS']
+        return disk_files, volume_drives
+
+    @_faultable(os_win_exc.HyperVException)
+    def detach_vm_disk(self, vm_name, disk_path=None, is_physical=True,
+                       serial=None):
+        self._lookup_vm_check(vm_name)
+        for disk in self._state.disks(vm_name):
+            if disk.path == disk_path:
+                self._state.remove_disk(vm_name, disk_path)
+                return
+        # os-win finds no disk resource for the path and does nothing.
+        LOG.debug('No disk %s attached to %s', disk_path, vm_name)
+
+    @_faultable(os_win_exc.HyperVException)
+    def take_vm_snapshot(self, vm_name, snapshot_name=None):
+        self._lookup_vm_check(vm_name)
+        return self._state.add_snapshot(vm_name, snapshot_name)
+
+    @_faultable(os_win_exc.HyperVException)
+    def remove_vm_snapshot(self, snapshot_path):
+        self._state.remove_snapshot(snapshot_path)
+
+    @_faultable(os_win_exc.HyperVException)
+    def create_nic(self, vm_name, nic_name, mac_address=None):
+        self._lookup_vm_check(vm_name)
+        self._state.add_nic(vm_name, nic_name, mac_address)
+
+    @_faultable(os_win_exc.HyperVException)
+    def destroy_nic(self, vm_name, nic_name):
+        # os-win ignores a NIC that is gone already.
+        self._state.remove_nic(vm_name, nic_name)
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_vm_nic_names(self, vm_name):
+        self._lookup_vm_check(vm_name)
+        return [n.name for n in self._state.nics(vm_name)]
+
+
+class HostUtils(_SimulatedUtils):
+    """os_win.utils.hostutils10.HostUtils10 for one simulated node."""
+
+    KIND = 'hostutils'
+    WINDOWS_VERSION = '10.0.20348'  # Windows Server 2022
+    _started = time.monotonic()
+
+    def _node_info(self):
+        for node in self._state.nodes():
+            if node.name == self._node:
+                return node
+        raise os_win_exc.HyperVException(
+            'node %s is not in the simulated cluster %s'
+            % (self._node, self._state.path))
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_cpus_info(self):
+        vcpus = self._node_info().vcpus
+        # One socket with every logical processor, as WMI reports it.
+        return [{'Architecture': 9,  # x64
+                 'Name': 'Simulated Hyper-V host CPU',
+                 'Manufacturer': 'GenuineIntel',
+                 'MaxClockSpeed': 2400,
+                 'NumberOfCores': vcpus,
+                 'NumberOfLogicalProcessors': vcpus}]
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_memory_info(self):
+        total_mb = self._node_info().memory_mb
+        used_mb = HOST_RESERVED_MEMORY_MB + sum(
+            vm.memory_mb for vm in self._state.vms(node=self._node)
+            if vm.state in _RUNNING)
+        return total_mb * 1024, max(0, total_mb - used_mb) * 1024
+
+    def get_windows_version(self):
+        return self.WINDOWS_VERSION
+
+    def check_min_windows_version(self, major, minor, build=0):
+        version = list(map(int, self.get_windows_version().split('.')))
+        return version >= [major, minor, build]
+
+    def get_supported_vm_types(self):
+        return [constants.IMAGE_PROP_VM_GEN_1, constants.IMAGE_PROP_VM_GEN_2]
+
+    def get_local_ips(self):
+        return ['127.0.0.1']
+
+    def get_host_tick_count64(self):
+        return int((time.monotonic() - self._started) * 1000)
+
+    def host_power_action(self, action):
+        raise NotImplementedError(
+            'Host %s is not supported by the simulated cluster' % action)
+
+
+class ClusterUtils(_SimulatedUtils):
+    """os_win.utils.compute.clusterutils.ClusterUtils on a simulated node."""
+
+    KIND = 'clusterutils'
+
+    def _group_check(self, vm_name):
+        group = self._state.get_cluster_group(vm_name)
+        if group is None:
+            raise os_win_exc.HyperVVMNotFoundException(vm_name=vm_name)
+        return group
+
+    @_faultable(os_win_exc.HyperVClusterException)
+    def check_cluster_state(self):
+        nodes = [n for n in self._state.nodes() if n.state == 'up']
+        if not nodes:
+            raise os_win_exc.HyperVClusterException(
+                'Not enough cluster nodes.')
+        if self._node not in [n.name for n in nodes]:
+            raise os_win_exc.HyperVClusterException(
+                'node %s is not an active member of cluster %s'
+                % (self._node, self._state.cluster_name()))
+
+    def get_node_name(self):
+        return self._node
+
+    @_faultable(os_win_exc.HyperVClusterException)
+    def get_cluster_node_names(self):
+        return [n.name for n in self._state.nodes()]
+
+    @_faultable(os_win_exc.HyperVClusterException)
+    def vm_exists(self, vm_name):
+        return self._state.get_cluster_group(vm_name) is not None
+
+    @_faultable(os_win_exc.HyperVClusterException)
+    def add_vm_to_cluster(self, vm_name, max_failover_count=1,
+                          failover_period=6, auto_failback=True):
+        vm = self._state.get_vm(vm_name)
+        if vm is None:
+            raise os_win_exc.HyperVVMNotFoundException(vm_name=vm_name)
+        self._state.add_cluster_group(vm_name, max_failover_count,
+                                      failover_period, auto_failback)
+
+    @_faultable(os_win_exc.HyperVClusterException)
+    def delete(self, vm_name):
+        self._group_check(vm_name)
+        self._state.delete_cluster_group(vm_name)
+
+    @_faultable(os_win_exc.ClusterException)
+    def get_vm_host(self, vm_name):
+        group = self._state.get_cluster_group(vm_name)
+        if group is None:
+            raise os_win_exc.ClusterObjectNotFound(resource=vm_name)
+        return group.owner_node
+
+    @_faultable(os_win_exc.HyperVClusterException)
+    def list_instances(self):
+        return [g.name for g in self._state.cluster_groups()]
+
+    @_faultable(os_win_exc.HyperVClusterException)
+    def list_instance_uuids(self):
+        return [g.id for g in self._state.cluster_groups()]
+
+
+class PathUtils(_SimulatedUtils):
+    """os_win.utils.pathutils.PathUtils: plain file operations.
+
+    The simulated cluster's shared storage is a local directory, so these
+    are the file operations os-win does, on the local file system.
+    """
+
+    KIND = 'pathutils'
+
+    @_faultable(os_win_exc.OSWinException)
+    def exists(self, path):
+        return os.path.exists(path)
+
+    @_faultable(os_win_exc.OSWinException)
+    def makedirs(self, path):
+        os.makedirs(path)
+
+    @_faultable(os_win_exc.OSWinException)
+    def check_create_dir(self, path):
+        if not os.path.exists(path):
+            os.makedirs(path)
+
+    @_faultable(os_win_exc.OSWinException)
+    def check_remove_dir(self, path):
+        if os.path.exists(path):
+            shutil.rmtree(path)
+
+    @_faultable(os_win_exc.OSWinException)
+    def rmtree(self, path):
+        shutil.rmtree(path)
+
+    @_faultable(os_win_exc.OSWinException)
+    def remove(self, path):
+        os.remove(path)
+
+    @_faultable(os_win_exc.OSWinException)
+    def rename(self, src, dest):
+        os.rename(src, dest)
+
+    @_faultable(os_win_exc.OSWinException)
+    def copyfile(self, src, dest):
+        shutil.copyfile(src, dest)
+
+    @_faultable(os_win_exc.OSWinException)
+    def copy(self, src, dest, fail_if_exists=True):
+        if fail_if_exists and os.path.exists(dest):
+            raise os_win_exc.OSWinException('%s exists already' % dest)
+        shutil.copy(src, dest)
+
+
+class VHDUtils(_SimulatedUtils):
+    """os_win.utils.storage.virtdisk.vhdutils.VHDUtils on simulated disks.
+
+    A simulated virtual disk is a small file that describes it. Any other
+    file (an image as glance delivers it, say) reads as a fixed disk of
+    the format its extension names, as large as the file.
+    """
+
+    KIND = 'vhdutils'
+
+    def _read(self, vhd_path):
+        try:
+            with open(vhd_path, 'rb') as f:
+                head = f.read(4096)
+            size = os.path.getsize(vhd_path)
+        except OSError as e:
+            raise os_win_exc.VHDException(
+                'cannot open virtual disk %s: %s' % (vhd_path, e))
+        try:
+            info = json.loads(head.decode('utf-8'))
+            if info.get('magic') == _VHD_MAGIC:
+                return info
+        except (ValueError, UnicodeDecodeError):
+            pass
+        return {'format': _format_from_extension(vhd_path),
+                'type': constants.VHD_TYPE_FIXED,
+                'virtual_size': size, 'parent': None}
+
+    def _write(self, path, disk_format, disk_type, virtual_size,
+               parent=None):
+        if os.path.exists(path):
+            raise os_win_exc.VHDException('%s exists already' % path)
+        with open(path, 'w') as f:
+            json.dump({'magic': _VHD_MAGIC, 'format': disk_format,
+                       'type': disk_type, 'virtual_size': virtual_size,
+                       'parent': parent}, f)
+
+    @_faultable(os_win_exc.VHDException)
+    def get_vhd_info(self, vhd_path, info_members=None, open_parents=False):
+        disk = self._read(vhd_path)
+        if not disk['format']:
+            raise os_win_exc.VHDException(
+                'unsupported virtual disk format: %s' % vhd_path)
+        members = info_members or (
+            w_const.GET_VIRTUAL_DISK_INFO_SIZE,
+            w_const.GET_VIRTUAL_DISK_INFO_PARENT_LOCATION,
+            w_const.GET_VIRTUAL_DISK_INFO_VIRTUAL_STORAGE_TYPE,
+            w_const.GET_VIRTUAL_DISK_INFO_PROVIDER_SUBTYPE)
+        info = {}
+        for member in members:
+            if member == w_const.GET_VIRTUAL_DISK_INFO_SIZE:
+                info.update(VirtualSize=disk['virtual_size'],
+                            PhysicalSize=os.path.getsize(vhd_path),
+                            BlockSize=_VHD_BLOCK_SIZE,
+                            SectorSize=_SECTOR_SIZE)
+            elif member == w_const.GET_VIRTUAL_DISK_INFO_PARENT_LOCATION:
+                info.update(ParentResolved=bool(disk['parent']),
+                            ParentPath=disk['parent'] or '')
+            elif member == w_const.GET_VIRTUAL_DISK_INFO_VIRTUAL_STORAGE_TYPE:
+                info.update(DeviceId=_DEVICE_IDS[disk['format']],
+                            VendorId=None)
+            elif member == w_const.GET_VIRTUAL_DISK_INFO_PROVIDER_SUBTYPE:
+                info.update(ProviderSubtype=disk['type'])
+        return info
+
+    @_faultable(os_win_exc.VHDException)
+    def get_vhd_size(self, vhd_path):
+        return self.get_vhd_info(vhd_path,
+                                 [w_const.GET_VIRTUAL_DISK_INFO_SIZE])
+
+    @_faultable(os_win_exc.VHDException)
+    def get_vhd_parent_path(self, vhd_path):
+        return self._read(vhd_path)['parent'] or None
+
+    @_faultable(os_win_exc.VHDException)
+    def get_vhd_format(self, vhd_path):
+        disk_format = self._read(vhd_path)['format']
+        if not disk_format:
+            raise os_win_exc.VHDException(
+                'Unsupported virtual disk format: %s' % vhd_path)
+        return disk_format
+
+    def get_best_supported_vhd_format(self):
+        return constants.DISK_FORMAT_VHDX
+
+    @_faultable(os_win_exc.VHDException)
+    def create_dynamic_vhd(self, path, max_internal_size):
+        self._write(path, _format_from_extension(path) or
+                    constants.DISK_FORMAT_VHDX,
+                    constants.VHD_TYPE_DYNAMIC, max_internal_size)
+
+    @_faultable(os_win_exc.VHDException)
+    def create_differencing_vhd(self, path, parent_path):
+        parent = self._read(parent_path)
+        self._write(path, parent['format'], constants.VHD_TYPE_DIFFERENCING,
+                    parent['virtual_size'], parent=parent_path)
+
+    @_faultable(os_win_exc.VHDException)
+    def reconnect_parent_vhd(self, child_path, parent_path):
+        child = self._read(child_path)
+        self._read(parent_path)
+        os.remove(child_path)
+        self._write(child_path, child['format'], child['type'],
+                    child['virtual_size'], parent=parent_path)
+
+    @_faultable(os_win_exc.VHDException)
+    def merge_vhd(self, vhd_path, delete_merged_image=True):
+        # The parent takes the child's contents (and virtual size).
+        child = self._read(vhd_path)
+        if not child['parent']:
+            raise os_win_exc.VHDException('%s has no parent to merge into'
+                                          % vhd_path)
+        parent = self._read(child['parent'])
+        os.remove(child['parent'])
+        self._write(child['parent'], parent['format'], parent['type'],
+                    max(parent['virtual_size'], child['virtual_size']),
+                    parent=parent['parent'])
+        if delete_merged_image:
+            os.remove(vhd_path)
+
+    @_faultable(os_win_exc.VHDException)
+    def resize_vhd(self, vhd_path, new_max_size, is_file_max_size=True,
+                   validate_new_size=True):
+        disk = self._read(vhd_path)
+        if new_max_size < disk['virtual_size']:
+            raise os_win_exc.VHDException(
+                'Virtual disks cannot be shrunk: %s has %d bytes, %d asked '
+                'for' % (vhd_path, disk['virtual_size'], new_max_size))
+        # A file that was not one of ours (an image as fetched) becomes
+        # one: it now describes the grown disk.
+        os.remove(vhd_path)
+        self._write(vhd_path, disk['format'], disk['type'], new_max_size,
+                    parent=disk['parent'])
+
+
+class SMBUtils(_SimulatedUtils):
+    """os_win.utils.storage.smbutils.SMBUtils: SMB mappings of a node."""
+
+    KIND = 'smbutils'
+
+    @_faultable(os_win_exc.SMBException)
+    def check_smb_mapping(self, share_path, remove_unavailable_mapping=False):
+        return share_path in self._state.mapped_shares(self._node)
+
+    @_faultable(os_win_exc.SMBException)
+    def mount_smb_share(self, share_path, username=None, password=None):
+        self._state.map_share(self._node, share_path, username)
+
+    @_faultable(os_win_exc.SMBException)
+    def unmount_smb_share(self, share_path, force=False):
+        self._state.unmap_share(self._node, share_path)
+
+
+def _format_from_extension(path):
+    ext = os.path.splitext(path)[1].lower()
+    return {'.vhd': constants.DISK_FORMAT_VHD,
+            '.vhdx': constants.DISK_FORMAT_VHDX}.get(ext)
+
+
+UTILS_CLASSES = {cls.KIND: cls for cls in (
+    VMUtils, HostUtils, ClusterUtils, PathUtils, VHDUtils, SMBUtils)}
+
+# The os-win class each simulated class stands in for, for the signature
+# check in the unit tests.
+OSWIN_COUNTERPARTS = {
+    'vmutils': 'os_win.utils.compute.vmutils10.VMUtils10',
+    'hostutils': 'os_win.utils.hostutils10.HostUtils10',
+    'clusterutils': 'os_win.utils.compute.clusterutils.ClusterUtils',
+    'pathutils': 'os_win.utils.pathutils.PathUtils',
+    'vhdutils': 'os_win.utils.storage.virtdisk.vhdutils.VHDUtils',
+    'smbutils': 'os_win.utils.storage.smbutils.SMBUtils',
+}

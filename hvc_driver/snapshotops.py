@@ -1,0 +1,82 @@
+"""Instance snapshots uploaded to glance."""
+
+import os
+
+from oslo_log import log as logging
+from oslo_utils import excutils
+
+from nova.compute import task_states
+from nova.image import glance
+
+from hvc_driver import vmops
+
+LOG = logging.getLogger(__name__)
+
+
+class SnapshotOps(object):
+
+    def __init__(self, hyperv):
+        self._hyperv = hyperv
+        self._image_api = glance.API()
+
+    def _export_root_disk(self, instance, export_dir):
+        """A standalone copy of the root disk; returns its path.
+
+        The root disk is usually a differencing disk over the cached
+        image: copy both, and merge the copy of the child into the copy of
+        its parent.
+        """
+        pathutils = self._hyperv.pathutils
+        vhdutils = self._hyperv.vhdutils
+        root = vmops.find_root_disk(self._hyperv, instance)
+        export = os.path.join(export_dir, os.path.basename(root))
+        pathutils.copyfile(root, export)
+        parent = vhdutils.get_vhd_parent_path(root)
+        if not parent:
+            return export
+        parent_copy = os.path.join(export_dir, os.path.basename(parent))
+        pathutils.copyfile(parent, parent_copy)
+        vhdutils.reconnect_parent_vhd(export, parent_copy)
+        vhdutils.merge_vhd(export)
+        return parent_copy
+
+    @vmops.translate_oswin_errors('snapshot an instance')
+    def snapshot(self, context, instance, image_id, update_task_state):
+        vm_name = instance.name
+        vmutils = self._hyperv.vmutils
+        update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
+        # A checkpoint freezes the root disk while we copy it; the VM
+        # writes into the checkpoint's differencing disk meanwhile.
+        checkpoint = vmutils.take_vm_snapshot(vm_name)
+        export_dir = os.path.join(vmops.instance_dir(instance),
+                                  'export-%s' % image_id)
+        try:
+            self._hyperv.pathutils.check_remove_dir(export_dir)
+            self._hyperv.pathutils.check_create_dir(export_dir)
+            image_path = self._export_root_disk(instance, export_dir)
+            update_task_state(
+                task_state=task_states.IMAGE_UPLOADING,
+                expected_state=task_states.IMAGE_PENDING_UPLOAD)
+            disk_format = self._hyperv.vhdutils.get_vhd_format(
+                image_path).lower()
+            with open(image_path, 'rb') as image_file:
+                self._image_api.update(
+                    context, image_id,
+                    {'disk_format': disk_format, 'container_format': 'bare'},
+                    image_file)
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                try:
+                    self._clean_up(checkpoint, export_dir)
+                except Exception:
+                    # The snapshot's own error is the one to report.
+                    LOG.exception('Removing checkpoint %s or %s of %s '
+                                  'failed', checkpoint, export_dir, vm_name,
+                                  instance=instance)
+        self._clean_up(checkpoint, export_dir)
+        LOG.info('Snapshot of %s uploaded as image %s', vm_name, image_id,
+                 instance=instance)
+
+    def _clean_up(self, checkpoint, export_dir):
+        self._hyperv.vmutils.remove_vm_snapshot(checkpoint)
+        self._hyperv.pathutils.check_remove_dir(export_dir)

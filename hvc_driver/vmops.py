@@ -1,0 +1,426 @@
+"""The life cycle of instances on the node a driver instance plays."""
+
+import functools
+import inspect
+import os
+import time
+
+from os_win import constants as os_win_const
+from os_win import exceptions as os_win_exc
+from oslo_log import log as logging
+from oslo_utils import excutils
+from oslo_utils import units
+from oslo_utils import uuidutils
+
+from nova.api.metadata import base as instance_metadata
+import nova.conf
+from nova.compute import power_state
+from nova import exception
+from nova.network import model as network_model
+from nova.virt import configdrive
+from nova.virt import hardware
+
+from hvc_driver import exception as hvc_exc
+from hvc_driver import imagecache
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+
+POWER_STATES = {
+    os_win_const.HYPERV_VM_STATE_ENABLED: power_state.RUNNING,
+    os_win_const.HYPERV_VM_STATE_DISABLED: power_state.SHUTDOWN,
+    os_win_const.HYPERV_VM_STATE_SHUTTING_DOWN: power_state.SHUTDOWN,
+    os_win_const.HYPERV_VM_STATE_REBOOT: power_state.RUNNING,
+    os_win_const.HYPERV_VM_STATE_PAUSED: power_state.PAUSED,
+    os_win_const.HYPERV_VM_STATE_SUSPENDED: power_state.SUSPENDED,
+}
+
+# Ports the Hyper-V neutron agent binds: it finds the vNIC by its name, the
+# port id. Open vSwitch for Windows ports would also need the vNIC added to
+# br-int; until the driver does that, they are refused rather than left
+# unwired.
+SUPPORTED_VIF_TYPES = (network_model.VIF_TYPE_HYPERV,)
+
+ROOT_DISK = 'root'
+CONFIG_DRIVE = 'configdrive.iso'
+# An ISO attached as a DVD drive; what cloud-init and cloudbase-init read.
+CONFIG_DRIVE_FORMAT = 'iso9660'
+EPHEMERAL_DISK = 'ephemeral'
+SWAP_DISK = 'swap'
+
+
+def instance_dir(instance):
+    # On the shared instances path (a CSV): every node reaches it, so the
+    # VM can fail over or migrate without copying its disks.
+    return os.path.join(CONF.instances_path, instance.name)
+
+
+def find_root_disk(hyperv, instance):
+    for ext in ('vhdx', 'vhd'):
+        path = os.path.join(instance_dir(instance), '%s.%s' % (ROOT_DISK, ext))
+        if hyperv.pathutils.exists(path):
+            return path
+    raise exception.DiskNotFound(location=os.path.join(
+        instance_dir(instance), ROOT_DISK + '.vhd(x)'))
+
+
+def translate_oswin_errors(operation):
+    """os-win errors become nova exceptions, for every VM operation.
+
+    A VM that Hyper-V does not know becomes InstanceNotFound; any other
+    os-win error becomes HyperVOperationFailed naming the node.
+    """
+    def decorator(func):
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return func(self, *args, **kwargs)
+            except (os_win_exc.HyperVVMNotFoundException,
+                    os_win_exc.ClusterObjectNotFound) as e:
+                instance = signature.bind(
+                    self, *args, **kwargs).arguments.get('instance')
+                if instance is None:
+                    raise hvc_exc.HyperVOperationFailed(
+                        node=self._hyperv.node, operation=operation,
+                        reason=e) from e
+                raise exception.InstanceNotFound(
+                    instance_id=instance.uuid) from e
+            except os_win_exc.OSWinException as e:
+                raise hvc_exc.HyperVOperationFailed(
+                    node=self._hyperv.node, operation=operation,
+                    reason=e) from e
+        return wrapper
+    return decorator
+
+
+class VMOps(object):
+    """Creates, runs and removes the VMs of instances on one node."""
+
+    def __init__(self, hyperv, volumeops, virtapi):
+        self._hyperv = hyperv
+        self._volumeops = volumeops
+        self._virtapi = virtapi
+        self._imagecache = imagecache.ImageCache(hyperv)
+
+    @property
+    def _vmutils(self):
+        return self._hyperv.vmutils
+
+    @property
+    def _pathutils(self):
+        return self._hyperv.pathutils
+
+    @property
+    def _vhdutils(self):
+        return self._hyperv.vhdutils
+
+    @property
+    def _clusterutils(self):
+        return self._hyperv.clusterutils
+
+    def instance_dir(self, instance):
+        return instance_dir(instance)
+
+    # Inspection.
+
+    @translate_oswin_errors('list instances')
+    def list_instances(self):
+        return self._vmutils.list_instances()
+
+    @translate_oswin_errors('list instances')
+    def list_instance_uuids(self):
+        # Nova's uuid is the first note of the VMs it created.
+        return [notes[0] for _name, notes in
+                self._vmutils.list_instance_notes()
+                if notes and uuidutils.is_uuid_like(notes[0])]
+
+    @translate_oswin_errors('look up an instance')
+    def instance_exists(self, instance):
+        return self._vmutils.vm_exists(instance.name)
+
+    @translate_oswin_errors('get the state of an instance')
+    def get_info(self, instance):
+        summary = self._vmutils.get_vm_summary_info(instance.name)
+        return hardware.InstanceInfo(
+            state=POWER_STATES.get(summary['EnabledState'],
+                                   power_state.NOSTATE))
+
+    # Creation.
+
+    def _check_spawn_request(self, instance, network_info,
+                             block_device_info):
+        """Refuse, before anything is made, what the driver cannot do."""
+        if (configdrive.required_by(instance) and
+                CONF.config_drive_format != CONFIG_DRIVE_FORMAT):
+            raise exception.ConfigDriveUnsupportedFormat(
+                format=CONF.config_drive_format)
+        self._volumeops.check_block_device_info(block_device_info)
+        for vif in network_info or []:
+            if vif['type'] not in SUPPORTED_VIF_TYPES:
+                raise hvc_exc.UnsupportedVifType(
+                    port_id=vif['id'], vif_type=vif['type'],
+                    supported=', '.join(SUPPORTED_VIF_TYPES))
+
+    @staticmethod
+    def _vm_generation(image_meta):
+        machine_type = image_meta.properties.get('hw_machine_type')
+        if machine_type == os_win_const.IMAGE_PROP_VM_GEN_2:
+            return os_win_const.VM_GEN_2
+        return os_win_const.VM_GEN_1
+
+    def _create_root_disk(self, context, instance, image_meta, instance_dir):
+        cached = self._imagecache.get_cached_image(context, image_meta)
+        ext = os.path.splitext(cached)[1]
+        root_path = os.path.join(instance_dir, ROOT_DISK + ext)
+        image_size = self._vhdutils.get_vhd_size(cached)['VirtualSize']
+        root_size = instance.flavor.root_gb * units.Gi
+        if root_size and image_size > root_size:
+            raise exception.FlavorDiskSmallerThanImage(
+                flavor_size=root_size, image_size=image_size)
+        if CONF.use_cow_images:
+            self._vhdutils.create_differencing_vhd(root_path, cached)
+        else:
+            self._pathutils.copyfile(cached, root_path)
+        if root_size > image_size:
+            self._vhdutils.resize_vhd(root_path, root_size,
+                                      is_file_max_size=False)
+        return root_path
+
+    def _create_blank_disk(self, instance_dir, name, size_bytes):
+        fmt = self._vhdutils.get_best_supported_vhd_format().lower()
+        path = os.path.join(instance_dir, '%s.%s' % (name, fmt))
+        self._vhdutils.create_dynamic_vhd(path, size_bytes)
+        return path
+
+    def _create_config_drive(self, context, instance, injected_files,
+                             admin_password, network_info, instance_dir):
+        """An ISO of the instance's metadata, next to its disks."""
+        extra_md = {}
+        if admin_password and CONF.hyperv_cluster.config_drive_inject_password:
+            extra_md['admin_pass'] = admin_password
+        metadata = instance_metadata.InstanceMetadata(
+            instance, content=injected_files, extra_md=extra_md,
+            network_info=network_info)
+        path = os.path.join(instance_dir, CONFIG_DRIVE)
+        LOG.info('Creating the config drive at %s', path, instance=instance)
+        with configdrive.ConfigDriveBuilder(instance_md=metadata) as builder:
+            builder.make_drive(path)
+        return path
+
+    def _attach_config_drive(self, vm_name, vm_gen, path):
+        # Second IDE controller on generation 1, SCSI on generation 2.
+        if vm_gen == os_win_const.VM_GEN_1:
+            self._vmutils.attach_ide_drive(vm_name, path, 1, 0,
+                                           drive_type=os_win_const.DVD)
+        else:
+            self._vmutils.attach_scsi_drive(vm_name, path,
+                                            drive_type=os_win_const.DVD)
+
+    def _attach_disks(self, vm_name, vm_gen, disk_paths):
+        # Generation 1 VMs boot from IDE; generation 2 ones from SCSI.
+        # Both get a SCSI controller, for volumes.
+        self._vmutils.create_scsi_controller(vm_name)
+        for slot, path in enumerate(disk_paths):
+            if (vm_gen == os_win_const.VM_GEN_1 and
+                    slot < os_win_const.IDE_CONTROLLER_SLOTS_NUMBER):
+                self._vmutils.attach_ide_drive(vm_name, path, 0, slot)
+            else:
+                self._vmutils.attach_scsi_drive(vm_name, path)
+
+    @translate_oswin_errors('spawn an instance')
+    def spawn(self, context, instance, image_meta, network_info,
+              block_device_info, power_on=True, injected_files=None,
+              admin_password=None):
+        vm_name = instance.name
+        self._check_spawn_request(instance, network_info, block_device_info)
+        if self._vmutils.vm_exists(vm_name):
+            raise exception.InstanceExists(name=vm_name)
+        instance_dir = self.instance_dir(instance)
+        try:
+            # Leftovers of an earlier failed attempt are not ours to reuse.
+            self._pathutils.check_remove_dir(instance_dir)
+            self._pathutils.check_create_dir(instance_dir)
+            disks = [self._create_root_disk(context, instance, image_meta,
+                                            instance_dir)]
+            flavor = instance.flavor
+            if flavor.ephemeral_gb:
+                disks.append(self._create_blank_disk(
+                    instance_dir, EPHEMERAL_DISK,
+                    flavor.ephemeral_gb * units.Gi))
+            if flavor.swap:
+                disks.append(self._create_blank_disk(
+                    instance_dir, SWAP_DISK, flavor.swap * units.Mi))
+
+            vm_gen = self._vm_generation(image_meta)
+            self._vmutils.create_vm(vm_name, False, vm_gen, instance_dir,
+                                    notes=[instance.uuid])
+            self._vmutils.update_vm(
+                vm_name, flavor.memory_mb, 0, flavor.vcpus, 0,
+                CONF.hyperv_cluster.limit_cpu_features,
+                CONF.hyperv_cluster.dynamic_memory_ratio,
+                configuration_root_dir=instance_dir)
+            self._attach_disks(vm_name, vm_gen, disks)
+            self._create_nics(instance, network_info)
+            self._volumeops.attach_volumes(block_device_info, instance)
+            if configdrive.required_by(instance):
+                self._attach_config_drive(vm_name, vm_gen,
+                                          self._create_config_drive(
+                                              context, instance,
+                                              injected_files, admin_password,
+                                              network_info, instance_dir))
+            self._clusterutils.add_vm_to_cluster(
+                vm_name, CONF.hyperv_cluster.max_failover_count,
+                CONF.hyperv_cluster.failover_period,
+                CONF.hyperv_cluster.auto_failback)
+            if power_on:
+                self._vmutils.set_vm_state(
+                    vm_name, os_win_const.HYPERV_VM_STATE_ENABLED)
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                LOG.error('Spawning %s on node %s failed; removing what was '
+                          'made', vm_name, self._hyperv.node,
+                          instance=instance)
+                try:
+                    self.destroy(instance)
+                except Exception:
+                    # The spawn error is the one to report; nova's own
+                    # cleanup calls destroy again.
+                    LOG.exception('Cleaning up after the failed spawn of %s '
+                                  'failed', vm_name, instance=instance)
+        LOG.info('Spawned %s on node %s', vm_name, self._hyperv.node,
+                 instance=instance)
+
+    @staticmethod
+    def _neutron_events(network_info):
+        # Only ports that are down now will send a down->up event.
+        if not CONF.vif_plugging_timeout:
+            return []
+        return [('network-vif-plugged', vif['id'])
+                for vif in network_info or [] if vif.get('active') is False]
+
+    @staticmethod
+    def _neutron_failed(event_name, instance):
+        LOG.error('Neutron reported a failure on event %s', event_name,
+                  instance=instance)
+        if CONF.vif_plugging_is_fatal:
+            raise exception.VirtualInterfaceCreateException()
+
+    def _create_nics(self, instance, network_info):
+        """One vNIC per port, named by the port id, and wait until neutron
+        says the ports are bound, so that the VM does not boot offline.
+        """
+        events = self._neutron_events(network_info)
+        try:
+            with self._virtapi.wait_for_instance_event(
+                    instance, events, timeout=CONF.vif_plugging_timeout,
+                    error_callback=self._neutron_failed):
+                for vif in network_info or []:
+                    # The Hyper-V neutron agent finds the vNIC by this name.
+                    self._vmutils.create_nic(instance.name, vif['id'],
+                                             vif['address'])
+        except exception.InstanceEventTimeout:
+            if CONF.vif_plugging_is_fatal:
+                raise exception.VirtualInterfaceCreateException()
+            LOG.warning('Ports %s were not bound within %ss; starting the '
+                        'instance all the same', [e[1] for e in events],
+                        CONF.vif_plugging_timeout, instance=instance)
+
+    # Removal.
+
+    @translate_oswin_errors('destroy an instance')
+    def destroy(self, instance, destroy_disks=True):
+        """Remove the VM, its cluster group and its disks, whatever exists.
+
+        Safe to repeat and to call after a partial spawn: each step acts
+        only on what is there. The disks go only once the VM is gone.
+        """
+        vm_name = instance.name
+        if self._clusterutils.vm_exists(vm_name):
+            owner = self._clusterutils.get_vm_host(vm_name)
+            if owner.lower() != self._hyperv.node.lower():
+                # The cluster moved it (failover): its disks are in use
+                # there. Moving nova's record along is the cluster
+                # reconciliation's job, not a delete's.
+                raise hvc_exc.InstanceOnAnotherNode(
+                    vm_name=vm_name, owner=owner, node=self._hyperv.node)
+            # Unclustered first, or the cluster would bring it back.
+            self._clusterutils.delete(vm_name)
+        if self._vmutils.vm_exists(vm_name):
+            self._vmutils.stop_vm_jobs(vm_name)
+            self._vmutils.set_vm_state(vm_name,
+                                       os_win_const.HYPERV_VM_STATE_DISABLED)
+            self._vmutils.destroy_vm(vm_name)
+        if destroy_disks:
+            self._pathutils.check_remove_dir(self.instance_dir(instance))
+        LOG.info('Destroyed %s on node %s', vm_name, self._hyperv.node,
+                 instance=instance)
+
+    # Power.
+
+    def _set_state(self, instance, state):
+        self._vmutils.set_vm_state(instance.name, state)
+
+    def _soft_shutdown(self, instance, timeout, retry_interval):
+        """Ask the guest to shut down; True when it did within timeout."""
+        vm_name = instance.name
+        retry_interval = (retry_interval or
+                          CONF.hyperv_cluster.power_state_check_interval)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._vmutils.soft_shutdown_vm(vm_name)
+            except os_win_exc.HyperVVMNotFoundException:
+                raise
+            except os_win_exc.HyperVException as e:
+                # Expected while the guest is still booting: try again.
+                LOG.debug('Soft shutdown of %s failed: %s', vm_name, e)
+            if (self._vmutils.get_vm_state(vm_name) ==
+                    os_win_const.HYPERV_VM_STATE_DISABLED):
+                return True
+            if time.monotonic() + retry_interval > deadline:
+                LOG.warning('%s did not shut down within %ss',
+                            vm_name, timeout, instance=instance)
+                return False
+            time.sleep(retry_interval)
+
+    @translate_oswin_errors('power off an instance')
+    def power_off(self, instance, timeout=0, retry_interval=0):
+        if timeout and self._soft_shutdown(instance, timeout,
+                                           retry_interval):
+            return
+        self._set_state(instance, os_win_const.HYPERV_VM_STATE_DISABLED)
+
+    @translate_oswin_errors('power on an instance')
+    def power_on(self, instance):
+        self._set_state(instance, os_win_const.HYPERV_VM_STATE_ENABLED)
+
+    @translate_oswin_errors('reboot an instance')
+    def reboot(self, instance, reboot_type):
+        if reboot_type == 'SOFT':
+            if self._soft_shutdown(
+                    instance, CONF.hyperv_cluster.wait_soft_reboot_seconds,
+                    CONF.hyperv_cluster.power_state_check_interval):
+                self._set_state(instance,
+                                os_win_const.HYPERV_VM_STATE_ENABLED)
+                return
+            LOG.info('Soft reboot of %s did not work; rebooting it hard',
+                     instance.name, instance=instance)
+        self._set_state(instance, os_win_const.HYPERV_VM_STATE_REBOOT)
+
+    @translate_oswin_errors('pause an instance')
+    def pause(self, instance):
+        self._set_state(instance, os_win_const.HYPERV_VM_STATE_PAUSED)
+
+    @translate_oswin_errors('unpause an instance')
+    def unpause(self, instance):
+        self._set_state(instance, os_win_const.HYPERV_VM_STATE_ENABLED)
+
+    @translate_oswin_errors('suspend an instance')
+    def suspend(self, instance):
+        self._set_state(instance, os_win_const.HYPERV_VM_STATE_SUSPENDED)
+
+    @translate_oswin_errors('resume an instance')
+    def resume(self, instance):
+        self._set_state(instance, os_win_const.HYPERV_VM_STATE_ENABLED)

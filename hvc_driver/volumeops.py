@@ -1,0 +1,104 @@
+"""Volumes of instances on a cluster node: SMB only.
+
+An SMB volume is a virtual disk file on a share that every node reaches,
+so it follows its instance when the cluster fails it over to another node.
+A volume bound to one node (iSCSI, FC, RBD...) would not: those are
+refused before anything is attached.
+"""
+
+from os_win import constants as os_win_const
+from oslo_log import log as logging
+
+from nova import exception
+from nova.virt import driver
+
+from hvc_driver import exception as hvc_exc
+from hvc_driver import vmops
+
+LOG = logging.getLogger(__name__)
+
+SMBFS = 'smbfs'
+SUPPORTED_VOLUME_TYPES = (SMBFS,)
+
+
+def check_volume_type(connection_info):
+    volume_type = connection_info.get('driver_volume_type')
+    if volume_type not in SUPPORTED_VOLUME_TYPES:
+        raise hvc_exc.UnsupportedVolumeType(
+            driver_volume_type=volume_type,
+            supported=', '.join(SUPPORTED_VOLUME_TYPES))
+
+
+def _share_and_path(connection_info):
+    """The share (UNC) and the disk file on it of an SMB volume."""
+    data = connection_info['data']
+    try:
+        export, name = data['export'], data['name']
+    except KeyError as e:
+        raise exception.InvalidVolume(
+            reason='the connection info of an %s volume has no %s'
+                   % (SMBFS, e))
+    share = '\\\\' + export.lstrip('/\\').replace('/', '\\').rstrip('\\')
+    return share, '%s\\%s' % (share, name)
+
+
+def _credentials(connection_info):
+    # Cinder's SMB drivers pass "-o username=U,password=P" (or just the
+    # comma separated pairs).
+    options = connection_info['data'].get('options') or ''
+    pairs = options.replace('-o', '').strip()
+    creds = dict(p.split('=', 1) for p in pairs.split(',') if '=' in p)
+    return creds.get('username') or creds.get('user'), creds.get('password')
+
+
+class VolumeOps(object):
+
+    def __init__(self, hyperv):
+        self._hyperv = hyperv
+
+    def get_volume_connector(self, ip):
+        # No initiator: SMB volumes need none, and no other kind is taken.
+        return {'host': self._hyperv.node, 'ip': ip, 'os_type': 'win32',
+                'platform': 'AMD64', 'multipath': False,
+                'do_local_attach': False}
+
+    def check_block_device_info(self, block_device_info):
+        """Refuse, before spawning, volumes this driver cannot attach."""
+        for bdm in driver.block_device_info_get_mapping(block_device_info):
+            if bdm.get('boot_index') == 0:
+                raise exception.InvalidBDM(
+                    message='booting from a volume is not supported by the '
+                            'Hyper-V cluster driver yet')
+            check_volume_type(bdm['connection_info'])
+
+    def attach_volumes(self, block_device_info, instance):
+        for bdm in driver.block_device_info_get_mapping(block_device_info):
+            self.attach_volume(bdm['connection_info'], instance)
+
+    def _ensure_share_mapped(self, connection_info):
+        share, path = _share_and_path(connection_info)
+        smbutils = self._hyperv.smbutils
+        if not smbutils.check_smb_mapping(share,
+                                          remove_unavailable_mapping=True):
+            username, password = _credentials(connection_info)
+            smbutils.mount_smb_share(share, username=username,
+                                     password=password)
+        return path
+
+    @vmops.translate_oswin_errors('attach a volume')
+    def attach_volume(self, connection_info, instance):
+        check_volume_type(connection_info)
+        path = self._ensure_share_mapped(connection_info)
+        self._hyperv.vmutils.attach_scsi_drive(instance.name, path,
+                                               os_win_const.DISK)
+        LOG.info('Attached SMB volume %s to %s', path, instance.name,
+                 instance=instance)
+
+    @vmops.translate_oswin_errors('detach a volume')
+    def detach_volume(self, connection_info, instance):
+        check_volume_type(connection_info)
+        _share, path = _share_and_path(connection_info)
+        self._hyperv.vmutils.detach_vm_disk(instance.name, path,
+                                            is_physical=False)
+        LOG.info('Detached SMB volume %s from %s', path, instance.name,
+                 instance=instance)

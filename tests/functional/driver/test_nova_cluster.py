@@ -1,0 +1,459 @@
+"""The driver inside nova's own in-process deployment.
+
+Real nova API, conductor, scheduler, compute managers and resource
+trackers, nova's placement fixture (the real placement application), and
+three nova-compute services with HyperVClusterDriver playing the three
+nodes of ONE simulated cluster. placement_sync publishes the cluster's CSV
+into the same placement, as it does in a deployment.
+
+These are testtools test cases: run them with stestr or
+``python -m testtools.run`` (pytest breaks nova's test base classes).
+"""
+
+import io
+import json
+import os
+import uuid
+
+import fixtures
+from os_win import constants as os_win_const
+from oslo_utils import units
+
+import nova.conf
+from nova import context as nova_context
+from nova import exception
+from nova.tests import fixtures as nova_fixtures
+from nova.tests.functional import integrated_helpers
+
+from hvc_devstack import placement as devstack
+from hvc_driver.hyperv import simulated
+from placement_sync import model
+from placement_sync import placement as placement_client
+from placement_sync import reconcile
+from placement_sync.sources import simulated as simulated_source
+from tests import fixtures as hvc_fixtures
+from tests.unit.driver import fixtures as driver_fixtures
+
+NODES = ('node1', 'node2', 'node3')
+CSV_GB = 100
+# A VHD image of nova's glance fixture (fakeimage6).
+VHD_IMAGE = 'a440c04b-79fa-479c-bed1-0b816eaec379'
+NODE_UUID_NAMESPACE = uuid.UUID('0c3c4d55-3f08-4b4c-9f7c-2f7d3a1f5e21')
+
+
+class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
+    """Nova with three Hyper-V cluster nodes sharing one simulated cluster."""
+
+    compute_driver = 'hyperv_cluster.HyperVClusterDriver'
+
+    def setUp(self):
+        # Nova's conf fixture looks for api-paste.ini under $state_path,
+        # which is site-packages for an installed nova: point at the file
+        # the wheel installed.
+        self.flags(api_paste_config=hvc_fixtures.nova_api_paste_ini(),
+                   group='wsgi')
+        self.useFixture(driver_fixtures.DriverShimFixture())
+        super().setUp()
+        self.cluster = self.useFixture(driver_fixtures.SimulatedClusterFixture(
+            nodes=NODES, volumes=(('Volume1', CSV_GB),), vcpus=8,
+            memory_mb=16384))
+        self.sim = self.cluster.state
+        # In one process the three compute services share $state_path and
+        # so nova's one local node identity; give each node its own, as
+        # three hosts would have.
+        self.useFixture(fixtures.MonkeyPatch(
+            'hvc_driver.hostops.HostOps.node_uuid',
+            lambda hostops: str(uuid.uuid5(NODE_UUID_NAMESPACE,
+                                           hostops.node))))
+        for node in NODES:
+            self._start_compute(node)
+        self.node_rp = {node: self._get_provider_uuid_by_host(node)
+                        for node in NODES}
+        self.csv_rp = self._publish_csvs()
+
+    def _publish_csvs(self):
+        """placement_sync, as an operator runs it, into nova's placement."""
+        endpoint = self.placement.fixture.endpoint
+        reconciler = reconcile.Reconciler(placement_client.PlacementClient(
+            devstack.admin_adapter(endpoint)))
+        clusters = simulated_source.load(self.cluster.state_file)
+        report = reconciler.sync(clusters)
+        self.assertEqual([], report.errors)
+        self.assertEqual([], report.warnings)
+        volume = self.sim.shared_volumes()[0]
+        return model.provider_uuid(self.sim.cluster_name(), volume.id)
+
+    def _flavor(self, disk=10, ephemeral=0, memory_mb=1024, vcpu=2):
+        return self._create_flavor(memory_mb=memory_mb, vcpu=vcpu, disk=disk,
+                                   ephemeral=ephemeral)
+
+    def _boot(self, flavor_id, expected_state='ACTIVE', networks='none'):
+        return self._create_server(
+            image_uuid=VHD_IMAGE, flavor_id=flavor_id, networks=networks,
+            expected_state=expected_state)
+
+    def _hyperv_port(self):
+        """A port the Hyper-V neutron agent binds (the fixture's are OVS)."""
+        port = self.neutron.port_1
+        self.neutron._ports[port['id']]['binding:vif_type'] = 'hyperv'
+        return port
+
+    def _vm(self, server):
+        return self.sim.get_vm(server['OS-EXT-SRV-ATTR:instance_name'])
+
+
+class TestServerLifecycle(HyperVClusterTestCase):
+
+    def test_nodes_report_vcpu_and_memory_only(self):
+        for node, rp in self.node_rp.items():
+            inventory = self._get_provider_inventory(rp)
+            self.assertEqual({'VCPU', 'MEMORY_MB'}, set(inventory), node)
+            self.assertEqual(8, inventory['VCPU']['total'])
+            self.assertEqual(16384, inventory['MEMORY_MB']['total'])
+            traits = self._get_provider_traits(rp)
+            self.assertIn('COMPUTE_IMAGE_TYPE_VHD', traits)
+            self.assertIn('COMPUTE_IMAGE_TYPE_VHDX', traits)
+            self.assertNotIn('COMPUTE_IMAGE_TYPE_RAW', traits)
+        self.assertEqual({'DISK_GB'},
+                         set(self._get_provider_inventory(self.csv_rp)))
+
+    def test_periodic_updates_keep_what_placement_sync_set(self):
+        aggregate = model.placement_aggregate_uuid(self.sim.cluster_name())
+        self.placement.put(
+            '/traits/CUSTOM_SOMEONE_ELSE', None, version='1.6')
+        rp = self.node_rp['node1']
+        traits = self._get_provider_traits(rp)
+        self._set_provider_traits(rp, traits + ['CUSTOM_SOMEONE_ELSE'])
+        self._run_periodics()
+        for node, rp in self.node_rp.items():
+            self.assertEqual([aggregate], self._get_provider_aggregates(rp),
+                             node)
+            self.assertNotIn('DISK_GB', self._get_provider_inventory(rp))
+        self.assertIn('CUSTOM_SOMEONE_ELSE',
+                      self._get_provider_traits(self.node_rp['node1']))
+
+    def test_hypervisor_api_shows_each_node_truthfully(self):
+        server = self._boot(self._flavor(memory_mb=2048, vcpu=3))
+        self._run_periodics()
+        # 2.88 dropped the resource figures from the hypervisor API.
+        self.admin_api.microversion = '2.87'
+        hypervisors = {h['hypervisor_hostname']: h for h in
+                       self.admin_api.api_get(
+                           '/os-hypervisors/detail').body['hypervisors']}
+        self.assertEqual(sorted(NODES), sorted(hypervisors))
+        host = server['OS-EXT-SRV-ATTR:host']
+        reserved_mb = nova.conf.CONF.reserved_host_memory_mb
+        for node, hypervisor in hypervisors.items():
+            busy = node == host
+            self.assertEqual(
+                {'hypervisor_type': 'hyperv', 'hypervisor_version': 10000,
+                 'state': 'up', 'status': 'enabled', 'vcpus': 8,
+                 'memory_mb': 16384, 'local_gb': 0,
+                 'vcpus_used': 3 if busy else 0,
+                 'memory_mb_used': reserved_mb + (2048 if busy else 0),
+                 'running_vms': 1 if busy else 0},
+                {k: hypervisor[k] for k in (
+                    'hypervisor_type', 'hypervisor_version', 'state',
+                    'status', 'vcpus', 'memory_mb', 'local_gb', 'vcpus_used',
+                    'memory_mb_used', 'running_vms')}, node)
+
+    def test_boot_stop_start_reboot_pause_suspend_delete(self):
+        flavor = self._flavor(disk=10, ephemeral=5, memory_mb=2048, vcpu=2)
+        port = self._hyperv_port()
+        server = self._boot(flavor, networks=[{'port': port['id']}])
+        host = server['OS-EXT-SRV-ATTR:host']
+        self.assertIn(host, NODES)
+
+        allocations = self._get_allocations_by_server_uuid(server['id'])
+        self.assertEqual({
+            self.node_rp[host]: {'VCPU': 2, 'MEMORY_MB': 2048},
+            self.csv_rp: {'DISK_GB': 15},
+        }, {rp: a['resources'] for rp, a in allocations.items()})
+
+        vm = self._vm(server)
+        self.assertEqual(host, vm.node)
+        self.assertEqual(os_win_const.HYPERV_VM_STATE_ENABLED, vm.state)
+        self.assertEqual((2, 2048), (vm.vcpus, vm.memory_mb))
+        self.assertEqual((server['id'],), vm.notes)
+        self.assertEqual(host, self.sim.get_cluster_group(vm.name).owner_node)
+        self.assertEqual([port['id']],
+                         [n.name for n in self.sim.nics(vm.name)])
+        disks = [d.path for d in self.sim.disks(vm.name)]
+        self.assertEqual(2, len(disks), disks)
+        self.assertTrue(disks[0].endswith('root.vhd'), disks)
+        self.assertTrue(disks[1].endswith('ephemeral.vhdx'), disks)
+
+        self._stop_server(server)
+        self.assertEqual(os_win_const.HYPERV_VM_STATE_DISABLED,
+                         self._vm(server).state)
+        self._start_server(server)
+        self.assertEqual(os_win_const.HYPERV_VM_STATE_ENABLED,
+                         self._vm(server).state)
+        self._reboot_server(server, hard=True)
+        self._reboot_server(server)
+        self.assertEqual(os_win_const.HYPERV_VM_STATE_ENABLED,
+                         self._vm(server).state)
+        self.api.post_server_action(server['id'], {'pause': {}})
+        self._wait_for_state_change(server, 'PAUSED')
+        self.assertEqual(os_win_const.HYPERV_VM_STATE_PAUSED,
+                         self._vm(server).state)
+        self.api.post_server_action(server['id'], {'unpause': {}})
+        self._wait_for_state_change(server, 'ACTIVE')
+        self._suspend_server(server)
+        self.assertEqual(os_win_const.HYPERV_VM_STATE_SUSPENDED,
+                         self._vm(server).state)
+        self._resume_server(server)
+        self.assertEqual(os_win_const.HYPERV_VM_STATE_ENABLED,
+                         self._vm(server).state)
+        # Allocations did not move through all that.
+        self.assertEqual(allocations,
+                         self._get_allocations_by_server_uuid(server['id']))
+
+        self._delete_server(server)
+        self.assertIsNone(self.sim.get_vm(vm.name))
+        self.assertIsNone(self.sim.get_cluster_group(vm.name))
+        self.assertEqual({}, self._get_allocations_by_server_uuid(
+            server['id']))
+        self.assertEqual(0, self._get_provider_usages(
+            self.csv_rp)['DISK_GB'])
+
+    def test_boot_that_would_overfill_the_csv_gets_no_valid_host(self):
+        flavor = self._flavor(disk=70)
+        first = self._boot(flavor)
+        self.assertEqual(70, self._get_provider_usages(
+            self.csv_rp)['DISK_GB'])
+        # Each node on its own has room; the shared CSV has not.
+        second = self._boot(flavor, expected_state='ERROR')
+        self.assertIn('No valid host', second['fault']['message'])
+        self.assertEqual({}, self._get_allocations_by_server_uuid(
+            second['id']))
+        self.assertEqual(1, len(self.sim.vms()))
+        self._delete_server(first)
+        self.assertEqual([], self.sim.vms())
+
+    def test_servers_spread_over_the_nodes_share_the_csv(self):
+        flavor = self._flavor(disk=10, memory_mb=12000, vcpu=1)
+        servers = [self._boot(flavor) for _ in NODES]
+        # 12000 MB of 16384 per node: one such server per node.
+        hosts = sorted(s['OS-EXT-SRV-ATTR:host'] for s in servers)
+        self.assertEqual(sorted(NODES), hosts)
+        self.assertEqual(30, self._get_provider_usages(
+            self.csv_rp)['DISK_GB'])
+        for server in servers:
+            self.assertEqual(server['OS-EXT-SRV-ATTR:host'],
+                             self._vm(server).node)
+            self._delete_server(server)
+        self.assertEqual([], self.sim.vms())
+
+
+class TestFaults(HyperVClusterTestCase):
+    """Bad input and failures end in a clear error and leave nothing."""
+
+    def setUp(self):
+        super().setUp()
+        # One attempt: the compute's own error reaches the server's fault
+        # instead of the scheduler's "exceeded maximum number of retries".
+        self.flags(max_attempts=1, group='scheduler')
+        self.flavor = self._flavor(disk=10)
+
+    def _vhd_image(self, virtual_gb):
+        """A glance image whose data is a simulated VHD of virtual_gb."""
+        data = json.dumps({'magic': simulated._VHD_MAGIC, 'format': 'VHD',
+                           'type': os_win_const.VHD_TYPE_FIXED,
+                           'virtual_size': virtual_gb * units.Gi,
+                           'parent': None}).encode()
+        image = self.glance.create(None, {
+            'name': 'big', 'disk_format': 'vhd', 'container_format': 'bare',
+            'size': len(data), 'properties': {}}, data=io.BytesIO(data))
+        return image['id']
+
+    def assertNothingLeft(self, server):
+        self.assertEqual([], self.sim.vms())
+        self.assertEqual([], self.sim.cluster_groups())
+        self.assertEqual({}, self._get_allocations_by_server_uuid(
+            server['id']))
+        self.assertEqual(0, self._get_provider_usages(
+            self.csv_rp)['DISK_GB'])
+        instance_dirs = [d for d in os.listdir(self.cluster.instances_path)
+                         if d != '_base']
+        self.assertEqual([], instance_dirs)
+
+    def test_image_gone_from_glance(self):
+        image_id = self._vhd_image(1)
+
+        def download(glance, context, image_id, **kwargs):
+            raise exception.ImageNotFound(image_id=image_id)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.GlanceFixture.download', download))
+        server = self._create_server(image_uuid=image_id,
+                                     flavor_id=self.flavor, networks='none',
+                                     expected_state='ERROR')
+        self.assertIn('Image %s could not be found' % image_id,
+                      server['fault']['message'])
+        self.assertNothingLeft(server)
+
+    def test_flavor_disk_smaller_than_image(self):
+        image_id = self._vhd_image(20)
+        server = self._create_server(image_uuid=image_id,
+                                     flavor_id=self.flavor, networks='none',
+                                     expected_state='ERROR')
+        self.assertIn("Flavor's disk is too small for requested image",
+                      server['fault']['message'])
+        self.assertNothingLeft(server)
+
+    def test_os_win_failure_in_the_middle_of_spawn(self):
+        self.sim.arm_fault('clusterutils.add_vm_to_cluster',
+                           message='cluster group could not be created')
+        server = self._boot(self.flavor, expected_state='ERROR')
+        self.assertIn('failed to spawn an instance: cluster group could not '
+                      'be created', server['fault']['message'])
+        self.assertNothingLeft(server)
+
+    def test_port_of_another_vif_type_is_refused(self):
+        port = self.neutron.port_1  # the fixture's ports are OVS ports
+        server = self._boot(self.flavor, expected_state='ERROR',
+                            networks=[{'port': port['id']}])
+        self.assertIn('has VIF type ovs; a Hyper-V cluster node wires only '
+                      'ports of type hyperv', server['fault']['message'])
+        self.assertNothingLeft(server)
+
+    def test_delete_of_a_vm_the_cluster_failed_over_is_refused(self):
+        server = self._boot(self.flavor)
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        host = server['OS-EXT-SRV-ATTR:host']
+        elsewhere = next(n for n in NODES if n != host)
+        self.sim.move_vm(name, elsewhere)
+        self.api.delete_server(server['id'])
+        server = self._wait_for_state_change(server, 'ERROR')
+        self.assertIn('runs %s on node %s, not on %s' % (name, elsewhere,
+                                                         host),
+                      server['fault']['message'])
+        # Nothing was taken from under the running VM.
+        self.assertEqual(elsewhere, self.sim.get_vm(name).node)
+        self.assertTrue(os.path.isdir(os.path.join(
+            self.cluster.instances_path, name)))
+        self.assertIn(self.csv_rp, self._get_allocations_by_server_uuid(
+            server['id']))
+
+    def test_vm_vanished_behind_novas_back(self):
+        server = self._boot(self.flavor)
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self.sim.delete_cluster_group(name)
+        self.sim.delete_vm(name)
+        # get_info says InstanceNotFound; nova records "no state".
+        self.computes[server['OS-EXT-SRV-ATTR:host']].manager\
+            ._sync_power_states(nova_context.get_admin_context())
+        server = self._wait_for_server_parameter(
+            server, {'OS-EXT-STS:power_state': 0})
+        # Deleting it works all the same, and its disks go.
+        self._delete_server(server)
+        self.assertNothingLeft(server)
+
+
+class TestSnapshotAndVolumes(HyperVClusterTestCase):
+
+    def test_snapshot_uploads_a_standalone_root_disk(self):
+        uploads = {}
+        update = self.glance.update
+
+        def recording_update(context, image_id, metadata, data=None,
+                             purge_props=False):
+            if data is not None:
+                uploads[image_id] = data.read()
+            return update(context, image_id, metadata,
+                          purge_props=purge_props)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.GlanceFixture.update',
+            lambda glance, *a, **kw: recording_update(*a, **kw)))
+        server = self._boot(self._flavor(disk=10))
+        image_id = self.api.post_server_action(
+            server['id'], {'createImage': {'name': 'snap1'}})['image_id']
+        self._wait_for_server_parameter(
+            server, {'OS-EXT-STS:task_state': None, 'status': 'ACTIVE'})
+        self.assertEqual('vhd', self.glance.show(None, image_id)[
+            'disk_format'])
+        # The root disk was a differencing disk over the cached image; the
+        # upload is one standalone disk of the flavor's size.
+        disk = json.loads(uploads[image_id])
+        self.assertEqual((10 * units.Gi, None),
+                         (disk['virtual_size'], disk['parent']))
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self.assertEqual([], self.sim.snapshots(name))
+        self.assertEqual(['root.vhd'], os.listdir(os.path.join(
+            self.cluster.instances_path, name)))
+        self._delete_server(server)
+
+    def test_config_drive_is_attached_as_a_dvd(self):
+        # No genisoimage here: a stand-in that puts the metadata it is given
+        # into the "ISO", so the test sees what nova would have written.
+        tmp = self.useFixture(fixtures.TempDir()).path
+        mkisofs = os.path.join(tmp, 'mkisofs')
+        with open(mkisofs, 'w') as f:
+            f.write('#!/bin/sh\n'
+                    '# -o OUTPUT ... SOURCE_DIR\n'
+                    'for last; do :; done\n'
+                    'cat "$last/openstack/latest/meta_data.json" > "$2"\n')
+        os.chmod(mkisofs, 0o755)
+        self.flags(mkisofs_cmd=mkisofs, force_config_drive=True)
+        server = self._boot(self._flavor())
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        [dvd] = [d for d in self.sim.disks(name) if d.drive_type == 'DVD']
+        self.assertEqual(('IDE1', 0), (dvd.controller, dvd.slot))
+        self.assertEqual(os.path.join(self.cluster.instances_path, name,
+                                      'configdrive.iso'), dvd.path)
+        with open(dvd.path) as f:
+            self.assertEqual(server['id'], json.load(f)['uuid'])
+        self._delete_server(server)
+        self.assertFalse(os.path.exists(dvd.path))
+
+    def test_smb_volume_attach_and_detach(self):
+        volume_id = str(uuid.uuid4())
+        connection_info = dict(
+            nova_fixtures.CinderFixture.VOLUME_CONNECTION_INFO)
+        connection_info[volume_id] = {
+            'driver_volume_type': 'smbfs',
+            'data': {'export': '//fs1/cinder',
+                     'name': 'volume-%s.vhdx' % volume_id}}
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.CinderFixture.VOLUME_CONNECTION_INFO',
+            connection_info))
+        server = self._boot(self._flavor())
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        host = server['OS-EXT-SRV-ATTR:host']
+        self._attach_volumes(server, [volume_id])
+        path = '\\\\fs1\\cinder\\volume-%s.vhdx' % volume_id
+        self.assertIn(path, [d.path for d in self.sim.disks(name)])
+        self.assertEqual(['\\\\fs1\\cinder'], self.sim.mapped_shares(host))
+        # Nova detaches only on the host CONF.host names, and in one process
+        # every compute service shares CONF (last started: node3).
+        self.flags(host=host)
+        self.api.delete_server_volume(server['id'], volume_id)
+        self._wait_for_volume_detach(server['id'], volume_id)
+        self.assertNotIn(path, [d.path for d in self.sim.disks(name)])
+        self._delete_server(server)
+
+    def test_iscsi_volume_is_refused_and_not_half_attached(self):
+        server = self._boot(self._flavor())
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        disks_before = self.sim.disks(name)
+        volume_id = nova_fixtures.CinderFixture.ISCSI_BACKED_VOL
+        self.api.post_server_volume(server['id'], {'volumeAttachment': {
+            'volumeId': volume_id}})
+        self._wait_for_action_fail_completion(server, 'attach_volume',
+                                              'compute_attach_volume')
+        self._wait_for_volume_detach(server['id'], volume_id)
+        self.assertEqual([], self.api.get_server_volumes(server['id']))
+        self.assertEqual(disks_before, self.sim.disks(name))
+        self.assertEqual('ACTIVE', self.api.get_server(server['id'])[
+            'status'])
+        actions = self.api.api_get(
+            '/servers/%s/os-instance-actions' % server['id']).body
+        [attach] = [a for a in actions['instanceActions']
+                    if a['action'] == 'attach_volume']
+        event = self.api.api_get('/servers/%s/os-instance-actions/%s' % (
+            server['id'], attach['request_id'])).body[
+                'instanceAction']['events'][0]
+        self.assertEqual('Error', event['result'])
+        self.assertIn('Volume type iscsi cannot be attached on a Hyper-V '
+                      'cluster node', event['details'])
+        self._delete_server(server)

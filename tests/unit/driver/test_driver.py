@@ -1,0 +1,129 @@
+"""Loading the driver the way nova does, its options and its seam."""
+
+import os
+from unittest import mock
+
+from os_win import exceptions as os_win_exc
+from oslo_config import fixture as config_fixture
+import testtools
+
+from nova import exception
+from nova.virt import driver as nova_driver
+
+from hvc_driver import conf as hvc_conf
+from hvc_driver import driver
+from hvc_driver import exception as hvc_exc
+from hvc_driver import hyperv
+from hvc_driver.hyperv import simulated
+from tests.unit.driver import fixtures as driver_fixtures
+
+
+class TestLoading(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(driver_fixtures.fixtures.FakeLogger())
+        self.useFixture(driver_fixtures.DriverShimFixture())
+        self.conf = self.useFixture(
+            config_fixture.Config(driver_fixtures.CONF))
+
+    def test_nova_loads_it_by_its_short_name(self):
+        self.conf.config(compute_driver='hyperv_cluster.HyperVClusterDriver')
+        loaded = nova_driver.load_compute_driver(mock.sentinel.virtapi)
+        self.assertIsInstance(loaded, driver.HyperVClusterDriver)
+
+    def test_the_shim_ships_without_package_init_files(self):
+        shim_dir = os.path.abspath(driver_fixtures.SHIM_DIR)
+        nova_dir = os.path.dirname(shim_dir)
+        self.assertEqual(['hyperv_cluster.py'], sorted(
+            f for f in os.listdir(shim_dir) if not f.startswith('__pyc')))
+        self.assertEqual(['virt'], sorted(
+            f for f in os.listdir(nova_dir) if not f.startswith('__pyc')))
+
+    def test_every_option_has_help(self):
+        [(group, opts)] = hvc_conf.list_opts()
+        self.assertEqual('hyperv_cluster', group.name)
+        self.assertIn('backend', [o.name for o in opts])
+        self.assertIn('simulated_state_file', [o.name for o in opts])
+        for opt in opts:
+            self.assertTrue(opt.help, opt.name)
+
+    def test_capability_traits(self):
+        traits = driver.HyperVClusterDriver(None).capabilities_as_traits()
+        self.assertTrue(traits['COMPUTE_IMAGE_TYPE_VHD'])
+        self.assertTrue(traits['COMPUTE_IMAGE_TYPE_VHDX'])
+        self.assertFalse(traits['COMPUTE_IMAGE_TYPE_RAW'])
+
+    def test_host_power_actions_are_refused(self):
+        err = self.assertRaises(hvc_exc.HostPowerActionRefused,
+                                driver.HyperVClusterDriver(None)
+                                .host_power_action, 'reboot')
+        self.assertIn('Suspend-ClusterNode', str(err))
+
+
+class TestInitHost(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(driver_fixtures.fixtures.FakeLogger())
+        self.cluster = self.useFixture(
+            driver_fixtures.SimulatedClusterFixture())
+        self.driver = driver.HyperVClusterDriver(None)
+
+    def test_a_cluster_node_starts(self):
+        self.driver.init_host('node2')
+        self.assertEqual(['node2'], self.driver.get_available_nodes())
+        self.assertTrue(os.path.isdir(self.cluster.instances_path))
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.virt.node.get_local_node_uuid', return_value='u2'))
+        self.assertEqual({'u2': 'node2'},
+                         self.driver.get_nodenames_by_uuid())
+        self.assertEqual('node2', self.driver.get_available_resource(
+            'node2')['hypervisor_hostname'])
+
+    def test_a_host_outside_the_cluster_does_not_start(self):
+        err = self.assertRaises(exception.NovaException,
+                                self.driver.init_host, 'stranger')
+        self.assertIn('not an active member', str(err))
+
+
+class TestHyperVSeam(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(driver_fixtures.fixtures.FakeLogger())
+        self.conf = self.useFixture(
+            config_fixture.Config(driver_fixtures.CONF))
+
+    def test_oswin_backend_uses_utilsfactory(self):
+        oswin = self.useFixture(driver_fixtures.OsWinFixture())
+        seam = hyperv.HyperV(driver_fixtures.CONF)
+        seam.bind('node1')
+        for kind in hyperv.UTILS:
+            self.assertIs(oswin.utils[kind], getattr(seam, kind))
+        # Made once, then reused.
+        self.assertIs(seam.vmutils, seam.vmutils)
+
+    def test_simulated_backend_uses_the_state_file(self):
+        cluster = self.useFixture(driver_fixtures.SimulatedClusterFixture())
+        seam = hyperv.HyperV(driver_fixtures.CONF)
+        seam.bind('node3')
+        for kind in hyperv.UTILS:
+            self.assertIsInstance(getattr(seam, kind),
+                                  simulated.UTILS_CLASSES[kind])
+        self.assertEqual(['node1', 'node2', 'node3'],
+                         seam.clusterutils.get_cluster_node_names())
+        self.assertEqual(cluster.state_file, seam.vmutils._state.path)
+
+    def test_no_utils_before_the_node_is_known(self):
+        seam = hyperv.HyperV(driver_fixtures.CONF)
+        self.assertRaises(hyperv.HyperVNotReady, lambda: seam.vmutils)
+
+    def test_simulated_backend_needs_a_state_file(self):
+        self.conf.config(backend='simulated', simulated_state_file=None,
+                         group='hyperv_cluster')
+        seam = hyperv.HyperV(driver_fixtures.CONF)
+        seam.bind('node1')
+        err = self.assertRaises(os_win_exc.HyperVException,
+                                lambda: seam.vmutils)
+        self.assertIn('simulated_state_file', str(err))

@@ -1,0 +1,104 @@
+"""hvc-sim's VM commands, and old state files."""
+
+import contextlib
+import io
+import json
+import os
+import sqlite3
+
+import fixtures
+import testtools
+
+from hvc_sim import cmd
+from hvc_sim import state as sim_state
+
+
+class TestVMCommands(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                                 'cluster.sqlite')
+        self.run_cmd('init', '--cluster', 'c1', '--node', 'n1', '--node',
+                     'n2', '--csv', 'Volume1=100')
+        self.state = sim_state.ClusterState(self.path)
+        self.state.create_vm('instance-1', 'n2', 2, '/csv/instance-1',
+                             notes=['uuid-1'], state=2)
+        self.state.add_disk('instance-1', '/csv/instance-1/root.vhdx',
+                            'SCSI0', 0, 'VHD')
+        self.state.add_nic('instance-1', 'port-1', 'fa:16:3e:00:00:01')
+        self.state.add_cluster_group('instance-1')
+
+    def run_cmd(self, *argv):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = cmd.main(['--state', self.path] + list(argv))
+        return status, out.getvalue(), err.getvalue()
+
+    def test_vms_lists_owner_state_and_clustering(self):
+        status, out, _err = self.run_cmd('vms')
+        self.assertEqual(0, status)
+        line = out.splitlines()[1].split()
+        self.assertEqual(['instance-1', 'n2', 'running', '1', '512', 'MB',
+                          'yes'], line)
+        status, out, _err = self.run_cmd('vms', '--node', 'n1', '--json')
+        self.assertEqual([], json.loads(out))
+
+    def test_vm_shows_disks_nics_and_group(self):
+        status, out, _err = self.run_cmd('vm', 'instance-1')
+        self.assertEqual(0, status)
+        vm = json.loads(out)
+        self.assertEqual('n2', vm['cluster_group']['owner_node'])
+        self.assertEqual(['/csv/instance-1/root.vhdx'],
+                         [d['path'] for d in vm['disks']])
+        self.assertEqual(['port-1'], [n['name'] for n in vm['nics']])
+        self.assertEqual(['uuid-1'], vm['notes'])
+        status, _out, err = self.run_cmd('vm', 'nope')
+        self.assertEqual(1, status)
+        self.assertIn("no VM 'nope'", err)
+
+    def test_fail_arms_a_fault(self):
+        self.assertEqual(0, self.run_cmd('fail', 'vmutils.create_vm',
+                                         '--count', '2')[0])
+        self.assertEqual({'vmutils.create_vm': 2}, self.state.faults())
+        self.assertIsNotNone(self.state.take_fault('vmutils.create_vm'))
+        self.assertIsNotNone(self.state.take_fault('vmutils.create_vm'))
+        self.assertIsNone(self.state.take_fault('vmutils.create_vm'))
+        status, _out, err = self.run_cmd('fail', 'vmutils.crate_vm')
+        self.assertEqual(1, status)
+        self.assertIn("no simulated os-win method 'vmutils.crate_vm'", err)
+        self.assertEqual({}, self.state.faults())
+
+    def test_failover_moves_the_vm_and_its_group(self):
+        self.assertEqual(0, self.run_cmd('failover', 'instance-1', 'n1')[0])
+        self.assertEqual('n1', self.state.get_vm('instance-1').node)
+        self.assertEqual('n1',
+                         self.state.get_cluster_group('instance-1').owner_node)
+        status, _out, err = self.run_cmd('failover', 'instance-1', 'n9')
+        self.assertEqual(1, status)
+        self.assertIn("no node 'n9'", err)
+
+    def test_a_node_with_vms_cannot_be_removed(self):
+        status, _out, err = self.run_cmd('remove-node', 'n2')
+        self.assertEqual(1, status)
+        self.assertIn('still owns VMs: instance-1', err)
+        self.assertEqual(0, self.run_cmd('remove-node', 'n1')[0])
+
+
+class TestOldStateFiles(testtools.TestCase):
+
+    def test_a_version_1_file_gains_the_vm_tables(self):
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'old.sqlite')
+        conn = sqlite3.connect(path)
+        conn.executescript(sim_state._SCHEMA)
+        conn.execute("INSERT INTO cluster VALUES ('old', 1)")
+        conn.execute("INSERT INTO nodes (name, vcpus, memory_mb) "
+                     "VALUES ('n1', 4, 8192)")
+        conn.commit()
+        conn.close()
+        state = sim_state.ClusterState(path)
+        self.assertEqual(['n1'], [n.name for n in state.nodes()])
+        self.assertEqual([], state.vms())
+        state.create_vm('vm1', 'n1', 1, '/x')
+        self.assertEqual('n1', state.get_vm('vm1').node)

@@ -1,0 +1,462 @@
+"""VMOps against os-win (autospec) and against the simulated cluster."""
+
+import os
+from unittest import mock
+
+from os_win import constants as os_win_const
+from os_win import exceptions as os_win_exc
+from oslo_config import fixture as config_fixture
+from oslo_utils import units
+import testtools
+
+from nova.compute import power_state
+from nova import context as nova_context
+from nova import exception
+from nova import objects
+from nova.tests.unit import fake_instance
+from nova.virt import virtapi
+
+from hvc_driver import exception as hvc_exc
+from hvc_driver import hyperv
+from hvc_driver import vmops
+from hvc_driver import volumeops
+from tests.unit.driver import fixtures as driver_fixtures
+
+NODE = 'node1'
+IMAGE_ID = '0a5e2b5e-7a8c-4d5f-9d8e-1c2b3a4d5e6f'
+PORT_ID = 'b4f6cf0c-3c5a-4d7e-8f9a-0b1c2d3e4f50'
+
+objects.register_all()
+
+
+def _instance(root_gb=10, ephemeral_gb=0, swap=0, **updates):
+    flavor = objects.Flavor(
+        id=1, name='f1', memory_mb=2048, vcpus=2, root_gb=root_gb,
+        ephemeral_gb=ephemeral_gb, swap=swap, flavorid='1', rxtx_factor=1.0,
+        vcpu_weight=1, disabled=False, is_public=True, extra_specs={},
+        projects=[])
+    updates.setdefault('config_drive', '')
+    instance = fake_instance.fake_instance_obj(
+        nova_context.get_admin_context(), flavor=flavor, **updates)
+    instance.system_metadata = {}
+    return instance
+
+
+def _image_meta(disk_format='vhdx', **properties):
+    return objects.ImageMeta.from_dict({
+        'id': IMAGE_ID, 'disk_format': disk_format,
+        'container_format': 'bare', 'properties': properties})
+
+
+def _vifs(vif_type='hyperv'):
+    return [{'id': PORT_ID, 'address': 'fa:16:3e:00:00:01',
+             'type': vif_type}]
+
+
+class VMOpsTestCase(testtools.TestCase):
+    """os-win mocked with create_autospec of its real classes."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(driver_fixtures.fixtures.FakeLogger())
+        self.oswin = self.useFixture(driver_fixtures.OsWinFixture())
+        self.conf = self.useFixture(
+            config_fixture.Config(driver_fixtures.CONF))
+        self.conf.config(instances_path='C:\\ClusterStorage\\Volume1\\I',
+                         use_cow_images=True)
+        self.vmutils = self.oswin.utils['vmutils']
+        self.clusterutils = self.oswin.utils['clusterutils']
+        self.pathutils = self.oswin.utils['pathutils']
+        self.vhdutils = self.oswin.utils['vhdutils']
+        self.vhdutils.get_vhd_size.return_value = {'VirtualSize': units.Gi}
+        self.vhdutils.get_best_supported_vhd_format.return_value = 'VHDX'
+        self.vmutils.vm_exists.return_value = False
+        self.clusterutils.vm_exists.return_value = False
+        self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
+        self.hyperv.bind(NODE)
+        self.virtapi = mock.create_autospec(virtapi.VirtAPI, instance=True)
+        self.vmops = vmops.VMOps(self.hyperv, volumeops.VolumeOps(self.hyperv),
+                                 self.virtapi)
+        self.fetch = self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.virt.images.fetch')).mock
+        self.pathutils.exists.return_value = False
+
+    def _spawn(self, instance, image_meta=None, network_info=None,
+               block_device_info=None):
+        self.vmops.spawn(mock.sentinel.context, instance,
+                         image_meta or _image_meta(),
+                         _vifs() if network_info is None else network_info,
+                         block_device_info)
+
+    def test_spawn_builds_a_clustered_running_vm(self):
+        instance = _instance(root_gb=10, ephemeral_gb=5)
+        self._spawn(instance)
+        instance_dir = os.path.join(driver_fixtures.CONF.instances_path,
+                                    instance.name)
+        cache = os.path.join(driver_fixtures.CONF.instances_path, '_base',
+                             IMAGE_ID + '.vhdx')
+        root = os.path.join(instance_dir, 'root.vhdx')
+        ephemeral = os.path.join(instance_dir, 'ephemeral.vhdx')
+        self.fetch.assert_called_once_with(mock.sentinel.context, IMAGE_ID,
+                                           cache + '.part')
+        self.pathutils.rename.assert_called_once_with(cache + '.part', cache)
+        self.vhdutils.create_differencing_vhd.assert_called_once_with(
+            root, cache)
+        self.vhdutils.resize_vhd.assert_called_once_with(
+            root, 10 * units.Gi, is_file_max_size=False)
+        self.vhdutils.create_dynamic_vhd.assert_called_once_with(
+            ephemeral, 5 * units.Gi)
+        self.vmutils.create_vm.assert_called_once_with(
+            instance.name, False, os_win_const.VM_GEN_1, instance_dir,
+            notes=[instance.uuid])
+        self.vmutils.update_vm.assert_called_once_with(
+            instance.name, 2048, 0, 2, 0, False, 1.0,
+            configuration_root_dir=instance_dir)
+        self.assertEqual(
+            [mock.call(instance.name, root, 0, 0),
+             mock.call(instance.name, ephemeral, 0, 1)],
+            self.vmutils.attach_ide_drive.call_args_list)
+        self.vmutils.create_nic.assert_called_once_with(
+            instance.name, PORT_ID, 'fa:16:3e:00:00:01')
+        self.clusterutils.add_vm_to_cluster.assert_called_once_with(
+            instance.name, 1, 6, True)
+        self.vmutils.set_vm_state.assert_called_once_with(
+            instance.name, os_win_const.HYPERV_VM_STATE_ENABLED)
+
+    def test_spawn_waits_for_neutron_to_bind_down_ports(self):
+        instance = _instance()
+        vifs = _vifs()
+        vifs[0]['active'] = False
+        waited = []
+        self.virtapi.wait_for_instance_event.return_value.__enter__\
+            .side_effect = lambda: waited.append(
+                self.vmutils.create_nic.called)
+        self._spawn(instance, network_info=vifs)
+        self.virtapi.wait_for_instance_event.assert_called_once_with(
+            instance, [('network-vif-plugged', PORT_ID)], timeout=300,
+            error_callback=mock.ANY)
+        # The NIC is made inside the wait, the VM started after it.
+        self.assertEqual([False], waited)
+        self.vmutils.set_vm_state.assert_called_once_with(
+            instance.name, os_win_const.HYPERV_VM_STATE_ENABLED)
+
+    def test_ports_not_bound_in_time_fail_the_spawn_and_clean_up(self):
+        self.virtapi.wait_for_instance_event.return_value.__exit__\
+            .side_effect = exception.InstanceEventTimeout()
+        self.vmutils.vm_exists.side_effect = [False, True]
+        vifs = _vifs()
+        vifs[0]['active'] = False
+        self.assertRaises(exception.VirtualInterfaceCreateException,
+                          self._spawn, _instance(), network_info=vifs)
+        self.vmutils.set_vm_state.assert_called_with(
+            mock.ANY, os_win_const.HYPERV_VM_STATE_DISABLED)
+        self.vmutils.destroy_vm.assert_called_once()
+
+    def test_ports_not_bound_in_time_is_a_warning_when_not_fatal(self):
+        self.conf.config(vif_plugging_is_fatal=False)
+        self.virtapi.wait_for_instance_event.return_value.__exit__\
+            .side_effect = exception.InstanceEventTimeout()
+        instance = _instance()
+        self._spawn(instance)
+        self.vmutils.set_vm_state.assert_called_once_with(
+            instance.name, os_win_const.HYPERV_VM_STATE_ENABLED)
+
+    def test_generation_2_boots_from_scsi(self):
+        instance = _instance()
+        self._spawn(instance, _image_meta(hw_machine_type='hyperv-gen2'))
+        self.assertEqual(os_win_const.VM_GEN_2,
+                         self.vmutils.create_vm.call_args[0][2])
+        self.vmutils.attach_scsi_drive.assert_called_once_with(
+            instance.name, mock.ANY)
+        self.vmutils.attach_ide_drive.assert_not_called()
+
+    def test_cached_image_is_not_fetched_again(self):
+        self.pathutils.exists.return_value = True
+        self._spawn(_instance())
+        self.fetch.assert_not_called()
+
+    def test_failure_mid_spawn_removes_everything_made(self):
+        instance = _instance()
+        self.vmutils.create_nic.side_effect = os_win_exc.HyperVException(
+            'WMI job failed')
+        # By then the VM exists; destroy finds it and removes it.
+        self.vmutils.vm_exists.side_effect = [False, True]
+        err = self.assertRaises(hvc_exc.HyperVOperationFailed, self._spawn,
+                                instance)
+        self.assertIn('WMI job failed', str(err))
+        self.assertIn(NODE, str(err))
+        self.vmutils.destroy_vm.assert_called_once_with(instance.name)
+        instance_dir = os.path.join(driver_fixtures.CONF.instances_path,
+                                    instance.name)
+        self.assertEqual(mock.call(instance_dir),
+                         self.pathutils.check_remove_dir.call_args)
+        self.clusterutils.add_vm_to_cluster.assert_not_called()
+
+    def test_unsupported_port_is_refused_before_anything_is_made(self):
+        for vif_type in ('hw_veb', 'ovs', 'vhostuser'):
+            err = self.assertRaises(hvc_exc.UnsupportedVifType, self._spawn,
+                                    _instance(),
+                                    network_info=_vifs(vif_type))
+            self.assertIn('has VIF type %s' % vif_type, str(err))
+        self.vmutils.create_vm.assert_not_called()
+        self.pathutils.check_create_dir.assert_not_called()
+
+    def test_raw_image_is_unacceptable(self):
+        self.assertRaises(exception.ImageUnacceptable, self._spawn,
+                          _instance(), _image_meta(disk_format='raw'))
+        self.vmutils.create_vm.assert_not_called()
+        self.pathutils.check_remove_dir.assert_called_with(
+            os.path.join(driver_fixtures.CONF.instances_path,
+                         _instance().name))
+
+    def test_flavor_smaller_than_image(self):
+        self.vhdutils.get_vhd_size.return_value = {
+            'VirtualSize': 20 * units.Gi}
+        self.assertRaises(exception.FlavorDiskSmallerThanImage, self._spawn,
+                          _instance(root_gb=10))
+        self.vhdutils.create_differencing_vhd.assert_not_called()
+        self.vmutils.create_vm.assert_not_called()
+
+    def test_existing_vm_is_not_touched(self):
+        self.vmutils.vm_exists.return_value = True
+        self.assertRaises(exception.InstanceExists, self._spawn, _instance())
+        self.pathutils.check_remove_dir.assert_not_called()
+        self.vmutils.destroy_vm.assert_not_called()
+
+    def test_config_drive_is_built_and_attached_as_a_dvd(self):
+        builder = self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.virt.configdrive.ConfigDriveBuilder')).mock
+        metadata = self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.api.metadata.base.InstanceMetadata')).mock
+        self.conf.config(config_drive_inject_password=True,
+                         group='hyperv_cluster')
+        instance = _instance(config_drive='True')
+        self.vmops.spawn(mock.sentinel.context, instance, _image_meta(),
+                         _vifs(), None, injected_files=['f'],
+                         admin_password='secret')
+        iso = os.path.join(driver_fixtures.CONF.instances_path,
+                           instance.name, 'configdrive.iso')
+        metadata.assert_called_once_with(
+            instance, content=['f'], extra_md={'admin_pass': 'secret'},
+            network_info=_vifs())
+        builder.return_value.__enter__.return_value.make_drive\
+            .assert_called_once_with(iso)
+        self.vmutils.attach_ide_drive.assert_any_call(
+            instance.name, iso, 1, 0, drive_type='DVD')
+
+    def test_vfat_config_drive_and_volumes_are_refused(self):
+        self.conf.config(config_drive_format='vfat')
+        self.assertRaises(exception.ConfigDriveUnsupportedFormat,
+                          self._spawn, _instance(config_drive='True'))
+        iscsi = {'connection_info': {'driver_volume_type': 'iscsi',
+                                     'data': {}},
+                 'boot_index': None, 'mount_device': '/dev/sdb'}
+        err = self.assertRaises(
+            hvc_exc.UnsupportedVolumeType, self._spawn, _instance(),
+            block_device_info={'block_device_mapping': [iscsi]})
+        self.assertIn('iscsi cannot be attached', str(err))
+        boot_volume = dict(iscsi, boot_index=0)
+        self.assertRaises(
+            exception.InvalidBDM, self._spawn, _instance(),
+            block_device_info={'block_device_mapping': [boot_volume]})
+        self.vmutils.create_vm.assert_not_called()
+        self.vmutils.attach_scsi_drive.assert_not_called()
+
+    def test_smb_volumes_are_attached_at_spawn(self):
+        instance = _instance()
+        connection_info = {
+            'driver_volume_type': 'smbfs',
+            'data': {'export': '//fs1/volumes', 'name': 'volume-1.vhdx',
+                     'options': '-o username=svc,password=secret'}}
+        smb = {'connection_info': connection_info, 'boot_index': None,
+               'mount_device': '/dev/sdb'}
+        smbutils = self.oswin.utils['smbutils']
+        smbutils.check_smb_mapping.return_value = False
+        self._spawn(instance,
+                    block_device_info={'block_device_mapping': [smb]})
+        smbutils.mount_smb_share.assert_called_once_with(
+            '\\\\fs1\\volumes', username='svc', password='secret')
+        self.vmutils.attach_scsi_drive.assert_called_once_with(
+            instance.name, '\\\\fs1\\volumes\\volume-1.vhdx', 'VHD')
+
+    def test_destroy_unclusters_first_and_removes_the_disks(self):
+        instance = _instance()
+        self.vmutils.vm_exists.return_value = True
+        self.clusterutils.vm_exists.return_value = True
+        self.clusterutils.get_vm_host.return_value = 'NODE1'
+        manager = mock.Mock()
+        manager.attach_mock(self.clusterutils.delete, 'uncluster')
+        manager.attach_mock(self.vmutils.destroy_vm, 'destroy_vm')
+        manager.attach_mock(self.pathutils.check_remove_dir, 'remove_dir')
+        self.vmops.destroy(instance)
+        self.assertEqual(
+            ['uncluster', 'destroy_vm', 'remove_dir'],
+            [c[0] for c in manager.mock_calls])
+
+    def test_destroy_leaves_a_vm_the_cluster_moved_elsewhere_alone(self):
+        self.clusterutils.vm_exists.return_value = True
+        self.clusterutils.get_vm_host.return_value = 'node2'
+        err = self.assertRaises(hvc_exc.InstanceOnAnotherNode,
+                                self.vmops.destroy, _instance())
+        self.assertIn('on node node2, not on node1', str(err))
+        self.clusterutils.delete.assert_not_called()
+        self.vmutils.destroy_vm.assert_not_called()
+        self.pathutils.check_remove_dir.assert_not_called()
+
+    def test_destroy_of_a_vanished_vm_still_cleans_the_disks(self):
+        instance = _instance()
+        self.vmops.destroy(instance)
+        self.vmutils.destroy_vm.assert_not_called()
+        self.pathutils.check_remove_dir.assert_called_once_with(
+            os.path.join(driver_fixtures.CONF.instances_path, instance.name))
+
+    def test_destroy_keeps_the_disks_of_a_vm_it_could_not_remove(self):
+        self.vmutils.vm_exists.return_value = True
+        self.vmutils.destroy_vm.side_effect = os_win_exc.HyperVException(
+            'busy')
+        self.assertRaises(hvc_exc.HyperVOperationFailed, self.vmops.destroy,
+                          _instance())
+        self.pathutils.check_remove_dir.assert_not_called()
+
+    def test_a_missing_vm_is_instance_not_found_everywhere(self):
+        missing = os_win_exc.HyperVVMNotFoundException(vm_name='x')
+        self.vmutils.get_vm_summary_info.side_effect = missing
+        self.vmutils.set_vm_state.side_effect = missing
+        self.vmutils.soft_shutdown_vm.side_effect = missing
+        instance = _instance()
+        for operation, args in ((self.vmops.get_info, ()),
+                                (self.vmops.power_on, ()),
+                                (self.vmops.power_off, ()),
+                                (self.vmops.power_off, (30, 1)),
+                                (self.vmops.reboot, ('HARD',)),
+                                (self.vmops.reboot, ('SOFT',)),
+                                (self.vmops.pause, ()),
+                                (self.vmops.unpause, ()),
+                                (self.vmops.suspend, ()),
+                                (self.vmops.resume, ())):
+            err = self.assertRaises(exception.InstanceNotFound, operation,
+                                    instance, *args)
+            self.assertIn(instance.uuid, str(err))
+
+    def test_other_os_win_errors_name_the_operation_and_node(self):
+        self.vmutils.set_vm_state.side_effect = os_win_exc.HyperVException(
+            'job 32768 failed')
+        err = self.assertRaises(hvc_exc.HyperVOperationFailed,
+                                self.vmops.pause, _instance())
+        self.assertEqual('Hyper-V on node node1 failed to pause an instance: '
+                         'job 32768 failed', str(err))
+
+    def test_get_info_maps_power_states(self):
+        for hyperv_state, nova_state in vmops.POWER_STATES.items():
+            self.vmutils.get_vm_summary_info.return_value = {
+                'EnabledState': hyperv_state, 'NumberOfProcessors': 1,
+                'MemoryUsage': 0, 'UpTime': 0}
+            self.assertEqual(nova_state,
+                             self.vmops.get_info(_instance()).state)
+
+    def test_power_off_with_timeout_asks_the_guest_first(self):
+        self.vmutils.get_vm_state.return_value = (
+            os_win_const.HYPERV_VM_STATE_DISABLED)
+        self.vmops.power_off(_instance(), timeout=10, retry_interval=1)
+        self.vmutils.soft_shutdown_vm.assert_called_once()
+        self.vmutils.set_vm_state.assert_not_called()
+
+    def test_power_off_falls_back_to_hard_when_the_guest_ignores_it(self):
+        self.vmutils.get_vm_state.return_value = (
+            os_win_const.HYPERV_VM_STATE_ENABLED)
+        self.useFixture(driver_fixtures.fixtures.MockPatch('time.sleep'))
+        instance = _instance()
+        self.vmops.power_off(instance, timeout=2, retry_interval=1)
+        self.vmutils.set_vm_state.assert_called_once_with(
+            instance.name, os_win_const.HYPERV_VM_STATE_DISABLED)
+
+    def test_list_instance_uuids_reads_the_notes(self):
+        uuid1 = 'c6bd2e4a-8b8f-4b45-9c1e-0a3a1c4c2a11'
+        self.vmutils.list_instance_notes.return_value = [
+            ('instance-1', [uuid1]), ('not-nova', ['some note']),
+            ('no-notes', [])]
+        self.assertEqual([uuid1], self.vmops.list_instance_uuids())
+
+
+class SimulatedVMOpsTestCase(testtools.TestCase):
+    """VMOps on the simulated cluster: files and state really change."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(driver_fixtures.fixtures.FakeLogger())
+        self.cluster = self.useFixture(
+            driver_fixtures.SimulatedClusterFixture())
+        self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
+        self.hyperv.bind(NODE)
+        self.virtapi = mock.create_autospec(virtapi.VirtAPI, instance=True)
+        self.vmops = vmops.VMOps(self.hyperv, volumeops.VolumeOps(self.hyperv),
+                                 self.virtapi)
+
+        def fetch(context, image_id, path):
+            with open(path, 'wb') as f:
+                f.write(b'\0' * 4096)
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.virt.images.fetch', side_effect=fetch))
+
+    def _spawn(self, instance):
+        self.vmops.spawn(None, instance, _image_meta(), _vifs(), None)
+
+    def test_spawn_and_destroy_leave_nothing_behind(self):
+        instance = _instance(root_gb=1, ephemeral_gb=1)
+        self._spawn(instance)
+        vm = self.cluster.state.get_vm(instance.name)
+        self.assertEqual((NODE, os_win_const.HYPERV_VM_STATE_ENABLED),
+                         (vm.node, vm.state))
+        self.assertEqual(power_state.RUNNING,
+                         self.vmops.get_info(instance).state)
+        self.assertEqual([instance.uuid], self.vmops.list_instance_uuids())
+        instance_dir = self.vmops.instance_dir(instance)
+        root = self.hyperv.vhdutils.get_vhd_info(
+            os.path.join(instance_dir, 'root.vhdx'))
+        self.assertEqual(units.Gi, root['VirtualSize'])
+        self.vmops.destroy(instance)
+        self.assertIsNone(self.cluster.state.get_vm(instance.name))
+        self.assertEqual([], self.cluster.state.cluster_groups())
+        self.assertFalse(os.path.exists(instance_dir))
+        # The cached image stays for the next instance.
+        self.assertTrue(os.path.exists(os.path.join(
+            self.cluster.instances_path, '_base', IMAGE_ID + '.vhdx')))
+
+    def test_fault_in_the_middle_of_spawn_leaves_nothing(self):
+        for method in ('vmutils.create_nic', 'clusterutils.add_vm_to_cluster',
+                       'vmutils.set_vm_state', 'vhdutils.resize_vhd'):
+            instance = _instance(root_gb=1)
+            self.cluster.state.arm_fault(method)
+            err = self.assertRaises(hvc_exc.HyperVOperationFailed,
+                                    self._spawn, instance)
+            self.assertIn('simulated failure of %s' % method, str(err))
+            self.assertEqual([], self.cluster.state.vms(), method)
+            self.assertEqual([], self.cluster.state.cluster_groups(), method)
+            self.assertFalse(os.path.exists(
+                self.vmops.instance_dir(instance)), method)
+
+    def test_vm_failed_over_to_another_node(self):
+        instance = _instance(root_gb=1)
+        self._spawn(instance)
+        self.cluster.state.move_vm(instance.name, 'node2')
+        self.assertRaises(exception.InstanceNotFound, self.vmops.get_info,
+                          instance)
+        self.assertRaises(hvc_exc.InstanceOnAnotherNode, self.vmops.destroy,
+                          instance)
+        self.assertEqual('node2',
+                         self.cluster.state.get_vm(instance.name).node)
+        self.assertTrue(os.path.exists(self.vmops.instance_dir(instance)))
+
+    def test_vm_gone_behind_novas_back(self):
+        instance = _instance(root_gb=1)
+        self._spawn(instance)
+        self.cluster.state.delete_cluster_group(instance.name)
+        self.cluster.state.delete_vm(instance.name)
+        self.assertRaises(exception.InstanceNotFound, self.vmops.get_info,
+                          instance)
+        self.assertRaises(exception.InstanceNotFound, self.vmops.power_off,
+                          instance)
+        self.assertFalse(self.vmops.instance_exists(instance))
+        # Deleting it still works and removes its disks.
+        self.vmops.destroy(instance)
+        self.assertFalse(os.path.exists(self.vmops.instance_dir(instance)))

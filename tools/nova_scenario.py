@@ -1,0 +1,250 @@
+"""Boot and delete a server in nova's in-process deployment, and say where
+each allocation landed.
+
+Real nova API, conductor, scheduler, three nova-compute services running
+HyperVClusterDriver on ONE simulated Hyper-V cluster (nodes node1..node3,
+one 100 GB CSV), nova's placement fixture, and placement_sync publishing
+the CSV into it. Also times one boot (and where its time goes) and the
+per-call cost of the two methods nova's resource tracker calls every
+minute on every node.
+
+    .venv/bin/python tools/nova_scenario.py
+
+Nova's test classes need testtools semantics, so the scenario runs as a
+testtools test case; its report goes to stdout.
+"""
+
+import collections
+import functools
+import os
+import sys
+import time
+from unittest import mock
+
+import testtools
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+# Nova's monkey patching comes first (see tests/functional/driver).
+from tests.functional.driver import test_nova_cluster as cluster_tests  # noqa
+
+from nova.compute import provider_tree  # noqa: E402
+# Imported now: importing os-win's utils inside a nova test trips nova's
+# guard against os.uname (pkg_resources calls it).
+from os_win.utils import hostutils10  # noqa: E402
+
+from hvc_driver import hostops  # noqa: E402
+from hvc_driver import hyperv  # noqa: E402
+
+CALLS = 200
+
+
+class Timer(object):
+    """Wall time and count of calls of some functions, by label."""
+
+    def __init__(self):
+        self.seconds = collections.Counter()
+        self.calls = collections.Counter()
+
+    def wrap(self, label, func):
+        @functools.wraps(func)
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - start
+                self.calls[label] += 1
+        return timed
+
+    def reset(self):
+        self.seconds.clear()
+        self.calls.clear()
+
+
+class Scenario(cluster_tests.HyperVClusterTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.timer = Timer()
+        from nova.compute import api as compute_api
+        from nova.compute import manager as compute_manager
+        from nova.compute import resource_tracker
+        from nova.conductor import manager as conductor_manager
+        from nova.scheduler.client import report
+        from nova.scheduler import manager as scheduler_manager
+
+        from hvc_driver import driver
+        targets = [
+            (compute_api.API, 'create', 'nova-api: create'),
+            (conductor_manager.ComputeTaskManager,
+             'schedule_and_build_instances', 'conductor: schedule+build'),
+            (scheduler_manager.SchedulerManager, 'select_destinations',
+             'scheduler: select_destinations'),
+            (compute_manager.ComputeManager, '_build_and_run_instance',
+             'compute: build_and_run'),
+            (resource_tracker.ResourceTracker, 'instance_claim',
+             'compute: resource claim'),
+            (driver.HyperVClusterDriver, 'spawn', 'driver: spawn'),
+            (driver.HyperVClusterDriver, 'destroy', 'driver: destroy'),
+            # The placement fixture put its own functions here.
+            (report.SchedulerReportClient, 'get', 'placement requests'),
+            (report.SchedulerReportClient, 'put', 'placement requests'),
+            (report.SchedulerReportClient, 'post', 'placement requests'),
+            (report.SchedulerReportClient, 'delete', 'placement requests'),
+        ]
+        for owner, name, label in targets:
+            original = owner.__dict__[name]
+            self.addCleanup(setattr, owner, name, original)
+            setattr(owner, name, self.timer.wrap(label, original))
+
+    def _names(self):
+        names = {rp: 'compute node %s' % node
+                 for node, rp in self.node_rp.items()}
+        provider = self.placement.get(
+            '/resource_providers/%s' % self.csv_rp).body
+        names[self.csv_rp] = 'CSV provider %s' % provider['name']
+        return names
+
+    def _print_allocations(self, server_id):
+        allocations = self._get_allocations_by_server_uuid(server_id)
+        names = self._names()
+        if not allocations:
+            print('  (no allocations)')
+        for rp, alloc in sorted(allocations.items(),
+                                key=lambda kv: names.get(kv[0], kv[0])):
+            print('  %-45s %s' % (names.get(rp, rp), ', '.join(
+                '%s=%s' % kv for kv in sorted(alloc['resources'].items()))))
+
+    def _wait(self, server_id, status):
+        while True:
+            server = self.api.get_server(server_id)
+            if server['status'] == status:
+                return server
+            if server['status'] == 'ERROR':
+                self.fail('server went to ERROR: %s' % server.get('fault'))
+            time.sleep(0.01)
+
+    def test_scenario(self):
+        out = sys.stdout
+        print('\nSimulated cluster %s: nodes %s, CSV %s (%d GB)' % (
+            self.sim.cluster_name(), ', '.join(cluster_tests.NODES),
+            self.sim.shared_volumes()[0].name, cluster_tests.CSV_GB),
+            file=out)
+        print('Inventories in placement:')
+        names = self._names()
+        for rp in list(self.node_rp.values()) + [self.csv_rp]:
+            inventory = self._get_provider_inventory(rp)
+            print('  %-45s %s' % (names[rp], ', '.join(
+                '%s=%s' % (rc, inv['total'])
+                for rc, inv in sorted(inventory.items()))))
+
+        flavor = self._flavor(disk=10, ephemeral=5, memory_mb=2048, vcpu=2)
+        self.timer.reset()
+        start = time.perf_counter()
+        server = self.api.post_server({'server': self._build_server(
+            image_uuid=cluster_tests.VHD_IMAGE, flavor_id=flavor,
+            networks=[{'port': self._hyperv_port()['id']}])})
+        server = self._wait(server['id'], 'ACTIVE')
+        boot_seconds = time.perf_counter() - start
+        boot_parts = dict(self.timer.seconds)
+        boot_calls = dict(self.timer.calls)
+
+        vm = self._vm(server)
+        print('\nBooted server %s (flavor 2 vCPU, 2048 MB, 10 GB root + '
+              '5 GB ephemeral) in %.2f s' % (server['id'], boot_seconds))
+        print('  nova placed it on host %s; the simulated cluster runs VM %s '
+              'on %s (state %s), NIC %s' % (
+                  server['OS-EXT-SRV-ATTR:host'], vm.name, vm.node, vm.state,
+                  ', '.join(n.name for n in self.sim.nics(vm.name))))
+        print('Allocations of the server:')
+        self._print_allocations(server['id'])
+
+        self._delete_server(server)
+        print('\nDeleted it: VM in the cluster: %s; allocations:'
+              % ('gone' if self.sim.get_vm(vm.name) is None else 'STILL '
+                 'THERE'))
+        self._print_allocations(server['id'])
+
+        print('\nWhere the boot\'s %.2f s went (wall time, overlapping):'
+              % boot_seconds)
+        for label, seconds in sorted(boot_parts.items(),
+                                     key=lambda kv: -kv[1]):
+            print('  %-32s %7.1f ms in %d call(s)' % (
+                label, seconds * 1000, boot_calls[label]))
+        print('  the rest is nova itself: API, RPC casts, conductor, '
+              'resource claims, database, notifications')
+
+        self._bench(out)
+
+    def _bench(self, out):
+        node = cluster_tests.NODES[0]
+        driver = self.computes[node].manager.driver
+        rp = self.node_rp[node]
+        tree = provider_tree.ProviderTree()
+        tree.new_root(node, rp)
+        tree.update_inventory(node, self._get_provider_inventory(rp))
+        print('\nPer call, on the simulated cluster (%d calls each):'
+              % CALLS, file=out)
+        for label, call in (
+                ('update_provider_tree',
+                 lambda: driver.update_provider_tree(tree, node)),
+                ('get_available_resource',
+                 lambda: driver.get_available_resource(node))):
+            start = time.perf_counter()
+            for _ in range(CALLS):
+                call()
+            per_call = (time.perf_counter() - start) / CALLS
+            print('  %-24s %.2f ms' % (label, per_call * 1000), file=out)
+        self._bench_driver_alone(out)
+
+    def _bench_driver_alone(self, out):
+        """The same calls with os-win autospec'd: the driver's own share."""
+        hostutils = mock.create_autospec(hostutils10.HostUtils10,
+                                         instance=True)
+        hostutils.get_cpus_info.return_value = [{
+            'Architecture': 9, 'Name': 'cpu', 'Manufacturer': 'Intel',
+            'MaxClockSpeed': 2400, 'NumberOfCores': 8,
+            'NumberOfLogicalProcessors': 16}] * 2
+        hostutils.get_memory_info.return_value = (262144 * 1024,
+                                                  204800 * 1024)
+        hostutils.get_windows_version.return_value = '10.0.20348'
+        seam = hyperv.HyperV(cluster_tests.nova.conf.CONF)
+        seam.bind('node1')
+        with mock.patch('os_win.utilsfactory.get_hostutils',
+                        return_value=hostutils), \
+                mock.patch.object(hostops.HostOps, 'node_uuid',
+                                  return_value='node-uuid'), \
+                mock.patch.object(seam, '_conf') as conf:
+            conf.hyperv_cluster.backend = 'oswin'
+            ops = hostops.HostOps(seam)
+            tree = provider_tree.ProviderTree()
+            tree.new_root('node1', 'rp')
+            print('Per call, driver code alone (os-win autospec mocks; on '
+                  'Windows add the WMI queries):', file=out)
+            for label, call in (
+                    ('update_provider_tree',
+                     lambda: ops.update_provider_tree(tree, 'node1')),
+                    ('get_available_resource',
+                     lambda: ops.get_available_resource('node1'))):
+                start = time.perf_counter()
+                for _ in range(CALLS):
+                    call()
+                per_call = (time.perf_counter() - start) / CALLS
+                print('  %-24s %.3f ms' % (label, per_call * 1000), file=out)
+
+
+def main():
+    result = testtools.TextTestResult(sys.stderr)
+    case = Scenario('test_scenario')
+    result.startTestRun()
+    try:
+        case.run(result)
+    finally:
+        result.stopTestRun()
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
