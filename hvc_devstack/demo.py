@@ -57,31 +57,21 @@ def _openstack(endpoint, *args):
     return _run(['openstack'] + list(args), env=env)
 
 
-def _boot(client, name, preferred_node, node_names):
+def _boot(client, preferred_node, node_names):
     """Schedule like nova: candidates, then claim the chosen one."""
-    query = 'resources=%s' % ','.join('%s:%d' % kv for kv in FLAVOR.items())
-    body = client._call('GET', '/allocation_candidates?' + query)
-    candidates = body['allocation_requests']
-    if not candidates:
+    node, chosen = devstack.schedule(client, FLAVOR, node_names,
+                                     preferred_node)
+    if chosen is None:
         return None, 'refused: no allocation candidate (NoValidHost)'
-
-    def node_of(candidate):
-        return next((node_names[rp] for rp in candidate['allocations']
-                     if rp in node_names), None)
-    chosen = next((c for c in candidates if node_of(c) == preferred_node),
-                  candidates[0])
-    consumer = str(uuid.uuid4())
-    client._call('PUT', '/allocations/%s' % consumer, dict(
-        chosen, project_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()),
-        consumer_generation=None, consumer_type='INSTANCE'))
-    return chosen, 'on %s' % node_of(chosen)
+    devstack.claim(client, chosen, str(uuid.uuid4()))
+    return chosen, 'on %s' % node
 
 
 def _replay(client, node_names, csv_names):
     """Boot the spec's three instances; return the per-boot outcome."""
     outcomes = []
     for name, node in BOOTS:
-        chosen, text = _boot(client, name, node, node_names)
+        chosen, text = _boot(client, node, node_names)
         if chosen:
             disk_on = [node_names.get(rp) or csv_names.get(rp)
                        for rp, alloc in chosen['allocations'].items()

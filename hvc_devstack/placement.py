@@ -18,6 +18,9 @@ import time
 import requests
 
 ADMIN_TOKEN = 'admin'  # noauth2 treats this token as an admin.
+# The owner of the instances the demo and the benchmarks "boot".
+PROJECT = '9d0c0f4c-5e43-4a8a-a1e0-3f0c9a6c1a11'
+USER = '3b1f6b53-7a0e-4f0a-9c2e-5b1d2a8e4c22'
 
 _CONF_TEMPLATE = """\
 [DEFAULT]
@@ -145,6 +148,40 @@ def create_compute_node(client, name, vcpus=16, memory_mb=65536,
         inventories['DISK_GB'] = {'total': disk_gb, 'max_unit': disk_gb}
     client.set_inventories(rp_uuid, gen, inventories)
     return rp_uuid
+
+
+def schedule(client, resources, node_names, preferred=None):
+    """Choose an allocation candidate as nova's scheduler would.
+
+    ``node_names`` maps compute node provider uuids to names. The choice is
+    the candidate on ``preferred`` if there is one, else on the first node
+    by name (placement's own order varies from process to process).
+    Returns (node name, allocation request), or (None, None): NoValidHost.
+    """
+    query = ','.join('%s:%d' % kv for kv in sorted(resources.items()))
+    by_node = {}
+    for candidate in client.request(
+            'GET', '/allocation_candidates?resources=' + query)[
+                'allocation_requests']:
+        node = next(node_names[rp] for rp in candidate['allocations']
+                    if rp in node_names)
+        by_node.setdefault(node, candidate)
+    if not by_node:
+        return None, None
+    node = preferred if preferred in by_node else min(by_node)
+    return node, by_node[node]
+
+
+def claim(client, allocation_request, consumer):
+    """What the scheduler then writes: the chosen candidate's allocations
+    for a new instance ``consumer``."""
+    client.request('PUT', '/allocations/%s' % consumer, dict(
+        allocation_request, project_id=PROJECT, user_id=USER,
+        consumer_generation=None, consumer_type='INSTANCE'))
+
+
+def release(client, consumer):
+    client.request('DELETE', '/allocations/%s' % consumer)
 
 
 def _bin(name):

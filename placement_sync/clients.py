@@ -13,10 +13,10 @@ def _session(conf, group):
     try:
         auth = ks_loading.load_auth_from_conf_options(conf, group)
     except Exception as e:  # keystoneauth raises several unrelated types.
-        raise exception.SyncError(
+        raise exception.ConfigError(
             'bad [%s] auth options: %s' % (group, e))
     if auth is None:
-        raise exception.SyncError(
+        raise exception.ConfigError(
             '[%s] auth_type is not set: set it (e.g. password, or '
             'admin_token with endpoint and token)' % group)
     return ks_loading.load_session_from_conf_options(conf, group, auth=auth)

@@ -1,10 +1,11 @@
 """``hvc-placement-sync``: publish CSVs to placement, one-shot or periodic.
 
 Exit status: 0 converged (warnings such as a node without a provider yet
-are printed but are not failures), 1 something failed, 2 bad usage or
-configuration.
+are printed but are not failures), 1 something failed (a service, the
+cluster facts, a write), 2 bad usage or configuration.
 """
 
+import random
 import signal
 import sys
 import threading
@@ -69,11 +70,14 @@ def run_once(conf, reconciler):
 def run_periodic(conf, reconciler, stop):
     """Sync every interval until ``stop`` is set; ride out outages."""
     interval = conf.interval or conf.placement_sync.interval
-    backoff = interval
+    max_backoff = conf.placement_sync.max_backoff
+    backoff = min(interval, max_backoff)
     while not stop.is_set():
         failure = None
         try:
             result = reconciler.sync(sources.load_clusters(conf))
+        except exception.ConfigError:
+            raise  # no use retrying: the operator must fix the file.
         except exception.SyncError as e:
             # Placement down, a bad inventory file: say so, wait, retry.
             failure = str(e)
@@ -85,11 +89,12 @@ def run_periodic(conf, reconciler, stop):
             LOG.info('sync done: %d change(s), %d warning(s), %d error(s)',
                      len(result.changes), len(result.warnings),
                      len(result.errors))
-            backoff = wait = interval
+            backoff, wait = min(interval, max_backoff), interval
         else:
-            LOG.error('sync failed, next try in %ds: %s', backoff, failure)
-            wait = backoff
-            backoff = min(backoff * 2, conf.placement_sync.max_backoff)
+            # Jitter, so that several copies do not retry in lockstep.
+            wait = backoff * random.uniform(0.8, 1.2)
+            LOG.error('sync failed, next try in %.0fs: %s', wait, failure)
+            backoff = min(backoff * 2, max_backoff)
         stop.wait(wait)
     LOG.info('stopped')
     return 0
@@ -124,6 +129,10 @@ def main(argv=None):
         signal.signal(signal.SIGTERM, lambda *a: stop.set())
         signal.signal(signal.SIGINT, lambda *a: stop.set())
         return run_periodic(conf, reconciler, stop)
+    except exception.ConfigError as e:
+        print('hvc-placement-sync: configuration error: %s' % e,
+              file=sys.stderr)
+        return 2
     except exception.SyncError as e:
         print('hvc-placement-sync: error: %s' % e, file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 SYNC_GROUP = 'placement_sync'
+HTTP_TIMEOUT = 30
 PLACEMENT_GROUP = 'placement'
 NOVA_GROUP = 'nova'
 
@@ -46,6 +47,9 @@ def register_opts(conf):
         ks_loading.register_session_conf_options(conf, group)
         ks_loading.register_auth_conf_options(conf, group)
         ks_loading.register_adapter_conf_options(conf, group)
+        # keystoneauth waits for ever by default: a hung service would
+        # hang the daemon, and SIGTERM with it.
+        conf.set_default('timeout', HTTP_TIMEOUT, group=group)
 
 
 def _ks_opts():

@@ -6,6 +6,7 @@ agree without talking to each other.
 """
 
 import dataclasses
+import math
 import uuid
 
 import os_traits
@@ -19,6 +20,11 @@ PROVIDER_NAME_PREFIX = 'hyperv-csv'
 HOST_AGGREGATE_PREFIX = 'hyperv-cluster'
 # Metadata key on the nova host aggregate naming its cluster.
 HOST_AGGREGATE_CLUSTER_KEY = 'hyperv_cluster'
+
+# Placement's limits: inventory amounts are 32-bit integers, names 200
+# characters at most.
+MAX_GB = 2 ** 31 - 1
+MAX_NAME = 200
 
 # Fixed for ever: changing it would orphan every provider ever created.
 NAMESPACE = uuid.UUID('5b0c6a34-8f0e-4a53-9d3e-6a1f3c7b2e90')
@@ -109,3 +115,36 @@ def desired_state(clusters):
                 for v in c.shared_volumes),
             host_aggregate_name=host_aggregate_name(c.name))
         for c in clusters]
+
+
+def cluster_problems(cluster):
+    """What is wrong with a cluster's facts: [(field, problem)]."""
+    if ':' in cluster.name:
+        return [('name', "must not contain ':', which separates the parts "
+                         "of provider names, got %r" % cluster.name)]
+    return []
+
+
+def volume_problems(cluster_name, volume):
+    """What is wrong with a shared volume's facts: [(field, problem)].
+
+    Every source's facts pass here, so placement never refuses a write
+    half-way through a run.
+    """
+    problems = []
+    if not 1 <= volume.total_gb <= MAX_GB:
+        problems.append(('total_gb', 'must be between 1 and %d, got %r'
+                         % (MAX_GB, volume.total_gb)))
+    elif not 0 <= volume.reserved_gb <= volume.total_gb:
+        problems.append(('reserved_gb', 'must be between 0 and total_gb '
+                         '(%d), got %r' % (volume.total_gb,
+                                           volume.reserved_gb)))
+    if not (math.isfinite(volume.allocation_ratio)
+            and volume.allocation_ratio > 0):
+        problems.append(('allocation_ratio', 'must be a finite number > 0, '
+                         'got %r' % volume.allocation_ratio))
+    name = provider_name(cluster_name, volume.name)
+    if len(name) > MAX_NAME:
+        problems.append(('name', 'makes a provider name of %d characters; '
+                         'placement allows %d' % (len(name), MAX_NAME)))
+    return problems

@@ -38,7 +38,8 @@ class PlacementClient(object):
         self._adapter = adapter
         self.requests = collections.Counter()
 
-    def _call(self, method, url, body=None):
+    def request(self, method, url, body=None):
+        """One counted request; the JSON body of the answer, or None."""
         kind = 'reads' if method == 'GET' else 'writes'
         self.requests[kind] += 1
         try:
@@ -81,37 +82,37 @@ class PlacementClient(object):
     def list_providers(self, **query):
         params = urllib.parse.urlencode(sorted(query.items()))
         url = '/resource_providers' + ('?' + params if params else '')
-        return self._call('GET', url)['resource_providers']
+        return self.request('GET', url)['resource_providers']
 
     def get_provider(self, uuid):
         try:
-            return self._call('GET', '/resource_providers/%s' % uuid)
+            return self.request('GET', '/resource_providers/%s' % uuid)
         except NotFound:
             return None
 
     def create_provider(self, uuid, name):
-        return self._call('POST', '/resource_providers',
-                          {'uuid': uuid, 'name': name})
+        return self.request('POST', '/resource_providers',
+                            {'uuid': uuid, 'name': name})
 
     def rename_provider(self, uuid, name):
-        return self._call('PUT', '/resource_providers/%s' % uuid,
-                          {'name': name})['generation']
+        return self.request('PUT', '/resource_providers/%s' % uuid,
+                            {'name': name})['generation']
 
     def delete_provider(self, uuid):
-        self._call('DELETE', '/resource_providers/%s' % uuid)
+        self.request('DELETE', '/resource_providers/%s' % uuid)
 
     # A provider's inventories, traits and aggregates: three sub-resources
     # of one shape. Each getter returns (generation, value); each setter
     # takes the generation it read and returns the new one.
 
     def _get_part(self, uuid, part):
-        body = self._call('GET', '/resource_providers/%s/%s' % (uuid, part))
+        body = self.request('GET', '/resource_providers/%s/%s' % (uuid, part))
         return body['resource_provider_generation'], body[part]
 
     def _set_part(self, uuid, part, generation, value):
-        body = self._call('PUT', '/resource_providers/%s/%s' % (uuid, part),
-                          {'resource_provider_generation': generation,
-                           part: value})
+        body = self.request('PUT', '/resource_providers/%s/%s' % (uuid, part),
+                            {'resource_provider_generation': generation,
+                             part: value})
         return body['resource_provider_generation']
 
     def get_inventories(self, uuid):
@@ -137,16 +138,16 @@ class PlacementClient(object):
 
     def trait_exists(self, name):
         try:
-            self._call('GET', '/traits/%s' % name)
+            self.request('GET', '/traits/%s' % name)
             return True
         except NotFound:
             return False
 
     def ensure_custom_trait(self, name):
-        self._call('PUT', '/traits/%s' % name)
+        self.request('PUT', '/traits/%s' % name)
 
     def get_usages(self, uuid):
-        body = self._call('GET', '/resource_providers/%s/usages' % uuid)
+        body = self.request('GET', '/resource_providers/%s/usages' % uuid)
         return body['usages']
 
 

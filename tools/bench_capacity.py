@@ -63,39 +63,27 @@ class World(object):
         self.peak_over = 0
 
     def boot(self, disk_gb, preferred):
-        query = 'resources=VCPU:%d,MEMORY_MB:%d,DISK_GB:%d' % (
-            VCPUS, MEMORY_MB, disk_gb)
-        candidates = self.client._call(
-            'GET', '/allocation_candidates?' + query)['allocation_requests']
-        if not candidates:
+        node, chosen = devstack.schedule(
+            self.client, {'VCPU': VCPUS, 'MEMORY_MB': MEMORY_MB,
+                          'DISK_GB': disk_gb}, self.node_of, preferred)
+        if chosen is None:
             self.refused += 1
             if self._really_fits(disk_gb):
                 self.wrongly_refused += 1
             return
-        # Like a scheduler: the preferred node if it can, else the first by
-        # name (placement's own order varies from process to process).
-        by_node = {self._node(c): c for c in candidates}
-        node = preferred if preferred in by_node else min(by_node)
-        chosen = by_node[node]
         consumer = str(uuid.uuid5(uuid.NAMESPACE_DNS,
                                   'consumer-%d' % self.granted))
-        self.client._call('PUT', '/allocations/%s' % consumer, dict(
-            chosen, project_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()),
-            consumer_generation=None, consumer_type='INSTANCE'))
+        devstack.claim(self.client, chosen, consumer)
         self.granted += 1
         self.instances[consumer] = (node, disk_gb)
         self._account(node, disk_gb, +1)
-
-    def _node(self, candidate):
-        return next(self.node_of[rp] for rp in candidate['allocations']
-                    if rp in self.node_of)
 
     def delete(self, index):
         if not self.instances:
             return
         consumer = sorted(self.instances)[index % len(self.instances)]
         node, disk_gb = self.instances.pop(consumer)
-        self.client._call('DELETE', '/allocations/%s' % consumer)
+        devstack.release(self.client, consumer)
         self._account(node, disk_gb, -1)
 
     def _account(self, node, disk_gb, sign):

@@ -7,6 +7,7 @@ checks what no source may get wrong, before anything is written.
 import collections
 
 from placement_sync import exception
+from placement_sync import model
 
 
 def load_clusters(conf):
@@ -50,5 +51,14 @@ def validate_clusters(clusters):
                 if count > 1:
                     problems.append('cluster %r: %s %r is listed %d times'
                                     % (cluster.name, what, value, count))
+    for cluster in clusters:
+        problems.extend('cluster %r: %s %s' % (cluster.name, field, problem)
+                        for field, problem in model.cluster_problems(cluster))
+        for volume in cluster.shared_volumes:
+            problems.extend(
+                'cluster %r, shared volume %r: %s %s'
+                % (cluster.name, volume.name, field, problem)
+                for field, problem in model.volume_problems(cluster.name,
+                                                            volume))
     if problems:
         raise exception.InvalidInventory('; '.join(problems))

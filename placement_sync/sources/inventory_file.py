@@ -5,6 +5,7 @@ reported with the path of the bad field, e.g.
 ``clusters[0].shared_volumes[1].total_gb: must be an integer > 0``.
 """
 
+import dataclasses
 import re
 
 import yaml
@@ -71,31 +72,34 @@ def _parse_cluster(where, raw, errors):
         nodes = []
     nodes = [_name('%s.nodes[%d]' % (where, j), n, errors)
              for j, n in enumerate(nodes)]
-    volumes = raw.get('shared_volumes', [])
+    # Required, even if empty: a forgotten key must not read as "this
+    # cluster has no CSVs any more", which would drain them all.
+    volumes = raw.get('shared_volumes')
     if not isinstance(volumes, list):
-        errors.append('%s.shared_volumes: must be a list' % where)
+        errors.append('%s.shared_volumes: must be a list (empty if the '
+                      'cluster has no CSV)' % where)
         volumes = []
-    volumes = [_parse_volume('%s.shared_volumes[%d]' % (where, j), v, errors)
-               for j, v in enumerate(volumes)]
-    return model.Cluster(name=name, nodes=tuple(nodes),
-                         shared_volumes=tuple(volumes))
+    cluster = model.Cluster(name=name, nodes=tuple(nodes), shared_volumes=())
+    if name is not None:
+        _add_problems(where, model.cluster_problems(cluster), errors)
+    return dataclasses.replace(cluster, shared_volumes=tuple(
+        _parse_volume('%s.shared_volumes[%d]' % (where, j), v, name, errors)
+        for j, v in enumerate(volumes)))
 
 
-def _parse_volume(where, raw, errors):
+def _parse_volume(where, raw, cluster_name, errors):
     if not isinstance(raw, dict):
         errors.append('%s: must be a mapping' % where)
         return None
+    before = len(errors)
     _unknown_keys(where, raw, _VOLUME_KEYS, errors)
-    total = _integer(where + '.total_gb', raw.get('total_gb'), 1, errors)
-    reserved = _integer(where + '.reserved_gb', raw.get('reserved_gb', 0), 0,
+    total = _integer(where + '.total_gb', raw.get('total_gb'), errors)
+    reserved = _integer(where + '.reserved_gb', raw.get('reserved_gb', 0),
                         errors)
-    if total is not None and reserved is not None and reserved > total:
-        errors.append('%s.reserved_gb: %d is more than total_gb %d'
-                      % (where, reserved, total))
     ratio = raw.get('allocation_ratio', 1.0)
-    if (isinstance(ratio, bool) or not isinstance(ratio, (int, float))
-            or ratio <= 0):
-        errors.append('%s.allocation_ratio: must be a number > 0' % where)
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
+        errors.append('%s.allocation_ratio: must be a number, got %r'
+                      % (where, ratio))
     traits = raw.get('traits', [])
     if not isinstance(traits, list):
         errors.append('%s.traits: must be a list' % where)
@@ -105,13 +109,21 @@ def _parse_volume(where, raw, errors):
                 _CUSTOM_TRAIT.match(trait) or trait in os_traits.get_traits()):
             errors.append('%s.traits[%d]: %r is neither a standard trait nor '
                           'CUSTOM_*' % (where, j, trait))
-    return model.SharedVolume(
-        id=_name(where + '.id', raw.get('id'), errors),
-        name=_name(where + '.name', raw.get('name'), errors),
-        total_gb=total, reserved_gb=reserved,
-        allocation_ratio=float(ratio) if isinstance(ratio, (int, float))
-        else None,
-        traits=frozenset(t for t in traits if isinstance(t, str)))
+    volume_id = _name(where + '.id', raw.get('id'), errors)
+    name = _name(where + '.name', raw.get('name'), errors)
+    if len(errors) > before:
+        return None
+    volume = model.SharedVolume(
+        id=volume_id, name=name, total_gb=total, reserved_gb=reserved,
+        allocation_ratio=float(ratio), traits=frozenset(traits))
+    _add_problems(where, model.volume_problems(cluster_name or '', volume),
+                  errors)
+    return volume
+
+
+def _add_problems(where, problems, errors):
+    errors.extend('%s.%s: %s' % (where, field, problem)
+                  for field, problem in problems)
 
 
 def _unknown_keys(where, raw, allowed, errors):
@@ -129,10 +141,8 @@ def _name(where, value, errors):
     return value
 
 
-def _integer(where, value, minimum, errors):
-    if isinstance(value, bool) or not isinstance(value, int) \
-            or value < minimum:
-        errors.append('%s: must be an integer >= %d, got %r'
-                      % (where, minimum, value))
+def _integer(where, value, errors):
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append('%s: must be an integer, got %r' % (where, value))
         return None
     return value

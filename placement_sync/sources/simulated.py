@@ -1,5 +1,7 @@
 """Cluster facts from the simulated cluster's state file."""
 
+import sqlite3
+
 from hvc_sim import state as sim_state
 from placement_sync import exception
 from placement_sync import model
@@ -16,3 +18,7 @@ def load(state_file):
                 for v in state.shared_volumes()))]
     except sim_state.SimulatorError as e:
         raise exception.InvalidInventory(str(e))
+    except sqlite3.Error as e:
+        raise exception.InvalidInventory(
+            'cannot read the simulated cluster state file %s: %s'
+            % (state_file, e))

@@ -3,6 +3,7 @@
 import dataclasses
 import uuid
 
+from hvc_devstack import placement as devstack
 from placement_sync import exception
 from placement_sync import model
 from tests import fixtures as hvc_fixtures
@@ -124,7 +125,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         # Nothing new lands on a draining provider.
         self.assertRaises(exception.SyncError, self._allocate, client, vol2,
                           1)
-        self._free(client, consumer)
+        devstack.release(client, consumer)
         self.reconciler().sync([shrunk])
         self.assertIsNone(client.get_provider(vol2))
 
@@ -147,7 +148,6 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         cluster = self.cluster(nodes=3)
         self.reconciler().sync([cluster])
         client = self.client()
-        from hvc_devstack import placement as devstack
         new_node = cluster.name + '-node4'
         devstack.create_compute_node(client, new_node)
         other_agg = str(uuid.uuid4())
@@ -173,7 +173,6 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertEqual([], result.errors)
         self.assertEqual(3, len(result.warnings))
         self.assertIn('has no resource provider yet', result.warnings[0])
-        from hvc_devstack import placement as devstack
         for node in cluster.nodes:
             devstack.create_compute_node(self.client(), node)
         result = self.reconciler().sync([cluster])
@@ -252,7 +251,6 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertEqual({}, self._state(cluster)['providers'])
 
     def test_placement_down_is_a_clear_error(self):
-        from hvc_devstack import placement as devstack
         from placement_sync import clients
         conf = self.conf(
             endpoint='http://127.0.0.1:%d' % devstack.free_port())
@@ -267,11 +265,6 @@ class TestSync(hvc_fixtures.PlacementTestCase):
 
     def _allocate(self, client, rp_uuid, disk_gb):
         consumer = str(uuid.uuid4())
-        client._call('PUT', '/allocations/%s' % consumer, {
-            'allocations': {rp_uuid: {'resources': {'DISK_GB': disk_gb}}},
-            'project_id': str(uuid.uuid4()), 'user_id': str(uuid.uuid4()),
-            'consumer_generation': None, 'consumer_type': 'INSTANCE'})
+        devstack.claim(client, {'allocations': {
+            rp_uuid: {'resources': {'DISK_GB': disk_gb}}}}, consumer)
         return consumer
-
-    def _free(self, client, consumer):
-        client._call('DELETE', '/allocations/%s' % consumer)

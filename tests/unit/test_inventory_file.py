@@ -5,6 +5,7 @@ import testtools
 import yaml
 
 from placement_sync import exception
+from placement_sync import model
 from placement_sync import sources
 from placement_sync.sources import inventory_file
 
@@ -50,24 +51,41 @@ class TestParse(testtools.TestCase):
         vol = ['clusters', 0, 'shared_volumes', 1]
         cases = [
             (vol + ['total_gb'], 0,
-             'clusters[0].shared_volumes[1].total_gb: must be an integer'),
+             'clusters[0].shared_volumes[1].total_gb: must be between 1 and'),
+            (vol + ['total_gb'], 2 ** 31,
+             'clusters[0].shared_volumes[1].total_gb: must be between 1 and'),
             (vol + ['total_gb'], '500',
-             'clusters[0].shared_volumes[1].total_gb'),
+             "clusters[0].shared_volumes[1].total_gb: must be an integer, "
+             "got '500'"),
             (vol + ['total_gb'], KeyError,
-             'clusters[0].shared_volumes[1].total_gb'),
+             'clusters[0].shared_volumes[1].total_gb: must be an integer'),
             (vol + ['reserved_gb'], 101,
-             'clusters[0].shared_volumes[1].reserved_gb: 101 is more than'),
+             'clusters[0].shared_volumes[1].reserved_gb: must be between 0 '
+             'and total_gb (100), got 101'),
             (vol + ['allocation_ratio'], 0,
-             'clusters[0].shared_volumes[1].allocation_ratio'),
+             'clusters[0].shared_volumes[1].allocation_ratio: must be a '
+             'finite number > 0'),
+            (vol + ['allocation_ratio'], float('inf'),
+             'clusters[0].shared_volumes[1].allocation_ratio: must be a '
+             'finite number > 0'),
+            (vol + ['allocation_ratio'], True,
+             'clusters[0].shared_volumes[1].allocation_ratio: must be a '
+             'number'),
             (vol + ['traits'], ['custom_lower'],
              "clusters[0].shared_volumes[1].traits[0]: 'custom_lower'"),
             (vol + ['id'], '', 'clusters[0].shared_volumes[1].id'),
+            (vol + ['name'], 'x' * 200,
+             'clusters[0].shared_volumes[1].name: makes a provider name of'),
             (vol + ['size'], 3, "clusters[0].shared_volumes[1]: unknown "
                                 "key(s) size"),
             (['clusters', 0, 'nodes'], [], 'clusters[0].nodes: must be a '
                                            'non-empty list'),
             (['clusters', 0, 'nodes'], ['node1', 7], 'clusters[0].nodes[1]'),
             (['clusters', 0, 'name'], None, 'clusters[0].name'),
+            (['clusters', 0, 'name'], 'a:b',
+             "clusters[0].name: must not contain ':'"),
+            (['clusters', 0, 'shared_volumes'], KeyError,
+             'clusters[0].shared_volumes: must be a list (empty if'),
         ]
         for path, value, message in cases:
             self.assertIn(message, self._error(_with(path, value)),
@@ -79,6 +97,20 @@ class TestParse(testtools.TestCase):
         error = self._error(data)
         self.assertIn('clusters[0].name', error)
         self.assertIn('clusters[0].shared_volumes[0].total_gb', error)
+
+    def test_empty_volume_list_is_allowed(self):
+        [cluster] = inventory_file.parse(_with(
+            ['clusters', 0, 'shared_volumes'], []))
+        self.assertEqual((), cluster.shared_volumes)
+
+    def test_every_source_is_checked(self):
+        # Facts from os-win or the simulator pass the same checks.
+        bad = model.Cluster(name='c1', nodes=('n1',), shared_volumes=(
+            model.SharedVolume(id='v', name='Tiny', total_gb=0),))
+        error = str(self.assertRaises(exception.InvalidInventory,
+                                      sources.validate_clusters, [bad]))
+        self.assertIn("cluster 'c1', shared volume 'Tiny': total_gb must be "
+                      "between 1 and", error)
 
     def test_top_level_shape(self):
         self.assertIn("'clusters' list", self._error([]))
