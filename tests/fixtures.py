@@ -45,10 +45,13 @@ class PlacementTestCase(testtools.TestCase):
             devstack.admin_adapter(self.endpoint))
 
     def conf_file(self, endpoint=None, token=devstack.ADMIN_TOKEN,
-                  **sync_opts):
-        """A config file as an operator writes it; returns its path."""
+                  defaults=(), **sync_opts):
+        """A config file as an operator writes it; returns its path.
+
+        ``defaults``: lines for its [DEFAULT] section.
+        """
         sync_opts.setdefault('manage_host_aggregates', False)
-        lines = ['[placement_sync]']
+        lines = ['[DEFAULT]'] + list(defaults) + ['[placement_sync]']
         lines += ['%s = %s' % kv for kv in sorted(sync_opts.items())]
         lines += ['[placement]', 'auth_type = admin_token',
                   'endpoint = %s' % (endpoint or self.endpoint),

@@ -1,4 +1,9 @@
-"""Four syncers at once, and a foreign writer on the same providers."""
+"""Four syncers at once, and a foreign writer on the same providers.
+
+The test placement serves one request at a time, so the syncers'
+requests interleave (which is what makes generations conflict) rather
+than run truly in parallel.
+"""
 
 import dataclasses
 import threading
@@ -48,8 +53,10 @@ class TestConcurrentSyncers(hvc_fixtures.PlacementTestCase):
             errors = []
 
             def sync():
-                result = self.reconciler().sync(clusters)
-                errors.extend(result.errors)
+                try:
+                    errors.extend(self.reconciler().sync(clusters).errors)
+                except Exception as e:  # a crash must fail the test too
+                    errors.append(repr(e))
             threads = [threading.Thread(target=sync)
                        for _ in range(SYNCERS)]
             threads.append(threading.Thread(
@@ -59,6 +66,7 @@ class TestConcurrentSyncers(hvc_fixtures.PlacementTestCase):
                 t.start()
             for t in threads:
                 t.join(120)
+                self.assertFalse(t.is_alive(), 'a syncer hung')
             self.assertEqual([], errors)
 
         for cluster in clusters:

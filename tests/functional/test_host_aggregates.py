@@ -84,6 +84,21 @@ class TestHostAggregates(integrated_helpers.ProviderUsageBaseTestCase):
         self.assertEqual(0, again.placement.requests['writes'])
         self.assertEqual(0, again.host_aggregates.requests['writes'])
 
+    def test_switching_to_host_aggregates_leaves_the_derived_one(self):
+        reconciler = self._reconciler()
+        reconciler.host_aggregates = None  # as with the option off
+        self.assertEqual([], reconciler.sync([self._cluster()]).errors)
+        derived = model.placement_aggregate_uuid('hvc1')
+        csv = model.provider_uuid('hvc1', 'v1')
+        self.assertEqual({derived}, self._placement_aggregates(csv))
+        result = self._reconciler().sync([self._cluster()])
+        self.assertEqual([], result.errors)
+        agg = self._aggregate()['uuid']
+        self.assertEqual({agg}, self._placement_aggregates(csv))
+        for host in NODES:
+            self.assertEqual({agg}, self._placement_aggregates(
+                self._get_provider_uuid_by_host(host)))
+
     def test_node_leaves_and_unknown_host_waits(self):
         self._reconciler().sync([self._cluster()])
         agg_uuid = self._aggregate()['uuid']

@@ -63,12 +63,6 @@ class TestSync(hvc_fixtures.PlacementTestCase):
             self.assertEqual({agg}, aggregates, node)
         self.assertEqual(3, len(state['nodes']))
 
-    def test_uuids_are_deterministic(self):
-        self.assertEqual(model.provider_uuid('c1', 'v1'),
-                         model.provider_uuid('c1', 'v1'))
-        self.assertNotEqual(model.provider_uuid('c1', 'v1'),
-                            model.provider_uuid('c2', 'v1'))
-
     def test_second_sync_writes_nothing(self):
         cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))
         self.reconciler().sync([cluster])
@@ -123,8 +117,9 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertEqual(disk['total'], disk['reserved'])
         self.assertIsNotNone(client.get_provider(vol2))
         # Nothing new lands on a draining provider.
-        self.assertRaises(exception.SyncError, self._allocate, client, vol2,
-                          1)
+        err = self.assertRaises(exception.SyncError, self._allocate, client,
+                                vol2, 1)
+        self.assertIn('Unable to allocate inventory', str(err))
         devstack.release(client, consumer)
         self.reconciler().sync([shrunk])
         self.assertIsNone(client.get_provider(vol2))
@@ -186,8 +181,9 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         client = self.client()
         vol1 = model.provider_uuid(cluster.name, 'Volume1-id')
         foreign_agg = str(uuid.uuid4())
-        gen, aggs = client.get_aggregates(vol1)
-        gen = client.set_aggregates(vol1, gen, aggs | {foreign_agg})
+        gen, _aggs = client.get_aggregates(vol1)
+        # Ours removed, a foreign one added: the sync must merge the two.
+        gen = client.set_aggregates(vol1, gen, {foreign_agg})
         client.ensure_custom_trait('CUSTOM_SOMEONE_ELSE')
         _gen, traits = client.get_traits(vol1)
         client.set_traits(vol1, gen, traits - {model.SHARING_TRAIT}
@@ -217,6 +213,38 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         # The other volume is published all the same.
         self.assertIsNotNone(client.get_provider(
             model.provider_uuid(cluster.name, 'Volume2-id')))
+
+    def test_new_csv_of_a_draining_ones_name(self):
+        """A CSV replaced by another of the same name (a new id)."""
+        cluster = self.cluster()
+        self.reconciler().sync([cluster])
+        client = self.client()
+        old = model.provider_uuid(cluster.name, 'Volume1-id')
+        consumer = self._allocate(client, old, 100)
+        replaced = dataclasses.replace(cluster, shared_volumes=(
+            _volume(cluster, 'Volume1', id='new-id'),))
+        result = self.reconciler().sync([replaced])
+        self.assertEqual([], result.errors)
+        new = model.provider_uuid(cluster.name, 'new-id')
+        self.assertEqual(model.provider_name(cluster.name, 'Volume1'),
+                         client.get_provider(new)['name'])
+        self.assertIn('(draining', client.get_provider(old)['name'])
+        devstack.release(client, consumer)
+        self.assertEqual([], self.reconciler().sync([replaced]).errors)
+        self.assertIsNone(client.get_provider(old))
+
+    def test_foreign_member_that_is_no_node_is_left_alone(self):
+        cluster = self.cluster()
+        self.reconciler().sync([cluster])
+        client = self.client()
+        stranger = str(uuid.uuid4())
+        gen = client.create_provider(stranger, 'some-switch')['generation']
+        agg = model.placement_aggregate_uuid(cluster.name)
+        client.set_aggregates(stranger, gen, {agg})
+        result = self.reconciler().sync([cluster])
+        self.assertTrue(any('some-switch' in w and 'left alone' in w
+                            for w in result.warnings), result.warnings)
+        self.assertEqual({agg}, client.get_aggregates(stranger)[1])
 
     def test_another_clusters_csv_in_our_aggregate_is_left_alone(self):
         ours, theirs = self.cluster(), self.cluster()
