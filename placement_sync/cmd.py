@@ -5,6 +5,7 @@ are printed but are not failures), 1 something failed (a service, the
 cluster facts, a write), 2 bad usage or configuration.
 """
 
+import logging as py_logging
 import random
 import signal
 import sys
@@ -117,6 +118,9 @@ def main(argv=None):
         print('hvc-placement-sync: %s' % e, file=sys.stderr)
         return 2
     logging.setup(conf, 'hvc-placement-sync')
+    if (conf.once or conf.dry_run) and not conf.debug:
+        # One-shot: stdout carries the changes; the log keeps to problems.
+        py_logging.getLogger('placement_sync').setLevel(py_logging.WARNING)
     try:
         if conf.action == 'report':
             placement = clients.placement_client(conf)

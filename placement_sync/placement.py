@@ -49,8 +49,8 @@ class PlacementClient(object):
                 headers={'Accept': 'application/json'})
         except ks_exc.ConnectFailure as e:
             raise exception.ServiceUnavailable(
-                'cannot reach placement at %s: %s'
-                % (_endpoint(self._adapter), _reason(e)))
+                'cannot reach %s: %s' % (_endpoint(self._adapter),
+                                         _reason(e)))
         except ks_exc.ClientException as e:
             raise exception.ServiceUnavailable(
                 'placement request %s %s failed: %s' % (method, url, e))
@@ -168,7 +168,9 @@ def _reason(error):
 
 
 def _endpoint(adapter):
+    """Which service could not be reached, for the message."""
     try:
-        return adapter.get_endpoint()
+        return 'placement at %s' % adapter.get_endpoint()
     except ks_exc.ClientException:
-        return '(no endpoint)'
+        # Finding the endpoint failed too: keystone is down or wrong.
+        return 'the identity service (to find placement)'
