@@ -35,7 +35,8 @@ def load():
                 name=ntpath.basename(csv.VolumeName.rstrip('\\')),
                 total_gb=int(total_bytes // _GiB)))
         nodes = clusterutils.get_cluster_node_names()
-    except (os_win_exc.OSWinException, AttributeError, IndexError) as e:
+    except (os_win_exc.OSWinException, os_win_exc.x_wmi, OSError,
+            AttributeError, IndexError) as e:
         raise exception.InvalidInventory(
             'cannot read the local failover cluster through os-win: %s' % e)
     return [model.Cluster(name=cluster_name,

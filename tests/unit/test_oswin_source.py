@@ -46,6 +46,12 @@ class TestOsWinSource(testtools.TestCase):
             'C:\\ClusterStorage\\Volume1\\')
         self.cluster.check_cluster_state.assert_called_once_with()
 
+    def test_wmi_failure_is_a_clear_error(self):
+        self.cluster._conn_cluster.MSCluster_Cluster.side_effect = (
+            os_win_exc.x_wmi('RPC server unavailable'))
+        err = self.assertRaises(exception.InvalidInventory, oswin.load)
+        self.assertIn('RPC server unavailable', str(err))
+
     def test_os_win_failure_is_a_clear_error(self):
         self.cluster.check_cluster_state.side_effect = (
             os_win_exc.HyperVClusterException('Not enough cluster nodes.'))
