@@ -52,20 +52,34 @@ class HyperVClusterDriver(driver.ComputeDriver):
         an active member of one.
         """
         self._hyperv.bind(host)
-        clusterutils = self._hyperv.clusterutils
         try:
+            clusterutils = self._hyperv.clusterutils
             clusterutils.check_cluster_state()
             cluster_node = clusterutils.get_node_name()
+            members = clusterutils.get_cluster_node_names()
         except Exception as e:
             raise exception.NovaException(
                 'nova-compute on %s cannot use the Hyper-V failover cluster '
                 '(%s backend): %s' % (host, self._hyperv.backend, e)) from e
+        # os-win's check_cluster_state only checks that the cluster has a
+        # node; this one must be one of them.
+        if cluster_node.lower() not in [m.lower() for m in members]:
+            raise exception.NovaException(
+                'nova-compute on %s cannot use the Hyper-V failover cluster '
+                '(%s backend): node %s is not an active member of the '
+                'cluster (nodes: %s)' % (host, self._hyperv.backend,
+                                         cluster_node, ', '.join(members)))
         if cluster_node.lower() != host.lower():
             LOG.warning('nova calls this host %s, the failover cluster '
                         'calls it %s: use the cluster node name as nova\'s '
                         '[DEFAULT] host, or moves between nodes will not '
                         'find it', host, cluster_node)
-        self._hyperv.pathutils.check_create_dir(CONF.instances_path)
+        try:
+            self._hyperv.pathutils.check_create_dir(CONF.instances_path)
+        except hvc_exc.OSWIN_ERRORS as e:
+            raise exception.NovaException(
+                'nova-compute on %s cannot use the instances path %s: %s'
+                % (host, CONF.instances_path, e)) from e
         LOG.info('Hyper-V cluster driver playing node %s (%s backend)',
                  host, self._hyperv.backend)
 
@@ -118,7 +132,10 @@ class HyperVClusterDriver(driver.ComputeDriver):
     def cleanup(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, migrate_data=None, destroy_vifs=True,
                 destroy_secrets=True):
-        self._vmops.destroy(instance, destroy_disks=destroy_disks)
+        self._vmops.cleanup(instance, destroy_disks=destroy_disks)
+
+    def get_console_output(self, context, instance):
+        return self._vmops.get_console_output(instance)
 
     def plug_vifs(self, instance, network_info):
         # The vNICs are made with the VM, named by port id; the Hyper-V

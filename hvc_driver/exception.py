@@ -1,6 +1,20 @@
-"""Nova exceptions of the Hyper-V cluster driver."""
+"""Nova exceptions of the Hyper-V cluster driver, and the translation of
+os-win's errors into them.
+"""
+
+import functools
+import inspect
+
+from os_win import exceptions as os_win_exc
 
 from nova import exception
+
+# What os-win raises besides its own exceptions: raw WMI errors (wmi.x_wmi
+# on Windows, a stand-in class elsewhere) and plain OSError from PathUtils
+# (and IOError, which is OSError, from PathUtils.copy).
+OSWIN_ERRORS = (os_win_exc.OSWinException, os_win_exc.x_wmi, OSError)
+OSWIN_NOT_FOUND = (os_win_exc.HyperVVMNotFoundException,
+                   os_win_exc.ClusterObjectNotFound)
 
 
 class HyperVOperationFailed(exception.NovaException):
@@ -27,3 +41,49 @@ class HostPowerActionRefused(exception.NovaException):
 class InstanceOnAnotherNode(exception.NovaException):
     msg_fmt = ('The failover cluster runs %(vm_name)s on node %(owner)s, '
                'not on %(node)s where nova placed it; it was not touched.')
+
+
+class InstanceMovedDuringDelete(InstanceOnAnotherNode):
+    msg_fmt = ('The failover cluster moved %(vm_name)s away from %(node)s '
+               'while it was being deleted there; it is no longer '
+               'clustered and may run on another node. Its disks were kept '
+               '(and are kept by later deletes until the file '
+               'MOVED-WHILE-DELETED.txt in its directory is removed).')
+
+
+class DifferencingImageRefused(exception.ImageUnacceptable):
+    msg_fmt = ('Image %(image_id)s is unacceptable: it is a differencing '
+               'virtual disk (parent %(parent)s); only standalone VHD and '
+               'VHDX images are booted.')
+
+
+def translate_oswin_errors(operation, instance_not_found=True):
+    """os-win errors become nova exceptions.
+
+    A VM that Hyper-V does not know becomes InstanceNotFound (unless
+    ``instance_not_found`` is False: destroy must never say that, nova
+    would take the instance for gone); any other os-win error, raw WMI
+    error or OSError becomes HyperVOperationFailed naming the node.
+    """
+    def decorator(func):
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return func(self, *args, **kwargs)
+            except OSWIN_NOT_FOUND as e:
+                instance = signature.bind(
+                    self, *args, **kwargs).arguments.get('instance')
+                if instance is None or not instance_not_found:
+                    raise HyperVOperationFailed(
+                        node=self._hyperv.node, operation=operation,
+                        reason=e) from e
+                raise exception.InstanceNotFound(
+                    instance_id=instance.uuid) from e
+            except OSWIN_ERRORS as e:
+                raise HyperVOperationFailed(
+                    node=self._hyperv.node, operation=operation,
+                    reason=e) from e
+        return wrapper
+    return decorator

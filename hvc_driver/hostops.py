@@ -17,6 +17,8 @@ from nova.objects import fields as obj_fields
 from nova.virt import driver
 import nova.virt.node
 
+from hvc_driver import exception as hvc_exc
+
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
 
@@ -60,16 +62,16 @@ class HostOps(object):
         total_kb, free_kb = self._hyperv.hostutils.get_memory_info()
         return total_kb // 1024, free_kb // 1024
 
+    @hvc_exc.translate_oswin_errors('get the hypervisor version')
     def hypervisor_version(self):
         # As compute-hyperv reported it: 10.0.x is 10000.
         major, minor = self._hyperv.hostutils.get_windows_version().split(
             '.')[:2]
         return int(major) * 1000 + int(minor)
 
-    def _cpu_info(self, cpus):
+    def _cpu_info(self, cpus, logical):
         first = cpus[0]
         cores = sum(c['NumberOfCores'] for c in cpus)
-        logical = sum(c['NumberOfLogicalProcessors'] for c in cpus)
         return {
             'vendor': first['Manufacturer'],
             'model': first['Name'],
@@ -81,6 +83,7 @@ class HostOps(object):
                          'threads': max(1, logical // max(1, cores))},
         }
 
+    @hvc_exc.translate_oswin_errors('report the node\'s resources')
     def get_available_resource(self, nodename):
         """The node's figures, as the hypervisor API shows them.
 
@@ -90,7 +93,7 @@ class HostOps(object):
         self._check_node(nodename)
         cpus, vcpus = self._cpus()
         total_mb, free_mb = self._memory_mb()
-        cpu_info = self._cpu_info(cpus)
+        cpu_info = self._cpu_info(cpus, vcpus)
         return {
             'uuid': self.node_uuid(),
             'vcpus': vcpus,
@@ -111,6 +114,7 @@ class HostOps(object):
             'numa_topology': None,
         }
 
+    @hvc_exc.translate_oswin_errors('report the node\'s inventory')
     def update_provider_tree(self, provider_tree, nodename,
                              allocations=None):
         """VCPU and MEMORY_MB of this node; whatever else is there stays.
@@ -145,6 +149,7 @@ class HostOps(object):
         }
         provider_tree.update_inventory(nodename, inventory)
 
+    @hvc_exc.translate_oswin_errors('find the host\'s IP address')
     def get_host_ip_addr(self):
         if CONF.my_ip:
             return CONF.my_ip

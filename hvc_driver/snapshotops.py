@@ -73,7 +73,15 @@ class SnapshotOps(object):
                     LOG.exception('Removing checkpoint %s or %s of %s '
                                   'failed', checkpoint, export_dir, vm_name,
                                   instance=instance)
-        self._clean_up(checkpoint, export_dir)
+        try:
+            self._clean_up(checkpoint, export_dir)
+        except Exception:
+            # The image is in glance and good: an error now would make
+            # nova delete it. The leftover checkpoint is only logged.
+            LOG.exception('Snapshot of %s uploaded as image %s, but removing '
+                          'checkpoint %s or %s failed', vm_name, image_id,
+                          checkpoint, export_dir, instance=instance)
+            return
         LOG.info('Snapshot of %s uploaded as image %s', vm_name, image_id,
                  instance=instance)
 

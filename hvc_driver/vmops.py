@@ -1,7 +1,5 @@
 """The life cycle of instances on the node a driver instance plays."""
 
-import functools
-import inspect
 import os
 import time
 
@@ -47,6 +45,15 @@ CONFIG_DRIVE = 'configdrive.iso'
 CONFIG_DRIVE_FORMAT = 'iso9660'
 EPHEMERAL_DISK = 'ephemeral'
 SWAP_DISK = 'swap'
+# The log of the VM's serial port, next to its disks; what nova's
+# console output API shows. The simulated guest writes it; on Hyper-V a
+# reader of the serial port's named pipe has to (not done yet).
+CONSOLE_LOG = 'console.log'
+# Left in the instance directory of a VM the cluster moved away while it
+# was being deleted: a later delete keeps the disks while it is there.
+MOVED_MARK = 'MOVED-WHILE-DELETED.txt'
+# As libvirt: at most the last 100 KiB.
+MAX_CONSOLE_BYTES = 100 * units.Ki
 
 
 def instance_dir(instance):
@@ -64,35 +71,8 @@ def find_root_disk(hyperv, instance):
         instance_dir(instance), ROOT_DISK + '.vhd(x)'))
 
 
-def translate_oswin_errors(operation):
-    """os-win errors become nova exceptions, for every VM operation.
-
-    A VM that Hyper-V does not know becomes InstanceNotFound; any other
-    os-win error becomes HyperVOperationFailed naming the node.
-    """
-    def decorator(func):
-        signature = inspect.signature(func)
-
-        @functools.wraps(func)
-        def wrapper(self, *args, **kwargs):
-            try:
-                return func(self, *args, **kwargs)
-            except (os_win_exc.HyperVVMNotFoundException,
-                    os_win_exc.ClusterObjectNotFound) as e:
-                instance = signature.bind(
-                    self, *args, **kwargs).arguments.get('instance')
-                if instance is None:
-                    raise hvc_exc.HyperVOperationFailed(
-                        node=self._hyperv.node, operation=operation,
-                        reason=e) from e
-                raise exception.InstanceNotFound(
-                    instance_id=instance.uuid) from e
-            except os_win_exc.OSWinException as e:
-                raise hvc_exc.HyperVOperationFailed(
-                    node=self._hyperv.node, operation=operation,
-                    reason=e) from e
-        return wrapper
-    return decorator
+# Kept here too: the other *ops modules use it as vmops.translate_oswin_errors.
+translate_oswin_errors = hvc_exc.translate_oswin_errors
 
 
 class VMOps(object):
@@ -120,9 +100,6 @@ class VMOps(object):
     def _clusterutils(self):
         return self._hyperv.clusterutils
 
-    def instance_dir(self, instance):
-        return instance_dir(instance)
-
     # Inspection.
 
     @translate_oswin_errors('list instances')
@@ -147,11 +124,25 @@ class VMOps(object):
             state=POWER_STATES.get(summary['EnabledState'],
                                    power_state.NOSTATE))
 
+    @translate_oswin_errors('read the console output of an instance')
+    def get_console_output(self, instance):
+        """The tail of the serial port's log, as bytes."""
+        if not self._vmutils.vm_exists(instance.name):
+            raise exception.InstanceNotFound(instance_id=instance.uuid)
+        path = os.path.join(instance_dir(instance), CONSOLE_LOG)
+        if not self._pathutils.exists(path):
+            return b''
+        with self._pathutils.open(path, 'rb') as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - MAX_CONSOLE_BYTES))
+            return log.read()
+
     # Creation.
 
-    def _check_spawn_request(self, instance, network_info,
+    def _check_spawn_request(self, instance, image_meta, network_info,
                              block_device_info):
         """Refuse, before anything is made, what the driver cannot do."""
+        imagecache.check_disk_format(image_meta)
         if (configdrive.required_by(instance) and
                 CONF.config_drive_format != CONFIG_DRIVE_FORMAT):
             raise exception.ConfigDriveUnsupportedFormat(
@@ -234,33 +225,37 @@ class VMOps(object):
               block_device_info, power_on=True, injected_files=None,
               admin_password=None):
         vm_name = instance.name
-        self._check_spawn_request(instance, network_info, block_device_info)
-        if self._vmutils.vm_exists(vm_name):
+        self._check_spawn_request(instance, image_meta, network_info,
+                                  block_device_info)
+        # A VM of this name, here or clustered anywhere, may run from the
+        # instance directory: never touch it.
+        if (self._vmutils.vm_exists(vm_name) or
+                self._clusterutils.vm_exists(vm_name)):
             raise exception.InstanceExists(name=vm_name)
-        instance_dir = self.instance_dir(instance)
+        inst_dir = instance_dir(instance)
         try:
             # Leftovers of an earlier failed attempt are not ours to reuse.
-            self._pathutils.check_remove_dir(instance_dir)
-            self._pathutils.check_create_dir(instance_dir)
+            self._pathutils.check_remove_dir(inst_dir)
+            self._pathutils.check_create_dir(inst_dir)
             disks = [self._create_root_disk(context, instance, image_meta,
-                                            instance_dir)]
+                                            inst_dir)]
             flavor = instance.flavor
             if flavor.ephemeral_gb:
                 disks.append(self._create_blank_disk(
-                    instance_dir, EPHEMERAL_DISK,
+                    inst_dir, EPHEMERAL_DISK,
                     flavor.ephemeral_gb * units.Gi))
             if flavor.swap:
                 disks.append(self._create_blank_disk(
-                    instance_dir, SWAP_DISK, flavor.swap * units.Mi))
+                    inst_dir, SWAP_DISK, flavor.swap * units.Mi))
 
             vm_gen = self._vm_generation(image_meta)
-            self._vmutils.create_vm(vm_name, False, vm_gen, instance_dir,
+            self._vmutils.create_vm(vm_name, False, vm_gen, inst_dir,
                                     notes=[instance.uuid])
             self._vmutils.update_vm(
                 vm_name, flavor.memory_mb, 0, flavor.vcpus, 0,
                 CONF.hyperv_cluster.limit_cpu_features,
                 CONF.hyperv_cluster.dynamic_memory_ratio,
-                configuration_root_dir=instance_dir)
+                configuration_root_dir=inst_dir)
             self._attach_disks(vm_name, vm_gen, disks)
             self._create_nics(instance, network_info)
             self._volumeops.attach_volumes(block_device_info, instance)
@@ -269,7 +264,7 @@ class VMOps(object):
                                           self._create_config_drive(
                                               context, instance,
                                               injected_files, admin_password,
-                                              network_info, instance_dir))
+                                              network_info, inst_dir))
             self._clusterutils.add_vm_to_cluster(
                 vm_name, CONF.hyperv_cluster.max_failover_count,
                 CONF.hyperv_cluster.failover_period,
@@ -329,33 +324,101 @@ class VMOps(object):
 
     # Removal.
 
-    @translate_oswin_errors('destroy an instance')
+    def _ignoring_not_found(self, func, vm_name, *args):
+        """Call a step of destroy; a VM or group already gone is done."""
+        try:
+            return func(vm_name, *args)
+        except hvc_exc.OSWIN_NOT_FOUND as e:
+            LOG.debug('%s of %s: gone already (%s)', func.__name__, vm_name,
+                      e)
+            return None
+
+    def _owner_elsewhere(self, vm_name):
+        """The node the cluster runs a clustered VM on, if not this one.
+
+        None when the VM is not clustered or is clustered on this node.
+        """
+        if not self._clusterutils.vm_exists(vm_name):
+            return None
+        owner = self._ignoring_not_found(self._clusterutils.get_vm_host,
+                                         vm_name)
+        if owner is None or owner.lower() == self._hyperv.node.lower():
+            return None
+        return owner
+
+    @staticmethod
+    def _moved_mark(instance):
+        return os.path.join(instance_dir(instance), MOVED_MARK)
+
+    def _mark_moved(self, instance):
+        with self._pathutils.open(self._moved_mark(instance), 'w') as mark:
+            mark.write('%s left node %s unclustered while being deleted; it '
+                       'may run on another node from these disks. Remove '
+                       'this file once it does not.\n'
+                       % (instance.name, self._hyperv.node))
+
+    @translate_oswin_errors('destroy an instance', instance_not_found=False)
     def destroy(self, instance, destroy_disks=True):
         """Remove the VM, its cluster group and its disks, whatever exists.
 
         Safe to repeat and to call after a partial spawn: each step acts
-        only on what is there. The disks go only once the VM is gone.
+        only on what is there, and a VM or group that goes away meanwhile
+        counts as removed (never InstanceNotFound: nova would take the
+        instance for gone and never mark it deleted). The disks go only
+        once the VM is gone, and never while it may run elsewhere.
         """
         vm_name = instance.name
+        clustered = False
         if self._clusterutils.vm_exists(vm_name):
-            owner = self._clusterutils.get_vm_host(vm_name)
-            if owner.lower() != self._hyperv.node.lower():
+            owner = self._ignoring_not_found(self._clusterutils.get_vm_host,
+                                             vm_name)
+            if (owner is not None and
+                    owner.lower() != self._hyperv.node.lower()):
                 # The cluster moved it (failover): its disks are in use
                 # there. Moving nova's record along is the cluster
                 # reconciliation's job, not a delete's.
                 raise hvc_exc.InstanceOnAnotherNode(
                     vm_name=vm_name, owner=owner, node=self._hyperv.node)
+            clustered = owner is not None
             # Unclustered first, or the cluster would bring it back.
-            self._clusterutils.delete(vm_name)
+            self._ignoring_not_found(self._clusterutils.delete, vm_name)
         if self._vmutils.vm_exists(vm_name):
-            self._vmutils.stop_vm_jobs(vm_name)
-            self._vmutils.set_vm_state(vm_name,
-                                       os_win_const.HYPERV_VM_STATE_DISABLED)
-            self._vmutils.destroy_vm(vm_name)
+            self._ignoring_not_found(self._vmutils.stop_vm_jobs, vm_name)
+            self._ignoring_not_found(self._vmutils.set_vm_state, vm_name,
+                                     os_win_const.HYPERV_VM_STATE_DISABLED)
+            self._ignoring_not_found(self._vmutils.destroy_vm, vm_name)
+        elif clustered:
+            # It was clustered on this node a moment ago and this node no
+            # longer runs it: the cluster failed it over before it was
+            # unclustered. It runs, unclustered, on another node, from
+            # the disks on the shared CSV. Nothing says so any more but
+            # a mark next to them, which keeps a later delete off them.
+            self._mark_moved(instance)
+            raise hvc_exc.InstanceMovedDuringDelete(
+                vm_name=vm_name, owner='another node', node=self._hyperv.node)
+        elif self._pathutils.exists(self._moved_mark(instance)):
+            raise hvc_exc.InstanceMovedDuringDelete(
+                vm_name=vm_name, owner='another node', node=self._hyperv.node)
         if destroy_disks:
-            self._pathutils.check_remove_dir(self.instance_dir(instance))
+            self._pathutils.check_remove_dir(instance_dir(instance))
         LOG.info('Destroyed %s on node %s', vm_name, self._hyperv.node,
                  instance=instance)
+
+    @translate_oswin_errors('clean up an instance', instance_not_found=False)
+    def cleanup(self, instance, destroy_disks=True):
+        """Destroy, unless the cluster runs the VM on another node.
+
+        After a cluster live migration (or a failover) nova cleans up the
+        source node: the VM, its group and its disks now belong to the
+        other node and are left alone.
+        """
+        owner = self._owner_elsewhere(instance.name)
+        if owner is not None:
+            LOG.info('%s is clustered on node %s now: nothing to clean up on '
+                     '%s', instance.name, owner, self._hyperv.node,
+                     instance=instance)
+            return
+        self.destroy(instance, destroy_disks=destroy_disks)
 
     # Power.
 
@@ -396,6 +459,17 @@ class VMOps(object):
     def power_on(self, instance):
         self._set_state(instance, os_win_const.HYPERV_VM_STATE_ENABLED)
 
+    def _hard_reboot(self, instance):
+        vm_name = instance.name
+        if (self._vmutils.get_vm_state(vm_name) ==
+                os_win_const.HYPERV_VM_STATE_ENABLED):
+            self._set_state(instance, os_win_const.HYPERV_VM_STATE_REBOOT)
+            return
+        # Hyper-V ignores a reset of a VM that is not running; nova expects
+        # it running after a hard reboot, as libvirt leaves it.
+        self._set_state(instance, os_win_const.HYPERV_VM_STATE_DISABLED)
+        self._set_state(instance, os_win_const.HYPERV_VM_STATE_ENABLED)
+
     @translate_oswin_errors('reboot an instance')
     def reboot(self, instance, reboot_type):
         if reboot_type == 'SOFT':
@@ -407,7 +481,7 @@ class VMOps(object):
                 return
             LOG.info('Soft reboot of %s did not work; rebooting it hard',
                      instance.name, instance=instance)
-        self._set_state(instance, os_win_const.HYPERV_VM_STATE_REBOOT)
+        self._hard_reboot(instance)
 
     @translate_oswin_errors('pause an instance')
     def pause(self, instance):

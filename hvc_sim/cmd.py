@@ -78,8 +78,12 @@ def describe(state):
     }
 
 
-_POWER_STATES = {2: 'running', 3: 'off', 4: 'stopping', 10: 'rebooting',
-                 32768: 'paused', 32769: 'saved'}
+_POWER_STATES = {sim_state.VM_STATE_ENABLED: 'running',
+                 sim_state.VM_STATE_DISABLED: 'off',
+                 sim_state.VM_STATE_SHUTTING_DOWN: 'stopping',
+                 sim_state.VM_STATE_REBOOT: 'rebooting',
+                 sim_state.VM_STATE_PAUSED: 'paused',
+                 sim_state.VM_STATE_SUSPENDED: 'saved'}
 
 
 def describe_vm(state, vm):

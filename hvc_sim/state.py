@@ -92,12 +92,40 @@ CREATE TABLE IF NOT EXISTS faults (
 );
 """
 
+# Hyper-V's EnabledState values (os_win.constants.HYPERV_VM_STATE_*) of a
+# VM that runs (enabled, paused), and of one that is off.
+VM_STATE_ENABLED = 2
+VM_STATE_DISABLED = 3
+VM_STATE_SHUTTING_DOWN = 4
+VM_STATE_REBOOT = 10
+VM_STATE_PAUSED = 32768
+VM_STATE_SUSPENDED = 32769
+_RUNNING_STATES = (VM_STATE_ENABLED, VM_STATE_PAUSED)
+
 DEFAULT_NODE_VCPUS = 16
 DEFAULT_NODE_MEMORY_MB = 65536
 
 
 class SimulatorError(Exception):
     """The simulated cluster cannot do what was asked; says why."""
+
+
+class VMNotFound(SimulatorError):
+    """No such VM (on the node that asked, when one did)."""
+
+    def __init__(self, vm_name, node=None):
+        self.vm_name = vm_name
+        self.node = node
+        super().__init__('no VM %r%s' % (
+            vm_name, '' if node is None else ' on node %s' % node))
+
+
+class ClusterGroupNotFound(VMNotFound):
+    """No cluster group of that VM (os-win says: no such VM)."""
+
+    def __init__(self, vm_name):
+        super().__init__(vm_name)
+        self.args = ('no cluster group %r' % vm_name,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,8 +300,8 @@ class ClusterState(object):
     # Virtual machines, as the Hyper-V hosts of the cluster hold them.
 
     def create_vm(self, name, node, generation, instance_path, notes=(),
-                  state=3):
-        """Register a new VM on ``node``, powered off (state 3)."""
+                  state=VM_STATE_DISABLED):
+        """Register a new VM on ``node``, powered off."""
         with self._db(write=True) as conn:
             self._require_node(conn, node)
             try:
@@ -301,51 +329,96 @@ class ClusterState(object):
                     'SELECT * FROM vms WHERE node = ? ORDER BY name', (node,))
             return [_vm(r) for r in rows]
 
-    def update_vm(self, name, **fields):
-        """Change columns of a VM; ``state`` also tracks its uptime."""
-        allowed = {'state', 'vcpus', 'memory_mb', 'node', 'notes'}
+    def update_vm(self, name, owner=None, **fields):
+        """Change columns of a VM; ``state`` also tracks its uptime.
+
+        With ``owner``, only if that node runs the VM (VMNotFound if not),
+        checked in the same transaction as the change.
+        """
+        self.change_vm(name, lambda vm: fields, owner=owner)
+
+    def change_vm(self, name, change, owner=None):
+        """Check and change a VM in one write transaction.
+
+        ``change(vm)`` gets the VM as it is now and returns the columns to
+        change (or nothing); ``restart=True`` among them restarts its
+        uptime (a reset). With ``owner``, the VM must be on that node.
+        """
+        with self._db(write=True) as conn:
+            row = self._require_vm(conn, name, owner)
+            fields = dict(change(_vm(row)) or {})
+            if fields:
+                self._update_vm_row(conn, row, fields, owner)
+
+    def _update_vm_row(self, conn, row, fields, owner):
+        allowed = {'state', 'vcpus', 'memory_mb', 'node', 'notes', 'restart'}
         unknown = set(fields) - allowed
         if unknown:
             raise SimulatorError('cannot change %s of a VM'
                                  % ', '.join(sorted(unknown)))
         if 'notes' in fields:
             fields['notes'] = json.dumps(list(fields['notes']))
-        with self._db(write=True) as conn:
-            row = conn.execute('SELECT * FROM vms WHERE name = ?',
-                               (name,)).fetchone()
-            if row is None:
-                raise SimulatorError('no VM %r' % name)
-            if 'node' in fields:
-                self._require_node(conn, fields['node'])
-            if 'state' in fields:
-                running = fields['state'] in (2, 32768)
-                was_running = row['state'] in (2, 32768)
-                if running and not was_running:
-                    fields['started_at'] = time.time()
-                elif not running:
-                    fields['started_at'] = None
-            cols = sorted(fields)
-            conn.execute(
-                'UPDATE vms SET %s WHERE name = ?'
-                % ', '.join('%s = ?' % c for c in cols),
-                [fields[c] for c in cols] + [name])
+        if 'node' in fields:
+            self._require_node(conn, fields['node'])
+        if fields.pop('restart', False):
+            fields['started_at'] = time.time()
+        if 'state' in fields:
+            running = fields['state'] in _RUNNING_STATES
+            was_running = row['state'] in _RUNNING_STATES
+            if running and not was_running:
+                fields['started_at'] = time.time()
+            elif not running:
+                fields['started_at'] = None
+        cols = sorted(fields)
+        where, params = 'name = ?', [row['name']]
+        if owner is not None:
+            where, params = 'name = ? AND node = ?', [row['name'], owner]
+        if not conn.execute(
+                'UPDATE vms SET %s WHERE %s'
+                % (', '.join('%s = ?' % c for c in cols), where),
+                [fields[c] for c in cols] + params).rowcount:
+            raise VMNotFound(row['name'], owner)
 
-    def delete_vm(self, name):
-        """Remove a VM with its disk and NIC attachments (not the files)."""
-        with self._db(write=True) as conn:
-            if not conn.execute('DELETE FROM vms WHERE name = ?',
-                                (name,)).rowcount:
-                raise SimulatorError('no VM %r' % name)
+    def delete_vm(self, name, owner=None):
+        """Remove a VM with its disk and NIC attachments (not the files).
 
-    def add_disk(self, vm_name, path, controller, slot, drive_type):
+        With ``owner``, only if that node runs it.
+        """
         with self._db(write=True) as conn:
-            self._require_vm(conn, vm_name)
+            if owner is None:
+                deleted = conn.execute('DELETE FROM vms WHERE name = ?',
+                                       (name,)).rowcount
+            else:
+                deleted = conn.execute(
+                    'DELETE FROM vms WHERE name = ? AND node = ?',
+                    (name, owner)).rowcount
+            if not deleted:
+                raise VMNotFound(name, owner)
+
+    def add_disk(self, vm_name, path, controller, slot, drive_type,
+                 owner=None, slots=None):
+        """Attach a disk; ``slot=None`` takes the first free one of
+        ``range(slots)``, chosen in the same transaction as the insert.
+        Returns the slot.
+        """
+        with self._db(write=True) as conn:
+            self._require_vm(conn, vm_name, owner)
+            if slot is None:
+                used = {r['slot'] for r in conn.execute(
+                    'SELECT slot FROM vm_disks WHERE vm_name = ? AND '
+                    'controller = ?', (vm_name, controller))}
+                free = [s for s in range(slots) if s not in used]
+                if not free:
+                    raise SimulatorError('no free slot on controller %s of '
+                                         '%s' % (controller, vm_name))
+                slot = free[0]
             try:
                 conn.execute('INSERT INTO vm_disks VALUES (?, ?, ?, ?, ?)',
                              (vm_name, path, controller, slot, drive_type))
             except sqlite3.IntegrityError:
                 raise SimulatorError('%s is attached to %s already'
                                      % (path, vm_name))
+        return slot
 
     def remove_disk(self, vm_name, path):
         with self._db(write=True) as conn:
@@ -367,9 +440,9 @@ class ClusterState(object):
                     'ORDER BY controller, slot', (vm_name,))
             return [Disk(**r) for r in rows]
 
-    def add_nic(self, vm_name, name, mac_address=None):
+    def add_nic(self, vm_name, name, mac_address=None, owner=None):
         with self._db(write=True) as conn:
-            self._require_vm(conn, vm_name)
+            self._require_vm(conn, vm_name, owner)
             try:
                 conn.execute('INSERT INTO vm_nics VALUES (?, ?, ?)',
                              (vm_name, name, mac_address))
@@ -394,11 +467,11 @@ class ClusterState(object):
                     (vm_name,))
             return [Nic(**r) for r in rows]
 
-    def add_snapshot(self, vm_name, name=None):
+    def add_snapshot(self, vm_name, name=None, owner=None):
         """A checkpoint of a VM; returns its path, as WMI names it."""
         path = 'hvc-sim:snapshot:%s:%s' % (vm_name, uuid.uuid4())
         with self._db(write=True) as conn:
-            self._require_vm(conn, vm_name)
+            self._require_vm(conn, vm_name, owner)
             conn.execute('INSERT INTO vm_snapshots VALUES (?, ?, ?)',
                          (path, vm_name, name))
         return path
@@ -478,7 +551,7 @@ class ClusterState(object):
         with self._db(write=True) as conn:
             if not conn.execute('DELETE FROM cluster_groups WHERE name = ?',
                                 (name,)).rowcount:
-                raise SimulatorError('no cluster group %r' % name)
+                raise ClusterGroupNotFound(name)
 
     # Faults: make the next ``count`` calls of a simulated os-win method
     # fail, as a real host does now and then.
@@ -522,11 +595,11 @@ class ClusterState(object):
                             (node,)).fetchone():
             raise SimulatorError('no node %r in the cluster' % node)
 
-    def _require_vm(self, conn, name):
+    def _require_vm(self, conn, name, owner=None):
         row = conn.execute('SELECT * FROM vms WHERE name = ?',
                            (name,)).fetchone()
-        if row is None:
-            raise SimulatorError('no VM %r' % name)
+        if row is None or (owner is not None and row['node'] != owner):
+            raise VMNotFound(name, owner)
         return row
 
     def _add_node(self, conn, name, vcpus, memory_mb):

@@ -38,6 +38,8 @@ from hvc_driver import hostops  # noqa: E402
 from hvc_driver import hyperv  # noqa: E402
 
 CALLS = 200
+# How long the boot may take before the scenario gives up.
+WAIT_SECONDS = 60
 
 
 class Timer(object):
@@ -117,13 +119,17 @@ class Scenario(cluster_tests.HyperVClusterTestCase):
             print('  %-45s %s' % (names.get(rp, rp), ', '.join(
                 '%s=%s' % kv for kv in sorted(alloc['resources'].items()))))
 
-    def _wait(self, server_id, status):
+    def _wait(self, server_id, status, timeout=WAIT_SECONDS):
+        deadline = time.monotonic() + timeout
         while True:
             server = self.api.get_server(server_id)
             if server['status'] == status:
                 return server
             if server['status'] == 'ERROR':
                 self.fail('server went to ERROR: %s' % server.get('fault'))
+            if time.monotonic() > deadline:
+                self.fail('server %s still %s after %ss, not %s' % (
+                    server_id, server['status'], timeout, status))
             time.sleep(0.01)
 
     def test_scenario(self):

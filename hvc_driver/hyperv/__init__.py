@@ -13,9 +13,18 @@ from hvc_driver import conf as hvc_conf
 
 LOG = logging.getLogger(__name__)
 
-# The utils the driver uses, by the name of their os-win factory function.
-UTILS = ('vmutils', 'hostutils', 'clusterutils', 'pathutils', 'vhdutils',
-         'smbutils')
+# The utils the driver uses, by the name of their os-win factory function,
+# and the os-win class utilsfactory makes for each on Windows Server 2016+
+# (what the simulated classes stand in for, and what the tests autospec).
+OSWIN_CLASSES = {
+    'vmutils': 'os_win.utils.compute.vmutils10.VMUtils10',
+    'hostutils': 'os_win.utils.hostutils10.HostUtils10',
+    'clusterutils': 'os_win.utils.compute.clusterutils.ClusterUtils',
+    'pathutils': 'os_win.utils.pathutils.PathUtils',
+    'vhdutils': 'os_win.utils.storage.virtdisk.vhdutils.VHDUtils',
+    'smbutils': 'os_win.utils.storage.smbutils.SMBUtils',
+}
+UTILS = tuple(OSWIN_CLASSES)
 
 
 class HyperVNotReady(Exception):

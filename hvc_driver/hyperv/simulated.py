@@ -15,6 +15,7 @@ A fault armed with ``hvc-sim fail KIND.METHOD`` (or
 os-win exception a failing Hyper-V call raises.
 """
 
+import errno
 import functools
 import json
 import os
@@ -27,6 +28,7 @@ from os_win.utils.winapi import constants as w_const
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
+from hvc_driver import hyperv
 from hvc_sim import state as sim_state
 
 LOG = logging.getLogger(__name__)
@@ -37,6 +39,9 @@ _SECTOR_SIZE = 512
 _DEVICE_IDS = {
     constants.DISK_FORMAT_VHD: w_const.VIRTUAL_STORAGE_TYPE_DEVICE_VHD,
     constants.DISK_FORMAT_VHDX: w_const.VIRTUAL_STORAGE_TYPE_DEVICE_VHDX}
+# The serial port log of a VM, in its instance directory (its
+# configuration root), where the driver reads the console output.
+CONSOLE_LOG = 'console.log'
 # Memory a simulated host keeps for itself (the parent partition).
 HOST_RESERVED_MEMORY_MB = 2048
 _RUNNING = (constants.HYPERV_VM_STATE_ENABLED,
@@ -78,6 +83,8 @@ def _faultable(exc_class):
                 raise exc_class(message)
             try:
                 return func(self, *args, **kwargs)
+            except sim_state.VMNotFound as e:
+                raise os_win_exc.HyperVVMNotFoundException(vm_name=e.vm_name)
             except sim_state.SimulatorError as e:
                 raise exc_class(str(e))
         return wrapper
@@ -122,8 +129,8 @@ class VMUtils(_SimulatedUtils):
                   host_shutdown_action=None, vnuma_enabled=None,
                   snapshot_type=None, is_planned_vm=False,
                   chassis_asset_tag=None):
-        self._lookup_vm_check(vm_name)
-        self._state.update_vm(vm_name, vcpus=vcpus_num, memory_mb=memory_mb)
+        self._state.update_vm(vm_name, owner=self._node, vcpus=vcpus_num,
+                              memory_mb=memory_mb)
 
     @_faultable(os_win_exc.HyperVException)
     def get_vm_summary_info(self, vm_name):
@@ -132,9 +139,10 @@ class VMUtils(_SimulatedUtils):
         up_time = None
         if running and vm.started_at:
             up_time = int((time.time() - vm.started_at) * 1000)
+        # WMI reports no memory usage (None) for a VM that is off.
         return {'NumberOfProcessors': vm.vcpus,
                 'EnabledState': vm.state,
-                'MemoryUsage': vm.memory_mb if running else 0,
+                'MemoryUsage': vm.memory_mb if running else None,
                 'UpTime': up_time}
 
     @_faultable(os_win_exc.HyperVException)
@@ -147,31 +155,41 @@ class VMUtils(_SimulatedUtils):
 
     @_faultable(os_win_exc.HyperVException)
     def set_vm_state(self, vm_name, req_state):
-        vm = self._lookup_vm_check(vm_name)
         if req_state not in _TRANSITIONS:
             raise os_win_exc.HyperVException(
                 'unsupported VM state request %r' % (req_state,))
-        if req_state == constants.HYPERV_VM_STATE_REBOOT:
-            if vm.state == constants.HYPERV_VM_STATE_ENABLED:
-                # A reset: the VM runs on, its uptime starts again.
-                self._state.update_vm(
-                    vm_name, state=constants.HYPERV_VM_STATE_DISABLED)
-                self._state.update_vm(
-                    vm_name, state=constants.HYPERV_VM_STATE_ENABLED)
-            return
-        if vm.state == req_state or vm.state not in _TRANSITIONS[req_state]:
-            LOG.debug('Simulated VM %s is %s: request for state %s ignored, '
-                      'as Hyper-V does', vm_name, vm.state, req_state)
-            return
-        self._state.update_vm(vm_name, state=req_state)
+        started = []
+
+        def change(vm):
+            if req_state == constants.HYPERV_VM_STATE_REBOOT:
+                if vm.state == constants.HYPERV_VM_STATE_ENABLED:
+                    # A reset: the VM runs on, its uptime starts again.
+                    started.append(vm)
+                    return {'restart': True}
+                return None
+            if (vm.state == req_state or
+                    vm.state not in _TRANSITIONS[req_state]):
+                LOG.debug('Simulated VM %s is %s: request for state %s '
+                          'ignored, as Hyper-V does', vm_name, vm.state,
+                          req_state)
+                return None
+            if req_state == constants.HYPERV_VM_STATE_ENABLED:
+                started.append(vm)
+            return {'state': req_state}
+
+        # Checked and changed in one transaction, on this node only: a VM
+        # the cluster moves meanwhile is not found, as on Hyper-V.
+        self._state.change_vm(vm_name, change, owner=self._node)
+        for vm in started:
+            _guest_boot_message(vm, self._node)
 
     @_faultable(os_win_exc.HyperVException)
     def soft_shutdown_vm(self, vm_name):
-        vm = self._lookup_vm_check(vm_name)
         # The simulated guest honours a shutdown request at once.
-        if vm.state in _RUNNING:
-            self._state.update_vm(
-                vm_name, state=constants.HYPERV_VM_STATE_DISABLED)
+        self._state.change_vm(
+            vm_name, lambda vm: ({'state': constants.HYPERV_VM_STATE_DISABLED}
+                                 if vm.state in _RUNNING else None),
+            owner=self._node)
 
     @_faultable(os_win_exc.HyperVException)
     def stop_vm_jobs(self, vm_name, timeout=None):
@@ -180,8 +198,7 @@ class VMUtils(_SimulatedUtils):
     @_faultable(os_win_exc.HyperVException)
     def destroy_vm(self, vm_name):
         # Like Hyper-V, this removes the VM, not its disk files.
-        self._lookup_vm_check(vm_name)
-        self._state.delete_vm(vm_name)
+        self._state.delete_vm(vm_name, owner=self._node)
 
     @_faultable(os_win_exc.HyperVException)
     def list_instances(self):
@@ -209,25 +226,19 @@ class VMUtils(_SimulatedUtils):
     @_faultable(os_win_exc.HyperVException)
     def attach_ide_drive(self, vm_name, path, ctrller_addr, drive_addr,
                          drive_type=constants.DISK):
-        self._lookup_vm_check(vm_name)
         if drive_addr >= constants.IDE_CONTROLLER_SLOTS_NUMBER:
             raise os_win_exc.HyperVException(
                 'IDE controller %s has no slot %s' % (ctrller_addr,
                                                       drive_addr))
         self._state.add_disk(vm_name, path, 'IDE%s' % ctrller_addr,
-                             drive_addr, drive_type)
+                             drive_addr, drive_type, owner=self._node)
 
     @_faultable(os_win_exc.HyperVException)
     def attach_scsi_drive(self, vm_name, path, drive_type=constants.DISK):
-        self._lookup_vm_check(vm_name)
-        used = {d.slot for d in self._state.disks(vm_name)
-                if d.controller == 'SCSI0'}
-        free = [s for s in range(constants.SCSI_CONTROLLER_SLOTS_NUMBER)
-                if s not in used]
-        if not free:
-            raise os_win_exc.HyperVException(
-                'no free slot on the SCSI controller of %s' % vm_name)
-        self._state.add_disk(vm_name, path, 'SCSI0', free[0], drive_type)
+        # The free slot is chosen in the transaction that takes it.
+        self._state.add_disk(vm_name, path, 'SCSI0', None, drive_type,
+                             owner=self._node,
+                             slots=constants.SCSI_CONTROLLER_SLOTS_NUMBER)
 
     @_faultable(os_win_exc.HyperVException)
     def get_vm_storage_paths(self, vm_name, is_planned_vm=False):
@@ -240,18 +251,19 @@ class VMUtils(_SimulatedUtils):
     @_faultable(os_win_exc.HyperVException)
     def detach_vm_disk(self, vm_name, disk_path=None, is_physical=True,
                        serial=None):
-        self._lookup_vm_check(vm_name)
-        for disk in self._state.disks(vm_name):
-            if disk.path == disk_path:
-                self._state.remove_disk(vm_name, disk_path)
+        # os-win ignores vm_name: it looks the disk up by its path among
+        # the disks of this host's VMs, and does nothing if none has it.
+        mine = {vm.name for vm in self._state.vms(node=self._node)}
+        for disk in self._state.disks():
+            if disk.path == disk_path and disk.vm_name in mine:
+                self._state.remove_disk(disk.vm_name, disk_path)
                 return
-        # os-win finds no disk resource for the path and does nothing.
-        LOG.debug('No disk %s attached to %s', disk_path, vm_name)
+        LOG.debug('No disk %s attached to a VM of %s', disk_path, self._node)
 
     @_faultable(os_win_exc.HyperVException)
     def take_vm_snapshot(self, vm_name, snapshot_name=None):
-        self._lookup_vm_check(vm_name)
-        return self._state.add_snapshot(vm_name, snapshot_name)
+        return self._state.add_snapshot(vm_name, snapshot_name,
+                                        owner=self._node)
 
     @_faultable(os_win_exc.HyperVException)
     def remove_vm_snapshot(self, snapshot_path):
@@ -259,8 +271,7 @@ class VMUtils(_SimulatedUtils):
 
     @_faultable(os_win_exc.HyperVException)
     def create_nic(self, vm_name, nic_name, mac_address=None):
-        self._lookup_vm_check(vm_name)
-        self._state.add_nic(vm_name, nic_name, mac_address)
+        self._state.add_nic(vm_name, nic_name, mac_address, owner=self._node)
 
     @_faultable(os_win_exc.HyperVException)
     def destroy_nic(self, vm_name, nic_name):
@@ -333,22 +344,13 @@ class ClusterUtils(_SimulatedUtils):
 
     KIND = 'clusterutils'
 
-    def _group_check(self, vm_name):
-        group = self._state.get_cluster_group(vm_name)
-        if group is None:
-            raise os_win_exc.HyperVVMNotFoundException(vm_name=vm_name)
-        return group
-
     @_faultable(os_win_exc.HyperVClusterException)
     def check_cluster_state(self):
-        nodes = [n for n in self._state.nodes() if n.state == 'up']
-        if not nodes:
+        # As os-win: the cluster has a node; whether it is this one is the
+        # caller's to check.
+        if not self._state.nodes():
             raise os_win_exc.HyperVClusterException(
                 'Not enough cluster nodes.')
-        if self._node not in [n.name for n in nodes]:
-            raise os_win_exc.HyperVClusterException(
-                'node %s is not an active member of cluster %s'
-                % (self._node, self._state.cluster_name()))
 
     def get_node_name(self):
         return self._node
@@ -372,7 +374,8 @@ class ClusterUtils(_SimulatedUtils):
 
     @_faultable(os_win_exc.HyperVClusterException)
     def delete(self, vm_name):
-        self._group_check(vm_name)
+        # One transaction: a group gone meanwhile is not found, as in
+        # os-win (HyperVVMNotFoundException).
         self._state.delete_cluster_group(vm_name)
 
     @_faultable(os_win_exc.ClusterException)
@@ -395,49 +398,64 @@ class PathUtils(_SimulatedUtils):
     """os_win.utils.pathutils.PathUtils: plain file operations.
 
     The simulated cluster's shared storage is a local directory, so these
-    are the file operations os-win does, on the local file system.
+    are the file operations os-win does, on the local file system, with
+    Windows' rules where POSIX differs (rename and copy do not replace an
+    existing file) and os-win's errors: plain OSError.
     """
 
     KIND = 'pathutils'
 
-    @_faultable(os_win_exc.OSWinException)
+    @_faultable(OSError)
+    def open(self, path, mode):
+        return open(path, mode)
+
+    @_faultable(OSError)
     def exists(self, path):
         return os.path.exists(path)
 
-    @_faultable(os_win_exc.OSWinException)
+    @_faultable(OSError)
     def makedirs(self, path):
         os.makedirs(path)
 
-    @_faultable(os_win_exc.OSWinException)
+    @_faultable(OSError)
     def check_create_dir(self, path):
         if not os.path.exists(path):
             os.makedirs(path)
 
-    @_faultable(os_win_exc.OSWinException)
+    @_faultable(OSError)
     def check_remove_dir(self, path):
         if os.path.exists(path):
             shutil.rmtree(path)
 
-    @_faultable(os_win_exc.OSWinException)
+    @_faultable(OSError)
     def rmtree(self, path):
         shutil.rmtree(path)
 
-    @_faultable(os_win_exc.OSWinException)
+    @_faultable(OSError)
     def remove(self, path):
         os.remove(path)
 
-    @_faultable(os_win_exc.OSWinException)
+    @_faultable(OSError)
     def rename(self, src, dest):
+        # MoveFile (os.rename on Windows) fails on an existing target.
+        if os.path.exists(dest):
+            raise FileExistsError(errno.EEXIST, 'Cannot create a file when '
+                                  'that file already exists', dest)
         os.rename(src, dest)
 
-    @_faultable(os_win_exc.OSWinException)
+    @_faultable(OSError)
     def copyfile(self, src, dest):
-        shutil.copyfile(src, dest)
+        # os-win: copy(src, dest), which fails if dest exists.
+        self.copy(src, dest)
 
-    @_faultable(os_win_exc.OSWinException)
+    @_faultable(OSError)
     def copy(self, src, dest, fail_if_exists=True):
+        if os.path.isdir(dest):
+            dest = os.path.join(dest, os.path.basename(src))
         if fail_if_exists and os.path.exists(dest):
-            raise os_win_exc.OSWinException('%s exists already' % dest)
+            # os-win turns CopyFileW's failure into IOError.
+            raise IOError('The file copy from %s to %s failed. Exception: '
+                          'the file exists' % (src, dest))
         shutil.copy(src, dest)
 
 
@@ -594,6 +612,17 @@ class SMBUtils(_SimulatedUtils):
         self._state.unmap_share(self._node, share_path)
 
 
+def _guest_boot_message(vm, node):
+    """The simulated guest writes to its serial port log as it boots."""
+    path = os.path.join(vm.instance_path, CONSOLE_LOG)
+    try:
+        with open(path, 'a') as log:
+            log.write('hvc-sim: %s booting on %s at %s\n' % (
+                vm.name, node, time.strftime('%Y-%m-%dT%H:%M:%S')))
+    except OSError as e:
+        LOG.debug('No console log for %s: %s', vm.name, e)
+
+
 def _format_from_extension(path):
     ext = os.path.splitext(path)[1].lower()
     return {'.vhd': constants.DISK_FORMAT_VHD,
@@ -605,11 +634,4 @@ UTILS_CLASSES = {cls.KIND: cls for cls in (
 
 # The os-win class each simulated class stands in for, for the signature
 # check in the unit tests.
-OSWIN_COUNTERPARTS = {
-    'vmutils': 'os_win.utils.compute.vmutils10.VMUtils10',
-    'hostutils': 'os_win.utils.hostutils10.HostUtils10',
-    'clusterutils': 'os_win.utils.compute.clusterutils.ClusterUtils',
-    'pathutils': 'os_win.utils.pathutils.PathUtils',
-    'vhdutils': 'os_win.utils.storage.virtdisk.vhdutils.VHDUtils',
-    'smbutils': 'os_win.utils.storage.smbutils.SMBUtils',
-}
+OSWIN_COUNTERPARTS = hyperv.OSWIN_CLASSES

@@ -27,6 +27,7 @@ from nova.tests.functional import integrated_helpers
 
 from hvc_devstack import placement as devstack
 from hvc_driver.hyperv import simulated
+from hvc_driver import imagecache
 from placement_sync import model
 from placement_sync import placement as placement_client
 from placement_sync import reconcile
@@ -217,6 +218,45 @@ class TestServerLifecycle(HyperVClusterTestCase):
         self.assertEqual(0, self._get_provider_usages(
             self.csv_rp)['DISK_GB'])
 
+    def test_console_output(self):
+        # Finding 9: nova answered 501 (the driver had none).
+        server = self._boot(self._flavor())
+        output = self.api.post_server_action(
+            server['id'], {'os-getConsoleOutput': {'length': 5}})['output']
+        self.assertIn('%s booting on %s' % (
+            server['OS-EXT-SRV-ATTR:instance_name'],
+            server['OS-EXT-SRV-ATTR:host']), output)
+        self._delete_server(server)
+
+    def test_hard_reboot_of_a_stopped_server_starts_it(self):
+        # Finding 8: Hyper-V ignores a reset of a VM that is off.
+        server = self._boot(self._flavor())
+        self._stop_server(server)
+        self._reboot_server(server, hard=True)
+        self.assertEqual(os_win_const.HYPERV_VM_STATE_ENABLED,
+                         self._vm(server).state)
+        self._delete_server(server)
+
+    def test_delete_racing_another_delete_of_the_vm_completes(self):
+        # Finding 1: the VM goes while destroy removes it; destroy must not
+        # say InstanceNotFound, or nova never marks the server deleted.
+        server = self._boot(self._flavor())
+        stop_vm_jobs = simulated.VMUtils.stop_vm_jobs
+
+        def racing(vmutils, vm_name, timeout=None):
+            stop_vm_jobs(vmutils, vm_name, timeout)
+            self.sim.delete_vm(vm_name)
+        self.useFixture(fixtures.MonkeyPatch(
+            'hvc_driver.hyperv.simulated.VMUtils.stop_vm_jobs', racing))
+        self._delete_server(server)
+        self.assertEqual([], self.sim.vms())
+        self.assertEqual([], self.sim.cluster_groups())
+        self.assertFalse(os.path.exists(os.path.join(
+            self.cluster.instances_path,
+            server['OS-EXT-SRV-ATTR:instance_name'])))
+        self.assertEqual({}, self._get_allocations_by_server_uuid(
+            server['id']))
+
     def test_boot_that_would_overfill_the_csv_gets_no_valid_host(self):
         flavor = self._flavor(disk=70)
         first = self._boot(flavor)
@@ -256,12 +296,16 @@ class TestFaults(HyperVClusterTestCase):
         self.flags(max_attempts=1, group='scheduler')
         self.flavor = self._flavor(disk=10)
 
-    def _vhd_image(self, virtual_gb):
-        """A glance image whose data is a simulated VHD of virtual_gb."""
+    def _vhd_image(self, virtual_gb, parent=None):
+        """A glance image whose data is a simulated VHD of virtual_gb,
+        a differencing one over ``parent`` if given.
+        """
         data = json.dumps({'magic': simulated._VHD_MAGIC, 'format': 'VHD',
-                           'type': os_win_const.VHD_TYPE_FIXED,
+                           'type': (os_win_const.VHD_TYPE_DIFFERENCING
+                                    if parent else
+                                    os_win_const.VHD_TYPE_FIXED),
                            'virtual_size': virtual_gb * units.Gi,
-                           'parent': None}).encode()
+                           'parent': parent}).encode()
         image = self.glance.create(None, {
             'name': 'big', 'disk_format': 'vhd', 'container_format': 'bare',
             'size': len(data), 'properties': {}}, data=io.BytesIO(data))
@@ -290,6 +334,29 @@ class TestFaults(HyperVClusterTestCase):
                                      expected_state='ERROR')
         self.assertIn('Image %s could not be found' % image_id,
                       server['fault']['message'])
+        self.assertNothingLeft(server)
+
+    def test_differencing_image_is_refused(self):
+        # Finding 4: its parent could be any file the node reaches, such
+        # as another tenant's disk on the CSV.
+        victim = self._boot(self.flavor)
+        victim_disk = os.path.join(
+            self.cluster.instances_path,
+            victim['OS-EXT-SRV-ATTR:instance_name'], 'root.vhd')
+        image_id = self._vhd_image(1, parent=victim_disk)
+        server = self._create_server(image_uuid=image_id,
+                                     flavor_id=self.flavor, networks='none',
+                                     expected_state='ERROR')
+        self.assertIn('differencing virtual disk', server['fault']['message'])
+        self.assertEqual([victim['OS-EXT-SRV-ATTR:instance_name']],
+                         [vm.name for vm in self.sim.vms()])
+        self.assertEqual({}, self._get_allocations_by_server_uuid(
+            server['id']))
+        cached = os.listdir(os.path.join(self.cluster.instances_path,
+                                         '_base'))
+        self.assertFalse([f for f in cached if image_id in f and
+                          not f.startswith(imagecache.LOCK_PREFIX)], cached)
+        self._delete_server(victim)
         self.assertNothingLeft(server)
 
     def test_flavor_disk_smaller_than_image(self):
@@ -379,8 +446,9 @@ class TestSnapshotAndVolumes(HyperVClusterTestCase):
                          (disk['virtual_size'], disk['parent']))
         name = server['OS-EXT-SRV-ATTR:instance_name']
         self.assertEqual([], self.sim.snapshots(name))
-        self.assertEqual(['root.vhd'], os.listdir(os.path.join(
-            self.cluster.instances_path, name)))
+        # No export left behind; the serial port log stays.
+        self.assertEqual(['console.log', 'root.vhd'], sorted(os.listdir(
+            os.path.join(self.cluster.instances_path, name))))
         self._delete_server(server)
 
     def test_config_drive_is_attached_as_a_dvd(self):
@@ -421,6 +489,12 @@ class TestSnapshotAndVolumes(HyperVClusterTestCase):
         name = server['OS-EXT-SRV-ATTR:instance_name']
         host = server['OS-EXT-SRV-ATTR:host']
         self._attach_volumes(server, [volume_id])
+        # _attach_volumes waits for the API's record of the attachment
+        # only; the compute attaches after that. Without this wait the test
+        # could look too early, fail, and undo the connection info patch
+        # under the compute's feet ("Volume type fake").
+        self._wait_for_instance_action_event(
+            server, 'attach_volume', 'compute_attach_volume', 'Success')
         path = '\\\\fs1\\cinder\\volume-%s.vhdx' % volume_id
         self.assertIn(path, [d.path for d in self.sim.disks(name)])
         self.assertEqual(['\\\\fs1\\cinder'], self.sim.mapped_shares(host))

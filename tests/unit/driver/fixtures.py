@@ -10,6 +10,7 @@ import nova.conf
 import nova.virt
 
 from hvc_driver import conf as hvc_conf
+from hvc_driver import hyperv
 from hvc_sim import state as sim_state
 
 CONF = nova.conf.CONF
@@ -20,14 +21,7 @@ SHIM_DIR = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'nova',
                         'virt')
 
 # The os-win class behind each utils kind, for create_autospec.
-OSWIN_CLASSES = {
-    'vmutils': 'os_win.utils.compute.vmutils10.VMUtils10',
-    'hostutils': 'os_win.utils.hostutils10.HostUtils10',
-    'clusterutils': 'os_win.utils.compute.clusterutils.ClusterUtils',
-    'pathutils': 'os_win.utils.pathutils.PathUtils',
-    'vhdutils': 'os_win.utils.storage.virtdisk.vhdutils.VHDUtils',
-    'smbutils': 'os_win.utils.storage.smbutils.SMBUtils',
-}
+OSWIN_CLASSES = hyperv.OSWIN_CLASSES
 
 
 def import_class(path):

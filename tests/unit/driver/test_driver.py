@@ -16,6 +16,7 @@ from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv
 from hvc_driver.hyperv import simulated
 from tests.unit.driver import fixtures as driver_fixtures
+from tests.unit.driver import test_vmops
 
 
 class TestLoading(testtools.TestCase):
@@ -85,6 +86,90 @@ class TestInitHost(testtools.TestCase):
         err = self.assertRaises(exception.NovaException,
                                 self.driver.init_host, 'stranger')
         self.assertIn('not an active member', str(err))
+
+
+class TestInitHostOsWin(testtools.TestCase):
+    """init_host against os-win (autospec)."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(driver_fixtures.fixtures.FakeLogger())
+        self.oswin = self.useFixture(driver_fixtures.OsWinFixture())
+        self.clusterutils = self.oswin.utils['clusterutils']
+        self.clusterutils.get_cluster_node_names.return_value = [
+            'HV-NODE1', 'HV-NODE2']
+        self.driver = driver.HyperVClusterDriver(None)
+
+    def test_a_member_node_starts(self):
+        self.clusterutils.get_node_name.return_value = 'HV-NODE2'
+        self.driver.init_host('hv-node2')
+        self.oswin.utils['pathutils'].check_create_dir.assert_called_once()
+
+    def test_an_instances_path_it_cannot_make_is_a_nova_error(self):
+        self.clusterutils.get_node_name.return_value = 'HV-NODE1'
+        self.oswin.utils['pathutils'].check_create_dir.side_effect = (
+            PermissionError(13, 'Access is denied'))
+        err = self.assertRaises(exception.NovaException,
+                                self.driver.init_host, 'hv-node1')
+        self.assertIn('Access is denied', str(err))
+
+    def test_a_host_that_is_not_a_member_does_not_start(self):
+        # Finding 7: os-win's check_cluster_state passes for any cluster
+        # with a node; init_host itself checks this node is a member.
+        self.clusterutils.get_node_name.return_value = 'HV-OTHER'
+        err = self.assertRaises(exception.NovaException,
+                                self.driver.init_host, 'hv-other')
+        self.assertIn('not an active member', str(err))
+        self.oswin.utils['pathutils'].check_create_dir.assert_not_called()
+
+
+class TestInitHostErrors(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(driver_fixtures.fixtures.FakeLogger())
+        self.conf = self.useFixture(
+            config_fixture.Config(driver_fixtures.CONF))
+
+    def test_a_backend_that_cannot_be_made_is_a_nova_error(self):
+        # Finding 5: making the utils (here: the simulated backend without
+        # its state file) is inside the translation too.
+        self.conf.config(backend='simulated', simulated_state_file=None,
+                         group='hyperv_cluster')
+        err = self.assertRaises(exception.NovaException,
+                                driver.HyperVClusterDriver(None).init_host,
+                                'node1')
+        self.assertIn('simulated_state_file', str(err))
+
+
+class TestDriverSurface(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(driver_fixtures.fixtures.FakeLogger())
+        self.oswin = self.useFixture(driver_fixtures.OsWinFixture())
+        self.driver = driver.HyperVClusterDriver(None)
+        self.driver._hyperv.bind('node1')
+
+    def test_cleanup_of_a_vm_another_node_runs_does_nothing(self):
+        # Finding 11: nova's cleanup of the source after a cluster live
+        # migration is not a destroy.
+        clusterutils = self.oswin.utils['clusterutils']
+        clusterutils.vm_exists.return_value = True
+        clusterutils.get_vm_host.return_value = 'node2'
+        instance = test_vmops._instance()
+        self.driver.cleanup(None, instance, [], destroy_disks=True)
+        clusterutils.delete.assert_not_called()
+        self.oswin.utils['pathutils'].check_remove_dir.assert_not_called()
+        self.assertRaises(hvc_exc.InstanceOnAnotherNode, self.driver.destroy,
+                          None, instance, [])
+
+    def test_console_output_is_implemented(self):
+        # Finding 9: nova answers 501 for a driver without it.
+        self.oswin.utils['vmutils'].vm_exists.return_value = True
+        self.oswin.utils['pathutils'].exists.return_value = False
+        self.assertEqual(b'', self.driver.get_console_output(
+            None, test_vmops._instance()))
 
 
 class TestHyperVSeam(testtools.TestCase):

@@ -2,6 +2,7 @@
 
 import uuid
 
+from os_win import exceptions as os_win_exc
 from oslo_config import fixture as config_fixture
 from oslo_serialization import jsonutils
 import testtools
@@ -9,6 +10,7 @@ import testtools
 from nova.compute import provider_tree
 from nova import exception
 
+from hvc_driver import exception as hvc_exc
 from hvc_driver import hostops
 from hvc_driver import hyperv
 from tests.unit.driver import fixtures as driver_fixtures
@@ -122,3 +124,22 @@ class HostOpsTestCase(testtools.TestCase):
         self.conf.config(my_ip='192.0.2.10')
         self.assertEqual('192.0.2.10', self.hostops.get_host_ip_addr())
         self.oswin.utils['hostutils'].get_local_ips.assert_not_called()
+
+    def test_os_win_errors_become_nova_exceptions(self):
+        # Finding 5: raw WMI errors and OSError too, in every public method.
+        hostutils = self.oswin.utils['hostutils']
+        hostutils.get_cpus_info.side_effect = os_win_exc.x_wmi(
+            'Generic failure')
+        for call in (lambda: self.hostops.update_provider_tree(
+                         self._tree(), NODE),
+                     lambda: self.hostops.get_available_resource(NODE)):
+            err = self.assertRaises(hvc_exc.HyperVOperationFailed, call)
+            self.assertIn('Generic failure', str(err))
+        hostutils.get_windows_version.side_effect = (
+            os_win_exc.HyperVException('no version'))
+        self.assertRaises(hvc_exc.HyperVOperationFailed,
+                          self.hostops.hypervisor_version)
+        self.conf.config(my_ip=None)
+        hostutils.get_local_ips.side_effect = OSError('no socket')
+        self.assertRaises(hvc_exc.HyperVOperationFailed,
+                          self.hostops.get_host_ip_addr)

@@ -2,12 +2,14 @@
 
 import inspect
 import os
+from unittest import mock
 
 from os_win import constants
 from os_win import exceptions as os_win_exc
 import testtools
 
 from hvc_driver.hyperv import simulated
+from hvc_sim import state as sim_state
 from tests.unit.driver import fixtures as driver_fixtures
 
 
@@ -161,6 +163,189 @@ class TestVMUtils(SimulatedTestCase):
         self.assertEqual(constants.HYPERV_VM_STATE_ENABLED,
                          vmutils.get_vm_state('vm1'))
 
+    def test_memory_usage_of_a_vm_that_is_off_is_none(self):
+        # As WMI reports it: code that adds it up must cope.
+        self.assertIsNone(self._vm().get_vm_summary_info('vm1')[
+            'MemoryUsage'])
+
+    def test_detach_ignores_the_vm_name_as_os_win(self):
+        vmutils = self._vm()
+        vmutils.attach_scsi_drive('vm1', '/x/vol.vhdx')
+        vmutils.detach_vm_disk('no-such-vm', '/x/vol.vhdx')
+        self.assertEqual([], self.state.disks('vm1'))
+        # Nothing attached at that path: nothing to do, no error.
+        vmutils.detach_vm_disk('no-such-vm', '/x/vol.vhdx')
+
+    def test_state_constants_are_os_wins(self):
+        # hvc_sim does not import os-win; its numbers must be os-win's.
+        for name in ('ENABLED', 'DISABLED', 'SHUTTING_DOWN', 'REBOOT',
+                     'PAUSED', 'SUSPENDED'):
+            self.assertEqual(
+                getattr(constants, 'HYPERV_VM_STATE_' + name),
+                getattr(sim_state, 'VM_STATE_' + name), name)
+
+
+class TestCheckThenActRaces(SimulatedTestCase):
+    """Finding 6: the cluster moves a VM to node2 right after node1 looked
+    it up: node1's change must then fail as not found, never land on the
+    VM node2 now runs. (Done in one transaction, there is no look-up to
+    race with.)
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.vmutils = self.utils('vmutils', 'node1')
+        self.vmutils.create_vm('vm1', False, 1, '/x/vm1')
+        self.moved = False
+        get_vm = self.state.get_vm
+
+        def get_vm_then_failover(name):
+            vm = get_vm(name)
+            if not self.moved:
+                self.state.move_vm(name, 'node2')
+                self.moved = True
+            return vm
+        self.useFixture(driver_fixtures.fixtures.MockPatchObject(
+            self.state, 'get_vm', side_effect=get_vm_then_failover))
+
+    def _act(self, method, *args):
+        try:
+            getattr(self.vmutils, method)('vm1', *args)
+            refused = False
+        except os_win_exc.HyperVVMNotFoundException:
+            refused = True
+        vm = sim_state.ClusterState.get_vm(self.state, 'vm1')
+        if self.moved:
+            self.assertTrue(refused, '%s changed the VM of node2' % method)
+            self.assertEqual('node2', vm.node)
+        return vm
+
+    def test_set_vm_state(self):
+        vm = self._act('set_vm_state', constants.HYPERV_VM_STATE_ENABLED)
+        if self.moved:
+            self.assertEqual(constants.HYPERV_VM_STATE_DISABLED, vm.state)
+
+    def test_update_vm(self):
+        vm = self._act('update_vm', 4096, 0, 4, 0, False, 1.0)
+        if self.moved:
+            self.assertEqual(512, vm.memory_mb)
+
+    def test_destroy_vm(self):
+        self._act('destroy_vm')
+
+    def test_create_nic(self):
+        self._act('create_nic', 'port-1', None)
+        if self.moved:
+            self.assertEqual([], self.state.nics('vm1'))
+
+    def test_attach_scsi_drive(self):
+        self._act('attach_scsi_drive', '/x/d.vhdx')
+        if self.moved:
+            self.assertEqual([], self.state.disks('vm1'))
+
+    def test_uncluster_of_a_group_gone_meanwhile_is_not_found(self):
+        # Another node's delete takes the group right after this node
+        # looked it up: not found (what destroy takes for done), not a
+        # cluster failure.
+        clusterutils = self.utils('clusterutils')
+        clusterutils.add_vm_to_cluster('vm1')
+        get_group = self.state.get_cluster_group
+
+        def get_group_then_delete(name):
+            group = get_group(name)
+            if group is not None:
+                self.state.delete_cluster_group(name)
+            return group
+        self.useFixture(driver_fixtures.fixtures.MockPatchObject(
+            self.state, 'get_cluster_group',
+            side_effect=get_group_then_delete))
+        try:
+            clusterutils.delete('vm1')
+        except os_win_exc.HyperVVMNotFoundException:
+            pass
+        self.assertIsNone(get_group('vm1'))
+
+    def test_a_vm_on_another_node_is_not_found(self):
+        self.state.move_vm('vm1', 'node2')
+        self.moved = True
+        for method, args in (
+                ('set_vm_state', (constants.HYPERV_VM_STATE_ENABLED,)),
+                ('update_vm', (4096, 0, 4, 0, False, 1.0)),
+                ('soft_shutdown_vm', ()), ('create_nic', ('p', None)),
+                ('attach_scsi_drive', ('/x/d.vhdx',)),
+                ('attach_ide_drive', ('/x/d.vhdx', 0, 0)),
+                ('take_vm_snapshot', ()), ('destroy_vm', ())):
+            self._act(method, *args)
+
+
+class TestAtomicChanges(SimulatedTestCase):
+
+    def test_scsi_slots_are_taken_in_the_insert_transaction(self):
+        vmutils = self.utils('vmutils')
+        vmutils.create_vm('vm1', False, 2, '/x/vm1')
+        # Two attachments that both saw the controller empty.
+        self.useFixture(driver_fixtures.fixtures.MockPatchObject(
+            self.state, 'disks', return_value=[]))
+        vmutils.attach_scsi_drive('vm1', '/x/a.vhdx')
+        vmutils.attach_scsi_drive('vm1', '/x/b.vhdx')
+        slots = [d.slot for d in sim_state.ClusterState.disks(self.state,
+                                                              'vm1')]
+        self.assertEqual([0, 1], sorted(slots))
+
+    def test_a_reset_is_one_transaction(self):
+        vmutils = self.utils('vmutils')
+        vmutils.create_vm('vm1', False, 2, '/x/vm1')
+        vmutils.set_vm_state('vm1', constants.HYPERV_VM_STATE_ENABLED)
+        writes = []
+        db = self.state._db
+
+        def counting_db(write=False, create=False):
+            if write:
+                writes.append(1)
+            return db(write=write, create=create)
+        with mock.patch.object(self.state, '_db', counting_db):
+            vmutils.set_vm_state('vm1', constants.HYPERV_VM_STATE_REBOOT)
+        self.assertEqual(1, len(writes))
+        self.assertEqual(constants.HYPERV_VM_STATE_ENABLED,
+                         vmutils.get_vm_state('vm1'))
+
+
+class TestPathUtils(SimulatedTestCase):
+    """Finding 3, 5, 7: file operations with Windows' rules and os-win's
+    errors (plain OSError).
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(driver_fixtures.fixtures.TempDir()).path
+        self.pathutils = self.utils('pathutils')
+        self.src = os.path.join(self.tmp, 'src')
+        self.dest = os.path.join(self.tmp, 'dest')
+        for path in (self.src, self.dest):
+            with open(path, 'w') as f:
+                f.write(os.path.basename(path))
+
+    def test_rename_onto_an_existing_file_fails_as_on_windows(self):
+        self.assertRaises(OSError, self.pathutils.rename, self.src,
+                          self.dest)
+        with open(self.dest) as f:
+            self.assertEqual('dest', f.read())
+        os.remove(self.dest)
+        self.pathutils.rename(self.src, self.dest)
+        self.assertFalse(os.path.exists(self.src))
+
+    def test_copyfile_onto_an_existing_file_fails_as_os_win(self):
+        self.assertRaises(OSError, self.pathutils.copyfile, self.src,
+                          self.dest)
+        with open(self.dest) as f:
+            self.assertEqual('dest', f.read())
+
+    def test_faults_are_oserrors_as_os_win_raises(self):
+        self.state.arm_fault('pathutils.check_create_dir')
+        err = self.assertRaises(OSError, self.pathutils.check_create_dir,
+                                self.tmp)
+        self.assertNotIsInstance(err, os_win_exc.OSWinException)
+
 
 class TestClusterUtils(SimulatedTestCase):
 
@@ -180,11 +365,16 @@ class TestClusterUtils(SimulatedTestCase):
         self.assertRaises(os_win_exc.HyperVVMNotFoundException,
                           clusterutils.delete, 'vm1')
 
-    def test_check_cluster_state_refuses_a_stranger(self):
+    def test_check_cluster_state_only_wants_a_node_as_os_win(self):
+        # os-win checks that the cluster has a node, not that it is this
+        # one: init_host does that.
         self.utils('clusterutils', 'node1').check_cluster_state()
+        self.utils('clusterutils', 'elsewhere').check_cluster_state()
+        for node in ('node1', 'node2', 'node3'):
+            self.state.remove_node(node)
         self.assertRaises(os_win_exc.HyperVClusterException,
                           self.utils('clusterutils',
-                                     'elsewhere').check_cluster_state)
+                                     'node1').check_cluster_state)
 
 
 class TestHostUtils(SimulatedTestCase):

@@ -1,5 +1,6 @@
 """VMOps against os-win (autospec) and against the simulated cluster."""
 
+import json
 import os
 from unittest import mock
 
@@ -18,6 +19,7 @@ from nova.virt import virtapi
 
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv
+from hvc_driver.hyperv import simulated
 from hvc_driver import vmops
 from hvc_driver import volumeops
 from tests.unit.driver import fixtures as driver_fixtures
@@ -42,9 +44,9 @@ def _instance(root_gb=10, ephemeral_gb=0, swap=0, **updates):
     return instance
 
 
-def _image_meta(disk_format='vhdx', **properties):
+def _image_meta(disk_format='vhdx', id=IMAGE_ID, **properties):
     return objects.ImageMeta.from_dict({
-        'id': IMAGE_ID, 'disk_format': disk_format,
+        'id': id, 'disk_format': disk_format,
         'container_format': 'bare', 'properties': properties})
 
 
@@ -62,14 +64,18 @@ class VMOpsTestCase(testtools.TestCase):
         self.oswin = self.useFixture(driver_fixtures.OsWinFixture())
         self.conf = self.useFixture(
             config_fixture.Config(driver_fixtures.CONF))
-        self.conf.config(instances_path='C:\\ClusterStorage\\Volume1\\I',
-                         use_cow_images=True)
+        # A real directory: the image cache's lock file goes there.
+        self.conf.config(instances_path=self.useFixture(
+            driver_fixtures.fixtures.TempDir()).path, use_cow_images=True)
         self.vmutils = self.oswin.utils['vmutils']
         self.clusterutils = self.oswin.utils['clusterutils']
         self.pathutils = self.oswin.utils['pathutils']
         self.vhdutils = self.oswin.utils['vhdutils']
         self.vhdutils.get_vhd_size.return_value = {'VirtualSize': units.Gi}
         self.vhdutils.get_best_supported_vhd_format.return_value = 'VHDX'
+        self.vhdutils.get_vhd_info.return_value = {
+            'ParentResolved': False, 'ParentPath': '',
+            'ProviderSubtype': os_win_const.VHD_TYPE_DYNAMIC}
         self.vmutils.vm_exists.return_value = False
         self.clusterutils.vm_exists.return_value = False
         self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
@@ -97,9 +103,13 @@ class VMOpsTestCase(testtools.TestCase):
                              IMAGE_ID + '.vhdx')
         root = os.path.join(instance_dir, 'root.vhdx')
         ephemeral = os.path.join(instance_dir, 'ephemeral.vhdx')
-        self.fetch.assert_called_once_with(mock.sentinel.context, IMAGE_ID,
-                                           cache + '.part')
-        self.pathutils.rename.assert_called_once_with(cache + '.part', cache)
+        [(_context, _image_id, partial)] = [
+            c[0] for c in self.fetch.call_args_list]
+        self.assertEqual(os.path.dirname(cache), os.path.dirname(partial))
+        self.assertRegex(os.path.basename(partial),
+                         r'^%s\.[0-9a-f]{32}\.part\.vhdx$' % IMAGE_ID)
+        self.vhdutils.get_vhd_info.assert_called_once_with(partial)
+        self.pathutils.rename.assert_called_once_with(partial, cache)
         self.vhdutils.create_differencing_vhd.assert_called_once_with(
             root, cache)
         self.vhdutils.resize_vhd.assert_called_once_with(
@@ -201,13 +211,14 @@ class VMOpsTestCase(testtools.TestCase):
         self.vmutils.create_vm.assert_not_called()
         self.pathutils.check_create_dir.assert_not_called()
 
-    def test_raw_image_is_unacceptable(self):
+    def test_raw_image_is_refused_before_anything_is_touched(self):
         self.assertRaises(exception.ImageUnacceptable, self._spawn,
                           _instance(), _image_meta(disk_format='raw'))
         self.vmutils.create_vm.assert_not_called()
-        self.pathutils.check_remove_dir.assert_called_with(
-            os.path.join(driver_fixtures.CONF.instances_path,
-                         _instance().name))
+        # Checked with the rest of the request: the instance directory
+        # (which may hold someone's disks) is not even looked at.
+        self.pathutils.check_remove_dir.assert_not_called()
+        self.pathutils.check_create_dir.assert_not_called()
 
     def test_flavor_smaller_than_image(self):
         self.vhdutils.get_vhd_size.return_value = {
@@ -347,7 +358,12 @@ class VMOpsTestCase(testtools.TestCase):
                          'job 32768 failed', str(err))
 
     def test_get_info_maps_power_states(self):
-        for hyperv_state, nova_state in vmops.POWER_STATES.items():
+        # Written out: Hyper-V's EnabledState values and nova's states.
+        expected = {2: power_state.RUNNING, 3: power_state.SHUTDOWN,
+                    4: power_state.SHUTDOWN, 10: power_state.RUNNING,
+                    32768: power_state.PAUSED, 32769: power_state.SUSPENDED,
+                    12345: power_state.NOSTATE}
+        for hyperv_state, nova_state in expected.items():
             self.vmutils.get_vm_summary_info.return_value = {
                 'EnabledState': hyperv_state, 'NumberOfProcessors': 1,
                 'MemoryUsage': 0, 'UpTime': 0}
@@ -369,6 +385,119 @@ class VMOpsTestCase(testtools.TestCase):
         self.vmops.power_off(instance, timeout=2, retry_interval=1)
         self.vmutils.set_vm_state.assert_called_once_with(
             instance.name, os_win_const.HYPERV_VM_STATE_DISABLED)
+
+    def test_destroy_counts_what_vanishes_midway_as_removed(self):
+        # Finding 1: each step may find the VM or its group gone (a
+        # concurrent delete, the cluster acting): destroy goes on and never
+        # says InstanceNotFound, which nova takes for "disappeared" and
+        # then never marks the instance deleted.
+        instance = _instance()
+        missing = os_win_exc.HyperVVMNotFoundException(vm_name='x')
+        self.clusterutils.vm_exists.return_value = True
+        self.clusterutils.get_vm_host.return_value = NODE
+        self.clusterutils.delete.side_effect = missing
+        self.vmutils.vm_exists.return_value = True
+        self.vmutils.stop_vm_jobs.side_effect = missing
+        self.vmutils.set_vm_state.side_effect = missing
+        self.vmutils.destroy_vm.side_effect = missing
+        self.vmops.destroy(instance)
+        self.vmutils.destroy_vm.assert_called_once_with(instance.name)
+        self.pathutils.check_remove_dir.assert_called_once_with(
+            vmops.instance_dir(instance))
+
+    def test_destroy_when_the_group_goes_before_its_owner_is_read(self):
+        instance = _instance()
+        self.clusterutils.vm_exists.return_value = True
+        self.clusterutils.get_vm_host.side_effect = (
+            os_win_exc.ClusterObjectNotFound(resource=instance.name))
+        self.vmops.destroy(instance)
+        self.pathutils.check_remove_dir.assert_called_once_with(
+            vmops.instance_dir(instance))
+
+    def test_destroy_never_says_instance_not_found(self):
+        self.clusterutils.vm_exists.side_effect = (
+            os_win_exc.HyperVVMNotFoundException(vm_name='x'))
+        self.assertRaises(hvc_exc.HyperVOperationFailed, self.vmops.destroy,
+                          _instance())
+
+    def test_destroy_keeps_the_disks_of_a_vm_failed_over_while_deleted(self):
+        # Finding 2a: clustered here when looked at, failed over before it
+        # was unclustered: it runs unclustered on another node, from the
+        # disks on the CSV. This node no longer sees it.
+        self.clusterutils.vm_exists.return_value = True
+        self.clusterutils.get_vm_host.return_value = NODE
+        self.vmutils.vm_exists.return_value = False
+        err = self.assertRaises(hvc_exc.InstanceOnAnotherNode,
+                                self.vmops.destroy, _instance())
+        self.assertIn('moved', str(err))
+        self.clusterutils.delete.assert_called_once()
+        self.pathutils.check_remove_dir.assert_not_called()
+
+    def test_spawn_refuses_a_vm_clustered_on_another_node(self):
+        # Finding 2b: this node does not see it, the cluster does.
+        self.clusterutils.vm_exists.return_value = True
+        self.assertRaises(exception.InstanceExists, self._spawn, _instance())
+        self.pathutils.check_remove_dir.assert_not_called()
+        self.pathutils.check_create_dir.assert_not_called()
+        self.clusterutils.delete.assert_not_called()
+
+    def test_cleanup_leaves_a_vm_another_node_owns_alone(self):
+        # Finding 11: after a cluster live migration nova cleans up the
+        # source node; the VM and its disks are the other node's now.
+        self.clusterutils.vm_exists.return_value = True
+        self.clusterutils.get_vm_host.return_value = 'node2'
+        self.vmops.cleanup(_instance(), destroy_disks=True)
+        self.clusterutils.delete.assert_not_called()
+        self.vmutils.destroy_vm.assert_not_called()
+        self.pathutils.check_remove_dir.assert_not_called()
+
+    def test_cleanup_of_a_vm_of_this_node_destroys_it(self):
+        instance = _instance()
+        self.clusterutils.vm_exists.return_value = True
+        self.clusterutils.get_vm_host.return_value = NODE
+        self.vmutils.vm_exists.return_value = True
+        self.vmops.cleanup(instance, destroy_disks=False)
+        self.clusterutils.delete.assert_called_once_with(instance.name)
+        self.vmutils.destroy_vm.assert_called_once_with(instance.name)
+        self.pathutils.check_remove_dir.assert_not_called()
+
+    def test_oserror_and_raw_wmi_errors_become_nova_exceptions(self):
+        # Finding 5: os-win's PathUtils raises plain OSError, WMI calls
+        # raise x_wmi; neither may reach nova raw.
+        self.pathutils.check_create_dir.side_effect = PermissionError(
+            13, 'Access is denied')
+        err = self.assertRaises(hvc_exc.HyperVOperationFailed, self._spawn,
+                                _instance())
+        self.assertIn('Access is denied', str(err))
+        self.vmutils.get_vm_summary_info.side_effect = os_win_exc.x_wmi(
+            'Generic failure')
+        err = self.assertRaises(hvc_exc.HyperVOperationFailed,
+                                self.vmops.get_info, _instance())
+        self.assertIn('Generic failure', str(err))
+
+    def test_hard_reboot_of_a_vm_that_is_not_running_starts_it(self):
+        # Finding 8: Hyper-V ignores a reset of a VM that is not running.
+        instance = _instance()
+        for state in (os_win_const.HYPERV_VM_STATE_DISABLED,
+                      os_win_const.HYPERV_VM_STATE_PAUSED,
+                      os_win_const.HYPERV_VM_STATE_SUSPENDED):
+            self.vmutils.set_vm_state.reset_mock()
+            self.vmutils.get_vm_state.return_value = state
+            self.vmops.reboot(instance, 'HARD')
+            self.assertEqual(
+                [mock.call(instance.name,
+                           os_win_const.HYPERV_VM_STATE_DISABLED),
+                 mock.call(instance.name,
+                           os_win_const.HYPERV_VM_STATE_ENABLED)],
+                self.vmutils.set_vm_state.call_args_list, state)
+
+    def test_hard_reboot_of_a_running_vm_resets_it(self):
+        instance = _instance()
+        self.vmutils.get_vm_state.return_value = (
+            os_win_const.HYPERV_VM_STATE_ENABLED)
+        self.vmops.reboot(instance, 'HARD')
+        self.vmutils.set_vm_state.assert_called_once_with(
+            instance.name, os_win_const.HYPERV_VM_STATE_REBOOT)
 
     def test_list_instance_uuids_reads_the_notes(self):
         uuid1 = 'c6bd2e4a-8b8f-4b45-9c1e-0a3a1c4c2a11'
@@ -410,7 +539,7 @@ class SimulatedVMOpsTestCase(testtools.TestCase):
         self.assertEqual(power_state.RUNNING,
                          self.vmops.get_info(instance).state)
         self.assertEqual([instance.uuid], self.vmops.list_instance_uuids())
-        instance_dir = self.vmops.instance_dir(instance)
+        instance_dir = vmops.instance_dir(instance)
         root = self.hyperv.vhdutils.get_vhd_info(
             os.path.join(instance_dir, 'root.vhdx'))
         self.assertEqual(units.Gi, root['VirtualSize'])
@@ -433,7 +562,7 @@ class SimulatedVMOpsTestCase(testtools.TestCase):
             self.assertEqual([], self.cluster.state.vms(), method)
             self.assertEqual([], self.cluster.state.cluster_groups(), method)
             self.assertFalse(os.path.exists(
-                self.vmops.instance_dir(instance)), method)
+                vmops.instance_dir(instance)), method)
 
     def test_vm_failed_over_to_another_node(self):
         instance = _instance(root_gb=1)
@@ -445,7 +574,7 @@ class SimulatedVMOpsTestCase(testtools.TestCase):
                           instance)
         self.assertEqual('node2',
                          self.cluster.state.get_vm(instance.name).node)
-        self.assertTrue(os.path.exists(self.vmops.instance_dir(instance)))
+        self.assertTrue(os.path.exists(vmops.instance_dir(instance)))
 
     def test_vm_gone_behind_novas_back(self):
         instance = _instance(root_gb=1)
@@ -459,4 +588,106 @@ class SimulatedVMOpsTestCase(testtools.TestCase):
         self.assertFalse(self.vmops.instance_exists(instance))
         # Deleting it still works and removes its disks.
         self.vmops.destroy(instance)
-        self.assertFalse(os.path.exists(self.vmops.instance_dir(instance)))
+        self.assertFalse(os.path.exists(vmops.instance_dir(instance)))
+
+    def test_vm_failed_over_between_its_owner_check_and_unclustering(self):
+        # Finding 2a on the simulated cluster: the cluster moves the VM
+        # just before destroy unclusters it.
+        instance = _instance(root_gb=1)
+        self._spawn(instance)
+        clusterutils = self.hyperv.clusterutils
+        delete = clusterutils.delete
+
+        def failover_then_delete(vm_name):
+            self.cluster.state.move_vm(vm_name, 'node2')
+            delete(vm_name)
+        self.useFixture(driver_fixtures.fixtures.MockPatchObject(
+            clusterutils, 'delete', side_effect=failover_then_delete))
+        self.assertRaises(hvc_exc.InstanceOnAnotherNode, self.vmops.destroy,
+                          instance)
+        vm = self.cluster.state.get_vm(instance.name)
+        self.assertEqual(('node2', os_win_const.HYPERV_VM_STATE_ENABLED),
+                         (vm.node, vm.state))
+        self.assertTrue(os.path.exists(os.path.join(
+            vmops.instance_dir(instance), 'root.vhdx')))
+        # Nothing in the cluster says where it went now; a second delete
+        # keeps off its disks all the same.
+        self.assertRaises(hvc_exc.InstanceOnAnotherNode, self.vmops.destroy,
+                          instance)
+        self.assertTrue(os.path.exists(os.path.join(
+            vmops.instance_dir(instance), 'root.vhdx')))
+        os.remove(os.path.join(vmops.instance_dir(instance),
+                               vmops.MOVED_MARK))
+        self.cluster.state.delete_vm(instance.name)
+        self.vmops.destroy(instance)
+        self.assertFalse(os.path.exists(vmops.instance_dir(instance)))
+
+    def test_destroy_twice_at_once_is_not_instance_not_found(self):
+        # Finding 1 on the simulated cluster: another destroy removes the
+        # VM between this one's vm_exists and its destroy_vm.
+        instance = _instance(root_gb=1)
+        self._spawn(instance)
+        vmutils = self.hyperv.vmutils
+        stop_vm_jobs = vmutils.stop_vm_jobs
+
+        def racing_delete(vm_name, timeout=None):
+            stop_vm_jobs(vm_name)
+            self.cluster.state.delete_vm(vm_name)
+        self.useFixture(driver_fixtures.fixtures.MockPatchObject(
+            vmutils, 'stop_vm_jobs', side_effect=racing_delete))
+        self.vmops.destroy(instance)
+        self.assertEqual([], self.cluster.state.vms())
+        self.assertFalse(os.path.exists(vmops.instance_dir(instance)))
+
+    def test_a_differencing_image_is_refused(self):
+        # Finding 4: a VHD(X) that chains to a parent elsewhere (another
+        # tenant's disk) is deleted, never booted.
+        victim = os.path.join(self.cluster.instances_path, 'instance-victim',
+                              'root.vhdx')
+
+        def fetch(context, image_id, path):
+            with open(path, 'w') as f:
+                json.dump({'magic': simulated._VHD_MAGIC, 'format': 'VHDX',
+                           'type': os_win_const.VHD_TYPE_DIFFERENCING,
+                           'virtual_size': units.Gi, 'parent': victim}, f)
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.virt.images.fetch', side_effect=fetch))
+        instance = _instance(root_gb=1)
+        err = self.assertRaises(exception.ImageUnacceptable, self._spawn,
+                                instance)
+        self.assertIn('differencing', str(err))
+        self.assertIn(victim, str(err))
+        cache_dir = os.path.join(self.cluster.instances_path, '_base')
+        self.assertEqual([], [f for f in os.listdir(cache_dir)
+                              if not f.startswith('hvc-image-')])
+        self.assertEqual([], self.cluster.state.vms())
+        self.assertFalse(os.path.exists(vmops.instance_dir(instance)))
+
+    def test_hard_reboot_starts_a_vm_that_is_not_running(self):
+        # Finding 8 on the simulated cluster.
+        instance = _instance(root_gb=1)
+        self._spawn(instance)
+        for action in (self.vmops.power_off, self.vmops.pause,
+                       self.vmops.suspend):
+            action(instance)
+            self.vmops.reboot(instance, 'HARD')
+            self.assertEqual(power_state.RUNNING,
+                             self.vmops.get_info(instance).state, action)
+
+    def test_console_output_is_the_serial_port_log(self):
+        # Finding 9.
+        instance = _instance(root_gb=1)
+        self._spawn(instance)
+        output = self.vmops.get_console_output(instance)
+        self.assertIn(b'%s booting on node1' % instance.name.encode(),
+                      output)
+        log = os.path.join(vmops.instance_dir(instance),
+                           vmops.CONSOLE_LOG)
+        with open(log, 'ab') as f:
+            f.write(b'x' * (2 * vmops.MAX_CONSOLE_BYTES) + b'the end\n')
+        output = self.vmops.get_console_output(instance)
+        self.assertEqual(vmops.MAX_CONSOLE_BYTES, len(output))
+        self.assertTrue(output.endswith(b'the end\n'))
+        self.cluster.state.move_vm(instance.name, 'node2')
+        self.assertRaises(exception.InstanceNotFound,
+                          self.vmops.get_console_output, instance)

@@ -1,16 +1,24 @@
-"""VolumeOps and SnapshotOps against os-win (autospec)."""
+"""VolumeOps against os-win (autospec), SnapshotOps on the simulator."""
 
+import io
+import json
+import os
 from unittest import mock
 
 from os_win import exceptions as os_win_exc
+from oslo_utils import units
 import testtools
 
 from nova.compute import task_states
+from nova import context as nova_context
 from nova import exception
+from nova.tests import fixtures as nova_fixtures
+from nova.virt import virtapi
 
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv
 from hvc_driver import snapshotops
+from hvc_driver import vmops
 from hvc_driver import volumeops
 from tests.unit.driver import fixtures as driver_fixtures
 from tests.unit.driver import test_vmops
@@ -73,49 +81,87 @@ class TestVolumeOps(OsWinTestCase):
                          (connector['host'], connector['ip']))
 
 
-class TestSnapshotOps(OsWinTestCase):
+class TestSnapshotOps(testtools.TestCase):
+    """Snapshots on the simulated cluster, uploaded to nova's glance
+    fixture: real files in a temporary instances path.
+    """
 
     def setUp(self):
         super().setUp()
-        self.image_api = mock.Mock()
-        self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.image.glance.API', return_value=self.image_api))
+        self.useFixture(driver_fixtures.fixtures.FakeLogger())
+        self.cluster = self.useFixture(
+            driver_fixtures.SimulatedClusterFixture())
+        self.glance = self.useFixture(nova_fixtures.GlanceFixture(self))
+        self.uploads = {}
+        update = self.glance.update
+
+        def recording_update(context, image_id, metadata, data=None,
+                             purge_props=False):
+            if data is not None:
+                self.uploads[image_id] = data.read()
+            return update(context, image_id, metadata,
+                          purge_props=purge_props)
+        self.useFixture(driver_fixtures.fixtures.MockPatchObject(
+            self.glance, 'update', side_effect=recording_update))
+        self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
+        self.hyperv.bind('node1')
+        self.vmops = vmops.VMOps(self.hyperv,
+                                 volumeops.VolumeOps(self.hyperv),
+                                 mock.create_autospec(virtapi.VirtAPI,
+                                                      instance=True))
         self.snapshotops = snapshotops.SnapshotOps(self.hyperv)
-        self.utils['pathutils'].exists.return_value = True
-        self.utils['vmutils'].take_vm_snapshot.return_value = 'checkpoint'
-        self.utils['vhdutils'].get_vhd_parent_path.return_value = (
-            'C:\\base\\image.vhdx')
-        self.utils['vhdutils'].get_vhd_format.return_value = 'VHDX'
-        self.open = self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'builtins.open', mock.mock_open(read_data=b'disk'))).mock
+        self.context = nova_context.get_admin_context()
+        image = self.glance.create(self.context, {
+            'name': 'base', 'disk_format': 'vhdx',
+            'container_format': 'bare', 'properties': {}},
+            data=io.BytesIO(b'\0' * 4096))
+        self.instance = test_vmops._instance(root_gb=1)
+        self.vmops.spawn(self.context, self.instance,
+                         test_vmops._image_meta(id=image['id']), [], None)
+        self.snapshot_id = self.glance.create(self.context, {
+            'name': 'snap', 'status': 'queued'})['id']
         self.update_task_state = mock.Mock()
 
+    def _files(self):
+        return sorted(os.listdir(vmops.instance_dir(self.instance)))
+
     def test_snapshot_merges_a_copy_and_uploads_it(self):
-        self.snapshotops.snapshot(mock.sentinel.ctx, self.instance, 'img',
-                                  self.update_task_state)
-        vhdutils = self.utils['vhdutils']
-        [(export, parent_copy)] = [
-            c[0] for c in vhdutils.reconnect_parent_vhd.call_args_list]
-        self.assertTrue(export.endswith('root.vhdx'), export)
-        self.assertTrue(parent_copy.endswith('image.vhdx'), parent_copy)
-        vhdutils.merge_vhd.assert_called_once_with(export)
-        self.image_api.update.assert_called_once_with(
-            mock.sentinel.ctx, 'img',
-            {'disk_format': 'vhdx', 'container_format': 'bare'}, mock.ANY)
+        self.snapshotops.snapshot(self.context, self.instance,
+                                  self.snapshot_id, self.update_task_state)
+        # One standalone disk of the flavor's size, not the differencing
+        # root disk over the cached image.
+        disk = json.loads(self.uploads[self.snapshot_id])
+        self.assertEqual((units.Gi, None, 'VHDX'),
+                         (disk['virtual_size'], disk['parent'],
+                          disk['format']))
+        self.assertEqual('vhdx', self.glance.show(
+            self.context, self.snapshot_id)['disk_format'])
         self.assertEqual(
             [mock.call(task_state=task_states.IMAGE_PENDING_UPLOAD),
              mock.call(task_state=task_states.IMAGE_UPLOADING,
                        expected_state=task_states.IMAGE_PENDING_UPLOAD)],
             self.update_task_state.call_args_list)
-        self.utils['vmutils'].remove_vm_snapshot.assert_called_once_with(
-            'checkpoint')
+        self.assertEqual([], self.cluster.state.snapshots(
+            self.instance.name))
+        self.assertEqual(['console.log', 'root.vhdx'], self._files())
 
     def test_a_failed_upload_still_removes_checkpoint_and_copies(self):
-        self.image_api.update.side_effect = exception.ImageNotFound(
-            image_id='img')
         self.assertRaises(exception.ImageNotFound, self.snapshotops.snapshot,
-                          None, self.instance, 'img', self.update_task_state)
-        self.utils['vmutils'].remove_vm_snapshot.assert_called_once_with(
-            'checkpoint')
-        export_dir = self.utils['pathutils'].check_remove_dir.call_args[0][0]
-        self.assertTrue(export_dir.endswith('export-img'), export_dir)
+                          self.context, self.instance, 'no-such-image',
+                          self.update_task_state)
+        self.assertEqual([], self.cluster.state.snapshots(
+            self.instance.name))
+        self.assertEqual(['console.log', 'root.vhdx'], self._files())
+
+    def test_a_checkpoint_left_after_a_good_upload_is_only_logged(self):
+        # Raising now would make nova delete the good image.
+        self.cluster.state.arm_fault('vmutils.remove_vm_snapshot')
+        self.snapshotops.snapshot(self.context, self.instance,
+                                  self.snapshot_id, self.update_task_state)
+        self.assertIn(self.snapshot_id, self.uploads)
+        self.assertEqual(1, len(self.cluster.state.snapshots(
+            self.instance.name)))
+
+    def stub_out(self, old, new):
+        # What nova's GlanceFixture needs of nova's test case.
+        self.useFixture(driver_fixtures.fixtures.MonkeyPatch(old, new))
