@@ -14,6 +14,7 @@ import threading
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from placement_sync import cache
 from placement_sync import clients
 from placement_sync import conf as sync_conf
 from placement_sync import exception
@@ -56,14 +57,22 @@ def build_reconciler(conf):
     if conf.placement_sync.manage_host_aggregates:
         aggregates = host_aggregates.HostAggregates(
             lambda: clients.compute_proxy(conf))
-    return reconcile.Reconciler(clients.placement_client(conf), aggregates,
-                                dry_run=conf.dry_run)
+    cache_file = conf.placement_sync.cache_file
+    return reconcile.Reconciler(
+        clients.placement_client(conf), aggregates, dry_run=conf.dry_run,
+        seen=cache.load(cache_file) if cache_file else None)
+
+
+def _sync(conf, reconciler):
+    result = reconciler.sync(sources.load_clusters(conf))
+    if conf.placement_sync.cache_file and not conf.dry_run:
+        cache.save(conf.placement_sync.cache_file, reconciler.seen())
+    return result
 
 
 def run_once(conf, reconciler):
     """One sync. Returns the exit status."""
-    clusters = sources.load_clusters(conf)
-    result = reconciler.sync(clusters)
+    result = _sync(conf, reconciler)
     _print_report(result, conf.dry_run)
     return 1 if result.errors else 0
 
@@ -76,7 +85,7 @@ def run_periodic(conf, reconciler, stop):
     while not stop.is_set():
         failure = None
         try:
-            result = reconciler.sync(sources.load_clusters(conf))
+            result = _sync(conf, reconciler)
         except exception.ConfigError:
             raise  # no use retrying: the operator must fix the file.
         except exception.SyncError as e:

@@ -33,6 +33,13 @@ sync_opts = [
                      'providers join. Needs the [nova] credentials. When '
                      'off, a placement aggregate derived from the cluster '
                      'name is used and compute providers join it directly.'),
+    cfg.StrOpt('cache_file',
+               help='Optional file where the tool keeps what it last saw of '
+                    'each provider, checked against placement\'s '
+                    'generations, so that a one-shot run costs one request '
+                    'per cluster when nothing changed, as the periodic '
+                    'mode does. Unset: a one-shot run reads every '
+                    'provider.'),
     cfg.IntOpt('interval', default=60, min=1,
                help='Seconds between two runs in periodic mode.'),
     cfg.IntOpt('max_backoff', default=300, min=1,

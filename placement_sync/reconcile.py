@@ -92,11 +92,16 @@ def _capacity(inv):
 
 class Reconciler(object):
 
-    def __init__(self, placement, host_aggregates=None, dry_run=False):
+    def __init__(self, placement, host_aggregates=None, dry_run=False,
+                 seen=None):
+        """``seen``: what an earlier process saw of the providers, from
+        ``cache.load`` (entries are used only while their generation
+        holds)."""
         self.placement = placement
         self.host_aggregates = host_aggregates
         self.dry_run = dry_run
-        self._cache = {}
+        self._cache = {uuid: _Observed(*entry)
+                       for uuid, entry in (seen or {}).items()}
         self._known_traits = set()
         # Whether this process has cleared the derived aggregate left over
         # from running without host aggregates (done on its first run).
@@ -124,6 +129,11 @@ class Reconciler(object):
             self._guarded(report, self._sync_cluster, cluster, report)
         self._stale_checked = True
         return report
+
+    def seen(self):
+        """What this reconciler saw of each provider, for ``cache.save``."""
+        return {uuid: (o.generation, o.inventories, o.traits)
+                for uuid, o in self._cache.items()}
 
     def _guarded(self, report, func, *args):
         """Run func; report a SyncError instead of letting it spread."""

@@ -1,5 +1,6 @@
 """hvc-placement-sync and hvc-sim as an operator runs them."""
 
+import json
 import os
 import signal
 import subprocess
@@ -62,6 +63,19 @@ class TestSyncCommand(hvc_fixtures.PlacementTestCase):
         self.assertRegex(report.stdout,
                          r'csv Volume1 +DISK_GB +0 used / +500 total')
         self.assertIn(', '.join(cluster.nodes), report.stdout)
+
+    def test_once_keeps_its_cache_file(self):
+        cluster = self.cluster()
+        path = os.path.join(self.tmp, 'seen.json')
+        for _ in range(2):
+            result = self._sync('--once', cache_file=path,
+                                inventory_file=self._inventory(cluster))
+            self.assertEqual(0, result.returncode, result.stderr)
+        self.assertIn('nothing to change', result.stdout)
+        with open(path) as f:
+            providers = json.load(f)['providers']
+        self.assertIn(model.provider_uuid(cluster.name, 'Volume1-id'),
+                      providers)
 
     def test_dry_run_writes_nothing(self):
         cluster = self.cluster()

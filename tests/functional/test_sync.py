@@ -3,9 +3,13 @@
 import dataclasses
 import uuid
 
+import fixtures
+
 from hvc_devstack import placement as devstack
+from placement_sync import cache
 from placement_sync import exception
 from placement_sync import model
+from placement_sync import reconcile
 from tests import fixtures as hvc_fixtures
 
 
@@ -80,6 +84,42 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         reconciler.placement.requests.clear()
         reconciler.sync([cluster])
         self.assertEqual({'reads': 1}, dict(reconciler.placement.requests))
+
+    def test_cache_file_makes_a_fresh_process_cheap_and_stays_safe(self):
+        cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))
+        first = self.reconciler()
+        first.sync([cluster])
+        path = self.useFixture(fixtures.TempDir()).join('seen.json')
+        cache.save(path, first.seen())
+
+        fresh = reconcile.Reconciler(self.client(), seen=cache.load(path))
+        self.assertEqual([], fresh.sync([cluster]).changes)
+        self.assertEqual({'reads': 1}, dict(fresh.placement.requests))
+
+        # Someone changes a provider behind the cache's back: its
+        # generation moves, so the next process reads it and repairs it.
+        client = self.client()
+        vol1 = model.provider_uuid(cluster.name, 'Volume1-id')
+        gen, inventories = client.get_inventories(vol1)
+        inventories['DISK_GB']['total'] = 50
+        inventories['DISK_GB']['max_unit'] = 50
+        client.set_inventories(vol1, gen, inventories)
+        stale = reconcile.Reconciler(self.client(), seen=cache.load(path))
+        result = stale.sync([cluster])
+        self.assertEqual(1, len(result.changes), result.changes)
+        self.assertEqual(500, client.get_inventories(vol1)[1][
+            'DISK_GB']['total'])
+
+    def test_unreadable_cache_file_is_ignored(self):
+        path = self.useFixture(fixtures.TempDir()).join('seen.json')
+        with open(path, 'w') as f:
+            f.write('{not json')
+        logs = self.useFixture(fixtures.FakeLogger())
+        self.assertEqual({}, cache.load(path))
+        self.assertIn('ignoring the cache file', logs.output)
+        cluster = self.cluster()
+        self.assertEqual([], reconcile.Reconciler(
+            self.client(), seen=cache.load(path)).sync([cluster]).errors)
 
     def test_csv_added_resized_removed(self):
         cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))

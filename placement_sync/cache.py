@@ -1,0 +1,50 @@
+"""What the reconciler last saw of each provider, kept across processes.
+
+Placement bumps a provider's generation on every change to it, so an entry
+is only used while the generation placement lists still matches it: a
+stale or foreign cache costs reads, never a wrong decision. That makes a
+one-shot run (cron, a deployment hook) as cheap as the periodic mode's
+steady state: one listing per cluster.
+"""
+
+import json
+import os
+
+from oslo_log import log as logging
+
+LOG = logging.getLogger(__name__)
+
+VERSION = 1
+
+
+def load(path):
+    """{provider uuid: (generation, inventories, traits)}, or {}."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        if data.get('version') != VERSION:
+            raise ValueError('version %r' % data.get('version'))
+        return {uuid: (entry['generation'], entry['inventories'],
+                       set(entry['traits']))
+                for uuid, entry in data['providers'].items()}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        LOG.warning('ignoring the cache file %s (%s): this run reads every '
+                    'provider', path, e)
+        return {}
+
+
+def save(path, entries):
+    """Write atomically: a crash leaves the old file or the new one."""
+    data = {'version': VERSION, 'providers': {
+        uuid: {'generation': gen, 'inventories': inventories,
+               'traits': sorted(traits)}
+        for uuid, (gen, inventories, traits) in entries.items()}}
+    tmp = '%s.%d.tmp' % (path, os.getpid())
+    try:
+        with open(tmp, 'w') as f:
+            json.dump(data, f, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError as e:
+        LOG.warning('cannot write the cache file %s: %s', path, e)
