@@ -103,9 +103,9 @@ class Reconciler(object):
         self._cache = {uuid: _Observed(*entry)
                        for uuid, entry in (seen or {}).items()}
         self._known_traits = set()
-        # Whether this process has cleared the derived aggregate left over
-        # from running without host aggregates (done on its first run).
-        self._stale_checked = False
+        # The clusters whose derived aggregate, left over from running
+        # without host aggregates, this process has cleared (once each).
+        self._stale_cleared = set()
 
     def sync(self, clusters):
         """Converge every cluster; return a Report.
@@ -127,7 +127,6 @@ class Reconciler(object):
             if cluster.placement_aggregate is None:
                 continue  # its host aggregate failed (reported) or is new.
             self._guarded(report, self._sync_cluster, cluster, report)
-        self._stale_checked = True
         return report
 
     def seen(self):
@@ -166,8 +165,10 @@ class Reconciler(object):
                     p, agg, listed.get(p.uuid) if first else None, report))
         for node in sorted(nodes - present):
             self._guarded(report, self._join_node, cluster, node, report)
-        if self.host_aggregates is not None and not self._stale_checked:
+        if (self.host_aggregates is not None
+                and cluster.name not in self._stale_cleared):
             self._leave_stale_aggregate(cluster, report)
+            self._stale_cleared.add(cluster.name)
 
     def _with_retries(self, what, attempt):
         """Call attempt(first) until it wins the generation race.
