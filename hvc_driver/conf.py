@@ -23,6 +23,13 @@ OPTS = [
                     '"hvc-sim --state FILE" works on). Every nova-compute '
                     'service of one simulated cluster uses the same file. '
                     'Required when backend = simulated.'),
+    cfg.StrOpt('vswitch_name',
+               help='The Hyper-V virtual switch that has the Open vSwitch '
+                    'extension enabled. The vNIC of an Open vSwitch port '
+                    '(VIF type ovs) is connected to it, then added to the '
+                    'port\'s OVS bridge with ovs-vsctl. Required to boot '
+                    'with such ports; ports of VIF type hyperv do not use '
+                    'it.'),
     cfg.FloatOpt('dynamic_memory_ratio', default=1.0, min=1.0,
                  help='Enables dynamic memory when greater than 1.0: the '
                       'ratio between the maximum and the startup memory '

@@ -80,6 +80,7 @@ class HyperVClusterDriver(driver.ComputeDriver):
             raise exception.NovaException(
                 'nova-compute on %s cannot use the instances path %s: %s'
                 % (host, CONF.instances_path, e)) from e
+        self._vmops.start_serial_console_logs()
         LOG.info('Hyper-V cluster driver playing node %s (%s backend)',
                  host, self._hyperv.backend)
 
@@ -127,19 +128,22 @@ class HyperVClusterDriver(driver.ComputeDriver):
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
-        self._vmops.destroy(instance, destroy_disks=destroy_disks)
+        self._vmops.destroy(instance, destroy_disks=destroy_disks,
+                            network_info=network_info)
 
     def cleanup(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, migrate_data=None, destroy_vifs=True,
                 destroy_secrets=True):
-        self._vmops.cleanup(instance, destroy_disks=destroy_disks)
+        self._vmops.cleanup(instance, destroy_disks=destroy_disks,
+                            network_info=network_info)
 
     def get_console_output(self, context, instance):
         return self._vmops.get_console_output(instance)
 
     def plug_vifs(self, instance, network_info):
         # The vNICs are made with the VM, named by port id; the Hyper-V
-        # neutron agent binds them. Nothing to do on host start.
+        # neutron agent binds them, and the OVS ports spawn adds persist
+        # in the node's OVS database. Nothing to do on host start.
         pass
 
     def unplug_vifs(self, instance, network_info):

@@ -26,6 +26,12 @@ class UnsupportedVifType(exception.NovaException):
                'cluster node wires only ports of type %(supported)s.')
 
 
+class OvsVswitchNotConfigured(exception.NovaException):
+    msg_fmt = ('Port %(port_id)s is an Open vSwitch port; a Hyper-V cluster '
+               'node wires it only when [hyperv_cluster] vswitch_name names '
+               'the Hyper-V virtual switch of its OVS bridge.')
+
+
 class UnsupportedVolumeType(exception.NovaException):
     msg_fmt = ('Volume type %(driver_volume_type)s cannot be attached on a '
                'Hyper-V cluster node; only %(supported)s volumes survive a '

@@ -14,12 +14,13 @@ from nova.api.metadata import base as instance_metadata
 import nova.conf
 from nova.compute import power_state
 from nova import exception
-from nova.network import model as network_model
 from nova.virt import configdrive
 from nova.virt import hardware
 
 from hvc_driver import exception as hvc_exc
 from hvc_driver import imagecache
+from hvc_driver import serialconsoleops
+from hvc_driver import vifops
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
@@ -33,11 +34,10 @@ POWER_STATES = {
     os_win_const.HYPERV_VM_STATE_SUSPENDED: power_state.SUSPENDED,
 }
 
-# Ports the Hyper-V neutron agent binds: it finds the vNIC by its name, the
-# port id. Open vSwitch for Windows ports would also need the vNIC added to
-# br-int; until the driver does that, they are refused rather than left
-# unwired.
-SUPPORTED_VIF_TYPES = (network_model.VIF_TYPE_HYPERV,)
+# Ports the Hyper-V neutron agent binds (it finds the vNIC by its name,
+# the port id), and Open vSwitch for Windows ports (vifops adds the vNIC
+# to the OVS bridge).
+SUPPORTED_VIF_TYPES = vifops.SUPPORTED_VIF_TYPES
 
 ROOT_DISK = 'root'
 CONFIG_DRIVE = 'configdrive.iso'
@@ -46,9 +46,8 @@ CONFIG_DRIVE_FORMAT = 'iso9660'
 EPHEMERAL_DISK = 'ephemeral'
 SWAP_DISK = 'swap'
 # The log of the VM's serial port, next to its disks; what nova's
-# console output API shows. The simulated guest writes it; on Hyper-V a
-# reader of the serial port's named pipe has to (not done yet).
-CONSOLE_LOG = 'console.log'
+# console output API shows (serialconsoleops keeps it).
+CONSOLE_LOG = serialconsoleops.CONSOLE_LOG
 # Left in the instance directory of a VM the cluster moved away while it
 # was being deleted: a later delete keeps the disks while it is there.
 MOVED_MARK = 'MOVED-WHILE-DELETED.txt'
@@ -83,6 +82,8 @@ class VMOps(object):
         self._volumeops = volumeops
         self._virtapi = virtapi
         self._imagecache = imagecache.ImageCache(hyperv)
+        self._serialconsoleops = serialconsoleops.SerialConsoleOps(hyperv)
+        self._vifops = vifops.VIFOps(hyperv)
 
     @property
     def _vmutils(self):
@@ -126,16 +127,38 @@ class VMOps(object):
 
     @translate_oswin_errors('read the console output of an instance')
     def get_console_output(self, instance):
-        """The tail of the serial port's log, as bytes."""
-        if not self._vmutils.vm_exists(instance.name):
+        """The tail of the serial port's log (and of the log it rotated
+        to before, when the tail reaches back there), as bytes.
+        """
+        vm_name = instance.name
+        if not self._vmutils.vm_exists(vm_name):
             raise exception.InstanceNotFound(instance_id=instance.uuid)
-        path = os.path.join(instance_dir(instance), CONSOLE_LOG)
-        if not self._pathutils.exists(path):
-            return b''
-        with self._pathutils.open(path, 'rb') as log:
-            log.seek(0, os.SEEK_END)
-            log.seek(max(0, log.tell() - MAX_CONSOLE_BYTES))
-            return log.read()
+        self._serialconsoleops.flush_log(vm_name)
+        output = b''
+        # Newest first.
+        for path in reversed(serialconsoleops.console_log_paths(vm_name)):
+            wanted = MAX_CONSOLE_BYTES - len(output)
+            if not wanted:
+                break
+            if not self._pathutils.exists(path):
+                continue
+            with self._pathutils.open(path, 'rb') as log:
+                log.seek(0, os.SEEK_END)
+                log.seek(max(0, log.tell() - wanted))
+                output = log.read(wanted) + output
+        return output
+
+    def start_serial_console_logs(self):
+        """On host start: log the serial ports of nova's VMs that run."""
+        try:
+            vm_names = [name for name, notes in
+                        self._vmutils.list_instance_notes()
+                        if notes and uuidutils.is_uuid_like(notes[0])]
+        except hvc_exc.OSWIN_ERRORS:
+            LOG.exception('Cannot list the VMs of node %s: their serial '
+                          'console logs are not started', self._hyperv.node)
+            return
+        self._serialconsoleops.start_logs(vm_names)
 
     # Creation.
 
@@ -149,10 +172,7 @@ class VMOps(object):
                 format=CONF.config_drive_format)
         self._volumeops.check_block_device_info(block_device_info)
         for vif in network_info or []:
-            if vif['type'] not in SUPPORTED_VIF_TYPES:
-                raise hvc_exc.UnsupportedVifType(
-                    port_id=vif['id'], vif_type=vif['type'],
-                    supported=', '.join(SUPPORTED_VIF_TYPES))
+            self._vifops.check(vif)
 
     @staticmethod
     def _vm_generation(image_meta):
@@ -256,6 +276,7 @@ class VMOps(object):
                 CONF.hyperv_cluster.limit_cpu_features,
                 CONF.hyperv_cluster.dynamic_memory_ratio,
                 configuration_root_dir=inst_dir)
+            self._serialconsoleops.connect_serial_port(vm_name)
             self._attach_disks(vm_name, vm_gen, disks)
             self._create_nics(instance, network_info)
             self._volumeops.attach_volumes(block_device_info, instance)
@@ -272,13 +293,14 @@ class VMOps(object):
             if power_on:
                 self._vmutils.set_vm_state(
                     vm_name, os_win_const.HYPERV_VM_STATE_ENABLED)
+                self._serialconsoleops.start_log(vm_name)
         except Exception:
             with excutils.save_and_reraise_exception():
                 LOG.error('Spawning %s on node %s failed; removing what was '
                           'made', vm_name, self._hyperv.node,
                           instance=instance)
                 try:
-                    self.destroy(instance)
+                    self.destroy(instance, network_info=network_info)
                 except Exception:
                     # The spawn error is the one to report; nova's own
                     # cleanup calls destroy again.
@@ -315,6 +337,7 @@ class VMOps(object):
                     # The Hyper-V neutron agent finds the vNIC by this name.
                     self._vmutils.create_nic(instance.name, vif['id'],
                                              vif['address'])
+                    self._vifops.plug(instance, vif)
         except exception.InstanceEventTimeout:
             if CONF.vif_plugging_is_fatal:
                 raise exception.VirtualInterfaceCreateException()
@@ -358,7 +381,7 @@ class VMOps(object):
                        % (instance.name, self._hyperv.node))
 
     @translate_oswin_errors('destroy an instance', instance_not_found=False)
-    def destroy(self, instance, destroy_disks=True):
+    def destroy(self, instance, destroy_disks=True, network_info=None):
         """Remove the VM, its cluster group and its disks, whatever exists.
 
         Safe to repeat and to call after a partial spawn: each step acts
@@ -368,6 +391,8 @@ class VMOps(object):
         once the VM is gone, and never while it may run elsewhere.
         """
         vm_name = instance.name
+        # The reader holds the log open: stopped before anything else.
+        self._serialconsoleops.stop_log(vm_name)
         clustered = False
         if self._clusterutils.vm_exists(vm_name):
             owner = self._ignoring_not_found(self._clusterutils.get_vm_host,
@@ -399,13 +424,16 @@ class VMOps(object):
         elif self._pathutils.exists(self._moved_mark(instance)):
             raise hvc_exc.InstanceMovedDuringDelete(
                 vm_name=vm_name, owner='another node', node=self._hyperv.node)
+        # The VM is gone from this node: what its ports left outside it.
+        for vif in network_info or []:
+            self._vifops.unplug(instance, vif)
         if destroy_disks:
             self._pathutils.check_remove_dir(instance_dir(instance))
         LOG.info('Destroyed %s on node %s', vm_name, self._hyperv.node,
                  instance=instance)
 
     @translate_oswin_errors('clean up an instance', instance_not_found=False)
-    def cleanup(self, instance, destroy_disks=True):
+    def cleanup(self, instance, destroy_disks=True, network_info=None):
         """Destroy, unless the cluster runs the VM on another node.
 
         After a cluster live migration (or a failover) nova cleans up the
@@ -418,7 +446,8 @@ class VMOps(object):
                      '%s', instance.name, owner, self._hyperv.node,
                      instance=instance)
             return
-        self.destroy(instance, destroy_disks=destroy_disks)
+        self.destroy(instance, destroy_disks=destroy_disks,
+                     network_info=network_info)
 
     # Power.
 
@@ -450,6 +479,7 @@ class VMOps(object):
 
     @translate_oswin_errors('power off an instance')
     def power_off(self, instance, timeout=0, retry_interval=0):
+        self._serialconsoleops.stop_log(instance.name)
         if timeout and self._soft_shutdown(instance, timeout,
                                            retry_interval):
             return
@@ -458,6 +488,7 @@ class VMOps(object):
     @translate_oswin_errors('power on an instance')
     def power_on(self, instance):
         self._set_state(instance, os_win_const.HYPERV_VM_STATE_ENABLED)
+        self._serialconsoleops.start_log(instance.name)
 
     def _hard_reboot(self, instance):
         vm_name = instance.name
@@ -478,10 +509,14 @@ class VMOps(object):
                     CONF.hyperv_cluster.power_state_check_interval):
                 self._set_state(instance,
                                 os_win_const.HYPERV_VM_STATE_ENABLED)
-                return
-            LOG.info('Soft reboot of %s did not work; rebooting it hard',
-                     instance.name, instance=instance)
-        self._hard_reboot(instance)
+            else:
+                LOG.info('Soft reboot of %s did not work; rebooting it hard',
+                         instance.name, instance=instance)
+                self._hard_reboot(instance)
+        else:
+            self._hard_reboot(instance)
+        # The pipe's reader may have seen the pipe go: a new one.
+        self._serialconsoleops.start_log(instance.name)
 
     @translate_oswin_errors('pause an instance')
     def pause(self, instance):
@@ -498,3 +533,4 @@ class VMOps(object):
     @translate_oswin_errors('resume an instance')
     def resume(self, instance):
         self._set_state(instance, os_win_const.HYPERV_VM_STATE_ENABLED)
+        self._serialconsoleops.start_log(instance.name)

@@ -89,6 +89,14 @@ _POWER_STATES = {sim_state.VM_STATE_ENABLED: 'running',
 def describe_vm(state, vm):
     """One VM as a JSON-able dict, with its disks, NICs and cluster group."""
     group = state.get_cluster_group(vm.name)
+    vswitches = state.nic_vswitches(vm_name=vm.name)
+    # The node's Open vSwitch ports named after the VM's NICs.
+    ovs_ports = {p.name: p for p in state.ovs_ports(vm.node)}
+
+    def ovs_port(name):
+        port = ovs_ports.get(name)
+        return None if port is None else {
+            'bridge': port.bridge, 'external_ids': port.external_ids}
     return {
         'name': vm.name,
         'id': vm.id,
@@ -102,8 +110,12 @@ def describe_vm(state, vm):
         'disks': [{'path': d.path, 'controller': d.controller,
                    'slot': d.slot, 'type': d.drive_type}
                   for d in state.disks(vm.name)],
-        'nics': [{'name': n.name, 'mac_address': n.mac_address}
+        'nics': [{'name': n.name, 'mac_address': n.mac_address,
+                  'vswitch': vswitches.get(n.name),
+                  'ovs_port': ovs_port(n.name)}
                  for n in state.nics(vm.name)],
+        'serial_ports': {str(number): connection for number, connection in
+                         sorted(state.serial_ports(vm.name).items())},
         'cluster_group': None if group is None else {
             'id': group.id, 'owner_node': group.owner_node},
     }

@@ -66,6 +66,27 @@ CREATE TABLE IF NOT EXISTS vm_nics (
     mac_address TEXT,
     PRIMARY KEY (vm_name, name)
 );
+CREATE TABLE IF NOT EXISTS vm_serial_ports (
+    vm_name TEXT NOT NULL REFERENCES vms(name) ON DELETE CASCADE,
+    port_number INTEGER NOT NULL,
+    connection TEXT NOT NULL,
+    PRIMARY KEY (vm_name, port_number)
+);
+CREATE TABLE IF NOT EXISTS nic_vswitches (
+    vm_name TEXT NOT NULL,
+    nic_name TEXT NOT NULL,
+    vswitch TEXT NOT NULL,
+    PRIMARY KEY (vm_name, nic_name),
+    FOREIGN KEY (vm_name, nic_name) REFERENCES vm_nics(vm_name, name)
+        ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS ovs_ports (
+    node TEXT NOT NULL,
+    name TEXT NOT NULL,
+    bridge TEXT NOT NULL,
+    external_ids TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (node, name)
+);
 CREATE TABLE IF NOT EXISTS cluster_groups (
     name TEXT PRIMARY KEY,
     id TEXT NOT NULL,
@@ -164,6 +185,14 @@ class Nic:
     vm_name: str
     name: str
     mac_address: str
+
+
+@dataclasses.dataclass(frozen=True)
+class OvsPort:
+    node: str
+    name: str
+    bridge: str
+    external_ids: dict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -466,6 +495,99 @@ class ClusterState(object):
                     'SELECT * FROM vm_nics WHERE vm_name = ? ORDER BY name',
                     (vm_name,))
             return [Nic(**r) for r in rows]
+
+    # The serial ports of a VM (COM1, COM2) and what they connect to.
+
+    def set_serial_port(self, vm_name, port_number, connection, owner=None):
+        with self._db(write=True) as conn:
+            self._require_vm(conn, vm_name, owner)
+            conn.execute('INSERT OR REPLACE INTO vm_serial_ports '
+                         'VALUES (?, ?, ?)',
+                         (vm_name, port_number, connection))
+
+    def serial_ports(self, vm_name):
+        """{port number: connection} of a VM."""
+        with self._db() as conn:
+            return {r['port_number']: r['connection'] for r in conn.execute(
+                'SELECT * FROM vm_serial_ports WHERE vm_name = ?',
+                (vm_name,))}
+
+    # Hyper-V virtual switch ports of the NICs, and each node's Open
+    # vSwitch ports (its OVS database).
+
+    def connect_nic(self, node, nic_name, vswitch):
+        """Connect the NIC called ``nic_name`` of a VM ``node`` runs to a
+        virtual switch; False if ``node`` runs no VM with such a NIC.
+        """
+        with self._db(write=True) as conn:
+            row = conn.execute(
+                'SELECT vm_nics.vm_name FROM vm_nics JOIN vms ON '
+                'vms.name = vm_nics.vm_name WHERE vms.node = ? AND '
+                'vm_nics.name = ?', (node, nic_name)).fetchone()
+            if row is None:
+                return False
+            conn.execute('INSERT OR REPLACE INTO nic_vswitches '
+                         'VALUES (?, ?, ?)',
+                         (row['vm_name'], nic_name, vswitch))
+            return True
+
+    def nic_vswitches(self, node=None, vm_name=None):
+        """{NIC name: virtual switch} of the connected NICs of the VMs of
+        ``node``, or of VM ``vm_name``.
+        """
+        query = ('SELECT nic_vswitches.* FROM nic_vswitches JOIN vms ON '
+                 'vms.name = nic_vswitches.vm_name WHERE 1')
+        params = []
+        if node is not None:
+            query += ' AND vms.node = ?'
+            params.append(node)
+        if vm_name is not None:
+            query += ' AND vms.name = ?'
+            params.append(vm_name)
+        with self._db() as conn:
+            return {r['nic_name']: r['vswitch']
+                    for r in conn.execute(query, params)}
+
+    def change_ovs_ports(self, node, change):
+        """Change the OVS ports of ``node`` in one transaction, as one
+        ovs-vsctl run does.
+
+        ``change(ports, nic_vswitches)`` gets {port name: {'bridge': ...,
+        'external_ids': {...}}} and the node's {NIC name: virtual switch},
+        and changes ``ports`` in place (or raises: nothing changes).
+        """
+        with self._db(write=True) as conn:
+            ports = {r['name']: {'bridge': r['bridge'],
+                                 'external_ids': json.loads(
+                                     r['external_ids'])}
+                     for r in conn.execute(
+                         'SELECT * FROM ovs_ports WHERE node = ?', (node,))}
+            nics = {r['nic_name']: r['vswitch'] for r in conn.execute(
+                'SELECT nic_vswitches.* FROM nic_vswitches JOIN vms ON '
+                'vms.name = nic_vswitches.vm_name WHERE vms.node = ?',
+                (node,))}
+            result = change(ports, nics)
+            conn.execute('DELETE FROM ovs_ports WHERE node = ?', (node,))
+            conn.executemany(
+                'INSERT INTO ovs_ports VALUES (?, ?, ?, ?)',
+                [(node, name, port['bridge'],
+                  json.dumps(port['external_ids'], sort_keys=True))
+                 for name, port in sorted(ports.items())])
+            return result
+
+    def ovs_ports(self, node=None):
+        with self._db() as conn:
+            if node is None:
+                rows = conn.execute(
+                    'SELECT * FROM ovs_ports ORDER BY node, name')
+            else:
+                rows = conn.execute(
+                    'SELECT * FROM ovs_ports WHERE node = ? ORDER BY name',
+                    (node,))
+            return [OvsPort(node=r['node'], name=r['name'],
+                            bridge=r['bridge'],
+                            external_ids=json.loads(r['external_ids']))
+                    for r in rows]
 
     def add_snapshot(self, vm_name, name=None, owner=None):
         """A checkpoint of a VM; returns its path, as WMI names it."""

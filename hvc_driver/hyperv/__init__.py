@@ -4,9 +4,12 @@ Everything the driver does to a Hyper-V host or to the failover cluster
 goes through the utils objects of a ``HyperV``: os-win's on Windows
 (``[hyperv_cluster] backend = oswin``), or the simulated cluster's
 (``backend = simulated``), which implement the same methods with the same
-signatures, return shapes and os-win exceptions.
+signatures, return shapes and os-win exceptions. Besides the utils: the
+reader of a VM's serial port pipe (os-win's NamedPipeHandler) and
+``ovs-vsctl`` (Open vSwitch for Windows), each one method here.
 """
 
+from oslo_concurrency import processutils
 from oslo_log import log as logging
 
 from hvc_driver import conf as hvc_conf
@@ -23,6 +26,7 @@ OSWIN_CLASSES = {
     'pathutils': 'os_win.utils.pathutils.PathUtils',
     'vhdutils': 'os_win.utils.storage.virtdisk.vhdutils.VHDUtils',
     'smbutils': 'os_win.utils.storage.smbutils.SMBUtils',
+    'networkutils': 'os_win.utils.network.networkutils.NetworkUtilsR2',
 }
 UTILS = tuple(OSWIN_CLASSES)
 
@@ -65,17 +69,53 @@ class HyperV(object):
             utils = self._utils[kind] = self._make(kind)
         return utils
 
+    def _simulated_state(self):
+        if self._sim_state is None:
+            from hvc_driver.hyperv import simulated
+            self._sim_state = simulated.open_state(
+                self._conf.hyperv_cluster.simulated_state_file)
+        return self._sim_state
+
     def _make(self, kind):
         if self.simulated:
             from hvc_driver.hyperv import simulated
-            if self._sim_state is None:
-                self._sim_state = simulated.open_state(
-                    self._conf.hyperv_cluster.simulated_state_file)
-            return simulated.UTILS_CLASSES[kind](self._sim_state, self.node)
+            return simulated.UTILS_CLASSES[kind](self._simulated_state(),
+                                                 self.node)
         # Imported here: os-win only works on Windows, and only this
         # backend needs it.
         from os_win import utilsfactory
         return getattr(utilsfactory, 'get_%s' % kind)()
+
+    def named_pipe_handler(self, pipe_name, log_file):
+        """A reader that copies a named pipe into ``log_file``, not
+        started: os-win's NamedPipeHandler, or the simulated one.
+        """
+        if self.node is None:
+            raise HyperVNotReady('a named pipe handler was asked for before '
+                                 'init_host named the node')
+        if self.simulated:
+            from hvc_driver.hyperv import simulated
+            return simulated.NamedPipeHandler(pipe_name, log_file=log_file)
+        from os_win import utilsfactory
+        return utilsfactory.get_named_pipe_handler(pipe_name,
+                                                   log_file=log_file)
+
+    def ovs_vsctl(self, args):
+        """Run ``ovs-vsctl`` with ``args`` on this node; its output.
+
+        Open vSwitch for Windows on a real node; the simulated node's
+        Open vSwitch (its ports in the state file) otherwise. Failures
+        raise oslo.concurrency's ProcessExecutionError.
+        """
+        if self.node is None:
+            raise HyperVNotReady('ovs-vsctl was asked for before init_host '
+                                 'named the node')
+        if self.simulated:
+            from hvc_driver.hyperv import simulated
+            return simulated.ovs_vsctl(self._simulated_state(), self.node,
+                                       args)
+        out, _err = processutils.execute('ovs-vsctl', *args)
+        return out
 
     @property
     def vmutils(self):
@@ -100,3 +140,7 @@ class HyperV(object):
     @property
     def smbutils(self):
         return self._get('smbutils')
+
+    @property
+    def networkutils(self):
+        return self._get('networkutils')

@@ -17,6 +17,7 @@ os-win exception a failing Hyper-V call raises.
 
 import errno
 import functools
+import itertools
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ import time
 from os_win import constants
 from os_win import exceptions as os_win_exc
 from os_win.utils.winapi import constants as w_const
+from oslo_concurrency import processutils
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
@@ -181,7 +183,7 @@ class VMUtils(_SimulatedUtils):
         # the cluster moves meanwhile is not found, as on Hyper-V.
         self._state.change_vm(vm_name, change, owner=self._node)
         for vm in started:
-            _guest_boot_message(vm, self._node)
+            _guest_boot_message(vm, self._state, self._node)
 
     @_faultable(os_win_exc.HyperVException)
     def soft_shutdown_vm(self, vm_name):
@@ -203,6 +205,26 @@ class VMUtils(_SimulatedUtils):
     @_faultable(os_win_exc.HyperVException)
     def list_instances(self):
         return [vm.name for vm in self._state.vms(node=self._node)]
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_active_instances(self):
+        return [vm.name for vm in self._state.vms(node=self._node)
+                if vm.state == constants.HYPERV_VM_STATE_ENABLED]
+
+    @_faultable(os_win_exc.HyperVException)
+    def set_vm_serial_port_connection(self, vm_name, port_number, pipe_path):
+        # A Hyper-V VM has two serial ports, COM1 and COM2.
+        if port_number not in (1, 2):
+            raise os_win_exc.HyperVException(
+                '%s has no serial port %s' % (vm_name, port_number))
+        self._state.set_serial_port(vm_name, port_number, pipe_path,
+                                    owner=self._node)
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_vm_serial_port_connections(self, vm_name):
+        self._lookup_vm_check(vm_name)
+        ports = self._state.serial_ports(vm_name)
+        return [ports[n] for n in sorted(ports) if ports[n]]
 
     @_faultable(os_win_exc.HyperVException)
     def list_instance_notes(self):
@@ -612,8 +634,139 @@ class SMBUtils(_SimulatedUtils):
         self._state.unmap_share(self._node, share_path)
 
 
-def _guest_boot_message(vm, node):
-    """The simulated guest writes to its serial port log as it boots."""
+class NetworkUtils(_SimulatedUtils):
+    """os_win.utils.network.networkutils.NetworkUtilsR2 on a simulated
+    node: connects vNICs to virtual switches (any name is a switch).
+    """
+
+    KIND = 'networkutils'
+
+    @_faultable(os_win_exc.HyperVException)
+    def connect_vnic_to_vswitch(self, vswitch_name, switch_port_name):
+        if not vswitch_name:
+            raise os_win_exc.HyperVvSwitchNotFound(vswitch_name=vswitch_name)
+        if not self._state.connect_nic(self._node, switch_port_name,
+                                       vswitch_name):
+            raise os_win_exc.HyperVvNicNotFound(vnic_name=switch_port_name)
+
+
+# What the simulated Open vSwitch accepts before a command.
+_OVS_OPTIONS = ('--may-exist', '--if-exists')
+
+
+def ovs_vsctl(state, node, args):
+    """``ovs-vsctl ARGS`` on a simulated node, in one transaction.
+
+    Knows the commands the driver runs: ``add-port BRIDGE PORT`` (the port
+    of a vNIC of a VM the node runs, connected to a virtual switch), ``set
+    Interface PORT external-ids:KEY=VALUE...`` and ``del-port [BRIDGE]
+    PORT``, with ``--may-exist``, ``--if-exists`` and ``--timeout=N``.
+    Fails as ovs-vsctl does: ProcessExecutionError, nothing changed.
+    """
+    cmdline = 'ovs-vsctl %s' % ' '.join(args)
+
+    def fail(message):
+        raise processutils.ProcessExecutionError(
+            stdout='', stderr='ovs-vsctl: %s\n' % message, exit_code=1,
+            cmd=cmdline)
+
+    groups = [list(group) for is_sep, group in
+              itertools.groupby(args, lambda a: a == '--') if not is_sep]
+
+    def run(ports, nic_vswitches):
+        for group in groups:
+            opts = list(itertools.takewhile(lambda a: a.startswith('--'),
+                                            group))
+            for opt in opts:
+                if not (opt in _OVS_OPTIONS or opt.startswith('--timeout=')):
+                    fail('%s: option not known to the simulated Open '
+                         'vSwitch' % opt)
+            words = group[len(opts):]
+            if not words:
+                continue
+            verb, params = words[0], words[1:]
+            if verb == 'add-port' and len(params) == 2:
+                bridge, name = params
+                if name in ports:
+                    if ('--may-exist' in opts and
+                            ports[name]['bridge'] == bridge):
+                        continue
+                    fail('cannot create a port named %s because a port '
+                         'named %s already exists on bridge %s'
+                         % (name, name, ports[name]['bridge']))
+                if name not in nic_vswitches:
+                    fail("Error detected while setting up '%s': could not "
+                         "open network device %s (No such device)"
+                         % (name, name))
+                ports[name] = {'bridge': bridge, 'external_ids': {}}
+            elif verb == 'del-port' and len(params) in (1, 2):
+                name = params[-1]
+                if name not in ports:
+                    if '--if-exists' in opts:
+                        continue
+                    fail('no port named %s' % name)
+                del ports[name]
+            elif (verb == 'set' and len(params) >= 3 and
+                    params[0] == 'Interface'):
+                name = params[1]
+                if name not in ports:
+                    fail('no row "%s" in table Interface' % name)
+                for setting in params[2:]:
+                    column, sep, value = setting.partition('=')
+                    if not sep or not column.startswith('external-ids:'):
+                        fail('%s: the simulated Open vSwitch sets only '
+                             'external-ids:KEY=VALUE' % setting)
+                    key = column[len('external-ids:'):]
+                    ports[name]['external_ids'][key] = value
+            else:
+                fail('%s: not a command the simulated Open vSwitch knows'
+                     % ' '.join(words))
+
+    state.change_ovs_ports(node, run)
+    return ''
+
+
+class NamedPipeHandler(object):
+    """os_win.utils.io.namedpipe.NamedPipeHandler, for the simulated
+    cluster: the simulated guest writes its serial port's output straight
+    into the log file (while COM1 is connected to a pipe), so this reader
+    only holds the log open while it runs, as os-win's does.
+    """
+
+    def __init__(self, pipe_name, input_queue=None, output_queue=None,
+                 connect_event=None, log_file=None):
+        self._pipe_name = pipe_name
+        self._log_file_path = log_file
+        self._log_file_handle = None
+
+    def start(self):
+        try:
+            if self._log_file_path:
+                self._log_file_handle = open(self._log_file_path, 'ab')
+        except OSError as err:
+            # As os-win: any failure to start is an OSWinException.
+            raise os_win_exc.OSWinException(
+                'Named pipe handler failed to initialize. Pipe Name: %s '
+                'Error: %s' % (self._pipe_name, err))
+
+    def stop(self):
+        if self._log_file_handle:
+            self._log_file_handle.close()
+            self._log_file_handle = None
+
+    def flush_log_file(self):
+        try:
+            self._log_file_handle.flush()
+        except (AttributeError, ValueError):
+            pass
+
+
+def _guest_boot_message(vm, state, node):
+    """The simulated guest writes to its serial port as it boots; the
+    output reaches the log only when a serial port is connected to a pipe.
+    """
+    if not state.serial_ports(vm.name):
+        return
     path = os.path.join(vm.instance_path, CONSOLE_LOG)
     try:
         with open(path, 'a') as log:
@@ -630,7 +783,8 @@ def _format_from_extension(path):
 
 
 UTILS_CLASSES = {cls.KIND: cls for cls in (
-    VMUtils, HostUtils, ClusterUtils, PathUtils, VHDUtils, SMBUtils)}
+    VMUtils, HostUtils, ClusterUtils, PathUtils, VHDUtils, SMBUtils,
+    NetworkUtils)}
 
 # The os-win class each simulated class stands in for, for the signature
 # check in the unit tests.

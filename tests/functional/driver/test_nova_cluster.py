@@ -218,6 +218,26 @@ class TestServerLifecycle(HyperVClusterTestCase):
         self.assertEqual(0, self._get_provider_usages(
             self.csv_rp)['DISK_GB'])
 
+    def test_boot_and_delete_with_an_open_vswitch_port(self):
+        self.flags(vswitch_name='ovs-switch', group='hyperv_cluster')
+        port = self.neutron.port_1  # the fixture's ports are OVS ports
+        server = self._boot(self._flavor(), networks=[{'port': port['id']}])
+        host = server['OS-EXT-SRV-ATTR:host']
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        # The vNIC, named by the port, is on the OVS extension's switch and
+        # is a port of br-int as the neutron OVS agent expects it.
+        self.assertEqual({port['id']: 'ovs-switch'},
+                         self.sim.nic_vswitches(vm_name=name))
+        [ovs_port] = self.sim.ovs_ports(host)
+        self.assertEqual(
+            (port['id'], 'br-int',
+             {'iface-id': port['id'], 'iface-status': 'active',
+              'attached-mac': port['mac_address'], 'vm-uuid': server['id']}),
+            (ovs_port.name, ovs_port.bridge, ovs_port.external_ids))
+        self._delete_server(server)
+        self.assertEqual([], self.sim.ovs_ports())
+        self.assertEqual([], self.sim.vms())
+
     def test_console_output(self):
         # Finding 9: nova answered 501 (the driver had none).
         server = self._boot(self._flavor())
@@ -226,6 +246,10 @@ class TestServerLifecycle(HyperVClusterTestCase):
         self.assertIn('%s booting on %s' % (
             server['OS-EXT-SRV-ATTR:instance_name'],
             server['OS-EXT-SRV-ATTR:host']), output)
+        # The guest's output went through COM1, connected to its pipe.
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self.assertEqual({1: '\\\\.\\pipe\\%s' % name},
+                         self.sim.serial_ports(name))
         self._delete_server(server)
 
     def test_hard_reboot_of_a_stopped_server_starts_it(self):
@@ -377,11 +401,21 @@ class TestFaults(HyperVClusterTestCase):
         self.assertNothingLeft(server)
 
     def test_port_of_another_vif_type_is_refused(self):
+        port = self.neutron.port_1
+        self.neutron._ports[port['id']]['binding:vif_type'] = 'vhostuser'
+        server = self._boot(self.flavor, expected_state='ERROR',
+                            networks=[{'port': port['id']}])
+        self.assertIn('has VIF type vhostuser; a Hyper-V cluster node wires '
+                      'only ports of type hyperv, ovs',
+                      server['fault']['message'])
+        self.assertNothingLeft(server)
+
+    def test_ovs_port_without_a_vswitch_is_refused(self):
         port = self.neutron.port_1  # the fixture's ports are OVS ports
         server = self._boot(self.flavor, expected_state='ERROR',
                             networks=[{'port': port['id']}])
-        self.assertIn('has VIF type ovs; a Hyper-V cluster node wires only '
-                      'ports of type hyperv', server['fault']['message'])
+        self.assertIn('[hyperv_cluster] vswitch_name',
+                      server['fault']['message'])
         self.assertNothingLeft(server)
 
     def test_delete_of_a_vm_the_cluster_failed_over_is_refused(self):

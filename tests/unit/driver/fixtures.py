@@ -88,3 +88,13 @@ class OsWinFixture(fixtures.Fixture):
             self.useFixture(fixtures.MockPatch(
                 'os_win.utilsfactory.get_%s' % kind,
                 return_value=self.utils[kind]))
+        # utilsfactory.get_named_pipe_handler(*args, **kwargs) makes a
+        # NamedPipeHandler: the autospec'd class checks the arguments, and
+        # makes the one autospec'd handler ``self.pipe_handler``.
+        from os_win.utils.io import namedpipe
+        self.pipe_handler_class = mock.create_autospec(
+            namedpipe.NamedPipeHandler)
+        self.pipe_handler = self.pipe_handler_class.return_value
+        self.useFixture(fixtures.MockPatch(
+            'os_win.utilsfactory.get_named_pipe_handler',
+            side_effect=self.pipe_handler_class))

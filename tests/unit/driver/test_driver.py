@@ -203,6 +203,20 @@ class TestHyperVSeam(testtools.TestCase):
     def test_no_utils_before_the_node_is_known(self):
         seam = hyperv.HyperV(driver_fixtures.CONF)
         self.assertRaises(hyperv.HyperVNotReady, lambda: seam.vmutils)
+        self.assertRaises(hyperv.HyperVNotReady, seam.named_pipe_handler,
+                          'pipe', log_file='log')
+
+    def test_named_pipe_handler_of_each_backend(self):
+        oswin = self.useFixture(driver_fixtures.OsWinFixture())
+        seam = hyperv.HyperV(driver_fixtures.CONF)
+        seam.bind('node1')
+        self.assertIs(oswin.pipe_handler,
+                      seam.named_pipe_handler('pipe', log_file='log'))
+        oswin.pipe_handler_class.assert_called_once_with('pipe',
+                                                         log_file='log')
+        self.useFixture(driver_fixtures.SimulatedClusterFixture())
+        self.assertIsInstance(seam.named_pipe_handler('pipe', log_file='log'),
+                              simulated.NamedPipeHandler)
 
     def test_simulated_backend_needs_a_state_file(self):
         self.conf.config(backend='simulated', simulated_state_file=None,

@@ -53,6 +53,11 @@ class TestVMCommands(testtools.TestCase):
                          [d['path'] for d in vm['disks']])
         self.assertEqual(['port-1'], [n['name'] for n in vm['nics']])
         self.assertEqual(['uuid-1'], vm['notes'])
+        self.assertEqual({}, vm['serial_ports'])
+        self.state.set_serial_port('instance-1', 1, '\\\\.\\pipe\\x')
+        status, out, _err = self.run_cmd('vm', 'instance-1')
+        self.assertEqual({'1': '\\\\.\\pipe\\x'},
+                         json.loads(out)['serial_ports'])
         status, _out, err = self.run_cmd('vm', 'nope')
         self.assertEqual(1, status)
         self.assertIn("no VM 'nope'", err)

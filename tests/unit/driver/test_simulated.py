@@ -54,6 +54,17 @@ class TestSignatures(testtools.TestCase):
                     inspect.signature(getattr(cls, name)),
                     '%s.%s' % (kind, name))
 
+    def test_the_simulated_named_pipe_handler_matches_os_win(self):
+        # What utilsfactory.get_named_pipe_handler makes; the seam makes
+        # the simulated one with the same arguments.
+        from os_win.utils.io import namedpipe
+        oswin_cls = namedpipe.NamedPipeHandler
+        cls = simulated.NamedPipeHandler
+        for name in ['__init__'] + _public_methods(cls):
+            self.assertEqual(
+                inspect.signature(getattr(oswin_cls, name)),
+                inspect.signature(getattr(cls, name)), name)
+
     def test_the_counterparts_are_what_utilsfactory_picks(self):
         # On Windows Server 2016+ utilsfactory returns these classes.
         from os_win import utilsfactory

@@ -55,7 +55,7 @@ def _vifs(vif_type='hyperv'):
              'type': vif_type}]
 
 
-class VMOpsTestCase(testtools.TestCase):
+class OsWinVMOpsBase(testtools.TestCase):
     """os-win mocked with create_autospec of its real classes."""
 
     def setUp(self):
@@ -93,6 +93,9 @@ class VMOpsTestCase(testtools.TestCase):
                          image_meta or _image_meta(),
                          _vifs() if network_info is None else network_info,
                          block_device_info)
+
+
+class VMOpsTestCase(OsWinVMOpsBase):
 
     def test_spawn_builds_a_clustered_running_vm(self):
         instance = _instance(root_gb=10, ephemeral_gb=5)
@@ -203,11 +206,16 @@ class VMOpsTestCase(testtools.TestCase):
         self.clusterutils.add_vm_to_cluster.assert_not_called()
 
     def test_unsupported_port_is_refused_before_anything_is_made(self):
-        for vif_type in ('hw_veb', 'ovs', 'vhostuser'):
+        for vif_type in ('hw_veb', 'vhostuser', 'bridge'):
             err = self.assertRaises(hvc_exc.UnsupportedVifType, self._spawn,
                                     _instance(),
                                     network_info=_vifs(vif_type))
             self.assertIn('has VIF type %s' % vif_type, str(err))
+            self.assertIn('only ports of type hyperv, ovs', str(err))
+        # An OVS port, without the switch it would be connected to.
+        err = self.assertRaises(hvc_exc.OvsVswitchNotConfigured, self._spawn,
+                                _instance(), network_info=_vifs('ovs'))
+        self.assertIn('vswitch_name', str(err))
         self.vmutils.create_vm.assert_not_called()
         self.pathutils.check_create_dir.assert_not_called()
 

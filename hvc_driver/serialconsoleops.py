@@ -1,0 +1,132 @@
+"""The serial console log of the VMs this node runs.
+
+Hyper-V connects a VM's COM1 to a named pipe; nothing reads it unless
+someone does. As compute-hyperv did, a reader (os-win's NamedPipeHandler,
+made through the seam) copies the pipe into ``console.log`` in the
+instance directory while the VM runs on this node. The reader caps the
+log: past 512 KiB it rotates it to ``console.log.1`` (os-win's
+MAX_CONSOLE_LOG_FILE_SIZE), so at most two such files exist per VM.
+"""
+
+import os
+
+from oslo_concurrency import lockutils
+from oslo_log import log as logging
+
+import nova.conf
+
+from hvc_driver import exception as hvc_exc
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+
+# The VM's serial port the reader listens to (os-win counts from 1).
+SERIAL_PORT = 1
+# The log of the VM's serial port, next to its disks; what nova's console
+# output API shows. The reader rotates it to CONSOLE_LOG + '.1'.
+CONSOLE_LOG = 'console.log'
+CONSOLE_LOG_ARCHIVE = CONSOLE_LOG + '.1'
+
+
+def pipe_path(vm_name):
+    # A VM name is unique on its Hyper-V host, and so is this pipe.
+    return '\\\\.\\pipe\\%s' % vm_name
+
+
+def console_log_paths(vm_name):
+    """The serial port logs of a VM, oldest first."""
+    vm_dir = os.path.join(CONF.instances_path, vm_name)
+    return [os.path.join(vm_dir, CONSOLE_LOG_ARCHIVE),
+            os.path.join(vm_dir, CONSOLE_LOG)]
+
+
+class SerialConsoleOps(object):
+    """Connects each VM's serial port to a pipe, and logs the pipe."""
+
+    def __init__(self, hyperv):
+        self._hyperv = hyperv
+        # Readers by VM name, of the VMs this node runs.
+        self._readers = {}
+
+    @property
+    def _vmutils(self):
+        return self._hyperv.vmutils
+
+    def connect_serial_port(self, vm_name):
+        """Connect the VM's serial port to its pipe (a VM setting).
+
+        Errors are the caller's: a VM whose serial port cannot be set up
+        is not built right.
+        """
+        pipe = pipe_path(vm_name)
+        if pipe not in self._vmutils.get_vm_serial_port_connections(vm_name):
+            self._vmutils.set_vm_serial_port_connection(vm_name, SERIAL_PORT,
+                                                        pipe)
+
+    def start_log(self, vm_name):
+        """(Re)start logging the serial port of a VM that runs here.
+
+        Called after the VM was started; a log that cannot be started is
+        logged, not raised: the VM runs, and failing the operation that
+        started it would not bring the log back.
+        """
+        with lockutils.lock('hvc-serial-console-%s' % vm_name):
+            self._stop_log(vm_name)
+            reader = None
+            try:
+                # VMs made before the driver connected serial ports.
+                self.connect_serial_port(vm_name)
+                reader = self._hyperv.named_pipe_handler(
+                    pipe_path(vm_name),
+                    log_file=console_log_paths(vm_name)[-1])
+                reader.start()
+            except Exception:
+                LOG.exception('The serial console log of %s on node %s '
+                              'could not be started; its console output '
+                              'will not grow until it is started again',
+                              vm_name, self._hyperv.node)
+                if reader is not None:
+                    reader.stop()
+                return
+            self._readers[vm_name] = reader
+            LOG.debug('Logging the serial port of %s', vm_name)
+
+    def stop_log(self, vm_name):
+        """Stop logging a VM's serial port (it stops or leaves the node)."""
+        with lockutils.lock('hvc-serial-console-%s' % vm_name):
+            self._stop_log(vm_name)
+
+    def _stop_log(self, vm_name):
+        reader = self._readers.pop(vm_name, None)
+        if reader is None:
+            return
+        LOG.debug('Stopping the serial console log of %s', vm_name)
+        try:
+            reader.stop()
+        except Exception:
+            # Not a reason to fail the power off or delete that stops it.
+            LOG.exception('Stopping the serial console log of %s on node '
+                          '%s failed', vm_name, self._hyperv.node)
+
+    def start_logs(self, nova_vm_names):
+        """Log the VMs among ``nova_vm_names`` that run on this node.
+
+        On host start: their readers went with the previous process.
+        """
+        try:
+            running = self._vmutils.get_active_instances()
+        except hvc_exc.OSWIN_ERRORS:
+            LOG.exception('Cannot list the running VMs of node %s: their '
+                          'serial console logs are not started',
+                          self._hyperv.node)
+            return
+        wanted = set(nova_vm_names)
+        for vm_name in running:
+            if vm_name in wanted:
+                self.start_log(vm_name)
+
+    def flush_log(self, vm_name):
+        """Write out what the VM's reader holds, before the log is read."""
+        reader = self._readers.get(vm_name)
+        if reader is not None:
+            reader.flush_log_file()

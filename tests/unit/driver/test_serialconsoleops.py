@@ -1,0 +1,332 @@
+"""The serial console log: os-win (autospec) and the simulated cluster."""
+
+import os
+from unittest import mock
+
+from os_win import constants as os_win_const
+from os_win import exceptions as os_win_exc
+from os_win.utils.io import namedpipe
+from oslo_config import fixture as config_fixture
+import testtools
+
+from nova import objects
+from nova.virt import virtapi
+
+from hvc_driver import driver
+from hvc_driver import hyperv
+from hvc_driver import serialconsoleops
+from hvc_driver import vmops
+from hvc_driver import volumeops
+from tests.unit.driver import fixtures as driver_fixtures
+from tests.unit.driver import test_vmops
+
+VM = 'instance-00000001'
+PIPE = '\\\\.\\pipe\\instance-00000001'
+UUID = '3f0d3d5c-1e7e-4bd6-a0c3-2a5b6f1c9b11'
+
+objects.register_all()
+
+
+class OsWinTestCase(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.logger = self.useFixture(driver_fixtures.fixtures.FakeLogger())
+        self.oswin = self.useFixture(driver_fixtures.OsWinFixture())
+        self.conf = self.useFixture(
+            config_fixture.Config(driver_fixtures.CONF))
+        self.conf.config(instances_path='C:\\ClusterStorage\\v1\\Instances')
+        self.vmutils = self.oswin.utils['vmutils']
+        self.vmutils.get_vm_serial_port_connections.return_value = []
+        # A new autospec'd handler for every one made.
+        self.handlers = []
+
+        def make_handler(*args, **kwargs):
+            handler = mock.create_autospec(namedpipe.NamedPipeHandler,
+                                           instance=True)
+            self.handlers.append(handler)
+            return handler
+        # The autospec'd class still checks the constructor's arguments.
+        self.make_handler = make_handler
+        self.oswin.pipe_handler_class.side_effect = make_handler
+        self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
+        self.hyperv.bind('node1')
+        self.ops = serialconsoleops.SerialConsoleOps(self.hyperv)
+
+    def _log_path(self, vm_name=VM):
+        return os.path.join(driver_fixtures.CONF.instances_path, vm_name,
+                            'console.log')
+
+
+class TestSerialConsoleOps(OsWinTestCase):
+
+    def test_start_connects_com1_to_a_pipe_and_logs_it(self):
+        self.ops.start_log(VM)
+        self.vmutils.set_vm_serial_port_connection.assert_called_once_with(
+            VM, 1, PIPE)
+        self.oswin.pipe_handler_class.assert_called_once_with(
+            PIPE, log_file=self._log_path())
+        [handler] = self.handlers
+        handler.start.assert_called_once_with()
+        handler.stop.assert_not_called()
+
+    def test_a_port_connected_already_is_left_alone(self):
+        self.vmutils.get_vm_serial_port_connections.return_value = [PIPE]
+        self.ops.connect_serial_port(VM)
+        self.vmutils.set_vm_serial_port_connection.assert_not_called()
+
+    def test_connection_errors_are_the_callers(self):
+        self.vmutils.set_vm_serial_port_connection.side_effect = (
+            os_win_exc.HyperVException('no COM1'))
+        self.assertRaises(os_win_exc.HyperVException,
+                          self.ops.connect_serial_port, VM)
+
+    def test_start_again_replaces_the_reader(self):
+        self.ops.start_log(VM)
+        self.ops.start_log(VM)
+        first, second = self.handlers
+        first.stop.assert_called_once_with()
+        second.stop.assert_not_called()
+        self.ops.flush_log(VM)
+        second.flush_log_file.assert_called_once_with()
+        first.flush_log_file.assert_not_called()
+
+    def test_stop_stops_the_reader_once(self):
+        self.ops.start_log(VM)
+        self.ops.stop_log(VM)
+        self.ops.stop_log(VM)
+        self.handlers[0].stop.assert_called_once_with()
+        # Nothing to flush any more.
+        self.ops.flush_log(VM)
+        self.handlers[0].flush_log_file.assert_not_called()
+
+    def test_a_reader_that_cannot_start_is_logged_and_stopped(self):
+        def failing(*args, **kwargs):
+            handler = self.make_handler(*args, **kwargs)
+            handler.start.side_effect = os_win_exc.OSWinException(
+                'Named pipe handler failed to initialize')
+            return handler
+        self.oswin.pipe_handler_class.side_effect = failing
+        self.ops.start_log(VM)
+        self.handlers[0].stop.assert_called_once_with()
+        self.assertIn('serial console log of %s on node node1 could not be '
+                      'started' % VM, self.logger.output)
+        self.assertIn('failed to initialize', self.logger.output)
+        self.ops.stop_log(VM)
+        self.handlers[0].stop.assert_called_once_with()
+
+    def test_a_port_that_cannot_be_connected_is_logged_on_start(self):
+        self.vmutils.set_vm_serial_port_connection.side_effect = (
+            os_win_exc.HyperVException('no COM1'))
+        self.ops.start_log(VM)
+        self.assertEqual([], self.handlers)
+        self.assertIn('no COM1', self.logger.output)
+
+    def test_a_reader_that_fails_to_stop_is_logged(self):
+        self.ops.start_log(VM)
+        self.handlers[0].stop.side_effect = OSError('handle')
+        self.ops.stop_log(VM)
+        self.assertIn('Stopping the serial console log of %s on node node1 '
+                      'failed' % VM, self.logger.output)
+
+    def test_start_logs_only_for_nova_vms_that_run(self):
+        self.vmutils.get_active_instances.return_value = [
+            'instance-a', 'not-nova', 'instance-b']
+        self.ops.start_logs(['instance-a', 'instance-b', 'instance-off'])
+        self.assertEqual(
+            [mock.call('\\\\.\\pipe\\instance-a',
+                       log_file=self._log_path('instance-a')),
+             mock.call('\\\\.\\pipe\\instance-b',
+                       log_file=self._log_path('instance-b'))],
+            self.oswin.pipe_handler_class.call_args_list)
+
+    def test_start_logs_logs_a_listing_failure(self):
+        self.vmutils.get_active_instances.side_effect = (
+            os_win_exc.HyperVException('WMI down'))
+        self.ops.start_logs([VM])
+        self.assertEqual([], self.handlers)
+        self.assertIn('WMI down', self.logger.output)
+
+
+class TestVMOpsSerialConsole(OsWinTestCase):
+    """Where VMOps starts and stops the log, against os-win."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf.config(instances_path=self.useFixture(
+            driver_fixtures.fixtures.TempDir()).path, use_cow_images=True)
+        vhdutils = self.oswin.utils['vhdutils']
+        vhdutils.get_vhd_size.return_value = {'VirtualSize': 1}
+        vhdutils.get_vhd_info.return_value = {
+            'ParentResolved': False, 'ParentPath': '',
+            'ProviderSubtype': os_win_const.VHD_TYPE_DYNAMIC}
+        self.vmutils.vm_exists.return_value = False
+        self.vmutils.get_vm_state.return_value = (
+            os_win_const.HYPERV_VM_STATE_ENABLED)
+        self.oswin.utils['clusterutils'].vm_exists.return_value = False
+        self.oswin.utils['pathutils'].exists.return_value = False
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.virt.images.fetch'))
+        self.vmops = vmops.VMOps(
+            self.hyperv, volumeops.VolumeOps(self.hyperv),
+            mock.create_autospec(virtapi.VirtAPI, instance=True))
+        self.instance = test_vmops._instance()
+
+    def test_spawn_connects_the_port_before_power_on_and_logs_after(self):
+        connections = self.vmutils.get_vm_serial_port_connections.return_value
+        self.vmutils.set_vm_serial_port_connection.side_effect = (
+            lambda vm_name, port_number, pipe_path:
+            connections.append(pipe_path))
+        calls = mock.Mock()
+        calls.attach_mock(self.vmutils.set_vm_serial_port_connection,
+                          'connect')
+        calls.attach_mock(self.vmutils.set_vm_state, 'set_vm_state')
+        calls.attach_mock(self.oswin.pipe_handler_class, 'reader')
+        self.vmops.spawn(None, self.instance, test_vmops._image_meta(), [],
+                         None)
+        name = self.instance.name
+        pipe = '\\\\.\\pipe\\%s' % name
+        self.assertEqual(
+            [mock.call.connect(name, 1, pipe),
+             mock.call.set_vm_state(name,
+                                    os_win_const.HYPERV_VM_STATE_ENABLED),
+             mock.call.reader(pipe, log_file=self._log_path(name))],
+            [c for c in calls.mock_calls if not c[0].startswith('reader.')])
+        self.handlers[0].start.assert_called_once_with()
+
+    def test_spawn_without_power_on_starts_no_reader(self):
+        self.vmops.spawn(None, self.instance, test_vmops._image_meta(), [],
+                         None, power_on=False)
+        self.vmutils.set_vm_serial_port_connection.assert_called_once()
+        self.assertEqual([], self.handlers)
+
+    def test_power_operations_start_and_stop_the_reader(self):
+        self.vmops.power_on(self.instance)
+        self.assertEqual(1, len(self.handlers))
+        self.vmops.power_off(self.instance)
+        self.handlers[0].stop.assert_called_once_with()
+        for start in (self.vmops.power_on, self.vmops.resume,
+                      lambda i: self.vmops.reboot(i, 'HARD')):
+            start(self.instance)
+        self.assertEqual(4, len(self.handlers))
+        # Each start replaced the reader before it.
+        for handler in self.handlers[:-1]:
+            handler.stop.assert_called_once_with()
+        self.vmops.destroy(self.instance)
+        self.handlers[-1].stop.assert_called_once_with()
+
+    def test_console_output_flushes_the_reader_first(self):
+        self.vmutils.vm_exists.return_value = True
+        self.vmops.power_on(self.instance)
+        self.assertEqual(b'', self.vmops.get_console_output(self.instance))
+        self.handlers[0].flush_log_file.assert_called_once_with()
+
+
+class TestInitHostStartsLogs(OsWinTestCase):
+
+    def test_running_nova_vms_get_a_reader(self):
+        clusterutils = self.oswin.utils['clusterutils']
+        clusterutils.get_node_name.return_value = 'node1'
+        clusterutils.get_cluster_node_names.return_value = ['node1']
+        self.vmutils.list_instance_notes.return_value = [
+            (VM, [UUID]), ('instance-off', [UUID]), ('not-nova', [])]
+        self.vmutils.get_active_instances.return_value = [VM, 'not-nova']
+        driver.HyperVClusterDriver(None).init_host('node1')
+        self.oswin.pipe_handler_class.assert_called_once_with(
+            PIPE, log_file=self._log_path())
+        self.handlers[0].start.assert_called_once_with()
+
+    def test_a_node_whose_vms_cannot_be_listed_starts_all_the_same(self):
+        clusterutils = self.oswin.utils['clusterutils']
+        clusterutils.get_node_name.return_value = 'node1'
+        clusterutils.get_cluster_node_names.return_value = ['node1']
+        self.vmutils.list_instance_notes.side_effect = (
+            os_win_exc.HyperVException('WMI down'))
+        driver.HyperVClusterDriver(None).init_host('node1')
+        self.assertIn('WMI down', self.logger.output)
+
+
+class TestSimulated(testtools.TestCase):
+    """The same calls on the simulated cluster."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(driver_fixtures.fixtures.FakeLogger())
+        self.cluster = self.useFixture(
+            driver_fixtures.SimulatedClusterFixture())
+        self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
+        self.hyperv.bind('node1')
+        self.vmops = vmops.VMOps(
+            self.hyperv, volumeops.VolumeOps(self.hyperv),
+            mock.create_autospec(virtapi.VirtAPI, instance=True))
+
+        def fetch(context, image_id, path):
+            with open(path, 'wb') as f:
+                f.write(b'\0' * 4096)
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.virt.images.fetch', side_effect=fetch))
+        self.instance = test_vmops._instance(root_gb=1)
+        self.vmops.spawn(None, self.instance, test_vmops._image_meta(), [],
+                         None)
+        self.name = self.instance.name
+
+    def test_spawn_connects_com1_and_logs_it(self):
+        self.assertEqual({1: '\\\\.\\pipe\\%s' % self.name},
+                         self.cluster.state.serial_ports(self.name))
+        self.assertEqual(
+            ['\\\\.\\pipe\\%s' % self.name],
+            self.hyperv.vmutils.get_vm_serial_port_connections(self.name))
+        self.assertIn(self.name, self.vmops._serialconsoleops._readers)
+        self.vmops.power_off(self.instance)
+        self.assertNotIn(self.name, self.vmops._serialconsoleops._readers)
+        self.vmops.power_on(self.instance)
+        self.assertIn(self.name, self.vmops._serialconsoleops._readers)
+        self.vmops.destroy(self.instance)
+        self.assertEqual({}, self.vmops._serialconsoleops._readers)
+
+    def test_console_output_reaches_into_the_rotated_log(self):
+        old, current = serialconsoleops.console_log_paths(self.name)
+        with open(old, 'wb') as f:
+            f.write(b'o' * vmops.MAX_CONSOLE_BYTES + b'old end\n')
+        with open(current, 'wb') as f:
+            f.write(b'new\n')
+        output = self.vmops.get_console_output(self.instance)
+        self.assertEqual(vmops.MAX_CONSOLE_BYTES, len(output))
+        self.assertTrue(output.endswith(b'old end\nnew\n'), output[-20:])
+        self.assertTrue(output.startswith(b'ooo'))
+
+    def test_the_guest_logs_only_through_a_connected_port(self):
+        vmutils = self.hyperv.vmutils
+        vmutils.create_vm('bare', False, os_win_const.VM_GEN_1,
+                          self.cluster.instances_path)
+        vmutils.set_vm_state('bare', os_win_const.HYPERV_VM_STATE_ENABLED)
+        self.assertFalse(os.path.exists(os.path.join(
+            self.cluster.instances_path, 'console.log')))
+        self.assertEqual(sorted([self.name, 'bare']),
+                         sorted(vmutils.get_active_instances()))
+        vmutils.set_vm_state('bare', os_win_const.HYPERV_VM_STATE_DISABLED)
+        self.assertEqual([self.name], vmutils.get_active_instances())
+
+    def test_a_vm_has_two_serial_ports(self):
+        vmutils = self.hyperv.vmutils
+        vmutils.set_vm_serial_port_connection(self.name, 2, 'p2')
+        self.assertEqual(['\\\\.\\pipe\\%s' % self.name, 'p2'],
+                         vmutils.get_vm_serial_port_connections(self.name))
+        self.assertRaises(os_win_exc.HyperVException,
+                          vmutils.set_vm_serial_port_connection,
+                          self.name, 3, 'p3')
+        self.assertRaises(os_win_exc.HyperVVMNotFoundException,
+                          simulated_vmutils(self.cluster, 'node2')
+                          .get_vm_serial_port_connections, self.name)
+
+    def test_the_simulated_reader_fails_as_os_win_does(self):
+        reader = self.hyperv.named_pipe_handler(
+            'p', log_file='/nonexistent/dir/console.log')
+        self.assertRaises(os_win_exc.OSWinException, reader.start)
+        reader.stop()
+        reader.flush_log_file()
+
+
+def simulated_vmutils(cluster, node):
+    from hvc_driver.hyperv import simulated
+    return simulated.VMUtils(cluster.state, node)

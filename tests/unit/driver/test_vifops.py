@@ -1,0 +1,328 @@
+"""Ports by VIF type: os-win (autospec) and the simulated cluster."""
+
+import contextlib
+import io
+import json
+from unittest import mock
+
+from os_win import exceptions as os_win_exc
+from oslo_concurrency import processutils
+from oslo_config import fixture as config_fixture
+import testtools
+
+from nova import exception
+from nova.network import model as network_model
+from nova import objects
+from nova.virt import virtapi
+
+from hvc_driver import exception as hvc_exc
+from hvc_driver import hyperv
+from hvc_driver.hyperv import simulated
+from hvc_driver import vifops
+from hvc_driver import vmops
+from hvc_driver import volumeops
+from hvc_sim import cmd as sim_cmd
+from tests.unit.driver import fixtures as driver_fixtures
+from tests.unit.driver import test_vmops
+
+PORT = test_vmops.PORT_ID
+MAC = 'fa:16:3e:00:00:01'
+VSWITCH = 'ovs-switch'
+
+objects.register_all()
+
+
+def _ovs_vif(bridge='br-int', **fields):
+    vif = dict(id=PORT, address=MAC, type=network_model.VIF_TYPE_OVS,
+               network={'bridge': bridge}, **fields)
+    return network_model.VIF(**vif)
+
+
+def _add_port_args(instance, bridge='br-int', iface_id=PORT):
+    return ['--timeout=120', '--', '--may-exist', 'add-port', bridge, PORT,
+            '--', 'set', 'Interface', PORT,
+            'external-ids:iface-id=%s' % iface_id,
+            'external-ids:iface-status=active',
+            'external-ids:attached-mac=%s' % MAC,
+            'external-ids:vm-uuid=%s' % instance.uuid]
+
+
+class TestVIFOpsOsWin(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(driver_fixtures.fixtures.FakeLogger())
+        self.oswin = self.useFixture(driver_fixtures.OsWinFixture())
+        self.conf = self.useFixture(
+            config_fixture.Config(driver_fixtures.CONF))
+        self.conf.config(vswitch_name=VSWITCH, group='hyperv_cluster')
+        self.networkutils = self.oswin.utils['networkutils']
+        self.execute = self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'oslo_concurrency.processutils.execute',
+            return_value=('', ''))).mock
+        self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
+        self.hyperv.bind('node1')
+        self.vifops = vifops.VIFOps(self.hyperv)
+        self.instance = test_vmops._instance()
+
+    def test_ovs_vnic_goes_to_the_vswitch_then_to_the_bridge(self):
+        calls = mock.Mock()
+        calls.attach_mock(self.networkutils.connect_vnic_to_vswitch,
+                          'connect')
+        calls.attach_mock(self.execute, 'execute')
+        self.vifops.plug(self.instance, _ovs_vif())
+        self.assertEqual(
+            [mock.call.connect(VSWITCH, PORT),
+             mock.call.execute('ovs-vsctl',
+                               *_add_port_args(self.instance))],
+            calls.mock_calls)
+
+    def test_the_bridge_and_iface_id_come_from_the_vif(self):
+        self.vifops.plug(self.instance, _ovs_vif(
+            bridge='br-other', ovs_interfaceid='iface-1'))
+        self.execute.assert_called_once_with(
+            'ovs-vsctl', *_add_port_args(self.instance, 'br-other',
+                                         'iface-1'))
+
+    def test_a_vif_without_bridge_uses_novas_ovs_bridge(self):
+        self.conf.config(ovs_bridge='br-nova', group='neutron')
+        self.vifops.plug(self.instance, _ovs_vif(bridge=None))
+        self.execute.assert_called_once_with(
+            'ovs-vsctl', *_add_port_args(self.instance, 'br-nova'))
+
+    def test_hyperv_ports_need_nothing_more(self):
+        vif = network_model.VIF(id=PORT, address=MAC,
+                                type=network_model.VIF_TYPE_HYPERV)
+        self.vifops.check(vif)
+        self.vifops.plug(self.instance, vif)
+        self.vifops.unplug(self.instance, vif)
+        self.networkutils.connect_vnic_to_vswitch.assert_not_called()
+        self.execute.assert_not_called()
+
+    def test_an_ovs_vsctl_failure_is_a_plug_error(self):
+        self.execute.side_effect = processutils.ProcessExecutionError(
+            stderr='ovs-vsctl: no bridge named br-int\n', exit_code=1)
+        err = self.assertRaises(exception.VirtualInterfacePlugException,
+                                self.vifops.plug, self.instance, _ovs_vif())
+        self.assertIn('no bridge named br-int', str(err))
+        self.assertIn('node1', str(err))
+
+    def test_a_vswitch_failure_is_the_callers(self):
+        self.networkutils.connect_vnic_to_vswitch.side_effect = (
+            os_win_exc.HyperVvSwitchNotFound(vswitch_name=VSWITCH))
+        self.assertRaises(os_win_exc.HyperVvSwitchNotFound,
+                          self.vifops.plug, self.instance, _ovs_vif())
+        self.execute.assert_not_called()
+
+    def test_unplug_removes_the_ovs_port(self):
+        self.vifops.unplug(self.instance, _ovs_vif())
+        self.execute.assert_called_once_with(
+            'ovs-vsctl', '--timeout=120', '--', '--if-exists', 'del-port',
+            'br-int', PORT)
+        self.execute.side_effect = processutils.ProcessExecutionError(
+            stderr='ovs-vsctl: database connection failed\n', exit_code=1)
+        err = self.assertRaises(exception.VirtualInterfaceUnplugException,
+                                self.vifops.unplug, self.instance,
+                                _ovs_vif())
+        self.assertIn('database connection failed', str(err))
+
+    def test_check(self):
+        self.vifops.check(_ovs_vif())
+        self.conf.config(vswitch_name=None, group='hyperv_cluster')
+        self.assertRaises(hvc_exc.OvsVswitchNotConfigured,
+                          self.vifops.check, _ovs_vif())
+        err = self.assertRaises(
+            hvc_exc.UnsupportedVifType, self.vifops.check,
+            network_model.VIF(id=PORT, type='vhostuser'))
+        self.assertIn('only ports of type hyperv, ovs', str(err))
+
+    def test_the_seam_runs_ovs_vsctl(self):
+        self.execute.return_value = ('out\n', '')
+        self.assertEqual('out\n', self.hyperv.ovs_vsctl(['show']))
+        self.execute.assert_called_once_with('ovs-vsctl', 'show')
+        self.assertRaises(hyperv.HyperVNotReady,
+                          hyperv.HyperV(driver_fixtures.CONF).ovs_vsctl,
+                          ['show'])
+
+
+class TestVMOpsOvsOsWin(test_vmops.OsWinVMOpsBase):
+    """Where VMOps plugs and unplugs, against os-win."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf.config(vswitch_name=VSWITCH, group='hyperv_cluster')
+        self.execute = self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'oslo_concurrency.processutils.execute',
+            return_value=('', ''))).mock
+
+    def test_spawn_plugs_while_waiting_for_neutron(self):
+        instance = test_vmops._instance()
+        vif = _ovs_vif(active=False)
+        calls = mock.Mock()
+        calls.attach_mock(self.vmutils.create_nic, 'create_nic')
+        calls.attach_mock(self.execute, 'execute')
+        calls.attach_mock(self.vmutils.set_vm_state, 'set_vm_state')
+        waiting = []
+
+        @contextlib.contextmanager
+        def wait(instance, events, timeout, error_callback):
+            waiting.append(events)
+            yield
+            waiting.append('done')
+            calls.waited()
+        self.virtapi.wait_for_instance_event.side_effect = wait
+        self.vmops.spawn(None, instance, test_vmops._image_meta(), [vif],
+                         None)
+        self.assertEqual([[('network-vif-plugged', PORT)], 'done'], waiting)
+        self.assertEqual(
+            ['create_nic', 'execute', 'waited', 'set_vm_state'],
+            [c[0] for c in calls.mock_calls])
+        self.oswin.utils['networkutils'].connect_vnic_to_vswitch\
+            .assert_called_once_with(VSWITCH, PORT)
+
+    def test_a_failed_plug_fails_the_spawn_and_cleans_up(self):
+        instance = test_vmops._instance()
+        self.execute.side_effect = [
+            processutils.ProcessExecutionError(stderr='boom', exit_code=1),
+            ('', '')]
+        self.vmutils.vm_exists.side_effect = [False, True]
+        self.assertRaises(exception.VirtualInterfacePlugException,
+                          self.vmops.spawn, None, instance,
+                          test_vmops._image_meta(), [_ovs_vif()], None)
+        self.vmutils.destroy_vm.assert_called_once_with(instance.name)
+        # The cleanup removed the OVS port too.
+        self.assertEqual(
+            mock.call('ovs-vsctl', '--timeout=120', '--', '--if-exists',
+                      'del-port', 'br-int', PORT),
+            self.execute.call_args)
+
+    def test_destroy_unplugs_once_the_vm_is_gone(self):
+        instance = test_vmops._instance()
+        self.vmutils.vm_exists.return_value = True
+        calls = mock.Mock()
+        calls.attach_mock(self.vmutils.destroy_vm, 'destroy_vm')
+        calls.attach_mock(self.execute, 'execute')
+        calls.attach_mock(self.pathutils.check_remove_dir, 'remove_dir')
+        self.vmops.destroy(instance, network_info=[_ovs_vif()])
+        self.assertEqual(['destroy_vm', 'execute', 'remove_dir'],
+                         [c[0] for c in calls.mock_calls])
+
+    def test_destroy_of_a_vm_on_another_node_unplugs_nothing(self):
+        instance = test_vmops._instance()
+        self.clusterutils.vm_exists.return_value = True
+        self.clusterutils.get_vm_host.return_value = 'node2'
+        self.assertRaises(hvc_exc.InstanceOnAnotherNode, self.vmops.destroy,
+                          instance, network_info=[_ovs_vif()])
+        self.execute.assert_not_called()
+
+
+class TestSimulatedOvs(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(driver_fixtures.fixtures.FakeLogger())
+        self.cluster = self.useFixture(
+            driver_fixtures.SimulatedClusterFixture())
+        self.state = self.cluster.state
+        self.conf = self.useFixture(
+            config_fixture.Config(driver_fixtures.CONF))
+        self.conf.config(vswitch_name=VSWITCH, group='hyperv_cluster')
+        self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
+        self.hyperv.bind('node1')
+
+    def _vm_with_nic(self, name='vm1', nic=PORT):
+        vmutils = self.hyperv.vmutils
+        vmutils.create_vm(name, False, 1, '/x/' + name)
+        vmutils.create_nic(name, nic, MAC)
+
+    def vsctl(self, *args):
+        return simulated.ovs_vsctl(self.state, 'node1', list(args))
+
+    def test_connect_vnic_to_vswitch(self):
+        networkutils = self.hyperv.networkutils
+        self.assertRaises(os_win_exc.HyperVvNicNotFound,
+                          networkutils.connect_vnic_to_vswitch, VSWITCH,
+                          PORT)
+        self._vm_with_nic()
+        self.assertRaises(os_win_exc.HyperVvSwitchNotFound,
+                          networkutils.connect_vnic_to_vswitch, None, PORT)
+        networkutils.connect_vnic_to_vswitch(VSWITCH, PORT)
+        self.assertEqual({PORT: VSWITCH}, self.state.nic_vswitches('node1'))
+        # A node sees the vNICs of its own VMs only.
+        self.assertRaises(
+            os_win_exc.HyperVvNicNotFound,
+            simulated.NetworkUtils(self.state, 'node2')
+            .connect_vnic_to_vswitch, VSWITCH, PORT)
+        # The connection goes with the NIC.
+        self.hyperv.vmutils.destroy_nic('vm1', PORT)
+        self.assertEqual({}, self.state.nic_vswitches('node1'))
+
+    def test_ovs_port_of_a_connected_vnic(self):
+        self._vm_with_nic()
+        err = self.assertRaises(processutils.ProcessExecutionError,
+                                self.vsctl, 'add-port', 'br-int', PORT)
+        self.assertIn('could not open network device', err.stderr)
+        self.hyperv.networkutils.connect_vnic_to_vswitch(VSWITCH, PORT)
+        self.vsctl('--timeout=120', '--', '--may-exist', 'add-port',
+                   'br-int', PORT, '--', 'set', 'Interface', PORT,
+                   'external-ids:iface-id=%s' % PORT,
+                   'external-ids:vm-uuid=u1')
+        [port] = self.state.ovs_ports('node1')
+        self.assertEqual(('node1', PORT, 'br-int',
+                          {'iface-id': PORT, 'vm-uuid': 'u1'}),
+                         (port.node, port.name, port.bridge,
+                          port.external_ids))
+        self.assertEqual([], self.state.ovs_ports('node2'))
+        # --may-exist: again is fine; without it, or elsewhere, it is not.
+        self.vsctl('--may-exist', 'add-port', 'br-int', PORT)
+        self.assertRaises(processutils.ProcessExecutionError, self.vsctl,
+                          'add-port', 'br-int', PORT)
+        self.assertRaises(processutils.ProcessExecutionError, self.vsctl,
+                          '--may-exist', 'add-port', 'br-ex', PORT)
+        self.vsctl('--', '--if-exists', 'del-port', 'br-int', PORT)
+        self.assertEqual([], self.state.ovs_ports())
+        self.vsctl('--', '--if-exists', 'del-port', 'br-int', PORT)
+        self.assertRaises(processutils.ProcessExecutionError, self.vsctl,
+                          'del-port', PORT)
+
+    def test_a_failing_command_changes_nothing(self):
+        self._vm_with_nic()
+        self.hyperv.networkutils.connect_vnic_to_vswitch(VSWITCH, PORT)
+        for bad in (['set', 'Interface', PORT, 'mtu_request=1400'],
+                    ['emer-reset'], ['--fake', 'show']):
+            err = self.assertRaises(processutils.ProcessExecutionError,
+                                    self.vsctl, 'add-port', 'br-int', PORT,
+                                    '--', *bad)
+            self.assertTrue(err.stderr.startswith('ovs-vsctl: '))
+            self.assertEqual([], self.state.ovs_ports())
+
+    def test_spawn_and_destroy_on_the_simulated_cluster(self):
+        def fetch(context, image_id, path):
+            with open(path, 'wb') as f:
+                f.write(b'\0' * 4096)
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.virt.images.fetch', side_effect=fetch))
+        ops = vmops.VMOps(
+            self.hyperv, volumeops.VolumeOps(self.hyperv),
+            mock.create_autospec(virtapi.VirtAPI, instance=True))
+        instance = test_vmops._instance(root_gb=1)
+        ops.spawn(None, instance, test_vmops._image_meta(), [_ovs_vif()],
+                  None)
+        [port] = self.state.ovs_ports('node1')
+        self.assertEqual(
+            (PORT, 'br-int', {'iface-id': PORT, 'iface-status': 'active',
+                              'attached-mac': MAC,
+                              'vm-uuid': instance.uuid}),
+            (port.name, port.bridge, port.external_ids))
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            sim_cmd.main(['--state', self.cluster.state_file, 'vm',
+                          instance.name])
+        [nic] = json.loads(out.getvalue())['nics']
+        self.assertEqual(
+            {'name': PORT, 'mac_address': MAC, 'vswitch': VSWITCH,
+             'ovs_port': {'bridge': 'br-int',
+                          'external_ids': port.external_ids}}, nic)
+        ops.destroy(instance, network_info=[_ovs_vif()])
+        self.assertEqual([], self.state.ovs_ports())
+        self.assertEqual([], self.state.vms())
