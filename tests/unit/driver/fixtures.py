@@ -5,6 +5,7 @@ from unittest import mock
 
 import fixtures
 from oslo_config import fixture as config_fixture
+import testtools
 
 import nova.conf
 import nova.virt
@@ -98,3 +99,26 @@ class OsWinFixture(fixtures.Fixture):
         self.useFixture(fixtures.MockPatch(
             'os_win.utilsfactory.get_named_pipe_handler',
             side_effect=self.pipe_handler_class))
+
+
+class OsWinTestCase(testtools.TestCase):
+    """os-win mocked by autospec of its real classes, and a conf fixture."""
+
+    def setUp(self):
+        super().setUp()
+        self.logger = self.useFixture(fixtures.FakeLogger())
+        self.oswin = self.useFixture(OsWinFixture())
+        self.conf = self.useFixture(config_fixture.Config(CONF))
+
+
+class SimulatedTestCase(testtools.TestCase):
+    """The seam on a simulated cluster, playing ``node``."""
+
+    node = 'node1'
+
+    def setUp(self):
+        super().setUp()
+        self.logger = self.useFixture(fixtures.FakeLogger())
+        self.cluster = self.useFixture(SimulatedClusterFixture())
+        self.hyperv = hyperv.HyperV(CONF)
+        self.hyperv.bind(self.node)

@@ -3,9 +3,7 @@
 import uuid
 
 from os_win import exceptions as os_win_exc
-from oslo_config import fixture as config_fixture
 from oslo_serialization import jsonutils
-import testtools
 
 from nova.compute import provider_tree
 from nova import exception
@@ -18,14 +16,10 @@ from tests.unit.driver import fixtures as driver_fixtures
 NODE = 'node1'
 
 
-class HostOpsTestCase(testtools.TestCase):
+class HostOpsTestCase(driver_fixtures.OsWinTestCase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(driver_fixtures.fixtures.FakeLogger())
-        self.oswin = self.useFixture(driver_fixtures.OsWinFixture())
-        self.conf = self.useFixture(
-            config_fixture.Config(driver_fixtures.CONF))
         hostutils = self.oswin.utils['hostutils']
         # Two sockets of 8 cores, 16 threads each; 256 GB, 200 GB free.
         hostutils.get_cpus_info.return_value = [

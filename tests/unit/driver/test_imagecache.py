@@ -3,9 +3,7 @@
 import os
 
 from nova import exception
-import testtools
 
-from hvc_driver import hyperv
 from hvc_driver import imagecache
 from tests.unit.driver import fixtures as driver_fixtures
 from tests.unit.driver import test_vmops
@@ -13,15 +11,10 @@ from tests.unit.driver import test_vmops
 IMAGE_ID = test_vmops.IMAGE_ID
 
 
-class ImageCacheTestCase(testtools.TestCase):
+class ImageCacheTestCase(driver_fixtures.SimulatedTestCase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(driver_fixtures.fixtures.FakeLogger())
-        self.cluster = self.useFixture(
-            driver_fixtures.SimulatedClusterFixture())
-        self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
-        self.hyperv.bind('node1')
         self.cache = imagecache.ImageCache(self.hyperv)
         self.cached = os.path.join(self.cache.cache_dir, IMAGE_ID + '.vhdx')
         self.partials = []

@@ -6,8 +6,6 @@ from unittest import mock
 from os_win import constants as os_win_const
 from os_win import exceptions as os_win_exc
 from os_win.utils.io import namedpipe
-from oslo_config import fixture as config_fixture
-import testtools
 
 from nova import objects
 from nova.virt import virtapi
@@ -27,14 +25,10 @@ UUID = '3f0d3d5c-1e7e-4bd6-a0c3-2a5b6f1c9b11'
 objects.register_all()
 
 
-class OsWinTestCase(testtools.TestCase):
+class OsWinTestCase(driver_fixtures.OsWinTestCase):
 
     def setUp(self):
         super().setUp()
-        self.logger = self.useFixture(driver_fixtures.fixtures.FakeLogger())
-        self.oswin = self.useFixture(driver_fixtures.OsWinFixture())
-        self.conf = self.useFixture(
-            config_fixture.Config(driver_fixtures.CONF))
         self.conf.config(instances_path='C:\\ClusterStorage\\v1\\Instances')
         self.vmutils = self.oswin.utils['vmutils']
         self.vmutils.get_vm_serial_port_connections.return_value = []
@@ -246,16 +240,11 @@ class TestInitHostStartsLogs(OsWinTestCase):
         self.assertIn('WMI down', self.logger.output)
 
 
-class TestSimulated(testtools.TestCase):
+class TestSimulated(driver_fixtures.SimulatedTestCase):
     """The same calls on the simulated cluster."""
 
     def setUp(self):
         super().setUp()
-        self.useFixture(driver_fixtures.fixtures.FakeLogger())
-        self.cluster = self.useFixture(
-            driver_fixtures.SimulatedClusterFixture())
-        self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
-        self.hyperv.bind('node1')
         self.vmops = vmops.VMOps(
             self.hyperv, volumeops.VolumeOps(self.hyperv),
             mock.create_autospec(virtapi.VirtAPI, instance=True))

@@ -47,14 +47,10 @@ def _add_port_args(instance, bridge='br-int', iface_id=PORT):
             'external-ids:vm-uuid=%s' % instance.uuid]
 
 
-class TestVIFOpsOsWin(testtools.TestCase):
+class TestVIFOpsOsWin(driver_fixtures.OsWinTestCase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(driver_fixtures.fixtures.FakeLogger())
-        self.oswin = self.useFixture(driver_fixtures.OsWinFixture())
-        self.conf = self.useFixture(
-            config_fixture.Config(driver_fixtures.CONF))
         self.conf.config(vswitch_name=VSWITCH, group='hyperv_cluster')
         self.networkutils = self.oswin.utils['networkutils']
         self.execute = self.useFixture(driver_fixtures.fixtures.MockPatch(

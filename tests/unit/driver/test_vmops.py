@@ -6,9 +6,7 @@ from unittest import mock
 
 from os_win import constants as os_win_const
 from os_win import exceptions as os_win_exc
-from oslo_config import fixture as config_fixture
 from oslo_utils import units
-import testtools
 
 from nova.compute import power_state
 from nova import context as nova_context
@@ -55,15 +53,11 @@ def _vifs(vif_type='hyperv'):
              'type': vif_type}]
 
 
-class OsWinVMOpsBase(testtools.TestCase):
+class OsWinVMOpsBase(driver_fixtures.OsWinTestCase):
     """os-win mocked with create_autospec of its real classes."""
 
     def setUp(self):
         super().setUp()
-        self.useFixture(driver_fixtures.fixtures.FakeLogger())
-        self.oswin = self.useFixture(driver_fixtures.OsWinFixture())
-        self.conf = self.useFixture(
-            config_fixture.Config(driver_fixtures.CONF))
         # A real directory: the image cache's lock file goes there.
         self.conf.config(instances_path=self.useFixture(
             driver_fixtures.fixtures.TempDir()).path, use_cow_images=True)
@@ -515,16 +509,11 @@ class VMOpsTestCase(OsWinVMOpsBase):
         self.assertEqual([uuid1], self.vmops.list_instance_uuids())
 
 
-class SimulatedVMOpsTestCase(testtools.TestCase):
+class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
     """VMOps on the simulated cluster: files and state really change."""
 
     def setUp(self):
         super().setUp()
-        self.useFixture(driver_fixtures.fixtures.FakeLogger())
-        self.cluster = self.useFixture(
-            driver_fixtures.SimulatedClusterFixture())
-        self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
-        self.hyperv.bind(NODE)
         self.virtapi = mock.create_autospec(virtapi.VirtAPI, instance=True)
         self.vmops = vmops.VMOps(self.hyperv, volumeops.VolumeOps(self.hyperv),
                                  self.virtapi)
