@@ -55,10 +55,6 @@ class PlacementServer(object):
         return 'http://127.0.0.1:%d' % self.port
 
     @property
-    def conf_dir(self):
-        return self.workdir
-
-    @property
     def log_file(self):
         return os.path.join(self.workdir, 'placement.log')
 

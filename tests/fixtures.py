@@ -14,15 +14,6 @@ from placement_sync import placement as placement_client
 from placement_sync import reconcile
 
 
-class PlacementServerFixture(fixtures.Fixture):
-    """A real placement process on 127.0.0.1, stopped at cleanup."""
-
-    def _setUp(self):
-        self.server = devstack.PlacementServer().start()
-        self.addCleanup(self.server.stop)
-        self.endpoint = self.server.endpoint
-
-
 class PlacementTestCase(testtools.TestCase):
     """One real placement server for all the tests of a class.
 

@@ -82,13 +82,11 @@ class TestSignatures(testtools.TestCase):
                 'set_vm_state')).parameters))
 
 
-class SimulatedTestCase(testtools.TestCase):
+class SimulatedTestCase(driver_fixtures.SimulatedTestCase):
+    """The simulated utils classes, each made for the node a test names."""
 
     def setUp(self):
         super().setUp()
-        self.useFixture(driver_fixtures.fixtures.FakeLogger())
-        self.cluster = self.useFixture(
-            driver_fixtures.SimulatedClusterFixture())
         self.state = self.cluster.state
 
     def utils(self, kind, node='node1'):

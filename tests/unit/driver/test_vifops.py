@@ -8,7 +8,6 @@ from unittest import mock
 from os_win import exceptions as os_win_exc
 from oslo_concurrency import processutils
 from oslo_config import fixture as config_fixture
-import testtools
 
 from nova import exception
 from nova.network import model as network_model
@@ -212,13 +211,10 @@ class TestVMOpsOvsOsWin(test_vmops.OsWinVMOpsBase):
         self.execute.assert_not_called()
 
 
-class TestSimulatedOvs(testtools.TestCase):
+class TestSimulatedOvs(driver_fixtures.SimulatedTestCase):
 
     def setUp(self):
         super().setUp()
-        self.useFixture(driver_fixtures.fixtures.FakeLogger())
-        self.cluster = self.useFixture(
-            driver_fixtures.SimulatedClusterFixture())
         self.state = self.cluster.state
         self.conf = self.useFixture(
             config_fixture.Config(driver_fixtures.CONF))
