@@ -15,7 +15,7 @@ $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 	touch $@
 
 demo: $(BIN)/.installed
-	$(BIN)/python -m hvc_devstack.demo
+	$(BIN)/python -m hvc_demo
 
 test: $(BIN)/.installed
 	$(BIN)/python tools/run_tests.py

@@ -7,7 +7,8 @@ import fixtures
 from oslo_config import cfg
 import testtools
 
-from hvc_devstack import placement as devstack
+from hvc_demo import scheduler_standin
+from hvc_localcloud import placement_server
 from placement_sync import conf as sync_conf
 from placement_sync import model
 from placement_sync import placement as placement_client
@@ -23,7 +24,7 @@ class PlacementTestCase(testtools.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.server = devstack.PlacementServer().start()
+        cls.server = placement_server.PlacementServer().start()
         cls.endpoint = cls.server.endpoint
 
     @classmethod
@@ -33,9 +34,9 @@ class PlacementTestCase(testtools.TestCase):
 
     def client(self):
         return placement_client.PlacementClient(
-            devstack.admin_adapter(self.endpoint))
+            placement_server.admin_adapter(self.endpoint))
 
-    def conf_file(self, endpoint=None, token=devstack.ADMIN_TOKEN,
+    def conf_file(self, endpoint=None, token=placement_server.ADMIN_TOKEN,
                   defaults=(), **sync_opts):
         """A config file as an operator writes it; returns its path.
 
@@ -73,7 +74,7 @@ class PlacementTestCase(testtools.TestCase):
         if create_nodes:
             client = self.client()
             for node in node_names:
-                devstack.create_compute_node(client, node)
+                scheduler_standin.create_compute_node(client, node)
         return model.Cluster(
             name=name, nodes=node_names,
             shared_volumes=tuple(

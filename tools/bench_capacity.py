@@ -17,7 +17,8 @@ import argparse
 import random
 import uuid
 
-from hvc_devstack import placement as devstack
+from hvc_demo import scheduler_standin
+from hvc_localcloud import placement_server
 from placement_sync import model
 from placement_sync import placement as placement_client
 from placement_sync import reconcile
@@ -40,12 +41,12 @@ class World(object):
 
     def __init__(self, server, clusters, shared):
         self.client = placement_client.PlacementClient(
-            devstack.admin_adapter(server.endpoint))
+            placement_server.admin_adapter(server.endpoint))
         self.clusters = clusters
         self.cluster_of = {n: c for c in clusters for n in c.nodes}
         self.node_uuid = {}
         for node, cluster in self.cluster_of.items():
-            self.node_uuid[node] = devstack.create_compute_node(
+            self.node_uuid[node] = scheduler_standin.create_compute_node(
                 self.client, node, vcpus=NODE_VCPUS,
                 memory_mb=NODE_MEMORY_MB,
                 disk_gb=None if shared else cluster.shared_volumes[0].total_gb,
@@ -63,7 +64,7 @@ class World(object):
         self.peak_over = 0
 
     def boot(self, disk_gb, preferred):
-        node, chosen = devstack.schedule(
+        node, chosen = scheduler_standin.schedule(
             self.client, {'VCPU': VCPUS, 'MEMORY_MB': MEMORY_MB,
                           'DISK_GB': disk_gb}, self.node_of, preferred)
         if chosen is None:
@@ -73,7 +74,7 @@ class World(object):
             return
         consumer = str(uuid.uuid5(uuid.NAMESPACE_DNS,
                                   'consumer-%d' % self.granted))
-        devstack.claim(self.client, chosen, consumer)
+        scheduler_standin.claim(self.client, chosen, consumer)
         self.granted += 1
         self.instances[consumer] = (node, disk_gb)
         self._account(node, disk_gb, +1)
@@ -83,7 +84,7 @@ class World(object):
             return
         consumer = sorted(self.instances)[index % len(self.instances)]
         node, disk_gb = self.instances.pop(consumer)
-        devstack.release(self.client, consumer)
+        scheduler_standin.release(self.client, consumer)
         self._account(node, disk_gb, -1)
 
     def _account(self, node, disk_gb, sign):
@@ -135,7 +136,7 @@ def main():
         'world', 'granted', 'refused', 'GB over CSVs', 'wrongly refused'))
     for label, shared in (('per-node DISK_GB (compute-hyperv)', False),
                           ('shared CSV providers (this project)', True)):
-        with devstack.PlacementServer() as server:
+        with placement_server.PlacementServer() as server:
             world = World(server, clusters, shared)
             run(world, args.seed, args.requests)
         print('%-34s %8d %8d %16d %16d' % (

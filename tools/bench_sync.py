@@ -14,7 +14,8 @@ cache" is a new process given what the first one saw, as
 import argparse
 import time
 
-from hvc_devstack import placement as devstack
+from hvc_demo import scheduler_standin
+from hvc_localcloud import placement_server
 from placement_sync import model
 from placement_sync import placement as placement_client
 from placement_sync import reconcile
@@ -37,15 +38,15 @@ def main():
     n_csvs = args.clusters * args.csvs
     n_nodes = args.clusters * args.nodes
 
-    with devstack.PlacementServer() as server:
+    with placement_server.PlacementServer() as server:
         def client():
             return placement_client.PlacementClient(
-                devstack.admin_adapter(server.endpoint))
+                placement_server.admin_adapter(server.endpoint))
         setup = client()
         start = time.monotonic()
         for cluster in clusters:
             for node in cluster.nodes:
-                devstack.create_compute_node(setup, node)
+                scheduler_standin.create_compute_node(setup, node)
         print('placement %s: %d compute node providers made in %.1fs' % (
             server.endpoint, n_nodes, time.monotonic() - start))
         print('%d clusters x %d nodes x %d CSVs = %d CSV providers\n' % (

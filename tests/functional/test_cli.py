@@ -9,7 +9,7 @@ import time
 
 import yaml
 
-from hvc_devstack import placement as devstack
+from hvc_localcloud import placement_server
 from placement_sync import model
 from tests import fixtures as hvc_fixtures
 
@@ -106,7 +106,7 @@ class TestSyncCommand(hvc_fixtures.PlacementTestCase):
 
     def test_placement_down(self):
         cluster = self.cluster(create_nodes=False)
-        dead = 'http://127.0.0.1:%d' % devstack.free_port()
+        dead = 'http://127.0.0.1:%d' % placement_server.free_port()
         result = self._sync('--once', inventory_file=self._inventory(cluster),
                             endpoint=dead)
         self.assertEqual(1, result.returncode)
@@ -143,7 +143,7 @@ class TestPeriodic(hvc_fixtures.PlacementTestCase):
     """Periodic mode rides out an outage and stops cleanly on SIGTERM."""
 
     def test_survives_outage_and_stops_on_sigterm(self):
-        port = devstack.free_port()
+        port = placement_server.free_port()
         tmp = self.useFixture(hvc_fixtures.fixtures.TempDir()).path
         state = os.path.join(tmp, 'sim.db')
         result = run('hvc-sim', '--state', state, 'init', '--cluster',
@@ -158,7 +158,7 @@ class TestPeriodic(hvc_fixtures.PlacementTestCase):
              '--interval', '1', '--log-file', log])
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         self._wait_for(lambda: 'sync failed, next try' in _read(log))
-        with devstack.PlacementServer(port=port):
+        with placement_server.PlacementServer(port=port):
             client = self.client_for('http://127.0.0.1:%d' % port)
             self._wait_for(lambda: client.list_providers(
                 name='hyperv-csv:periodic:Volume1'))
@@ -169,7 +169,7 @@ class TestPeriodic(hvc_fixtures.PlacementTestCase):
     def client_for(self, endpoint):
         from placement_sync import placement as placement_client
         return placement_client.PlacementClient(
-            devstack.admin_adapter(endpoint))
+            placement_server.admin_adapter(endpoint))
 
     def _wait_for(self, predicate, timeout=60):
         deadline = time.monotonic() + timeout

@@ -10,7 +10,7 @@ class TestDemo(testtools.TestCase):
 
     def test_demo(self):
         result = subprocess.run(
-            [sys.executable, '-m', 'hvc_devstack.demo'],
+            [sys.executable, '-m', 'hvc_demo'],
             capture_output=True, text=True, timeout=600)
         self.assertEqual(0, result.returncode, result.stdout + result.stderr)
         out = result.stdout

@@ -11,7 +11,7 @@ from keystoneauth1.loading import get_plugin_loader
 from nova.tests.functional import integrated_helpers
 from openstack import connection
 
-from hvc_devstack import placement as devstack
+from hvc_localcloud import placement_server
 from placement_sync import host_aggregates
 from placement_sync import model
 from placement_sync import placement as placement_client
@@ -32,7 +32,7 @@ class TestHostAggregates(integrated_helpers.ProviderUsageBaseTestCase):
         for host in NODES:
             self._start_compute(host)
         self.placement_client = placement_client.PlacementClient(
-            devstack.admin_adapter(self.placement.fixture.endpoint))
+            placement_server.admin_adapter(self.placement.fixture.endpoint))
 
     def _compute_proxy(self):
         api = self.api_fixture.admin_api
@@ -46,7 +46,7 @@ class TestHostAggregates(integrated_helpers.ProviderUsageBaseTestCase):
 
     def _reconciler(self, dry_run=False):
         return reconcile.Reconciler(
-            placement_client.PlacementClient(devstack.admin_adapter(
+            placement_client.PlacementClient(placement_server.admin_adapter(
                 self.placement.fixture.endpoint)),
             host_aggregates.HostAggregates(self._compute_proxy),
             dry_run=dry_run)

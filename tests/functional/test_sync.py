@@ -5,7 +5,8 @@ import uuid
 
 import fixtures
 
-from hvc_devstack import placement as devstack
+from hvc_demo import scheduler_standin
+from hvc_localcloud import placement_server
 from placement_sync import cache
 from placement_sync import exception
 from placement_sync import model
@@ -160,7 +161,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         err = self.assertRaises(exception.SyncError, self._allocate, client,
                                 vol2, 1)
         self.assertIn('Unable to allocate inventory', str(err))
-        devstack.release(client, consumer)
+        scheduler_standin.release(client, consumer)
         self.reconciler().sync([shrunk])
         self.assertIsNone(client.get_provider(vol2))
 
@@ -184,7 +185,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.reconciler().sync([cluster])
         client = self.client()
         new_node = cluster.name + '-node4'
-        devstack.create_compute_node(client, new_node)
+        scheduler_standin.create_compute_node(client, new_node)
         other_agg = str(uuid.uuid4())
         gone = cluster.nodes[0]
         gone_uuid = client.list_providers(name=gone)[0]['uuid']
@@ -209,7 +210,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertEqual(3, len(result.warnings))
         self.assertIn('has no resource provider yet', result.warnings[0])
         for node in cluster.nodes:
-            devstack.create_compute_node(self.client(), node)
+            scheduler_standin.create_compute_node(self.client(), node)
         result = self.reconciler().sync([cluster])
         self.assertEqual([], result.warnings)
         state = self._state(cluster)
@@ -269,7 +270,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertEqual(model.provider_name(cluster.name, 'Volume1'),
                          client.get_provider(new)['name'])
         self.assertIn('(draining', client.get_provider(old)['name'])
-        devstack.release(client, consumer)
+        scheduler_standin.release(client, consumer)
         self.assertEqual([], self.reconciler().sync([replaced]).errors)
         self.assertIsNone(client.get_provider(old))
 
@@ -321,7 +322,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
     def test_placement_down_is_a_clear_error(self):
         from placement_sync import clients
         conf = self.conf(
-            endpoint='http://127.0.0.1:%d' % devstack.free_port())
+            endpoint='http://127.0.0.1:%d' % placement_server.free_port())
         reconciler = self.reconciler()
         reconciler.placement = clients.placement_client(conf)
         err = self.assertRaises(exception.ServiceUnavailable,
@@ -333,6 +334,6 @@ class TestSync(hvc_fixtures.PlacementTestCase):
 
     def _allocate(self, client, rp_uuid, disk_gb):
         consumer = str(uuid.uuid4())
-        devstack.claim(client, {'allocations': {
+        scheduler_standin.claim(client, {'allocations': {
             rp_uuid: {'resources': {'DISK_GB': disk_gb}}}}, consumer)
         return consumer

@@ -25,7 +25,7 @@ from nova import exception
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional import integrated_helpers
 
-from hvc_devstack import placement as devstack
+from hvc_localcloud import placement_server
 from hvc_driver.hyperv import simulated
 from hvc_driver import imagecache
 from placement_sync import model
@@ -76,7 +76,7 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         """placement_sync, as an operator runs it, into nova's placement."""
         endpoint = self.placement.fixture.endpoint
         reconciler = reconcile.Reconciler(placement_client.PlacementClient(
-            devstack.admin_adapter(endpoint)))
+            placement_server.admin_adapter(endpoint)))
         clusters = simulated_source.load(self.cluster.state_file)
         report = reconciler.sync(clusters)
         self.assertEqual([], report.errors)

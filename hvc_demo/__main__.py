@@ -19,7 +19,8 @@ import sys
 import tempfile
 import uuid
 
-from hvc_devstack import placement as devstack
+from hvc_demo import scheduler_standin
+from hvc_localcloud import placement_server
 from placement_sync import placement as placement_client
 
 CLUSTER = 'demo-cluster'
@@ -52,18 +53,18 @@ def _run(args, env=None, show=None):
 
 def _openstack(endpoint, *args):
     env = dict(os.environ, OS_AUTH_TYPE='admin_token',
-               OS_ENDPOINT=endpoint, OS_TOKEN=devstack.ADMIN_TOKEN,
+               OS_ENDPOINT=endpoint, OS_TOKEN=placement_server.ADMIN_TOKEN,
                OS_PLACEMENT_API_VERSION='1.39')
     return _run(['openstack'] + list(args), env=env)
 
 
 def _boot(client, preferred_node, node_names):
     """Schedule like nova: candidates, then claim the chosen one."""
-    node, chosen = devstack.schedule(client, FLAVOR, node_names,
-                                     preferred_node)
+    node, chosen = scheduler_standin.schedule(client, FLAVOR, node_names,
+                                              preferred_node)
     if chosen is None:
         return None, 'refused: no allocation candidate (NoValidHost)'
-    devstack.claim(client, chosen, str(uuid.uuid4()))
+    scheduler_standin.claim(client, chosen, str(uuid.uuid4()))
     return chosen, 'on %s' % node
 
 
@@ -83,12 +84,12 @@ def _replay(client, node_names, csv_names):
 
 def per_node_world(workdir):
     """compute-hyperv: every node reports the whole CSV as its own."""
-    with devstack.PlacementServer(os.path.join(workdir, 'per-node')) as srv:
+    with placement_server.PlacementServer(
+            os.path.join(workdir, 'per-node')) as srv:
         client = placement_client.PlacementClient(
-            devstack.admin_adapter(srv.endpoint))
-        nodes = {devstack.create_compute_node(client, n,
-                                              disk_gb=VOLUMES[0][1]): n
-                 for n in NODES}
+            placement_server.admin_adapter(srv.endpoint))
+        nodes = {scheduler_standin.create_compute_node(
+                     client, n, disk_gb=VOLUMES[0][1]): n for n in NODES}
         outcomes = _replay(client, nodes, {})
     # Every instance's disk is really on the instances path: Volume1.
     on_csv = sum(FLAVOR['DISK_GB'] for _n, text in outcomes
@@ -115,13 +116,15 @@ def _demo(workdir):
         args += ['--csv', '%s=%d' % (name, size)]
     _run(args, show=' '.join(args).replace(state, 'sim.db'))
 
-    with devstack.PlacementServer(os.path.join(workdir, 'shared')) as srv:
+    with placement_server.PlacementServer(
+            os.path.join(workdir, 'shared')) as srv:
         _title('2. A real placement on %s; the compute nodes register as '
                'nova-compute does (VCPU, MEMORY_MB, no DISK_GB)'
                % srv.endpoint)
         client = placement_client.PlacementClient(
-            devstack.admin_adapter(srv.endpoint))
-        nodes = {devstack.create_compute_node(client, n): n for n in NODES}
+            placement_server.admin_adapter(srv.endpoint))
+        nodes = {scheduler_standin.create_compute_node(client, n): n
+                 for n in NODES}
 
         _title('3. hvc-placement-sync publishes each CSV once')
         conf = os.path.join(workdir, 'placement-sync.conf')

@@ -1,0 +1,3 @@
+"""``make demo`` (``python -m hvc_demo``), and the placement-only
+scheduler stand-in it and the capacity benchmark use.
+"""
