@@ -18,6 +18,7 @@ from oslo_log import log as logging
 
 from placement_sync import exception
 from placement_sync import model
+from placement_sync import plan
 
 LOG = logging.getLogger(__name__)
 
@@ -90,49 +91,51 @@ class HostAggregates(object):
                 return agg
         return None
 
-    def _sync_one(self, cluster, existing, report, dry_run, lost_race=False):
+    def _sync_one(self, cluster, existing, report, dry_run):
         """Converge one cluster's aggregate; return its uuid."""
         agg = self._find(cluster, existing)
         if agg is None:
-            report.change('create nova host aggregate %s for cluster %s',
-                          cluster.host_aggregate_name, cluster.name)
+            create = CreateHostAggregate(cluster.host_aggregate_name,
+                                         cluster.name)
             if dry_run:
+                report.change('%s', create.describe())
                 report.change('then add hosts %s to it and join the CSV '
                               'providers to its placement aggregate',
                               ', '.join(cluster.nodes))
                 return None
-            try:
-                agg = self._call('writes', lambda c: c.create_aggregate(
-                    name=cluster.host_aggregate_name))
-            except sdk_exc.ConflictException:
-                if lost_race:
-                    raise
-                # Another copy of this tool created it just now.
-                existing[:] = self._list()
-                return self._sync_one(cluster, existing, report, dry_run,
-                                      lost_race=True)
+            agg = self._create(cluster, existing)
+            report.change('%s', create.describe())
         if not agg.uuid:
             raise exception.SyncError(
                 'nova did not return the uuid of host aggregate %s: the '
                 'compute API must offer microversion 2.41 or later' % agg.name)
-        key = model.HOST_AGGREGATE_CLUSTER_KEY
-        if (agg.metadata or {}).get(key) != cluster.name:
-            report.change('mark host aggregate %s with %s=%s', agg.name, key,
-                          cluster.name)
-            if not dry_run:
-                self._call('writes', lambda c: c.set_aggregate_metadata(
-                    agg, {key: cluster.name}))
-        hosts = set(agg.hosts or [])
-        for host in sorted(set(cluster.nodes) - hosts):
-            report.change('add host %s to host aggregate %s', host, agg.name)
-            if not dry_run:
-                self._add_host(agg, host, cluster, report)
-        for host in sorted(hosts - set(cluster.nodes)):
-            report.change('remove host %s from host aggregate %s: it left '
-                          'cluster %s', host, agg.name, cluster.name)
-            if not dry_run:
-                self._remove_host(agg, host, report)
+        step = plan_host_aggregate(cluster, agg)
+        for action in step.actions:
+            if dry_run or self._apply(action, agg, report):
+                report.change('%s', action.describe())
         return agg.uuid
+
+    def _create(self, cluster, existing):
+        try:
+            return self._call('writes', lambda c: c.create_aggregate(
+                name=cluster.host_aggregate_name))
+        except sdk_exc.ConflictException:
+            # Another copy of this tool created it just now.
+            existing[:] = self._list()
+            agg = self._find(cluster, existing)
+            if agg is None:
+                raise
+            return agg
+
+    def _apply(self, action, agg, report):
+        """Carry out one action; False when it could not be (reported)."""
+        if isinstance(action, MarkHostAggregate):
+            self._call('writes', lambda c: c.set_aggregate_metadata(
+                agg, {model.HOST_AGGREGATE_CLUSTER_KEY: action.cluster}))
+            return True
+        if isinstance(action, AddHost):
+            return self._add_host(agg, action.host, action.cluster, report)
+        return self._remove_host(agg, action.host, report)
 
     def _hosts_now(self, agg):
         """The aggregate's hosts as nova has them now (it may be gone)."""
@@ -147,23 +150,86 @@ class HostAggregates(object):
     def _add_host(self, agg, host, cluster, report):
         try:
             self._call('writes', lambda c: c.add_host_to_aggregate(agg, host))
+            return True
         except sdk_exc.HttpException as e:
             if host in self._hosts_now(agg):
-                return  # added meanwhile by another copy of this tool
+                return False  # added meanwhile by another copy of this tool
             if e.status_code == 404:
                 report.warn('host %s of cluster %s is not a nova compute '
                             'host yet; a later run adds it to %s', host,
-                            cluster.name, agg.name)
+                            cluster, agg.name)
             else:  # e.g. 409: the host is in another availability zone
                 report.error('nova refused to add host %s to host aggregate '
                              '%s: %s', host, agg.name, e.details or e)
+            return False
 
     def _remove_host(self, agg, host, report):
         try:
             self._call('writes',
                        lambda c: c.remove_host_from_aggregate(agg, host))
+            return True
         except sdk_exc.HttpException as e:
             if host in self._hosts_now(agg):
                 report.error('nova refused to remove host %s from host '
                              'aggregate %s: %s', host, agg.name,
                              e.details or e)
+            return False
+
+
+# What to change in a host aggregate: planned, then printed (dry run) or
+# carried out.
+
+@dataclasses.dataclass(frozen=True)
+class CreateHostAggregate:
+    name: str
+    cluster: str
+
+    def describe(self):
+        return 'create nova host aggregate %s for cluster %s' % (
+            self.name, self.cluster)
+
+
+@dataclasses.dataclass(frozen=True)
+class MarkHostAggregate:
+    aggregate: str
+    cluster: str
+
+    def describe(self):
+        return 'mark host aggregate %s with %s=%s' % (
+            self.aggregate, model.HOST_AGGREGATE_CLUSTER_KEY, self.cluster)
+
+
+@dataclasses.dataclass(frozen=True)
+class AddHost:
+    aggregate: str
+    host: str
+    cluster: str
+
+    def describe(self):
+        return 'add host %s to host aggregate %s' % (self.host,
+                                                     self.aggregate)
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoveHost:
+    aggregate: str
+    host: str
+    cluster: str
+
+    def describe(self):
+        return 'remove host %s from host aggregate %s: it left cluster %s' % (
+            self.host, self.aggregate, self.cluster)
+
+
+def plan_host_aggregate(cluster, agg):
+    """What makes the cluster's existing host aggregate ``agg`` match it."""
+    step = plan.Plan()
+    if (agg.metadata or {}).get(
+            model.HOST_AGGREGATE_CLUSTER_KEY) != cluster.name:
+        step.actions.append(MarkHostAggregate(agg.name, cluster.name))
+    hosts = set(agg.hosts or [])
+    step.actions.extend(AddHost(agg.name, host, cluster.name)
+                        for host in sorted(set(cluster.nodes) - hosts))
+    step.actions.extend(RemoveHost(agg.name, host, cluster.name)
+                        for host in sorted(hosts - set(cluster.nodes)))
+    return step

@@ -37,6 +37,7 @@ class PlacementClient(object):
     def __init__(self, adapter):
         self._adapter = adapter
         self.requests = collections.Counter()
+        self._known_traits = set()
 
     def request(self, method, url, body=None):
         """One counted request; the JSON body of the answer, or None."""
@@ -143,8 +144,12 @@ class PlacementClient(object):
         except NotFound:
             return False
 
-    def ensure_custom_trait(self, name):
-        self.request('PUT', '/traits/%s' % name)
+    def ensure_custom_traits(self, traits):
+        """Define the custom traits among ``traits`` (once per client)."""
+        for trait in sorted(set(traits) - self._known_traits):
+            if trait.startswith('CUSTOM_'):
+                self.request('PUT', '/traits/%s' % trait)
+            self._known_traits.add(trait)
 
     def get_usages(self, uuid):
         body = self.request('GET', '/resource_providers/%s/usages' % uuid)

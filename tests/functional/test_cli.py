@@ -1,4 +1,4 @@
-"""hvc-placement-sync and hvc-sim as an operator runs them."""
+"""hvc-placement-sync as an operator runs it."""
 
 import json
 import os
@@ -10,6 +10,7 @@ import time
 import yaml
 
 from hvc_localcloud import placement_server
+from hvc_sim import state as sim_state
 from placement_sync import model
 from tests import fixtures as hvc_fixtures
 
@@ -146,9 +147,8 @@ class TestPeriodic(hvc_fixtures.PlacementTestCase):
         port = placement_server.free_port()
         tmp = self.useFixture(hvc_fixtures.fixtures.TempDir()).path
         state = os.path.join(tmp, 'sim.db')
-        result = run('hvc-sim', '--state', state, 'init', '--cluster',
-                     'periodic', '--node', 'p-node1', '--csv', 'Volume1=50')
-        self.assertEqual(0, result.returncode, result.stderr)
+        sim_state.ClusterState(state).init('periodic', ['p-node1'],
+                                           [('Volume1', 50)])
         conf = self.conf_file('http://127.0.0.1:%d' % port,
                               source='simulated', simulated_state_file=state,
                               max_backoff=1)

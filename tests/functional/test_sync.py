@@ -225,7 +225,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         gen, _aggs = client.get_aggregates(vol1)
         # Ours removed, a foreign one added: the sync must merge the two.
         gen = client.set_aggregates(vol1, gen, {foreign_agg})
-        client.ensure_custom_trait('CUSTOM_SOMEONE_ELSE')
+        client.ensure_custom_traits({'CUSTOM_SOMEONE_ELSE'})
         _gen, traits = client.get_traits(vol1)
         client.set_traits(vol1, gen, traits - {model.SHARING_TRAIT}
                           | {'CUSTOM_SOMEONE_ELSE'})
@@ -318,6 +318,23 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertEqual(0, reconciler.placement.requests['writes'])
         self.assertTrue(any('create provider' in c for c in result.changes))
         self.assertEqual({}, self._state(cluster)['providers'])
+
+    def test_dry_run_says_what_the_run_does(self):
+        cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300),
+                                        ('Volume3', 100)))
+        self.reconciler().sync([cluster])
+        self._allocate(self.client(), model.provider_uuid(
+            cluster.name, 'Volume2-id'), 100)
+        # A node leaves, a CSV grows, one allocated CSV and one empty go.
+        changed = dataclasses.replace(
+            cluster, nodes=cluster.nodes[1:], shared_volumes=(
+                _volume(cluster, 'Volume1', total_gb=800),))
+        planned = self.reconciler(dry_run=True).sync([changed])
+        done = self.reconciler().sync([changed])
+        self.assertEqual([], done.errors)
+        self.assertEqual(5, len(done.changes), done.changes)
+        self.assertEqual(planned.changes, done.changes)
+        self.assertEqual(planned.warnings, done.warnings)
 
     def test_placement_down_is_a_clear_error(self):
         from placement_sync import clients

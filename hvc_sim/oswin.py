@@ -1,9 +1,10 @@
-"""Simulated os-win utils, backed by the hvc-sim state file.
+"""The simulated cluster's os-win: utils classes on the hvc-sim state file.
 
 Each class implements the subset of an os-win utils class that the driver
 calls, with the same method names, signatures, return shapes and
-exceptions (``os_win.exceptions``); ``tests/unit/driver`` checks the
-signatures against the installed os-win. VMs, disks, NICs and cluster
+exceptions (os-win's classes, as ``hvc_oswin_api.exceptions`` names them:
+no os-win, and so no eventlet, is imported); ``tests/unit/driver`` checks
+the signatures against the installed os-win. VMs, disks, NICs and cluster
 groups live in the shared state file, so that every nova-compute service
 of one simulated cluster sees the same cluster, as real nodes do. Virtual
 disks are real files under the instances path whose content describes the
@@ -17,20 +18,16 @@ os-win exception a failing Hyper-V call raises.
 
 import errno
 import functools
-import itertools
 import json
 import os
 import shutil
 import time
 
-from os_win import constants
-from os_win import exceptions as os_win_exc
-from os_win.utils.winapi import constants as w_const
-from oslo_concurrency import processutils
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
-from hvc_driver import hyperv
+from hvc_oswin_api import constants
+from hvc_oswin_api import exceptions as os_win_exc
 from hvc_sim import state as sim_state
 
 LOG = logging.getLogger(__name__)
@@ -39,11 +36,8 @@ _VHD_MAGIC = 'hvc-sim-virtual-disk'
 _VHD_BLOCK_SIZE = 32 * 1024 * 1024
 _SECTOR_SIZE = 512
 _DEVICE_IDS = {
-    constants.DISK_FORMAT_VHD: w_const.VIRTUAL_STORAGE_TYPE_DEVICE_VHD,
-    constants.DISK_FORMAT_VHDX: w_const.VIRTUAL_STORAGE_TYPE_DEVICE_VHDX}
-# The serial port log of a VM, in its instance directory (its
-# configuration root), where the driver reads the console output.
-CONSOLE_LOG = 'console.log'
+    constants.DISK_FORMAT_VHD: constants.VIRTUAL_STORAGE_TYPE_DEVICE_VHD,
+    constants.DISK_FORMAT_VHDX: constants.VIRTUAL_STORAGE_TYPE_DEVICE_VHDX}
 # Memory a simulated host keeps for itself (the parent partition).
 HOST_RESERVED_MEMORY_MB = 2048
 _RUNNING = (constants.HYPERV_VM_STATE_ENABLED,
@@ -63,15 +57,6 @@ _TRANSITIONS = {
         constants.HYPERV_VM_STATE_ENABLED, constants.HYPERV_VM_STATE_PAUSED},
     constants.HYPERV_VM_STATE_REBOOT: {constants.HYPERV_VM_STATE_ENABLED},
 }
-
-
-def open_state(path):
-    if not path:
-        raise os_win_exc.HyperVException(
-            '[hyperv_cluster] simulated_state_file is not set: the '
-            'simulated backend needs the state file of a simulated cluster '
-            '(create one with "hvc-sim --state FILE init ...")')
-    return sim_state.ClusterState(path)
 
 
 def _faultable(exc_class):
@@ -525,31 +510,32 @@ class VHDUtils(_SimulatedUtils):
             raise os_win_exc.VHDException(
                 'unsupported virtual disk format: %s' % vhd_path)
         members = info_members or (
-            w_const.GET_VIRTUAL_DISK_INFO_SIZE,
-            w_const.GET_VIRTUAL_DISK_INFO_PARENT_LOCATION,
-            w_const.GET_VIRTUAL_DISK_INFO_VIRTUAL_STORAGE_TYPE,
-            w_const.GET_VIRTUAL_DISK_INFO_PROVIDER_SUBTYPE)
+            constants.GET_VIRTUAL_DISK_INFO_SIZE,
+            constants.GET_VIRTUAL_DISK_INFO_PARENT_LOCATION,
+            constants.GET_VIRTUAL_DISK_INFO_VIRTUAL_STORAGE_TYPE,
+            constants.GET_VIRTUAL_DISK_INFO_PROVIDER_SUBTYPE)
         info = {}
         for member in members:
-            if member == w_const.GET_VIRTUAL_DISK_INFO_SIZE:
+            if member == constants.GET_VIRTUAL_DISK_INFO_SIZE:
                 info.update(VirtualSize=disk['virtual_size'],
                             PhysicalSize=os.path.getsize(vhd_path),
                             BlockSize=_VHD_BLOCK_SIZE,
                             SectorSize=_SECTOR_SIZE)
-            elif member == w_const.GET_VIRTUAL_DISK_INFO_PARENT_LOCATION:
+            elif member == constants.GET_VIRTUAL_DISK_INFO_PARENT_LOCATION:
                 info.update(ParentResolved=bool(disk['parent']),
                             ParentPath=disk['parent'] or '')
-            elif member == w_const.GET_VIRTUAL_DISK_INFO_VIRTUAL_STORAGE_TYPE:
+            elif member == (
+                    constants.GET_VIRTUAL_DISK_INFO_VIRTUAL_STORAGE_TYPE):
                 info.update(DeviceId=_DEVICE_IDS[disk['format']],
                             VendorId=None)
-            elif member == w_const.GET_VIRTUAL_DISK_INFO_PROVIDER_SUBTYPE:
+            elif member == constants.GET_VIRTUAL_DISK_INFO_PROVIDER_SUBTYPE:
                 info.update(ProviderSubtype=disk['type'])
         return info
 
     @_faultable(os_win_exc.VHDException)
     def get_vhd_size(self, vhd_path):
         return self.get_vhd_info(vhd_path,
-                                 [w_const.GET_VIRTUAL_DISK_INFO_SIZE])
+                                 [constants.GET_VIRTUAL_DISK_INFO_SIZE])
 
     @_faultable(os_win_exc.VHDException)
     def get_vhd_parent_path(self, vhd_path):
@@ -605,6 +591,12 @@ class VHDUtils(_SimulatedUtils):
     def resize_vhd(self, vhd_path, new_max_size, is_file_max_size=True,
                    validate_new_size=True):
         disk = self._read(vhd_path)
+        if (disk['format'] == constants.DISK_FORMAT_VHD and
+                disk['type'] == constants.VHD_TYPE_DIFFERENCING):
+            # The virtual disk API resizes VHDX children only.
+            raise os_win_exc.VHDException(
+                'Virtual disk %s is a differencing VHD: it cannot be '
+                'resized' % vhd_path)
         if new_max_size < disk['virtual_size']:
             raise os_win_exc.VHDException(
                 'Virtual disks cannot be shrunk: %s has %d bytes, %d asked '
@@ -650,91 +642,21 @@ class NetworkUtils(_SimulatedUtils):
             raise os_win_exc.HyperVvNicNotFound(vnic_name=switch_port_name)
 
 
-# What the simulated Open vSwitch accepts before a command.
-_OVS_OPTIONS = ('--may-exist', '--if-exists')
-
-
-def ovs_vsctl(state, node, args):
-    """``ovs-vsctl ARGS`` on a simulated node, in one transaction.
-
-    Knows the commands the driver runs: ``add-port BRIDGE PORT`` (the port
-    of a vNIC of a VM the node runs, connected to a virtual switch), ``set
-    Interface PORT external-ids:KEY=VALUE...`` and ``del-port [BRIDGE]
-    PORT``, with ``--may-exist``, ``--if-exists`` and ``--timeout=N``.
-    Fails as ovs-vsctl does: ProcessExecutionError, nothing changed.
-    """
-    cmdline = 'ovs-vsctl %s' % ' '.join(args)
-
-    def fail(message):
-        raise processutils.ProcessExecutionError(
-            stdout='', stderr='ovs-vsctl: %s\n' % message, exit_code=1,
-            cmd=cmdline)
-
-    groups = [list(group) for is_sep, group in
-              itertools.groupby(args, lambda a: a == '--') if not is_sep]
-
-    def run(ports, nic_vswitches):
-        for group in groups:
-            opts = list(itertools.takewhile(lambda a: a.startswith('--'),
-                                            group))
-            for opt in opts:
-                if not (opt in _OVS_OPTIONS or opt.startswith('--timeout=')):
-                    fail('%s: option not known to the simulated Open '
-                         'vSwitch' % opt)
-            words = group[len(opts):]
-            if not words:
-                continue
-            verb, params = words[0], words[1:]
-            if verb == 'add-port' and len(params) == 2:
-                bridge, name = params
-                if name in ports:
-                    if ('--may-exist' in opts and
-                            ports[name]['bridge'] == bridge):
-                        continue
-                    fail('cannot create a port named %s because a port '
-                         'named %s already exists on bridge %s'
-                         % (name, name, ports[name]['bridge']))
-                if name not in nic_vswitches:
-                    fail("Error detected while setting up '%s': could not "
-                         "open network device %s (No such device)"
-                         % (name, name))
-                ports[name] = {'bridge': bridge, 'external_ids': {}}
-            elif verb == 'del-port' and len(params) in (1, 2):
-                name = params[-1]
-                if name not in ports:
-                    if '--if-exists' in opts:
-                        continue
-                    fail('no port named %s' % name)
-                del ports[name]
-            elif (verb == 'set' and len(params) >= 3 and
-                    params[0] == 'Interface'):
-                name = params[1]
-                if name not in ports:
-                    fail('no row "%s" in table Interface' % name)
-                for setting in params[2:]:
-                    column, sep, value = setting.partition('=')
-                    if not sep or not column.startswith('external-ids:'):
-                        fail('%s: the simulated Open vSwitch sets only '
-                             'external-ids:KEY=VALUE' % setting)
-                    key = column[len('external-ids:'):]
-                    ports[name]['external_ids'][key] = value
-            else:
-                fail('%s: not a command the simulated Open vSwitch knows'
-                     % ' '.join(words))
-
-    state.change_ovs_ports(node, run)
-    return ''
-
-
 class NamedPipeHandler(object):
-    """os_win.utils.io.namedpipe.NamedPipeHandler, for the simulated
-    cluster: the simulated guest writes its serial port's output straight
-    into the log file (while COM1 is connected to a pipe), so this reader
-    only holds the log open while it runs, as os-win's does.
+    """os_win.utils.io.namedpipe.NamedPipeHandler on a simulated node,
+    with the state and the node first.
+
+    Between start and stop the reader is registered in the state file for
+    its pipe on its node; the simulated guest writes its serial port's
+    output to the log file of the reader of the pipe its COM port is
+    connected to, so output reaches a log only while a reader runs, as on
+    Hyper-V. The reader holds its log open while it runs, as os-win's does.
     """
 
-    def __init__(self, pipe_name, input_queue=None, output_queue=None,
-                 connect_event=None, log_file=None):
+    def __init__(self, state, node, pipe_name, input_queue=None,
+                 output_queue=None, connect_event=None, log_file=None):
+        self._state = state
+        self._node = node
         self._pipe_name = pipe_name
         self._log_file_path = log_file
         self._log_file_handle = None
@@ -743,7 +665,10 @@ class NamedPipeHandler(object):
         try:
             if self._log_file_path:
                 self._log_file_handle = open(self._log_file_path, 'ab')
-        except OSError as err:
+            self._state.register_pipe_reader(self._node, self._pipe_name,
+                                             self._log_file_path)
+        except (OSError, sim_state.SimulatorError) as err:
+            self.stop()
             # As os-win: any failure to start is an OSWinException.
             raise os_win_exc.OSWinException(
                 'Named pipe handler failed to initialize. Pipe Name: %s '
@@ -753,6 +678,8 @@ class NamedPipeHandler(object):
         if self._log_file_handle:
             self._log_file_handle.close()
             self._log_file_handle = None
+        self._state.unregister_pipe_reader(self._node, self._pipe_name,
+                                           self._log_file_path)
 
     def flush_log_file(self):
         try:
@@ -763,17 +690,19 @@ class NamedPipeHandler(object):
 
 def _guest_boot_message(vm, state, node):
     """The simulated guest writes to its serial port as it boots; the
-    output reaches the log only when a serial port is connected to a pipe.
+    output reaches a log only through the reader of the pipe the port is
+    connected to.
     """
-    if not state.serial_ports(vm.name):
-        return
-    path = os.path.join(vm.instance_path, CONSOLE_LOG)
-    try:
-        with open(path, 'a') as log:
-            log.write('hvc-sim: %s booting on %s at %s\n' % (
-                vm.name, node, time.strftime('%Y-%m-%dT%H:%M:%S')))
-    except OSError as e:
-        LOG.debug('No console log for %s: %s', vm.name, e)
+    for pipe in state.serial_ports(vm.name).values():
+        log_file = state.pipe_reader_log(node, pipe)
+        if not log_file:
+            continue
+        try:
+            with open(log_file, 'a') as log:
+                log.write('hvc-sim: %s booting on %s at %s\n' % (
+                    vm.name, node, time.strftime('%Y-%m-%dT%H:%M:%S')))
+        except OSError as e:
+            LOG.debug('No console log for %s: %s', vm.name, e)
 
 
 def _format_from_extension(path):
@@ -785,7 +714,3 @@ def _format_from_extension(path):
 UTILS_CLASSES = {cls.KIND: cls for cls in (
     VMUtils, HostUtils, ClusterUtils, PathUtils, VHDUtils, SMBUtils,
     NetworkUtils)}
-
-# The os-win class each simulated class stands in for, for the signature
-# check in the unit tests.
-OSWIN_COUNTERPARTS = hyperv.OSWIN_CLASSES

@@ -1,0 +1,411 @@
+"""What to write to placement: a pure function of what it holds and of
+what the facts call for.
+
+``reconcile`` reads what placement holds (``Provider`` snapshots in an
+``ObservedCluster``), asks ``plan_cluster`` for the steps, and prints them
+(``--dry-run``) or applies them in order: both see the same plan. A step
+is one provider's (or one node's) list of actions; each action is a small
+dataclass that says what it does (``describe``) and does it (``apply``)
+with the generation the plan was computed from. When placement says that
+generation is stale, ``reconcile`` reads that step's provider again and
+plans that step again.
+
+Nothing here reads or writes anything until ``apply`` is called.
+"""
+
+import dataclasses
+
+from placement_sync import model
+
+# Added to the name of a provider whose CSV is gone, until it is deleted.
+DRAINING_MARK = ' (draining '
+
+
+@dataclasses.dataclass(frozen=True)
+class Provider:
+    """A provider as placement showed it; a part that was not read is
+    None (``aggregates`` of a member listed in the cluster's aggregate:
+    it holds that one)."""
+    uuid: str
+    name: str
+    generation: int
+    inventories: dict = None
+    traits: frozenset = None
+    aggregates: frozenset = None
+    usages: dict = None
+
+    @property
+    def used_gb(self):
+        return (self.usages or {}).get(model.DISK_GB, 0)
+
+    @property
+    def in_use(self):
+        return any((self.usages or {}).values())
+
+
+@dataclasses.dataclass(frozen=True)
+class ObservedCluster:
+    """What placement holds for one cluster, as far as the plan needs it."""
+    # Members of the cluster's aggregate that are neither its CSVs nor
+    # its nodes: traits, inventories and aggregates read, usages too
+    # when it is a CSV provider of ours.
+    members: tuple = ()
+    # Desired provider uuid -> Provider (None: placement has none).
+    csvs: dict = dataclasses.field(default_factory=dict)
+    # Desired provider uuid -> the Provider holding its name, when
+    # placement has none of that uuid (traits, aggregates, usages read).
+    name_holders: dict = dataclasses.field(default_factory=dict)
+    # Node missing from the aggregate -> the Providers whose name is the
+    # node's (case aside); the aggregates of a single one are read.
+    nodes: dict = dataclasses.field(default_factory=dict)
+    # Members of the derived aggregate the cluster no longer uses
+    # (aggregates read).
+    stale_members: tuple = ()
+
+
+@dataclasses.dataclass
+class Plan:
+    """One step: the actions, in order, and what is worth telling."""
+    actions: list = dataclasses.field(default_factory=list)
+    warnings: list = dataclasses.field(default_factory=list)
+    errors: list = dataclasses.field(default_factory=list)
+    # A CSV provider of ours as it is once the actions are applied (its
+    # generation the observed one): what the reconciler remembers.
+    settled: Provider = None
+
+
+# Actions. ``uuid`` is the provider written; ``generation`` the one the
+# action was computed from (None: the write takes none).
+
+def describe_disk(inventories):
+    disk = inventories[model.DISK_GB]
+    return 'total %d GB, reserved %d GB, ratio %s' % (
+        disk['total'], disk['reserved'], disk['allocation_ratio'])
+
+
+@dataclasses.dataclass(frozen=True)
+class CreateProvider:
+    uuid: str
+    name: str
+    inventories: dict
+    traits: frozenset
+    aggregate: str
+    generation = None
+
+    def describe(self):
+        return ('create provider %s (%s) with DISK_GB %s, traits %s, '
+                'aggregate %s' % (self.name, self.uuid,
+                                  describe_disk(self.inventories),
+                                  ', '.join(sorted(self.traits)),
+                                  self.aggregate))
+
+    def apply(self, placement, generation):
+        placement.ensure_custom_traits(self.traits)
+        gen = placement.create_provider(self.uuid, self.name)['generation']
+        gen = placement.set_inventories(self.uuid, gen, self.inventories)
+        gen = placement.set_traits(self.uuid, gen, self.traits)
+        # Joining the aggregate comes last: until then the scheduler
+        # cannot see the provider, so a run cut short leaves nothing
+        # half-usable.
+        return placement.set_aggregates(self.uuid, gen, {self.aggregate})
+
+
+@dataclasses.dataclass(frozen=True)
+class DeleteProvider:
+    uuid: str
+    name: str
+    why: str
+    generation = None
+
+    def describe(self):
+        return 'delete provider %s (%s): %s' % (self.name, self.uuid,
+                                                self.why)
+
+    def apply(self, placement, generation):
+        placement.delete_provider(self.uuid)
+
+
+@dataclasses.dataclass(frozen=True)
+class RenameProvider:
+    uuid: str
+    generation: int
+    name: str
+    new_name: str
+
+    def describe(self):
+        return 'rename provider %s (%s) to %s' % (self.name, self.uuid,
+                                                  self.new_name)
+
+    def apply(self, placement, generation):
+        return placement.rename_provider(self.uuid, self.new_name)
+
+
+@dataclasses.dataclass(frozen=True)
+class SetInventories:
+    uuid: str
+    generation: int
+    name: str
+    inventories: dict
+
+    def describe(self):
+        return 'set DISK_GB on %s: %s' % (self.name,
+                                          describe_disk(self.inventories))
+
+    def apply(self, placement, generation):
+        return placement.set_inventories(self.uuid, generation,
+                                         self.inventories)
+
+
+@dataclasses.dataclass(frozen=True)
+class DrainProvider(SetInventories):
+    """Reserve all of DISK_GB: nothing new lands there."""
+
+    def describe(self):
+        return ('drain provider %s (reserved = total): its shared volume is '
+                'gone' % self.name)
+
+
+@dataclasses.dataclass(frozen=True)
+class AddTraits:
+    uuid: str
+    generation: int
+    name: str
+    traits: frozenset  # the provider's whole set once added
+    added: frozenset
+
+    def describe(self):
+        return 'add traits %s to %s' % (', '.join(sorted(self.added)),
+                                        self.name)
+
+    def apply(self, placement, generation):
+        placement.ensure_custom_traits(self.added)
+        return placement.set_traits(self.uuid, generation, self.traits)
+
+
+@dataclasses.dataclass(frozen=True)
+class SetAggregates:
+    """Join or leave one aggregate, keeping the others."""
+    uuid: str
+    generation: int
+    name: str
+    aggregates: frozenset  # the provider's whole set once changed
+    aggregate: str
+    join: bool
+    why: str
+
+    def describe(self):
+        return '%s %s %s aggregate %s: %s' % (
+            'add' if self.join else 'remove', self.name,
+            'to' if self.join else 'from', self.aggregate, self.why)
+
+    def apply(self, placement, generation):
+        return placement.set_aggregates(self.uuid, generation,
+                                        self.aggregates)
+
+
+# Planning.
+
+def inventory_to_write(observed, desired):
+    """The full inventory to PUT, or None when DISK_GB is already right.
+
+    Other resource classes on the provider are kept as they are.
+    """
+    current = observed.get(model.DISK_GB, {})
+    wanted = desired[model.DISK_GB]
+    if all(current.get(k) == v for k, v in wanted.items()):
+        return None
+    merged = dict(observed)
+    merged[model.DISK_GB] = dict(wanted)
+    return merged
+
+
+def drained(observed):
+    """The inventory with DISK_GB fully reserved, or None if it already is."""
+    disk = observed.get(model.DISK_GB)
+    if disk is None or disk['reserved'] == disk['total']:
+        return None
+    merged = dict(observed)
+    merged[model.DISK_GB] = dict(disk, reserved=disk['total'])
+    return merged
+
+
+def capacity(inventories):
+    """DISK_GB that can be allocated in all."""
+    disk = inventories[model.DISK_GB]
+    return int((disk['total'] - disk['reserved']) * disk['allocation_ratio'])
+
+
+def plan_csv(want, aggregate, provider, holder=None, freed=frozenset()):
+    """Converge one CSV's provider.
+
+    ``provider``: placement's provider of ``want.uuid``, or None.
+    ``holder``: when there is none, the provider holding ``want.name``;
+    ``freed``: uuids of providers whose retirement frees their name.
+    """
+    plan = Plan()
+    if provider is None:
+        if holder is not None and holder.uuid not in freed:
+            plan.errors.append(_clash_message(want, holder))
+            return plan
+        plan.actions.append(CreateProvider(
+            want.uuid, want.name, want.inventory, want.traits, aggregate))
+        plan.settled = Provider(want.uuid, want.name, None, want.inventory,
+                                want.traits)
+        return plan
+    uuid, gen = want.uuid, provider.generation
+    if provider.name != want.name:
+        plan.actions.append(RenameProvider(uuid, gen, provider.name,
+                                           want.name))
+    inventories = inventory_to_write(provider.inventories, want.inventory)
+    if inventories is not None:
+        plan.actions.append(SetInventories(uuid, gen, want.name,
+                                           inventories))
+        offered = capacity(want.inventory)
+        if provider.used_gb > offered:
+            plan.warnings.append(
+                'shared volume %s of cluster %s offers %d GB from now on '
+                'but %d GB are allocated on it: nothing new will land '
+                'there, and the volume may run out of space'
+                % (want.volume.name, want.cluster, offered,
+                   provider.used_gb))
+    if not want.traits <= provider.traits:
+        plan.actions.append(AddTraits(uuid, gen, want.name,
+                                      provider.traits | want.traits,
+                                      want.traits - provider.traits))
+    if provider.aggregates is not None and (
+            aggregate not in provider.aggregates):
+        plan.actions.append(SetAggregates(
+            uuid, gen, want.name, provider.aggregates | {aggregate},
+            aggregate, True, 'it is a shared volume of cluster %s'
+            % want.cluster))
+    plan.settled = Provider(uuid, want.name, gen,
+                            inventories or provider.inventories,
+                            provider.traits | want.traits)
+    return plan
+
+
+def _clash_message(want, holder):
+    what = ('placement already has a provider of that name (%s) that '
+            'placement_sync did not create; rename or delete it'
+            % holder.uuid)
+    if model.OWNER_TRAIT in holder.traits:
+        what = ('placement_sync\'s provider %s, made for a shared volume '
+                'of the same name but another id, still holds the name '
+                'outside the cluster\'s aggregate; has the volume\'s id '
+                'changed?' % holder.uuid)
+    return ('cannot create provider %s for shared volume %s of cluster '
+            '%s: %s' % (want.name, want.volume.id, want.cluster, what))
+
+
+def plan_member(cluster, member):
+    """A member of the cluster's aggregate that is neither one of its CSVs
+    nor one of its nodes."""
+    plan = Plan()
+    if model.OWNER_TRAIT in member.traits:
+        if not member.name.startswith(model.provider_name(cluster.name, '')):
+            plan.warnings.append(
+                'provider %s is in the aggregate of cluster %s but is the '
+                'CSV of another cluster; left alone'
+                % (member.name, cluster.name))
+            return plan
+        return plan_retirement(member)
+    if model.SHARING_TRAIT in member.traits:
+        return plan  # somebody else's shared storage: theirs to manage.
+    if {'VCPU', 'MEMORY_MB'} & set(member.inventories):
+        return plan_membership(member, cluster.placement_aggregate, False,
+                               'it left cluster %s' % cluster.name)
+    plan.warnings.append(
+        'provider %s is in the aggregate of cluster %s but is neither one of '
+        'its nodes nor one of its CSVs; left alone'
+        % (member.name, cluster.name))
+    return plan
+
+
+def plan_retirement(member):
+    """A CSV that is gone: delete its provider, or drain it while
+    something is still allocated on it."""
+    plan = Plan()
+    if not member.in_use:
+        plan.actions.append(DeleteProvider(member.uuid, member.name,
+                                           'its shared volume is gone'))
+        return plan
+    inventories = drained(member.inventories)
+    if inventories is not None:
+        plan.actions.append(DrainProvider(member.uuid, member.generation,
+                                          member.name, inventories))
+    if DRAINING_MARK not in member.name:
+        # Frees the name for a new CSV of the same name.
+        plan.actions.append(RenameProvider(
+            member.uuid, member.generation, member.name,
+            '%s%s%s)' % (member.name, DRAINING_MARK, member.uuid[:8])))
+    plan.warnings.append(
+        'provider %s is draining: its shared volume is gone but %d GB are '
+        'still allocated; it is deleted once they are freed'
+        % (member.name, member.used_gb))
+    return plan
+
+
+def releases_name(plan):
+    """Whether applying the plan frees its provider's name."""
+    return any(isinstance(a, (DeleteProvider, RenameProvider))
+               for a in plan.actions)
+
+
+def plan_membership(provider, aggregate, join, why):
+    """Add the provider to the aggregate (join) or remove it; nothing else."""
+    plan = Plan()
+    if (aggregate in provider.aggregates) != join:
+        aggregates = (provider.aggregates | {aggregate} if join
+                      else provider.aggregates - {aggregate})
+        plan.actions.append(SetAggregates(
+            provider.uuid, provider.generation, provider.name, aggregates,
+            aggregate, join, why))
+    return plan
+
+
+def plan_node(cluster, node, candidates):
+    """A node of the cluster missing from its aggregate; ``candidates``:
+    the providers whose name is the node's, case aside."""
+    if len(candidates) > 1:
+        return Plan(errors=[
+            'node %s of cluster %s matches several resource providers (%s): '
+            'nova host names are not case-sensitive; delete the stale one'
+            % (node, cluster.name,
+               ', '.join(sorted('%s %s' % (c.name, c.uuid)
+                                for c in candidates)))])
+    if not candidates:
+        return Plan(warnings=[
+            'node %s of cluster %s has no resource provider yet '
+            '(nova-compute not started?); a later run adds it'
+            % (node, cluster.name)])
+    return plan_membership(candidates[0], cluster.placement_aggregate, True,
+                           'it is a node of cluster %s' % cluster.name)
+
+
+def plan_cluster(cluster, observed):
+    """The steps that make placement match one cluster, in order:
+    [(step key, Plan)]. A key names what ``reconcile`` reads again when
+    the step's generation turns out stale: ('member', uuid), ('csv',
+    uuid), ('node', name) or ('stale', uuid)."""
+    steps = []
+    freed = set()
+    # Retire first: a CSV that is gone frees its name for a new one.
+    for member in observed.members:
+        plan = plan_member(cluster, member)
+        if releases_name(plan):
+            freed.add(member.uuid)
+        steps.append((('member', member.uuid), plan))
+    for want in cluster.providers:
+        steps.append((('csv', want.uuid), plan_csv(
+            want, cluster.placement_aggregate, observed.csvs.get(want.uuid),
+            observed.name_holders.get(want.uuid), frozenset(freed))))
+    for node in cluster.nodes:
+        if node in observed.nodes:
+            steps.append((('node', node), plan_node(
+                cluster, node, observed.nodes[node])))
+    stale = model.placement_aggregate_uuid(cluster.name)
+    for member in observed.stale_members:
+        steps.append((('stale', member.uuid), plan_membership(
+            member, stale, False, 'cluster %s now uses its nova host '
+            'aggregate' % cluster.name)))
+    return steps
