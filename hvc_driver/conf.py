@@ -23,6 +23,13 @@ OPTS = [
                     '"hvc-sim --state FILE" works on). Every nova-compute '
                     'service of one simulated cluster uses the same file. '
                     'Required when backend = simulated.'),
+    cfg.StrOpt('simulated_node_name',
+               help='The simulated node this nova-compute plays, as the '
+                    'simulated cluster names it (compared case-'
+                    'insensitively, as Windows compares computer names). '
+                    'Defaults to nova\'s [DEFAULT] host. On Windows the '
+                    'node is the machine itself, whatever nova calls it. '
+                    'Used when backend = simulated.'),
     cfg.StrOpt('vswitch_name',
                help='The Hyper-V virtual switch that has the Open vSwitch '
                     'extension enabled. The vNIC of an Open vSwitch port '

@@ -48,32 +48,31 @@ class HyperVClusterDriver(driver.ComputeDriver):
     # The node.
 
     def init_host(self, host):
-        """Play node ``host`` of the cluster; refuse to start if it is not
-        an active member of one.
+        """Play nova's ``host`` on this node of the cluster; refuse to
+        start if the node is not an active member of one.
+
+        The node is what the cluster calls this machine (its computer
+        name), whatever nova's host is called (an FQDN, say): it is
+        compared with the cluster's owner nodes, case-insensitively as
+        Windows does, and it is the nodename nova reports resources for.
         """
-        self._hyperv.bind(host)
         try:
+            node = self._hyperv.bind(host)
             clusterutils = self._hyperv.clusterutils
             clusterutils.check_cluster_state()
-            cluster_node = clusterutils.get_node_name()
             members = clusterutils.get_cluster_node_names()
-        except Exception as e:
+        except (hyperv.OsWinNeedsEventlet,) + hvc_exc.OSWIN_ERRORS as e:
             raise exception.NovaException(
                 'nova-compute on %s cannot use the Hyper-V failover cluster '
                 '(%s backend): %s' % (host, self._hyperv.backend, e)) from e
         # os-win's check_cluster_state only checks that the cluster has a
         # node; this one must be one of them.
-        if cluster_node.lower() not in [m.lower() for m in members]:
+        if not any(self._hyperv.is_this_node(m) for m in members):
             raise exception.NovaException(
                 'nova-compute on %s cannot use the Hyper-V failover cluster '
                 '(%s backend): node %s is not an active member of the '
-                'cluster (nodes: %s)' % (host, self._hyperv.backend,
-                                         cluster_node, ', '.join(members)))
-        if cluster_node.lower() != host.lower():
-            LOG.warning('nova calls this host %s, the failover cluster '
-                        'calls it %s: use the cluster node name as nova\'s '
-                        '[DEFAULT] host, or moves between nodes will not '
-                        'find it', host, cluster_node)
+                'cluster (nodes: %s)' % (host, self._hyperv.backend, node,
+                                         ', '.join(members)))
         try:
             self._hyperv.pathutils.check_create_dir(CONF.instances_path)
         except hvc_exc.OSWIN_ERRORS as e:
@@ -81,8 +80,8 @@ class HyperVClusterDriver(driver.ComputeDriver):
                 'nova-compute on %s cannot use the instances path %s: %s'
                 % (host, CONF.instances_path, e)) from e
         self._vmops.start_serial_console_logs()
-        LOG.info('Hyper-V cluster driver playing node %s (%s backend)',
-                 host, self._hyperv.backend)
+        LOG.info('Hyper-V cluster driver: nova host %s plays cluster node %s '
+                 '(%s backend)', host, node, self._hyperv.backend)
 
     def get_available_nodes(self, refresh=False):
         return [self._hyperv.node]

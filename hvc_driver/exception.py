@@ -5,13 +5,13 @@ os-win's errors into them.
 import functools
 import inspect
 
-from os_win import exceptions as os_win_exc
-
 from nova import exception
 
-# What os-win raises besides its own exceptions: raw WMI errors (wmi.x_wmi
-# on Windows, a stand-in class elsewhere) and plain OSError from PathUtils
-# (and IOError, which is OSError, from PathUtils.copy).
+from hvc_oswin_api import exceptions as os_win_exc
+
+# What the Hyper-V seam raises: os-win's exceptions and raw WMI errors (as
+# hvc_oswin_api names them), and plain OSError from PathUtils (and IOError,
+# which is OSError, from PathUtils.copy).
 OSWIN_ERRORS = (os_win_exc.OSWinException, os_win_exc.x_wmi, OSError)
 OSWIN_NOT_FOUND = (os_win_exc.HyperVVMNotFoundException,
                    os_win_exc.ClusterObjectNotFound)
@@ -55,6 +55,13 @@ class InstanceMovedDuringDelete(InstanceOnAnotherNode):
                'clustered and may run on another node. Its disks were kept '
                '(and are kept by later deletes until the file '
                'MOVED-WHILE-DELETED.txt in its directory is removed).')
+
+
+class InstanceDirectoryInUse(exception.InstanceExists):
+    msg_fmt = ('The directory %(path)s of %(vm_name)s holds '
+               'MOVED-WHILE-DELETED.txt: a VM that left its node while being '
+               'deleted may still run from the disks there. Nothing was '
+               'touched; remove the file once that VM is dealt with.')
 
 
 class DifferencingImageRefused(exception.ImageUnacceptable):

@@ -11,20 +11,20 @@ loser drops its copy and uses the cached one.
 
 import os
 
-from os_win import constants as os_win_const
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
 from oslo_utils import excutils
+from oslo_utils import units
 from oslo_utils import uuidutils
 
-import nova.conf
 from nova import exception
 from nova.virt import images
 
 from hvc_driver import exception as hvc_exc
+from hvc_driver import layout
+from hvc_oswin_api import constants as os_win_const
 
 LOG = logging.getLogger(__name__)
-CONF = nova.conf.CONF
 
 SUPPORTED_DISK_FORMATS = ('vhd', 'vhdx')
 LOCK_PREFIX = 'hvc-image-'
@@ -49,8 +49,7 @@ class ImageCache(object):
 
     @property
     def cache_dir(self):
-        return os.path.join(CONF.instances_path,
-                            CONF.image_cache.subdirectory_name)
+        return layout.image_cache_dir()
 
     def _check_standalone(self, image_id, path):
         """A differencing disk would chain to any path it names (another
@@ -64,26 +63,29 @@ class ImageCache(object):
             raise hvc_exc.DifferencingImageRefused(image_id=image_id,
                                                    parent=parent or '?')
 
-    def _fetch(self, context, image_id, path, disk_format):
+    def _partial(self, name, disk_format):
+        """A partial file of our own, whatever another node does; with the
+        format's extension, which Windows' virtual disk API wants."""
+        return os.path.join(self.cache_dir, '%s.part.%s.%s' % (
+            name, uuidutils.generate_uuid(dashed=False), disk_format))
+
+    def _publish(self, partial, path, prepare):
+        """``prepare(partial)``, then rename the partial file to ``path``.
+
+        The partial file never stays behind. Should another node have put
+        ``path`` there first (Windows does not rename onto an existing
+        file), its copy is used.
+        """
         pathutils = self._hyperv.pathutils
-        # Our own partial file, whatever another node does; with the
-        # format's extension, which Windows' virtual disk API wants.
-        partial = os.path.join(self.cache_dir, '%s.%s.part.%s' % (
-            image_id, uuidutils.generate_uuid(dashed=False), disk_format))
-        LOG.info('Fetching image %s into the image cache at %s',
-                 image_id, path)
-        # fetch removes the partial file when the download fails.
-        images.fetch(context, image_id, partial)
         try:
-            self._check_standalone(image_id, partial)
+            prepare(partial)
             pathutils.rename(partial, path)
         except OSError:
             with excutils.save_and_reraise_exception() as ctxt:
                 if pathutils.exists(path):
-                    # Another node cached it first.
                     ctxt.reraise = False
-                    LOG.info('Image %s was cached by another node meanwhile; '
-                             'using that copy', image_id)
+                    LOG.info('%s was cached by another node meanwhile; '
+                             'using that copy', path)
                 if pathutils.exists(partial):
                     pathutils.remove(partial)
         except Exception:
@@ -91,11 +93,30 @@ class ImageCache(object):
                 if pathutils.exists(partial):
                     pathutils.remove(partial)
 
-    def get_cached_image(self, context, image_meta):
-        """The cached copy of the image, fetched from glance if need be."""
-        disk_format = check_disk_format(image_meta)
+    def _fetch(self, context, image_id, path, disk_format):
+        LOG.info('Fetching image %s into the image cache at %s',
+                 image_id, path)
+        partial = self._partial(image_id, disk_format)
+        # fetch removes the partial file when the download fails.
+        images.fetch(context, image_id, partial)
+        self._publish(partial, path,
+                      lambda p: self._check_standalone(image_id, p))
+
+    def _grow_copy(self, base, path, size_bytes, disk_format):
+        LOG.info('Caching %s grown to %d bytes at %s', base, size_bytes,
+                 path)
+
+        def copy_and_grow(partial):
+            self._hyperv.pathutils.copyfile(base, partial)
+            self._hyperv.vhdutils.resize_vhd(partial, size_bytes,
+                                             is_file_max_size=False)
+        self._publish(self._partial(os.path.basename(path), disk_format),
+                      path, copy_and_grow)
+
+    def _cached(self, name, make):
+        """The cache's file ``name``, made by ``make(path)`` under the
+        cluster-wide lock of that name if it is not there yet."""
         pathutils = self._hyperv.pathutils
-        name = '%s.%s' % (image_meta.id, disk_format)
         path = os.path.join(self.cache_dir, name)
         if pathutils.exists(path):
             return path
@@ -103,5 +124,28 @@ class ImageCache(object):
         with lockutils.lock(name + '.lock', lock_file_prefix=LOCK_PREFIX,
                             external=True, lock_path=self.cache_dir):
             if not pathutils.exists(path):
-                self._fetch(context, image_meta.id, path, disk_format)
+                make(path)
         return path
+
+    def get_cached_image(self, context, image_meta):
+        """The cached copy of the image, fetched from glance if need be."""
+        disk_format = check_disk_format(image_meta)
+        return self._cached(
+            '%s.%s' % (image_meta.id, disk_format),
+            lambda path: self._fetch(context, image_meta.id, path,
+                                     disk_format))
+
+    def get_grown_image(self, context, image_meta, size_gb):
+        """The cached image grown to ``size_gb``, cached too.
+
+        A differencing VHD (unlike a VHDX) cannot be grown beyond its
+        parent: an instance whose root disk is larger than such an image
+        gets a child of this copy instead, shared by every instance of
+        that image and size (as compute-hyperv did).
+        """
+        base = self.get_cached_image(context, image_meta)
+        disk_format = check_disk_format(image_meta)
+        return self._cached(
+            '%s_%d.%s' % (image_meta.id, size_gb, disk_format),
+            lambda path: self._grow_copy(base, path, size_gb * units.Gi,
+                                         disk_format))

@@ -8,36 +8,21 @@ log: past 512 KiB it rotates it to ``console.log.1`` (os-win's
 MAX_CONSOLE_LOG_FILE_SIZE), so at most two such files exist per VM.
 """
 
-import os
-
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
-import nova.conf
-
 from hvc_driver import exception as hvc_exc
+from hvc_driver import layout
 
 LOG = logging.getLogger(__name__)
-CONF = nova.conf.CONF
 
 # The VM's serial port the reader listens to (os-win counts from 1).
 SERIAL_PORT = 1
-# The log of the VM's serial port, next to its disks; what nova's console
-# output API shows. The reader rotates it to CONSOLE_LOG + '.1'.
-CONSOLE_LOG = 'console.log'
-CONSOLE_LOG_ARCHIVE = CONSOLE_LOG + '.1'
 
 
 def pipe_path(vm_name):
     # A VM name is unique on its Hyper-V host, and so is this pipe.
     return '\\\\.\\pipe\\%s' % vm_name
-
-
-def console_log_paths(vm_name):
-    """The serial port logs of a VM, oldest first."""
-    vm_dir = os.path.join(CONF.instances_path, vm_name)
-    return [os.path.join(vm_dir, CONSOLE_LOG_ARCHIVE),
-            os.path.join(vm_dir, CONSOLE_LOG)]
 
 
 class SerialConsoleOps(object):
@@ -78,7 +63,7 @@ class SerialConsoleOps(object):
                 self.connect_serial_port(vm_name)
                 reader = self._hyperv.named_pipe_handler(
                     pipe_path(vm_name),
-                    log_file=console_log_paths(vm_name)[-1])
+                    log_file=layout.console_log_paths(vm_name)[-1])
                 reader.start()
             except Exception:
                 LOG.exception('The serial console log of %s on node %s '

@@ -8,6 +8,7 @@ from oslo_utils import excutils
 from nova.compute import task_states
 from nova.image import glance
 
+from hvc_driver import layout
 from hvc_driver import vmops
 
 LOG = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class SnapshotOps(object):
         # A checkpoint freezes the root disk while we copy it; the VM
         # writes into the checkpoint's differencing disk meanwhile.
         checkpoint = vmutils.take_vm_snapshot(vm_name)
-        export_dir = os.path.join(vmops.instance_dir(instance),
+        export_dir = os.path.join(layout.instance_dir(instance.name),
                                   'export-%s' % image_id)
         try:
             self._hyperv.pathutils.check_remove_dir(export_dir)

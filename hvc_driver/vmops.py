@@ -3,8 +3,6 @@
 import os
 import time
 
-from os_win import constants as os_win_const
-from os_win import exceptions as os_win_exc
 from oslo_log import log as logging
 from oslo_utils import excutils
 from oslo_utils import units
@@ -19,8 +17,11 @@ from nova.virt import hardware
 
 from hvc_driver import exception as hvc_exc
 from hvc_driver import imagecache
+from hvc_driver import layout
 from hvc_driver import serialconsoleops
 from hvc_driver import vifops
+from hvc_oswin_api import constants as os_win_const
+from hvc_oswin_api import exceptions as os_win_exc
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
@@ -39,35 +40,18 @@ POWER_STATES = {
 # to the OVS bridge).
 SUPPORTED_VIF_TYPES = vifops.SUPPORTED_VIF_TYPES
 
-ROOT_DISK = 'root'
-CONFIG_DRIVE = 'configdrive.iso'
 # An ISO attached as a DVD drive; what cloud-init and cloudbase-init read.
 CONFIG_DRIVE_FORMAT = 'iso9660'
-EPHEMERAL_DISK = 'ephemeral'
-SWAP_DISK = 'swap'
-# The log of the VM's serial port, next to its disks; what nova's
-# console output API shows (serialconsoleops keeps it).
-CONSOLE_LOG = serialconsoleops.CONSOLE_LOG
-# Left in the instance directory of a VM the cluster moved away while it
-# was being deleted: a later delete keeps the disks while it is there.
-MOVED_MARK = 'MOVED-WHILE-DELETED.txt'
 # As libvirt: at most the last 100 KiB.
 MAX_CONSOLE_BYTES = 100 * units.Ki
 
 
-def instance_dir(instance):
-    # On the shared instances path (a CSV): every node reaches it, so the
-    # VM can fail over or migrate without copying its disks.
-    return os.path.join(CONF.instances_path, instance.name)
-
-
 def find_root_disk(hyperv, instance):
-    for ext in ('vhdx', 'vhd'):
-        path = os.path.join(instance_dir(instance), '%s.%s' % (ROOT_DISK, ext))
+    candidates = layout.root_disk_candidates(instance.name)
+    for path in candidates:
         if hyperv.pathutils.exists(path):
             return path
-    raise exception.DiskNotFound(location=os.path.join(
-        instance_dir(instance), ROOT_DISK + '.vhd(x)'))
+    raise exception.DiskNotFound(location=' or '.join(candidates))
 
 
 # Kept here too: the other *ops modules use it as vmops.translate_oswin_errors.
@@ -136,7 +120,7 @@ class VMOps(object):
         self._serialconsoleops.flush_log(vm_name)
         output = b''
         # Newest first.
-        for path in reversed(serialconsoleops.console_log_paths(vm_name)):
+        for path in reversed(layout.console_log_paths(vm_name)):
             wanted = MAX_CONSOLE_BYTES - len(output)
             if not wanted:
                 break
@@ -184,17 +168,27 @@ class VMOps(object):
     def _create_root_disk(self, context, instance, image_meta, instance_dir):
         cached = self._imagecache.get_cached_image(context, image_meta)
         ext = os.path.splitext(cached)[1]
-        root_path = os.path.join(instance_dir, ROOT_DISK + ext)
+        root_path = os.path.join(instance_dir, layout.ROOT_DISK + ext)
         image_size = self._vhdutils.get_vhd_size(cached)['VirtualSize']
-        root_size = instance.flavor.root_gb * units.Gi
+        root_gb = instance.flavor.root_gb
+        root_size = root_gb * units.Gi
         if root_size and image_size > root_size:
             raise exception.FlavorDiskSmallerThanImage(
                 flavor_size=root_size, image_size=image_size)
-        if CONF.use_cow_images:
-            self._vhdutils.create_differencing_vhd(root_path, cached)
-        else:
+        grow = root_size > image_size
+        if not CONF.use_cow_images:
             self._pathutils.copyfile(cached, root_path)
-        if root_size > image_size:
+        elif grow and (self._vhdutils.get_vhd_format(cached) ==
+                       os_win_const.DISK_FORMAT_VHD):
+            # A differencing VHD cannot outgrow its parent: a child of a
+            # grown copy of the image, which is then the right size.
+            cached = self._imagecache.get_grown_image(context, image_meta,
+                                                      root_gb)
+            self._vhdutils.create_differencing_vhd(root_path, cached)
+            grow = False
+        else:
+            self._vhdutils.create_differencing_vhd(root_path, cached)
+        if grow:
             self._vhdutils.resize_vhd(root_path, root_size,
                                       is_file_max_size=False)
         return root_path
@@ -214,7 +208,7 @@ class VMOps(object):
         metadata = instance_metadata.InstanceMetadata(
             instance, content=injected_files, extra_md=extra_md,
             network_info=network_info)
-        path = os.path.join(instance_dir, CONFIG_DRIVE)
+        path = os.path.join(instance_dir, layout.CONFIG_DRIVE)
         LOG.info('Creating the config drive at %s', path, instance=instance)
         with configdrive.ConfigDriveBuilder(instance_md=metadata) as builder:
             builder.make_drive(path)
@@ -252,7 +246,11 @@ class VMOps(object):
         if (self._vmutils.vm_exists(vm_name) or
                 self._clusterutils.vm_exists(vm_name)):
             raise exception.InstanceExists(name=vm_name)
-        inst_dir = instance_dir(instance)
+        inst_dir = layout.instance_dir(vm_name)
+        if self._pathutils.exists(layout.moved_mark(vm_name)):
+            # The disks there may be in use by the VM that left.
+            raise hvc_exc.InstanceDirectoryInUse(vm_name=vm_name,
+                                                 path=inst_dir)
         try:
             # Leftovers of an earlier failed attempt are not ours to reuse.
             self._pathutils.check_remove_dir(inst_dir)
@@ -262,11 +260,11 @@ class VMOps(object):
             flavor = instance.flavor
             if flavor.ephemeral_gb:
                 disks.append(self._create_blank_disk(
-                    inst_dir, EPHEMERAL_DISK,
+                    inst_dir, layout.EPHEMERAL_DISK,
                     flavor.ephemeral_gb * units.Gi))
             if flavor.swap:
                 disks.append(self._create_blank_disk(
-                    inst_dir, SWAP_DISK, flavor.swap * units.Mi))
+                    inst_dir, layout.SWAP_DISK, flavor.swap * units.Mi))
 
             vm_gen = self._vm_generation(image_meta)
             self._vmutils.create_vm(vm_name, False, vm_gen, inst_dir,
@@ -365,16 +363,13 @@ class VMOps(object):
             return None
         owner = self._ignoring_not_found(self._clusterutils.get_vm_host,
                                          vm_name)
-        if owner is None or owner.lower() == self._hyperv.node.lower():
+        if owner is None or self._hyperv.is_this_node(owner):
             return None
         return owner
 
-    @staticmethod
-    def _moved_mark(instance):
-        return os.path.join(instance_dir(instance), MOVED_MARK)
-
     def _mark_moved(self, instance):
-        with self._pathutils.open(self._moved_mark(instance), 'w') as mark:
+        mark_path = layout.moved_mark(instance.name)
+        with self._pathutils.open(mark_path, 'w') as mark:
             mark.write('%s left node %s unclustered while being deleted; it '
                        'may run on another node from these disks. Remove '
                        'this file once it does not.\n'
@@ -397,8 +392,7 @@ class VMOps(object):
         if self._clusterutils.vm_exists(vm_name):
             owner = self._ignoring_not_found(self._clusterutils.get_vm_host,
                                              vm_name)
-            if (owner is not None and
-                    owner.lower() != self._hyperv.node.lower()):
+            if owner is not None and not self._hyperv.is_this_node(owner):
                 # The cluster moved it (failover): its disks are in use
                 # there. Moving nova's record along is the cluster
                 # reconciliation's job, not a delete's.
@@ -421,14 +415,15 @@ class VMOps(object):
             self._mark_moved(instance)
             raise hvc_exc.InstanceMovedDuringDelete(
                 vm_name=vm_name, owner='another node', node=self._hyperv.node)
-        elif self._pathutils.exists(self._moved_mark(instance)):
+        elif self._pathutils.exists(layout.moved_mark(instance.name)):
             raise hvc_exc.InstanceMovedDuringDelete(
                 vm_name=vm_name, owner='another node', node=self._hyperv.node)
         # The VM is gone from this node: what its ports left outside it.
         for vif in network_info or []:
             self._vifops.unplug(instance, vif)
         if destroy_disks:
-            self._pathutils.check_remove_dir(instance_dir(instance))
+            self._pathutils.check_remove_dir(
+                layout.instance_dir(vm_name))
         LOG.info('Destroyed %s on node %s', vm_name, self._hyperv.node,
                  instance=instance)
 

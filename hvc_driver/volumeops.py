@@ -6,7 +6,8 @@ A volume bound to one node (iSCSI, FC, RBD...) would not: those are
 refused before anything is attached.
 """
 
-from os_win import constants as os_win_const
+import shlex
+
 from oslo_log import log as logging
 
 from nova import exception
@@ -14,6 +15,7 @@ from nova.virt import driver
 
 from hvc_driver import exception as hvc_exc
 from hvc_driver import vmops
+from hvc_oswin_api import constants as os_win_const
 
 LOG = logging.getLogger(__name__)
 
@@ -43,12 +45,28 @@ def _share_and_path(connection_info):
 
 
 def _credentials(connection_info):
-    # Cinder's SMB drivers pass "-o username=U,password=P" (or just the
-    # comma separated pairs).
+    """(username, password) from the mount options of an SMB volume.
+
+    Cinder's SMB drivers pass mount options as on a mount command line:
+    ``-o username=U,password=P`` (or the comma separated pairs alone).
+    """
     options = connection_info['data'].get('options') or ''
-    pairs = options.replace('-o', '').strip()
-    creds = dict(p.split('=', 1) for p in pairs.split(',') if '=' in p)
-    return creds.get('username') or creds.get('user'), creds.get('password')
+    try:
+        words = shlex.split(options)
+    except ValueError as e:
+        raise exception.InvalidVolume(
+            reason='cannot read the mount options of an %s volume: %s'
+                   % (SMBFS, e))
+    pairs = {}
+    for word in words:
+        if word == '-o':
+            continue
+        for pair in word.split(','):
+            key, sep, value = pair.partition('=')
+            if sep:
+                pairs[key.strip()] = value
+    return (pairs.get('username') or pairs.get('user'),
+            pairs.get('password') or pairs.get('pass'))
 
 
 class VolumeOps(object):
@@ -58,7 +76,7 @@ class VolumeOps(object):
 
     def get_volume_connector(self, ip):
         # No initiator: SMB volumes need none, and no other kind is taken.
-        return {'host': self._hyperv.node, 'ip': ip, 'os_type': 'win32',
+        return {'host': self._hyperv.host, 'ip': ip, 'os_type': 'win32',
                 'platform': 'AMD64', 'multipath': False,
                 'do_local_attach': False}
 

@@ -4,6 +4,7 @@ import argparse
 import json
 import sys
 
+from hvc_sim import oswin as sim_oswin
 from hvc_sim import state as sim_state
 
 
@@ -132,17 +133,14 @@ def _print_vms(vms):
 
 def _check_faultable(name):
     """A typo would arm a fault that never fires: refuse it."""
-    # The simulated os-win classes live with the driver; imported here
-    # only, as they import os-win.
-    from hvc_driver.hyperv import simulated
     kind, _sep, method = name.partition('.')
-    cls = simulated.UTILS_CLASSES.get(kind)
+    cls = sim_oswin.UTILS_CLASSES.get(kind)
     if (cls is None or method.startswith('_') or
             not callable(getattr(cls, method, None))):
         raise sim_state.SimulatorError(
             'no simulated os-win method %r: use KIND.METHOD with KIND one '
             'of %s, e.g. vmutils.create_vm'
-            % (name, ', '.join(sorted(simulated.UTILS_CLASSES))))
+            % (name, ', '.join(sorted(sim_oswin.UTILS_CLASSES))))
 
 
 def _print_text(info):

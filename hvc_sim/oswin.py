@@ -646,11 +646,11 @@ class NamedPipeHandler(object):
     """os_win.utils.io.namedpipe.NamedPipeHandler on a simulated node,
     with the state and the node first.
 
-    Between start and stop the reader is registered in the state file for
-    its pipe on its node; the simulated guest writes its serial port's
-    output to the log file of the reader of the pipe its COM port is
-    connected to, so output reaches a log only while a reader runs, as on
-    Hyper-V. The reader holds its log open while it runs, as os-win's does.
+    Between start and stop the reader is connected to its pipe on its
+    node (registered in the state file): what the simulated guest writes
+    to its serial port goes to the reader's log file, and what it wrote
+    while no reader was connected waits in the pipe's buffer until one
+    connects. The reader holds its log open while it runs, as os-win's.
     """
 
     def __init__(self, state, node, pipe_name, input_queue=None,
@@ -665,8 +665,11 @@ class NamedPipeHandler(object):
         try:
             if self._log_file_path:
                 self._log_file_handle = open(self._log_file_path, 'ab')
-            self._state.register_pipe_reader(self._node, self._pipe_name,
-                                             self._log_file_path)
+            waiting = self._state.register_pipe_reader(
+                self._node, self._pipe_name, self._log_file_path)
+            if waiting and self._log_file_handle:
+                self._log_file_handle.write(waiting.encode('utf-8'))
+                self._log_file_handle.flush()
         except (OSError, sim_state.SimulatorError) as err:
             self.stop()
             # As os-win: any failure to start is an OSWinException.
@@ -678,8 +681,13 @@ class NamedPipeHandler(object):
         if self._log_file_handle:
             self._log_file_handle.close()
             self._log_file_handle = None
-        self._state.unregister_pipe_reader(self._node, self._pipe_name,
-                                           self._log_file_path)
+        try:
+            self._state.unregister_pipe_reader(self._node, self._pipe_name,
+                                               self._log_file_path)
+        except sim_state.SimulatorError as e:
+            # As os-win's: stopping never fails.
+            LOG.debug('Reader of %s not unregistered: %s', self._pipe_name,
+                      e)
 
     def flush_log_file(self):
         try:
@@ -689,18 +697,16 @@ class NamedPipeHandler(object):
 
 
 def _guest_boot_message(vm, state, node):
-    """The simulated guest writes to its serial port as it boots; the
-    output reaches a log only through the reader of the pipe the port is
-    connected to.
-    """
+    """The simulated guest writes to its serial ports as it boots."""
+    text = 'hvc-sim: %s booting on %s at %s\n' % (
+        vm.name, node, time.strftime('%Y-%m-%dT%H:%M:%S'))
     for pipe in state.serial_ports(vm.name).values():
-        log_file = state.pipe_reader_log(node, pipe)
+        log_file = state.write_to_pipe(node, pipe, text)
         if not log_file:
             continue
         try:
             with open(log_file, 'a') as log:
-                log.write('hvc-sim: %s booting on %s at %s\n' % (
-                    vm.name, node, time.strftime('%Y-%m-%dT%H:%M:%S')))
+                log.write(text)
         except OSError as e:
             LOG.debug('No console log for %s: %s', vm.name, e)
 

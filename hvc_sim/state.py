@@ -10,9 +10,11 @@ the failover cluster's VM groups, and faults armed to make the next call of
 a simulated os-win method fail.
 """
 
+import collections
 import contextlib
 import dataclasses
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -106,6 +108,18 @@ CREATE TABLE IF NOT EXISTS smb_mappings (
     username TEXT,
     PRIMARY KEY (node, share)
 );
+CREATE TABLE IF NOT EXISTS pipe_readers (
+    node TEXT NOT NULL,
+    pipe TEXT NOT NULL,
+    log_file TEXT NOT NULL,
+    PRIMARY KEY (node, pipe)
+);
+CREATE TABLE IF NOT EXISTS pipe_buffers (
+    node TEXT NOT NULL,
+    pipe TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (node, pipe)
+);
 CREATE TABLE IF NOT EXISTS faults (
     method TEXT PRIMARY KEY,
     remaining INTEGER NOT NULL,
@@ -125,6 +139,12 @@ _RUNNING_STATES = (VM_STATE_ENABLED, VM_STATE_PAUSED)
 
 DEFAULT_NODE_VCPUS = 16
 DEFAULT_NODE_MEMORY_MB = 65536
+# Placement's limit on inventory amounts, which a CSV's size becomes.
+MAX_VOLUME_GB = 2 ** 31 - 1
+# What a pipe holds for a reader that has not connected yet.
+PIPE_BUFFER = 64 * 1024
+# How long a change waits for another process's transaction.
+LOCK_TIMEOUT = 30
 
 
 class SimulatorError(Exception):
@@ -226,7 +246,21 @@ class ClusterState(object):
 
     @contextlib.contextmanager
     def _db(self, write=False, create=False):
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        """A transaction on the state file; sqlite's errors become
+        SimulatorError saying what is wrong with the file.
+
+        Only ``create`` makes a file that does not exist.
+        """
+        try:
+            if create:
+                conn = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT,
+                                       isolation_level=None)
+            else:
+                conn = sqlite3.connect('file:%s?mode=rw' % self.path,
+                                       uri=True, timeout=LOCK_TIMEOUT,
+                                       isolation_level=None)
+        except sqlite3.Error as e:
+            raise self._file_error(e) from e
         conn.row_factory = sqlite3.Row
         try:
             conn.execute('PRAGMA journal_mode=WAL')
@@ -243,8 +277,30 @@ class ClusterState(object):
                 conn.execute('ROLLBACK')
                 raise
             conn.execute('COMMIT')
+        except sqlite3.Error as e:
+            raise self._file_error(e) from e
         finally:
             conn.close()
+
+    def _file_error(self, error):
+        if not os.path.exists(self.path):
+            return SimulatorError(
+                'no simulated cluster in %s: the file does not exist '
+                '(create it with "hvc-sim --state %s init ...")'
+                % (self.path, self.path))
+        reason = str(error)
+        if 'locked' in reason:
+            reason = ('another process holds it locked (for more than %d s)'
+                      % LOCK_TIMEOUT)
+        elif isinstance(error, sqlite3.DatabaseError) and (
+                'not a database' in reason or 'malformed' in reason):
+            reason = ('it is not a simulated cluster state file (%s)'
+                      % reason)
+        elif 'readonly' in reason or 'unable to open' in reason:
+            reason = ('it (or its folder, which holds its journal) cannot '
+                      'be written (%s)' % reason)
+        return SimulatorError('cannot use the simulated cluster state file '
+                              '%s: %s' % (self.path, reason))
 
     def _require(self, conn):
         try:
@@ -260,6 +316,13 @@ class ClusterState(object):
     def init(self, cluster_name, nodes, volumes,
              vcpus=DEFAULT_NODE_VCPUS, memory_mb=DEFAULT_NODE_MEMORY_MB):
         """Create the cluster. ``volumes`` is a list of (name, total_gb)."""
+        _check_name('cluster', cluster_name, forbidden=':')
+        _check_count('vCPUs of a node', vcpus)
+        _check_count('memory of a node (MB)', memory_mb)
+        for what, count in collections.Counter(nodes).items():
+            if count > 1:
+                raise SimulatorError('node %r is listed %d times'
+                                     % (what, count))
         with self._db(write=True, create=True) as conn:
             if conn.execute('SELECT 1 FROM cluster').fetchone():
                 raise SimulatorError('%s already holds a cluster'
@@ -289,6 +352,8 @@ class ClusterState(object):
 
     def add_node(self, name, vcpus=DEFAULT_NODE_VCPUS,
                  memory_mb=DEFAULT_NODE_MEMORY_MB):
+        _check_count('vCPUs of a node', vcpus)
+        _check_count('memory of a node (MB)', memory_mb)
         with self._db(write=True) as conn:
             self._require(conn)
             self._add_node(conn, name, vcpus, memory_mb)
@@ -304,6 +369,17 @@ class ClusterState(object):
             if not conn.execute('DELETE FROM nodes WHERE name = ?',
                                 (name,)).rowcount:
                 raise SimulatorError('no node %r' % name)
+
+    def resolve_node(self, name):
+        """The cluster's spelling of node ``name``, or None.
+
+        Windows compares computer names case-insensitively; so does the
+        simulated cluster when a host names itself.
+        """
+        for node in self.nodes():
+            if node.name.lower() == name.lower():
+                return node.name
+        return None
 
     def add_volume(self, name, total_gb):
         with self._db(write=True) as conn:
@@ -675,12 +751,51 @@ class ClusterState(object):
                                 (name,)).rowcount:
                 raise ClusterGroupNotFound(name)
 
+    # The named pipes VMs' serial ports connect to, by node: what a
+    # simulated guest writes waits in the pipe's buffer until a reader
+    # connects, then goes to that reader's log file.
+
+    def register_pipe_reader(self, node, pipe, log_file):
+        """Connect a reader; returns what waited in the pipe's buffer."""
+        with self._db(write=True) as conn:
+            conn.execute('INSERT OR REPLACE INTO pipe_readers '
+                         'VALUES (?, ?, ?)', (node, pipe, log_file or ''))
+            row = conn.execute('SELECT data FROM pipe_buffers WHERE '
+                               'node = ? AND pipe = ?',
+                               (node, pipe)).fetchone()
+            conn.execute('DELETE FROM pipe_buffers WHERE node = ? AND '
+                         'pipe = ?', (node, pipe))
+        return row['data'] if row else ''
+
+    def unregister_pipe_reader(self, node, pipe, log_file):
+        """Only if that reader is still the registered one."""
+        with self._db(write=True) as conn:
+            conn.execute('DELETE FROM pipe_readers WHERE node = ? AND '
+                         'pipe = ? AND log_file = ?',
+                         (node, pipe, log_file or ''))
+
+    def write_to_pipe(self, node, pipe, text):
+        """The log file of the reader of ``pipe`` on ``node``, for the
+        caller to write ``text`` to; or None: ``text`` was buffered."""
+        with self._db(write=True) as conn:
+            row = conn.execute('SELECT log_file FROM pipe_readers WHERE '
+                               'node = ? AND pipe = ?',
+                               (node, pipe)).fetchone()
+            if row is not None:
+                return row['log_file']
+            old = conn.execute('SELECT data FROM pipe_buffers WHERE '
+                               'node = ? AND pipe = ?',
+                               (node, pipe)).fetchone()
+            data = ((old['data'] if old else '') + text)[-PIPE_BUFFER:]
+            conn.execute('INSERT OR REPLACE INTO pipe_buffers '
+                         'VALUES (?, ?, ?)', (node, pipe, data))
+        return None
+
     # Faults: make the next ``count`` calls of a simulated os-win method
     # fail, as a real host does now and then.
 
     def arm_fault(self, method, count=1, message=None):
-        if count < 1:
-            raise SimulatorError('a fault needs a count of at least 1')
+        _check_count('the count of a fault', count)
         with self._db(write=True) as conn:
             conn.execute('INSERT OR REPLACE INTO faults VALUES (?, ?, ?)',
                          (method, count,
@@ -725,6 +840,10 @@ class ClusterState(object):
         return row
 
     def _add_node(self, conn, name, vcpus, memory_mb):
+        _check_name('node', name)
+        if any(row['name'].lower() == name.lower() for row in conn.execute(
+                'SELECT name FROM nodes')):
+            raise SimulatorError('node %r exists already' % name)
         try:
             conn.execute('INSERT INTO nodes (name, vcpus, memory_mb) '
                          'VALUES (?, ?, ?)', (name, vcpus, memory_mb))
@@ -732,6 +851,7 @@ class ClusterState(object):
             raise SimulatorError('node %r exists already' % name)
 
     def _add_volume(self, conn, name, total_gb):
+        _check_name('shared volume', name)
         _check_size(total_gb)
         # A real CSV keeps its id for life; so does a simulated one.
         volume_id = str(uuid.uuid4())
@@ -743,10 +863,28 @@ class ClusterState(object):
         return volume_id
 
 
+def _check_name(what, name, forbidden=''):
+    """Names are what nodes, placement providers and aggregates are found
+    by: an empty one would match anything."""
+    if not isinstance(name, str) or not name.strip():
+        raise SimulatorError('a %s needs a name, got %r' % (what, name))
+    bad = sorted(set(forbidden) & set(name))
+    if bad:
+        raise SimulatorError('%s name %r must not contain %s'
+                             % (what, name, ' '.join(repr(c) for c in bad)))
+
+
+def _check_count(what, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SimulatorError('%s must be a whole number of at least 1, got '
+                             '%r' % (what, value))
+
+
 def _check_size(total_gb):
-    if not isinstance(total_gb, int) or total_gb < 1:
-        raise SimulatorError('a shared volume needs a size of at least 1 GB, '
-                             'got %r' % (total_gb,))
+    if (isinstance(total_gb, bool) or not isinstance(total_gb, int) or
+            not 1 <= total_gb <= MAX_VOLUME_GB):
+        raise SimulatorError('a shared volume needs a size between 1 and %d '
+                             'GB, got %r' % (MAX_VOLUME_GB, total_gb))
 
 
 def _vm(row):

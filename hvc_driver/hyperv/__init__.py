@@ -3,16 +3,26 @@
 Everything the driver does to a Hyper-V host or to the failover cluster
 goes through the utils objects of a ``HyperV``: os-win's on Windows
 (``[hyperv_cluster] backend = oswin``), or the simulated cluster's
-(``backend = simulated``), which implement the same methods with the same
-signatures, return shapes and os-win exceptions. Besides the utils: the
-reader of a VM's serial port pipe (os-win's NamedPipeHandler) and
-``ovs-vsctl`` (Open vSwitch for Windows), each one method here.
+(``backend = simulated``, ``hvc_sim.oswin``), which implement the same
+methods with the same signatures and return shapes. Either way the errors
+the driver sees are ``hvc_oswin_api.exceptions`` classes: the simulated
+cluster raises them, and os-win's are translated here, so the driver never
+imports os-win. Besides the utils: the reader of a VM's serial port pipe
+(os-win's NamedPipeHandler) and ``ovs-vsctl`` (Open vSwitch for Windows).
+
+nova-compute of nova 34 runs in native-threading mode by default and then
+refuses any import of eventlet, which os-win imports: the simulated
+backend runs in either mode; the os-win backend needs
+``[DEFAULT] concurrency_backend = eventlet`` for now (``OsWinNeedsEventlet``).
 """
 
 from oslo_concurrency import processutils
 from oslo_log import log as logging
 
+from nova import utils as nova_utils
+
 from hvc_driver import conf as hvc_conf
+from hvc_oswin_api import exceptions as oswin_exc
 
 LOG = logging.getLogger(__name__)
 
@@ -32,25 +42,73 @@ UTILS = tuple(OSWIN_CLASSES)
 
 
 class HyperVNotReady(Exception):
-    """A utils object was asked for before the node was known."""
+    """A utils object was asked for before init_host named the host."""
+
+
+class OsWinNeedsEventlet(Exception):
+    """The os-win backend in nova-compute's native-threading mode."""
+
+    def __init__(self):
+        super().__init__(
+            'the oswin backend needs nova-compute in eventlet mode: set '
+            '[DEFAULT] concurrency_backend = eventlet in nova.conf (os-win '
+            'imports eventlet, which nova-compute forbids in its default '
+            'native-threading mode, and its WMI objects are bound to the '
+            'thread that made them)')
+
+
+class _OsWin(object):
+    """An os-win object whose os-win and WMI errors become the
+    ``hvc_oswin_api.exceptions`` of the same name."""
+
+    def __init__(self, target):
+        self._target = target
+
+    def __getattr__(self, name):
+        attr = getattr(self._target, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            try:
+                return attr(*args, **kwargs)
+            except Exception as e:
+                translated = oswin_exc.translate(e)
+                if translated is None:
+                    raise
+                raise translated from e
+        return call
 
 
 class HyperV(object):
     """The Hyper-V host one driver instance plays, and its cluster.
 
-    ``bind(node)`` names the node (nova's host name, from ``init_host``);
-    the utils objects are made on first use after that.
+    ``bind(host)`` (from ``init_host``) names nova's host; the utils
+    objects are made on first use after that. ``node`` is this host's
+    name in the failover cluster, which cluster calls compare with.
     """
 
     def __init__(self, conf):
         self._conf = conf
+        self.host = None
         self.node = None
         self._utils = {}
         self._sim_state = None
+        self._sim_node = None
 
-    def bind(self, node):
-        self.node = node
+    def bind(self, host):
+        """Play nova's ``host``; returns the cluster's name of the node."""
+        self.host = host
+        self.node = self._sim_node = None
         self._utils.clear()
+        self.node = self.clusterutils.get_node_name()
+        return self.node
+
+    def is_this_node(self, node_name):
+        """Whether the cluster's ``node_name`` is this node: Windows
+        compares computer names case-insensitively."""
+        return (node_name is not None and
+                node_name.lower() == (self.node or '').lower())
 
     @property
     def backend(self):
@@ -60,10 +118,13 @@ class HyperV(object):
     def simulated(self):
         return self.backend == hvc_conf.BACKEND_SIMULATED
 
-    def _get(self, kind):
-        if self.node is None:
+    def _require_host(self, what):
+        if self.host is None:
             raise HyperVNotReady('the Hyper-V %s were asked for before '
-                                 'init_host named the node' % kind)
+                                 'init_host named the host' % what)
+
+    def _get(self, kind):
+        self._require_host(kind)
         utils = self._utils.get(kind)
         if utils is None:
             utils = self._utils[kind] = self._make(kind)
@@ -71,34 +132,56 @@ class HyperV(object):
 
     def _simulated_state(self):
         if self._sim_state is None:
-            from hvc_driver.hyperv import simulated
-            self._sim_state = simulated.open_state(
-                self._conf.hyperv_cluster.simulated_state_file)
+            from hvc_sim import state as sim_state
+            path = self._conf.hyperv_cluster.simulated_state_file
+            if not path:
+                raise oswin_exc.HyperVException(
+                    '[hyperv_cluster] simulated_state_file is not set: the '
+                    'simulated backend needs the state file of a simulated '
+                    'cluster (create one with "hvc-sim --state FILE init '
+                    '...")')
+            self._sim_state = sim_state.ClusterState(path)
         return self._sim_state
+
+    def _simulated_node(self):
+        """The simulated node this host plays: the cluster's spelling of
+        ``simulated_node_name`` (or of nova's host), as Windows resolves
+        its own computer name."""
+        if self._sim_node is None:
+            name = (self._conf.hyperv_cluster.simulated_node_name or
+                    self.host)
+            self._sim_node = (self._simulated_state().resolve_node(name) or
+                              name)
+        return self._sim_node
+
+    def _oswin_utilsfactory(self):
+        if nova_utils.concurrency_mode_threading():
+            raise OsWinNeedsEventlet()
+        # Imported here: os-win only works on Windows, only this backend
+        # needs it, and it must not be imported in native-threading mode.
+        from os_win import utilsfactory
+        return utilsfactory
 
     def _make(self, kind):
         if self.simulated:
-            from hvc_driver.hyperv import simulated
-            return simulated.UTILS_CLASSES[kind](self._simulated_state(),
-                                                 self.node)
-        # Imported here: os-win only works on Windows, and only this
-        # backend needs it.
-        from os_win import utilsfactory
-        return getattr(utilsfactory, 'get_%s' % kind)()
+            from hvc_sim import oswin as sim_oswin
+            return sim_oswin.UTILS_CLASSES[kind](self._simulated_state(),
+                                                 self._simulated_node())
+        return _OsWin(getattr(self._oswin_utilsfactory(),
+                              'get_%s' % kind)())
 
     def named_pipe_handler(self, pipe_name, log_file):
         """A reader that copies a named pipe into ``log_file``, not
         started: os-win's NamedPipeHandler, or the simulated one.
         """
-        if self.node is None:
-            raise HyperVNotReady('a named pipe handler was asked for before '
-                                 'init_host named the node')
+        self._require_host('named pipe handler')
         if self.simulated:
-            from hvc_driver.hyperv import simulated
-            return simulated.NamedPipeHandler(pipe_name, log_file=log_file)
-        from os_win import utilsfactory
-        return utilsfactory.get_named_pipe_handler(pipe_name,
-                                                   log_file=log_file)
+            from hvc_sim import oswin as sim_oswin
+            return sim_oswin.NamedPipeHandler(
+                self._simulated_state(), self._simulated_node(), pipe_name,
+                log_file=log_file)
+        return _OsWin(self._oswin_utilsfactory().get_named_pipe_handler(
+            pipe_name, log_file=log_file))
 
     def ovs_vsctl(self, args):
         """Run ``ovs-vsctl`` with ``args`` on this node; its output.
@@ -107,13 +190,11 @@ class HyperV(object):
         Open vSwitch (its ports in the state file) otherwise. Failures
         raise oslo.concurrency's ProcessExecutionError.
         """
-        if self.node is None:
-            raise HyperVNotReady('ovs-vsctl was asked for before init_host '
-                                 'named the node')
+        self._require_host('ovs-vsctl')
         if self.simulated:
-            from hvc_driver.hyperv import simulated
-            return simulated.ovs_vsctl(self._simulated_state(), self.node,
-                                       args)
+            from hvc_sim import ovs as sim_ovs
+            return sim_ovs.ovs_vsctl(self._simulated_state(),
+                                     self._simulated_node(), args)
         out, _err = processutils.execute('ovs-vsctl', *args)
         return out
 

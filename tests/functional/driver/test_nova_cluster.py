@@ -16,7 +16,7 @@ import os
 import uuid
 
 import fixtures
-from os_win import constants as os_win_const
+from hvc_oswin_api import constants as os_win_const
 from oslo_utils import units
 
 import nova.conf
@@ -26,7 +26,7 @@ from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional import integrated_helpers
 
 from hvc_localcloud import placement_server
-from hvc_driver.hyperv import simulated
+from hvc_sim import oswin as sim_oswin
 from hvc_driver import imagecache
 from placement_sync import model
 from placement_sync import placement as placement_client
@@ -239,7 +239,7 @@ class TestServerLifecycle(HyperVClusterTestCase):
         self.assertEqual([], self.sim.vms())
 
     def test_console_output(self):
-        # Finding 9: nova answered 501 (the driver had none).
+        # Nova answered 501 (the driver had none).
         server = self._boot(self._flavor())
         output = self.api.post_server_action(
             server['id'], {'os-getConsoleOutput': {'length': 5}})['output']
@@ -253,7 +253,7 @@ class TestServerLifecycle(HyperVClusterTestCase):
         self._delete_server(server)
 
     def test_hard_reboot_of_a_stopped_server_starts_it(self):
-        # Finding 8: Hyper-V ignores a reset of a VM that is off.
+        # Hyper-V ignores a reset of a VM that is off.
         server = self._boot(self._flavor())
         self._stop_server(server)
         self._reboot_server(server, hard=True)
@@ -262,16 +262,16 @@ class TestServerLifecycle(HyperVClusterTestCase):
         self._delete_server(server)
 
     def test_delete_racing_another_delete_of_the_vm_completes(self):
-        # Finding 1: the VM goes while destroy removes it; destroy must not
+        # The VM goes while destroy removes it; destroy must not
         # say InstanceNotFound, or nova never marks the server deleted.
         server = self._boot(self._flavor())
-        stop_vm_jobs = simulated.VMUtils.stop_vm_jobs
+        stop_vm_jobs = sim_oswin.VMUtils.stop_vm_jobs
 
         def racing(vmutils, vm_name, timeout=None):
             stop_vm_jobs(vmutils, vm_name, timeout)
             self.sim.delete_vm(vm_name)
         self.useFixture(fixtures.MonkeyPatch(
-            'hvc_driver.hyperv.simulated.VMUtils.stop_vm_jobs', racing))
+            'hvc_sim.oswin.VMUtils.stop_vm_jobs', racing))
         self._delete_server(server)
         self.assertEqual([], self.sim.vms())
         self.assertEqual([], self.sim.cluster_groups())
@@ -324,7 +324,7 @@ class TestFaults(HyperVClusterTestCase):
         """A glance image whose data is a simulated VHD of virtual_gb,
         a differencing one over ``parent`` if given.
         """
-        data = json.dumps({'magic': simulated._VHD_MAGIC, 'format': 'VHD',
+        data = json.dumps({'magic': sim_oswin._VHD_MAGIC, 'format': 'VHD',
                            'type': (os_win_const.VHD_TYPE_DIFFERENCING
                                     if parent else
                                     os_win_const.VHD_TYPE_FIXED),
@@ -361,7 +361,7 @@ class TestFaults(HyperVClusterTestCase):
         self.assertNothingLeft(server)
 
     def test_differencing_image_is_refused(self):
-        # Finding 4: its parent could be any file the node reaches, such
+        # Its parent could be any file the node reaches, such
         # as another tenant's disk on the CSV.
         victim = self._boot(self.flavor)
         victim_disk = os.path.join(

@@ -82,6 +82,9 @@ class OsWinFixture(fixtures.Fixture):
     def _setUp(self):
         conf = self.useFixture(config_fixture.Config(CONF))
         conf.config(backend='oswin', group='hyperv_cluster')
+        # The os-win backend runs in nova-compute's eventlet mode only.
+        self.useFixture(fixtures.MockPatch(
+            'nova.utils.concurrency_mode_threading', return_value=False))
         self.utils = {}
         for kind, path in OSWIN_CLASSES.items():
             self.utils[kind] = mock.create_autospec(import_class(path),
@@ -89,6 +92,8 @@ class OsWinFixture(fixtures.Fixture):
             self.useFixture(fixtures.MockPatch(
                 'os_win.utilsfactory.get_%s' % kind,
                 return_value=self.utils[kind]))
+        # Windows' name of the machine, which the tests bind as nova's host.
+        self.utils['clusterutils'].get_node_name.return_value = 'node1'
         # utilsfactory.get_named_pipe_handler(*args, **kwargs) makes a
         # NamedPipeHandler: the autospec'd class checks the arguments, and
         # makes the one autospec'd handler ``self.pipe_handler``.

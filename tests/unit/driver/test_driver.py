@@ -9,12 +9,14 @@ import testtools
 
 from nova import exception
 from nova.virt import driver as nova_driver
+from nova.virt import virtapi
 
 from hvc_driver import conf as hvc_conf
 from hvc_driver import driver
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv
-from hvc_driver.hyperv import simulated
+from hvc_oswin_api import exceptions as api_exc
+from hvc_sim import oswin as sim_oswin
 from tests.unit.driver import fixtures as driver_fixtures
 from tests.unit.driver import test_vmops
 
@@ -69,6 +71,8 @@ class TestInitHost(testtools.TestCase):
         self.useFixture(driver_fixtures.fixtures.FakeLogger())
         self.cluster = self.useFixture(
             driver_fixtures.SimulatedClusterFixture())
+        self.conf = self.useFixture(
+            config_fixture.Config(driver_fixtures.CONF))
         self.driver = driver.HyperVClusterDriver(None)
 
     def test_a_cluster_node_starts(self):
@@ -86,6 +90,27 @@ class TestInitHost(testtools.TestCase):
         err = self.assertRaises(exception.NovaException,
                                 self.driver.init_host, 'stranger')
         self.assertIn('not an active member', str(err))
+
+    def test_nova_host_need_not_be_the_cluster_node_name(self):
+        # An FQDN host playing the node the cluster calls NODE2: the
+        # simulated node, found as Windows finds its own name, whatever
+        # the case; nova's node is the cluster's name of it.
+        self.conf.config(simulated_node_name='NODE2',
+                         group='hyperv_cluster')
+        self.driver = driver.HyperVClusterDriver(
+            mock.create_autospec(virtapi.VirtAPI, instance=True))
+        self.driver.init_host('node2.cloud.example.com')
+        self.assertEqual(['node2'], self.driver.get_available_nodes())
+        instance = test_vmops._instance(root_gb=1)
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.virt.images.fetch', side_effect=test_vmops.fake_fetch))
+        self.driver.spawn(None, instance, test_vmops._image_meta(), [],
+                          None, {})
+        self.assertEqual('node2', self.cluster.state.get_vm(
+            instance.name).node)
+        # Its own VM, clustered on "node2": deleted, not "on another node".
+        self.driver.destroy(None, instance, [])
+        self.assertEqual([], self.cluster.state.vms())
 
 
 class TestInitHostOsWin(testtools.TestCase):
@@ -113,8 +138,29 @@ class TestInitHostOsWin(testtools.TestCase):
                                 self.driver.init_host, 'hv-node1')
         self.assertIn('Access is denied', str(err))
 
+    def test_the_cluster_node_name_is_compared_without_case(self):
+        # Windows' computer name, the cluster's node list and the owner of
+        # a VM group may differ in case; nova's host may be an FQDN.
+        self.clusterutils.get_node_name.return_value = 'hv-node2'
+        self.driver.init_host('hv-node2.cloud.example.com')
+        self.assertEqual(['hv-node2'], self.driver.get_available_nodes())
+        self.clusterutils.vm_exists.return_value = True
+        self.clusterutils.get_vm_host.return_value = 'HV-NODE2'
+        self.oswin.utils['vmutils'].vm_exists.return_value = True
+        self.driver.destroy(None, test_vmops._instance(), [])
+        self.clusterutils.delete.assert_called_once_with(
+            test_vmops._instance().name)
+        self.oswin.utils['vmutils'].destroy_vm.assert_called_once()
+
+    def test_native_threading_mode_is_refused_with_the_fix(self):
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.utils.concurrency_mode_threading', return_value=True))
+        err = self.assertRaises(exception.NovaException,
+                                self.driver.init_host, 'hv-node1')
+        self.assertIn('[DEFAULT] concurrency_backend = eventlet', str(err))
+
     def test_a_host_that_is_not_a_member_does_not_start(self):
-        # Finding 7: os-win's check_cluster_state passes for any cluster
+        # os-win's check_cluster_state passes for any cluster
         # with a node; init_host itself checks this node is a member.
         self.clusterutils.get_node_name.return_value = 'HV-OTHER'
         err = self.assertRaises(exception.NovaException,
@@ -132,7 +178,7 @@ class TestInitHostErrors(testtools.TestCase):
             config_fixture.Config(driver_fixtures.CONF))
 
     def test_a_backend_that_cannot_be_made_is_a_nova_error(self):
-        # Finding 5: making the utils (here: the simulated backend without
+        # Making the utils (here: the simulated backend without
         # its state file) is inside the translation too.
         self.conf.config(backend='simulated', simulated_state_file=None,
                          group='hyperv_cluster')
@@ -152,7 +198,7 @@ class TestDriverSurface(testtools.TestCase):
         self.driver._hyperv.bind('node1')
 
     def test_cleanup_of_a_vm_another_node_runs_does_nothing(self):
-        # Finding 11: nova's cleanup of the source after a cluster live
+        # Nova's cleanup of the source after a cluster live
         # migration is not a destroy.
         clusterutils = self.oswin.utils['clusterutils']
         clusterutils.vm_exists.return_value = True
@@ -165,7 +211,7 @@ class TestDriverSurface(testtools.TestCase):
                           None, instance, [])
 
     def test_console_output_is_implemented(self):
-        # Finding 9: nova answers 501 for a driver without it.
+        # Nova answers 501 for a driver without it.
         self.oswin.utils['vmutils'].vm_exists.return_value = True
         self.oswin.utils['pathutils'].exists.return_value = False
         self.assertEqual(b'', self.driver.get_console_output(
@@ -185,9 +231,47 @@ class TestHyperVSeam(testtools.TestCase):
         seam = hyperv.HyperV(driver_fixtures.CONF)
         seam.bind('node1')
         for kind in hyperv.UTILS:
-            self.assertIs(oswin.utils[kind], getattr(seam, kind))
+            self.assertIs(oswin.utils[kind], getattr(seam, kind)._target)
         # Made once, then reused.
         self.assertIs(seam.vmutils, seam.vmutils)
+
+    def test_oswin_errors_become_the_same_named_api_errors(self):
+        oswin = self.useFixture(driver_fixtures.OsWinFixture())
+        seam = hyperv.HyperV(driver_fixtures.CONF)
+        seam.bind('node1')
+        cases = (
+            (os_win_exc.HyperVVMNotFoundException(vm_name='vm1'),
+             api_exc.HyperVVMNotFoundException),
+            (os_win_exc.ClusterObjectNotFound(resource='vm1'),
+             api_exc.ClusterObjectNotFound),
+            # Classes the api does not name: their nearest ancestor's.
+            (os_win_exc.HyperVPortNotFoundException(port_name='p'),
+             api_exc.NotFound),
+            (os_win_exc.ClusterGroupMigrationFailed(
+                group_name='g', expected_state='s', expected_node='n',
+                group_state='x', owner_node='o'), api_exc.ClusterException),
+            (os_win_exc.x_wmi('WMI says no'), api_exc.x_wmi),
+        )
+        for raised, expected in cases:
+            oswin.utils['vmutils'].vm_exists.side_effect = raised
+            err = self.assertRaises(expected, seam.vmutils.vm_exists, 'vm1')
+            self.assertIs(expected, type(err))
+            self.assertEqual(str(raised), str(err))
+            self.assertIs(raised, err.__cause__)
+        # Anything else passes as it is.
+        oswin.utils['pathutils'].exists.side_effect = OSError('disk gone')
+        self.assertRaises(OSError, seam.pathutils.exists, 'x')
+
+    def test_oswin_backend_refuses_native_threading(self):
+        # nova-compute's default mode forbids eventlet, which os-win
+        # imports: a clear message, not an ImportError deep in os-win.
+        self.useFixture(driver_fixtures.OsWinFixture())
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.utils.concurrency_mode_threading', return_value=True))
+        seam = hyperv.HyperV(driver_fixtures.CONF)
+        err = self.assertRaises(hyperv.OsWinNeedsEventlet, seam.bind,
+                                'node1')
+        self.assertIn('concurrency_backend = eventlet', str(err))
 
     def test_simulated_backend_uses_the_state_file(self):
         cluster = self.useFixture(driver_fixtures.SimulatedClusterFixture())
@@ -195,7 +279,7 @@ class TestHyperVSeam(testtools.TestCase):
         seam.bind('node3')
         for kind in hyperv.UTILS:
             self.assertIsInstance(getattr(seam, kind),
-                                  simulated.UTILS_CLASSES[kind])
+                                  sim_oswin.UTILS_CLASSES[kind])
         self.assertEqual(['node1', 'node2', 'node3'],
                          seam.clusterutils.get_cluster_node_names())
         self.assertEqual(cluster.state_file, seam.vmutils._state.path)
@@ -211,18 +295,16 @@ class TestHyperVSeam(testtools.TestCase):
         seam = hyperv.HyperV(driver_fixtures.CONF)
         seam.bind('node1')
         self.assertIs(oswin.pipe_handler,
-                      seam.named_pipe_handler('pipe', log_file='log'))
+                      seam.named_pipe_handler('pipe', log_file='log')._target)
         oswin.pipe_handler_class.assert_called_once_with('pipe',
                                                          log_file='log')
         self.useFixture(driver_fixtures.SimulatedClusterFixture())
         self.assertIsInstance(seam.named_pipe_handler('pipe', log_file='log'),
-                              simulated.NamedPipeHandler)
+                              sim_oswin.NamedPipeHandler)
 
     def test_simulated_backend_needs_a_state_file(self):
         self.conf.config(backend='simulated', simulated_state_file=None,
                          group='hyperv_cluster')
         seam = hyperv.HyperV(driver_fixtures.CONF)
-        seam.bind('node1')
-        err = self.assertRaises(os_win_exc.HyperVException,
-                                lambda: seam.vmutils)
+        err = self.assertRaises(api_exc.HyperVException, seam.bind, 'node1')
         self.assertIn('simulated_state_file', str(err))

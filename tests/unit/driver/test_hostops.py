@@ -120,7 +120,7 @@ class HostOpsTestCase(driver_fixtures.OsWinTestCase):
         self.oswin.utils['hostutils'].get_local_ips.assert_not_called()
 
     def test_os_win_errors_become_nova_exceptions(self):
-        # Finding 5: raw WMI errors and OSError too, in every public method.
+        # Raw WMI errors and OSError too, in every public method.
         hostutils = self.oswin.utils['hostutils']
         hostutils.get_cpus_info.side_effect = os_win_exc.x_wmi(
             'Generic failure')

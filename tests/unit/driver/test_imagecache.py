@@ -5,6 +5,7 @@ import os
 from nova import exception
 
 from hvc_driver import imagecache
+from hvc_oswin_api import exceptions as api_exc
 from tests.unit.driver import fixtures as driver_fixtures
 from tests.unit.driver import test_vmops
 
@@ -34,7 +35,7 @@ class ImageCacheTestCase(driver_fixtures.SimulatedTestCase):
                       if not f.startswith(imagecache.LOCK_PREFIX))
 
     def test_another_node_caching_the_image_meanwhile_is_fine(self):
-        # Finding 3: node2 finishes the same download first. On Windows
+        # node2 finishes the same download first. On Windows
         # the rename onto its file fails: use its copy, drop ours.
         def other_node_wins():
             with open(self.cached, 'wb') as f:
@@ -64,9 +65,12 @@ class ImageCacheTestCase(driver_fixtures.SimulatedTestCase):
 
     def test_a_failed_check_leaves_no_partial_file(self):
         self._fetch()
-        self.cluster.state.arm_fault('vhdutils.get_vhd_info')
-        self.assertRaises(Exception, self.cache.get_cached_image, None,
-                          test_vmops._image_meta())
+        self.cluster.state.arm_fault('vhdutils.get_vhd_info',
+                                     message='disk unreadable')
+        err = self.assertRaises(api_exc.VHDException,
+                                self.cache.get_cached_image, None,
+                                test_vmops._image_meta())
+        self.assertEqual('disk unreadable', str(err))
         self.assertEqual([], self._cache_dir_files())
 
     def test_unsupported_formats_are_refused(self):

@@ -3,18 +3,18 @@
 import os
 from unittest import mock
 
-from os_win import constants as os_win_const
-from os_win import exceptions as os_win_exc
-from os_win.utils.io import namedpipe
-
-from nova import objects
-from nova.virt import virtapi
-
 from hvc_driver import driver
 from hvc_driver import hyperv
+from hvc_oswin_api import exceptions as api_exc
+from hvc_driver import layout
 from hvc_driver import serialconsoleops
 from hvc_driver import vmops
 from hvc_driver import volumeops
+from hvc_oswin_api import constants as os_win_const
+from nova import objects
+from nova.virt import virtapi
+from os_win import exceptions as os_win_exc
+from os_win.utils.io import namedpipe
 from tests.unit.driver import fixtures as driver_fixtures
 from tests.unit.driver import test_vmops
 
@@ -72,7 +72,7 @@ class TestSerialConsoleOps(OsWinTestCase):
     def test_connection_errors_are_the_callers(self):
         self.vmutils.set_vm_serial_port_connection.side_effect = (
             os_win_exc.HyperVException('no COM1'))
-        self.assertRaises(os_win_exc.HyperVException,
+        self.assertRaises(api_exc.HyperVException,
                           self.ops.connect_serial_port, VM)
 
     def test_start_again_replaces_the_reader(self):
@@ -274,7 +274,7 @@ class TestSimulated(driver_fixtures.SimulatedTestCase):
         self.assertEqual({}, self.vmops._serialconsoleops._readers)
 
     def test_console_output_reaches_into_the_rotated_log(self):
-        old, current = serialconsoleops.console_log_paths(self.name)
+        old, current = layout.console_log_paths(self.name)
         with open(old, 'wb') as f:
             f.write(b'o' * vmops.MAX_CONSOLE_BYTES + b'old end\n')
         with open(current, 'wb') as f:
@@ -301,21 +301,21 @@ class TestSimulated(driver_fixtures.SimulatedTestCase):
         vmutils.set_vm_serial_port_connection(self.name, 2, 'p2')
         self.assertEqual(['\\\\.\\pipe\\%s' % self.name, 'p2'],
                          vmutils.get_vm_serial_port_connections(self.name))
-        self.assertRaises(os_win_exc.HyperVException,
+        self.assertRaises(api_exc.HyperVException,
                           vmutils.set_vm_serial_port_connection,
                           self.name, 3, 'p3')
-        self.assertRaises(os_win_exc.HyperVVMNotFoundException,
+        self.assertRaises(api_exc.HyperVVMNotFoundException,
                           simulated_vmutils(self.cluster, 'node2')
                           .get_vm_serial_port_connections, self.name)
 
     def test_the_simulated_reader_fails_as_os_win_does(self):
         reader = self.hyperv.named_pipe_handler(
             'p', log_file='/nonexistent/dir/console.log')
-        self.assertRaises(os_win_exc.OSWinException, reader.start)
+        self.assertRaises(api_exc.OSWinException, reader.start)
         reader.stop()
         reader.flush_log_file()
 
 
 def simulated_vmutils(cluster, node):
-    from hvc_driver.hyperv import simulated
-    return simulated.VMUtils(cluster.state, node)
+    from hvc_sim import oswin as sim_oswin
+    return sim_oswin.VMUtils(cluster.state, node)

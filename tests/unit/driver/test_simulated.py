@@ -4,12 +4,12 @@ import inspect
 import os
 from unittest import mock
 
-from os_win import constants
-from os_win import exceptions as os_win_exc
-import testtools
-
-from hvc_driver.hyperv import simulated
+from hvc_driver import hyperv
+from hvc_oswin_api import constants
+from hvc_oswin_api import exceptions as os_win_exc
+from hvc_sim import oswin as sim_oswin
 from hvc_sim import state as sim_state
+import testtools
 from tests.unit.driver import fixtures as driver_fixtures
 
 
@@ -39,9 +39,9 @@ def _public_methods(cls):
 class TestSignatures(testtools.TestCase):
 
     def test_every_simulated_method_matches_os_win(self):
-        for kind, cls in simulated.UTILS_CLASSES.items():
+        for kind, cls in sim_oswin.UTILS_CLASSES.items():
             oswin_cls = driver_fixtures.import_class(
-                simulated.OSWIN_COUNTERPARTS[kind])
+                hyperv.OSWIN_CLASSES[kind])
             methods = _public_methods(cls)
             self.assertTrue(methods, kind)
             for name in methods:
@@ -59,16 +59,23 @@ class TestSignatures(testtools.TestCase):
         # the simulated one with the same arguments.
         from os_win.utils.io import namedpipe
         oswin_cls = namedpipe.NamedPipeHandler
-        cls = simulated.NamedPipeHandler
-        for name in ['__init__'] + _public_methods(cls):
+        cls = sim_oswin.NamedPipeHandler
+        for name in _public_methods(cls):
             self.assertEqual(
                 inspect.signature(getattr(oswin_cls, name)),
                 inspect.signature(getattr(cls, name)), name)
+        # The simulated one takes the state file and the node first.
+        params = list(inspect.signature(cls.__init__).parameters.values())
+        self.assertEqual(['self', 'state', 'node'],
+                         [p.name for p in params[:3]])
+        self.assertEqual(
+            list(inspect.signature(oswin_cls.__init__).parameters.values())[
+                1:], params[3:])
 
     def test_the_counterparts_are_what_utilsfactory_picks(self):
         # On Windows Server 2016+ utilsfactory returns these classes.
         from os_win import utilsfactory
-        for kind, path in simulated.OSWIN_COUNTERPARTS.items():
+        for kind, path in hyperv.OSWIN_CLASSES.items():
             variants = utilsfactory.utils_map[kind]
             newest = variants[-1] if isinstance(variants, list) else variants
             self.assertEqual(path, newest['path'], kind)
@@ -90,7 +97,7 @@ class SimulatedTestCase(driver_fixtures.SimulatedTestCase):
         self.state = self.cluster.state
 
     def utils(self, kind, node='node1'):
-        return simulated.UTILS_CLASSES[kind](self.state, node)
+        return sim_oswin.UTILS_CLASSES[kind](self.state, node)
 
 
 class TestVMUtils(SimulatedTestCase):
@@ -194,112 +201,175 @@ class TestVMUtils(SimulatedTestCase):
                 getattr(sim_state, 'VM_STATE_' + name), name)
 
 
+class InterleaveBeforeTransaction(driver_fixtures.fixtures.Fixture):
+    """Run ``action`` (another node's change, through its own connection)
+    just before the ``n``-th transaction a ClusterState opens.
+
+    A simulated os-win call that checked something in one transaction and
+    acted on it in another would act on what ``action`` changed; one that
+    checks and acts in one transaction sees the change, or finishes first.
+    ``fired`` says whether the call opened that many transactions.
+    """
+
+    def __init__(self, state, n, action):
+        super().__init__()
+        self._state, self._n, self._action = state, n, action
+        self.fired = False
+
+    def _setUp(self):
+        real_db = self._state._db
+        other = sim_state.ClusterState(self._state.path)
+        opened = []
+
+        def db(write=False, create=False):
+            opened.append(write)
+            if len(opened) == self._n:
+                self._action(other)
+                self.fired = True
+            return real_db(write=write, create=create)
+        self.useFixture(driver_fixtures.fixtures.MockPatchObject(
+            self._state, '_db', side_effect=db))
+
+
+def interleavings(test, state, action, prepare, call):
+    """``call()`` with ``action`` before its 1st transaction, then before
+    its 2nd, and so on, until it opens no more (``prepare()`` before each
+    round); yields (round, raised os-win error or None).
+    """
+    n = 1
+    while True:
+        prepare()
+        hook = InterleaveBeforeTransaction(state, n, action)
+        with hook:
+            try:
+                call()
+                error = None
+            except os_win_exc.OSWinException as e:
+                error = e
+        if not hook.fired:
+            test.assertGreater(n, 1, 'the call opened no transaction')
+            return
+        yield n, error
+        n += 1
+
+
 class TestCheckThenActRaces(SimulatedTestCase):
-    """Finding 6: the cluster moves a VM to node2 right after node1 looked
-    it up: node1's change must then fail as not found, never land on the
-    VM node2 now runs. (Done in one transaction, there is no look-up to
-    race with.)
+    """The cluster moves a VM to node2 between any two steps of node1's
+    call: node1's change must then fail as not found, and never land on
+    the VM node2 now runs.
     """
 
     def setUp(self):
         super().setUp()
         self.vmutils = self.utils('vmutils', 'node1')
+
+    def _fresh_vm(self):
+        if self.state.get_vm('vm1'):
+            self.state.delete_vm('vm1')
         self.vmutils.create_vm('vm1', False, 1, '/x/vm1')
-        self.moved = False
-        get_vm = self.state.get_vm
 
-        def get_vm_then_failover(name):
-            vm = get_vm(name)
-            if not self.moved:
-                self.state.move_vm(name, 'node2')
-                self.moved = True
-            return vm
-        self.useFixture(driver_fixtures.fixtures.MockPatchObject(
-            self.state, 'get_vm', side_effect=get_vm_then_failover))
+    def _snapshot(self, state):
+        """What node1's call may change, but for the VM's node."""
+        vm = state.get_vm('vm1')
+        if vm is None:
+            return None
+        return ((vm.state, vm.vcpus, vm.memory_mb), state.disks('vm1'),
+                state.nics('vm1'), state.snapshots('vm1'))
 
-    def _act(self, method, *args):
-        try:
-            getattr(self.vmutils, method)('vm1', *args)
-            refused = False
-        except os_win_exc.HyperVVMNotFoundException:
-            refused = True
-        vm = sim_state.ClusterState.get_vm(self.state, 'vm1')
-        if self.moved:
-            self.assertTrue(refused, '%s changed the VM of node2' % method)
-            self.assertEqual('node2', vm.node)
-        return vm
+    def _check(self, method, *args):
+        seen = []
+
+        def failover(other):
+            seen.append(self._snapshot(other))
+            if seen[-1] is not None:
+                other.move_vm('vm1', 'node2')
+        rounds = 0
+        for n, error in interleavings(
+                self, self.state, failover, self._fresh_vm,
+                lambda: getattr(self.vmutils, method)('vm1', *args)):
+            rounds += 1
+            at_failover = seen[-1]
+            self.assertEqual(
+                at_failover, self._snapshot(self.state),
+                '%s changed the VM node2 runs (failover before its '
+                'transaction %d)' % (method, n))
+            if error is not None:
+                self.assertIsInstance(
+                    error, os_win_exc.HyperVVMNotFoundException)
+            else:
+                # It said it was done: it was, before the failover.
+                self._fresh_vm()
+                self.assertNotEqual(self._snapshot(self.state), at_failover,
+                                    '%s did nothing but said it did'
+                                    % method)
+        self.assertGreater(rounds, 0)
 
     def test_set_vm_state(self):
-        vm = self._act('set_vm_state', constants.HYPERV_VM_STATE_ENABLED)
-        if self.moved:
-            self.assertEqual(constants.HYPERV_VM_STATE_DISABLED, vm.state)
+        self._check('set_vm_state', constants.HYPERV_VM_STATE_ENABLED)
 
     def test_update_vm(self):
-        vm = self._act('update_vm', 4096, 0, 4, 0, False, 1.0)
-        if self.moved:
-            self.assertEqual(512, vm.memory_mb)
+        self._check('update_vm', 4096, 0, 4, 0, False, 1.0)
+
+    def test_soft_shutdown_vm(self):
+        self._check('soft_shutdown_vm')
 
     def test_destroy_vm(self):
-        self._act('destroy_vm')
+        self._check('destroy_vm')
 
     def test_create_nic(self):
-        self._act('create_nic', 'port-1', None)
-        if self.moved:
-            self.assertEqual([], self.state.nics('vm1'))
+        self._check('create_nic', 'port-1', None)
 
     def test_attach_scsi_drive(self):
-        self._act('attach_scsi_drive', '/x/d.vhdx')
-        if self.moved:
-            self.assertEqual([], self.state.disks('vm1'))
+        self._check('attach_scsi_drive', '/x/d.vhdx')
+
+    def test_attach_ide_drive(self):
+        self._check('attach_ide_drive', '/x/d.vhdx', 0, 0)
+
+    def test_take_vm_snapshot(self):
+        self._check('take_vm_snapshot')
 
     def test_uncluster_of_a_group_gone_meanwhile_is_not_found(self):
-        # Another node's delete takes the group right after this node
-        # looked it up: not found (what destroy takes for done), not a
+        # Another node's delete takes the group between any two steps of
+        # this node's: not found (what destroy takes for done), never a
         # cluster failure.
         clusterutils = self.utils('clusterutils')
-        clusterutils.add_vm_to_cluster('vm1')
-        get_group = self.state.get_cluster_group
 
-        def get_group_then_delete(name):
-            group = get_group(name)
-            if group is not None:
-                self.state.delete_cluster_group(name)
-            return group
-        self.useFixture(driver_fixtures.fixtures.MockPatchObject(
-            self.state, 'get_cluster_group',
-            side_effect=get_group_then_delete))
-        try:
-            clusterutils.delete('vm1')
-        except os_win_exc.HyperVVMNotFoundException:
-            pass
-        self.assertIsNone(get_group('vm1'))
+        def clustered():
+            self._fresh_vm()
+            if not self.state.get_cluster_group('vm1'):
+                clusterutils.add_vm_to_cluster('vm1')
 
-    def test_a_vm_on_another_node_is_not_found(self):
-        self.state.move_vm('vm1', 'node2')
-        self.moved = True
-        for method, args in (
-                ('set_vm_state', (constants.HYPERV_VM_STATE_ENABLED,)),
-                ('update_vm', (4096, 0, 4, 0, False, 1.0)),
-                ('soft_shutdown_vm', ()), ('create_nic', ('p', None)),
-                ('attach_scsi_drive', ('/x/d.vhdx',)),
-                ('attach_ide_drive', ('/x/d.vhdx', 0, 0)),
-                ('take_vm_snapshot', ()), ('destroy_vm', ())):
-            self._act(method, *args)
+        def other_node_unclusters(other):
+            other.delete_cluster_group('vm1')
+        for n, error in interleavings(self, self.state,
+                                      other_node_unclusters, clustered,
+                                      lambda: clusterutils.delete('vm1')):
+            self.assertIsInstance(error, os_win_exc.HyperVVMNotFoundException,
+                                  'before transaction %d' % n)
+            self.assertIsNone(self.state.get_cluster_group('vm1'))
 
 
 class TestAtomicChanges(SimulatedTestCase):
 
     def test_scsi_slots_are_taken_in_the_insert_transaction(self):
+        # Another attachment lands between any two steps of this one:
+        # each still gets a slot of its own.
         vmutils = self.utils('vmutils')
-        vmutils.create_vm('vm1', False, 2, '/x/vm1')
-        # Two attachments that both saw the controller empty.
-        self.useFixture(driver_fixtures.fixtures.MockPatchObject(
-            self.state, 'disks', return_value=[]))
-        vmutils.attach_scsi_drive('vm1', '/x/a.vhdx')
-        vmutils.attach_scsi_drive('vm1', '/x/b.vhdx')
-        slots = [d.slot for d in sim_state.ClusterState.disks(self.state,
-                                                              'vm1')]
-        self.assertEqual([0, 1], sorted(slots))
+
+        def fresh():
+            if self.state.get_vm('vm1'):
+                self.state.delete_vm('vm1')
+            vmutils.create_vm('vm1', False, 2, '/x/vm1')
+
+        def other_attach(other):
+            other.add_disk('vm1', '/x/b.vhdx', 'SCSI0', None,
+                           constants.DISK, slots=64)
+        for n, error in interleavings(
+                self, self.state, other_attach, fresh,
+                lambda: vmutils.attach_scsi_drive('vm1', '/x/a.vhdx')):
+            self.assertIsNone(error)
+            slots = sorted(d.slot for d in self.state.disks('vm1'))
+            self.assertEqual([0, 1], slots, 'before transaction %d' % n)
 
     def test_a_reset_is_one_transaction(self):
         vmutils = self.utils('vmutils')
@@ -320,7 +390,7 @@ class TestAtomicChanges(SimulatedTestCase):
 
 
 class TestPathUtils(SimulatedTestCase):
-    """Finding 3, 5, 7: file operations with Windows' rules and os-win's
+    """File operations with Windows' rules and os-win's
     errors (plain OSError).
     """
 
@@ -395,7 +465,7 @@ class TestHostUtils(SimulatedTestCase):
         total_kb, free_kb = hostutils.get_memory_info()
         self.assertEqual(16384 * 1024, total_kb)
         self.assertEqual(
-            (16384 - simulated.HOST_RESERVED_MEMORY_MB) * 1024, free_kb)
+            (16384 - sim_oswin.HOST_RESERVED_MEMORY_MB) * 1024, free_kb)
         vmutils = self.utils('vmutils')
         vmutils.create_vm('vm1', False, 1, '/x/vm1')
         vmutils.update_vm('vm1', 4096, 0, 2, 0, False, 1.0)

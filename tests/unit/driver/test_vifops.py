@@ -16,11 +16,13 @@ from nova.virt import virtapi
 
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv
-from hvc_driver.hyperv import simulated
+from hvc_oswin_api import exceptions as api_exc
 from hvc_driver import vifops
 from hvc_driver import vmops
 from hvc_driver import volumeops
 from hvc_sim import cmd as sim_cmd
+from hvc_sim import oswin as sim_oswin
+from hvc_sim import ovs as sim_ovs
 from tests.unit.driver import fixtures as driver_fixtures
 from tests.unit.driver import test_vmops
 
@@ -105,7 +107,7 @@ class TestVIFOpsOsWin(driver_fixtures.OsWinTestCase):
     def test_a_vswitch_failure_is_the_callers(self):
         self.networkutils.connect_vnic_to_vswitch.side_effect = (
             os_win_exc.HyperVvSwitchNotFound(vswitch_name=VSWITCH))
-        self.assertRaises(os_win_exc.HyperVvSwitchNotFound,
+        self.assertRaises(api_exc.HyperVvSwitchNotFound,
                           self.vifops.plug, self.instance, _ovs_vif())
         self.execute.assert_not_called()
 
@@ -228,22 +230,22 @@ class TestSimulatedOvs(driver_fixtures.SimulatedTestCase):
         vmutils.create_nic(name, nic, MAC)
 
     def vsctl(self, *args):
-        return simulated.ovs_vsctl(self.state, 'node1', list(args))
+        return sim_ovs.ovs_vsctl(self.state, 'node1', list(args))
 
     def test_connect_vnic_to_vswitch(self):
         networkutils = self.hyperv.networkutils
-        self.assertRaises(os_win_exc.HyperVvNicNotFound,
+        self.assertRaises(api_exc.HyperVvNicNotFound,
                           networkutils.connect_vnic_to_vswitch, VSWITCH,
                           PORT)
         self._vm_with_nic()
-        self.assertRaises(os_win_exc.HyperVvSwitchNotFound,
+        self.assertRaises(api_exc.HyperVvSwitchNotFound,
                           networkutils.connect_vnic_to_vswitch, None, PORT)
         networkutils.connect_vnic_to_vswitch(VSWITCH, PORT)
         self.assertEqual({PORT: VSWITCH}, self.state.nic_vswitches('node1'))
         # A node sees the vNICs of its own VMs only.
         self.assertRaises(
-            os_win_exc.HyperVvNicNotFound,
-            simulated.NetworkUtils(self.state, 'node2')
+            api_exc.HyperVvNicNotFound,
+            sim_oswin.NetworkUtils(self.state, 'node2')
             .connect_vnic_to_vswitch, VSWITCH, PORT)
         # The connection goes with the NIC.
         self.hyperv.vmutils.destroy_nic('vm1', PORT)

@@ -4,22 +4,22 @@ import json
 import os
 from unittest import mock
 
-from os_win import constants as os_win_const
-from os_win import exceptions as os_win_exc
-from oslo_utils import units
-
-from nova.compute import power_state
+from hvc_driver import exception as hvc_exc
+from hvc_driver import hyperv
+from hvc_driver import layout
+from hvc_driver import vmops
+from hvc_driver import volumeops
+from hvc_oswin_api import constants as os_win_const
+from hvc_sim import oswin as sim_oswin
 from nova import context as nova_context
 from nova import exception
 from nova import objects
+from nova.compute import power_state
 from nova.tests.unit import fake_instance
 from nova.virt import virtapi
-
-from hvc_driver import exception as hvc_exc
-from hvc_driver import hyperv
-from hvc_driver.hyperv import simulated
-from hvc_driver import vmops
-from hvc_driver import volumeops
+from os_win import exceptions as os_win_exc
+from oslo_config import fixture as config_fixture
+from oslo_utils import units
 from tests.unit.driver import fixtures as driver_fixtures
 
 NODE = 'node1'
@@ -46,6 +46,13 @@ def _image_meta(disk_format='vhdx', id=IMAGE_ID, **properties):
     return objects.ImageMeta.from_dict({
         'id': id, 'disk_format': disk_format,
         'container_format': 'bare', 'properties': properties})
+
+
+def fake_fetch(context, image_id, path):
+    """nova.virt.images.fetch of a 4 KiB image (a fixed disk to the
+    simulated cluster)."""
+    with open(path, 'wb') as f:
+        f.write(b'\0' * 4096)
 
 
 def _vifs(vif_type='hyperv'):
@@ -104,7 +111,7 @@ class VMOpsTestCase(OsWinVMOpsBase):
             c[0] for c in self.fetch.call_args_list]
         self.assertEqual(os.path.dirname(cache), os.path.dirname(partial))
         self.assertRegex(os.path.basename(partial),
-                         r'^%s\.[0-9a-f]{32}\.part\.vhdx$' % IMAGE_ID)
+                         r'^%s\.part\.[0-9a-f]{32}\.vhdx$' % IMAGE_ID)
         self.vhdutils.get_vhd_info.assert_called_once_with(partial)
         self.pathutils.rename.assert_called_once_with(partial, cache)
         self.vhdutils.create_differencing_vhd.assert_called_once_with(
@@ -178,7 +185,8 @@ class VMOpsTestCase(OsWinVMOpsBase):
         self.vmutils.attach_ide_drive.assert_not_called()
 
     def test_cached_image_is_not_fetched_again(self):
-        self.pathutils.exists.return_value = True
+        self.pathutils.exists.side_effect = (
+            lambda path: not path.endswith(layout.MOVED_MARK))
         self._spawn(_instance())
         self.fetch.assert_not_called()
 
@@ -389,7 +397,7 @@ class VMOpsTestCase(OsWinVMOpsBase):
             instance.name, os_win_const.HYPERV_VM_STATE_DISABLED)
 
     def test_destroy_counts_what_vanishes_midway_as_removed(self):
-        # Finding 1: each step may find the VM or its group gone (a
+        # Each step may find the VM or its group gone (a
         # concurrent delete, the cluster acting): destroy goes on and never
         # says InstanceNotFound, which nova takes for "disappeared" and
         # then never marks the instance deleted.
@@ -405,7 +413,7 @@ class VMOpsTestCase(OsWinVMOpsBase):
         self.vmops.destroy(instance)
         self.vmutils.destroy_vm.assert_called_once_with(instance.name)
         self.pathutils.check_remove_dir.assert_called_once_with(
-            vmops.instance_dir(instance))
+            layout.instance_dir(instance.name))
 
     def test_destroy_when_the_group_goes_before_its_owner_is_read(self):
         instance = _instance()
@@ -414,7 +422,7 @@ class VMOpsTestCase(OsWinVMOpsBase):
             os_win_exc.ClusterObjectNotFound(resource=instance.name))
         self.vmops.destroy(instance)
         self.pathutils.check_remove_dir.assert_called_once_with(
-            vmops.instance_dir(instance))
+            layout.instance_dir(instance.name))
 
     def test_destroy_never_says_instance_not_found(self):
         self.clusterutils.vm_exists.side_effect = (
@@ -423,7 +431,7 @@ class VMOpsTestCase(OsWinVMOpsBase):
                           _instance())
 
     def test_destroy_keeps_the_disks_of_a_vm_failed_over_while_deleted(self):
-        # Finding 2a: clustered here when looked at, failed over before it
+        # Clustered here when looked at, failed over before it
         # was unclustered: it runs unclustered on another node, from the
         # disks on the CSV. This node no longer sees it.
         self.clusterutils.vm_exists.return_value = True
@@ -436,7 +444,7 @@ class VMOpsTestCase(OsWinVMOpsBase):
         self.pathutils.check_remove_dir.assert_not_called()
 
     def test_spawn_refuses_a_vm_clustered_on_another_node(self):
-        # Finding 2b: this node does not see it, the cluster does.
+        # This node does not see it, the cluster does.
         self.clusterutils.vm_exists.return_value = True
         self.assertRaises(exception.InstanceExists, self._spawn, _instance())
         self.pathutils.check_remove_dir.assert_not_called()
@@ -444,7 +452,7 @@ class VMOpsTestCase(OsWinVMOpsBase):
         self.clusterutils.delete.assert_not_called()
 
     def test_cleanup_leaves_a_vm_another_node_owns_alone(self):
-        # Finding 11: after a cluster live migration nova cleans up the
+        # After a cluster live migration nova cleans up the
         # source node; the VM and its disks are the other node's now.
         self.clusterutils.vm_exists.return_value = True
         self.clusterutils.get_vm_host.return_value = 'node2'
@@ -464,7 +472,7 @@ class VMOpsTestCase(OsWinVMOpsBase):
         self.pathutils.check_remove_dir.assert_not_called()
 
     def test_oserror_and_raw_wmi_errors_become_nova_exceptions(self):
-        # Finding 5: os-win's PathUtils raises plain OSError, WMI calls
+        # Os-win's PathUtils raises plain OSError, WMI calls
         # raise x_wmi; neither may reach nova raw.
         self.pathutils.check_create_dir.side_effect = PermissionError(
             13, 'Access is denied')
@@ -478,7 +486,7 @@ class VMOpsTestCase(OsWinVMOpsBase):
         self.assertIn('Generic failure', str(err))
 
     def test_hard_reboot_of_a_vm_that_is_not_running_starts_it(self):
-        # Finding 8: Hyper-V ignores a reset of a VM that is not running.
+        # Hyper-V ignores a reset of a VM that is not running.
         instance = _instance()
         for state in (os_win_const.HYPERV_VM_STATE_DISABLED,
                       os_win_const.HYPERV_VM_STATE_PAUSED,
@@ -517,12 +525,8 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         self.virtapi = mock.create_autospec(virtapi.VirtAPI, instance=True)
         self.vmops = vmops.VMOps(self.hyperv, volumeops.VolumeOps(self.hyperv),
                                  self.virtapi)
-
-        def fetch(context, image_id, path):
-            with open(path, 'wb') as f:
-                f.write(b'\0' * 4096)
         self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.virt.images.fetch', side_effect=fetch))
+            'nova.virt.images.fetch', side_effect=fake_fetch))
 
     def _spawn(self, instance):
         self.vmops.spawn(None, instance, _image_meta(), _vifs(), None)
@@ -536,7 +540,7 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         self.assertEqual(power_state.RUNNING,
                          self.vmops.get_info(instance).state)
         self.assertEqual([instance.uuid], self.vmops.list_instance_uuids())
-        instance_dir = vmops.instance_dir(instance)
+        instance_dir = layout.instance_dir(instance.name)
         root = self.hyperv.vhdutils.get_vhd_info(
             os.path.join(instance_dir, 'root.vhdx'))
         self.assertEqual(units.Gi, root['VirtualSize'])
@@ -559,7 +563,7 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
             self.assertEqual([], self.cluster.state.vms(), method)
             self.assertEqual([], self.cluster.state.cluster_groups(), method)
             self.assertFalse(os.path.exists(
-                vmops.instance_dir(instance)), method)
+                layout.instance_dir(instance.name)), method)
 
     def test_vm_failed_over_to_another_node(self):
         instance = _instance(root_gb=1)
@@ -571,7 +575,7 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
                           instance)
         self.assertEqual('node2',
                          self.cluster.state.get_vm(instance.name).node)
-        self.assertTrue(os.path.exists(vmops.instance_dir(instance)))
+        self.assertTrue(os.path.exists(layout.instance_dir(instance.name)))
 
     def test_vm_gone_behind_novas_back(self):
         instance = _instance(root_gb=1)
@@ -585,11 +589,10 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         self.assertFalse(self.vmops.instance_exists(instance))
         # Deleting it still works and removes its disks.
         self.vmops.destroy(instance)
-        self.assertFalse(os.path.exists(vmops.instance_dir(instance)))
+        self.assertFalse(os.path.exists(layout.instance_dir(instance.name)))
 
     def test_vm_failed_over_between_its_owner_check_and_unclustering(self):
-        # Finding 2a on the simulated cluster: the cluster moves the VM
-        # just before destroy unclusters it.
+        # The cluster moves the VM just before destroy unclusters it.
         instance = _instance(root_gb=1)
         self._spawn(instance)
         clusterutils = self.hyperv.clusterutils
@@ -606,21 +609,67 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         self.assertEqual(('node2', os_win_const.HYPERV_VM_STATE_ENABLED),
                          (vm.node, vm.state))
         self.assertTrue(os.path.exists(os.path.join(
-            vmops.instance_dir(instance), 'root.vhdx')))
-        # Nothing in the cluster says where it went now; a second delete
-        # keeps off its disks all the same.
+            layout.instance_dir(instance.name), 'root.vhdx')))
+        # Nothing in the cluster says where it went now but the mark.
+        with open(layout.moved_mark(instance.name)) as mark:
+            self.assertIn('%s left node node1 unclustered' % instance.name,
+                          mark.read())
+        # A second delete keeps off its disks all the same...
         self.assertRaises(hvc_exc.InstanceOnAnotherNode, self.vmops.destroy,
                           instance)
         self.assertTrue(os.path.exists(os.path.join(
-            vmops.instance_dir(instance), 'root.vhdx')))
-        os.remove(os.path.join(vmops.instance_dir(instance),
-                               vmops.MOVED_MARK))
+            layout.instance_dir(instance.name), 'root.vhdx')))
+        # ... and so does a new spawn of that name (nova reuses names
+        # only for the same instance: a rebuild, say), before it makes
+        # or removes anything.
+        files = sorted(os.listdir(layout.instance_dir(instance.name)))
+        err = self.assertRaises(hvc_exc.InstanceDirectoryInUse, self._spawn,
+                                instance)
+        self.assertIn(layout.MOVED_MARK, str(err))
+        self.assertEqual(files, sorted(os.listdir(
+            layout.instance_dir(instance.name))))
+        os.remove(layout.moved_mark(instance.name))
         self.cluster.state.delete_vm(instance.name)
         self.vmops.destroy(instance)
-        self.assertFalse(os.path.exists(vmops.instance_dir(instance)))
+        self.assertFalse(os.path.exists(layout.instance_dir(instance.name)))
+
+    def test_a_vhd_image_smaller_than_the_flavor_gets_a_grown_parent(self):
+        # A differencing VHD cannot be grown (the simulated cluster
+        # refuses as the virtual disk API does): its parent is a grown
+        # copy of the image, cached once per image and size.
+        self.useFixture(config_fixture.Config(driver_fixtures.CONF)).config(
+            use_cow_images=True)
+        first, second = _instance(root_gb=1), _instance(root_gb=1, id=2)
+        for instance in (first, second):
+            self.vmops.spawn(None, instance, _image_meta(disk_format='vhd'),
+                             _vifs(), None)
+        vhdutils = self.hyperv.vhdutils
+        grown = os.path.join(layout.image_cache_dir(),
+                             '%s_1.vhd' % IMAGE_ID)
+        for instance in (first, second):
+            root = os.path.join(layout.instance_dir(instance.name),
+                                'root.vhd')
+            info = vhdutils.get_vhd_info(root)
+            self.assertEqual(
+                (grown, os_win_const.VHD_TYPE_DIFFERENCING, units.Gi),
+                (info['ParentPath'], info['ProviderSubtype'],
+                 info['VirtualSize']))
+        self.assertEqual(units.Gi,
+                         vhdutils.get_vhd_size(grown)['VirtualSize'])
+        self.assertEqual(
+            sorted([IMAGE_ID + '.vhd', IMAGE_ID + '_1.vhd']),
+            sorted(f for f in os.listdir(layout.image_cache_dir())
+                   if not f.startswith('hvc-image-')))
+        # A VHDX child grows itself.
+        third = _instance(root_gb=1, id=3)
+        self.vmops.spawn(None, third, _image_meta(id=PORT_ID), _vifs(), None)
+        info = vhdutils.get_vhd_info(os.path.join(
+            layout.instance_dir(third.name), 'root.vhdx'))
+        self.assertEqual(units.Gi, info['VirtualSize'])
+        self.assertTrue(info['ParentPath'].endswith(PORT_ID + '.vhdx'))
 
     def test_destroy_twice_at_once_is_not_instance_not_found(self):
-        # Finding 1 on the simulated cluster: another destroy removes the
+        # Another destroy removes the
         # VM between this one's vm_exists and its destroy_vm.
         instance = _instance(root_gb=1)
         self._spawn(instance)
@@ -634,17 +683,17 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
             vmutils, 'stop_vm_jobs', side_effect=racing_delete))
         self.vmops.destroy(instance)
         self.assertEqual([], self.cluster.state.vms())
-        self.assertFalse(os.path.exists(vmops.instance_dir(instance)))
+        self.assertFalse(os.path.exists(layout.instance_dir(instance.name)))
 
     def test_a_differencing_image_is_refused(self):
-        # Finding 4: a VHD(X) that chains to a parent elsewhere (another
+        # A VHD(X) that chains to a parent elsewhere (another
         # tenant's disk) is deleted, never booted.
         victim = os.path.join(self.cluster.instances_path, 'instance-victim',
                               'root.vhdx')
 
         def fetch(context, image_id, path):
             with open(path, 'w') as f:
-                json.dump({'magic': simulated._VHD_MAGIC, 'format': 'VHDX',
+                json.dump({'magic': sim_oswin._VHD_MAGIC, 'format': 'VHDX',
                            'type': os_win_const.VHD_TYPE_DIFFERENCING,
                            'virtual_size': units.Gi, 'parent': victim}, f)
         self.useFixture(driver_fixtures.fixtures.MockPatch(
@@ -658,10 +707,10 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         self.assertEqual([], [f for f in os.listdir(cache_dir)
                               if not f.startswith('hvc-image-')])
         self.assertEqual([], self.cluster.state.vms())
-        self.assertFalse(os.path.exists(vmops.instance_dir(instance)))
+        self.assertFalse(os.path.exists(layout.instance_dir(instance.name)))
 
     def test_hard_reboot_starts_a_vm_that_is_not_running(self):
-        # Finding 8 on the simulated cluster.
+        # On the simulated cluster.
         instance = _instance(root_gb=1)
         self._spawn(instance)
         for action in (self.vmops.power_off, self.vmops.pause,
@@ -672,14 +721,13 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
                              self.vmops.get_info(instance).state, action)
 
     def test_console_output_is_the_serial_port_log(self):
-        # Finding 9.
         instance = _instance(root_gb=1)
         self._spawn(instance)
         output = self.vmops.get_console_output(instance)
         self.assertIn(b'%s booting on node1' % instance.name.encode(),
                       output)
-        log = os.path.join(vmops.instance_dir(instance),
-                           vmops.CONSOLE_LOG)
+        log = os.path.join(layout.instance_dir(instance.name),
+                           layout.CONSOLE_LOG)
         with open(log, 'ab') as f:
             f.write(b'x' * (2 * vmops.MAX_CONSOLE_BYTES) + b'the end\n')
         output = self.vmops.get_console_output(instance)

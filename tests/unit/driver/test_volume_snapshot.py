@@ -17,6 +17,7 @@ from nova.virt import virtapi
 
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv
+from hvc_driver import layout
 from hvc_driver import snapshotops
 from hvc_driver import vmops
 from hvc_driver import volumeops
@@ -52,6 +53,23 @@ class TestVolumeOps(OsWinTestCase):
         self.utils['smbutils'].mount_smb_share.assert_not_called()
         self.utils['vmutils'].attach_scsi_drive.assert_called_once_with(
             self.instance.name, SMB_PATH, 'VHD')
+
+    def test_mount_credentials_are_parsed_as_mount_options(self):
+        # Names and passwords with "-o" inside them, as cinder's SMB
+        # drivers pass them ("-o username=U,password=P") or without -o.
+        self.utils['smbutils'].check_smb_mapping.return_value = False
+        for options in ('-o username=svc-ops,password=p-oq',
+                        'username=svc-ops,password=p-oq',
+                        '-o user=svc-ops,pass=p-oq,vers=3.0'):
+            info = dict(SMB, data=dict(SMB['data'], options=options))
+            self.volumeops.attach_volume(info, self.instance)
+            self.utils['smbutils'].mount_smb_share.assert_called_with(
+                '\\\\fs1\\volumes', username='svc-ops', password='p-oq')
+        err = self.assertRaises(
+            exception.InvalidVolume, self.volumeops.attach_volume,
+            dict(SMB, data=dict(SMB['data'], options='-o "username=x')),
+            self.instance)
+        self.assertIn('mount options', str(err))
 
     def test_other_volume_types_are_refused_before_anything(self):
         for volume_type in ('iscsi', 'fibre_channel', 'rbd', None):
@@ -123,7 +141,7 @@ class TestSnapshotOps(testtools.TestCase):
         self.update_task_state = mock.Mock()
 
     def _files(self):
-        return sorted(os.listdir(vmops.instance_dir(self.instance)))
+        return sorted(os.listdir(layout.instance_dir(self.instance.name)))
 
     def test_snapshot_merges_a_copy_and_uploads_it(self):
         self.snapshotops.snapshot(self.context, self.instance,

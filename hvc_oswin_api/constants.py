@@ -1,0 +1,40 @@
+"""The os-win constants the driver and the simulated cluster use, with
+os-win's values (``os_win.constants``, ``os_win.utils.winapi.constants``).
+"""
+
+# Msvm_ComputerSystem.EnabledState, and the requests set_vm_state takes.
+HYPERV_VM_STATE_ENABLED = 2
+HYPERV_VM_STATE_DISABLED = 3
+HYPERV_VM_STATE_SHUTTING_DOWN = 4
+HYPERV_VM_STATE_REBOOT = 10
+HYPERV_VM_STATE_PAUSED = 32768
+HYPERV_VM_STATE_SUSPENDED = 32769
+
+# VM generations, and the image property values that ask for them.
+VM_GEN_1 = 1
+VM_GEN_2 = 2
+IMAGE_PROP_VM_GEN_1 = 'hyperv-gen1'
+IMAGE_PROP_VM_GEN_2 = 'hyperv-gen2'
+
+# Drive types of attach_ide_drive / attach_scsi_drive.
+DISK = 'VHD'
+DVD = 'DVD'
+IDE_CONTROLLER_SLOTS_NUMBER = 2
+SCSI_CONTROLLER_SLOTS_NUMBER = 64
+
+# Virtual disks: formats (vhdutils.get_vhd_format) and types
+# (the ProviderSubtype of get_vhd_info).
+DISK_FORMAT_VHD = 'VHD'
+DISK_FORMAT_VHDX = 'VHDX'
+VHD_TYPE_FIXED = 2
+VHD_TYPE_DYNAMIC = 3
+VHD_TYPE_DIFFERENCING = 4
+
+# The virtual disk API (virtdisk.dll): what get_vhd_info can be asked for,
+# and the device ids of VIRTUAL_STORAGE_TYPE.
+GET_VIRTUAL_DISK_INFO_SIZE = 1
+GET_VIRTUAL_DISK_INFO_PARENT_LOCATION = 3
+GET_VIRTUAL_DISK_INFO_VIRTUAL_STORAGE_TYPE = 6
+GET_VIRTUAL_DISK_INFO_PROVIDER_SUBTYPE = 7
+VIRTUAL_STORAGE_TYPE_DEVICE_VHD = 2
+VIRTUAL_STORAGE_TYPE_DEVICE_VHDX = 3

@@ -1,0 +1,95 @@
+"""The os-win exception classes the driver tells apart, with os-win's
+names, hierarchy and ``msg_fmt`` keyword formatting.
+
+Only the classes the driver or the simulated cluster name are here: an
+os-win exception of any other class becomes the class of its nearest
+ancestor that is (``translate``), so nothing escapes as an unknown type.
+"""
+
+
+class OSWinException(Exception):
+    msg_fmt = 'An exception has been encountered.'
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        self.error_code = kwargs.get('error_code')
+        self.message = message or self.msg_fmt % kwargs
+        super().__init__(self.message)
+
+
+class NotFound(OSWinException):
+    msg_fmt = 'Resource could not be found: %(resource)s'
+
+
+class HyperVException(OSWinException):
+    pass
+
+
+class HyperVVMNotFoundException(NotFound, HyperVException):
+    msg_fmt = 'VM not found: %(vm_name)s'
+
+
+class HyperVvNicNotFound(NotFound, HyperVException):
+    msg_fmt = 'vNic not found: %(vnic_name)s'
+
+
+class HyperVvSwitchNotFound(NotFound, HyperVException):
+    msg_fmt = 'vSwitch not found: %(vswitch_name)s.'
+
+
+class HyperVClusterException(HyperVException):
+    pass
+
+
+class ClusterException(OSWinException):
+    pass
+
+
+class ClusterObjectNotFound(NotFound, ClusterException):
+    pass
+
+
+class SMBException(OSWinException):
+    pass
+
+
+class VHDException(OSWinException):
+    pass
+
+
+class x_wmi(Exception):  # noqa: N801 (os-win's and the wmi module's name)
+    """A raw WMI error (``wmi.x_wmi`` on Windows)."""
+
+    def __init__(self, info='', com_error=None):
+        super().__init__(info)
+        self.info = info
+        self.com_error = com_error
+
+
+def translate(error):
+    """The exception of this module for an os-win (or WMI) ``error``.
+
+    The class is the one named like the nearest class in ``error``'s
+    hierarchy; its message and attributes are ``error``'s. Returns None for
+    an error that is neither os-win's nor WMI's (OSError, say).
+    """
+    for cls in type(error).__mro__:
+        ours = _BY_NAME.get(cls.__name__)
+        if ours is not None:
+            break
+    else:
+        return None
+    translated = ours.__new__(ours)
+    Exception.__init__(translated, *error.args)
+    translated.__dict__.update(vars(error))
+    translated.kwargs = getattr(error, 'kwargs', {})
+    translated.error_code = getattr(error, 'error_code', None)
+    translated.message = getattr(error, 'message', str(error))
+    return translated
+
+
+_BY_NAME = {cls.__name__: cls for cls in (
+    OSWinException, NotFound, HyperVException, HyperVVMNotFoundException,
+    HyperVvNicNotFound, HyperVvSwitchNotFound, HyperVClusterException,
+    ClusterException, ClusterObjectNotFound, SMBException, VHDException,
+    x_wmi)}
