@@ -315,24 +315,43 @@ class ClusterState(object):
 
     def init(self, cluster_name, nodes, volumes,
              vcpus=DEFAULT_NODE_VCPUS, memory_mb=DEFAULT_NODE_MEMORY_MB):
-        """Create the cluster. ``volumes`` is a list of (name, total_gb)."""
+        """Create the cluster. ``volumes`` is a list of (name, total_gb).
+
+        Everything is checked before the file is made; a file this call
+        made is removed again if it fails.
+        """
         _check_name('cluster', cluster_name, forbidden=':')
         _check_count('vCPUs of a node', vcpus)
         _check_count('memory of a node (MB)', memory_mb)
-        for what, count in collections.Counter(nodes).items():
-            if count > 1:
-                raise SimulatorError('node %r is listed %d times'
-                                     % (what, count))
-        with self._db(write=True, create=True) as conn:
-            if conn.execute('SELECT 1 FROM cluster').fetchone():
-                raise SimulatorError('%s already holds a cluster'
-                                     % self.path)
-            conn.execute('INSERT INTO cluster VALUES (?, ?)',
-                         (cluster_name, SCHEMA_VERSION))
-            for node in nodes:
-                self._add_node(conn, node, vcpus, memory_mb)
-            for name, total_gb in volumes:
-                self._add_volume(conn, name, total_gb)
+        for name in nodes:
+            _check_name('node', name)
+        for name, total_gb in volumes:
+            _check_name('shared volume', name)
+            _check_size(total_gb)
+        for what, names in (('node', [n.lower() for n in nodes]),
+                            ('shared volume', [v[0] for v in volumes])):
+            for name, count in collections.Counter(names).items():
+                if count > 1:
+                    raise SimulatorError('%s %r is listed %d times'
+                                         % (what, name, count))
+        existed = os.path.exists(self.path)
+        try:
+            with self._db(write=True, create=True) as conn:
+                if conn.execute('SELECT 1 FROM cluster').fetchone():
+                    raise SimulatorError('%s already holds a cluster'
+                                         % self.path)
+                conn.execute('INSERT INTO cluster VALUES (?, ?)',
+                             (cluster_name, SCHEMA_VERSION))
+                for node in nodes:
+                    self._add_node(conn, node, vcpus, memory_mb)
+                for name, total_gb in volumes:
+                    self._add_volume(conn, name, total_gb)
+        except SimulatorError:
+            if not existed:
+                for suffix in ('', '-wal', '-shm'):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(self.path + suffix)
+            raise
 
     def cluster_name(self):
         with self._db() as conn:

@@ -5,6 +5,7 @@ import io
 import json
 import os
 import sqlite3
+import subprocess
 
 import fixtures
 import testtools
@@ -107,3 +108,106 @@ class TestOldStateFiles(testtools.TestCase):
         self.assertEqual([], state.vms())
         state.create_vm('vm1', 'n1', 1, '/x')
         self.assertEqual('n1', state.get_vm('vm1').node)
+
+
+class TestBadInput(testtools.TestCase):
+    """hvc-sim refuses what placement_sync would refuse, and a state file
+    it cannot use, with one line and exit status 1; it never creates a
+    file a command only reads."""
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.path = os.path.join(self.tmp, 'cluster.sqlite')
+
+    def run_cmd(self, *argv, path=None):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = cmd.main(['--state', path or self.path] +
+                                  list(argv))
+            except SystemExit as e:  # argparse's usage errors
+                status = e.code
+        return status, out.getvalue(), err.getvalue()
+
+    def assertRefused(self, message, *argv, status=1, path=None):
+        got, out, err = self.run_cmd(*argv, path=path)
+        self.assertEqual(status, got, (out, err))
+        self.assertIn(message, err)
+        self.assertNotIn('Traceback', err)
+        # argparse's usage errors (status 2) come after the usage lines.
+        lines = [line for line in err.strip().splitlines()
+                 if status == 1 or not line.startswith(('usage:', ' '))]
+        self.assertEqual(1, len(lines), err)
+
+    def test_names_and_sizes(self):
+        self.assertRefused('needs a name', 'init', '--cluster', 'c',
+                           '--node', '', '--csv', 'V=10')
+        self.assertRefused('needs a name', 'init', '--cluster', ' ',
+                           '--node', 'n1')
+        self.assertRefused("must not contain ':'", 'init', '--cluster',
+                           'a:b', '--node', 'n1')
+        self.assertRefused('listed 2 times', 'init', '--cluster', 'c',
+                           '--node', 'n1', '--node', 'n1')
+        self.assertRefused('at least 1', 'init', '--cluster', 'c',
+                           '--node', 'n1', '--vcpus', '0')
+        self.assertRefused('NAME=TOTAL_GB', 'init', '--cluster', 'c',
+                           '--node', 'n1', '--csv', 'V=0', status=2)
+        self.assertRefused('between 1 and 2147483647', 'init', '--cluster',
+                           'c', '--node', 'n1', '--csv', 'V=%d' % 2 ** 63)
+        self.assertFalse(os.path.exists(self.path))
+        self.assertEqual(0, self.run_cmd('init', '--cluster', 'c', '--node',
+                                          'n1', '--csv', 'V=10')[0])
+        self.assertRefused('exists already', 'add-node', 'N1')
+        self.assertRefused('needs a name', 'add-node', '')
+        self.assertRefused('NAME=TOTAL_GB', 'add-csv', '=10', status=2)
+        self.assertRefused('between 1 and', 'resize-csv',
+                           'V=%d' % 2 ** 31)
+        self.assertRefused('at least 1', 'fail', 'vmutils.create_vm',
+                           '--count', '0')
+
+    def test_a_missing_state_file_is_not_created_by_a_read(self):
+        for argv in (['show'], ['vms'], ['vm', 'x'], ['add-node', 'n'],
+                     ['failover', 'vm', 'n']):
+            self.assertRefused('the file does not exist', *argv)
+            self.assertFalse(os.path.exists(self.path))
+
+    def test_a_state_file_it_cannot_use(self):
+        not_sqlite = os.path.join(self.tmp, 'notes.txt')
+        with open(not_sqlite, 'w') as f:
+            f.write('these are my notes, not a cluster\n' * 100)
+        self.assertRefused('not a simulated cluster state file', 'show',
+                           path=not_sqlite)
+        self.assertEqual(0, self.run_cmd('init', '--cluster', 'c', '--node',
+                                          'n1', '--csv', 'V=10')[0])
+        self.run_cmd('show')
+        truncated = os.path.join(self.tmp, 'truncated.sqlite')
+        with open(self.path, 'rb') as src, open(truncated, 'wb') as dest:
+            dest.write(src.read()[:1000])
+        self.assertRefused('cannot use the simulated cluster state file',
+                           'show', path=truncated)
+        # Locked by another process's transaction for longer than a
+        # change waits.
+        self.useFixture(fixtures.MockPatch(
+            'hvc_sim.state.LOCK_TIMEOUT', 0.2))
+        holder = sqlite3.connect(self.path, isolation_level=None)
+        holder.execute('BEGIN EXCLUSIVE')
+        try:
+            self.assertRefused('another process holds it locked',
+                               'add-node', 'n2')
+        finally:
+            holder.execute('ROLLBACK')
+            holder.close()
+
+    def test_a_read_only_state_file(self):
+        self.assertEqual(0, self.run_cmd('init', '--cluster', 'c', '--node',
+                                          'n1')[0])
+        if os.geteuid() == 0:
+            # root ignores permissions, not the immutable attribute.
+            if subprocess.call(['chattr', '+i', self.path],
+                               stderr=subprocess.DEVNULL):
+                self.skipTest('cannot make a read-only file as root here')
+            self.addCleanup(subprocess.call, ['chattr', '-i', self.path])
+        else:
+            os.chmod(self.path, 0o444)
+        self.assertRefused('cannot be written', 'add-node', 'n2')
