@@ -157,7 +157,7 @@ class TestBadInput(testtools.TestCase):
                            'c', '--node', 'n1', '--csv', 'V=%d' % 2 ** 63)
         self.assertFalse(os.path.exists(self.path))
         self.assertEqual(0, self.run_cmd('init', '--cluster', 'c', '--node',
-                                          'n1', '--csv', 'V=10')[0])
+                                         'n1', '--csv', 'V=10')[0])
         self.assertRefused('exists already', 'add-node', 'N1')
         self.assertRefused('needs a name', 'add-node', '')
         self.assertRefused('NAME=TOTAL_GB', 'add-csv', '=10', status=2)
@@ -179,7 +179,7 @@ class TestBadInput(testtools.TestCase):
         self.assertRefused('not a simulated cluster state file', 'show',
                            path=not_sqlite)
         self.assertEqual(0, self.run_cmd('init', '--cluster', 'c', '--node',
-                                          'n1', '--csv', 'V=10')[0])
+                                         'n1', '--csv', 'V=10')[0])
         self.run_cmd('show')
         truncated = os.path.join(self.tmp, 'truncated.sqlite')
         with open(self.path, 'rb') as src, open(truncated, 'wb') as dest:
@@ -201,7 +201,7 @@ class TestBadInput(testtools.TestCase):
 
     def test_a_read_only_state_file(self):
         self.assertEqual(0, self.run_cmd('init', '--cluster', 'c', '--node',
-                                          'n1')[0])
+                                         'n1')[0])
         if os.geteuid() == 0:
             # root ignores permissions, not the immutable attribute.
             if subprocess.call(['chattr', '+i', self.path],
