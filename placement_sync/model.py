@@ -6,7 +6,7 @@ agree without talking to each other.
 """
 
 import dataclasses
-import math
+import re
 import uuid
 
 import os_traits
@@ -21,10 +21,14 @@ HOST_AGGREGATE_PREFIX = 'hyperv-cluster'
 # Metadata key on the nova host aggregate naming its cluster.
 HOST_AGGREGATE_CLUSTER_KEY = 'hyperv_cluster'
 
-# Placement's limits: inventory amounts are 32-bit integers, names 200
-# characters at most.
+# Placement's limits (placement/schemas, placement/db/constants.py):
+# inventory amounts are 32-bit integers, allocation ratios single-precision
+# floats, provider names 200 characters and trait names 255 at most.
 MAX_GB = 2 ** 31 - 1
+MAX_ALLOCATION_RATIO = 3.40282e+38
 MAX_NAME = 200
+MAX_TRAIT = 255
+CUSTOM_TRAIT = re.compile(r'^CUSTOM_[A-Z0-9_]+$')
 
 # Fixed for ever: changing it would orphan every provider ever created.
 NAMESPACE = uuid.UUID('5b0c6a34-8f0e-4a53-9d3e-6a1f3c7b2e90')
@@ -66,7 +70,7 @@ class DesiredProvider:
             'min_unit': 1,
             'max_unit': vol.total_gb,
             'step_size': 1,
-            'allocation_ratio': vol.allocation_ratio,
+            'allocation_ratio': float(vol.allocation_ratio),
         }}
 
     @property
@@ -132,19 +136,45 @@ def volume_problems(cluster_name, volume):
     half-way through a run.
     """
     problems = []
-    if not 1 <= volume.total_gb <= MAX_GB:
+    if not _is_integer(volume.total_gb) or not (
+            1 <= volume.total_gb <= MAX_GB):
         problems.append(('total_gb', 'must be between 1 and %d, got %r'
                          % (MAX_GB, volume.total_gb)))
-    elif not 0 <= volume.reserved_gb <= volume.total_gb:
+    elif not _is_integer(volume.reserved_gb) or not (
+            0 <= volume.reserved_gb <= volume.total_gb):
         problems.append(('reserved_gb', 'must be between 0 and total_gb '
                          '(%d), got %r' % (volume.total_gb,
                                            volume.reserved_gb)))
-    if not (math.isfinite(volume.allocation_ratio)
-            and volume.allocation_ratio > 0):
-        problems.append(('allocation_ratio', 'must be a finite number > 0, '
-                         'got %r' % volume.allocation_ratio))
+    ratio = volume.allocation_ratio
+    # Compared as given: float() of a huge integer would overflow, and
+    # infinity and NaN fail the comparison.
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or (
+            not 0 < ratio <= MAX_ALLOCATION_RATIO):
+        problems.append(('allocation_ratio', 'must be a finite number > 0 '
+                         'and at most %g, got %r'
+                         % (MAX_ALLOCATION_RATIO, ratio)))
+    for trait in sorted(volume.traits, key=str):
+        problem = trait_problem(trait)
+        if problem:
+            problems.append(('traits', problem))
     name = provider_name(cluster_name, volume.name)
     if len(name) > MAX_NAME:
         problems.append(('name', 'makes a provider name of %d characters; '
                          'placement allows %d' % (len(name), MAX_NAME)))
     return problems
+
+
+def trait_problem(trait):
+    """Why placement would refuse the trait name, or None."""
+    if not isinstance(trait, str) or not (
+            CUSTOM_TRAIT.match(trait) or trait in os_traits.get_traits()):
+        return '%r is neither a standard trait nor CUSTOM_[A-Z0-9_]+' % (
+            trait,)
+    if len(trait) > MAX_TRAIT:
+        return '%s... has %d characters; placement allows %d' % (
+            trait[:20], len(trait), MAX_TRAIT)
+    return None
+
+
+def _is_integer(value):
+    return isinstance(value, int) and not isinstance(value, bool)

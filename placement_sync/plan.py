@@ -15,7 +15,12 @@ Nothing here reads or writes anything until ``apply`` is called.
 
 import dataclasses
 
+from oslo_log import log as logging
+
+from placement_sync import exception
 from placement_sync import model
+
+LOG = logging.getLogger(__name__)
 
 # Added to the name of a provider whose CSV is gone, until it is deleted.
 DRAINING_MARK = ' (draining '
@@ -100,14 +105,30 @@ class CreateProvider:
                                   self.aggregate))
 
     def apply(self, placement, generation):
+        """All or nothing, as far as placement allows: a provider that
+        cannot be finished is deleted again; one cut short (the process
+        killed) carries the owner trait, so the next run finishes it or,
+        when its name is wanted for another CSV, removes it."""
         placement.ensure_custom_traits(self.traits)
         gen = placement.create_provider(self.uuid, self.name)['generation']
-        gen = placement.set_inventories(self.uuid, gen, self.inventories)
-        gen = placement.set_traits(self.uuid, gen, self.traits)
-        # Joining the aggregate comes last: until then the scheduler
-        # cannot see the provider, so a run cut short leaves nothing
-        # half-usable.
-        return placement.set_aggregates(self.uuid, gen, {self.aggregate})
+        try:
+            gen = placement.set_traits(self.uuid, gen, self.traits)
+            gen = placement.set_inventories(self.uuid, gen, self.inventories)
+            # Joining the aggregate comes last: until then the scheduler
+            # cannot see the provider.
+            return placement.set_aggregates(self.uuid, gen, {self.aggregate})
+        except exception.SyncError as e:
+            _roll_back(placement, self.uuid)
+            raise exception.SyncError('could not create provider %s: %s'
+                                      % (self.name, e))
+
+
+def _roll_back(placement, uuid):
+    try:
+        placement.delete_provider(uuid)
+    except Exception as e:  # the next run finishes or removes it.
+        LOG.warning('could not delete the unfinished provider %s: %s',
+                    uuid, e)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,8 +266,13 @@ def plan_csv(want, aggregate, provider, holder=None, freed=frozenset()):
     plan = Plan()
     if provider is None:
         if holder is not None and holder.uuid not in freed:
-            plan.errors.append(_clash_message(want, holder))
-            return plan
+            if not unfinished(holder):
+                plan.errors.append(_clash_message(want, holder))
+                return plan
+            plan.actions.append(DeleteProvider(
+                holder.uuid, holder.name, 'an unfinished provider of '
+                'placement_sync holds the name of shared volume %s'
+                % want.volume.id))
         plan.actions.append(CreateProvider(
             want.uuid, want.name, want.inventory, want.traits, aggregate))
         plan.settled = Provider(want.uuid, want.name, None, want.inventory,
@@ -282,6 +308,13 @@ def plan_csv(want, aggregate, provider, holder=None, freed=frozenset()):
                             inventories or provider.inventories,
                             provider.traits | want.traits)
     return plan
+
+
+def unfinished(provider):
+    """Ours, but cut short before it joined an aggregate: nothing can use
+    it (the owner trait is set first, the aggregate last)."""
+    return (model.OWNER_TRAIT in provider.traits and not provider.aggregates
+            and not provider.in_use)
 
 
 def _clash_message(want, holder):

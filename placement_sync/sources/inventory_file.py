@@ -6,17 +6,12 @@ reported with the path of the bad field, e.g.
 """
 
 import dataclasses
-import re
 
 import yaml
-
-import os_traits
 
 from placement_sync import exception
 from placement_sync import model
 
-# Placement's own rule for custom trait names.
-_CUSTOM_TRAIT = re.compile(r'^CUSTOM_[A-Z0-9_]+$')
 _CLUSTER_KEYS = {'name', 'nodes', 'shared_volumes'}
 _VOLUME_KEYS = {'id', 'name', 'total_gb', 'reserved_gb', 'allocation_ratio',
                 'traits'}
@@ -105,17 +100,16 @@ def _parse_volume(where, raw, cluster_name, errors):
         errors.append('%s.traits: must be a list' % where)
         traits = []
     for j, trait in enumerate(traits):
-        if not isinstance(trait, str) or not (
-                _CUSTOM_TRAIT.match(trait) or trait in os_traits.get_traits()):
-            errors.append('%s.traits[%d]: %r is neither a standard trait nor '
-                          'CUSTOM_*' % (where, j, trait))
+        problem = model.trait_problem(trait)
+        if problem:
+            errors.append('%s.traits[%d]: %s' % (where, j, problem))
     volume_id = _name(where + '.id', raw.get('id'), errors)
     name = _name(where + '.name', raw.get('name'), errors)
     if len(errors) > before:
         return None
     volume = model.SharedVolume(
         id=volume_id, name=name, total_gb=total, reserved_gb=reserved,
-        allocation_ratio=float(ratio), traits=frozenset(traits))
+        allocation_ratio=ratio, traits=frozenset(traits))
     _add_problems(where, model.volume_problems(cluster_name or '', volume),
                   errors)
     return volume

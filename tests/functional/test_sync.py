@@ -255,6 +255,59 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertIsNotNone(client.get_provider(
             model.provider_uuid(cluster.name, 'Volume2-id')))
 
+    def test_provider_placement_refuses_is_not_left_behind(self):
+        cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))
+        # Past the sources' checks: placement refuses the inventory.
+        refused = dataclasses.replace(cluster, shared_volumes=(
+            _volume(cluster, 'Volume1', allocation_ratio=1.0e+39),
+            _volume(cluster, 'Volume2')))
+        result = self.reconciler().sync([refused])
+        [error] = result.errors
+        self.assertIn('could not create provider hyperv-csv:%s:Volume1'
+                      % cluster.name, error)
+        # Only what was done is reported as done.
+        self.assertEqual(['Volume2'], [
+            c.split()[2].rsplit(':', 1)[1] for c in result.changes
+            if c.startswith('create provider')])
+        client = self.client()
+        vol1 = model.provider_uuid(cluster.name, 'Volume1-id')
+        self.assertIsNone(client.get_provider(vol1))
+        self.assertEqual([], client.list_providers(
+            name=model.provider_name(cluster.name, 'Volume1')))
+        self.assertEqual([], self.reconciler().sync([cluster]).errors)
+        self.assertIsNotNone(client.get_provider(vol1))
+
+    def _unfinished_provider(self, cluster, volume_id, allocated_gb=0):
+        """Ours, cut short after its owner trait, holding Volume1's name."""
+        client = self.client()
+        rp_uuid = model.provider_uuid(cluster.name, volume_id)
+        gen = client.create_provider(rp_uuid, model.provider_name(
+            cluster.name, 'Volume1'))['generation']
+        client.ensure_custom_traits({model.OWNER_TRAIT})
+        gen = client.set_traits(rp_uuid, gen, {model.OWNER_TRAIT})
+        if allocated_gb:
+            client.set_inventories(rp_uuid, gen, {'DISK_GB': {'total': 100}})
+            self._allocate(client, rp_uuid, allocated_gb)
+        return rp_uuid
+
+    def test_unfinished_provider_holding_the_name_is_replaced(self):
+        cluster = self.cluster()
+        stale = self._unfinished_provider(cluster, 'old-id')
+        result = self.reconciler().sync([cluster])
+        self.assertEqual([], result.errors)
+        client = self.client()
+        self.assertIsNone(client.get_provider(stale))
+        self.assertIsNotNone(client.get_provider(
+            model.provider_uuid(cluster.name, 'Volume1-id')))
+
+    def test_provider_with_allocations_is_never_deleted(self):
+        cluster = self.cluster()
+        stale = self._unfinished_provider(cluster, 'old-id', allocated_gb=10)
+        result = self.reconciler().sync([cluster])
+        [error] = result.errors
+        self.assertIn('cannot create provider', error)
+        self.assertIsNotNone(self.client().get_provider(stale))
+
     def test_new_csv_of_a_draining_ones_name(self):
         """A CSV replaced by another of the same name (a new id)."""
         cluster = self.cluster()

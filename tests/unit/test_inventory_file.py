@@ -71,8 +71,18 @@ class TestParse(testtools.TestCase):
             (vol + ['allocation_ratio'], True,
              'clusters[0].shared_volumes[1].allocation_ratio: must be a '
              'number'),
+            # Above placement's single-precision float column.
+            (vol + ['allocation_ratio'], 1.0e+39,
+             'clusters[0].shared_volumes[1].allocation_ratio: must be a '
+             'finite number > 0 and at most 3.40282e+38, got 1e+39'),
+            (vol + ['allocation_ratio'], 10 ** 400,
+             'clusters[0].shared_volumes[1].allocation_ratio: must be a '
+             'finite number > 0 and at most'),
             (vol + ['traits'], ['custom_lower'],
              "clusters[0].shared_volumes[1].traits[0]: 'custom_lower'"),
+            (vol + ['traits'], ['STORAGE_DISK_SSD', 'CUSTOM_' + 'X' * 250],
+             'clusters[0].shared_volumes[1].traits[1]: CUSTOM_XXXXXXXXXXXXX'
+             '... has 257 characters; placement allows 255'),
             (vol + ['id'], '', 'clusters[0].shared_volumes[1].id'),
             (vol + ['name'], 'x' * 200,
              'clusters[0].shared_volumes[1].name: makes a provider name of'),
@@ -106,11 +116,18 @@ class TestParse(testtools.TestCase):
     def test_every_source_is_checked(self):
         # Facts from os-win or the simulator pass the same checks.
         bad = model.Cluster(name='c1', nodes=('n1',), shared_volumes=(
-            model.SharedVolume(id='v', name='Tiny', total_gb=0),))
+            model.SharedVolume(id='v', name='Tiny', total_gb=0),
+            model.SharedVolume(id='w', name='Wide', total_gb=1,
+                               allocation_ratio=1.0e+39,
+                               traits=frozenset({'CUSTOM_' + 'X' * 300}))))
         error = str(self.assertRaises(exception.InvalidInventory,
                                       sources.validate_clusters, [bad]))
         self.assertIn("cluster 'c1', shared volume 'Tiny': total_gb must be "
                       "between 1 and", error)
+        self.assertIn("cluster 'c1', shared volume 'Wide': allocation_ratio "
+                      "must be a finite number > 0 and at most", error)
+        self.assertIn("cluster 'c1', shared volume 'Wide': traits "
+                      "CUSTOM_XXXXXXXXXXXXX... has 307 characters", error)
 
     def test_top_level_shape(self):
         self.assertIn("'clusters' list", self._error([]))
