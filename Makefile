@@ -1,11 +1,14 @@
 # Two commands on a fresh machine with Python 3.11 and make:
 #   make demo   the demo on the simulated cluster
 #   make test   every test (what CI runs)
+# and a real cloud on this machine (every service in its own process):
+#   make cloud  /  make cloud-stop
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test scenario unit functional pep8 bench sample-config clean
+.PHONY: demo test scenario unit functional pep8 bench sample-config clean \
+	cloud cloud-stop cloud-status cloud-deps
 
 $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -17,8 +20,23 @@ $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 demo: $(BIN)/.installed
 	$(BIN)/python -m hvc_demo
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed cloud-deps
 	$(BIN)/python tools/run_tests.py
+
+# MariaDB and RabbitMQ from Debian (as root) for the local cloud and its
+# end-to-end tests; nothing when they are there.
+cloud-deps: $(BIN)/.installed
+	$(BIN)/python -m hvc_localcloud install
+
+# The local cloud in .cloud/: returns once a server can be booted.
+cloud: $(BIN)/.installed
+	$(BIN)/python -m hvc_localcloud start
+
+cloud-stop:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m hvc_localcloud stop; fi
+
+cloud-status: $(BIN)/.installed
+	$(BIN)/python -m hvc_localcloud status
 
 # nova's in-process deployment on the simulated cluster: boot, delete, and
 # where each allocation landed.

@@ -1,0 +1,141 @@
+"""``python -m hvc_localcloud start|stop|status``: the local cloud.
+
+    install install the Debian packages the cloud runs (as root)
+    start   install what is missing, start every service, wait until a
+            server can be booted, write ROOT/openrc and return
+    stop    stop everything the cloud in ROOT started
+    status  what runs, with pids, ports and memory
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from hvc_localcloud import cloud as cloud_mod
+from hvc_localcloud import debian
+from hvc_localcloud import procs
+
+DEFAULT_ROOT = '.cloud'
+
+
+def _rss_mb(pid):
+    """Resident memory of a process and its process group, in MB."""
+    total = 0
+    for member in procs.group_members(pid):
+        try:
+            with open('/proc/%d/status' % member) as f:
+                for line in f:
+                    if line.startswith('VmRSS:'):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def _wait_for_exit(pid):
+    record = {'pid': pid, 'start_time': procs.start_time(pid)}
+    while procs.alive(record):
+        time.sleep(1)
+
+
+def status(cloud, out=sys.stdout):
+    processes = cloud.processes()
+    if not processes:
+        print('no cloud runs in %s' % cloud.root, file=out)
+        return 1
+    print('%-34s %8s %6s %10s' % ('SERVICE', 'PID', 'STATE', 'MEMORY'),
+          file=out)
+    dead = 0
+    for name, record in processes.items():
+        alive = procs.alive(record)
+        dead += not alive
+        print('%-34s %8d %6s %7.0f MB' % (
+            name, record['pid'], 'up' if alive else 'DEAD',
+            _rss_mb(record['pid']) if alive else 0), file=out)
+    print('ports: %s' % ', '.join('%s %d' % kv for kv in
+                                  sorted(cloud.ports.items())), file=out)
+    if dead:
+        print('%d process(es) died; their logs are in %s' % (
+            dead, os.path.join(cloud.root, 'log')), file=out)
+    return 1 if dead else 0
+
+
+def usage(cloud, root_arg):
+    sims = ' '.join('$HVC_SIM_%s' % c.name.replace('-', '_').upper()
+                    for c in cloud.clusters)
+    return '''\
+The local cloud runs (started in {seconds} s; {driver} compute driver).
+
+    source {root}/openrc
+    openstack server create --image {image} --flavor hvc.tiny --nic none vm1
+    openstack server list --long
+    openstack resource provider list
+    hvc-sim --state $HVC_SIM_CLUSTER_A vms       # clusters: {sims}
+
+Logs: {root}/log/   Status: python -m hvc_localcloud status --root {root}
+Stop: make cloud-stop  (python -m hvc_localcloud stop --root {root})'''.format(
+        seconds=cloud.state.get('start_seconds'), driver=cloud.driver,
+        root=root_arg, image=cloud_mod.IMAGE_NAME, sims=sims)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='python -m hvc_localcloud',
+        description='A local OpenStack cloud on the simulated Hyper-V '
+        'clusters: every service in its own process on 127.0.0.1.')
+    parser.add_argument('command',
+                        choices=('start', 'stop', 'status', 'install'))
+    parser.add_argument('--root', default=DEFAULT_ROOT,
+                        help='the cloud\'s folder (default: %(default)s)')
+    parser.add_argument('--driver', choices=sorted(
+        cloud_mod.nova.DRIVERS), default='hyperv',
+        help='the nova-compute driver: the Hyper-V cluster driver on the '
+             'simulated clusters, or nova\'s fake.SmallFakeDriver')
+    parser.add_argument('--eventlet', action='store_true',
+                        help='run nova-compute with concurrency_backend = '
+                             'eventlet instead of native threads')
+    parser.add_argument('--debug', action='store_true',
+                        help='debug logging in every service')
+    parser.add_argument('--after-pid', type=int, metavar='PID',
+                        help='stop: first wait until process PID has ended '
+                             '(a watchdog for test runs)')
+    args = parser.parse_args(argv)
+    cloud = cloud_mod.Cloud(args.root, driver=args.driver,
+                            eventlet=args.eventlet, debug=args.debug)
+    if args.command == 'install':
+        try:
+            debian.ensure_installed()
+        except debian.InstallError as e:
+            print('error: %s' % e, file=sys.stderr)
+            return 1
+        return 0
+    if args.command == 'status':
+        return status(cloud)
+    if args.command == 'stop':
+        if args.after_pid:
+            _wait_for_exit(args.after_pid)
+            cloud = cloud_mod.Cloud(args.root)  # what runs by now
+        if not cloud.processes():
+            print('no cloud runs in %s' % cloud.root)
+            return 0
+        killed = cloud.stop()
+        print('stopped the cloud in %s%s' % (
+            cloud.root, '' if not killed else
+            ' (killed after a timeout: %s)' % ', '.join(killed)))
+        return 0
+    try:
+        cloud.start()
+    except cloud_mod.AlreadyRunning as e:
+        print(e)
+        print(usage(cloud, args.root))
+        return 0
+    except (procs.StartError, RuntimeError) as e:
+        print('error: %s' % e, file=sys.stderr)
+        return 1
+    print(usage(cloud, args.root))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,419 @@
+"""The local cloud: every service in its own process, all on 127.0.0.1.
+
+``Cloud(root).start()`` installs what is missing, starts MariaDB, RabbitMQ,
+keystone, placement, glance, neutron, nova (api, conductor, scheduler, one
+nova-compute per node of two simulated clusters) and one
+``hvc-placement-sync`` per cluster, waits until a server can be booted,
+then returns with everything running in the background. ``stop()``, from
+any process, stops all of it. What runs is recorded in ``cloud.json`` in
+the cloud's folder (pids with their start times, ports); passwords are in
+``secrets.json`` and the service configurations, readable by their owner
+only; logs are in ``log/``.
+"""
+
+import concurrent.futures
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+import threading
+import time
+
+from hvc_localcloud import debian
+from hvc_localcloud import glance
+from hvc_localcloud import images
+from hvc_localcloud import ini
+from hvc_localcloud import keystone
+from hvc_localcloud import mariadb
+from hvc_localcloud import neutron
+from hvc_localcloud import nova
+from hvc_localcloud import placement
+from hvc_localcloud import procs
+from hvc_localcloud import rabbitmq
+
+STATE_FILE = 'cloud.json'
+SECRETS_FILE = 'secrets.json'
+IMAGE_NAME = 'hvc-test-vhd'
+# Flavors every cloud has; tests and benchmarks make their own too.
+FLAVORS = {'hvc.tiny': dict(vcpus=1, ram=128, disk=1),
+           'hvc.small': dict(vcpus=1, ram=512, disk=10)}
+DATABASES = {'keystone': 'keystone', 'placement': 'placement',
+             'glance': 'glance', 'neutron': 'neutron', 'nova_api': 'nova',
+             'nova_cell0': 'nova', 'nova_cell1': 'nova'}
+PORTS = ('mariadb', 'rabbitmq', 'rabbitmq_dist', 'epmd', 'keystone',
+         'placement', 'glance', 'neutron', 'nova')
+SYNC_INTERVAL = 5
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulatedCluster:
+    name: str
+    nodes: tuple
+    volumes: tuple  # ((name, total_gb), ...)
+    root: str
+
+    @property
+    def state_file(self):
+        return os.path.join(self.root, 'clusters', self.name + '.sqlite')
+
+    @property
+    def instances_path(self):
+        # Where the nodes mount the cluster's first CSV.
+        return os.path.join(self.root, 'clusters', self.name,
+                            'ClusterStorage', self.volumes[0][0],
+                            'Instances')
+
+
+def clusters(root):
+    """Three nodes on cluster A and two on cluster B, one CSV each (one
+    state file per cluster: the simulated cluster holds one per file)."""
+    return (SimulatedCluster('cluster-a', ('hv-a1', 'hv-a2', 'hv-a3'),
+                             (('Volume1', 100),), root),
+            SimulatedCluster('cluster-b', ('hv-b1', 'hv-b2'),
+                             (('Volume1', 100),), root))
+
+
+class Cloud(object):
+
+    def __init__(self, root, driver='hyperv', eventlet=False, debug=False,
+                 log=print):
+        self.root = os.path.abspath(root)
+        self.driver = driver
+        self.eventlet = eventlet
+        self.debug = debug
+        self._log = log
+        self._lock = threading.Lock()
+        self.state = self._load(STATE_FILE) or {}
+        self.secrets = self._load(SECRETS_FILE) or {}
+        self.ports = self.state.get('ports', {})
+        self.id = self.state.get('id')
+        self.clusters = clusters(self.root)
+        self.db = mariadb.MariaDB(self)
+        self.rabbitmq = rabbitmq.RabbitMQ(self)
+        self.keystone = keystone.Keystone(self)
+        self.placement = placement.Placement(self)
+        self.glance = glance.Glance(self)
+        self.neutron = neutron.Neutron(self)
+        self.nova = nova.Nova(self)
+
+    # Layout.
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def log(self, name):
+        return self.path('log', name + '.log')
+
+    @property
+    def openrc(self):
+        return os.path.join(self.root, 'openrc')
+
+    def _load(self, name):
+        try:
+            with open(os.path.join(self.root, name)) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return None
+
+    def _save(self, name, data):
+        path = self.path(name)
+        fd = os.open(path + '.tmp', os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                     0o600)
+        with os.fdopen(fd, 'w') as f:
+            json.dump(data, f, indent=2)
+        os.replace(path + '.tmp', path)
+
+    def _record(self, name, record):
+        with self._lock:
+            self.state.setdefault('processes', {})[name] = record
+            self._save(STATE_FILE, self.state)
+        return record
+
+    # What runs.
+
+    def processes(self):
+        """{name: record} in start order."""
+        return dict(self.state.get('processes', {}))
+
+    def running(self):
+        return {name: rec for name, rec in self.processes().items()
+                if procs.alive(rec)}
+
+    def restart(self, name):
+        """Start a process of the cloud again, as it was started (after it
+        was stopped or killed); its log goes on."""
+        record = self.processes()[name]
+        procs.stop(record)
+        return self._record(name, procs.spawn(
+            record['argv'], self.log(name),
+            stop_signal=record.get('stop_signal', 15)))
+
+    # Start.
+
+    def start(self):
+        if self.running():
+            raise AlreadyRunning(
+                'a cloud is already running in %s (%s); "python -m '
+                'hvc_localcloud stop --root %s" stops it'
+                % (self.root, ', '.join(sorted(self.running())), self.root))
+        begin = time.monotonic()
+        debian.ensure_installed(log=self._log)
+        self._fresh_folder()
+        try:
+            self._start()
+        except BaseException:
+            self._log('the cloud did not start; stopping what did (logs '
+                      'stay in %s)' % os.path.join(self.root, 'log'))
+            self.stop()
+            raise
+        self.state['start_seconds'] = round(time.monotonic() - begin, 1)
+        self._save(STATE_FILE, self.state)
+        return self
+
+    def _fresh_folder(self):
+        """A cloud starts from scratch: an old cloud's data goes."""
+        if os.path.isdir(self.root) and os.listdir(self.root):
+            if not os.path.exists(os.path.join(self.root, STATE_FILE)):
+                raise RuntimeError(
+                    '%s is not empty and holds no cloud; not touching it'
+                    % self.root)
+            shutil.rmtree(self.root)
+        os.makedirs(self.root, mode=0o700)
+        for sub in ('log', 'run', 'clusters', 'etc/keystone',
+                    'etc/placement', 'etc/glance', 'etc/neutron', 'etc/nova',
+                    'etc/hvc', 'data/nova', 'data/glance', 'data/neutron',
+                    'data/keystone'):
+            os.makedirs(self.path(sub))
+        self.id = secrets.token_hex(4)
+        self.ports = dict(zip(PORTS, procs.free_ports(len(PORTS))))
+        self.secrets = {'rabbitmq': secrets.token_hex(16),
+                        'admin': secrets.token_hex(16)}
+        for user in set(DATABASES.values()):
+            self.secrets['db_' + user] = secrets.token_hex(16)
+        for user in keystone.SERVICE_USERS:
+            self.secrets['user_' + user] = secrets.token_hex(16)
+        self._save(SECRETS_FILE, self.secrets)
+        self.state = {'id': self.id, 'ports': self.ports,
+                      'driver': self.driver, 'eventlet': self.eventlet,
+                      'started_at': time.time(), 'processes': {}}
+        self._save(STATE_FILE, self.state)
+
+    def _start(self):
+        self._step('MariaDB and RabbitMQ')
+        self._record('epmd', self.rabbitmq.start_epmd())
+        db = self._record('mariadb', self.db.start())
+        rabbit = self._record('rabbitmq', self.rabbitmq.start())
+        self._init_clusters()
+        for service in (self.keystone, self.placement, self.glance,
+                        self.neutron, self.nova):
+            service.configure()
+        self.db.wait(db)
+        self.db.create_databases(DATABASES)
+
+        self._step('databases, keystone, placement, glance, neutron, nova')
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(self.rabbitmq.wait, rabbit),
+                       pool.submit(self._start_keystone)]
+            for service in (self.placement, self.glance, self.neutron):
+                futures.append(pool.submit(self._start_api, service))
+            futures.append(pool.submit(self._start_nova, futures[0]))
+            for future in concurrent.futures.as_completed(futures):
+                future.result()
+
+        self._step('nova-compute services (%s)' % self.driver)
+        self._wait_for_computes()
+        self.nova.discover_hosts()
+        for cluster in self.clusters:
+            self._record('hvc-placement-sync-' + cluster.name,
+                         self._start_sync(cluster))
+        self._wait_for_csv_providers()
+        self._step('image and flavors')
+        self._seed()
+        self._write_openrc()
+
+    def _step(self, what):
+        self._log('starting %s' % what)
+
+    def _init_clusters(self):
+        from hvc_sim import state as sim_state
+        for cluster in self.clusters:
+            os.makedirs(cluster.instances_path, exist_ok=True)
+            sim_state.ClusterState(self.path(cluster.state_file)).init(
+                cluster.name, cluster.nodes, cluster.volumes, vcpus=8,
+                memory_mb=16384)
+
+    def _start_keystone(self):
+        self.keystone.db_sync()
+        record = self._record('keystone', self.keystone.start())
+        self.keystone.wait(record)
+        self.keystone.register({
+            'compute': ('nova', self.nova.url),
+            'placement': ('placement', self.placement.url),
+            'image': ('glance', self.glance.url),
+            'network': ('neutron', self.neutron.url)})
+
+    def _start_api(self, service):
+        service.db_sync()
+        service.wait(self._record(service.name, service.start()))
+
+    def _start_nova(self, rabbit_ready):
+        self.nova.db_sync()
+        api = self._record('nova-api', self.nova.start_api())
+        rabbit_ready.result()
+        for binary in ('nova-conductor', 'nova-scheduler'):
+            self._record(binary, self.nova.start_service(binary))
+        # Each waits for nova-conductor to answer before it loads its
+        # driver.
+        for cluster in self.clusters:
+            for node in cluster.nodes:
+                self._record('nova-compute-' + node,
+                             self.nova.start_compute(node, cluster))
+        self.nova.wait_api(api)
+
+    def nodes(self):
+        return [n for c in self.clusters for n in c.nodes]
+
+    def _wait_for_computes(self, timeout=300):
+        conn = self.admin_connection()
+        deadline = time.monotonic() + timeout
+        while True:
+            up = {s.host for s in conn.compute.services(binary='nova-compute')
+                  if s.state == 'up'}
+            nodes = {p.name for p in conn.placement.resource_providers()}
+            waiting = [n for n in self.nodes()
+                       if n not in up or n not in nodes]
+            if not waiting:
+                return
+            for node in waiting:
+                record = self.processes()['nova-compute-' + node]
+                if not procs.alive(record):
+                    log = self.log('nova-compute-' + node)
+                    raise procs.StartError(
+                        'nova-compute of %s exited; see %s:\n%s'
+                        % (node, log, procs.tail(log)))
+            if time.monotonic() > deadline:
+                raise procs.StartError(
+                    'nova-compute of %s not up and in placement after %ss; '
+                    'see %s' % (', '.join(waiting), timeout,
+                                os.path.join(self.root, 'log')))
+            time.sleep(1)
+
+    def sync_conf(self, cluster):
+        """The configuration of the cluster's hvc-placement-sync."""
+        return ini.write(self.path('etc', 'hvc', 'placement-sync-%s.conf'
+                                   % cluster.name), {
+            'DEFAULT': {'debug': self.debug},
+            'placement_sync': {
+                'source': 'simulated',
+                'simulated_state_file': cluster.state_file,
+                'manage_host_aggregates': True,
+                'interval': SYNC_INTERVAL,
+                'max_backoff': 30},
+            'placement': self.keystone.service_auth('hvc-placement-sync'),
+            'nova': self.keystone.service_auth('hvc-placement-sync'),
+        })
+
+    def _start_sync(self, cluster):
+        return procs.spawn(
+            [procs.venv_bin('hvc-placement-sync'), '--config-file',
+             self.sync_conf(cluster)],
+            self.log('hvc-placement-sync-' + cluster.name))
+
+    def csv_provider_names(self):
+        return ['hyperv-csv:%s:%s' % (c.name, v[0])
+                for c in self.clusters for v in c.volumes]
+
+    def _wait_for_csv_providers(self, timeout=120):
+        conn = self.admin_connection()
+
+        def ready():
+            for name in self.csv_provider_names():
+                found = list(conn.placement.resource_providers(name=name))
+                if not found or not conn.placement.get(
+                        '/resource_providers/%s/aggregates' % found[0].id,
+                        microversion='1.19').json()['aggregates']:
+                    return False
+            return True
+        procs.wait_until(ready, 'hvc-placement-sync', None,
+                         os.path.join(self.root, 'log'), timeout)
+
+    def _seed(self):
+        conn = self.admin_connection()
+        path = images.write_vhd(self.path('data', IMAGE_NAME + '.vhd'))
+        conn.image.create_image(
+            name=IMAGE_NAME, filename=path, disk_format='vhd',
+            container_format='bare', visibility='public', wait=True,
+            allow_duplicates=True)
+        for name, spec in FLAVORS.items():
+            conn.compute.create_flavor(name=name, **spec)
+
+    # Clients.
+
+    def auth(self):
+        return {'auth_url': self.keystone.url, 'username': 'admin',
+                'password': self.secrets['admin'], 'project_name': 'admin',
+                'user_domain_name': 'Default',
+                'project_domain_name': 'Default'}
+
+    def admin_connection(self):
+        import openstack
+        return openstack.connect(
+            region_name=keystone.REGION, compute_api_version='2.95',
+            placement_api_version='1.39', **self.auth())
+
+    def openrc_lines(self):
+        auth = self.auth()
+        return [
+            '# The admin of the local cloud in %s.' % self.root,
+            'export OS_AUTH_TYPE=password',
+            'export OS_AUTH_URL=%s' % auth['auth_url'],
+            'export OS_IDENTITY_API_VERSION=3',
+            'export OS_USERNAME=admin',
+            'export OS_PASSWORD=%s' % auth['password'],
+            'export OS_PROJECT_NAME=admin',
+            'export OS_USER_DOMAIN_NAME=Default',
+            'export OS_PROJECT_DOMAIN_NAME=Default',
+            'export OS_REGION_NAME=%s' % keystone.REGION,
+            # --nic none needs 2.37; 2.95 is what python-openstackclient
+            # knows best of nova 34's range.
+            'export OS_COMPUTE_API_VERSION=2.95',
+            'export OS_PLACEMENT_API_VERSION=1.39',
+        ] + ['export HVC_SIM_%s=%s' % (c.name.replace('-', '_').upper(),
+                                       c.state_file)
+             for c in self.clusters]
+
+    def _write_openrc(self):
+        fd = os.open(self.openrc, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                     0o600)
+        with os.fdopen(fd, 'w') as f:
+            f.write('\n'.join(self.openrc_lines()) + '\n')
+
+    # Stop.
+
+    def stop(self):
+        """Stop every process of the cloud; returns the names of those
+        that had to be killed. The OpenStack services go first (all at
+        once), then the broker and the database, then Erlang's port
+        mapper, from which the broker deregisters."""
+        processes = self.processes()
+        last = ('rabbitmq', 'mariadb', 'epmd')
+        waves = [[n for n in processes if n not in last],
+                 [n for n in ('rabbitmq', 'mariadb') if n in processes],
+                 [n for n in ('epmd',) if n in processes]]
+        killed = []
+        with concurrent.futures.ThreadPoolExecutor(len(processes) or 1) as \
+                pool:
+            for wave in waves:
+                results = pool.map(
+                    lambda n: procs.stop(processes[n], timeout=20), wave)
+                killed += [n for n, k in zip(wave, results) if k]
+        self.state['processes'] = {}
+        self.state['stopped_at'] = time.time()
+        if os.path.isdir(self.root):
+            self._save(STATE_FILE, self.state)
+        return killed

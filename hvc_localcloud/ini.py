@@ -1,0 +1,25 @@
+"""Write the services' configuration files (readable by their owner only:
+they hold the cloud's passwords)."""
+
+import os
+
+
+def write(path, sections):
+    """sections: {section: {option: value}}; None values are left out."""
+    lines = []
+    for section, options in sections.items():
+        lines.append('[%s]' % section)
+        for key, value in options.items():
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                value = 'true' if value else 'false'
+            elif isinstance(value, (list, tuple)):
+                value = ','.join(str(v) for v in value)
+            lines.append('%s = %s' % (key, value))
+        lines.append('')
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w') as f:
+        f.write('\n'.join(lines))
+    return path

@@ -1,0 +1,127 @@
+"""Nova: api (behind uWSGI), conductor, scheduler and one nova-compute per
+simulated cluster node, each with its own host, state_path (so its own
+compute node identity) and configuration file.
+
+The controller services share ``nova.conf``; a compute's file has no
+database credentials, as on a real compute host. nova-compute runs as the
+real ``nova-compute`` console script in nova's default concurrency mode
+(native threads) unless the cloud asks for eventlet.
+"""
+
+import os
+import shutil
+import sys
+
+from hvc_localcloud import ini
+from hvc_localcloud import procs
+from hvc_localcloud import uwsgi
+
+DRIVERS = {'hyperv': 'hyperv_cluster.HyperVClusterDriver',
+           'fake': 'fake.SmallFakeDriver'}
+
+
+class Nova(object):
+
+    name = 'nova'
+
+    def __init__(self, cloud):
+        self.cloud = cloud
+        self.etc = cloud.path('etc', 'nova')
+        self.conf = os.path.join(self.etc, 'nova.conf')
+
+    @property
+    def url(self):
+        return 'http://127.0.0.1:%d/v2.1' % self.cloud.ports['nova']
+
+    def _common(self, state_path):
+        os.makedirs(os.path.join(state_path, 'lock'), exist_ok=True)
+        keystone = self.cloud.keystone
+        return {
+            'DEFAULT': {
+                'debug': self.cloud.debug,
+                'transport_url': self.cloud.rabbitmq.transport_url(),
+                'my_ip': '127.0.0.1',
+                'state_path': state_path,
+                'graceful_shutdown_timeout': 5,
+            },
+            'placement': keystone.service_auth('nova'),
+            'neutron': keystone.service_auth('nova'),
+            'glance': {'region_name': keystone.region},
+            'service_user': dict(keystone.service_auth('nova'),
+                                 send_service_user_token=True),
+            'oslo_concurrency': {'lock_path': os.path.join(state_path,
+                                                           'lock')},
+        }
+
+    def configure(self):
+        shutil.copy(os.path.join(sys.prefix, 'etc', 'nova', 'api-paste.ini'),
+                    os.path.join(self.etc, 'api-paste.ini'))
+        sections = self._common(self.cloud.path('data', 'nova', 'controller'))
+        sections.update({
+            'api': {'auth_strategy': 'keystone'},
+            'api_database': {'connection': self.cloud.db.url('nova',
+                                                             'nova_api')},
+            'database': {'connection': self.cloud.db.url('nova',
+                                                         'nova_cell1')},
+            'keystone_authtoken': self.cloud.keystone.authtoken('nova'),
+            'conductor': {'workers': 1},
+            # Hosts are mapped once, when the cloud starts.
+            'scheduler': {'workers': 1,
+                          'discover_hosts_in_cells_interval': -1},
+            # The cloud is for trying things out and for load tests.
+            'quota': {'instances': -1, 'cores': -1, 'ram': -1},
+        })
+        ini.write(self.conf, sections)
+
+    def compute_conf(self, node, cluster):
+        state_path = self.cloud.path('data', 'nova', node)
+        sections = self._common(state_path)
+        sections['DEFAULT'].update({
+            'host': node,
+            'compute_driver': DRIVERS[self.cloud.driver],
+            'instances_path': cluster.instances_path,
+            # The fake driver's nodes have 2 vCPUs: room for a load test.
+            'initial_cpu_allocation_ratio': 16.0,
+        })
+        if self.cloud.eventlet:
+            sections['DEFAULT']['concurrency_backend'] = 'eventlet'
+        sections['hyperv_cluster'] = {
+            'backend': 'simulated',
+            'simulated_state_file': cluster.state_file,
+        }
+        return ini.write(os.path.join(self.etc, 'nova-compute-%s.conf'
+                                      % node), sections)
+
+    def _manage(self, *args):
+        procs.run([procs.venv_bin('nova-manage'), '--config-file',
+                   self.conf] + list(args), self.cloud.log('nova-manage'),
+                  what='nova-manage ' + ' '.join(
+                      a for a in args if '://' not in a))
+
+    def db_sync(self):
+        self._manage('api_db', 'sync')
+        self._manage('cell_v2', 'map_cell0', '--database_connection',
+                     self.cloud.db.url('nova', 'nova_cell0'))
+        self._manage('cell_v2', 'create_cell', '--name', 'cell1')
+        self._manage('db', 'sync')
+
+    def discover_hosts(self):
+        self._manage('cell_v2', 'discover_hosts')
+
+    def start_api(self):
+        return uwsgi.start(self.cloud, 'nova-api',
+                           'nova.wsgi.osapi_compute:application',
+                           self.cloud.ports['nova'],
+                           {'OS_NOVA_CONFIG_DIR': self.etc}, threads=8)
+
+    def wait_api(self, record):
+        uwsgi.wait(self.cloud, 'nova-api', record, self.url)
+
+    def start_service(self, binary):
+        return procs.spawn([procs.venv_bin(binary), '--config-file',
+                            self.conf], self.cloud.log(binary))
+
+    def start_compute(self, node, cluster):
+        conf = self.compute_conf(node, cluster)
+        return procs.spawn([procs.venv_bin('nova-compute'), '--config-file',
+                            conf], self.cloud.log('nova-compute-%s' % node))
