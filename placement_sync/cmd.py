@@ -55,8 +55,11 @@ def _print_report(result, dry_run):
 def build_reconciler(conf):
     aggregates = None
     if conf.placement_sync.manage_host_aggregates:
+        # The session now (bad options are an error before any work), the
+        # connection on first use (nova down is an outage to ride out).
+        nova_session = clients.session(conf, sync_conf.NOVA_GROUP)
         aggregates = host_aggregates.HostAggregates(
-            lambda: clients.compute_proxy(conf))
+            lambda: clients.compute_proxy(conf, nova_session))
     cache_file = conf.placement_sync.cache_file
     return reconcile.Reconciler(
         clients.placement_client(conf), aggregates, dry_run=conf.dry_run,
@@ -83,18 +86,10 @@ def run_periodic(conf, reconciler, stop):
     max_backoff = conf.placement_sync.max_backoff
     backoff = min(interval, max_backoff)
     while not stop.is_set():
-        failure = None
-        try:
-            result = _sync(conf, reconciler)
-        except exception.ConfigError:
-            raise  # no use retrying: the operator must fix the file.
-        except exception.SyncError as e:
-            # Placement down, a bad inventory file: say so, wait, retry.
-            failure = str(e)
-        except Exception:
-            # A bug: a daemon logs it and carries on rather than dying.
-            LOG.exception('sync failed unexpectedly')
-            failure = 'unexpected error (logged above)'
+        outcome = _until_stopped(lambda: _attempt(conf, reconciler), stop)
+        if outcome is None:
+            break
+        result, failure = outcome
         if failure is None:
             LOG.info('sync done: %d change(s), %d warning(s), %d error(s)',
                      len(result.changes), len(result.warnings),
@@ -108,6 +103,49 @@ def run_periodic(conf, reconciler, stop):
         stop.wait(wait)
     LOG.info('stopped')
     return 0
+
+
+def _attempt(conf, reconciler):
+    """One periodic sync: (report, None) or (None, why it failed)."""
+    try:
+        return _sync(conf, reconciler), None
+    except exception.ConfigError:
+        raise  # no use retrying: the operator must fix the file.
+    except exception.SyncError as e:
+        # Placement down, a bad inventory file: say so, wait, retry.
+        return None, str(e)
+    except Exception:
+        # A bug: a daemon logs it and carries on rather than dying.
+        LOG.exception('sync failed unexpectedly')
+        return None, 'unexpected error (logged above)'
+
+
+def _until_stopped(func, stop):
+    """func()'s result, or None when ``stop`` is set first.
+
+    func runs in a daemon thread, so that SIGTERM during a request that
+    hangs stops the process at once rather than after the timeout: the
+    request is abandoned with the thread. Nothing is lost: every write
+    carries its generation and a provider is complete before it joins an
+    aggregate, so the next run takes over where this one stopped.
+    """
+    outcome = {}
+
+    def run():
+        try:
+            outcome['value'] = func()
+        except BaseException as e:
+            outcome['error'] = e
+
+    worker = threading.Thread(target=run, name='sync', daemon=True)
+    worker.start()
+    while worker.is_alive():
+        if stop.wait(0.1):
+            LOG.info('stopping in the middle of a sync')
+            return None
+    if 'error' in outcome:
+        raise outcome['error']
+    return outcome['value']
 
 
 def main(argv=None):
@@ -126,6 +164,10 @@ def main(argv=None):
     except (cfg.Error, ValueError) as e:
         print('hvc-placement-sync: %s' % e, file=sys.stderr)
         return 2
+    except SystemExit as e:
+        # argparse and oslo.config have printed why; oslo.config exits 1
+        # on a bad option value, which is bad usage all the same.
+        return 2 if e.code else 0
     logging.setup(conf, 'hvc-placement-sync')
     if (conf.once or conf.dry_run) and not conf.debug:
         # One-shot: stdout carries the changes; the log keeps to problems.

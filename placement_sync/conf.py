@@ -4,13 +4,25 @@ Credentials use keystoneauth's standard conf loading, as in nova.conf:
 ``[placement]`` for placement, ``[nova]`` for the compute API.
 """
 
+import copy
+
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 SYNC_GROUP = 'placement_sync'
-HTTP_TIMEOUT = 30
 PLACEMENT_GROUP = 'placement'
 NOVA_GROUP = 'nova'
+
+# Our defaults for keystoneauth's options in [placement] and [nova].
+KS_DEFAULTS = {
+    # keystoneauth waits for ever by default: a hung service would hang
+    # the daemon.
+    'timeout': 30,
+    # A database deadlock or a restarting API answers 5xx for a moment:
+    # retry (after 0.5, 1 and 2 s) before calling the run failed.
+    'status_code_retries': 3,
+    'retriable_status_codes': [500, 502, 503, 504],
+}
 
 sync_opts = [
     cfg.StrOpt('source', default='file',
@@ -54,9 +66,8 @@ def register_opts(conf):
         ks_loading.register_session_conf_options(conf, group)
         ks_loading.register_auth_conf_options(conf, group)
         ks_loading.register_adapter_conf_options(conf, group)
-        # keystoneauth waits for ever by default: a hung service would
-        # hang the daemon, and SIGTERM with it.
-        conf.set_default('timeout', HTTP_TIMEOUT, group=group)
+        for name, value in KS_DEFAULTS.items():
+            conf.set_default(name, value, group=group)
 
 
 def _ks_opts():
@@ -76,10 +87,14 @@ def list_opts():
 
 
 def _dedup(opts):
+    """keystoneauth's options once each, with our defaults."""
     seen, result = set(), []
     for opt in opts:
         if opt.dest not in seen:
             seen.add(opt.dest)
+            if opt.dest in KS_DEFAULTS:
+                opt = copy.deepcopy(opt)
+                opt.default = KS_DEFAULTS[opt.dest]
             result.append(opt)
     return result
 

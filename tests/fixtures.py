@@ -37,17 +37,21 @@ class PlacementTestCase(testtools.TestCase):
             placement_server.admin_adapter(self.endpoint))
 
     def conf_file(self, endpoint=None, token=placement_server.ADMIN_TOKEN,
-                  defaults=(), **sync_opts):
+                  defaults=(), placement=None, **sync_opts):
         """A config file as an operator writes it; returns its path.
 
-        ``defaults``: lines for its [DEFAULT] section.
+        ``defaults``: lines for its [DEFAULT] section; ``placement``:
+        lines for its [placement] section (default: noauth2's admin
+        token for ``endpoint``).
         """
         sync_opts.setdefault('manage_host_aggregates', False)
+        if placement is None:
+            placement = ['auth_type = admin_token',
+                         'endpoint = %s' % (endpoint or self.endpoint),
+                         'token = %s' % token]
         lines = ['[DEFAULT]'] + list(defaults) + ['[placement_sync]']
         lines += ['%s = %s' % kv for kv in sorted(sync_opts.items())]
-        lines += ['[placement]', 'auth_type = admin_token',
-                  'endpoint = %s' % (endpoint or self.endpoint),
-                  'token = %s' % token]
+        lines += ['[placement]'] + list(placement)
         path = self.useFixture(fixtures.TempDir()).join('sync.conf')
         with open(path, 'w') as f:
             f.write('\n'.join(lines) + '\n')

@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -136,8 +137,31 @@ class TestSyncCommand(hvc_fixtures.PlacementTestCase):
 
     def test_unknown_option_value(self):
         result = self._sync('--once', source='nowhere')
-        self.assertNotEqual(0, result.returncode)
+        self.assertEqual(2, result.returncode)
         self.assertIn('nowhere', result.stderr)
+
+    def test_bad_command_line_value_is_bad_usage(self):
+        for args in (['--once', '--interval', '0'], ['--no-such-option']):
+            result = self._sync(*args)
+            self.assertEqual(2, result.returncode, (args, result.stderr))
+
+    def test_incomplete_placement_options_exit_2_with_one_line(self):
+        admin = 'auth_type = admin_token'
+        cases = [
+            (['auth_type = password', 'auth_url = http://127.0.0.1:9/v3',
+              'username = sync'], 'auth_type = password needs password'),
+            ([admin, 'token = admin'], 'admin_token needs endpoint'),
+            ([admin, 'endpoint = %s' % self.endpoint, 'token = admin',
+              'timeout = -1'], 'timeout must be more than 0 seconds'),
+        ]
+        inventory = self._inventory(self.cluster(create_nodes=False))
+        for lines, message in cases:
+            result = self._sync('--once', inventory_file=inventory,
+                                placement=lines)
+            self.assertEqual(2, result.returncode, result.stderr)
+            self.assertEqual(1, len(result.stderr.strip().splitlines()),
+                             result.stderr)
+            self.assertIn(message, result.stderr)
 
 
 class TestPeriodic(hvc_fixtures.PlacementTestCase):
@@ -164,6 +188,33 @@ class TestPeriodic(hvc_fixtures.PlacementTestCase):
                 name='hyperv-csv:periodic:Volume1'))
             proc.send_signal(signal.SIGTERM)
             self.assertEqual(0, proc.wait(15))
+        self.assertIn('stopped', _read(log))
+
+    def test_sigterm_during_a_hung_request_stops_at_once(self):
+        # An endpoint that takes the request and never answers.
+        hung = socket.create_server(('127.0.0.1', 0))
+        self.addCleanup(hung.close)
+        hung.settimeout(60)
+        tmp = self.useFixture(hvc_fixtures.fixtures.TempDir()).path
+        inventory = os.path.join(tmp, 'clusters.yaml')
+        with open(inventory, 'w') as f:
+            yaml.safe_dump({'clusters': [{
+                'name': 'hung', 'nodes': ['h-node1'], 'shared_volumes': [
+                    {'id': 'v1', 'name': 'Volume1', 'total_gb': 50}]}]}, f)
+        log = os.path.join(tmp, 'sync.log')
+        proc = subprocess.Popen(
+            [os.path.join(BIN, 'hvc-placement-sync'), '--config-file',
+             self.conf_file('http://127.0.0.1:%d' % hung.getsockname()[1],
+                            inventory_file=inventory),
+             '--interval', '1', '--log-file', log])
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        conn, _addr = hung.accept()
+        self.addCleanup(conn.close)
+        self.assertTrue(conn.recv(1))  # the request is in flight
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(0, proc.wait(15))
+        self.assertLess(time.monotonic() - start, 5)
         self.assertIn('stopped', _read(log))
 
     def client_for(self, endpoint):

@@ -1,13 +1,18 @@
 """placement_sync against a real placement server."""
 
 import dataclasses
+import http.server
+import json
+import threading
 import uuid
 
 import fixtures
+import requests
 
 from hvc_demo import scheduler_standin
 from hvc_localcloud import placement_server
 from placement_sync import cache
+from placement_sync import clients
 from placement_sync import exception
 from placement_sync import model
 from placement_sync import reconcile
@@ -390,7 +395,6 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertEqual(planned.warnings, done.warnings)
 
     def test_placement_down_is_a_clear_error(self):
-        from placement_sync import clients
         conf = self.conf(
             endpoint='http://127.0.0.1:%d' % placement_server.free_port())
         reconciler = self.reconciler()
@@ -399,6 +403,65 @@ class TestSync(hvc_fixtures.PlacementTestCase):
                                 reconciler.sync, [self.cluster(
                                     create_nodes=False)])
         self.assertIn('cannot reach placement at http://127.0.0.1:', str(err))
+
+    def test_transient_server_errors_are_retried(self):
+        # What placement answers while its database is deadlocked or
+        # it restarts behind a proxy: once per method.
+        failures = {'GET': [500, 504], 'POST': [503], 'PUT': [502]}
+        endpoint, failed = self._flaky_proxy(failures)
+        reconciler = reconcile.Reconciler(
+            clients.placement_client(self.conf(endpoint=endpoint)))
+        cluster = self.cluster()
+        self.assertEqual([], reconciler.sync([cluster]).errors)
+        self.assertEqual(4, len(failed))
+        self.assertIsNotNone(self.client().get_provider(
+            model.provider_uuid(cluster.name, 'Volume1-id')))
+
+    def _flaky_proxy(self, failures):
+        """A proxy to placement that first answers, per method, each of
+        ``failures[method]`` once; returns (endpoint, [answered codes])."""
+        failed = []
+        target = self.endpoint
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def handle_one(self):
+                body = self.rfile.read(
+                    int(self.headers.get('Content-Length') or 0))
+                pending = failures.get(self.command)
+                if pending:
+                    code = pending.pop(0)
+                    failed.append(code)
+                    self._answer(code, json.dumps({'errors': [{
+                        'status': code, 'title': 'DBDeadlock'}]}).encode(),
+                        {'Content-Type': 'application/json'})
+                    return
+                resp = requests.request(
+                    self.command, target + self.path, data=body,
+                    headers={k: v for k, v in self.headers.items()
+                             if k.lower() != 'host'})
+                self._answer(resp.status_code, resp.content, {
+                    k: v for k, v in resp.headers.items()
+                    if k.lower() not in ('content-length', 'connection',
+                                         'transfer-encoding')})
+
+            def _answer(self, code, content, headers):
+                self.send_response(code)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header('Content-Length', str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = handle_one
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        return 'http://127.0.0.1:%d' % server.server_port, failed
 
     # Allocations, as nova's scheduler makes them.
 
