@@ -30,6 +30,10 @@ VHD_TYPE_FIXED = 2
 VHD_TYPE_DYNAMIC = 3
 VHD_TYPE_DIFFERENCING = 4
 
+# Cluster group states (ClusterUtils' group state info).
+CLUSTER_GROUP_ONLINE = 0
+CLUSTER_GROUP_OFFLINE = 1
+
 # The virtual disk API (virtdisk.dll): what get_vhd_info can be asked for,
 # and the device ids of VIRTUAL_STORAGE_TYPE.
 GET_VIRTUAL_DISK_INFO_SIZE = 1

@@ -49,6 +49,17 @@ class ClusterObjectNotFound(NotFound, ClusterException):
     pass
 
 
+class ClusterGroupMigrationFailed(ClusterException):
+    msg_fmt = ('Cluster group %(group_name)s was not moved: wanted state '
+               '%(expected_state)s on %(expected_node)s, it is '
+               '%(group_state)s on %(owner_node)s.')
+
+
+class ClusterGroupMigrationTimeOut(ClusterGroupMigrationFailed):
+    msg_fmt = ('Moving cluster group %(group_name)s took longer than '
+               '%(time_elapsed)0.3fs.')
+
+
 class SMBException(OSWinException):
     pass
 
@@ -91,5 +102,5 @@ def translate(error):
 _BY_NAME = {cls.__name__: cls for cls in (
     OSWinException, NotFound, HyperVException, HyperVVMNotFoundException,
     HyperVvNicNotFound, HyperVvSwitchNotFound, HyperVClusterException,
-    ClusterException, ClusterObjectNotFound, SMBException, VHDException,
-    x_wmi)}
+    ClusterException, ClusterObjectNotFound, ClusterGroupMigrationFailed,
+    ClusterGroupMigrationTimeOut, SMBException, VHDException, x_wmi)}

@@ -1,4 +1,5 @@
-"""``hvc-sim``: create and inspect a simulated Hyper-V cluster."""
+"""``hvc-sim``: create, change and inspect a simulated Hyper-V world:
+failover clusters with their nodes and CSVs, standalone hosts, VMs."""
 
 import argparse
 import json
@@ -17,47 +18,75 @@ def _volume_arg(text):
     return name, int(size)
 
 
+def _cluster_args(parser, required):
+    parser.add_argument('--cluster', required=required, metavar='NAME')
+    parser.add_argument('--node', action='append', required=required,
+                        default=[], metavar='NAME',
+                        help='a node (repeat for each)')
+    parser.add_argument('--csv', action='append', default=[],
+                        type=_volume_arg, metavar='NAME=TOTAL_GB',
+                        help='a Cluster Shared Volume (repeat for each)')
+    _size_args(parser)
+
+
+def _size_args(parser):
+    parser.add_argument('--vcpus', type=int,
+                        default=sim_state.DEFAULT_NODE_VCPUS,
+                        help='logical CPUs of each node')
+    parser.add_argument('--memory-mb', type=int,
+                        default=sim_state.DEFAULT_NODE_MEMORY_MB,
+                        help='memory of each node, in MB')
+
+
+def _in_cluster(parser):
+    parser.add_argument('--cluster', metavar='NAME',
+                        help='the cluster (needed when there are several)')
+    return parser
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog='hvc-sim', description='Create and inspect a simulated Hyper-V '
-        'failover cluster (its state is one sqlite file).')
+        'world: failover clusters, standalone hosts and their VMs (its '
+        'state is one sqlite file; each CSV is a folder beside it).')
     parser.add_argument('--state', required=True, metavar='FILE',
-                        help='the state file of the simulated cluster')
+                        help='the state file of the simulated world')
     sub = parser.add_subparsers(dest='command', required=True)
 
-    init = sub.add_parser('init', help='create a cluster')
-    init.add_argument('--cluster', required=True, metavar='NAME')
-    init.add_argument('--node', action='append', required=True,
-                      metavar='NAME', help='a node (repeat for each)')
-    init.add_argument('--csv', action='append', default=[], type=_volume_arg,
-                      metavar='NAME=TOTAL_GB',
-                      help='a Cluster Shared Volume (repeat for each)')
-    init.add_argument('--vcpus', type=int,
-                      default=sim_state.DEFAULT_NODE_VCPUS,
-                      help='logical CPUs of each node')
-    init.add_argument('--memory-mb', type=int,
-                      default=sim_state.DEFAULT_NODE_MEMORY_MB,
-                      help='memory of each node, in MB')
+    _cluster_args(sub.add_parser('init', help='create the world with a '
+                                 'first cluster'), required=True)
+    _cluster_args(sub.add_parser('add-cluster', help='add another failover '
+                                 'cluster'), required=True)
+    host = sub.add_parser('add-host', help='add a standalone Hyper-V host, '
+                          'in no cluster')
+    host.add_argument('name')
+    _size_args(host)
 
-    show = sub.add_parser('show', help='print the cluster')
+    show = sub.add_parser('show', help='print the clusters and hosts')
     show.add_argument('--json', action='store_true')
 
-    sub.add_parser('add-node', help='join a node').add_argument('name')
+    add_node = _in_cluster(sub.add_parser('add-node', help='join a node'))
+    add_node.add_argument('name')
+    _size_args(add_node)
     sub.add_parser('remove-node', help='evict a node').add_argument('name')
-    add_csv = sub.add_parser('add-csv', help='add a Cluster Shared Volume')
+    add_csv = _in_cluster(sub.add_parser('add-csv',
+                                         help='add a Cluster Shared Volume'))
     add_csv.add_argument('volume', type=_volume_arg, metavar='NAME=TOTAL_GB')
-    resize = sub.add_parser('resize-csv', help='grow or shrink a CSV')
+    resize = _in_cluster(sub.add_parser('resize-csv',
+                                        help='grow or shrink a CSV'))
     resize.add_argument('volume', type=_volume_arg, metavar='NAME=TOTAL_GB')
-    sub.add_parser('remove-csv', help='remove a CSV').add_argument('name')
+    _in_cluster(sub.add_parser('remove-csv',
+                               help='remove a CSV')).add_argument('name')
 
-    vms = sub.add_parser('vms', help='list the VMs of the cluster')
+    vms = sub.add_parser('vms', help='list the VMs')
     vms.add_argument('--node', help='only the VMs this node runs')
     vms.add_argument('--json', action='store_true')
     vm = sub.add_parser('vm', help='show one VM: disks, NICs, cluster group')
     vm.add_argument('name')
     move = sub.add_parser(
-        'failover', help='move a VM (and its cluster group) to another '
-        'node, as the failover cluster does when its node fails')
+        'failover', help='move a clustered VM (and its group) to another '
+        'node of its cluster, as the failover cluster does when its node '
+        'fails')
     move.add_argument('vm')
     move.add_argument('node')
     fail = sub.add_parser(
@@ -70,13 +99,23 @@ def build_parser():
 
 
 def describe(state):
-    """The cluster as a JSON-able dict."""
+    """The world as a JSON-able dict: clusters, then standalone hosts."""
+    nodes = state.nodes()
+    volumes = state.shared_volumes()
     return {
-        'cluster': state.cluster_name(),
-        'nodes': [vars(n) for n in state.nodes()],
-        'shared_volumes': [dict(vars(v), path=v.path)
-                           for v in state.shared_volumes()],
+        'clusters': [{
+            'name': cluster,
+            'nodes': [_node(n) for n in nodes if n.cluster == cluster],
+            'shared_volumes': [vars(v) for v in volumes
+                               if v.cluster == cluster],
+        } for cluster in state.clusters()],
+        'hosts': [_node(n) for n in nodes if n.cluster is None],
     }
+
+
+def _node(node):
+    return {'name': node.name, 'state': node.state, 'vcpus': node.vcpus,
+            'memory_mb': node.memory_mb}
 
 
 _POWER_STATES = {sim_state.VM_STATE_ENABLED: 'running',
@@ -144,15 +183,24 @@ def _check_faultable(name):
 
 
 def _print_text(info):
-    print('cluster %s' % info['cluster'])
-    print('  nodes:')
-    for n in info['nodes']:
-        print('    %-20s %-5s %3d vCPU %8d MB' % (
-            n['name'], n['state'], n['vcpus'], n['memory_mb']))
-    print('  shared volumes:')
-    for v in info['shared_volumes']:
-        print('    %-20s %6d GB  %s  id %s' % (
-            v['name'], v['total_gb'], v['path'], v['id']))
+    for cluster in info['clusters']:
+        print('cluster %s' % cluster['name'])
+        print('  nodes:')
+        for n in cluster['nodes']:
+            _print_node(n)
+        print('  shared volumes:')
+        for v in cluster['shared_volumes']:
+            print('    %-20s %6d GB  %s  id %s' % (
+                v['name'], v['total_gb'], v['path'], v['id']))
+    if info['hosts']:
+        print('standalone hosts:')
+        for n in info['hosts']:
+            _print_node(n)
+
+
+def _print_node(node):
+    print('    %-20s %-5s %3d vCPU %8d MB' % (
+        node['name'], node['state'], node['vcpus'], node['memory_mb']))
 
 
 def main(argv=None):
@@ -162,23 +210,30 @@ def main(argv=None):
         if args.command == 'init':
             state.init(args.cluster, args.node, args.csv,
                        vcpus=args.vcpus, memory_mb=args.memory_mb)
+        elif args.command == 'add-cluster':
+            state.add_cluster(args.cluster, args.node, args.csv,
+                              vcpus=args.vcpus, memory_mb=args.memory_mb)
+        elif args.command == 'add-host':
+            state.add_host(args.name, vcpus=args.vcpus,
+                           memory_mb=args.memory_mb)
         elif args.command == 'add-node':
-            state.add_node(args.name)
+            state.add_node(args.name, vcpus=args.vcpus,
+                           memory_mb=args.memory_mb, cluster=args.cluster)
         elif args.command == 'remove-node':
             state.remove_node(args.name)
         elif args.command == 'add-csv':
-            state.add_volume(*args.volume)
+            state.add_volume(*args.volume, cluster=args.cluster)
         elif args.command == 'resize-csv':
-            state.resize_volume(*args.volume)
+            state.resize_volume(*args.volume, cluster=args.cluster)
         elif args.command == 'remove-csv':
-            state.remove_volume(args.name)
+            state.remove_volume(args.name, cluster=args.cluster)
         elif args.command == 'failover':
             state.move_vm(args.vm, args.node)
         elif args.command == 'fail':
             _check_faultable(args.method)
             state.arm_fault(args.method, args.count)
         elif args.command == 'vms':
-            state.cluster_name()  # a clear error when there is no cluster
+            state.clusters()  # a clear error when there is no world
             vms = [describe_vm(state, vm) for vm in state.vms(args.node)]
             if args.json:
                 print(json.dumps(vms, indent=2))
@@ -191,7 +246,7 @@ def main(argv=None):
             print(json.dumps(describe_vm(state, vm), indent=2))
         if args.command == 'show' and args.json:
             print(json.dumps(describe(state), indent=2))
-        elif args.command in ('show', 'init'):
+        elif args.command in ('show', 'init', 'add-cluster'):
             _print_text(describe(state))
     except sim_state.SimulatorError as e:
         print('hvc-sim: error: %s' % e, file=sys.stderr)

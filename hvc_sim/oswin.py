@@ -299,12 +299,12 @@ class HostUtils(_SimulatedUtils):
     _started = time.monotonic()
 
     def _node_info(self):
-        for node in self._state.nodes():
-            if node.name == self._node:
-                return node
-        raise os_win_exc.HyperVException(
-            'node %s is not in the simulated cluster %s'
-            % (self._node, self._state.path))
+        node = self._state.node(self._node)
+        if node is None:
+            raise os_win_exc.HyperVException(
+                'node %s is not in the simulated world %s'
+                % (self._node, self._state.path))
+        return node
 
     @_faultable(os_win_exc.HyperVException)
     def get_cpus_info(self):
@@ -347,15 +347,35 @@ class HostUtils(_SimulatedUtils):
 
 
 class ClusterUtils(_SimulatedUtils):
-    """os_win.utils.compute.clusterutils.ClusterUtils on a simulated node."""
+    """os_win.utils.compute.clusterutils.ClusterUtils on a simulated node:
+    it sees the cluster its node is in.
+    """
 
     KIND = 'clusterutils'
+
+    def _cluster(self):
+        node = self._state.node(self._node)
+        if node is None or node.cluster is None:
+            # os-win cannot even connect to root/MSCluster there.
+            raise os_win_exc.HyperVClusterException(
+                '%s is not a node of a failover cluster' % self._node)
+        return node.cluster
+
+    def _groups(self):
+        return self._state.cluster_groups(cluster=self._cluster())
+
+    def _group(self, vm_name):
+        """The VM's group in this node's cluster, or None."""
+        group = self._state.get_cluster_group(vm_name)
+        if group is None or group.cluster != self._cluster():
+            return None
+        return group
 
     @_faultable(os_win_exc.HyperVClusterException)
     def check_cluster_state(self):
         # As os-win: the cluster has a node; whether it is this one is the
         # caller's to check.
-        if not self._state.nodes():
+        if not self._state.nodes(cluster=self._cluster()):
             raise os_win_exc.HyperVClusterException(
                 'Not enough cluster nodes.')
 
@@ -364,17 +384,17 @@ class ClusterUtils(_SimulatedUtils):
 
     @_faultable(os_win_exc.HyperVClusterException)
     def get_cluster_node_names(self):
-        return [n.name for n in self._state.nodes()]
+        return [n.name for n in self._state.nodes(cluster=self._cluster())]
 
     @_faultable(os_win_exc.HyperVClusterException)
     def vm_exists(self, vm_name):
-        return self._state.get_cluster_group(vm_name) is not None
+        return self._group(vm_name) is not None
 
     @_faultable(os_win_exc.HyperVClusterException)
     def add_vm_to_cluster(self, vm_name, max_failover_count=1,
                           failover_period=6, auto_failback=True):
         vm = self._state.get_vm(vm_name)
-        if vm is None:
+        if vm is None or self._state.node(vm.node).cluster != self._cluster():
             raise os_win_exc.HyperVVMNotFoundException(vm_name=vm_name)
         self._state.add_cluster_group(vm_name, max_failover_count,
                                       failover_period, auto_failback)
@@ -383,22 +403,55 @@ class ClusterUtils(_SimulatedUtils):
     def delete(self, vm_name):
         # One transaction: a group gone meanwhile is not found, as in
         # os-win (HyperVVMNotFoundException).
-        self._state.delete_cluster_group(vm_name)
+        self._state.delete_cluster_group(vm_name, cluster=self._cluster())
 
     @_faultable(os_win_exc.ClusterException)
     def get_vm_host(self, vm_name):
-        group = self._state.get_cluster_group(vm_name)
+        group = self._group(vm_name)
         if group is None:
             raise os_win_exc.ClusterObjectNotFound(resource=vm_name)
         return group.owner_node
 
     @_faultable(os_win_exc.HyperVClusterException)
     def list_instances(self):
-        return [g.name for g in self._state.cluster_groups()]
+        return [g.name for g in self._groups()]
 
     @_faultable(os_win_exc.HyperVClusterException)
     def list_instance_uuids(self):
-        return [g.id for g in self._state.cluster_groups()]
+        return [g.id for g in self._groups()]
+
+    @_faultable(os_win_exc.ClusterException)
+    def live_migrate_vm(self, vm_name, new_host, timeout=None):
+        """Move the VM's group to ``new_host`` of this cluster, with the
+        VM running (a cluster live migration: no storage moves).
+
+        As os-win's: the group must come online on the new node, or the
+        move fails (ClusterGroupMigrationFailed) and the VM stays where it
+        was.
+        """
+        self._move_group(vm_name, new_host, online=True)
+
+    def _move_group(self, vm_name, new_host, online):
+        cluster = self._cluster()
+        if self._group(vm_name) is None:
+            raise os_win_exc.ClusterObjectNotFound(resource=vm_name)
+        try:
+            self._state.move_group(vm_name, new_host, cluster,
+                                   running=online)
+        except sim_state.GroupMoveRefused as e:
+            raise os_win_exc.ClusterGroupMigrationFailed(
+                group_name=vm_name,
+                expected_state=(constants.CLUSTER_GROUP_ONLINE if online
+                                else constants.CLUSTER_GROUP_OFFLINE),
+                expected_node=new_host, group_state=e.group_state,
+                owner_node=e.owner_node)
+
+    # Not in os-win 5.9's public API: moving a VM group that is offline
+    # (what Move-ClusterVirtualMachineRole does with a VM that is off).
+    # The os-win backend does it with ClusterUtils' own _migrate_vm.
+    @_faultable(os_win_exc.ClusterException)
+    def move_offline_vm(self, vm_name, new_host, timeout=None):
+        self._move_group(vm_name, new_host, online=False)
 
 
 class PathUtils(_SimulatedUtils):

@@ -1,13 +1,15 @@
-"""The simulated cluster's state, in one sqlite file.
+"""The simulated Hyper-V world's state, in one sqlite file.
 
 Every change runs in a ``BEGIN IMMEDIATE`` transaction, so several
 processes (one nova-compute per simulated node, placement_sync, ``hvc-sim``)
 can read and write the same file safely.
 
-Besides nodes and Cluster Shared Volumes, the file holds the virtual
-machines Hyper-V would hold (owner node, power state, disks, NICs, notes),
-the failover cluster's VM groups, and faults armed to make the next call of
-a simulated os-win method fail.
+The world holds failover clusters, each with its nodes and its Cluster
+Shared Volumes (each CSV a real folder, so that disk files really are on
+one CSV or another and really move), and standalone Hyper-V hosts in no
+cluster. Besides, it holds the virtual machines Hyper-V would hold (owner
+node, power state, disks, NICs, notes), the failover clusters' VM groups,
+and faults armed to make the next call of a simulated os-win method fail.
 """
 
 import collections
@@ -19,28 +21,36 @@ import sqlite3
 import time
 import uuid
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS cluster (
-    name TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS world (
     schema_version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS clusters (
+    name TEXT PRIMARY KEY
 );
 CREATE TABLE IF NOT EXISTS nodes (
     name TEXT PRIMARY KEY,
+    -- NULL: a standalone Hyper-V host, in no cluster.
+    cluster TEXT REFERENCES clusters(name),
     vcpus INTEGER NOT NULL,
     memory_mb INTEGER NOT NULL,
     state TEXT NOT NULL DEFAULT 'up'
 );
 CREATE TABLE IF NOT EXISTS shared_volumes (
     id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    total_gb INTEGER NOT NULL
+    cluster TEXT NOT NULL REFERENCES clusters(name),
+    name TEXT NOT NULL,
+    total_gb INTEGER NOT NULL,
+    -- The folder that stands for its mount point, C:\\ClusterStorage\\NAME.
+    path TEXT NOT NULL,
+    UNIQUE (cluster, name)
 );
 """
 
-# Added in schema version 2; created on first use, so state files made by
-# version 1 keep working.
+# Created on first use of a file, so that a file made by a version without
+# some of these tables keeps working.
 _VM_SCHEMA = """
 CREATE TABLE IF NOT EXISTS vms (
     name TEXT PRIMARY KEY,
@@ -161,6 +171,17 @@ class VMNotFound(SimulatorError):
             vm_name, '' if node is None else ' on node %s' % node))
 
 
+class GroupMoveRefused(SimulatorError):
+    """The cluster could not move a group as asked; it stays put."""
+
+    def __init__(self, group_state, owner_node):
+        super().__init__('the group stays %s on %s'
+                         % ('online' if group_state == 0 else 'offline',
+                            owner_node))
+        self.group_state = group_state
+        self.owner_node = owner_node
+
+
 class ClusterGroupNotFound(VMNotFound):
     """No cluster group of that VM (os-win says: no such VM)."""
 
@@ -172,6 +193,7 @@ class ClusterGroupNotFound(VMNotFound):
 @dataclasses.dataclass(frozen=True)
 class Node:
     name: str
+    cluster: str  # None: a standalone host
     vcpus: int
     memory_mb: int
     state: str
@@ -223,18 +245,18 @@ class ClusterGroup:
     max_failover_count: int
     failover_period: int
     auto_failback: bool
+    cluster: str  # the owner node's
 
 
 @dataclasses.dataclass(frozen=True)
 class SharedVolume:
     id: str
+    cluster: str
     name: str
     total_gb: int
-
-    @property
-    def path(self):
-        # Where a Hyper-V node mounts it.
-        return 'C:\\ClusterStorage\\%s' % self.name
+    # The folder that stands for the CSV's mount point on every node of its
+    # cluster (C:\\ClusterStorage\\<name> on Windows).
+    path: str
 
 
 class ClusterState(object):
@@ -303,49 +325,44 @@ class ClusterState(object):
                               '%s: %s' % (self.path, reason))
 
     def _require(self, conn):
-        try:
-            row = conn.execute('SELECT name FROM cluster').fetchone()
-        except sqlite3.OperationalError:
-            row = None
-        if row is None:
+        tables = {r['name'] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if 'world' not in tables and 'cluster' in tables:
+            raise SimulatorError(
+                '%s was made by an older hvc-sim (one cluster per file): '
+                'make it anew with "hvc-sim --state FILE init ..."'
+                % self.path)
+        if 'world' not in tables or not conn.execute(
+                'SELECT 1 FROM world').fetchone():
             raise SimulatorError(
                 'no simulated cluster in %s: create it with '
                 '"hvc-sim --state %s init ..."' % (self.path, self.path))
-        return row['name']
+
+    @property
+    def storage_root(self):
+        """Where the CSVs' folders are made: beside the state file."""
+        base, _ext = os.path.splitext(os.path.abspath(self.path))
+        return base + '-storage'
 
     def init(self, cluster_name, nodes, volumes,
              vcpus=DEFAULT_NODE_VCPUS, memory_mb=DEFAULT_NODE_MEMORY_MB):
-        """Create the cluster. ``volumes`` is a list of (name, total_gb).
+        """Create the world with its first cluster. ``volumes`` is a list
+        of (name, total_gb).
 
         Everything is checked before the file is made; a file this call
         made is removed again if it fails.
         """
-        _check_name('cluster', cluster_name, forbidden=':')
-        _check_count('vCPUs of a node', vcpus)
-        _check_count('memory of a node (MB)', memory_mb)
-        for name in nodes:
-            _check_name('node', name)
-        for name, total_gb in volumes:
-            _check_name('shared volume', name)
-            _check_size(total_gb)
-        for what, names in (('node', [n.lower() for n in nodes]),
-                            ('shared volume', [v[0] for v in volumes])):
-            for name, count in collections.Counter(names).items():
-                if count > 1:
-                    raise SimulatorError('%s %r is listed %d times'
-                                         % (what, name, count))
+        _check_cluster(cluster_name, nodes, volumes, vcpus, memory_mb)
         existed = os.path.exists(self.path)
         try:
             with self._db(write=True, create=True) as conn:
-                if conn.execute('SELECT 1 FROM cluster').fetchone():
-                    raise SimulatorError('%s already holds a cluster'
-                                         % self.path)
-                conn.execute('INSERT INTO cluster VALUES (?, ?)',
-                             (cluster_name, SCHEMA_VERSION))
-                for node in nodes:
-                    self._add_node(conn, node, vcpus, memory_mb)
-                for name, total_gb in volumes:
-                    self._add_volume(conn, name, total_gb)
+                if conn.execute('SELECT 1 FROM world').fetchone():
+                    raise SimulatorError('%s already holds a simulated '
+                                         'world' % self.path)
+                conn.execute('INSERT INTO world VALUES (?)',
+                             (SCHEMA_VERSION,))
+                self._add_cluster(conn, cluster_name, nodes, volumes, vcpus,
+                                  memory_mb)
         except SimulatorError:
             if not existed:
                 for suffix in ('', '-wal', '-shm'):
@@ -353,29 +370,103 @@ class ClusterState(object):
                         os.remove(self.path + suffix)
             raise
 
+    def add_cluster(self, cluster_name, nodes, volumes,
+                    vcpus=DEFAULT_NODE_VCPUS,
+                    memory_mb=DEFAULT_NODE_MEMORY_MB):
+        """Another failover cluster, with its own nodes and CSVs."""
+        _check_cluster(cluster_name, nodes, volumes, vcpus, memory_mb)
+        with self._db(write=True) as conn:
+            self._require(conn)
+            self._add_cluster(conn, cluster_name, nodes, volumes, vcpus,
+                              memory_mb)
+
+    def _add_cluster(self, conn, cluster_name, nodes, volumes, vcpus,
+                     memory_mb):
+        try:
+            conn.execute('INSERT INTO clusters VALUES (?)', (cluster_name,))
+        except sqlite3.IntegrityError:
+            raise SimulatorError('cluster %r exists already' % cluster_name)
+        for node in nodes:
+            self._add_node(conn, node, cluster_name, vcpus, memory_mb)
+        for name, total_gb in volumes:
+            self._add_volume(conn, cluster_name, name, total_gb)
+
+    def clusters(self):
+        """The names of the clusters."""
+        with self._db() as conn:
+            self._require(conn)
+            return [r['name'] for r in conn.execute(
+                'SELECT name FROM clusters ORDER BY name')]
+
     def cluster_name(self):
+        """The name of the only cluster (SimulatorError if there are
+        several: name one)."""
         with self._db() as conn:
-            return self._require(conn)
+            return self._the_cluster(conn, None)
 
-    def nodes(self):
+    def _the_cluster(self, conn, cluster):
+        """``cluster`` if it exists; for None, the only cluster."""
+        self._require(conn)
+        names = [r['name'] for r in conn.execute(
+            'SELECT name FROM clusters ORDER BY name')]
+        if cluster is not None:
+            if cluster not in names:
+                raise SimulatorError('no cluster %r (clusters: %s)'
+                                     % (cluster, ', '.join(names)))
+            return cluster
+        if len(names) != 1:
+            raise SimulatorError('%s holds the clusters %s: name one'
+                                 % (self.path, ', '.join(names)))
+        return names[0]
+
+    def nodes(self, cluster=None):
+        """Every node and standalone host, or the nodes of ``cluster``."""
         with self._db() as conn:
             self._require(conn)
-            return [Node(**r) for r in conn.execute(
-                'SELECT * FROM nodes ORDER BY name')]
+            if cluster is None:
+                rows = conn.execute('SELECT * FROM nodes ORDER BY name')
+            else:
+                rows = conn.execute('SELECT * FROM nodes WHERE cluster = ? '
+                                    'ORDER BY name', (cluster,))
+            return [Node(**r) for r in rows]
 
-    def shared_volumes(self):
+    def node(self, name):
+        """The node or standalone host called ``name`` exactly, or None."""
         with self._db() as conn:
             self._require(conn)
-            return [SharedVolume(**r) for r in conn.execute(
-                'SELECT * FROM shared_volumes ORDER BY name')]
+            row = conn.execute('SELECT * FROM nodes WHERE name = ?',
+                               (name,)).fetchone()
+        return Node(**row) if row else None
+
+    def shared_volumes(self, cluster=None):
+        """Every CSV, or the CSVs of ``cluster``."""
+        with self._db() as conn:
+            self._require(conn)
+            if cluster is None:
+                rows = conn.execute('SELECT * FROM shared_volumes '
+                                    'ORDER BY cluster, name')
+            else:
+                rows = conn.execute('SELECT * FROM shared_volumes WHERE '
+                                    'cluster = ? ORDER BY name', (cluster,))
+            return [SharedVolume(**r) for r in rows]
 
     def add_node(self, name, vcpus=DEFAULT_NODE_VCPUS,
-                 memory_mb=DEFAULT_NODE_MEMORY_MB):
+                 memory_mb=DEFAULT_NODE_MEMORY_MB, cluster=None):
+        """A node joins ``cluster`` (the only one, when not named)."""
         _check_count('vCPUs of a node', vcpus)
         _check_count('memory of a node (MB)', memory_mb)
         with self._db(write=True) as conn:
+            cluster = self._the_cluster(conn, cluster)
+            self._add_node(conn, name, cluster, vcpus, memory_mb)
+
+    def add_host(self, name, vcpus=DEFAULT_NODE_VCPUS,
+                 memory_mb=DEFAULT_NODE_MEMORY_MB):
+        """A standalone Hyper-V host, in no cluster."""
+        _check_count('vCPUs of a host', vcpus)
+        _check_count('memory of a host (MB)', memory_mb)
+        with self._db(write=True) as conn:
             self._require(conn)
-            self._add_node(conn, name, vcpus, memory_mb)
+            self._add_node(conn, name, None, vcpus, memory_mb)
 
     def remove_node(self, name):
         with self._db(write=True) as conn:
@@ -390,36 +481,43 @@ class ClusterState(object):
                 raise SimulatorError('no node %r' % name)
 
     def resolve_node(self, name):
-        """The cluster's spelling of node ``name``, or None.
+        """The world's spelling of node or host ``name``, or None.
 
         Windows compares computer names case-insensitively; so does the
-        simulated cluster when a host names itself.
+        simulated world when a host names itself.
         """
         for node in self.nodes():
             if node.name.lower() == name.lower():
                 return node.name
         return None
 
-    def add_volume(self, name, total_gb):
-        with self._db(write=True) as conn:
-            self._require(conn)
-            return self._add_volume(conn, name, total_gb)
-
-    def resize_volume(self, name, total_gb):
+    def add_volume(self, name, total_gb, cluster=None):
+        _check_name('shared volume', name)
         _check_size(total_gb)
         with self._db(write=True) as conn:
-            self._require(conn)
-            if not conn.execute(
-                    'UPDATE shared_volumes SET total_gb = ? WHERE name = ?',
-                    (total_gb, name)).rowcount:
-                raise SimulatorError('no shared volume %r' % name)
+            cluster = self._the_cluster(conn, cluster)
+            return self._add_volume(conn, cluster, name, total_gb)
 
-    def remove_volume(self, name):
+    def resize_volume(self, name, total_gb, cluster=None):
+        _check_size(total_gb)
         with self._db(write=True) as conn:
-            self._require(conn)
-            if not conn.execute('DELETE FROM shared_volumes WHERE name = ?',
-                                (name,)).rowcount:
-                raise SimulatorError('no shared volume %r' % name)
+            cluster = self._the_cluster(conn, cluster)
+            if not conn.execute(
+                    'UPDATE shared_volumes SET total_gb = ? WHERE '
+                    'cluster = ? AND name = ?',
+                    (total_gb, cluster, name)).rowcount:
+                raise SimulatorError('no shared volume %r in cluster %s'
+                                     % (name, cluster))
+
+    def remove_volume(self, name, cluster=None):
+        """The CSV leaves its cluster; its folder and files stay."""
+        with self._db(write=True) as conn:
+            cluster = self._the_cluster(conn, cluster)
+            if not conn.execute('DELETE FROM shared_volumes WHERE '
+                                'cluster = ? AND name = ?',
+                                (cluster, name)).rowcount:
+                raise SimulatorError('no shared volume %r in cluster %s'
+                                     % (name, cluster))
 
     # Virtual machines, as the Hyper-V hosts of the cluster hold them.
 
@@ -731,6 +829,10 @@ class ClusterState(object):
         """Cluster a VM: its group is owned by the VM's node."""
         with self._db(write=True) as conn:
             vm = self._require_vm(conn, vm_name)
+            if conn.execute('SELECT cluster FROM nodes WHERE name = ?',
+                            (vm['node'],)).fetchone()['cluster'] is None:
+                raise SimulatorError('%s runs on %s, a host in no cluster'
+                                     % (vm_name, vm['node']))
             try:
                 conn.execute(
                     'INSERT INTO cluster_groups VALUES (?, ?, ?, ?, ?, ?)',
@@ -741,34 +843,84 @@ class ClusterState(object):
                 raise SimulatorError('VM %r is clustered already' % vm_name)
 
     def move_vm(self, vm_name, node):
-        """Move a VM, and its cluster group, to another node.
-
-        What a failover or a cluster live migration does behind nova's back.
+        """Move a clustered VM, and its cluster group, to another node of
+        its cluster: what a failover or a cluster move does behind nova's
+        back.
         """
         with self._db(write=True) as conn:
-            self._require_vm(conn, vm_name)
+            vm = self._require_vm(conn, vm_name)
             self._require_node(conn, node)
+            if not conn.execute('SELECT 1 FROM cluster_groups WHERE '
+                                'name = ?', (vm_name,)).fetchone():
+                raise SimulatorError('VM %r is not clustered: only the '
+                                     'failover cluster moves VMs'
+                                     % vm_name)
+            here, there = (conn.execute(
+                'SELECT cluster FROM nodes WHERE name = ?',
+                (n,)).fetchone()['cluster'] for n in (vm['node'], node))
+            if here != there:
+                raise SimulatorError('node %r is not in the cluster of %s '
+                                     '(%s)' % (node, vm_name, here))
             conn.execute('UPDATE vms SET node = ? WHERE name = ?',
                          (node, vm_name))
             conn.execute('UPDATE cluster_groups SET owner_node = ? '
                          'WHERE name = ?', (node, vm_name))
 
+    _GROUPS = ('SELECT cluster_groups.*, nodes.cluster FROM cluster_groups '
+               'JOIN nodes ON nodes.name = cluster_groups.owner_node')
+
     def get_cluster_group(self, name):
         with self._db() as conn:
-            row = conn.execute('SELECT * FROM cluster_groups WHERE name = ?',
+            row = conn.execute(self._GROUPS + ' WHERE cluster_groups.name = ?',
                                (name,)).fetchone()
         return _group(row) if row else None
 
-    def cluster_groups(self):
+    def cluster_groups(self, cluster=None):
         with self._db() as conn:
-            return [_group(r) for r in conn.execute(
-                'SELECT * FROM cluster_groups ORDER BY name')]
+            if cluster is None:
+                rows = conn.execute(self._GROUPS +
+                                    ' ORDER BY cluster_groups.name')
+            else:
+                rows = conn.execute(self._GROUPS + ' WHERE nodes.cluster = ? '
+                                    'ORDER BY cluster_groups.name',
+                                    (cluster,))
+            return [_group(r) for r in rows]
 
-    def delete_cluster_group(self, name):
+    def delete_cluster_group(self, name, cluster=None):
+        """Uncluster a VM (of ``cluster`` only, when named)."""
         with self._db(write=True) as conn:
-            if not conn.execute('DELETE FROM cluster_groups WHERE name = ?',
-                                (name,)).rowcount:
+            deleted = conn.execute(
+                'DELETE FROM cluster_groups WHERE name = ? AND (? IS NULL '
+                'OR owner_node IN (SELECT name FROM nodes WHERE '
+                'cluster = ?))', (name, cluster, cluster)).rowcount
+            if not deleted:
                 raise ClusterGroupNotFound(name)
+
+    def move_group(self, vm_name, node, cluster, running):
+        """A move the cluster is asked for: the group of ``vm_name`` (in
+        ``cluster``) and its VM to ``node``, with the VM running or off as
+        ``running`` says, in one transaction. GroupMoveRefused, nothing
+        changed, when the group cannot end up that way there.
+        """
+        with self._db(write=True) as conn:
+            row = conn.execute(self._GROUPS + ' WHERE cluster_groups.name = ?'
+                               ' AND nodes.cluster = ?',
+                               (vm_name, cluster)).fetchone()
+            if row is None:
+                raise ClusterGroupNotFound(vm_name)
+            vm = self._require_vm(conn, vm_name)
+            target = conn.execute('SELECT * FROM nodes WHERE name = ?',
+                                  (node,)).fetchone()
+            is_running = vm['state'] in _RUNNING_STATES
+            if (target is None or target['cluster'] != cluster or
+                    target['state'] != 'up' or is_running != running):
+                raise GroupMoveRefused(
+                    group_state=0 if is_running else 1,
+                    owner_node=row['owner_node'])
+            conn.execute('UPDATE vms SET node = ? WHERE name = ?',
+                         (node, vm_name))
+            conn.execute('UPDATE cluster_groups SET owner_node = ? '
+                         'WHERE name = ?', (node, vm_name))
 
     # The named pipes VMs' serial ports connect to, by node: what a
     # simulated guest writes waits in the pipe's buffer until a reader
@@ -858,28 +1010,43 @@ class ClusterState(object):
             raise VMNotFound(name, owner)
         return row
 
-    def _add_node(self, conn, name, vcpus, memory_mb):
+    def _add_node(self, conn, name, cluster, vcpus, memory_mb):
         _check_name('node', name)
         if any(row['name'].lower() == name.lower() for row in conn.execute(
                 'SELECT name FROM nodes')):
             raise SimulatorError('node %r exists already' % name)
-        try:
-            conn.execute('INSERT INTO nodes (name, vcpus, memory_mb) '
-                         'VALUES (?, ?, ?)', (name, vcpus, memory_mb))
-        except sqlite3.IntegrityError:
-            raise SimulatorError('node %r exists already' % name)
+        conn.execute('INSERT INTO nodes (name, cluster, vcpus, memory_mb) '
+                     'VALUES (?, ?, ?, ?)', (name, cluster, vcpus, memory_mb))
 
-    def _add_volume(self, conn, name, total_gb):
-        _check_name('shared volume', name)
-        _check_size(total_gb)
+    def _add_volume(self, conn, cluster, name, total_gb):
         # A real CSV keeps its id for life; so does a simulated one.
         volume_id = str(uuid.uuid4())
+        path = os.path.join(self.storage_root, cluster, name)
         try:
-            conn.execute('INSERT INTO shared_volumes VALUES (?, ?, ?)',
-                         (volume_id, name, total_gb))
+            conn.execute('INSERT INTO shared_volumes VALUES (?, ?, ?, ?, ?)',
+                         (volume_id, cluster, name, total_gb, path))
         except sqlite3.IntegrityError:
-            raise SimulatorError('shared volume %r exists already' % name)
+            raise SimulatorError('shared volume %r exists already in '
+                                 'cluster %s' % (name, cluster))
+        os.makedirs(path, exist_ok=True)
         return volume_id
+
+
+def _check_cluster(cluster_name, nodes, volumes, vcpus, memory_mb):
+    _check_name('cluster', cluster_name, forbidden=':')
+    _check_count('vCPUs of a node', vcpus)
+    _check_count('memory of a node (MB)', memory_mb)
+    for name in nodes:
+        _check_name('node', name)
+    for name, total_gb in volumes:
+        _check_name('shared volume', name)
+        _check_size(total_gb)
+    for what, names in (('node', [n.lower() for n in nodes]),
+                        ('shared volume', [v[0] for v in volumes])):
+        for name, count in collections.Counter(names).items():
+            if count > 1:
+                raise SimulatorError('%s %r is listed %d times'
+                                     % (what, name, count))
 
 
 def _check_name(what, name, forbidden=''):

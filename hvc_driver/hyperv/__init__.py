@@ -22,6 +22,7 @@ from oslo_log import log as logging
 from nova import utils as nova_utils
 
 from hvc_driver import conf as hvc_conf
+from hvc_oswin_api import constants as oswin_const
 from hvc_oswin_api import exceptions as oswin_exc
 
 LOG = logging.getLogger(__name__)
@@ -78,6 +79,23 @@ class _OsWin(object):
                     raise
                 raise translated from e
         return call
+
+
+class _OsWinClusterUtils(_OsWin):
+    """os-win's ClusterUtils, with what its public API lacks."""
+
+    def move_offline_vm(self, vm_name, new_host, timeout=None):
+        """Move the group of a VM that is off to ``new_host`` (as
+        Move-ClusterVirtualMachineRole does): os-win 5.9 only moves
+        running VMs in public, with the private call that does both.
+        """
+        return self._migrate_vm(vm_name, new_host,
+                                self._target._LIVE_MIGRATION_TYPE,
+                                oswin_const.CLUSTER_GROUP_OFFLINE, timeout)
+
+
+# The os-win utils wrapped with more than error translation.
+_OSWIN_ADAPTERS = {'clusterutils': _OsWinClusterUtils}
 
 
 class HyperV(object):
@@ -167,8 +185,9 @@ class HyperV(object):
             from hvc_sim import oswin as sim_oswin
             return sim_oswin.UTILS_CLASSES[kind](self._simulated_state(),
                                                  self._simulated_node())
-        return _OsWin(getattr(self._oswin_utilsfactory(),
-                              'get_%s' % kind)())
+        adapter = _OSWIN_ADAPTERS.get(kind, _OsWin)
+        return adapter(getattr(self._oswin_utilsfactory(),
+                               'get_%s' % kind)())
 
     def named_pipe_handler(self, pipe_name, log_file):
         """A reader that copies a named pipe into ``log_file``, not

@@ -1,6 +1,5 @@
-"""Cluster facts from the simulated cluster's state file."""
-
-import sqlite3
+"""Cluster facts from the simulated world's state file: every cluster in
+it (its standalone hosts share nothing)."""
 
 from hvc_sim import state as sim_state
 from placement_sync import exception
@@ -10,15 +9,18 @@ from placement_sync import model
 def load(state_file):
     state = sim_state.ClusterState(state_file)
     try:
-        return [model.Cluster(
-            name=state.cluster_name(),
-            nodes=tuple(n.name for n in state.nodes()),
-            shared_volumes=tuple(
-                model.SharedVolume(id=v.id, name=v.name, total_gb=v.total_gb)
-                for v in state.shared_volumes()))]
+        nodes = state.nodes()
+        volumes = state.shared_volumes()
+        return [
+            model.Cluster(
+                name=cluster,
+                nodes=tuple(n.name for n in nodes if n.cluster == cluster),
+                shared_volumes=tuple(
+                    model.SharedVolume(id=v.id, name=v.name,
+                                       total_gb=v.total_gb)
+                    for v in volumes if v.cluster == cluster))
+            for cluster in state.clusters()]
     except sim_state.SimulatorError as e:
+        # Says what is wrong with the file (missing, not a state file,
+        # locked...), in one line.
         raise exception.InvalidInventory(str(e))
-    except sqlite3.Error as e:
-        raise exception.InvalidInventory(
-            'cannot read the simulated cluster state file %s: %s'
-            % (state_file, e))

@@ -89,7 +89,8 @@ class TestInitHost(testtools.TestCase):
     def test_a_host_outside_the_cluster_does_not_start(self):
         err = self.assertRaises(exception.NovaException,
                                 self.driver.init_host, 'stranger')
-        self.assertIn('not an active member', str(err))
+        self.assertIn('stranger is not a node of a failover cluster',
+                      str(err))
 
     def test_nova_host_need_not_be_the_cluster_node_name(self):
         # An FQDN host playing the node the cluster calls NODE2: the
@@ -247,9 +248,8 @@ class TestHyperVSeam(testtools.TestCase):
             # Classes the api does not name: their nearest ancestor's.
             (os_win_exc.HyperVPortNotFoundException(port_name='p'),
              api_exc.NotFound),
-            (os_win_exc.ClusterGroupMigrationFailed(
-                group_name='g', expected_state='s', expected_node='n',
-                group_state='x', owner_node='o'), api_exc.ClusterException),
+            (os_win_exc.ClusterPropertyListEntryNotFound(
+                property_name='p'), api_exc.ClusterException),
             (os_win_exc.x_wmi('WMI says no'), api_exc.x_wmi),
         )
         for raised, expected in cases:

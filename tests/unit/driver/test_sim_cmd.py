@@ -91,23 +91,49 @@ class TestVMCommands(testtools.TestCase):
         self.assertEqual(0, self.run_cmd('remove-node', 'n1')[0])
 
 
+class TestWorldCommands(TestVMCommands):
+
+    def test_clusters_and_hosts(self):
+        self.assertEqual(0, self.run_cmd(
+            'add-cluster', '--cluster', 'c2', '--node', 'm1', '--node', 'm2',
+            '--csv', 'Data=40')[0])
+        self.assertEqual(0, self.run_cmd('add-host', 'solo')[0])
+        status, out, err = self.run_cmd('add-node', 'n3')
+        self.assertEqual(1, status)
+        self.assertIn('holds the clusters c1, c2: name one', err)
+        self.assertEqual(0, self.run_cmd('add-node', 'n3', '--cluster',
+                                         'c1')[0])
+        self.assertEqual(0, self.run_cmd('resize-csv', 'Data=80',
+                                         '--cluster', 'c2')[0])
+        world = json.loads(self.run_cmd('show', '--json')[1])
+        self.assertEqual(
+            [('c1', ['n1', 'n2', 'n3'], [('Volume1', 100)]),
+             ('c2', ['m1', 'm2'], [('Data', 80)])],
+            [(c['name'], [n['name'] for n in c['nodes']],
+              [(v['name'], v['total_gb']) for v in c['shared_volumes']])
+             for c in world['clusters']])
+        self.assertEqual(['solo'], [h['name'] for h in world['hosts']])
+        status, out, _err = self.run_cmd('show')
+        self.assertIn('standalone hosts:', out)
+        self.assertIn('cluster c2', out)
+
+
 class TestOldStateFiles(testtools.TestCase):
 
-    def test_a_version_1_file_gains_the_vm_tables(self):
+    def test_a_file_of_one_cluster_is_refused_with_the_way_out(self):
+        # Files of hvc-sim before the world of several clusters.
         path = os.path.join(self.useFixture(fixtures.TempDir()).path,
                             'old.sqlite')
         conn = sqlite3.connect(path)
-        conn.executescript(sim_state._SCHEMA)
-        conn.execute("INSERT INTO cluster VALUES ('old', 1)")
-        conn.execute("INSERT INTO nodes (name, vcpus, memory_mb) "
-                     "VALUES ('n1', 4, 8192)")
+        conn.executescript('CREATE TABLE cluster (name TEXT, '
+                           'schema_version INTEGER);'
+                           "INSERT INTO cluster VALUES ('old', 2);")
         conn.commit()
         conn.close()
-        state = sim_state.ClusterState(path)
-        self.assertEqual(['n1'], [n.name for n in state.nodes()])
-        self.assertEqual([], state.vms())
-        state.create_vm('vm1', 'n1', 1, '/x')
-        self.assertEqual('n1', state.get_vm('vm1').node)
+        err = self.assertRaises(sim_state.SimulatorError,
+                                sim_state.ClusterState(path).nodes)
+        self.assertIn('made by an older hvc-sim', str(err))
+        self.assertIn('init', str(err))
 
 
 class TestBadInput(testtools.TestCase):

@@ -44,13 +44,19 @@ class TestSignatures(testtools.TestCase):
                 hyperv.OSWIN_CLASSES[kind])
             methods = _public_methods(cls)
             self.assertTrue(methods, kind)
+            adapter = hyperv._OSWIN_ADAPTERS.get(kind)
             for name in methods:
                 oswin_method = getattr(oswin_cls, name, None)
+                if oswin_method is not None:
+                    oswin_method = _undecorated(oswin_method, name)
+                elif adapter is not None:
+                    # What os-win lacks, the seam adds to it.
+                    oswin_method = getattr(adapter, name, None)
                 self.assertIsNotNone(
                     oswin_method, '%s.%s is not an os-win method of %s'
                     % (kind, name, oswin_cls.__name__))
                 self.assertEqual(
-                    inspect.signature(_undecorated(oswin_method, name)),
+                    inspect.signature(oswin_method),
                     inspect.signature(getattr(cls, name)),
                     '%s.%s' % (kind, name))
 
@@ -266,7 +272,11 @@ class TestCheckThenActRaces(SimulatedTestCase):
     def _fresh_vm(self):
         if self.state.get_vm('vm1'):
             self.state.delete_vm('vm1')
+        if self.state.get_cluster_group('vm1'):
+            self.state.delete_cluster_group('vm1')
         self.vmutils.create_vm('vm1', False, 1, '/x/vm1')
+        # Clustered: the failover cluster moves it.
+        self.state.add_cluster_group('vm1')
 
     def _snapshot(self, state):
         """What node1's call may change, but for the VM's node."""
@@ -445,15 +455,106 @@ class TestClusterUtils(SimulatedTestCase):
                           clusterutils.delete, 'vm1')
 
     def test_check_cluster_state_only_wants_a_node_as_os_win(self):
-        # os-win checks that the cluster has a node, not that it is this
-        # one: init_host does that.
+        # os-win checks that there is a cluster with a node, not that it
+        # is this one: init_host does that.
         self.utils('clusterutils', 'node1').check_cluster_state()
-        self.utils('clusterutils', 'elsewhere').check_cluster_state()
-        for node in ('node1', 'node2', 'node3'):
-            self.state.remove_node(node)
+        # A host in no cluster has no cluster to check.
+        self.state.add_host('standalone')
         self.assertRaises(os_win_exc.HyperVClusterException,
                           self.utils('clusterutils',
-                                     'node1').check_cluster_state)
+                                     'standalone').check_cluster_state)
+
+
+class TestWorld(SimulatedTestCase):
+    """Two clusters and a standalone host in one world: each node sees
+    its own cluster only, and the cluster moves VMs inside itself."""
+
+    def setUp(self):
+        super().setUp()
+        self.state.add_cluster('cluster2', ['b1', 'b2'], [('Data', 50)])
+        self.state.add_host('solo')
+
+    def _clustered_vm(self, name, node, running=True):
+        vmutils = self.utils('vmutils', node)
+        vmutils.create_vm(name, False, 1, '/x/' + name)
+        if running:
+            vmutils.set_vm_state(name, constants.HYPERV_VM_STATE_ENABLED)
+        self.utils('clusterutils', node).add_vm_to_cluster(name)
+
+    def test_each_node_sees_its_own_cluster(self):
+        self._clustered_vm('vm-a', 'node1')
+        self._clustered_vm('vm-b', 'b1')
+        mine, theirs = self.utils('clusterutils', 'node2'), self.utils(
+            'clusterutils', 'b2')
+        self.assertEqual(['node1', 'node2', 'node3'],
+                         mine.get_cluster_node_names())
+        self.assertEqual(['b1', 'b2'], theirs.get_cluster_node_names())
+        self.assertEqual((['vm-a'], ['vm-b']),
+                         (mine.list_instances(), theirs.list_instances()))
+        self.assertFalse(mine.vm_exists('vm-b'))
+        self.assertRaises(os_win_exc.ClusterObjectNotFound,
+                          mine.get_vm_host, 'vm-b')
+        self.assertRaises(os_win_exc.HyperVVMNotFoundException,
+                          mine.delete, 'vm-b')
+        self.assertIsNotNone(self.state.get_cluster_group('vm-b'))
+        # Each CSV is a folder of its own, per cluster.
+        paths = {(v.cluster, v.name): v.path
+                 for v in self.state.shared_volumes()}
+        self.assertEqual({('cluster1', 'Volume1'), ('cluster2', 'Data')},
+                         set(paths))
+        for path in paths.values():
+            self.assertTrue(os.path.isdir(path))
+        self.assertEqual(2, len(set(paths.values())))
+
+    def test_a_standalone_host_has_no_cluster(self):
+        solo = self.utils('clusterutils', 'solo')
+        self.assertRaises(os_win_exc.HyperVClusterException,
+                          solo.get_cluster_node_names)
+        self.utils('vmutils', 'solo').create_vm('vm-s', False, 1, '/x/s')
+        self.assertRaises(os_win_exc.HyperVClusterException,
+                          solo.add_vm_to_cluster, 'vm-s')
+        self.assertRaises(os_win_exc.HyperVVMNotFoundException,
+                          self.utils('clusterutils',
+                                     'node1').add_vm_to_cluster, 'vm-s')
+
+    def test_cluster_live_migration_moves_a_running_vm_only(self):
+        self._clustered_vm('vm-a', 'node1')
+        clusterutils = self.utils('clusterutils', 'node1')
+        clusterutils.live_migrate_vm('vm-a', 'node3')
+        self.assertEqual(('node3', 'node3'),
+                         (self.state.get_vm('vm-a').node,
+                          clusterutils.get_vm_host('vm-a')))
+        self.assertEqual(constants.HYPERV_VM_STATE_ENABLED,
+                         self.state.get_vm('vm-a').state)
+        # Never out of the cluster; an offline VM only with the offline
+        # move; a failed move leaves the VM where it was.
+        for node, method in (('b1', 'live_migrate_vm'),
+                             ('nowhere', 'live_migrate_vm'),
+                             ('node2', 'move_offline_vm')):
+            err = self.assertRaises(
+                os_win_exc.ClusterGroupMigrationFailed,
+                getattr(clusterutils, method), 'vm-a', node)
+            self.assertIn('on node3', str(err))
+            self.assertEqual('node3', self.state.get_vm('vm-a').node)
+        self.utils('vmutils', 'node3').set_vm_state(
+            'vm-a', constants.HYPERV_VM_STATE_DISABLED)
+        clusterutils.move_offline_vm('vm-a', 'node2')
+        self.assertEqual(('node2', constants.HYPERV_VM_STATE_DISABLED),
+                         (self.state.get_vm('vm-a').node,
+                          self.state.get_vm('vm-a').state))
+        self.assertRaises(os_win_exc.ClusterObjectNotFound,
+                          self.utils('clusterutils', 'b1').live_migrate_vm,
+                          'vm-a', 'b2')
+
+    def test_a_failover_stays_in_its_cluster(self):
+        self._clustered_vm('vm-a', 'node1')
+        self.assertRaises(sim_state.SimulatorError, self.state.move_vm,
+                          'vm-a', 'b1')
+        self.utils('vmutils', 'solo').create_vm('vm-s', False, 1, '/x/s')
+        self.assertRaises(sim_state.SimulatorError, self.state.move_vm,
+                          'vm-s', 'node1')
+        self.state.move_vm('vm-a', 'node2')
+        self.assertEqual('node2', self.state.get_vm('vm-a').node)
 
 
 class TestHostUtils(SimulatedTestCase):
