@@ -10,6 +10,7 @@ An aggregate is ours when its metadata names the cluster
 cluster's nodes; other metadata (an availability zone, say) is left alone.
 """
 
+import collections
 import dataclasses
 
 from keystoneauth1 import exceptions as ks_exc
@@ -31,6 +32,7 @@ class HostAggregates(object):
         outage to ride out, not a crash."""
         self._compute_factory = compute_factory
         self._compute = None
+        self._nova_hosts = None
         self.requests = {'reads': 0, 'writes': 0}
 
     def _call(self, kind, func):
@@ -58,6 +60,7 @@ class HostAggregates(object):
         cluster's placement aggregate set (None for a cluster whose
         aggregate could not be made, or is new in a dry run)."""
         existing = self._list()
+        self._nova_hosts = None
         result = []
         for cluster in desired:
             try:
@@ -73,10 +76,15 @@ class HostAggregates(object):
         return result
 
     def _find(self, cluster, existing):
-        for agg in existing:
-            if (agg.metadata or {}).get(
-                    model.HOST_AGGREGATE_CLUSTER_KEY) == cluster.name:
-                return agg
+        marked = [agg for agg in existing if (agg.metadata or {}).get(
+            model.HOST_AGGREGATE_CLUSTER_KEY) == cluster.name]
+        if len(marked) > 1:
+            raise exception.NameClash(
+                'nova has %d host aggregates marked %s=%s (ids %s): keep '
+                'one' % (len(marked), model.HOST_AGGREGATE_CLUSTER_KEY,
+                         cluster.name, ', '.join(str(a.id) for a in marked)))
+        if marked:
+            return marked[0]
         for agg in existing:
             if agg.name == cluster.host_aggregate_name:
                 if agg.hosts or agg.metadata:
@@ -109,11 +117,29 @@ class HostAggregates(object):
             raise exception.SyncError(
                 'nova did not return the uuid of host aggregate %s: the '
                 'compute API must offer microversion 2.41 or later' % agg.name)
-        step = plan_host_aggregate(cluster, agg)
+        nova_hosts = None
+        if _missing_hosts(cluster, agg):
+            nova_hosts = self._compute_hosts()
+        step = plan_host_aggregate(cluster, agg, nova_hosts)
         for action in step.actions:
             if dry_run or self._apply(action, agg, report):
                 report.change('%s', action.describe())
+        for warning in step.warnings:
+            report.warn('%s', warning)
+        for error in step.errors:
+            report.error('%s', error)
         return agg.uuid
+
+    def _compute_hosts(self):
+        """{model.host_key: [host names]} of nova's compute services, read
+        once per run: a host is added under nova's own spelling."""
+        if self._nova_hosts is None:
+            self._nova_hosts = collections.defaultdict(list)
+            for service in self._call('reads', lambda c: list(
+                    c.services(binary='nova-compute'))):
+                self._nova_hosts[model.host_key(service.host)].append(
+                    service.host)
+        return self._nova_hosts
 
     def _create(self, cluster, existing):
         try:
@@ -138,10 +164,11 @@ class HostAggregates(object):
         return self._remove_host(agg, action.host, report)
 
     def _hosts_now(self, agg):
-        """The aggregate's hosts as nova has them now (it may be gone)."""
+        """The aggregate's hosts as nova has them now (it may be gone), by
+        model.host_key."""
         try:
-            return set(self._call(
-                'reads', lambda c: c.get_aggregate(agg.id)).hosts or [])
+            return {model.host_key(h) for h in self._call(
+                'reads', lambda c: c.get_aggregate(agg.id)).hosts or []}
         except sdk_exc.NotFoundException:
             raise exception.SyncError(
                 'host aggregate %s was deleted while this run used it; the '
@@ -152,7 +179,7 @@ class HostAggregates(object):
             self._call('writes', lambda c: c.add_host_to_aggregate(agg, host))
             return True
         except sdk_exc.HttpException as e:
-            if host in self._hosts_now(agg):
+            if model.host_key(host) in self._hosts_now(agg):
                 return False  # added meanwhile by another copy of this tool
             if e.status_code == 404:
                 report.warn('host %s of cluster %s is not a nova compute '
@@ -169,7 +196,7 @@ class HostAggregates(object):
                        lambda c: c.remove_host_from_aggregate(agg, host))
             return True
         except sdk_exc.HttpException as e:
-            if host in self._hosts_now(agg):
+            if model.host_key(host) in self._hosts_now(agg):
                 report.error('nova refused to remove host %s from host '
                              'aggregate %s: %s', host, agg.name,
                              e.details or e)
@@ -221,15 +248,42 @@ class RemoveHost:
             self.host, self.aggregate, self.cluster)
 
 
-def plan_host_aggregate(cluster, agg):
-    """What makes the cluster's existing host aggregate ``agg`` match it."""
+def _missing_hosts(cluster, agg):
+    """The cluster's nodes missing from the aggregate, by model.host_key."""
+    return ({model.host_key(n) for n in cluster.nodes}
+            - {model.host_key(h) for h in agg.hosts or []})
+
+
+def plan_host_aggregate(cluster, agg, nova_hosts):
+    """What makes the cluster's existing host aggregate ``agg`` match it.
+
+    Host names are compared as nova compares them (model.host_key);
+    ``nova_hosts`` (read when a node is missing from ``agg``) gives
+    nova's spelling of each: {host key: [names of nova compute hosts]}.
+    """
     step = plan.Plan()
     if (agg.metadata or {}).get(
             model.HOST_AGGREGATE_CLUSTER_KEY) != cluster.name:
         step.actions.append(MarkHostAggregate(agg.name, cluster.name))
-    hosts = set(agg.hosts or [])
-    step.actions.extend(AddHost(agg.name, host, cluster.name)
-                        for host in sorted(set(cluster.nodes) - hosts))
-    step.actions.extend(RemoveHost(agg.name, host, cluster.name)
-                        for host in sorted(hosts - set(cluster.nodes)))
+    nodes = {model.host_key(n): n for n in cluster.nodes}
+    for key in sorted(_missing_hosts(cluster, agg)):
+        spellings = sorted(set(nova_hosts.get(key, ())))
+        if not spellings:
+            step.warnings.append(
+                'host %s of cluster %s is not a nova compute host yet; a '
+                'later run adds it to %s' % (nodes[key], cluster.name,
+                                             agg.name))
+        elif len(spellings) > 1:
+            step.errors.append(
+                'node %s of cluster %s matches several nova compute hosts '
+                '(%s): nova host names are not case-sensitive; delete the '
+                'stale compute service' % (nodes[key], cluster.name,
+                                           ', '.join(spellings)))
+        else:
+            step.actions.append(AddHost(agg.name, spellings[0],
+                                        cluster.name))
+    step.actions.extend(
+        RemoveHost(agg.name, host, cluster.name)
+        for host in sorted(agg.hosts or [])
+        if model.host_key(host) not in nodes)
     return step

@@ -121,12 +121,35 @@ def desired_state(clusters):
         for c in clusters]
 
 
+def host_key(name):
+    """A host name as nova compares it: case aside. Windows cluster node
+    names ignore case, and so does nova's database (MySQL's collation):
+    the cluster may say HV-NODE1 where nova says hv-node1."""
+    return name.casefold()
+
+
+def name_problem(value):
+    """Why ``value`` cannot be a name, or None. An empty name is refused
+    everywhere: placement's ``?name=`` would match every provider."""
+    if not isinstance(value, str) or not value.strip():
+        return 'must be a non-empty string, got %r' % (value,)
+    return None
+
+
 def cluster_problems(cluster):
     """What is wrong with a cluster's facts: [(field, problem)]."""
-    if ':' in cluster.name:
-        return [('name', "must not contain ':', which separates the parts "
-                         "of provider names, got %r" % cluster.name)]
-    return []
+    problems = []
+    problem = name_problem(cluster.name)
+    if problem:
+        problems.append(('name', problem))
+    elif ':' in cluster.name:
+        problems.append(('name', "must not contain ':', which separates the "
+                         "parts of provider names, got %r" % cluster.name))
+    for i, node in enumerate(cluster.nodes):
+        problem = name_problem(node)
+        if problem:
+            problems.append(('nodes[%d]' % i, problem))
+    return problems
 
 
 def volume_problems(cluster_name, volume):
@@ -135,7 +158,9 @@ def volume_problems(cluster_name, volume):
     Every source's facts pass here, so placement never refuses a write
     half-way through a run.
     """
-    problems = []
+    problems = [(field, name_problem(getattr(volume, field)))
+                for field in ('id', 'name')
+                if name_problem(getattr(volume, field))]
     if not _is_integer(volume.total_gb) or not (
             1 <= volume.total_gb <= MAX_GB):
         problems.append(('total_gb', 'must be between 1 and %d, got %r'
@@ -158,7 +183,7 @@ def volume_problems(cluster_name, volume):
         if problem:
             problems.append(('traits', problem))
     name = provider_name(cluster_name, volume.name)
-    if len(name) > MAX_NAME:
+    if isinstance(volume.name, str) and len(name) > MAX_NAME:
         problems.append(('name', 'makes a provider name of %d characters; '
                          'placement allows %d' % (len(name), MAX_NAME)))
     return problems

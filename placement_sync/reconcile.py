@@ -16,6 +16,7 @@ provider that keeps changing under it) is reported and confined to its
 step; the rest of the cluster still converges.
 """
 
+import collections
 import dataclasses
 import random
 import time
@@ -72,6 +73,9 @@ class Reconciler(object):
         # The clusters whose derived aggregate, left over from running
         # without host aggregates, this process has cleared (once each).
         self._stale_cleared = set()
+        # Every provider by model.host_key of its name, listed once per run
+        # when a node is missing from its cluster's aggregate.
+        self._by_host_key = None
 
     def sync(self, clusters):
         """Converge every cluster; return a Report.
@@ -81,6 +85,7 @@ class Reconciler(object):
         provider or node, and reported.
         """
         report = Report()
+        self._by_host_key = None
         desired = model.desired_state(clusters)
         if self.host_aggregates is not None:
             desired = self.host_aggregates.sync(desired, report,
@@ -162,15 +167,15 @@ class Reconciler(object):
 
     def _observe(self, cluster, clear_stale):
         wanted = {p.uuid: p for p in cluster.providers}
-        nodes = set(cluster.nodes)
+        nodes = {model.host_key(n) for n in cluster.nodes}
         csvs, holders, members, present = {}, {}, [], set()
         for listed in self.placement.list_providers(
                 member_of=cluster.placement_aggregate):
             if listed['uuid'] in wanted:
                 csvs[listed['uuid']] = self._observe_listed_csv(
                     wanted[listed['uuid']], listed)
-            elif listed['name'] in nodes:
-                present.add(listed['name'])
+            elif model.host_key(listed['name']) in nodes:
+                present.add(model.host_key(listed['name']))
             else:
                 member = self._read_if_there(listed, _ALL_PARTS)
                 if member is not None:
@@ -188,7 +193,8 @@ class Reconciler(object):
         return plan_mod.ObservedCluster(
             members=tuple(members), csvs=csvs, name_holders=holders,
             nodes={node: self._node_candidates(node)
-                   for node in cluster.nodes if node not in present},
+                   for node in cluster.nodes
+                   if model.host_key(node) not in present},
             stale_members=stale_members)
 
     def _replan(self, cluster, key):
@@ -200,6 +206,7 @@ class Reconciler(object):
             return plan_mod.plan_csv(want, cluster.placement_aggregate,
                                      provider, holder)
         if kind == 'node':
+            self._by_host_key = None
             return plan_mod.plan_node(cluster, subject,
                                       self._node_candidates(subject))
         listed = self.placement.get_provider(subject)
@@ -252,19 +259,30 @@ class Reconciler(object):
             provider, usages=self.placement.get_usages(provider.uuid))
 
     def _name_holder(self, name):
+        """The provider named exactly ``name``, or None. Never the first
+        of several: a case-blind database may return other spellings."""
         found = [p for p in self.placement.list_providers(name=name)
                  if p['name'] == name]
+        if len(found) > 1:
+            raise exception.SyncError(
+                'placement lists %d providers named %s' % (len(found), name))
         if not found:
             return None
-        [holder] = found  # placement's names are unique.
-        return self._read_if_there(holder, ('traits', 'aggregates',
-                                            'usages'))
+        return self._read_if_there(found[0], ('traits', 'aggregates',
+                                              'usages'))
 
     def _node_candidates(self, node):
+        """The providers named as the node, case aside. Placement's
+        ``?name=`` is as case-sensitive as its database, so one listing
+        of every provider serves all the nodes of the run."""
+        if self._by_host_key is None:
+            self._by_host_key = collections.defaultdict(list)
+            for listed in self.placement.list_providers():
+                self._by_host_key[model.host_key(listed['name'])].append(
+                    listed)
         return tuple(filter(None, (
-            self._read_if_there(p, ('aggregates',))
-            for p in self.placement.list_providers(name=node)
-            if p['name'] == node)))
+            self._read_if_there(listed, ('aggregates',))
+            for listed in self._by_host_key.get(model.host_key(node), ()))))
 
     def _read_if_there(self, listed, parts):
         """A consistent snapshot of ``parts`` (every part read at one

@@ -37,21 +37,6 @@ def validate_clusters(clusters):
         if count > 1:
             problems.append('cluster %r is listed %d times' % (name, count))
     for cluster in clusters:
-        for node in cluster.nodes:
-            other = owner_of_node.setdefault(node, cluster.name)
-            if other != cluster.name:
-                problems.append('node %r is in clusters %r and %r'
-                                % (node, other, cluster.name))
-        for what, values in (
-                ('node', cluster.nodes),
-                ('shared volume id', [v.id for v in cluster.shared_volumes]),
-                ('shared volume name',
-                 [v.name for v in cluster.shared_volumes])):
-            for value, count in collections.Counter(values).items():
-                if count > 1:
-                    problems.append('cluster %r: %s %r is listed %d times'
-                                    % (cluster.name, what, value, count))
-    for cluster in clusters:
         problems.extend('cluster %r: %s %s' % (cluster.name, field, problem)
                         for field, problem in model.cluster_problems(cluster))
         for volume in cluster.shared_volumes:
@@ -60,5 +45,21 @@ def validate_clusters(clusters):
                 % (cluster.name, volume.name, field, problem)
                 for field, problem in model.volume_problems(cluster.name,
                                                             volume))
+        names = [n for n in cluster.nodes if not model.name_problem(n)]
+        for node in {model.host_key(n): n for n in names}.values():
+            other = owner_of_node.setdefault(model.host_key(node),
+                                             cluster.name)
+            if other != cluster.name:
+                problems.append('node %r is in clusters %r and %r'
+                                % (node, other, cluster.name))
+        for what, values in (
+                ('node', [model.host_key(n) for n in names]),
+                ('shared volume id', [v.id for v in cluster.shared_volumes]),
+                ('shared volume name',
+                 [v.name for v in cluster.shared_volumes])):
+            for value, count in collections.Counter(values).items():
+                if count > 1:
+                    problems.append('cluster %r: %s %r is listed %d times'
+                                    % (cluster.name, what, value, count))
     if problems:
         raise exception.InvalidInventory('; '.join(problems))

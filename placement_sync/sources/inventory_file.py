@@ -59,14 +59,12 @@ def _parse_cluster(where, raw, errors):
         errors.append('%s: must be a mapping' % where)
         return None
     _unknown_keys(where, raw, _CLUSTER_KEYS, errors)
-    name = _name(where + '.name', raw.get('name'), errors)
+    name = raw.get('name')
     nodes = raw.get('nodes')
     if not isinstance(nodes, list) or not nodes:
         errors.append('%s.nodes: must be a non-empty list of nova compute '
                       'host names' % where)
         nodes = []
-    nodes = [_name('%s.nodes[%d]' % (where, j), n, errors)
-             for j, n in enumerate(nodes)]
     # Required, even if empty: a forgotten key must not read as "this
     # cluster has no CSVs any more", which would drain them all.
     volumes = raw.get('shared_volumes')
@@ -75,10 +73,11 @@ def _parse_cluster(where, raw, errors):
                       'cluster has no CSV)' % where)
         volumes = []
     cluster = model.Cluster(name=name, nodes=tuple(nodes), shared_volumes=())
-    if name is not None:
-        _add_problems(where, model.cluster_problems(cluster), errors)
+    _add_problems(where, model.cluster_problems(cluster), errors)
+    cluster_name = name if isinstance(name, str) else ''
     return dataclasses.replace(cluster, shared_volumes=tuple(
-        _parse_volume('%s.shared_volumes[%d]' % (where, j), v, name, errors)
+        _parse_volume('%s.shared_volumes[%d]' % (where, j), v, cluster_name,
+                      errors)
         for j, v in enumerate(volumes)))
 
 
@@ -110,8 +109,7 @@ def _parse_volume(where, raw, cluster_name, errors):
     volume = model.SharedVolume(
         id=volume_id, name=name, total_gb=total, reserved_gb=reserved,
         allocation_ratio=ratio, traits=frozenset(traits))
-    _add_problems(where, model.volume_problems(cluster_name or '', volume),
-                  errors)
+    _add_problems(where, model.volume_problems(cluster_name, volume), errors)
     return volume
 
 
@@ -129,8 +127,9 @@ def _unknown_keys(where, raw, allowed, errors):
 
 
 def _name(where, value, errors):
-    if not isinstance(value, str) or not value.strip():
-        errors.append('%s: must be a non-empty string' % where)
+    problem = model.name_problem(value)
+    if problem:
+        errors.append('%s: %s' % (where, problem))
         return None
     return value
 

@@ -84,6 +84,21 @@ class TestHostAggregates(integrated_helpers.ProviderUsageBaseTestCase):
         self.assertEqual(0, again.placement.requests['writes'])
         self.assertEqual(0, again.host_aggregates.requests['writes'])
 
+    def test_host_names_match_as_nova_matches_them(self):
+        # The cluster spells its nodes its own way; nova's spelling wins.
+        cluster = self._cluster(nodes=('HV1', 'Hv2', 'hv3'))
+        result = self._reconciler().sync([cluster])
+        self.assertEqual(([], []), (result.errors, result.warnings))
+        agg = self._aggregate()
+        self.assertEqual(sorted(NODES), sorted(agg['hosts']))
+        for host in NODES:
+            self.assertEqual({agg['uuid']}, self._placement_aggregates(
+                self._get_provider_uuid_by_host(host)))
+        again = self._reconciler()
+        self.assertEqual([], again.sync([cluster]).changes)
+        self.assertEqual(0, again.host_aggregates.requests['writes'])
+        self.assertEqual(0, again.placement.requests['writes'])
+
     def test_switching_to_host_aggregates_leaves_the_derived_one(self):
         reconciler = self._reconciler()
         reconciler.host_aggregates = None  # as with the option off

@@ -44,10 +44,10 @@ class TestSync(hvc_fixtures.PlacementTestCase):
                 'aggregates': client.get_aggregates(rp_uuid)[1],
             }
         for node in cluster.nodes:
-            found = client.list_providers(name=node)
+            [found] = client.list_providers(name=node) or [None]
             if found:
                 state['nodes'][node] = client.get_aggregates(
-                    found[0]['uuid'])[1]
+                    found['uuid'])[1]
         state['aggregate'] = agg
         return state
 
@@ -220,6 +220,34 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertEqual([], result.warnings)
         state = self._state(cluster)
         self.assertEqual(3, len(state['nodes']))
+
+    def test_node_names_match_case_aside(self):
+        # The cluster says HV-NODE1; nova and its provider say hv-node1.
+        cluster = self.cluster()
+        shouting = dataclasses.replace(
+            cluster, nodes=tuple(n.upper() for n in cluster.nodes))
+        result = self.reconciler().sync([shouting])
+        self.assertEqual(([], []), (result.errors, result.warnings))
+        self.assertEqual(3, len(self._state(cluster)['nodes']))
+        for nodes in self._state(cluster)['nodes'].values():
+            self.assertEqual({model.placement_aggregate_uuid(cluster.name)},
+                             nodes)
+        again = self.reconciler()
+        self.assertEqual([], again.sync([shouting]).changes)
+        self.assertEqual(0, again.placement.requests['writes'])
+
+    def test_empty_node_name_joins_nothing(self):
+        # Past the sources' checks: '' must not match every provider.
+        other = self.cluster()
+        self.reconciler().sync([other])
+        nameless = dataclasses.replace(self.cluster(create_nodes=False),
+                                       nodes=('',))
+        result = self.reconciler().sync([nameless])
+        self.assertIn('has no resource provider yet', result.warnings[0])
+        members = self.client().list_providers(
+            member_of=model.placement_aggregate_uuid(nameless.name))
+        self.assertEqual([model.provider_name(nameless.name, 'Volume1')],
+                         [p['name'] for p in members])
 
     def test_foreign_aggregates_and_traits_are_kept(self):
         cluster = self.cluster()

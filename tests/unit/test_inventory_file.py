@@ -91,6 +91,10 @@ class TestParse(testtools.TestCase):
             (['clusters', 0, 'nodes'], [], 'clusters[0].nodes: must be a '
                                            'non-empty list'),
             (['clusters', 0, 'nodes'], ['node1', 7], 'clusters[0].nodes[1]'),
+            (['clusters', 0, 'nodes'], ['node1', ''],
+             "clusters[0].nodes[1]: must be a non-empty string, got ''"),
+            (vol + ['name'], ' ', 'clusters[0].shared_volumes[1].name: must '
+                                  'be a non-empty string'),
             (['clusters', 0, 'name'], None, 'clusters[0].name'),
             (['clusters', 0, 'name'], 'a:b',
              "clusters[0].name: must not contain ':'"),
@@ -128,6 +132,28 @@ class TestParse(testtools.TestCase):
                       "must be a finite number > 0 and at most", error)
         self.assertIn("cluster 'c1', shared volume 'Wide': traits "
                       "CUSTOM_XXXXXXXXXXXXX... has 307 characters", error)
+
+    def test_empty_names_from_any_source(self):
+        # An empty node name would match every provider in placement.
+        bad = model.Cluster(name='', nodes=('n1', ''), shared_volumes=(
+            model.SharedVolume(id='', name='', total_gb=10),))
+        error = str(self.assertRaises(exception.InvalidInventory,
+                                      sources.validate_clusters, [bad]))
+        for field in ('name', 'nodes[1]'):
+            self.assertIn("cluster '': %s must be a non-empty string" % field,
+                          error)
+        for field in ('id', 'name'):
+            self.assertIn("cluster '', shared volume '': %s must be a "
+                          "non-empty string" % field, error)
+
+    def test_node_names_are_compared_case_aside(self):
+        one = model.Cluster(name='c1', nodes=('HV-NODE1', 'hv-node1'),
+                            shared_volumes=())
+        two = model.Cluster(name='c2', nodes=('Hv-Node1',), shared_volumes=())
+        error = str(self.assertRaises(exception.InvalidInventory,
+                                      sources.validate_clusters, [one, two]))
+        self.assertIn("cluster 'c1': node 'hv-node1' is listed 2 times", error)
+        self.assertIn("node 'Hv-Node1' is in clusters 'c1' and 'c2'", error)
 
     def test_top_level_shape(self):
         self.assertIn("'clusters' list", self._error([]))
