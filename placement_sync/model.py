@@ -46,11 +46,22 @@ class SharedVolume:
 
 
 @dataclasses.dataclass(frozen=True)
+class OfflineVolume:
+    """A CSV the cluster has but whose facts cannot be read now (offline,
+    failed, its size unreadable). Its provider is kept as it is, never
+    drained as if the CSV were gone."""
+    id: str
+    name: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Cluster:
     """A failover cluster: its nova compute hosts and its CSVs."""
     name: str
     nodes: tuple
     shared_volumes: tuple
+    offline_volumes: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +98,8 @@ class DesiredCluster:
     # The placement aggregate the cluster's providers share: the nova host
     # aggregate's uuid when nova manages it, else a deterministic one.
     placement_aggregate: str = None
+    # {provider uuid: OfflineVolume}: providers to leave as they are.
+    offline: dict = dataclasses.field(default_factory=dict)
 
 
 def provider_uuid(cluster_name, volume_id):
@@ -117,7 +130,9 @@ def desired_state(clusters):
                                 cluster=c.name,
                                 volume=v)
                 for v in c.shared_volumes),
-            host_aggregate_name=host_aggregate_name(c.name))
+            host_aggregate_name=host_aggregate_name(c.name),
+            offline={provider_uuid(c.name, v.id): v
+                     for v in c.offline_volumes})
         for c in clusters]
 
 
@@ -149,6 +164,12 @@ def cluster_problems(cluster):
         problem = name_problem(node)
         if problem:
             problems.append(('nodes[%d]' % i, problem))
+    for i, volume in enumerate(cluster.offline_volumes):
+        for field in ('id', 'name'):
+            problem = name_problem(getattr(volume, field))
+            if problem:
+                problems.append(('offline_volumes[%d].%s' % (i, field),
+                                 problem))
     return problems
 
 

@@ -419,11 +419,19 @@ def plan_cluster(cluster, observed):
     """The steps that make placement match one cluster, in order:
     [(step key, Plan)]. A key names what ``reconcile`` reads again when
     the step's generation turns out stale: ('member', uuid), ('csv',
-    uuid), ('node', name) or ('stale', uuid)."""
+    uuid), ('node', name) or ('stale', uuid); ('offline', uuid) only
+    warns."""
     steps = []
     freed = set()
+    for uuid, volume in sorted(cluster.offline.items()):
+        steps.append((('offline', uuid), Plan(warnings=[
+            'shared volume %s (%s) of cluster %s is offline: %s; its '
+            'provider is left as it is until it is back'
+            % (volume.name, volume.id, cluster.name, volume.reason)])))
     # Retire first: a CSV that is gone frees its name for a new one.
     for member in observed.members:
+        if member.uuid in cluster.offline:
+            continue
         plan = plan_member(cluster, member)
         if releases_name(plan):
             freed.add(member.uuid)

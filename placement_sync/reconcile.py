@@ -176,7 +176,7 @@ class Reconciler(object):
                     wanted[listed['uuid']], listed)
             elif model.host_key(listed['name']) in nodes:
                 present.add(model.host_key(listed['name']))
-            else:
+            elif listed['uuid'] not in cluster.offline:  # kept unread
                 member = self._read_if_there(listed, _ALL_PARTS)
                 if member is not None:
                     members.append(member)

@@ -52,11 +52,11 @@ def validate_clusters(clusters):
             if other != cluster.name:
                 problems.append('node %r is in clusters %r and %r'
                                 % (node, other, cluster.name))
+        volumes = cluster.shared_volumes + cluster.offline_volumes
         for what, values in (
                 ('node', [model.host_key(n) for n in names]),
-                ('shared volume id', [v.id for v in cluster.shared_volumes]),
-                ('shared volume name',
-                 [v.name for v in cluster.shared_volumes])):
+                ('shared volume id', [v.id for v in volumes]),
+                ('shared volume name', [v.name for v in volumes])):
             for value, count in collections.Counter(values).items():
                 if count > 1:
                     problems.append('cluster %r: %s %r is listed %d times'

@@ -170,6 +170,35 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.reconciler().sync([shrunk])
         self.assertIsNone(client.get_provider(vol2))
 
+    def test_offline_csv_keeps_its_provider(self):
+        cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))
+        self.reconciler().sync([cluster])
+        client = self.client()
+        vol2 = model.provider_uuid(cluster.name, 'Volume2-id')
+        self._allocate(client, vol2, 10)
+        before = client.get_provider(vol2)
+        offline = dataclasses.replace(
+            cluster,
+            shared_volumes=(_volume(cluster, 'Volume1', total_gb=600),),
+            offline_volumes=(model.OfflineVolume(
+                'Volume2-id', 'Volume2',
+                'its cluster resource Cluster Disk 2 is offline'),))
+        for dry_run in (True, False):
+            result = self.reconciler(dry_run=dry_run).sync([offline])
+            self.assertEqual([], result.errors)
+            self.assertEqual(['shared volume Volume2 (Volume2-id) of cluster '
+                              '%s is offline: its cluster resource Cluster '
+                              'Disk 2 is offline; its provider is left as it '
+                              'is until it is back' % cluster.name],
+                             result.warnings)
+            # The others converge all the same.
+            self.assertEqual(1, len(result.changes), result.changes)
+        self.assertEqual(before, client.get_provider(vol2))
+        self.assertEqual(0, client.get_inventories(vol2)[1]['DISK_GB'][
+            'reserved'])
+        self.assertEqual(600, client.get_inventories(model.provider_uuid(
+            cluster.name, 'Volume1-id'))[1]['DISK_GB']['total'])
+
     def test_shrink_below_usage_is_written_and_reported(self):
         cluster = self.cluster()
         self.reconciler().sync([cluster])

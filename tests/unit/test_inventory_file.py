@@ -136,10 +136,11 @@ class TestParse(testtools.TestCase):
     def test_empty_names_from_any_source(self):
         # An empty node name would match every provider in placement.
         bad = model.Cluster(name='', nodes=('n1', ''), shared_volumes=(
-            model.SharedVolume(id='', name='', total_gb=10),))
+            model.SharedVolume(id='', name='', total_gb=10),),
+            offline_volumes=(model.OfflineVolume('', 'V2', 'offline'),))
         error = str(self.assertRaises(exception.InvalidInventory,
                                       sources.validate_clusters, [bad]))
-        for field in ('name', 'nodes[1]'):
+        for field in ('name', 'nodes[1]', 'offline_volumes[0].id'):
             self.assertIn("cluster '': %s must be a non-empty string" % field,
                           error)
         for field in ('id', 'name'):

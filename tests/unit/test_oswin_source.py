@@ -1,16 +1,45 @@
-"""The os-win source, with os-win mocked by autospec (no Windows here)."""
+"""The os-win source, with os-win mocked by autospec (no Windows here).
+
+The WMI objects carry the properties Microsoft documents for the cluster
+provider (root/MSCluster), with the values Windows gives them.
+"""
 
 from unittest import mock
 
+import fixtures
 from os_win import exceptions as os_win_exc
 from os_win.utils.compute import clusterutils
 from os_win.utils.storage import diskutils
 import testtools
 
 from placement_sync import exception
+from placement_sync import model
+from placement_sync import sources
 from placement_sync.sources import oswin
 
 GiB = 1024 ** 3
+ONLINE, OFFLINE = 2, 3
+RESOURCE_1 = '6a4e1b86-5c2a-4f69-9c3e-1f0d2b7a9e01'
+RESOURCE_2 = '0d3c9f52-8b1e-4a7d-b6c4-5e2f1a9d8c02'
+
+
+def _csv(path, guid):
+    """An MSCluster_ClusterSharedVolume."""
+    return mock.Mock(spec_set=['Name', 'VolumeName'], Name=path,
+                     VolumeName='\\\\?\\Volume{%s}\\' % guid)
+
+
+def _resource(name, resource_id, state=ONLINE):
+    """An MSCluster_Resource."""
+    return mock.Mock(spec_set=['Name', 'Id', 'State', 'Type'], Name=name,
+                     Id=resource_id, State=state, Type='Physical Disk')
+
+
+def _link(csv, resource):
+    """An MSCluster_ClusterSharedVolumeToResource: the wmi module gives its
+    references as the objects they point at."""
+    return mock.Mock(spec_set=['GroupComponent', 'PartComponent'],
+                     GroupComponent=csv, PartComponent=resource)
 
 
 class TestOsWinSource(testtools.TestCase):
@@ -24,27 +53,105 @@ class TestOsWinSource(testtools.TestCase):
         self.disk = mock.create_autospec(diskutils.DiskUtils, instance=True)
         for name, value in (('get_clusterutils', self.cluster),
                             ('get_diskutils', self.disk)):
-            self.useFixture(_patch('os_win.utilsfactory.' + name, value))
-
-    def test_reads_nodes_and_csvs(self):
+            self.useFixture(fixtures.MockPatch(
+                'os_win.utilsfactory.' + name, return_value=value))
         conn = self.cluster._conn_cluster
         conn.MSCluster_Cluster.return_value = [mock.Mock(Name='HVCLUSTER')]
-        conn.MSCluster_ClusterSharedVolume.return_value = [
-            mock.Mock(Name='Cluster Disk 1',
-                      VolumeName='C:\\ClusterStorage\\Volume1\\')]
-        self.disk.get_disk_capacity.return_value = (500 * GiB + 7, 10 * GiB)
         self.cluster.get_cluster_node_names.return_value = ['HV1', 'HV2']
+        self.sizes = {}
+        self.disk.get_disk_capacity.side_effect = (
+            lambda path: (self.sizes[path], 10 * GiB))
+
+    def _csvs(self, *volumes):
+        """(mount path, resource) pairs, as the cluster lists them."""
+        conn = self.cluster._conn_cluster
+        csvs = [_csv(path, 'c0ffee0%d-0000-4000-8000-00000000000%d' % (i, i))
+                for i, (path, _resource) in enumerate(volumes)]
+        conn.MSCluster_ClusterSharedVolume.return_value = csvs
+        conn.MSCluster_ClusterSharedVolumeToResource.return_value = [
+            _link(csv, resource)
+            for csv, (_path, resource) in zip(csvs, volumes)]
+
+    def test_reads_nodes_and_csvs(self):
+        self._csvs(('C:\\ClusterStorage\\Volume1',
+                    _resource('Cluster Disk 1', RESOURCE_1)),
+                   ('C:\\ClusterStorage\\Volume2',
+                    _resource('Cluster Disk 2', RESOURCE_2)))
+        self.sizes = {'C:\\ClusterStorage\\Volume1': 500 * GiB + 7,
+                      'C:\\ClusterStorage\\Volume2': 100 * GiB}
 
         [cluster] = oswin.load()
 
         self.assertEqual('HVCLUSTER', cluster.name)
         self.assertEqual(('HV1', 'HV2'), cluster.nodes)
-        [vol] = cluster.shared_volumes
-        self.assertEqual(('Cluster Disk 1', 'Volume1', 500),
-                         (vol.id, vol.name, vol.total_gb))
-        self.disk.get_disk_capacity.assert_called_once_with(
-            'C:\\ClusterStorage\\Volume1\\')
+        self.assertEqual([(RESOURCE_1, 'Volume1', 500),
+                          (RESOURCE_2, 'Volume2', 100)],
+                         [(v.id, v.name, v.total_gb)
+                          for v in cluster.shared_volumes])
+        self.assertEqual((), cluster.offline_volumes)
+        self.disk.get_disk_capacity.assert_has_calls([
+            mock.call('C:\\ClusterStorage\\Volume1'),
+            mock.call('C:\\ClusterStorage\\Volume2')])
         self.cluster.check_cluster_state.assert_called_once_with()
+        sources.validate_clusters([cluster])  # two CSVs, two names
+
+    def test_renamed_mount_folder_keeps_the_provider(self):
+        self._csvs(('C:\\ClusterStorage\\Volume1',
+                    _resource('Cluster Disk 1', RESOURCE_1)))
+        self.sizes = {'C:\\ClusterStorage\\Volume1': 500 * GiB,
+                      'C:\\ClusterStorage\\Data': 500 * GiB}
+        [before] = oswin.load()
+        self._csvs(('C:\\ClusterStorage\\Data',
+                    _resource('Data disk', RESOURCE_1)))
+        [after] = oswin.load()
+        self.assertEqual('Data', after.shared_volumes[0].name)
+        [old], [new] = model.desired_state([before])[0].providers, (
+            model.desired_state([after])[0].providers)
+        self.assertEqual(old.uuid, new.uuid)
+
+    def test_offline_csv_does_not_block_the_others(self):
+        self._csvs(('C:\\ClusterStorage\\Volume1',
+                    _resource('Cluster Disk 1', RESOURCE_1, OFFLINE)),
+                   ('C:\\ClusterStorage\\Volume2',
+                    _resource('Cluster Disk 2', RESOURCE_2)),
+                   ('C:\\ClusterStorage\\Volume3',
+                    _resource('Cluster Disk 3', 'e3')))
+        self.sizes = {'C:\\ClusterStorage\\Volume2': 100 * GiB}
+
+        def capacity(path):
+            if path.endswith('Volume3'):
+                raise os_win_exc.Win32Exception(
+                    message='The device is not ready.', error_code=21)
+            return self.sizes[path], 0
+        self.disk.get_disk_capacity.side_effect = capacity
+
+        [cluster] = oswin.load()
+
+        self.assertEqual(['Volume2'],
+                         [v.name for v in cluster.shared_volumes])
+        offline, unreadable = cluster.offline_volumes
+        self.assertEqual((RESOURCE_1, 'Volume1'), (offline.id, offline.name))
+        self.assertIn('Cluster Disk 1 is offline', offline.reason)
+        self.assertEqual('Volume3', unreadable.name)
+        self.assertIn('The device is not ready', unreadable.reason)
+        sources.validate_clusters([cluster])
+
+    def test_csv_without_a_cluster_resource_is_an_error(self):
+        self._csvs(('C:\\ClusterStorage\\Volume1',
+                    _resource('Cluster Disk 1', RESOURCE_1)))
+        self.cluster._conn_cluster.MSCluster_ClusterSharedVolumeToResource\
+            .return_value = []
+        err = self.assertRaises(exception.InvalidInventory, oswin.load)
+        self.assertIn('no cluster resource for the shared volume '
+                      'C:\\ClusterStorage\\Volume1', str(err))
+
+    def test_csv_without_a_name_is_refused(self):
+        self._csvs(('', _resource('Cluster Disk 1', RESOURCE_1)),
+                   ('', _resource('Cluster Disk 2', RESOURCE_2)))
+        self.sizes = {'': GiB}
+        err = self.assertRaises(exception.InvalidInventory,
+                                sources.validate_clusters, oswin.load())
+        self.assertIn('name must be a non-empty string', str(err))
 
     def test_wmi_failure_is_a_clear_error(self):
         self.cluster._conn_cluster.MSCluster_Cluster.side_effect = (
@@ -58,8 +165,3 @@ class TestOsWinSource(testtools.TestCase):
         err = self.assertRaises(exception.InvalidInventory, oswin.load)
         self.assertIn('cannot read the local failover cluster', str(err))
         self.assertIn('Not enough cluster nodes', str(err))
-
-
-def _patch(target, value):
-    import fixtures
-    return fixtures.MockPatch(target, return_value=value)

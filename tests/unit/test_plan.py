@@ -242,3 +242,18 @@ class TestPlanCluster(testtools.TestCase):
         self.assertEqual([('csv', WANT.uuid), ('node', 'n2')],
                          [key for key, _step in steps])
         self.assertEqual(['SetAggregates'], _kinds(steps[1][1]))
+
+    def test_offline_csv_is_reported_and_its_provider_kept(self):
+        gone = model.OfflineVolume('v2', 'Volume2', 'its disk failed')
+        desired = dataclasses.replace(DESIRED, offline={'rp-v2': gone})
+        member = _provider(uuid='rp-v2', name='hyperv-csv:c1:Volume2',
+                           inventories=WANT.inventory, traits=WANT.traits,
+                           aggregates=frozenset({AGG}), usages={})
+        observed = plan.ObservedCluster(members=(member,),
+                                        csvs={WANT.uuid: _published()})
+        steps = dict(plan.plan_cluster(desired, observed))
+        self.assertNotIn(('member', 'rp-v2'), steps)
+        offline = steps[('offline', 'rp-v2')]
+        self.assertEqual([], offline.actions)
+        self.assertIn('Volume2 (v2) of cluster c1 is offline: its disk '
+                      'failed', offline.warnings[0])
