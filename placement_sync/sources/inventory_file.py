@@ -17,16 +17,59 @@ _VOLUME_KEYS = {'id', 'name', 'total_gb', 'reserved_gb', 'allocation_ratio',
                 'traits'}
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses a key given twice in one mapping, which
+    YAML would resolve silently by keeping the last (a second
+    ``shared_volumes: []`` would retire every CSV of the cluster)."""
+
+    def construct_document(self, node):
+        duplicates = []
+        _find_duplicate_keys(node, '', set(), duplicates)
+        if duplicates:
+            raise exception.InvalidInventory('; '.join(
+                'line %d: %s is given twice (first on line %d)' % duplicate
+                for duplicate in sorted(duplicates)))
+        return super().construct_document(node)
+
+
+def _find_duplicate_keys(node, where, seen, duplicates):
+    """Add (line, key path, first line) to duplicates for each key given
+    twice in a mapping under ``node``."""
+    if id(node) in seen:  # an alias of a node already looked at
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first_line = {}
+        for key, value in node.value:
+            label = key.value if isinstance(key, yaml.ScalarNode) else '?'
+            path = '%s.%s' % (where, label) if where else label
+            if (isinstance(key, yaml.ScalarNode)
+                    and key.tag != 'tag:yaml.org,2002:merge'):
+                line = key.start_mark.line + 1
+                if (key.tag, label) in first_line:
+                    duplicates.append((line, path,
+                                       first_line[(key.tag, label)]))
+                else:
+                    first_line[(key.tag, label)] = line
+            _find_duplicate_keys(value, path, seen, duplicates)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _find_duplicate_keys(item, '%s[%d]' % (where, i), seen,
+                                 duplicates)
+
+
 def load(path):
     try:
         with open(path) as f:
-            data = yaml.safe_load(f)
+            data = yaml.load(f, Loader=_UniqueKeyLoader)
     except OSError as e:
         raise exception.InvalidInventory(
             'cannot read inventory file %s: %s' % (path, e.strerror))
     except yaml.YAMLError as e:
         raise exception.InvalidInventory(
             'inventory file %s is not valid YAML: %s' % (path, e))
+    except exception.InvalidInventory as e:
+        raise exception.InvalidInventory('inventory file %s, %s' % (path, e))
     try:
         return parse(data)
     except exception.InvalidInventory as e:

@@ -176,6 +176,45 @@ class TestParse(testtools.TestCase):
                               sources.validate_clusters,
                               inventory_file.parse(data))))
 
+    def _load(self, text):
+        fd, path = tempfile.mkstemp(suffix='.yaml')
+        self.addCleanup(os.unlink, path)
+        with os.fdopen(fd, 'w') as f:
+            f.write(text)
+        return path
+
+    def test_a_key_given_twice_is_refused(self):
+        # YAML itself keeps the last: [] would retire every CSV, and the
+        # second total_gb would resize the volume without a word.
+        path = self._load(
+            'clusters:\n'
+            '  - name: c1\n'
+            '    nodes: [n1, n2]\n'
+            '    shared_volumes:\n'
+            '      - {id: v1, name: Volume1, total_gb: 500, total_gb: 50}\n'
+            '    shared_volumes: []\n')
+        error = str(self.assertRaises(exception.InvalidInventory,
+                                      inventory_file.load, path))
+        self.assertEqual(
+            'inventory file %s, line 5: clusters[0].shared_volumes[0].'
+            'total_gb is given twice (first on line 5); line 6: '
+            'clusters[0].shared_volumes is given twice (first on line 4)'
+            % path, error)
+
+    def test_anchors_and_merge_keys_still_load(self):
+        path = self._load(
+            'defaults: &ssd {total_gb: 100, traits: [STORAGE_DISK_SSD]}\n'
+            'clusters:\n'
+            '  - name: c1\n'
+            '    nodes: [n1]\n'
+            '    shared_volumes:\n'
+            '      - {<<: *ssd, id: v1, name: Volume1}\n'
+            '      - {<<: *ssd, id: v2, name: Volume2, total_gb: 200}\n')
+        error = str(self.assertRaises(exception.InvalidInventory,
+                                      inventory_file.load, path))
+        self.assertIn('unknown top-level key(s): defaults', error)
+        self.assertNotIn('twice', error)
+
     def test_unreadable_and_invalid_yaml(self):
         self.assertIn('cannot read inventory file /nonexistent',
                       str(self.assertRaises(exception.InvalidInventory,
