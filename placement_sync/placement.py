@@ -20,6 +20,10 @@ LOG = logging.getLogger(__name__)
 MICROVERSION = '1.39'
 
 
+_GENERATION = 'resource_provider_generation'
+_PROVIDER = ('uuid', 'name', 'generation')
+
+
 class GenerationConflict(Exception):
     """Someone else wrote the provider since we read it."""
 
@@ -39,8 +43,13 @@ class PlacementClient(object):
         self.requests = collections.Counter()
         self._known_traits = set()
 
-    def request(self, method, url, body=None):
-        """One counted request; the JSON body of the answer, or None."""
+    def request(self, method, url, body=None, expect=()):
+        """One counted request; the JSON body of the answer, or None.
+
+        ``expect``: keys the answer must have. An answer that is not
+        placement's (an HTML page, a 404 without placement's error body,
+        JSON without those keys) means the endpoint is not placement.
+        """
         kind = 'reads' if method == 'GET' else 'writes'
         self.requests[kind] += 1
         try:
@@ -60,44 +69,64 @@ class PlacementClient(object):
                 'placement refused our credentials (HTTP %d on %s %s): check '
                 'the [placement] auth options'
                 % (resp.status_code, method, url))
+        if resp.status_code >= 400:
+            self._refused(method, url, resp)
+        answer = _json(resp) if resp.content else None
+        if expect and not (isinstance(answer, dict)
+                           and all(key in answer for key in expect)):
+            raise self._not_placement(method, url, resp)
+        return answer
+
+    def _refused(self, method, url, resp):
+        errors = _json(resp)
+        if not (isinstance(errors, dict)
+                and isinstance(errors.get('errors'), list)):
+            raise self._not_placement(method, url, resp)
+        code = _error_code(errors)
         if resp.status_code == 404:
             raise NotFound(url)
         if resp.status_code == 409:
-            code = _error_code(resp)
             if code == 'placement.concurrent_update' or (
                     method == 'POST' and code == 'placement.duplicate_name'):
                 # Someone else wrote (or created) it first: re-read, retry.
                 raise GenerationConflict(url)
             if code and code.endswith('inuse'):
                 raise InUse(url)
-            raise exception.SyncError(
-                'placement refused %s %s: %s' % (method, url, resp.text))
-        if resp.status_code >= 400:
-            raise exception.SyncError(
-                'placement refused %s %s (HTTP %d): %s'
-                % (method, url, resp.status_code, resp.text))
-        return resp.json() if resp.content else None
+        raise exception.SyncError(
+            'placement refused %s %s (HTTP %d): %s'
+            % (method, url, resp.status_code, _detail(errors)))
+
+    def _not_placement(self, method, url, resp):
+        return exception.ServiceUnavailable(
+            '%s is not placement: %s %s answered HTTP %d (%s) where placement '
+            'answers JSON; check the [placement] endpoint or catalog entry'
+            % (self._adapter.get_endpoint(), method, url.split('?')[0],
+               resp.status_code,
+               resp.headers.get('Content-Type') or 'no content type'))
 
     # Providers.
 
     def list_providers(self, **query):
         params = urllib.parse.urlencode(sorted(query.items()))
         url = '/resource_providers' + ('?' + params if params else '')
-        return self.request('GET', url)['resource_providers']
+        return self.request('GET', url,
+                            expect=('resource_providers',))[
+                                'resource_providers']
 
     def get_provider(self, uuid):
         try:
-            return self.request('GET', '/resource_providers/%s' % uuid)
+            return self.request('GET', '/resource_providers/%s' % uuid,
+                                expect=_PROVIDER)
         except NotFound:
             return None
 
     def create_provider(self, uuid, name):
         return self.request('POST', '/resource_providers',
-                            {'uuid': uuid, 'name': name})
+                            {'uuid': uuid, 'name': name}, expect=_PROVIDER)
 
     def rename_provider(self, uuid, name):
         return self.request('PUT', '/resource_providers/%s' % uuid,
-                            {'name': name})['generation']
+                            {'name': name}, expect=_PROVIDER)['generation']
 
     def delete_provider(self, uuid):
         self.request('DELETE', '/resource_providers/%s' % uuid)
@@ -107,14 +136,15 @@ class PlacementClient(object):
     # takes the generation it read and returns the new one.
 
     def _get_part(self, uuid, part):
-        body = self.request('GET', '/resource_providers/%s/%s' % (uuid, part))
-        return body['resource_provider_generation'], body[part]
+        body = self.request('GET', '/resource_providers/%s/%s' % (uuid, part),
+                            expect=(_GENERATION, part))
+        return body[_GENERATION], body[part]
 
     def _set_part(self, uuid, part, generation, value):
         body = self.request('PUT', '/resource_providers/%s/%s' % (uuid, part),
-                            {'resource_provider_generation': generation,
-                             part: value})
-        return body['resource_provider_generation']
+                            {_GENERATION: generation, part: value},
+                            expect=(_GENERATION,))
+        return body[_GENERATION]
 
     def get_inventories(self, uuid):
         return self._get_part(uuid, 'inventories')
@@ -152,15 +182,28 @@ class PlacementClient(object):
             self._known_traits.add(trait)
 
     def get_usages(self, uuid):
-        body = self.request('GET', '/resource_providers/%s/usages' % uuid)
-        return body['usages']
+        return self.request('GET', '/resource_providers/%s/usages' % uuid,
+                            expect=('usages',))['usages']
 
 
-def _error_code(resp):
+def _json(resp):
     try:
-        return resp.json()['errors'][0].get('code')
-    except (ValueError, KeyError, IndexError, TypeError):
+        return resp.json()
+    except ValueError:
         return None
+
+
+def _error_code(errors):
+    try:
+        return errors['errors'][0].get('code')
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+
+
+def _detail(errors):
+    """Placement's error details, on one line."""
+    return '; '.join(' '.join(str(e.get('detail') or e.get('title')).split())
+                     for e in errors['errors'] if isinstance(e, dict))
 
 
 def _reason(error):

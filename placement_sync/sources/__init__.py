@@ -5,6 +5,7 @@ checks what no source may get wrong, before anything is written.
 """
 
 import collections
+import sqlite3
 
 from placement_sync import exception
 from placement_sync import model
@@ -21,7 +22,15 @@ def load_clusters(conf):
         clusters = oswin.load()
     elif source == 'simulated':
         from placement_sync.sources import simulated
-        clusters = simulated.load(conf.placement_sync.simulated_state_file)
+        path = conf.placement_sync.simulated_state_file
+        try:
+            clusters = simulated.load(path)
+        except (sqlite3.Error, OSError) as e:
+            # Whatever the simulator lets through: not a database,
+            # truncated, read-only, locked.
+            raise exception.InvalidInventory(
+                'cannot read the simulated cluster state file %s: %s'
+                % (path, e))
     else:  # oslo.config's choices make this unreachable.
         raise exception.InvalidInventory('unknown source %r' % source)
     validate_clusters(clusters)

@@ -1,11 +1,13 @@
 """hvc-placement-sync as an operator runs it."""
 
+import http.server
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import yaml
@@ -105,6 +107,69 @@ class TestSyncCommand(hvc_fixtures.PlacementTestCase):
         self.assertEqual(1, result.returncode)
         self.assertIn('cannot read inventory file /nonexistent.yaml',
                       result.stderr)
+
+    def _one_line_error(self, result, message):
+        self.assertEqual(1, result.returncode, result.stderr)
+        self.assertEqual(1, len(result.stderr.strip().splitlines()),
+                         result.stderr)
+        self.assertIn(message, result.stderr)
+
+    def test_endpoint_that_is_not_placement(self):
+        inventory = self._inventory(self.cluster(create_nodes=False))
+        for status, content_type, body in (
+                (404, 'text/html', b'<html>Not Found</html>'),
+                (200, 'text/html', b'<html>Welcome</html>'),
+                (200, 'application/json', b'{"versions": []}')):
+            endpoint = self._fake_endpoint(status, content_type, body)
+            for action in ('--once', 'report'):
+                result = self._sync(action, inventory_file=inventory,
+                                    endpoint=endpoint)
+                self._one_line_error(result, '%s is not placement: GET '
+                                             % endpoint)
+                self.assertNotIn('no shared volume providers', result.stdout)
+
+    def _fake_endpoint(self, status, content_type, body):
+        """A web server that answers everything the same way."""
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(status)
+                self.send_header('Content-Type', content_type)
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        return 'http://127.0.0.1:%d' % server.server_port
+
+    def test_sizes_beyond_64_bits(self):
+        cluster = self.cluster(create_nodes=False)
+        for field, value in (('total_gb', 2 ** 63), ('reserved_gb', 2 ** 64),
+                             ('allocation_ratio', 10 ** 400)):
+            result = self._sync('--once', inventory_file=self._inventory(
+                cluster, **{field: value}))
+            self._one_line_error(
+                result, 'clusters[0].shared_volumes[0].%s: must be' % field)
+
+    def test_broken_simulated_state_file(self):
+        good = os.path.join(self.tmp, 'good.db')
+        sim_state.ClusterState(good).init('broken', ['b-node1'],
+                                          [('Volume1', 50)])
+        with open(good, 'rb') as f:
+            head = f.read(3000)
+        for name, content in (('junk.db', b'not a database at all\n' * 50),
+                              ('truncated.db', head)):
+            path = os.path.join(self.tmp, name)
+            with open(path, 'wb') as f:
+                f.write(content)
+            result = self._sync('--once', source='simulated',
+                                simulated_state_file=path)
+            self._one_line_error(result, path)
 
     def test_placement_down(self):
         cluster = self.cluster(create_nodes=False)
