@@ -156,11 +156,15 @@ class Cloud(object):
     # Start.
 
     def start(self):
-        if self.running():
+        running = self.running()
+        if running:
+            dead = sorted(set(self.processes()) - set(running))
             raise AlreadyRunning(
-                'a cloud is already running in %s (%s); "python -m '
-                'hvc_localcloud stop --root %s" stops it'
-                % (self.root, ', '.join(sorted(self.running())), self.root))
+                'a cloud already runs in %s%s; "python -m hvc_localcloud '
+                'stop --root %s" stops it' % (
+                    self.root, '' if not dead else
+                    ' (but %s died: see their logs in %s)' % (
+                        ', '.join(dead), self.path('log')), self.root))
         begin = time.monotonic()
         debian.ensure_installed(log=self._log)
         self._fresh_folder()
@@ -328,7 +332,7 @@ class Cloud(object):
         return ['hyperv-csv:%s:%s' % (c.name, v[0])
                 for c in self.clusters for v in c.volumes]
 
-    def _wait_for_csv_providers(self, timeout=120):
+    def _wait_for_csv_providers(self, timeout=180):
         conn = self.admin_connection()
 
         def ready():
@@ -339,8 +343,10 @@ class Cloud(object):
                         microversion='1.19').json()['aggregates']:
                     return False
             return True
-        procs.wait_until(ready, 'hvc-placement-sync', None,
-                         os.path.join(self.root, 'log'), timeout)
+        procs.wait_until(ready, 'the CSV providers of hvc-placement-sync',
+                         None, ' and '.join(
+                             self.log('hvc-placement-sync-' + c.name)
+                             for c in self.clusters), timeout)
 
     def _seed(self):
         conn = self.admin_connection()

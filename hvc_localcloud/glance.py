@@ -41,6 +41,9 @@ class Glance(object):
             'paste_deploy': {'flavor': 'keystone', 'config_file': paste},
             'keystone_authtoken': self.cloud.keystone.authtoken('glance'),
             'oslo_concurrency': {'lock_path': os.path.join(data, 'lock')},
+            # The simulated cluster's disks are descriptions of disks, not
+            # VHD data: glance would refuse the snapshots nova uploads.
+            'image_format': {'require_image_format_match': False},
         })
 
     def db_sync(self):
@@ -51,7 +54,8 @@ class Glance(object):
 
     def start(self):
         # Image uploads arrive chunked; uWSGI must hand them on as they are.
-        return uwsgi.start(self.cloud, self.name, 'glance.wsgi.api:application',
+        return uwsgi.start(self.cloud, self.name,
+                           'glance.wsgi.api:application',
                            self.cloud.ports['glance'],
                            {'OS_GLANCE_CONFIG_DIR': self.etc},
                            extra=['--http-auto-chunked', '--http-raw-body',

@@ -69,7 +69,8 @@ class Keystone(object):
             what='keystone-manage bootstrap')
 
     def start(self):
-        return uwsgi.start(self.cloud, self.name, 'keystone.wsgi.api:application',
+        return uwsgi.start(self.cloud, self.name,
+                           'keystone.wsgi.api:application',
                            self.cloud.ports['keystone'],
                            {'OS_KEYSTONE_CONFIG_DIR': self.etc})
 

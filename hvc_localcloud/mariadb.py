@@ -31,7 +31,8 @@ class MariaDB(object):
 
     def start(self):
         if not os.path.exists(os.path.join(self.datadir, 'mysql')):
-            procs.run([INSTALL_DB, '--no-defaults', '--datadir=' + self.datadir,
+            procs.run([INSTALL_DB, '--no-defaults',
+                       '--datadir=' + self.datadir,
                        '--user=' + getpass.getuser(),
                        # Only this OS user, through the socket, is root.
                        '--auth-root-authentication-method=socket',

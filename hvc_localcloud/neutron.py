@@ -72,7 +72,8 @@ class Neutron(object):
                   what='neutron-db-manage upgrade heads')
 
     def start(self):
-        return uwsgi.start(self.cloud, self.name, 'neutron.wsgi.api:application',
+        return uwsgi.start(self.cloud, self.name,
+                           'neutron.wsgi.api:application',
                            self.cloud.ports['neutron'],
                            {'OS_NEUTRON_CONFIG_DIR': self.etc})
 

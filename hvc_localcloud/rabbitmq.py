@@ -37,7 +37,8 @@ class RabbitMQ(object):
             os.environ,
             HOME=self.base,  # the Erlang cookie lives there
             ERL_EPMD_PORT=str(ports['epmd']), ERL_EPMD_ADDRESS='127.0.0.1',
-            RABBITMQ_CONF_ENV_FILE=os.path.join(self.base, 'rabbitmq-env.conf'),
+            RABBITMQ_CONF_ENV_FILE=os.path.join(self.base,
+                                                'rabbitmq-env.conf'),
             RABBITMQ_NODENAME='hvc-%s@localhost' % self.cloud.id,
             RABBITMQ_NODE_IP_ADDRESS='127.0.0.1',
             RABBITMQ_NODE_PORT=str(self.port),

@@ -1,0 +1,323 @@
+"""End to end: the local cloud, driven through the ``openstack`` CLI and
+openstacksdk only.
+
+One cloud (``python -m hvc_localcloud start`` in a temporary folder) serves
+every test of this module: MariaDB, RabbitMQ, keystone, placement, glance,
+neutron, nova's services with one real ``nova-compute`` per node of two
+simulated clusters (hv-a1..3 on cluster-a, hv-b1..2 on cluster-b), and
+``hvc-placement-sync`` in periodic mode. A watchdog process stops the cloud
+when the test process ends in any way (a failure, an interrupt, a kill);
+tearDownClass stops it first on a normal end.
+
+.stestr.conf keeps these tests on one stestr worker, so that they share
+the cloud.
+"""
+
+import concurrent.futures
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import testtools
+
+from hvc_localcloud import cloud as cloud_mod
+from hvc_localcloud import procs
+
+BIN = os.path.dirname(sys.executable)
+# How long a server may take to get where it is going.
+WAIT = 180
+
+
+def _flavor_name(disk):
+    return 'e2e.disk%d' % disk
+
+
+class CloudTestCase(testtools.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = tempfile.mkdtemp(prefix='hvc-e2e-')
+        cls.root = os.path.join(cls.tmp, 'cloud')
+        # The watchdog first: it stops whatever the cloud started, even a
+        # cloud that is still starting, once this process is gone.
+        cls.watchdog = procs.spawn(
+            [sys.executable, '-m', 'hvc_localcloud', 'stop', '--root',
+             cls.root, '--after-pid', str(os.getpid())],
+            os.path.join(cls.tmp, 'watchdog.log'))
+        try:
+            proc = subprocess.run(
+                [sys.executable, '-m', 'hvc_localcloud', 'start', '--root',
+                 cls.root] + cls.start_args(),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                timeout=900)
+            if proc.returncode:
+                raise RuntimeError('the cloud did not start:\n%s'
+                                   % proc.stdout)
+            cls.cloud = cloud_mod.Cloud(cls.root)
+            cls.conn = cls.cloud.admin_connection()
+            cls.env = dict(os.environ, PATH=BIN + os.pathsep +
+                           os.environ.get('PATH', ''))
+            for line in cls.cloud.openrc_lines():
+                if line.startswith('export '):
+                    key, _sep, value = line[len('export '):].partition('=')
+                    cls.env[key] = value
+        except BaseException:
+            cls._stop_cloud(keep=True)
+            raise
+
+    @classmethod
+    def start_args(cls):
+        return []
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._stop_cloud()
+        super().tearDownClass()
+
+    @classmethod
+    def _stop_cloud(cls, keep=False):
+        subprocess.run([sys.executable, '-m', 'hvc_localcloud', 'stop',
+                        '--root', cls.root], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=300)
+        procs.stop(cls.watchdog)
+        # A cloud that did not start keeps its logs (the error names them).
+        if not keep:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    # The CLI.
+
+    def openstack(self, *args, fmt='json'):
+        """Run the openstack CLI; its JSON output (or text) on success."""
+        argv = ['openstack'] + list(args)
+        if fmt:
+            argv += ['-f', fmt]
+        proc = subprocess.run(argv, env=self.env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, timeout=300)
+        if proc.returncode:
+            self.fail('%s failed (exit %d):\n%s' % (
+                ' '.join(argv), proc.returncode, proc.stderr[-3000:]))
+        return json.loads(proc.stdout) if fmt == 'json' else proc.stdout
+
+    def hvc_sim(self, cluster, *args):
+        return subprocess.run(
+            [os.path.join(BIN, 'hvc-sim'), '--state', cluster.state_file] +
+            list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, check=True, timeout=60).stdout
+
+    def sim_vms(self, cluster):
+        return {vm['name']: vm
+                for vm in json.loads(self.hvc_sim(cluster, 'vms', '--json'))}
+
+    # Helpers.
+
+    def cluster_of(self, host):
+        for cluster in self.cloud.clusters:
+            if host in cluster.nodes:
+                return cluster
+        self.fail('%s is no node of the clusters' % host)
+
+    def provider(self, name):
+        found = self.openstack('resource provider list', '--name', name)
+        self.assertEqual(1, len(found), name)
+        return found[0]['uuid']
+
+    def csv_provider(self, cluster):
+        return self.provider('hyperv-csv:%s:%s' % (cluster.name,
+                                                   cluster.volumes[0][0]))
+
+    def allocations(self, server_id):
+        """{provider uuid: {resource class: amount}} of a consumer."""
+        return {a['resource_provider']: a['resources']
+                for a in self.openstack('resource provider allocation show',
+                                        server_id)}
+
+    def flavor(self, disk):
+        name = _flavor_name(disk)
+        if self.conn.compute.find_flavor(name) is None:
+            self.openstack('flavor create', '--vcpus', '1', '--ram', '128',
+                           '--disk', str(disk), name)
+        return name
+
+    def wait_for(self, server_id, status, timeout=WAIT):
+        deadline = time.monotonic() + timeout
+        while True:
+            server = self.conn.compute.get_server(server_id)
+            if server.status == status and not server.task_state:
+                return server
+            if server.status == 'ERROR' and status != 'ERROR':
+                self.fail('server %s went to ERROR: %s' % (
+                    server_id, server.fault))
+            if time.monotonic() > deadline:
+                self.fail('server %s is %s (task %s) after %ss, not %s' % (
+                    server_id, server.status, server.task_state, timeout,
+                    status))
+            time.sleep(1)
+
+    def restart(self, name):
+        """Start a process of the cloud again; fail with its log if it
+        does not stay up."""
+        record = self.cloud.restart(name)
+        self.addCleanup(self._check_alive, name, record)
+        return record
+
+    def _check_alive(self, name, record):
+        if not procs.alive(record):
+            log = self.cloud.log(name)
+            self.fail('%s died after its restart; %s ends with:\n%s'
+                      % (name, log, procs.tail(log, 30)))
+
+    def wait_for_compute(self, host, since, timeout=WAIT):
+        """Until the host's nova-compute has reported since ``since``
+        (a UTC datetime)."""
+        name = 'nova-compute-' + host
+        deadline = time.monotonic() + timeout
+        while True:
+            self._check_alive(name, self.cloud.processes()[name])
+            services = list(self.conn.compute.services(
+                binary='nova-compute', host=host))
+            if (services and services[0].updated_at and
+                    datetime.datetime.fromisoformat(
+                        services[0].updated_at.rstrip('Z')) > since):
+                return
+            self.assertLess(time.monotonic(), deadline,
+                            '%s not up after its restart' % name)
+            time.sleep(1)
+
+    def boot(self, name, flavor='hvc.tiny', wait=True):
+        args = ['server create', '--image', cloud_mod.IMAGE_NAME,
+                '--flavor', flavor, '--nic', 'none', name]
+        if wait:
+            args.insert(1, '--wait')
+        server = self.openstack(*args)
+        self.addCleanup(self._delete_quietly, server['id'])
+        return server
+
+    def _delete_quietly(self, server_id):
+        try:
+            self.conn.compute.delete_server(server_id, ignore_missing=True)
+            self.conn.compute.wait_for_delete(
+                self.conn.compute.get_server(server_id), wait=WAIT)
+        except Exception:  # noqa: S110 - gone already
+            pass
+
+    def delete(self, server_id):
+        self.openstack('server delete', '--wait', server_id, fmt=None)
+        self.assertEqual({}, self.allocations(server_id))
+
+    def assert_placed(self, server, disk_gb, vcpu=1, memory_mb=128):
+        """On a node of a cluster: VCPU and MEMORY_MB on the node's
+        provider, DISK_GB on its cluster's CSV provider, the VM in the
+        simulated cluster on that node."""
+        host = server['OS-EXT-SRV-ATTR:host']
+        cluster = self.cluster_of(host)
+        self.assertEqual({
+            self.provider(host): {'VCPU': vcpu, 'MEMORY_MB': memory_mb},
+            self.csv_provider(cluster): {'DISK_GB': disk_gb},
+        }, self.allocations(server['id']))
+        vm = self.sim_vms(cluster)[server['OS-EXT-SRV-ATTR:instance_name']]
+        self.assertEqual(host, vm['node'])
+        return cluster, vm
+
+
+class TestLocalCloud(CloudTestCase):
+
+    def test_lifecycle(self):
+        self.assertIn(cloud_mod.IMAGE_NAME, [
+            i['Name'] for i in self.openstack('image list')])
+        server = self.boot('e2e-lifecycle')
+        self.assertEqual('ACTIVE', server['status'])
+        cluster, vm = self.assert_placed(server, disk_gb=1)
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self.assertEqual('running', vm['state'])
+
+        self.openstack('server stop', server['id'], fmt=None)
+        self.wait_for(server['id'], 'SHUTOFF')
+        self.assertEqual('off', self.sim_vms(cluster)[name]['state'])
+        self.openstack('server start', server['id'], fmt=None)
+        self.wait_for(server['id'], 'ACTIVE')
+        self.assertEqual('running', self.sim_vms(cluster)[name]['state'])
+        self.openstack('server reboot', '--wait', server['id'], fmt=None)
+        self.wait_for(server['id'], 'ACTIVE')
+
+        snapshot = self.openstack('server image create', '--wait', '--name',
+                                  'e2e-snapshot', server['id'])
+        self.addCleanup(self.conn.image.delete_image, snapshot['id'],
+                        ignore_missing=True)
+        self.assertEqual('active', self.openstack(
+            'image show', snapshot['id'])['status'])
+
+        # The simulated VM's serial console log, through nova's API.
+        self.openstack('console log show', server['id'], fmt=None)
+
+        self.delete(server['id'])
+        self.assertNotIn(name, self.sim_vms(cluster))
+        self.openstack('image delete', snapshot['id'], fmt=None)
+
+    def test_boot_that_would_overfill_the_csv_is_refused(self):
+        server = self.boot('e2e-too-big', flavor=self.flavor(disk=1000),
+                           wait=False)
+        server = self.wait_for(server['id'], 'ERROR')
+        self.assertIn('No valid host', server.fault['message'])
+        self.delete(server.id)
+
+    def test_grown_csv_is_synced_and_used(self):
+        cluster = self.cloud.clusters[1]
+        csv = self.csv_provider(cluster)
+        self.hvc_sim(cluster, 'resize-csv', '%s=400' % cluster.volumes[0][0])
+        deadline = time.monotonic() + 60
+        while self.openstack('resource provider inventory show', csv,
+                             'DISK_GB')['total'] != 400:
+            self.assertLess(time.monotonic(), deadline,
+                            'placement_sync did not grow the CSV provider')
+            time.sleep(2)
+        # Fits only the grown CSV.
+        server = self.boot('e2e-big', flavor=self.flavor(disk=300))
+        self.assertIn(server['OS-EXT-SRV-ATTR:host'], cluster.nodes)
+        self.assert_placed(server, disk_gb=300)
+        self.delete(server['id'])
+
+    def test_compute_killed_and_restarted(self):
+        server = self.boot('e2e-killed-compute')
+        host = server['OS-EXT-SRV-ATTR:host']
+        cluster = self.cluster_of(host)
+        before = self.allocations(server['id'])
+        name = 'nova-compute-' + host
+        os.killpg(self.cloud.processes()[name]['pid'], signal.SIGKILL)
+        # Asked while its compute is dead; done once it is back.
+        self.openstack('server stop', server['id'], fmt=None)
+        since = datetime.datetime.utcnow()
+        self.restart(name)
+        self.wait_for_compute(host, since)
+        self.wait_for(server['id'], 'SHUTOFF')
+        self.assertEqual('off', self.sim_vms(cluster)[
+            server['OS-EXT-SRV-ATTR:instance_name']]['state'])
+        self.assertEqual(before, self.allocations(server['id']))
+        self.openstack('server start', server['id'], fmt=None)
+        self.wait_for(server['id'], 'ACTIVE')
+        self.delete(server['id'])
+
+    def test_placement_sync_restarted_while_nova_boots(self):
+        names = ['e2e-sync-%d' % i for i in range(4)]
+        with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+            booting = [pool.submit(self.boot, n, wait=False) for n in names]
+            for cluster in self.cloud.clusters:
+                self.restart('hvc-placement-sync-' + cluster.name)
+            servers = [f.result() for f in booting]
+        for server in servers:
+            server = self.openstack('server show', self.wait_for(
+                server['id'], 'ACTIVE').id)
+            self.assert_placed(server, disk_gb=1)
+        for server in servers:
+            self.delete(server['id'])
+        for cluster in self.cloud.clusters:
+            usage = self.openstack('resource provider usage show',
+                                   self.csv_provider(cluster))
+            self.assertEqual([0], [u['usage'] for u in usage
+                                   if u['resource_class'] == 'DISK_GB'])

@@ -1,0 +1,200 @@
+"""Load on the local cloud: boot N small servers at once, then delete them.
+
+Starts the local cloud (``python -m hvc_localcloud start``) in a temporary
+folder twice, once with nova's ``fake.SmallFakeDriver`` on the compute
+services (the baseline) and once with the Hyper-V cluster driver on the
+simulated clusters, everything else the same. On each: N servers (1 vCPU,
+128 MB, 1 GB, no ports) created concurrently with openstacksdk, the time
+until all are ACTIVE, the failures, then all deleted at once. For the
+Hyper-V cluster driver also: every VM on the node nova names, and DISK_GB
+on the CSV providers back to zero afterwards. Prints each cloud's start
+time and the memory of each service.
+
+    .venv/bin/python tools/bench_cloud.py [--servers 50] [--eventlet]
+
+Goals: no failure; time to ACTIVE within 1.2x of the baseline's.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+from hvc_localcloud import __main__ as cli  # noqa: E402
+from hvc_localcloud import cloud as cloud_mod  # noqa: E402
+
+GOAL_RATIO = 1.2
+TIMEOUT = 900
+
+
+def _wait_all(conn, ids, timeout=TIMEOUT):
+    """Poll until every server is ACTIVE or ERROR; {id: (status, host)}."""
+    deadline = time.monotonic() + timeout
+    pending = set(ids)
+    done = {}
+    while pending and time.monotonic() < deadline:
+        for server in conn.compute.servers(details=True):
+            if server.id in pending and server.status in ('ACTIVE',
+                                                          'ERROR'):
+                pending.discard(server.id)
+                done[server.id] = (server.status, server.compute_host,
+                                   server.instance_name)
+        if pending:
+            time.sleep(0.5)
+    for server_id in pending:
+        done[server_id] = ('TIMEOUT', None, None)
+    return done
+
+
+def _wait_deleted(conn, ids, timeout=TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = {s.id for s in conn.compute.servers()} & set(ids)
+        if not left:
+            return 0
+        time.sleep(0.5)
+    return len(left)
+
+
+def _sim_nodes(cloud):
+    """{VM name: node} across the simulated clusters."""
+    nodes = {}
+    for cluster in cloud.clusters:
+        out = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable), 'hvc-sim'),
+             '--state', cluster.state_file, 'vms', '--json'],
+            stdout=subprocess.PIPE, check=True, text=True).stdout
+        nodes.update({vm['name']: vm['node'] for vm in json.loads(out)})
+    return nodes
+
+
+def _csv_disk_usage(cloud, conn):
+    usage = {}
+    for name in cloud.csv_provider_names():
+        provider = list(conn.placement.resource_providers(name=name))[0]
+        usages = conn.placement.get(
+            '/resource_providers/%s/usages' % provider.id).json()['usages']
+        usage[name] = usages.get('DISK_GB', 0)
+    return usage
+
+
+def run(driver, servers, eventlet):
+    root = tempfile.mkdtemp(prefix='hvc-bench-%s-' % driver)
+    args = [sys.executable, '-m', 'hvc_localcloud', 'start', '--root', root,
+            '--driver', driver] + (['--eventlet'] if eventlet else [])
+    result = {'driver': driver}
+    try:
+        proc = subprocess.run(args, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+        if proc.returncode:
+            sys.exit('the %s cloud did not start:\n%s' % (driver,
+                                                          proc.stdout))
+        cloud = cloud_mod.Cloud(root)
+        result['start_seconds'] = cloud.state['start_seconds']
+        conn = cloud.admin_connection()
+        image = conn.image.find_image(cloud_mod.IMAGE_NAME)
+        flavor = conn.compute.find_flavor('hvc.tiny')
+
+        def create(i):
+            return conn.compute.create_server(
+                name='bench-%d' % i, image_id=image.id, flavor_id=flavor.id,
+                networks='none').id
+
+        start = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(servers) as pool:
+            ids = list(pool.map(create, range(servers)))
+        result['api_seconds'] = time.monotonic() - start
+        states = _wait_all(conn, ids)
+        result['active_seconds'] = time.monotonic() - start
+        result['failures'] = sum(1 for s in states.values()
+                                 if s[0] != 'ACTIVE')
+        if driver == 'hyperv':
+            nodes = _sim_nodes(cloud)
+            result['misplaced'] = sum(
+                1 for status, host, name in states.values()
+                if status == 'ACTIVE' and nodes.get(name) != host)
+        memory = {}
+        for name, record in cloud.processes().items():
+            memory[name] = cli._rss_mb(record['pid'])
+        result['memory_mb'] = memory
+
+        start = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(servers) as pool:
+            list(pool.map(conn.compute.delete_server, ids))
+        result['undeleted'] = _wait_deleted(conn, ids)
+        result['delete_seconds'] = time.monotonic() - start
+        if driver == 'hyperv':
+            result['csv_disk_gb_after'] = _csv_disk_usage(cloud, conn)
+            result['vms_left'] = len(_sim_nodes(cloud))
+    finally:
+        subprocess.run([sys.executable, '-m', 'hvc_localcloud', 'stop',
+                        '--root', root], stdout=subprocess.DEVNULL)
+        shutil.rmtree(root, ignore_errors=True)
+    return result
+
+
+def report(results, servers):
+    print('\n%d servers booted at once, then deleted (1 vCPU, 128 MB, 1 GB, '
+          'no ports):' % servers)
+    print('%-8s %9s %12s %13s %9s %11s' % (
+        'driver', 'start s', 'API accept s', 'all ACTIVE s', 'failures',
+        'deleted s'))
+    for r in results:
+        print('%-8s %9.1f %12.1f %13.1f %9d %11.1f' % (
+            r['driver'], r['start_seconds'], r['api_seconds'],
+            r['active_seconds'], r['failures'], r['delete_seconds']))
+    base = next(r for r in results if r['driver'] == 'fake')
+    hyperv = next(r for r in results if r['driver'] == 'hyperv')
+    ratio = hyperv['active_seconds'] / base['active_seconds']
+    checks = [
+        ('no failure', hyperv['failures'] == 0 and base['failures'] == 0),
+        ('time to ACTIVE %.2fx the baseline\'s (goal <= %.1fx)'
+         % (ratio, GOAL_RATIO), ratio <= GOAL_RATIO),
+        ('every VM on the node nova names (%d misplaced)'
+         % hyperv['misplaced'], hyperv['misplaced'] == 0),
+        ('DISK_GB on the CSV providers back to zero (%s)' % ', '.join(
+            '%s %d' % kv for kv in hyperv['csv_disk_gb_after'].items()),
+         not any(hyperv['csv_disk_gb_after'].values())),
+        ('every server and VM deleted', hyperv['undeleted'] == 0 and
+         hyperv['vms_left'] == 0 and base['undeleted'] == 0),
+    ]
+    for what, ok in checks:
+        print('  [%s] %s' % ('met' if ok else 'NOT MET', what))
+    print('\nMemory (RSS, MB, with each service\'s child processes), with '
+          'the servers booted:')
+    names = list(hyperv['memory_mb'])
+    print('  %-32s %8s %8s' % ('service', 'fake', 'hyperv'))
+    for name in names:
+        print('  %-32s %8.0f %8.0f' % (name, base['memory_mb'].get(name, 0),
+                                       hyperv['memory_mb'][name]))
+    print('  %-32s %8.0f %8.0f' % ('total', sum(base['memory_mb'].values()),
+                                   sum(hyperv['memory_mb'].values())))
+    return all(ok for _what, ok in checks)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--servers', type=int, default=50)
+    parser.add_argument('--eventlet', action='store_true',
+                        help='nova-compute with concurrency_backend = '
+                             'eventlet (both clouds)')
+    args = parser.parse_args()
+    results = []
+    for driver in ('fake', 'hyperv'):
+        print('%s cloud: starting, booting %d servers...' % (driver,
+                                                             args.servers),
+              flush=True)
+        results.append(run(driver, args.servers, args.eventlet))
+    return 0 if report(results, args.servers) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
