@@ -30,6 +30,14 @@ OPTS = [
                     'Defaults to nova\'s [DEFAULT] host. On Windows the '
                     'node is the machine itself, whatever nova calls it. '
                     'Used when backend = simulated.'),
+    cfg.StrOpt('csv_instances_folder', default='OpenStack\\Instances',
+               help='The folder, inside each Cluster Shared Volume, that '
+                    'holds the directories of the instances whose disks '
+                    'are on that CSV. An instance\'s disks go to the CSV '
+                    'that holds its DISK_GB allocation in placement (see '
+                    'hvc-placement-sync); an instance with no disk '
+                    'allocated on a CSV goes under [DEFAULT] '
+                    'instances_path.'),
     cfg.StrOpt('vswitch_name',
                help='The Hyper-V virtual switch that has the Open vSwitch '
                     'extension enabled. The vNIC of an Open vSwitch port '

@@ -20,6 +20,7 @@ from hvc_driver import conf as hvc_conf
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hostops
 from hvc_driver import hyperv
+from hvc_driver import layout
 from hvc_driver import snapshotops
 from hvc_driver import vmops
 from hvc_driver import volumeops
@@ -40,10 +41,13 @@ class HyperVClusterDriver(driver.ComputeDriver):
     def __init__(self, virtapi):
         super().__init__(virtapi)
         self._hyperv = hyperv.HyperV(CONF)
+        instance_layout = layout.InstanceLayout(self._hyperv)
         self._hostops = hostops.HostOps(self._hyperv)
         self._volumeops = volumeops.VolumeOps(self._hyperv)
-        self._vmops = vmops.VMOps(self._hyperv, self._volumeops, virtapi)
-        self._snapshotops = snapshotops.SnapshotOps(self._hyperv)
+        self._vmops = vmops.VMOps(self._hyperv, self._volumeops, virtapi,
+                                  instance_layout)
+        self._snapshotops = snapshotops.SnapshotOps(self._hyperv,
+                                                    instance_layout)
 
     # The node.
 
@@ -123,7 +127,8 @@ class HyperVClusterDriver(driver.ComputeDriver):
         self._vmops.spawn(context, instance, image_meta, network_info,
                           block_device_info, power_on=power_on,
                           injected_files=injected_files,
-                          admin_password=admin_password)
+                          admin_password=admin_password,
+                          allocations=allocations)
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):

@@ -64,6 +64,11 @@ class InstanceDirectoryInUse(exception.InstanceExists):
                'touched; remove the file once that VM is dealt with.')
 
 
+class DiskAllocationElsewhere(exception.NovaException):
+    msg_fmt = ('The disks of instance %(instance_uuid)s cannot go where '
+               'placement allocated them: %(reason)s.')
+
+
 class DifferencingImageRefused(exception.ImageUnacceptable):
     msg_fmt = ('Image %(image_id)s is unacceptable: it is a differencing '
                'virtual disk (parent %(parent)s); only standalone VHD and '

@@ -1,14 +1,21 @@
-"""Where an instance's files live on the shared storage, and their names.
+"""Where an instance's files live on the cluster's storage, and their names.
 
-Every node of the cluster reaches the instances path (on a CSV), so a VM
-can fail over or move between nodes without copying its disks. Each
-instance has one directory there, named like its VM; it holds its disks,
-its config drive, its serial console log and the marks the driver leaves.
+Every node of a cluster reaches every Cluster Shared Volume, so a VM can
+fail over or move between nodes without copying its disks. Each instance
+has one directory, named like its VM, on the CSV that holds its DISK_GB
+allocation (``<CSV mount path>\\<[hyperv_cluster] csv_instances_folder>``),
+or under ``[DEFAULT] instances_path`` when no CSV holds any of its disk (a
+flavor of 0 GB). The directory holds its disks, its config drive, its
+serial console log and the marks the driver leaves. The image cache is one
+per cluster, under ``instances_path`` (on a CSV too).
 """
 
 import os
+import re
 
 import nova.conf
+
+from placement_sync import model as csv_model
 
 CONF = nova.conf.CONF
 
@@ -23,33 +30,103 @@ CONSOLE_LOG_ARCHIVE = CONSOLE_LOG + '.1'
 # Left in the directory of a VM the cluster moved away while it was being
 # deleted: a later delete or spawn keeps off the disks while it is there.
 MOVED_MARK = 'MOVED-WHILE-DELETED.txt'
-
-
-def instance_dir(vm_name):
-    return os.path.join(CONF.instances_path, vm_name)
-
-
-def instance_file(vm_name, name):
-    return os.path.join(instance_dir(vm_name), name)
-
-
-def root_disk_candidates(vm_name):
-    """Where the root disk is, in the formats it may have."""
-    return [instance_file(vm_name, '%s.%s' % (ROOT_DISK, ext))
-            for ext in ('vhdx', 'vhd')]
-
-
-def console_log_paths(vm_name):
-    """The serial port logs of a VM, oldest first."""
-    return [instance_file(vm_name, CONSOLE_LOG_ARCHIVE),
-            instance_file(vm_name, CONSOLE_LOG)]
-
-
-def moved_mark(vm_name):
-    return instance_file(vm_name, MOVED_MARK)
+# The instance's system metadata naming the placement provider of the CSV
+# that holds its disks (what the scheduler filter keeps moves on).
+CSV_PROVIDER_KEY = 'hyperv_cluster_csv_provider'
 
 
 def image_cache_dir():
     """One image cache for the whole cluster, on the shared path."""
     return os.path.join(CONF.instances_path,
                         CONF.image_cache.subdirectory_name)
+
+
+class DiskNotOnThisCluster(Exception):
+    """The DISK_GB allocation is on a provider that is no CSV here."""
+
+
+class InstanceLayout(object):
+    """The instances' directories of the cluster a node is in."""
+
+    def __init__(self, hyperv):
+        self._hyperv = hyperv
+        self._volumes = None
+
+    def _shared_volumes(self, refresh=False):
+        if self._volumes is None or refresh:
+            self._volumes = self._hyperv.clusterutils.list_shared_volumes()
+        return self._volumes
+
+    def _csv_root(self, volume):
+        parts = [p for p in re.split(r'[\\/]+',
+                                     CONF.hyperv_cluster.csv_instances_folder)
+                 if p]
+        return os.path.join(volume.path, *parts)
+
+    def csv_of(self, allocations):
+        """The CSV (``cluster_wmi.SharedVolume``) whose provider holds the
+        DISK_GB of ``allocations`` (nova's {provider uuid: {'resources':
+        ...}}), or None when no provider holds DISK_GB.
+
+        DiskNotOnThisCluster when the provider is not one of this
+        cluster's CSVs as placement_sync publishes them: the disks would
+        land where nothing was allocated.
+        """
+        providers = sorted(rp for rp, alloc in (allocations or {}).items()
+                           if alloc.get('resources', {}).get('DISK_GB'))
+        if not providers:
+            return None
+        cluster = self._hyperv.clusterutils.get_cluster_name()
+        for refresh in (False, True):
+            by_provider = {csv_model.provider_uuid(cluster, v.id): v
+                           for v in self._shared_volumes(refresh)}
+            for rp in providers:
+                if rp in by_provider:
+                    return by_provider[rp]
+        raise DiskNotOnThisCluster(
+            'DISK_GB is allocated on provider %s, which is not a Cluster '
+            'Shared Volume of cluster %s as hvc-placement-sync publishes '
+            'them' % (', '.join(providers), cluster))
+
+    def provider_of(self, volume):
+        """The placement provider of a CSV of this cluster."""
+        return csv_model.provider_uuid(
+            self._hyperv.clusterutils.get_cluster_name(), volume.id)
+
+    def new_instance_dir(self, vm_name, volume):
+        """Where a new instance's directory goes: on ``volume``, or under
+        instances_path for None."""
+        root = (CONF.instances_path if volume is None
+                else self._csv_root(volume))
+        return os.path.join(root, vm_name)
+
+    def instance_dir(self, vm_name):
+        """The directory of an instance: where it is, on any CSV of the
+        cluster or under instances_path; instances_path's if none is."""
+        exists = self._hyperv.pathutils.exists
+        default = os.path.join(CONF.instances_path, vm_name)
+        for refresh in (False, True):
+            for volume in self._shared_volumes(refresh):
+                path = os.path.join(self._csv_root(volume), vm_name)
+                if exists(path):
+                    return path
+            if exists(default):
+                return default
+        return default
+
+    def instance_file(self, vm_name, name):
+        return os.path.join(self.instance_dir(vm_name), name)
+
+    def root_disk_candidates(self, vm_name):
+        """Where the root disk is, in the formats it may have."""
+        return [self.instance_file(vm_name, '%s.%s' % (ROOT_DISK, ext))
+                for ext in ('vhdx', 'vhd')]
+
+    def console_log_paths(self, vm_name):
+        """The serial port logs of a VM, oldest first."""
+        inst_dir = self.instance_dir(vm_name)
+        return [os.path.join(inst_dir, CONSOLE_LOG_ARCHIVE),
+                os.path.join(inst_dir, CONSOLE_LOG)]
+
+    def moved_mark(self, vm_name):
+        return self.instance_file(vm_name, MOVED_MARK)

@@ -12,7 +12,6 @@ from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
 from hvc_driver import exception as hvc_exc
-from hvc_driver import layout
 
 LOG = logging.getLogger(__name__)
 
@@ -28,8 +27,9 @@ def pipe_path(vm_name):
 class SerialConsoleOps(object):
     """Connects each VM's serial port to a pipe, and logs the pipe."""
 
-    def __init__(self, hyperv):
+    def __init__(self, hyperv, instance_layout):
         self._hyperv = hyperv
+        self._layout = instance_layout
         # Readers by VM name, of the VMs this node runs.
         self._readers = {}
 
@@ -63,7 +63,7 @@ class SerialConsoleOps(object):
                 self.connect_serial_port(vm_name)
                 reader = self._hyperv.named_pipe_handler(
                     pipe_path(vm_name),
-                    log_file=layout.console_log_paths(vm_name)[-1])
+                    log_file=self._layout.console_log_paths(vm_name)[-1])
                 reader.start()
             except Exception:
                 LOG.exception('The serial console log of %s on node %s '

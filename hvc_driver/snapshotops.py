@@ -16,8 +16,9 @@ LOG = logging.getLogger(__name__)
 
 class SnapshotOps(object):
 
-    def __init__(self, hyperv):
+    def __init__(self, hyperv, instance_layout=None):
         self._hyperv = hyperv
+        self._layout = instance_layout or layout.InstanceLayout(hyperv)
         self._image_api = glance.API()
 
     def _export_root_disk(self, instance, export_dir):
@@ -29,7 +30,7 @@ class SnapshotOps(object):
         """
         pathutils = self._hyperv.pathutils
         vhdutils = self._hyperv.vhdutils
-        root = vmops.find_root_disk(self._hyperv, instance)
+        root = vmops.find_root_disk(self._hyperv, self._layout, instance)
         export = os.path.join(export_dir, os.path.basename(root))
         pathutils.copyfile(root, export)
         parent = vhdutils.get_vhd_parent_path(root)
@@ -49,7 +50,7 @@ class SnapshotOps(object):
         # A checkpoint freezes the root disk while we copy it; the VM
         # writes into the checkpoint's differencing disk meanwhile.
         checkpoint = vmutils.take_vm_snapshot(vm_name)
-        export_dir = os.path.join(layout.instance_dir(instance.name),
+        export_dir = os.path.join(self._layout.instance_dir(instance.name),
                                   'export-%s' % image_id)
         try:
             self._hyperv.pathutils.check_remove_dir(export_dir)

@@ -46,8 +46,8 @@ CONFIG_DRIVE_FORMAT = 'iso9660'
 MAX_CONSOLE_BYTES = 100 * units.Ki
 
 
-def find_root_disk(hyperv, instance):
-    candidates = layout.root_disk_candidates(instance.name)
+def find_root_disk(hyperv, instance_layout, instance):
+    candidates = instance_layout.root_disk_candidates(instance.name)
     for path in candidates:
         if hyperv.pathutils.exists(path):
             return path
@@ -61,12 +61,14 @@ translate_oswin_errors = hvc_exc.translate_oswin_errors
 class VMOps(object):
     """Creates, runs and removes the VMs of instances on one node."""
 
-    def __init__(self, hyperv, volumeops, virtapi):
+    def __init__(self, hyperv, volumeops, virtapi, instance_layout=None):
         self._hyperv = hyperv
         self._volumeops = volumeops
         self._virtapi = virtapi
+        self._layout = instance_layout or layout.InstanceLayout(hyperv)
         self._imagecache = imagecache.ImageCache(hyperv)
-        self._serialconsoleops = serialconsoleops.SerialConsoleOps(hyperv)
+        self._serialconsoleops = serialconsoleops.SerialConsoleOps(
+            hyperv, self._layout)
         self._vifops = vifops.VIFOps(hyperv)
 
     @property
@@ -120,7 +122,7 @@ class VMOps(object):
         self._serialconsoleops.flush_log(vm_name)
         output = b''
         # Newest first.
-        for path in reversed(layout.console_log_paths(vm_name)):
+        for path in reversed(self._layout.console_log_paths(vm_name)):
             wanted = MAX_CONSOLE_BYTES - len(output)
             if not wanted:
                 break
@@ -234,10 +236,25 @@ class VMOps(object):
             else:
                 self._vmutils.attach_scsi_drive(vm_name, path)
 
+    def _storage_of(self, instance, allocations):
+        """The CSV that holds the instance's DISK_GB allocation (None if
+        none does), recorded in its system metadata for the scheduler."""
+        try:
+            volume = self._layout.csv_of(allocations)
+        except layout.DiskNotOnThisCluster as e:
+            raise hvc_exc.DiskAllocationElsewhere(
+                instance_uuid=instance.uuid, reason=e)
+        if volume is None:
+            instance.system_metadata.pop(layout.CSV_PROVIDER_KEY, None)
+        else:
+            instance.system_metadata[layout.CSV_PROVIDER_KEY] = (
+                self._layout.provider_of(volume))
+        return volume
+
     @translate_oswin_errors('spawn an instance')
     def spawn(self, context, instance, image_meta, network_info,
               block_device_info, power_on=True, injected_files=None,
-              admin_password=None):
+              admin_password=None, allocations=None):
         vm_name = instance.name
         self._check_spawn_request(instance, image_meta, network_info,
                                   block_device_info)
@@ -246,14 +263,16 @@ class VMOps(object):
         if (self._vmutils.vm_exists(vm_name) or
                 self._clusterutils.vm_exists(vm_name)):
             raise exception.InstanceExists(name=vm_name)
-        inst_dir = layout.instance_dir(vm_name)
-        if self._pathutils.exists(layout.moved_mark(vm_name)):
+        leftover = self._layout.instance_dir(vm_name)
+        if self._pathutils.exists(os.path.join(leftover, layout.MOVED_MARK)):
             # The disks there may be in use by the VM that left.
             raise hvc_exc.InstanceDirectoryInUse(vm_name=vm_name,
-                                                 path=inst_dir)
+                                                 path=leftover)
+        inst_dir = self._layout.new_instance_dir(
+            vm_name, self._storage_of(instance, allocations))
         try:
             # Leftovers of an earlier failed attempt are not ours to reuse.
-            self._pathutils.check_remove_dir(inst_dir)
+            self._pathutils.check_remove_dir(leftover)
             self._pathutils.check_create_dir(inst_dir)
             disks = [self._create_root_disk(context, instance, image_meta,
                                             inst_dir)]
@@ -368,7 +387,7 @@ class VMOps(object):
         return owner
 
     def _mark_moved(self, instance):
-        mark_path = layout.moved_mark(instance.name)
+        mark_path = self._layout.moved_mark(instance.name)
         with self._pathutils.open(mark_path, 'w') as mark:
             mark.write('%s left node %s unclustered while being deleted; it '
                        'may run on another node from these disks. Remove '
@@ -415,7 +434,7 @@ class VMOps(object):
             self._mark_moved(instance)
             raise hvc_exc.InstanceMovedDuringDelete(
                 vm_name=vm_name, owner='another node', node=self._hyperv.node)
-        elif self._pathutils.exists(layout.moved_mark(instance.name)):
+        elif self._pathutils.exists(self._layout.moved_mark(instance.name)):
             raise hvc_exc.InstanceMovedDuringDelete(
                 vm_name=vm_name, owner='another node', node=self._hyperv.node)
         # The VM is gone from this node: what its ports left outside it.
@@ -423,7 +442,7 @@ class VMOps(object):
             self._vifops.unplug(instance, vif)
         if destroy_disks:
             self._pathutils.check_remove_dir(
-                layout.instance_dir(vm_name))
+                self._layout.instance_dir(vm_name))
         LOG.info('Destroyed %s on node %s', vm_name, self._hyperv.node,
                  instance=instance)
 

@@ -26,6 +26,7 @@ import time
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
+from hvc_oswin_api import cluster_wmi
 from hvc_oswin_api import constants
 from hvc_oswin_api import exceptions as os_win_exc
 from hvc_sim import state as sim_state
@@ -446,9 +447,23 @@ class ClusterUtils(_SimulatedUtils):
                 expected_node=new_host, group_state=e.group_state,
                 owner_node=e.owner_node)
 
-    # Not in os-win 5.9's public API: moving a VM group that is offline
-    # (what Move-ClusterVirtualMachineRole does with a VM that is off).
-    # The os-win backend does it with ClusterUtils' own _migrate_vm.
+    # Not in os-win 5.9's public API (the seam adds them to os-win's
+    # ClusterUtils): the cluster's name and CSVs, and moving a VM group
+    # that is offline.
+
+    @_faultable(os_win_exc.HyperVClusterException)
+    def get_cluster_name(self):
+        return self._cluster()
+
+    @_faultable(os_win_exc.HyperVClusterException)
+    def list_shared_volumes(self):
+        return [cluster_wmi.SharedVolume(id=v.id, name=v.name, path=v.path,
+                                         online=True)
+                for v in self._state.shared_volumes(cluster=self._cluster())]
+
+    # Moving a VM group that is offline is what Move-ClusterVirtualMachineRole
+    # does with a VM that is off; os-win does it with its private
+    # _migrate_vm.
     @_faultable(os_win_exc.ClusterException)
     def move_offline_vm(self, vm_name, new_host, timeout=None):
         self._move_group(vm_name, new_host, online=False)

@@ -16,12 +16,15 @@ backend runs in either mode; the os-win backend needs
 ``[DEFAULT] concurrency_backend = eventlet`` for now (``OsWinNeedsEventlet``).
 """
 
+import contextlib
+
 from oslo_concurrency import processutils
 from oslo_log import log as logging
 
 from nova import utils as nova_utils
 
 from hvc_driver import conf as hvc_conf
+from hvc_oswin_api import cluster_wmi
 from hvc_oswin_api import constants as oswin_const
 from hvc_oswin_api import exceptions as oswin_exc
 
@@ -58,6 +61,18 @@ class OsWinNeedsEventlet(Exception):
             'thread that made them)')
 
 
+@contextlib.contextmanager
+def _translated():
+    """os-win's (and WMI's) errors become hvc_oswin_api's."""
+    try:
+        yield
+    except Exception as e:
+        translated = oswin_exc.translate(e)
+        if translated is None:
+            raise
+        raise translated from e
+
+
 class _OsWin(object):
     """An os-win object whose os-win and WMI errors become the
     ``hvc_oswin_api.exceptions`` of the same name."""
@@ -71,18 +86,29 @@ class _OsWin(object):
             return attr
 
         def call(*args, **kwargs):
-            try:
+            with _translated():
                 return attr(*args, **kwargs)
-            except Exception as e:
-                translated = oswin_exc.translate(e)
-                if translated is None:
-                    raise
-                raise translated from e
         return call
 
 
 class _OsWinClusterUtils(_OsWin):
     """os-win's ClusterUtils, with what its public API lacks."""
+
+    def get_cluster_name(self):
+        return self._call(cluster_wmi.cluster_name)
+
+    def list_shared_volumes(self):
+        """The cluster's CSVs (``cluster_wmi.SharedVolume``)."""
+        return self._call(cluster_wmi.shared_volumes)
+
+    def _call(self, func):
+        with _translated():
+            try:
+                return func(self._target)
+            except (AttributeError, IndexError) as e:
+                raise oswin_exc.HyperVClusterException(
+                    'unexpected answer from the cluster\'s WMI namespace: '
+                    '%s' % e) from e
 
     def move_offline_vm(self, vm_name, new_host, timeout=None):
         """Move the group of a VM that is off to ``new_host`` (as

@@ -16,18 +16,20 @@ import os
 import uuid
 
 import fixtures
-from hvc_oswin_api import constants as os_win_const
 from oslo_utils import units
 
 import nova.conf
 from nova import context as nova_context
 from nova import exception
+from nova import objects
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional import integrated_helpers
 
-from hvc_localcloud import placement_server
-from hvc_sim import oswin as sim_oswin
 from hvc_driver import imagecache
+from hvc_driver import layout
+from hvc_localcloud import placement_server
+from hvc_oswin_api import constants as os_win_const
+from hvc_sim import oswin as sim_oswin
 from placement_sync import model
 from placement_sync import placement as placement_client
 from placement_sync import reconcile
@@ -46,6 +48,7 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     """Nova with three Hyper-V cluster nodes sharing one simulated cluster."""
 
     compute_driver = 'hyperv_cluster.HyperVClusterDriver'
+    volumes = (('Volume1', CSV_GB),)
 
     def setUp(self):
         # Nova's conf fixture looks for api-paste.ini under $state_path,
@@ -56,8 +59,7 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         self.useFixture(driver_fixtures.DriverShimFixture())
         super().setUp()
         self.cluster = self.useFixture(driver_fixtures.SimulatedClusterFixture(
-            nodes=NODES, volumes=(('Volume1', CSV_GB),), vcpus=8,
-            memory_mb=16384))
+            nodes=NODES, volumes=self.volumes, vcpus=8, memory_mb=16384))
         self.sim = self.cluster.state
         # In one process the three compute services share $state_path and
         # so nova's one local node identity; give each node its own, as
@@ -70,7 +72,8 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
             self._start_compute(node)
         self.node_rp = {node: self._get_provider_uuid_by_host(node)
                         for node in NODES}
-        self.csv_rp = self._publish_csvs()
+        self.csv_rps = self._publish_csvs()
+        self.csv_rp = self.csv_rps[self.volumes[0][0]]
 
     def _publish_csvs(self):
         """placement_sync, as an operator runs it, into nova's placement."""
@@ -81,8 +84,8 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         report = reconciler.sync(clusters)
         self.assertEqual([], report.errors)
         self.assertEqual([], report.warnings)
-        volume = self.sim.shared_volumes()[0]
-        return model.provider_uuid(self.sim.cluster_name(), volume.id)
+        return {v.name: model.provider_uuid(v.cluster, v.id)
+                for v in self.sim.shared_volumes()}
 
     def _flavor(self, disk=10, ephemeral=0, memory_mb=1024, vcpu=2):
         return self._create_flavor(memory_mb=memory_mb, vcpu=vcpu, disk=disk,
@@ -101,6 +104,48 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
 
     def _vm(self, server):
         return self.sim.get_vm(server['OS-EXT-SRV-ATTR:instance_name'])
+
+
+class TestDisksOnTheirCSV(HyperVClusterTestCase):
+    """Two CSVs: each instance's disks are on the one placement chose."""
+
+    volumes = (('Volume1', 10), ('Volume2', CSV_GB))
+
+    def test_disks_on_the_csv_of_the_allocation(self):
+        # 20 GB fit on Volume2 only: placement can only choose it.
+        server = self._boot(self._flavor(disk=20))
+        allocations = self._get_allocations_by_server_uuid(server['id'])
+        self.assertEqual(
+            {self.csv_rps['Volume2']: {'DISK_GB': 20}},
+            {rp: a['resources'] for rp, a in allocations.items()
+             if 'DISK_GB' in a['resources']})
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        on_volume2 = os.path.join(self.cluster.csv_instances_dir('Volume2'),
+                                  name)
+        self.assertEqual([os.path.join(on_volume2, 'root.vhd')],
+                         [d.path for d in self.sim.disks(name)])
+        self.assertFalse(os.path.exists(os.path.join(
+            self.cluster.csv_instances_dir('Volume1'), name)))
+        # nova keeps what the driver recorded for the scheduler.
+        instance = objects.Instance.get_by_uuid(
+            nova_context.get_admin_context(), server['id'],
+            expected_attrs=['system_metadata'])
+        self.assertEqual(self.csv_rps['Volume2'],
+                         instance.system_metadata[layout.CSV_PROVIDER_KEY])
+        self._delete_server(server)
+        self.assertFalse(os.path.exists(on_volume2))
+        self.assertEqual(0, self._get_provider_usages(
+            self.csv_rps['Volume2'])['DISK_GB'])
+
+    def test_a_flavor_without_disk_goes_under_instances_path(self):
+        server = self._boot(self._flavor(disk=0))
+        self.assertEqual({}, {
+            rp: a for rp, a in self._get_allocations_by_server_uuid(
+                server['id']).items() if 'DISK_GB' in a['resources']})
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self.assertTrue(os.path.isdir(os.path.join(
+            self.cluster.instances_path, name)))
+        self._delete_server(server)
 
 
 class TestServerLifecycle(HyperVClusterTestCase):

@@ -12,6 +12,7 @@ import nova.virt
 
 from hvc_driver import conf as hvc_conf
 from hvc_driver import hyperv
+from hvc_driver import layout
 from hvc_sim import state as sim_state
 
 CONF = nova.conf.CONF
@@ -62,15 +63,56 @@ class SimulatedClusterFixture(fixtures.Fixture):
     def _setUp(self):
         tmp = self.useFixture(fixtures.TempDir()).path
         self.state_file = os.path.join(tmp, 'cluster.sqlite')
-        self.instances_path = os.path.join(tmp, 'ClusterStorage', 'Volume1',
-                                           'Instances')
         self.state = sim_state.ClusterState(self.state_file)
         self.state.init(self.cluster_name, self.node_names, self.volumes,
                         vcpus=self.vcpus, memory_mb=self.memory_mb)
+        # As operators do: instances_path (the image cache, instances of no
+        # disk) is the instances folder of the first CSV.
+        self.instances_path = self.csv_instances_dir(self.volumes[0][0])
         conf = self.useFixture(config_fixture.Config(CONF))
         conf.config(backend='simulated', simulated_state_file=self.state_file,
                     group='hyperv_cluster')
         conf.config(instances_path=self.instances_path)
+
+    def csv_instances_dir(self, volume_name):
+        """The folder of the instances whose disks are on a CSV."""
+        [path] = [v.path for v in self.state.shared_volumes()
+                  if v.name == volume_name]
+        return os.path.join(path, 'OpenStack', 'Instances')
+
+
+class WMIObject(object):
+    def __init__(self, **properties):
+        self.__dict__.update(properties)
+
+
+class WMICluster(object):
+    """``root/MSCluster`` as the wmi module shows it: classes are methods
+    that list their instances; associations hold the objects they link.
+    """
+
+    def __init__(self, name):
+        self.cluster = WMIObject(Name=name)
+        self.volumes = []
+        self.links = []
+
+    def add_csv(self, mount_path, resource_id, online=True):
+        csv = WMIObject(Name=mount_path,
+                        VolumeName='\\\\?\\Volume{%s}\\' % resource_id)
+        resource = WMIObject(Id=resource_id, Name='Cluster Disk',
+                             State=2 if online else 3)
+        self.volumes.append(csv)
+        self.links.append(WMIObject(GroupComponent=csv,
+                                    PartComponent=resource))
+
+    def MSCluster_Cluster(self):  # noqa: N802 (WMI's class names)
+        return [self.cluster]
+
+    def MSCluster_ClusterSharedVolume(self):  # noqa: N802
+        return list(self.volumes)
+
+    def MSCluster_ClusterSharedVolumeToResource(self):  # noqa: N802
+        return list(self.links)
 
 
 class OsWinFixture(fixtures.Fixture):
@@ -93,7 +135,13 @@ class OsWinFixture(fixtures.Fixture):
                 'os_win.utilsfactory.get_%s' % kind,
                 return_value=self.utils[kind]))
         # Windows' name of the machine, which the tests bind as nova's host.
-        self.utils['clusterutils'].get_node_name.return_value = 'node1'
+        clusterutils = self.utils['clusterutils']
+        clusterutils.get_node_name.return_value = 'node1'
+        # The cluster's WMI namespace, which os-win's ClusterUtils keeps
+        # (hvc_oswin_api.cluster_wmi reads the cluster's name and CSVs
+        # there): objects shaped as Microsoft documents them.
+        self.wmi = WMICluster('cluster1')
+        clusterutils._conn_cluster = self.wmi
         # utilsfactory.get_named_pipe_handler(*args, **kwargs) makes a
         # NamedPipeHandler: the autospec'd class checks the arguments, and
         # makes the one autospec'd handler ``self.pipe_handler``.
@@ -120,10 +168,13 @@ class SimulatedTestCase(testtools.TestCase):
     """The seam on a simulated cluster, playing ``node``."""
 
     node = 'node1'
+    volumes = (('Volume1', 100),)
 
     def setUp(self):
         super().setUp()
         self.logger = self.useFixture(fixtures.FakeLogger())
-        self.cluster = self.useFixture(SimulatedClusterFixture())
+        self.cluster = self.useFixture(SimulatedClusterFixture(
+            volumes=self.volumes))
         self.hyperv = hyperv.HyperV(CONF)
         self.hyperv.bind(self.node)
+        self.layout = layout.InstanceLayout(self.hyperv)

@@ -45,7 +45,8 @@ class OsWinTestCase(driver_fixtures.OsWinTestCase):
         self.oswin.pipe_handler_class.side_effect = make_handler
         self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
         self.hyperv.bind('node1')
-        self.ops = serialconsoleops.SerialConsoleOps(self.hyperv)
+        self.ops = serialconsoleops.SerialConsoleOps(
+            self.hyperv, layout.InstanceLayout(self.hyperv))
 
     def _log_path(self, vm_name=VM):
         return os.path.join(driver_fixtures.CONF.instances_path, vm_name,
@@ -274,7 +275,7 @@ class TestSimulated(driver_fixtures.SimulatedTestCase):
         self.assertEqual({}, self.vmops._serialconsoleops._readers)
 
     def test_console_output_reaches_into_the_rotated_log(self):
-        old, current = layout.console_log_paths(self.name)
+        old, current = self.layout.console_log_paths(self.name)
         with open(old, 'wb') as f:
             f.write(b'o' * vmops.MAX_CONSOLE_BYTES + b'old end\n')
         with open(current, 'wb') as f:

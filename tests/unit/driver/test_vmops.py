@@ -20,6 +20,7 @@ from nova.virt import virtapi
 from os_win import exceptions as os_win_exc
 from oslo_config import fixture as config_fixture
 from oslo_utils import units
+from placement_sync import model as csv_model
 from tests.unit.driver import fixtures as driver_fixtures
 
 NODE = 'node1'
@@ -81,6 +82,7 @@ class OsWinVMOpsBase(driver_fixtures.OsWinTestCase):
         self.clusterutils.vm_exists.return_value = False
         self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
         self.hyperv.bind(NODE)
+        self.layout = layout.InstanceLayout(self.hyperv)
         self.virtapi = mock.create_autospec(virtapi.VirtAPI, instance=True)
         self.vmops = vmops.VMOps(self.hyperv, volumeops.VolumeOps(self.hyperv),
                                  self.virtapi)
@@ -413,7 +415,7 @@ class VMOpsTestCase(OsWinVMOpsBase):
         self.vmops.destroy(instance)
         self.vmutils.destroy_vm.assert_called_once_with(instance.name)
         self.pathutils.check_remove_dir.assert_called_once_with(
-            layout.instance_dir(instance.name))
+            self.layout.instance_dir(instance.name))
 
     def test_destroy_when_the_group_goes_before_its_owner_is_read(self):
         instance = _instance()
@@ -422,7 +424,7 @@ class VMOpsTestCase(OsWinVMOpsBase):
             os_win_exc.ClusterObjectNotFound(resource=instance.name))
         self.vmops.destroy(instance)
         self.pathutils.check_remove_dir.assert_called_once_with(
-            layout.instance_dir(instance.name))
+            self.layout.instance_dir(instance.name))
 
     def test_destroy_never_says_instance_not_found(self):
         self.clusterutils.vm_exists.side_effect = (
@@ -540,7 +542,7 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         self.assertEqual(power_state.RUNNING,
                          self.vmops.get_info(instance).state)
         self.assertEqual([instance.uuid], self.vmops.list_instance_uuids())
-        instance_dir = layout.instance_dir(instance.name)
+        instance_dir = self.layout.instance_dir(instance.name)
         root = self.hyperv.vhdutils.get_vhd_info(
             os.path.join(instance_dir, 'root.vhdx'))
         self.assertEqual(units.Gi, root['VirtualSize'])
@@ -563,7 +565,7 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
             self.assertEqual([], self.cluster.state.vms(), method)
             self.assertEqual([], self.cluster.state.cluster_groups(), method)
             self.assertFalse(os.path.exists(
-                layout.instance_dir(instance.name)), method)
+                self.layout.instance_dir(instance.name)), method)
 
     def test_vm_failed_over_to_another_node(self):
         instance = _instance(root_gb=1)
@@ -575,7 +577,8 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
                           instance)
         self.assertEqual('node2',
                          self.cluster.state.get_vm(instance.name).node)
-        self.assertTrue(os.path.exists(layout.instance_dir(instance.name)))
+        self.assertTrue(os.path.exists(
+            self.layout.instance_dir(instance.name)))
 
     def test_vm_gone_behind_novas_back(self):
         instance = _instance(root_gb=1)
@@ -589,7 +592,8 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         self.assertFalse(self.vmops.instance_exists(instance))
         # Deleting it still works and removes its disks.
         self.vmops.destroy(instance)
-        self.assertFalse(os.path.exists(layout.instance_dir(instance.name)))
+        self.assertFalse(os.path.exists(
+            self.layout.instance_dir(instance.name)))
 
     def test_vm_failed_over_between_its_owner_check_and_unclustering(self):
         # The cluster moves the VM just before destroy unclusters it.
@@ -609,29 +613,30 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         self.assertEqual(('node2', os_win_const.HYPERV_VM_STATE_ENABLED),
                          (vm.node, vm.state))
         self.assertTrue(os.path.exists(os.path.join(
-            layout.instance_dir(instance.name), 'root.vhdx')))
+            self.layout.instance_dir(instance.name), 'root.vhdx')))
         # Nothing in the cluster says where it went now but the mark.
-        with open(layout.moved_mark(instance.name)) as mark:
+        with open(self.layout.moved_mark(instance.name)) as mark:
             self.assertIn('%s left node node1 unclustered' % instance.name,
                           mark.read())
         # A second delete keeps off its disks all the same...
         self.assertRaises(hvc_exc.InstanceOnAnotherNode, self.vmops.destroy,
                           instance)
         self.assertTrue(os.path.exists(os.path.join(
-            layout.instance_dir(instance.name), 'root.vhdx')))
+            self.layout.instance_dir(instance.name), 'root.vhdx')))
         # ... and so does a new spawn of that name (nova reuses names
         # only for the same instance: a rebuild, say), before it makes
         # or removes anything.
-        files = sorted(os.listdir(layout.instance_dir(instance.name)))
+        files = sorted(os.listdir(self.layout.instance_dir(instance.name)))
         err = self.assertRaises(hvc_exc.InstanceDirectoryInUse, self._spawn,
                                 instance)
         self.assertIn(layout.MOVED_MARK, str(err))
         self.assertEqual(files, sorted(os.listdir(
-            layout.instance_dir(instance.name))))
-        os.remove(layout.moved_mark(instance.name))
+            self.layout.instance_dir(instance.name))))
+        os.remove(self.layout.moved_mark(instance.name))
         self.cluster.state.delete_vm(instance.name)
         self.vmops.destroy(instance)
-        self.assertFalse(os.path.exists(layout.instance_dir(instance.name)))
+        self.assertFalse(os.path.exists(
+            self.layout.instance_dir(instance.name)))
 
     def test_a_vhd_image_smaller_than_the_flavor_gets_a_grown_parent(self):
         # A differencing VHD cannot be grown (the simulated cluster
@@ -647,7 +652,7 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         grown = os.path.join(layout.image_cache_dir(),
                              '%s_1.vhd' % IMAGE_ID)
         for instance in (first, second):
-            root = os.path.join(layout.instance_dir(instance.name),
+            root = os.path.join(self.layout.instance_dir(instance.name),
                                 'root.vhd')
             info = vhdutils.get_vhd_info(root)
             self.assertEqual(
@@ -664,7 +669,7 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         third = _instance(root_gb=1, id=3)
         self.vmops.spawn(None, third, _image_meta(id=PORT_ID), _vifs(), None)
         info = vhdutils.get_vhd_info(os.path.join(
-            layout.instance_dir(third.name), 'root.vhdx'))
+            self.layout.instance_dir(third.name), 'root.vhdx'))
         self.assertEqual(units.Gi, info['VirtualSize'])
         self.assertTrue(info['ParentPath'].endswith(PORT_ID + '.vhdx'))
 
@@ -683,7 +688,8 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
             vmutils, 'stop_vm_jobs', side_effect=racing_delete))
         self.vmops.destroy(instance)
         self.assertEqual([], self.cluster.state.vms())
-        self.assertFalse(os.path.exists(layout.instance_dir(instance.name)))
+        self.assertFalse(os.path.exists(
+            self.layout.instance_dir(instance.name)))
 
     def test_a_differencing_image_is_refused(self):
         # A VHD(X) that chains to a parent elsewhere (another
@@ -707,7 +713,8 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         self.assertEqual([], [f for f in os.listdir(cache_dir)
                               if not f.startswith('hvc-image-')])
         self.assertEqual([], self.cluster.state.vms())
-        self.assertFalse(os.path.exists(layout.instance_dir(instance.name)))
+        self.assertFalse(os.path.exists(
+            self.layout.instance_dir(instance.name)))
 
     def test_hard_reboot_starts_a_vm_that_is_not_running(self):
         # On the simulated cluster.
@@ -726,7 +733,7 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         output = self.vmops.get_console_output(instance)
         self.assertIn(b'%s booting on node1' % instance.name.encode(),
                       output)
-        log = os.path.join(layout.instance_dir(instance.name),
+        log = os.path.join(self.layout.instance_dir(instance.name),
                            layout.CONSOLE_LOG)
         with open(log, 'ab') as f:
             f.write(b'x' * (2 * vmops.MAX_CONSOLE_BYTES) + b'the end\n')
@@ -736,3 +743,110 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         self.cluster.state.move_vm(instance.name, 'node2')
         self.assertRaises(exception.InstanceNotFound,
                           self.vmops.get_console_output, instance)
+
+
+class DisksOnTheirCSVTestCase(driver_fixtures.SimulatedTestCase):
+    """An instance's disks go to the CSV that holds its DISK_GB
+    allocation, as placement_sync names the CSVs' providers."""
+
+    volumes = (('Volume1', 100), ('Volume2', 200))
+
+    def setUp(self):
+        super().setUp()
+        self.vmops = vmops.VMOps(self.hyperv, volumeops.VolumeOps(self.hyperv),
+                                 mock.create_autospec(virtapi.VirtAPI,
+                                                      instance=True))
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.virt.images.fetch', side_effect=fake_fetch))
+        self.provider = {
+            v.name: csv_model.provider_uuid('cluster1', v.id)
+            for v in self.cluster.state.shared_volumes()}
+
+    def _allocations(self, disk_provider, gb=1):
+        return {'node-rp': {'resources': {'VCPU': 2, 'MEMORY_MB': 2048}},
+                disk_provider: {'resources': {'DISK_GB': gb}}}
+
+    def test_the_disks_follow_the_disk_allocation(self):
+        instance = _instance(root_gb=1)
+        self.vmops.spawn(None, instance, _image_meta(), [], None,
+                         allocations=self._allocations(
+                             self.provider['Volume2']))
+        on_volume2 = os.path.join(
+            self.cluster.csv_instances_dir('Volume2'), instance.name)
+        self.assertEqual(on_volume2, self.layout.instance_dir(instance.name))
+        self.assertEqual(
+            [os.path.join(on_volume2, 'root.vhdx')],
+            [d.path for d in self.cluster.state.disks(instance.name)])
+        self.assertEqual(on_volume2, self.cluster.state.get_vm(
+            instance.name).instance_path)
+        self.assertFalse(os.path.exists(os.path.join(
+            self.cluster.csv_instances_dir('Volume1'), instance.name)))
+        # Recorded for the scheduler, which keeps moves on this CSV.
+        self.assertEqual(self.provider['Volume2'], instance.system_metadata[
+            layout.CSV_PROVIDER_KEY])
+        # Everything else finds it there.
+        self.assertIn(b'booting on node1',
+                      self.vmops.get_console_output(instance))
+        self.vmops.destroy(instance)
+        self.assertFalse(os.path.exists(on_volume2))
+
+    def test_no_disk_allocation_goes_under_instances_path(self):
+        instance = _instance(root_gb=0)
+        instance.system_metadata[layout.CSV_PROVIDER_KEY] = 'stale'
+        self.vmops.spawn(None, instance, _image_meta(), [], None,
+                         allocations={'node-rp': {'resources': {'VCPU': 2}}})
+        self.assertEqual(
+            os.path.join(driver_fixtures.CONF.instances_path, instance.name),
+            self.layout.instance_dir(instance.name))
+        self.assertNotIn(layout.CSV_PROVIDER_KEY, instance.system_metadata)
+
+    def test_a_disk_allocation_on_no_csv_of_the_cluster_is_refused(self):
+        # Another cluster's CSV, say: the disks would be where nothing was
+        # allocated. Refused before anything is made.
+        instance = _instance(root_gb=1)
+        foreign = csv_model.provider_uuid('cluster2', 'some-volume-id')
+        err = self.assertRaises(
+            hvc_exc.DiskAllocationElsewhere, self.vmops.spawn, None,
+            instance, _image_meta(), [], None,
+            allocations=self._allocations(foreign))
+        self.assertIn(foreign, str(err))
+        self.assertEqual([], self.cluster.state.vms())
+        made = [d for _root, dirs, _files in os.walk(
+            self.cluster.state.storage_root) for d in dirs
+            if d.startswith('instance-')]
+        self.assertEqual([], made)
+
+    def test_a_csv_added_after_start_is_found(self):
+        instance = _instance(root_gb=1)
+        self.layout.instance_dir('warm-the-cache')
+        volume_id = self.cluster.state.add_volume('Volume3', 50)
+        provider = csv_model.provider_uuid('cluster1', volume_id)
+        self.vmops.spawn(None, instance, _image_meta(), [], None,
+                         allocations=self._allocations(provider))
+        self.assertEqual(os.path.join(
+            self.cluster.csv_instances_dir('Volume3'), instance.name),
+            self.layout.instance_dir(instance.name))
+
+
+class DisksOnTheirCSVOsWinTestCase(OsWinVMOpsBase):
+    """The same on os-win: the CSVs and their ids from the cluster's WMI
+    namespace (MSCluster_ClusterSharedVolume's Name is the mount path;
+    the id is its cluster resource's Id)."""
+
+    def test_the_csv_is_found_by_its_resource_id(self):
+        resource_id = '6a2b9f0e-5c1d-4e8f-a0b7-3c9d2e1f4a56'
+        self.oswin.wmi.add_csv('C:\\ClusterStorage\\Volume1',
+                               'b1d8e2c4-0000-4000-8000-000000000001')
+        self.oswin.wmi.add_csv('C:\\ClusterStorage\\Data2', resource_id)
+        instance = _instance()
+        allocations = {csv_model.provider_uuid('cluster1', resource_id): {
+            'resources': {'DISK_GB': 10}}}
+        self._spawn_on(instance, allocations)
+        expected = os.path.join('C:\\ClusterStorage\\Data2', 'OpenStack',
+                                'Instances', instance.name)
+        self.pathutils.check_create_dir.assert_any_call(expected)
+        self.assertEqual(expected, self.vmutils.create_vm.call_args[0][3])
+
+    def _spawn_on(self, instance, allocations):
+        self.vmops.spawn(mock.sentinel.context, instance, _image_meta(),
+                         _vifs(), None, allocations=allocations)

@@ -123,6 +123,7 @@ class TestSnapshotOps(testtools.TestCase):
             self.glance, 'update', side_effect=recording_update))
         self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
         self.hyperv.bind('node1')
+        self.layout = layout.InstanceLayout(self.hyperv)
         self.vmops = vmops.VMOps(self.hyperv,
                                  volumeops.VolumeOps(self.hyperv),
                                  mock.create_autospec(virtapi.VirtAPI,
@@ -141,7 +142,7 @@ class TestSnapshotOps(testtools.TestCase):
         self.update_task_state = mock.Mock()
 
     def _files(self):
-        return sorted(os.listdir(layout.instance_dir(self.instance.name)))
+        return sorted(os.listdir(self.layout.instance_dir(self.instance.name)))
 
     def test_snapshot_merges_a_copy_and_uploads_it(self):
         self.snapshotops.snapshot(self.context, self.instance,
