@@ -63,14 +63,17 @@ class HostAggregates(object):
         self._nova_hosts = None
         result = []
         for cluster in desired:
+            error = None
             try:
                 agg = self._sync_one(cluster, existing, report, dry_run)
             except exception.ServiceUnavailable:
                 raise
             except (exception.SyncError, sdk_exc.SDKException) as e:
+                error, agg = e, None
+            if error is not None:
+                # Outside the except block: oslo.log would repeat it.
                 report.error('host aggregate of cluster %s: %s',
-                             cluster.name, e)
-                agg = None
+                             cluster.name, error)
             result.append(dataclasses.replace(cluster,
                                               placement_aggregate=agg))
         return result

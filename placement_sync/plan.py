@@ -61,7 +61,7 @@ class ObservedCluster:
     # placement has none of that uuid (traits, aggregates, usages read).
     name_holders: dict = dataclasses.field(default_factory=dict)
     # Node missing from the aggregate -> the Providers whose name is the
-    # node's (case aside); the aggregates of a single one are read.
+    # node's, case aside (aggregates read).
     nodes: dict = dataclasses.field(default_factory=dict)
     # Members of the derived aggregate the cluster no longer uses
     # (aggregates read).

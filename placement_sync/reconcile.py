@@ -109,10 +109,13 @@ class Reconciler(object):
         """Run func; report a SyncError instead of letting it spread."""
         try:
             func(*args)
+            return
         except exception.ServiceUnavailable:
             raise
         except exception.SyncError as e:
-            report.error('%s', e)
+            error = e
+        # Outside the except block: oslo.log would repeat the message.
+        report.error('%s', error)
 
     def _sync_cluster(self, cluster, report):
         clear_stale = (self.host_aggregates is not None
@@ -125,8 +128,8 @@ class Reconciler(object):
             self._stale_cleared.add(cluster.name)
 
     def _carry_out(self, cluster, key, step, report):
-        """Report the step (dry run) or apply it; on a stale generation,
-        read again, plan again and retry."""
+        """Apply the step (report it, in a dry run); when a generation
+        turns out stale, read again, plan again and retry."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 self._apply(step, report)
@@ -138,9 +141,12 @@ class Reconciler(object):
                 self._cache.pop(key[1], None)
                 time.sleep(random.uniform(0, 0.05 * attempt))
                 step = self._replan(cluster, key)
+        kind, subject = key
         raise exception.SyncError(
-            'gave up on %s %s after %d generation conflicts in a row: '
-            'another writer keeps changing it' % (key + (MAX_ATTEMPTS,)))
+            'gave up on %s %s of cluster %s after %d generation conflicts in '
+            'a row: another writer keeps changing it'
+            % ('node' if kind == 'node' else 'provider', subject,
+               cluster.name, MAX_ATTEMPTS))
 
     def _apply(self, step, report):
         generations = {}

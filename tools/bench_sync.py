@@ -3,7 +3,7 @@
 Prints wall time and HTTP requests (reads, writes) for the first sync, a
 no-op sync by a fresh process (cold: nothing cached) and a no-op sync by
 the same process (warm: the periodic mode's steady state), against the
-goals of issue 2: first sync at most 4 writes per CSV plus 1 per node;
+goals: first sync at most 4 writes per CSV plus 1 per node;
 no-op sync zero writes and at most 2 requests per cluster. "fresh +
 cache" is a new process given what the first one saw, as
 ``[placement_sync] cache_file`` hands it over between one-shot runs.
