@@ -82,6 +82,10 @@ class Nova(object):
             'instances_path': cluster.instances_path,
             # The fake driver's nodes have 2 vCPUs: room for a load test.
             'initial_cpu_allocation_ratio': 16.0,
+            # In native threading mode builds and snapshots share one
+            # limit; nova warns unless both say the same (default 10, 5).
+            'max_concurrent_builds': 10,
+            'max_concurrent_snapshots': 10,
         })
         if self.cloud.eventlet:
             sections['DEFAULT']['concurrency_backend'] = 'eventlet'
