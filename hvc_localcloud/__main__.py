@@ -75,7 +75,8 @@ The local cloud runs (started in {seconds} s; {driver} compute driver).
 
 Logs: {root}/log/   Status: python -m hvc_localcloud status --root {root}
 Stop: make cloud-stop  (python -m hvc_localcloud stop --root {root})'''.format(
-        seconds=cloud.state.get('start_seconds'), driver=cloud.driver,
+        seconds=cloud.state.get('start_seconds', '?'),
+        driver=cloud.state.get('driver', cloud.driver),
         root=root_arg, image=cloud_mod.IMAGE_NAME, sims=sims)
 
 

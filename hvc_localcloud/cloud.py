@@ -187,7 +187,8 @@ class Cloud(object):
                     '%s is not empty and holds no cloud; not touching it'
                     % self.root)
             shutil.rmtree(self.root)
-        os.makedirs(self.root, mode=0o700)
+        os.makedirs(self.root, exist_ok=True)
+        os.chmod(self.root, 0o700)
         for sub in ('log', 'run', 'clusters', 'etc/keystone',
                     'etc/placement', 'etc/glance', 'etc/neutron', 'etc/nova',
                     'etc/hvc', 'data/nova', 'data/glance', 'data/neutron',
