@@ -63,6 +63,10 @@ OPTS = [
     cfg.IntOpt('wait_soft_reboot_seconds', default=60, min=0,
                help='How long a soft reboot waits for the guest to shut '
                     'down before it reboots the instance hard.'),
+    cfg.IntOpt('live_migration_timeout', default=600, min=0,
+               help='Seconds a cluster live migration may take before it '
+                    'is cancelled (the VM then stays on its node); 0 waits '
+                    'as long as the cluster takes.'),
     cfg.IntOpt('max_failover_count', default=1, min=1,
                help='How many times the failover cluster may fail an '
                     'instance over within failover_period hours.'),

@@ -21,6 +21,7 @@ from hvc_driver import exception as hvc_exc
 from hvc_driver import hostops
 from hvc_driver import hyperv
 from hvc_driver import layout
+from hvc_driver import livemigrationops
 from hvc_driver import snapshotops
 from hvc_driver import vmops
 from hvc_driver import volumeops
@@ -48,6 +49,8 @@ class HyperVClusterDriver(driver.ComputeDriver):
                                   instance_layout)
         self._snapshotops = snapshotops.SnapshotOps(self._hyperv,
                                                     instance_layout)
+        self._livemigrationops = livemigrationops.LiveMigrationOps(
+            self._hyperv, self._vmops, self._volumeops, instance_layout)
 
     # The node.
 
@@ -181,6 +184,62 @@ class HyperVClusterDriver(driver.ComputeDriver):
     def snapshot(self, context, instance, image_id, update_task_state):
         self._snapshotops.snapshot(context, instance, image_id,
                                    update_task_state)
+
+    # Live migration: a cluster move between the nodes of the cluster.
+
+    def check_can_live_migrate_destination(self, context, instance,
+                                           src_compute_info, dst_compute_info,
+                                           block_migration=False,
+                                           disk_over_commit=False):
+        return self._livemigrationops.check_can_live_migrate_destination(
+            context, instance, src_compute_info)
+
+    def cleanup_live_migration_destination_check(self, context,
+                                                 dest_check_data):
+        pass
+
+    def check_can_live_migrate_source(self, context, instance,
+                                      dest_check_data,
+                                      block_device_info=None):
+        return self._livemigrationops.check_can_live_migrate_source(
+            instance, dest_check_data)
+
+    def pre_live_migration(self, context, instance, block_device_info,
+                           network_info, disk_info, migrate_data):
+        return self._livemigrationops.pre_live_migration(
+            instance, block_device_info, migrate_data)
+
+    def live_migration(self, context, instance, dest, post_method,
+                       recover_method, block_migration=False,
+                       migrate_data=None):
+        self._livemigrationops.live_migration(
+            context, instance, dest, post_method, recover_method,
+            block_migration, migrate_data)
+
+    def post_live_migration(self, context, instance, block_device_info,
+                            migrate_data=None):
+        # The SMB shares stay mapped: other VMs of this node may use them.
+        pass
+
+    def post_live_migration_at_source(self, context, instance,
+                                      network_info):
+        self._livemigrationops.post_live_migration_at_source(instance,
+                                                             network_info)
+
+    def post_live_migration_at_destination(self, context, instance,
+                                           network_info,
+                                           block_migration=False,
+                                           block_device_info=None):
+        self._livemigrationops.post_live_migration_at_destination(
+            instance, network_info)
+
+    def rollback_live_migration_at_destination(self, context, instance,
+                                               network_info,
+                                               block_device_info,
+                                               destroy_disks=True,
+                                               migrate_data=None):
+        self._livemigrationops.rollback_live_migration_at_destination(
+            instance, network_info)
 
     # Volumes: SMB only.
 

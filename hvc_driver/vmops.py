@@ -134,6 +134,31 @@ class VMOps(object):
                 output = log.read(wanted) + output
         return output
 
+    # A VM that arrives on this node, or leaves it, through the cluster.
+
+    @translate_oswin_errors('take over an instance')
+    def take_over(self, instance, network_info):
+        """What runs outside a VM that now runs here: its Open vSwitch
+        ports in this node's OVS, and the reader of its serial port."""
+        for vif in network_info or []:
+            self._vifops.plug(instance, vif)
+        if (self._vmutils.get_vm_state(instance.name) ==
+                os_win_const.HYPERV_VM_STATE_ENABLED):
+            self._serialconsoleops.start_log(instance.name)
+
+    def let_go(self, instance, network_info):
+        """What this node ran outside a VM that runs elsewhere now: its
+        serial port's reader, its Open vSwitch ports here. Never raises:
+        the VM itself is not affected."""
+        self._serialconsoleops.stop_log(instance.name)
+        for vif in network_info or []:
+            try:
+                self._vifops.unplug(instance, vif)
+            except exception.NovaException:
+                LOG.exception('Port %s of %s stays in the Open vSwitch of '
+                              'node %s', vif['id'], instance.name,
+                              self._hyperv.node, instance=instance)
+
     def start_serial_console_logs(self):
         """On host start: log the serial ports of nova's VMs that run."""
         try:

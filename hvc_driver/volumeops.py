@@ -89,6 +89,12 @@ class VolumeOps(object):
                             'Hyper-V cluster driver yet')
             check_volume_type(bdm['connection_info'])
 
+    def map_shares(self, block_device_info):
+        """Map the SMB shares of the volumes, on this node."""
+        for bdm in driver.block_device_info_get_mapping(block_device_info):
+            check_volume_type(bdm['connection_info'])
+            self._ensure_share_mapped(bdm['connection_info'])
+
     def attach_volumes(self, block_device_info, instance):
         for bdm in driver.block_device_info_get_mapping(block_device_info):
             self.attach_volume(bdm['connection_info'], instance)

@@ -30,6 +30,7 @@ from hvc_driver import layout
 from hvc_localcloud import placement_server
 from hvc_oswin_api import constants as os_win_const
 from hvc_sim import oswin as sim_oswin
+from placement_sync import flavors
 from placement_sync import model
 from placement_sync import placement as placement_client
 from placement_sync import reconcile
@@ -87,9 +88,18 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         return {v.name: model.provider_uuid(v.cluster, v.id)
                 for v in self.sim.shared_volumes()}
 
-    def _flavor(self, disk=10, ephemeral=0, memory_mb=1024, vcpu=2):
-        return self._create_flavor(memory_mb=memory_mb, vcpu=vcpu, disk=disk,
-                                   ephemeral=ephemeral)
+    def _flavor(self, disk=10, ephemeral=0, memory_mb=1024, vcpu=2,
+                disk_group=False):
+        """A flavor; with ``disk_group``, converted as
+        ``hvc-placement-sync flavors`` does (its disk in a request group
+        of its own, which targeted moves need)."""
+        flavor_id = self._create_flavor(memory_mb=memory_mb, vcpu=vcpu,
+                                        disk=disk, ephemeral=ephemeral)
+        if disk_group:
+            flavor = self.api.get_flavor(flavor_id)
+            self.admin_api.post_extra_spec(flavor_id, {
+                'extra_specs': flavors.wanted_extra_specs(flavor, {})})
+        return flavor_id
 
     def _boot(self, flavor_id, expected_state='ACTIVE', networks='none'):
         return self._create_server(

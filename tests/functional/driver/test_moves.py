@@ -1,0 +1,125 @@
+"""Moves inside a cluster, in nova's in-process deployment: a live
+migration is a cluster move (the disks stay on their CSV, the VM stays
+clustered), and a failed one leaves everything as it was.
+"""
+
+import os
+import time
+
+from hvc_driver import layout
+from hvc_oswin_api import constants as os_win_const
+from tests.functional.driver import test_nova_cluster
+
+
+class MovesTestCase(test_nova_cluster.HyperVClusterTestCase):
+
+    def _disk_files(self):
+        """Every file under the CSVs' folders, with its size."""
+        found = {}
+        for volume in self.sim.shared_volumes():
+            for root, _dirs, files in os.walk(volume.path):
+                for name in files:
+                    path = os.path.join(root, name)
+                    found[path] = os.path.getsize(path)
+        return found
+
+    def _instance_files(self, server):
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        return {p: s for p, s in self._disk_files().items()
+                if os.sep + name + os.sep in p}
+
+    def _console(self, server):
+        return self.api.post_server_action(
+            server['id'], {'os-getConsoleOutput': {}})['output']
+
+    def _last_migration(self, server):
+        migrations = [m for m in self.admin_api.api_get(
+            '/os-migrations').body['migrations']
+            if m['instance_uuid'] == server['id']]
+        return max(migrations, key=lambda m: m['id']) if migrations else None
+
+    def _move(self, server, action, status, server_status='ACTIVE'):
+        """Run a move action; wait for its own migration record to reach
+        ``status`` (nova's helpers take the first record of the server)."""
+        before = self._last_migration(server)
+        self.api.post_server_action(server['id'], action)
+        for _attempt in range(100):
+            last = self._last_migration(server)
+            if last and last != before and last['status'] == status:
+                break
+            time.sleep(0.1)
+        else:
+            self.fail('migration of %s did not become %s: %s'
+                      % (server['id'], status, last))
+        return self._wait_for_state_change(server, server_status)
+
+    def _live_migrate_to(self, server, host=None, status='completed'):
+        return self._move(server, {'os-migrateLive': {
+            'host': host, 'block_migration': 'auto'}}, status)
+
+    def _assert_on(self, server, node):
+        """nova, the cluster and placement agree that it runs on node."""
+        server = self.api.get_server(server['id'])
+        self.assertEqual(node, server['OS-EXT-SRV-ATTR:host'])
+        vm = self._vm(server)
+        self.assertEqual(node, vm.node)
+        self.assertEqual(os_win_const.HYPERV_VM_STATE_ENABLED, vm.state)
+        self.assertEqual(node, self.sim.get_cluster_group(vm.name).owner_node)
+        self.assertEqual({
+            self.node_rp[node]: {'VCPU': 2, 'MEMORY_MB': 1024},
+            self.csv_rp: {'DISK_GB': 10},
+        }, {rp: a['resources'] for rp, a in
+            self._get_allocations_by_server_uuid(server['id']).items()})
+        for other in set(self.node_rp) - {node}:
+            self.assertEqual({'VCPU': 0, 'MEMORY_MB': 0},
+                             self._get_provider_usages(self.node_rp[other]),
+                             other)
+        self.assertEqual(10, self._get_provider_usages(self.csv_rp)[
+            'DISK_GB'])
+        return server
+
+
+class TestLiveMigrationInsideTheCluster(MovesTestCase):
+
+    def test_live_migration_is_a_cluster_move(self):
+        server = self._boot(self._flavor(disk_group=True))
+        source = server['OS-EXT-SRV-ATTR:host']
+        files = self._instance_files(server)
+        self.assertTrue(files)
+        self.assertIn('booting on %s' % source, self._console(server))
+        for target in sorted(set(test_nova_cluster.NODES) - {source}):
+            server = self._live_migrate_to(server, host=target)
+            server = self._assert_on(server, target)
+            # No disk was copied or made: the same files, the same sizes.
+            self.assertEqual(files, self._instance_files(server))
+        # The console log goes on from the new node.
+        self._reboot_server(server, hard=True)
+        self.assertIn('booting on %s' % target, self._console(server))
+        # An untargeted move lands on a node of the cluster too.
+        server = self._live_migrate_to(server)
+        self.assertNotEqual(target, server['OS-EXT-SRV-ATTR:host'])
+        self._assert_on(server, server['OS-EXT-SRV-ATTR:host'])
+        self._delete_server(server)
+        self.assertEqual([], self.sim.vms())
+        self.assertEqual({}, self._instance_files(server))
+
+    def test_a_failed_cluster_move_leaves_it_running_on_the_source(self):
+        server = self._boot(self._flavor(disk_group=True))
+        source = server['OS-EXT-SRV-ATTR:host']
+        target = sorted(set(test_nova_cluster.NODES) - {source})[0]
+        self.sim.arm_fault('clusterutils.live_migrate_vm',
+                           message='the cluster could not move the group')
+        server = self._live_migrate_to(server, host=target, status='failed')
+        self._assert_on(server, source)
+        instance = self._instance(server)
+        self.assertEqual(self.csv_rp,
+                         instance.system_metadata[layout.CSV_PROVIDER_KEY])
+        # And it moves once the cluster can.
+        self._assert_on(self._live_migrate_to(server, host=target), target)
+
+    def _instance(self, server):
+        from nova import context as nova_context
+        from nova import objects
+        return objects.Instance.get_by_uuid(
+            nova_context.get_admin_context(), server['id'],
+            expected_attrs=['system_metadata'])

@@ -1,0 +1,129 @@
+"""LiveMigrationOps against os-win (autospec)."""
+
+from unittest import mock
+
+from os_win import exceptions as os_win_exc
+
+from nova import exception
+from nova.objects import migrate_data as migrate_data_obj
+from nova import objects
+
+from hvc_driver import exception as hvc_exc
+from hvc_driver import layout
+from hvc_driver import livemigrationops
+from tests.unit.driver import test_vmops
+
+
+class LiveMigrationOpsTestCase(test_vmops.OsWinVMOpsBase):
+
+    def setUp(self):
+        super().setUp()
+        self.clusterutils.get_cluster_node_names.return_value = [
+            'NODE1', 'node2', 'node3']
+        self.ops = livemigrationops.LiveMigrationOps(
+            self.hyperv, self.vmops, mock.Mock(), self.layout)
+        self.instance = test_vmops._instance()
+        self.instance.system_metadata[layout.CSV_PROVIDER_KEY] = 'csv-rp'
+        self.placement = self.useFixture(
+            test_vmops.driver_fixtures.fixtures.MockPatch(
+                'nova.scheduler.client.report.report_client_singleton')
+        ).mock.return_value
+        self.placement.get_allocs_for_consumer.return_value = {
+            'allocations': {'node2-rp': {'resources': {'VCPU': 2}},
+                            'csv-rp': {'resources': {'DISK_GB': 10}}}}
+        self.post, self.recover = mock.Mock(), mock.Mock()
+        self.data = migrate_data_obj.HyperVLiveMigrateData(
+            is_shared_instance_path=True,
+            migration=objects.Migration(dest_node='node2'))
+
+    def test_destination_accepts_a_node_of_its_cluster(self):
+        data = self.ops.check_can_live_migrate_destination(
+            None, self.instance, {'hypervisor_hostname': 'node1'})
+        self.assertTrue(data.is_shared_instance_path)
+
+    def test_destination_refuses_a_node_of_another_cluster(self):
+        err = self.assertRaises(
+            exception.MigrationPreCheckError,
+            self.ops.check_can_live_migrate_destination, None,
+            self.instance, {'hypervisor_hostname': 'elsewhere'})
+        self.assertIn('not a node of the failover cluster', str(err))
+
+    def test_destination_refuses_a_disk_allocation_on_another_csv(self):
+        self.placement.get_allocs_for_consumer.return_value = {
+            'allocations': {'other-csv-rp': {'resources': {'DISK_GB': 10}}}}
+        err = self.assertRaises(
+            exception.MigrationPreCheckError,
+            self.ops.check_can_live_migrate_destination, None,
+            self.instance, {'hypervisor_hostname': 'node3'})
+        self.assertIn('HyperVClusterKeepCSVFilter', str(err))
+
+    def test_source_wants_the_vm_clustered_and_here(self):
+        self.clusterutils.vm_exists.return_value = False
+        self.assertRaises(exception.MigrationPreCheckError,
+                          self.ops.check_can_live_migrate_source,
+                          self.instance, self.data)
+        self.clusterutils.vm_exists.return_value = True
+        self.clusterutils.get_vm_host.return_value = 'node3'
+        self.assertRaises(exception.MigrationPreCheckError,
+                          self.ops.check_can_live_migrate_source,
+                          self.instance, self.data)
+        self.clusterutils.get_vm_host.return_value = 'NODE1'
+        self.assertIs(self.data, self.ops.check_can_live_migrate_source(
+            self.instance, self.data))
+
+    def _migrate(self):
+        self.ops.live_migration(mock.sentinel.context, self.instance,
+                                'node2-host', self.post, self.recover, False,
+                                self.data)
+
+    def test_a_cluster_move_then_post(self):
+        self._migrate()
+        self.clusterutils.live_migrate_vm.assert_called_once_with(
+            self.instance.name, 'node2', 600)
+        self.post.assert_called_once_with(
+            mock.sentinel.context, self.instance, 'node2-host', False,
+            self.data)
+        self.recover.assert_not_called()
+
+    def test_a_failed_move_with_the_vm_here_recovers(self):
+        self.clusterutils.live_migrate_vm.side_effect = (
+            os_win_exc.ClusterGroupMigrationFailed(
+                group_name='g', expected_state=0, expected_node='node2',
+                group_state=0, owner_node='node1'))
+        self.clusterutils.get_vm_host.return_value = 'node1'
+        self._migrate()
+        self.recover.assert_called_once_with(
+            mock.sentinel.context, self.instance, 'node2-host', self.data)
+        self.post.assert_not_called()
+
+    def test_a_move_that_timed_out_but_arrived_is_posted(self):
+        self.clusterutils.live_migrate_vm.side_effect = (
+            os_win_exc.ClusterGroupMigrationTimeOut(group_name='g',
+                                                    time_elapsed=600))
+        self.clusterutils.get_vm_host.return_value = 'NODE2'
+        self._migrate()
+        self.post.assert_called_once()
+        self.recover.assert_not_called()
+
+    def test_a_vm_that_ended_up_on_a_third_node_is_an_error(self):
+        # Neither post (nova would place it on node2) nor recover (on
+        # node1): the truth is elsewhere, nova's ERROR says so.
+        self.clusterutils.live_migrate_vm.side_effect = (
+            os_win_exc.ClusterGroupMigrationFailed(
+                group_name='g', expected_state=0, expected_node='node2',
+                group_state=0, owner_node='node3'))
+        self.clusterutils.get_vm_host.return_value = 'node3'
+        err = self.assertRaises(hvc_exc.HyperVOperationFailed, self._migrate)
+        self.assertIn('now on node3', str(err))
+        self.post.assert_not_called()
+        self.recover.assert_not_called()
+
+    def test_the_node_the_vm_leaves_stops_its_reader_and_ovs_ports(self):
+        self.conf.config(vswitch_name='ovs-switch', group='hyperv_cluster')
+        with mock.patch.object(self.vmops._serialconsoleops,
+                               'stop_log') as stop_log, \
+                mock.patch.object(self.hyperv, 'ovs_vsctl') as ovs_vsctl:
+            self.ops.post_live_migration_at_source(
+                self.instance, test_vmops._vifs('ovs'))
+        stop_log.assert_called_once_with(self.instance.name)
+        self.assertIn('del-port', ovs_vsctl.call_args[0][0])
