@@ -1,29 +1,43 @@
 """What os-win 5.9 cannot tell about a failover cluster: its name and its
 Cluster Shared Volumes, read from the cluster's WMI namespace
 (``root/MSCluster``) through the connection of an os-win ClusterUtils.
+The compute driver and placement_sync's os-win source both read them
+here, so that both derive the same placement provider for a CSV.
 
 Microsoft's reference for ``MSCluster_ClusterSharedVolume``: ``Name`` is the
 friendly name, which is the mount path (``C:\\ClusterStorage\\Volume1``);
 ``VolumeName`` is the volume GUID path (``\\\\?\\Volume{GUID}\\``). A CSV's
 identity is the ``Id`` of its cluster resource (``MSCluster_Resource``,
-reached through ``MSCluster_ClusterSharedVolumeToResource``): a GUID the
-cluster gives the resource for life, which survives renaming the mount
-folder or the resource, unlike the path.
+reached through ``MSCluster_ClusterSharedVolumeToResource``, Windows Server
+2012 and later): a GUID the resource keeps for as long as the disk is in
+the cluster, which survives renaming the mount folder or the resource,
+unlike the path. A new id would mean a new provider, and the allocations
+left on the old one.
 """
 
 import dataclasses
 import ntpath
 
-# MSCluster_Resource.State of a resource that is online.
+# MSCluster_Resource.State (CLUSTER_RESOURCE_STATE).
 RESOURCE_ONLINE = 2
+_RESOURCE_STATES = {-1: 'in an unknown state', 0: 'inherited',
+                    1: 'initializing', 3: 'offline', 4: 'failed',
+                    128: 'pending', 129: 'coming online',
+                    130: 'going offline'}
+
+
+class NoResource(Exception):
+    """A CSV the cluster lists no resource for: it has no identity."""
 
 
 @dataclasses.dataclass(frozen=True)
 class SharedVolume:
-    id: str      # the cluster resource's Id
+    id: str      # its cluster resource's Id
     name: str    # the mount folder's name: Volume1
     path: str    # the mount path: C:\ClusterStorage\Volume1
     online: bool
+    # Why it is not online ('' when it is).
+    state: str = ''
 
 
 def cluster_name(clusterutils):
@@ -34,21 +48,26 @@ def cluster_name(clusterutils):
 def shared_volumes(clusterutils):
     """The CSVs of the cluster of an os-win ClusterUtils, by mount path.
 
-    Raises what WMI raises (wmi.x_wmi) or AttributeError/IndexError on an
-    answer of an unexpected shape; a CSV without a resource is left out
-    (it has no identity to publish under).
+    Raises NoResource for a CSV without a cluster resource, what WMI
+    raises (wmi.x_wmi), or AttributeError/IndexError on an answer of an
+    unexpected shape.
     """
     conn = clusterutils._conn_cluster
-    resources = {}
-    for link in conn.MSCluster_ClusterSharedVolumeToResource():
-        resources[link.GroupComponent.Name] = link.PartComponent
+    resources = {link.GroupComponent.Name: link.PartComponent
+                 for link in conn.MSCluster_ClusterSharedVolumeToResource()}
     volumes = []
     for csv in conn.MSCluster_ClusterSharedVolume():
         resource = resources.get(csv.Name)
         if resource is None:
-            continue
+            raise NoResource(
+                'the failover cluster lists no cluster resource for the '
+                'shared volume %s (MSCluster_ClusterSharedVolumeToResource)'
+                % csv.Name)
         path = csv.Name.rstrip('\\')
+        online = resource.State == RESOURCE_ONLINE
         volumes.append(SharedVolume(
             id=str(resource.Id), name=ntpath.basename(path), path=path,
-            online=resource.State == RESOURCE_ONLINE))
+            online=online, state='' if online else 'its cluster resource '
+            '%s is %s' % (resource.Name, _RESOURCE_STATES.get(
+                resource.State, resource.State))))
     return sorted(volumes, key=lambda v: v.path)

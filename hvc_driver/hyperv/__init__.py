@@ -105,7 +105,7 @@ class _OsWinClusterUtils(_OsWin):
         with _translated():
             try:
                 return func(self._target)
-            except (AttributeError, IndexError) as e:
+            except (AttributeError, IndexError, cluster_wmi.NoResource) as e:
                 raise oswin_exc.HyperVClusterException(
                     'unexpected answer from the cluster\'s WMI namespace: '
                     '%s' % e) from e
