@@ -9,6 +9,7 @@
 
 import argparse
 import os
+import signal
 import sys
 import time
 
@@ -125,6 +126,9 @@ def main(argv=None):
             cloud.root, '' if not killed else
             ' (killed after a timeout: %s)' % ', '.join(killed)))
         return 0
+    # A stop from elsewhere (or a watchdog) ends a start with SIGTERM: the
+    # start then stops what it had started.
+    signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))
     try:
         cloud.start()
     except cloud_mod.AlreadyRunning as e:

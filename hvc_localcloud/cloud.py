@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import threading
 import time
 
@@ -166,6 +167,7 @@ class Cloud(object):
                     ' (but %s died: see their logs in %s)' % (
                         ', '.join(dead), self.path('log')), self.root))
         begin = time.monotonic()
+        procs.aborting.clear()
         debian.ensure_installed(log=self._log)
         self._fresh_folder()
         try:
@@ -205,7 +207,11 @@ class Cloud(object):
         self._save(SECRETS_FILE, self.secrets)
         self.state = {'id': self.id, 'ports': self.ports,
                       'driver': self.driver, 'eventlet': self.eventlet,
-                      'started_at': time.time(), 'processes': {}}
+                      'started_at': time.time(), 'processes': {},
+                      # Who is starting it: stop() ends a start first.
+                      'starter': {'pid': os.getpid(),
+                                  'start_time': procs.start_time(
+                                      os.getpid())}}
         self._save(STATE_FILE, self.state)
 
     def _start(self):
@@ -222,13 +228,19 @@ class Cloud(object):
 
         self._step('databases, keystone, placement, glance, neutron, nova')
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            futures = [pool.submit(self.rabbitmq.wait, rabbit),
-                       pool.submit(self._start_keystone)]
-            for service in (self.placement, self.glance, self.neutron):
-                futures.append(pool.submit(self._start_api, service))
-            futures.append(pool.submit(self._start_nova, futures[0]))
-            for future in concurrent.futures.as_completed(futures):
-                future.result()
+            try:
+                futures = [pool.submit(self.rabbitmq.wait, rabbit),
+                           pool.submit(self._start_keystone)]
+                for service in (self.placement, self.glance, self.neutron):
+                    futures.append(pool.submit(self._start_api, service))
+                futures.append(pool.submit(self._start_nova, futures[0]))
+                for future in concurrent.futures.as_completed(futures):
+                    future.result()
+            except BaseException:
+                # The other threads give up too, before the pool waits
+                # for them.
+                procs.aborting.set()
+                raise
 
         self._step('nova-compute services (%s)' % self.driver)
         self._wait_for_computes()
@@ -402,11 +414,25 @@ class Cloud(object):
 
     # Stop.
 
+    def _stop_starter(self, timeout=120):
+        """A start still running in another process is told to stop (it
+        then stops what it started), so that it starts nothing after us."""
+        starter = self.state.get('starter')
+        if (not starter or starter['pid'] == os.getpid() or
+                not procs.alive(starter)):
+            return
+        os.kill(starter['pid'], signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while procs.alive(starter) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.state = self._load(STATE_FILE) or self.state
+
     def stop(self):
         """Stop every process of the cloud; returns the names of those
         that had to be killed. The OpenStack services go first (all at
         once), then the broker and the database, then Erlang's port
         mapper, from which the broker deregisters."""
+        self._stop_starter()
         processes = self.processes()
         last = ('rabbitmq', 'mariadb', 'epmd')
         waves = [[n for n in processes if n not in last],

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -21,10 +22,9 @@ class StartError(RuntimeError):
     """A service did not start; the message names its log file."""
 
 
-def free_port():
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+# Set when a start is given up: the start's other threads then start
+# nothing more and stop waiting.
+aborting = threading.Event()
 
 
 def free_ports(count):
@@ -102,6 +102,8 @@ def spawn(argv, log_file, env=None, cwd=None, stop_signal=signal.SIGTERM):
     Returns the record to store: {'pid', 'start_time', 'argv',
     'stop_signal'}.
     """
+    if aborting.is_set():
+        raise StartError('start given up: not starting %s' % argv[0])
     with open(log_file, 'ab') as log:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -151,6 +153,8 @@ def wait_until(check, what, record, log_file, timeout):
     """
     deadline = time.monotonic() + timeout
     while True:
+        if aborting.is_set():
+            raise StartError('start given up: stopped waiting for %s' % what)
         try:
             if check():
                 return
@@ -163,12 +167,6 @@ def wait_until(check, what, record, log_file, timeout):
             raise StartError('%s did not come up within %ss; see %s:\n%s' % (
                 what, timeout, log_file, tail(log_file)))
         time.sleep(0.2)
-
-
-def port_open(port, host='127.0.0.1'):
-    with contextlib.closing(socket.socket()) as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
 
 
 def run(argv, log_file, env=None, what=None, timeout=600):
