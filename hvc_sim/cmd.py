@@ -18,6 +18,38 @@ def _volume_arg(text):
     return name, int(size)
 
 
+def _size_arg(text):
+    try:
+        return sim_state.parse_size(text)
+    except sim_state.SimulatorError as e:
+        raise argparse.ArgumentTypeError(str(e))
+
+
+def describe_usage(state, cluster=None):
+    """Each CSV's size and what its files really take, in bytes."""
+    clusters = [cluster] if cluster else state.clusters()
+    rows = []
+    for name in clusters:
+        for volume in state.shared_volumes(cluster=name):
+            total = volume.total_gb * 1024 ** 3
+            used = sim_state.folder_physical_bytes(volume.path)
+            rows.append({'cluster': name, 'name': volume.name,
+                         'path': volume.path, 'total_bytes': total,
+                         'used_bytes': used,
+                         'free_bytes': max(total - used, 0)})
+    return rows
+
+
+def _print_usage(rows):
+    gib = float(1024 ** 3)
+    print('%-16s %-16s %10s %10s %10s' % ('CLUSTER', 'CSV', 'SIZE GB',
+                                          'USED GB', 'FREE GB'))
+    for row in rows:
+        print('%-16s %-16s %10.1f %10.1f %10.1f' % (
+            row['cluster'], row['name'], row['total_bytes'] / gib,
+            row['used_bytes'] / gib, row['free_bytes'] / gib))
+
+
 def _cluster_args(parser, required):
     parser.add_argument('--cluster', required=required, metavar='NAME')
     parser.add_argument('--node', action='append', required=required,
@@ -77,6 +109,27 @@ def build_parser():
     resize.add_argument('volume', type=_volume_arg, metavar='NAME=TOTAL_GB')
     _in_cluster(sub.add_parser('remove-csv',
                                help='remove a CSV')).add_argument('name')
+
+    df = _in_cluster(sub.add_parser(
+        'df', help='what each CSV really holds: size, used, free'))
+    df.add_argument('--json', action='store_true')
+    add_file = _in_cluster(sub.add_parser(
+        'add-file', help='put a file that is no VM disk on a CSV (an image '
+        'cache, an upload, an administrator\'s file), of SIZE bytes (512M, '
+        '20G)'))
+    add_file.add_argument('volume', metavar='CSV')
+    add_file.add_argument('path', metavar='PATH',
+                          help='where on the CSV, e.g. backups/db.bak')
+    add_file.add_argument('size', type=_size_arg, metavar='SIZE')
+    remove_file = _in_cluster(sub.add_parser(
+        'remove-file', help='remove a file from a CSV'))
+    remove_file.add_argument('volume', metavar='CSV')
+    remove_file.add_argument('path', metavar='PATH')
+    write = sub.add_parser(
+        'write-disk', help='a guest wrote into a dynamic or differencing '
+        'disk: it now takes SIZE on its CSV')
+    write.add_argument('path', metavar='DISK_FILE')
+    write.add_argument('size', type=_size_arg, metavar='SIZE')
 
     vms = sub.add_parser('vms', help='list the VMs')
     vms.add_argument('--node', help='only the VMs this node runs')
@@ -232,6 +285,19 @@ def main(argv=None):
         elif args.command == 'fail':
             _check_faultable(args.method)
             state.arm_fault(args.method, args.count)
+        elif args.command == 'df':
+            rows = describe_usage(state, args.cluster)
+            if args.json:
+                print(json.dumps(rows, indent=2))
+            else:
+                _print_usage(rows)
+        elif args.command == 'add-file':
+            print(state.add_file(args.volume, args.path, args.size,
+                                 cluster=args.cluster))
+        elif args.command == 'remove-file':
+            state.remove_file(args.volume, args.path, cluster=args.cluster)
+        elif args.command == 'write-disk':
+            state.write_to_disk(args.path, args.size)
         elif args.command == 'vms':
             state.clusters()  # a clear error when there is no world
             vms = [describe_vm(state, vm) for vm in state.vms(args.node)]

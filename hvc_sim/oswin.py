@@ -585,8 +585,10 @@ class VHDUtils(_SimulatedUtils):
         info = {}
         for member in members:
             if member == constants.GET_VIRTUAL_DISK_INFO_SIZE:
+                # What it takes on its volume, as the simulated CSV
+                # counts it.
                 info.update(VirtualSize=disk['virtual_size'],
-                            PhysicalSize=os.path.getsize(vhd_path),
+                            PhysicalSize=sim_state.physical_bytes(vhd_path),
                             BlockSize=_VHD_BLOCK_SIZE,
                             SectorSize=_SECTOR_SIZE)
             elif member == constants.GET_VIRTUAL_DISK_INFO_PARENT_LOCATION:

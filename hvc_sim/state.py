@@ -259,6 +259,76 @@ class SharedVolume:
     path: str
 
 
+# A simulated virtual disk is a small JSON file that describes the disk
+# (hvc_sim.oswin writes them); this is its mark.
+VIRTUAL_DISK_MAGIC = 'hvc-sim-virtual-disk'
+_VIRTUAL_DISK_HEAD = 4096
+_SIZE_UNITS = {'': 1, 'K': 1024, 'M': 1024 ** 2, 'G': 1024 ** 3,
+               'T': 1024 ** 4}
+
+
+def physical_bytes(path):
+    """What a file on a simulated CSV really takes on the volume.
+
+    A simulated virtual disk takes what the disk would take on Hyper-V: a
+    fixed disk its virtual size; a dynamic or differencing disk what its
+    guest wrote into it (``physical_size``, set by ``write_to_disk``), or
+    the small file itself while nothing is written. Any other file takes
+    its length (a sparse file too: NTFS counts it so unless told
+    otherwise).
+    """
+    size = os.path.getsize(path)
+    if size > _VIRTUAL_DISK_HEAD:
+        return size
+    disk = _virtual_disk(path)
+    if disk is None:
+        return size
+    if disk.get('type') == _VHD_TYPE_FIXED:
+        return disk['virtual_size']
+    return disk.get('physical_size', size)
+
+
+# os-win's VHD_TYPE_FIXED (hvc_oswin_api.constants, not imported here).
+_VHD_TYPE_FIXED = 2
+
+
+def _virtual_disk(path):
+    """The description of a simulated virtual disk, or None."""
+    try:
+        with open(path, 'rb') as f:
+            disk = json.loads(f.read(_VIRTUAL_DISK_HEAD).decode('utf-8'))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(disk, dict) and disk.get('magic') == VIRTUAL_DISK_MAGIC:
+        return disk
+    return None
+
+
+def parse_size(text):
+    """Bytes from ``text``: a whole number with an optional unit K, M, G
+    or T (powers of 1024), e.g. 512M or 20G."""
+    text = text.strip().upper().rstrip('B').rstrip('I')
+    number, unit = text, ''
+    if text and text[-1] in _SIZE_UNITS:
+        number, unit = text[:-1], text[-1]
+    if not number.isdigit():
+        raise SimulatorError('expected a size such as 512M or 20G, got %r'
+                             % text)
+    return int(number) * _SIZE_UNITS[unit]
+
+
+def folder_physical_bytes(path):
+    """What the files under ``path`` really take (0 if it is missing)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += physical_bytes(os.path.join(root, name))
+            except FileNotFoundError:
+                pass  # removed while we walked.
+    return total
+
+
 class ClusterState(object):
     """One simulated cluster, stored in ``path``."""
 
@@ -518,6 +588,80 @@ class ClusterState(object):
                                 (cluster, name)).rowcount:
                 raise SimulatorError('no shared volume %r in cluster %s'
                                      % (name, cluster))
+
+    # What is on a CSV besides the VMs' disks: an image cache, an upload
+    # in progress, an administrator's files, other VMs of the cluster.
+
+    def volume(self, name, cluster=None):
+        """The CSV ``name`` of ``cluster`` (the only one, when not named)."""
+        with self._db() as conn:
+            cluster = self._the_cluster(conn, cluster)
+            row = conn.execute('SELECT * FROM shared_volumes WHERE '
+                               'cluster = ? AND name = ?',
+                               (cluster, name)).fetchone()
+        if row is None:
+            raise SimulatorError('no shared volume %r in cluster %s'
+                                 % (name, cluster))
+        return SharedVolume(**row)
+
+    def volume_used_bytes(self, name, cluster=None):
+        """What the files on a CSV really take (see ``physical_bytes``)."""
+        return folder_physical_bytes(self.volume(name, cluster).path)
+
+    def add_file(self, volume_name, relative_path, size_bytes, cluster=None):
+        """A file of ``size_bytes`` on a CSV that is no VM's disk (made
+        sparse: it costs this machine nothing). Refused when the volume
+        has not that much free, as Windows refuses it."""
+        volume = self.volume(volume_name, cluster)
+        path = self._path_on(volume, relative_path)
+        if os.path.exists(path):
+            raise SimulatorError('%s exists already' % path)
+        free = (volume.total_gb * _SIZE_UNITS['G']
+                - folder_physical_bytes(volume.path))
+        if size_bytes > free:
+            raise SimulatorError(
+                'not enough space on shared volume %s: %d bytes free, %d '
+                'asked for' % (volume.name, max(free, 0), size_bytes))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'wb') as f:
+            f.truncate(size_bytes)
+        return path
+
+    def remove_file(self, volume_name, relative_path, cluster=None):
+        path = self._path_on(self.volume(volume_name, cluster),
+                             relative_path)
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            raise SimulatorError('no file %s' % path)
+        except IsADirectoryError:
+            raise SimulatorError('%s is a folder, not a file' % path)
+
+    def _path_on(self, volume, relative_path):
+        parts = [p for p in relative_path.replace('\\', '/').split('/')
+                 if p not in ('', '.')]
+        if not parts or '..' in parts:
+            raise SimulatorError('a file on a shared volume needs a path '
+                                 'inside it, got %r' % relative_path)
+        return os.path.join(volume.path, *parts)
+
+    def write_to_disk(self, path, physical_size):
+        """A guest wrote into a dynamic or differencing simulated disk: it
+        now takes ``physical_size`` bytes on its volume (at most its
+        virtual size)."""
+        disk = _virtual_disk(path) if os.path.isfile(path) else None
+        if disk is None or disk.get('type') == _VHD_TYPE_FIXED:
+            raise SimulatorError('%s is not a dynamic or differencing '
+                                 'simulated disk' % path)
+        if not 0 <= physical_size <= disk['virtual_size']:
+            raise SimulatorError(
+                'a disk of %d bytes cannot take %d bytes'
+                % (disk['virtual_size'], physical_size))
+        disk['physical_size'] = physical_size
+        tmp = path + '.writing'
+        with open(tmp, 'w') as f:
+            json.dump(disk, f)
+        os.replace(tmp, path)
 
     # Virtual machines, as the Hyper-V hosts of the cluster hold them.
 
