@@ -30,8 +30,10 @@ CONSOLE_LOG_ARCHIVE = CONSOLE_LOG + '.1'
 # Left in the directory of a VM the cluster moved away while it was being
 # deleted: a later delete or spawn keeps off the disks while it is there.
 MOVED_MARK = 'MOVED-WHILE-DELETED.txt'
-# The instance's system metadata naming the placement provider of the CSV
-# that holds its disks (what the scheduler filter keeps moves on).
+# The instance's system metadata naming the failover cluster it runs in
+# and the placement provider of the CSV that holds its disks: what the
+# scheduler's weigher and filter (hvc_scheduler) keep moves to.
+CLUSTER_KEY = 'hyperv_cluster'
 CSV_PROVIDER_KEY = 'hyperv_cluster_csv_provider'
 
 

@@ -263,12 +263,15 @@ class VMOps(object):
 
     def _storage_of(self, instance, allocations):
         """The CSV that holds the instance's DISK_GB allocation (None if
-        none does), recorded in its system metadata for the scheduler."""
+        none does), recorded with the cluster in its system metadata for
+        the scheduler."""
         try:
             volume = self._layout.csv_of(allocations)
         except layout.DiskNotOnThisCluster as e:
             raise hvc_exc.DiskAllocationElsewhere(
                 instance_uuid=instance.uuid, reason=e)
+        instance.system_metadata[layout.CLUSTER_KEY] = (
+            self._clusterutils.get_cluster_name())
         if volume is None:
             instance.system_metadata.pop(layout.CSV_PROVIDER_KEY, None)
         else:

@@ -123,3 +123,47 @@ class TestLiveMigrationInsideTheCluster(MovesTestCase):
         return objects.Instance.get_by_uuid(
             nova_context.get_admin_context(), server['id'],
             expected_attrs=['system_metadata'])
+
+
+class TestKeepCSVFilter(MovesTestCase):
+    """Two CSVs in the cluster: a move keeps the disk allocation on the CSV
+    that holds the disks (HyperVClusterKeepCSVFilter)."""
+
+    volumes = (('Volume1', 5), ('Volume2', test_nova_cluster.CSV_GB))
+
+    def test_moves_keep_the_disk_on_its_csv(self):
+        # Only Volume2 has room at boot...
+        server = self._boot(self._flavor(disk_group=True))
+        self.csv_rp = self.csv_rps['Volume2']
+        files = self._instance_files(server)
+        # ... then Volume1 grows: every node now has candidates on both.
+        self.sim.resize_volume('Volume1', test_nova_cluster.CSV_GB,
+                               cluster='cluster1')
+        self._publish_csvs()
+        # Placement's candidate order varies: without the filter, one of
+        # these moves would claim Volume1 all but surely.
+        for _round in range(6):
+            server = self._live_migrate_to(server)
+            self._assert_on(server, server['OS-EXT-SRV-ATTR:host'])
+            self.assertEqual(files, self._instance_files(server))
+        self.assertEqual(0, self._get_provider_usages(
+            self.csv_rps['Volume1'])['DISK_GB'])
+
+
+class TestSameClusterWeigher(MovesTestCase):
+    """Another cluster with empty nodes (which nova's own weighers prefer):
+    an untargeted move stays in the instance's cluster."""
+
+    other_clusters = (('cluster2', ('b1', 'b2'), (('Data', 500),)),)
+
+    def test_an_untargeted_move_stays_in_the_cluster(self):
+        # One try per move: a node of cluster2 would fail the move.
+        self.flags(migrate_max_retries=0)
+        server = self._boot(self._flavor(disk_group=True), host='node1')
+        self.assertIn(server['OS-EXT-SRV-ATTR:host'],
+                      test_nova_cluster.NODES)
+        for _round in range(2):
+            server = self._live_migrate_to(server)
+            self.assertIn(server['OS-EXT-SRV-ATTR:host'],
+                          test_nova_cluster.NODES)
+            self._assert_on(server, server['OS-EXT-SRV-ATTR:host'])

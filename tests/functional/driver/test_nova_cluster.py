@@ -16,6 +16,9 @@ import os
 import uuid
 
 import fixtures
+from keystoneauth1.loading import get_plugin_loader
+from keystoneauth1 import session as ks_session
+from openstack import connection
 from oslo_utils import units
 
 import nova.conf
@@ -31,6 +34,7 @@ from hvc_localcloud import placement_server
 from hvc_oswin_api import constants as os_win_const
 from hvc_sim import oswin as sim_oswin
 from placement_sync import flavors
+from placement_sync import host_aggregates
 from placement_sync import model
 from placement_sync import placement as placement_client
 from placement_sync import reconcile
@@ -45,11 +49,35 @@ VHD_IMAGE = 'a440c04b-79fa-479c-bed1-0b816eaec379'
 NODE_UUID_NAMESPACE = uuid.UUID('0c3c4d55-3f08-4b4c-9f7c-2f7d3a1f5e21')
 
 
+def enable_scheduler_plugins(test):
+    """nova-scheduler with hvc_scheduler's filter and weigher, as the
+    README configures it."""
+    test.flags(available_filters=[
+        'nova.scheduler.filters.all_filters',
+        'hvc_scheduler.filters.HyperVClusterKeepCSVFilter'],
+        group='filter_scheduler')
+    test.flags(enabled_filters=(
+        list(nova.conf.CONF.filter_scheduler.enabled_filters) +
+        ['HyperVClusterKeepCSVFilter']), group='filter_scheduler')
+    test.flags(weight_classes=[
+        'nova.scheduler.weights.all_weighers',
+        'hvc_scheduler.weighers.HyperVClusterSameClusterWeigher'],
+        group='filter_scheduler')
+
+
 class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
-    """Nova with three Hyper-V cluster nodes sharing one simulated cluster."""
+    """Nova with the nodes of simulated Hyper-V clusters: cluster1 with
+    three nodes, and the other clusters a test class names.
+
+    placement_sync publishes the clusters as an operator runs it, with
+    one nova host aggregate per cluster; nova-scheduler has the project's
+    filter and weigher.
+    """
 
     compute_driver = 'hyperv_cluster.HyperVClusterDriver'
     volumes = (('Volume1', CSV_GB),)
+    # (name, nodes, volumes) of more clusters.
+    other_clusters = ()
 
     def setUp(self):
         # Nova's conf fixture looks for api-paste.ini under $state_path,
@@ -57,34 +85,62 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         # the wheel installed.
         self.flags(api_paste_config=hvc_fixtures.nova_api_paste_ini(),
                    group='wsgi')
+        enable_scheduler_plugins(self)
         self.useFixture(driver_fixtures.DriverShimFixture())
         super().setUp()
         self.cluster = self.useFixture(driver_fixtures.SimulatedClusterFixture(
             nodes=NODES, volumes=self.volumes, vcpus=8, memory_mb=16384))
         self.sim = self.cluster.state
-        # In one process the three compute services share $state_path and
-        # so nova's one local node identity; give each node its own, as
-        # three hosts would have.
+        for name, nodes, volumes in self.other_clusters:
+            self.sim.add_cluster(name, nodes, volumes, vcpus=8,
+                                 memory_mb=16384)
+        # In one process the compute services share $state_path and so
+        # nova's one local node identity; give each node its own, as
+        # separate hosts would have.
         self.useFixture(fixtures.MonkeyPatch(
             'hvc_driver.hostops.HostOps.node_uuid',
             lambda hostops: str(uuid.uuid5(NODE_UUID_NAMESPACE,
                                            hostops.node))))
-        for node in NODES:
+        self.nodes = [n.name for n in self.sim.nodes()]
+        for node in self.nodes:
             self._start_compute(node)
         self.node_rp = {node: self._get_provider_uuid_by_host(node)
-                        for node in NODES}
+                        for node in self.nodes}
         self.csv_rps = self._publish_csvs()
         self.csv_rp = self.csv_rps[self.volumes[0][0]]
 
+    def _compute_proxy(self):
+        """openstacksdk's compute proxy on nova's in-process API."""
+        api = self.api_fixture.admin_api
+        auth = get_plugin_loader('admin_token').load_from_options(
+            endpoint=api.base_url, token='admin')
+        # Nova's test API trusts these headers in place of keystone.
+        sess = ks_session.Session(auth=auth, additional_headers={
+            'X-Auth-User': 'admin', 'X-Auth-Project-Id': api.project_id,
+            'X-Roles': 'reader,member,admin'})
+        return connection.Connection(session=sess).compute
+
     def _publish_csvs(self):
-        """placement_sync, as an operator runs it, into nova's placement."""
+        """placement_sync, as an operator runs it, into nova's placement:
+        the CSV providers, and one nova host aggregate per cluster."""
         endpoint = self.placement.fixture.endpoint
-        reconciler = reconcile.Reconciler(placement_client.PlacementClient(
-            placement_server.admin_adapter(endpoint)))
+        reconciler = reconcile.Reconciler(
+            placement_client.PlacementClient(
+                placement_server.admin_adapter(endpoint)),
+            host_aggregates.HostAggregates(self._compute_proxy))
         clusters = simulated_source.load(self.cluster.state_file)
         report = reconciler.sync(clusters)
         self.assertEqual([], report.errors)
+        # Nova mirrors host aggregates into placement lazily: a second run
+        # finds the nodes in their placement aggregate, as the periodic
+        # mode does.
+        report = reconciler.sync(clusters)
+        self.assertEqual([], report.errors)
         self.assertEqual([], report.warnings)
+        self.cluster_aggregate = {
+            a['metadata']['hyperv_cluster']: a['uuid']
+            for a in self.admin_api.api_get(
+                '/os-aggregates').body['aggregates']}
         return {v.name: model.provider_uuid(v.cluster, v.id)
                 for v in self.sim.shared_volumes()}
 
@@ -101,10 +157,17 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
                 'extra_specs': flavors.wanted_extra_specs(flavor, {})})
         return flavor_id
 
-    def _boot(self, flavor_id, expected_state='ACTIVE', networks='none'):
+    def _boot(self, flavor_id, expected_state='ACTIVE', networks='none',
+              host=None):
+        """A server; on ``host`` when named (compute API 2.74, admin: the
+        flavor must have its disk in a group of its own)."""
+        api = None
+        if host:
+            api = self.admin_api
+            api.microversion = '2.74'
         return self._create_server(
             image_uuid=VHD_IMAGE, flavor_id=flavor_id, networks=networks,
-            expected_state=expected_state)
+            expected_state=expected_state, host=host, api=api)
 
     def _hyperv_port(self):
         """A port the Hyper-V neutron agent binds (the fixture's are OVS)."""
@@ -174,7 +237,7 @@ class TestServerLifecycle(HyperVClusterTestCase):
                          set(self._get_provider_inventory(self.csv_rp)))
 
     def test_periodic_updates_keep_what_placement_sync_set(self):
-        aggregate = model.placement_aggregate_uuid(self.sim.cluster_name())
+        aggregate = self.cluster_aggregate['cluster1']
         self.placement.put(
             '/traits/CUSTOM_SOMEONE_ELSE', None, version='1.6')
         rp = self.node_rp['node1']

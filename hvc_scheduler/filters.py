@@ -1,0 +1,46 @@
+"""HyperVClusterKeepCSVFilter: a move keeps the instance's disk on its CSV.
+
+A node of the instance's cluster is offered allocation candidates with
+every CSV of the cluster, and nova claims the first one: half the moves
+would name another CSV than the one the disks are on, and the disks would
+have to be copied there. On such a node this filter keeps the candidates
+whose DISK_GB is on the instance's own CSV, when there are any (that CSV
+has room); otherwise, and on the nodes of other clusters, it keeps them
+all (the disks then move). Boots are not touched.
+"""
+
+from oslo_log import log as logging
+
+from nova.scheduler import filters
+
+from hvc_scheduler import moving
+
+LOG = logging.getLogger(__name__)
+
+
+def disk_providers(candidate):
+    return {rp for rp, alloc in candidate['allocations'].items()
+            if alloc['resources'].get('DISK_GB')}
+
+
+class HyperVClusterKeepCSVFilter(filters.BaseHostFilter,
+                                 filters.CandidateFilterMixin):
+
+    run_filter_once_per_request = False
+    RUN_ON_REBUILD = False
+
+    def host_passes(self, host_state, spec_obj):
+        placement = moving.placement_of(spec_obj)
+        if placement is None or placement.csv_provider is None:
+            return True
+        own = placement.csv_provider
+        if any(own in disk_providers(c)
+               for c in host_state.allocation_candidates):
+            kept = self.filter_candidates(
+                host_state,
+                lambda c: not disk_providers(c) or own in disk_providers(c))
+            LOG.debug('%s: %d allocation candidate(s) keep the disk of %s '
+                      'on CSV provider %s', host_state, len(kept),
+                      spec_obj.instance_uuid, own)
+        # A node with no candidate on that CSV passes with all it has.
+        return True

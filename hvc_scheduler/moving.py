@@ -1,0 +1,57 @@
+"""What the scheduler knows of an instance it places: the cluster and the
+CSV its disks are on, as the compute driver recorded them in the
+instance's system metadata. Nothing for a new instance.
+"""
+
+import dataclasses
+
+from oslo_log import log as logging
+
+from nova import context as nova_context
+from nova import exception
+from nova import objects
+
+from hvc_driver import layout
+
+LOG = logging.getLogger(__name__)
+
+# Where the answer is kept on the RequestSpec for the rest of the request:
+# filters and weighers run once per host.
+_MEMO = '_hyperv_cluster_placement'
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    cluster: str        # None if not recorded
+    csv_provider: str   # None: no disk on a CSV
+
+
+def placement_of(spec_obj):
+    """The recorded Placement of the instance ``spec_obj`` is about, or
+    None (a new instance, or one the driver recorded nothing for)."""
+    if not hasattr(spec_obj, _MEMO):
+        setattr(spec_obj, _MEMO, _look_up(spec_obj))
+    return getattr(spec_obj, _MEMO)
+
+
+def _look_up(spec_obj):
+    uuid = spec_obj.instance_uuid if 'instance_uuid' in spec_obj else None
+    context = getattr(spec_obj, '_context', None)
+    if not uuid or context is None:
+        return None
+    context = context.elevated()
+    try:
+        mapping = objects.InstanceMapping.get_by_instance_uuid(context, uuid)
+        if not mapping.cell_mapping:
+            return None  # not built yet: a boot
+        with nova_context.target_cell(context, mapping.cell_mapping) as cctx:
+            instance = objects.Instance.get_by_uuid(
+                cctx, uuid, expected_attrs=['system_metadata'])
+    except (exception.InstanceMappingNotFound, exception.InstanceNotFound):
+        return None
+    metadata = instance.system_metadata
+    cluster = metadata.get(layout.CLUSTER_KEY)
+    provider = metadata.get(layout.CSV_PROVIDER_KEY)
+    if cluster is None and provider is None:
+        return None
+    return Placement(cluster=cluster, csv_provider=provider)

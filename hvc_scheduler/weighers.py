@@ -1,0 +1,44 @@
+"""HyperVClusterSameClusterWeigher: a move prefers the nodes of the
+instance's own failover cluster.
+
+A node's cluster is the ``hyperv_cluster`` metadata of the nova host
+aggregate placement_sync keeps for each cluster; the instance's is what
+the compute driver recorded in its system metadata. Modelled on nova's
+CrossCellWeigher.
+"""
+
+from nova.scheduler import utils
+from nova.scheduler import weights
+import nova.conf
+
+from hvc_scheduler import conf as sched_conf
+from hvc_scheduler import moving
+from placement_sync import model
+
+CONF = nova.conf.CONF
+sched_conf.register_opts(CONF)
+
+
+def cluster_of(host_state):
+    """The failover cluster of a node, from its host aggregates."""
+    for aggregate in host_state.aggregates:
+        name = aggregate.metadata.get(model.HOST_AGGREGATE_CLUSTER_KEY)
+        if name:
+            return name
+    return None
+
+
+class HyperVClusterSameClusterWeigher(weights.BaseHostWeigher):
+
+    def weight_multiplier(self, host_state):
+        return utils.get_weight_multiplier(
+            host_state, 'same_cluster_weight_multiplier',
+            CONF.hyperv_cluster_scheduler.same_cluster_weight_multiplier)
+
+    def _weigh_object(self, host_state, weight_properties):
+        """1 for a node of the instance's cluster, else 0; 0 for all
+        when placing a new instance."""
+        placement = moving.placement_of(weight_properties)
+        if placement is None or placement.cluster is None:
+            return 0
+        return 1 if cluster_of(host_state) == placement.cluster else 0

@@ -1,0 +1,77 @@
+"""hvc_scheduler's filter and weigher on nova's HostState (the functional
+tests run them inside nova's scheduler)."""
+
+from nova import objects
+from nova.scheduler import host_manager
+import testtools
+
+from hvc_scheduler import filters
+from hvc_scheduler import moving
+from hvc_scheduler import weighers
+
+objects.register_all()
+
+
+def _candidate(*disk_providers, node='node-rp'):
+    allocations = {node: {'resources': {'VCPU': 1}}}
+    for rp in disk_providers:
+        allocations[rp] = {'resources': {'DISK_GB': 10}}
+    return {'allocations': allocations, 'mappings': {}}
+
+
+def _host(candidates=(), cluster=None):
+    host = host_manager.HostState('host', 'node', 'cell')
+    host.allocation_candidates = list(candidates)
+    host.aggregates = [objects.Aggregate(
+        metadata={'hyperv_cluster': cluster} if cluster else {})]
+    return host
+
+
+def _spec(cluster=None, csv=None):
+    spec = objects.RequestSpec(instance_uuid='uuid')
+    # What moving.placement_of looks up once per request.
+    setattr(spec, moving._MEMO, None if cluster is None and csv is None
+            else moving.Placement(cluster=cluster, csv_provider=csv))
+    return spec
+
+
+class TestKeepCSVFilter(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.filter = filters.HyperVClusterKeepCSVFilter()
+
+    def test_a_node_of_the_cluster_keeps_only_the_own_csv(self):
+        host = _host([_candidate('csv-a'), _candidate('csv-b'),
+                      _candidate('csv-a', node='other')])
+        self.assertTrue(self.filter.host_passes(host, _spec('c1', 'csv-a')))
+        self.assertEqual([_candidate('csv-a'),
+                          _candidate('csv-a', node='other')],
+                         host.allocation_candidates)
+
+    def test_a_node_without_the_own_csv_keeps_all(self):
+        # Another cluster, or the own CSV full: the disks will move.
+        candidates = [_candidate('csv-x'), _candidate('csv-y')]
+        host = _host(candidates)
+        self.assertTrue(self.filter.host_passes(host, _spec('c1', 'csv-a')))
+        self.assertEqual(candidates, host.allocation_candidates)
+
+    def test_boots_and_diskless_instances_are_not_touched(self):
+        for spec in (_spec(), _spec('c1', None)):
+            candidates = [_candidate('csv-a'), _candidate('csv-b')]
+            host = _host(candidates)
+            self.assertTrue(self.filter.host_passes(host, spec))
+            self.assertEqual(candidates, host.allocation_candidates)
+
+
+class TestSameClusterWeigher(testtools.TestCase):
+
+    def test_nodes_of_the_instances_cluster_weigh_one(self):
+        weigher = weighers.HyperVClusterSameClusterWeigher()
+        spec = _spec('c1', 'csv-a')
+        self.assertEqual(1, weigher._weigh_object(_host(cluster='c1'), spec))
+        self.assertEqual(0, weigher._weigh_object(_host(cluster='c2'), spec))
+        self.assertEqual(0, weigher._weigh_object(_host(), spec))
+        self.assertEqual(0, weigher._weigh_object(_host(cluster='c1'),
+                                                  _spec()))
+        self.assertEqual(100.0, weigher.weight_multiplier(_host()))
