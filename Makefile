@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 
 .PHONY: demo test scenario unit functional pep8 bench sample-config clean \
-	cloud cloud-stop cloud-status cloud-deps
+	cloud cloud-stop cloud-status cloud-deps bench-cloud
 
 $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -37,6 +37,10 @@ cloud-stop:
 
 cloud-status: $(BIN)/.installed
 	$(BIN)/python -m hvc_localcloud status
+
+# 50 servers at once on the local cloud, against nova's fake driver.
+bench-cloud: $(BIN)/.installed cloud-deps
+	$(BIN)/python tools/bench_cloud.py
 
 # nova's in-process deployment on the simulated cluster: boot, delete, and
 # where each allocation landed.

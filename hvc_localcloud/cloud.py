@@ -18,6 +18,7 @@ import os
 import secrets
 import shutil
 import signal
+import sys
 import threading
 import time
 
@@ -402,6 +403,8 @@ class Cloud(object):
             # knows best of nova 34's range.
             'export OS_COMPUTE_API_VERSION=2.95',
             'export OS_PLACEMENT_API_VERSION=1.39',
+            # The openstack CLI and hvc-sim of the cloud's environment.
+            'export PATH=%s:$PATH' % os.path.dirname(sys.executable),
         ] + ['export HVC_SIM_%s=%s' % (c.name.replace('-', '_').upper(),
                                        c.state_file)
              for c in self.clusters]

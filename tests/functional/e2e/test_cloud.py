@@ -65,7 +65,7 @@ class CloudTestCase(testtools.TestCase):
             cls.env = dict(os.environ, PATH=BIN + os.pathsep +
                            os.environ.get('PATH', ''))
             for line in cls.cloud.openrc_lines():
-                if line.startswith('export '):
+                if line.startswith('export OS_'):
                     key, _sep, value = line[len('export '):].partition('=')
                     cls.env[key] = value
         except BaseException:
