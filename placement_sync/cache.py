@@ -18,14 +18,15 @@ VERSION = 1
 
 
 def load(path):
-    """{provider uuid: (generation, inventories, traits)}, or {}."""
+    """{provider uuid: (generation, inventories, traits, allocations)},
+    or {}; allocations None when they were not read."""
     try:
         with open(path) as f:
             data = json.load(f)
         if data.get('version') != VERSION:
             raise ValueError('version %r' % data.get('version'))
         return {uuid: (entry['generation'], entry['inventories'],
-                       set(entry['traits']))
+                       set(entry['traits']), entry.get('allocations'))
                 for uuid, entry in data['providers'].items()}
     except FileNotFoundError:
         return {}
@@ -39,8 +40,9 @@ def save(path, entries):
     """Write atomically: a crash leaves the old file or the new one."""
     data = {'version': VERSION, 'providers': {
         uuid: {'generation': gen, 'inventories': inventories,
-               'traits': sorted(traits)}
-        for uuid, (gen, inventories, traits) in entries.items()}}
+               'traits': sorted(traits), 'allocations': allocations}
+        for uuid, (gen, inventories, traits, allocations)
+        in entries.items()}}
     tmp = '%s.%d.tmp' % (path, os.getpid())
     try:
         with open(tmp, 'w') as f:

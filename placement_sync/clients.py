@@ -1,12 +1,28 @@
-"""Clients for placement and nova, from keystoneauth's conf options.
+"""Clients for placement and nova, and where their credentials come from.
 
-The options are checked when the session is made, before any request:
-keystoneauth itself finds missing credentials or a bad timeout only at
-the first request, with a bare Exception or ValueError.
+Precedence, for each of placement and nova:
+
+1. ``--os-cloud NAME`` on the command line: the cloud NAME of clouds.yaml
+   (found and read as openstacksdk and the ``openstack`` client do).
+2. The service's group in the configuration file (``[placement]``,
+   ``[nova]``), keystoneauth's options as in nova.conf, when its
+   ``auth_type`` is set.
+3. The environment, as the ``openstack`` client reads it: ``OS_CLOUD``
+   (a cloud of clouds.yaml), else the ``OS_*`` variables of an openrc
+   (``OS_AUTH_URL``, ``OS_USERNAME``, ...), else the only cloud of
+   clouds.yaml.
+
+None of these: a configuration error. Options are checked when the
+session is made, before any request: keystoneauth itself finds missing
+credentials or a bad timeout only at the first request, with a bare
+Exception or ValueError.
 """
 
+from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import loading as ks_loading
+from openstack import config as sdk_config
 from openstack import connection
+from openstack import exceptions as sdk_exc
 from openstack.config import cloud_region
 
 from placement_sync import conf as sync_conf
@@ -21,19 +37,91 @@ _CREDENTIALS = {
     'v3token': (('token',),),
     'admin_token': (('endpoint',), ('token',)),
 }
+# openstacksdk's name of each group's service.
+_SERVICE_TYPES = {sync_conf.PLACEMENT_GROUP: 'placement',
+                  sync_conf.NOVA_GROUP: 'compute'}
+
+
+def credentials_origin(conf, group):
+    """Where the group's credentials come from: 'cloud' (--os-cloud),
+    'options' (the group's options) or 'environment'."""
+    if getattr(conf, 'os_cloud', None):
+        return 'cloud'
+    if conf[group].auth_type:
+        return 'options'
+    return 'environment'
+
+
+def has_credentials(conf, group):
+    """Whether credentials for the group can be found at all."""
+    if credentials_origin(conf, group) != 'environment':
+        return True
+    try:
+        return _environment_cloud_name(sdk_config.OpenStackConfig()) != ''
+    except sdk_exc.ConfigException:
+        return True  # a broken clouds.yaml: let session() say so.
+
+
+def _environment_cloud_name(config):
+    """The cloud the environment names: OS_CLOUD, the OS_* variables
+    ('envvars'), the only cloud of clouds.yaml; '' for none at all."""
+    if config.default_cloud == 'defaults':
+        return ''
+    return config.default_cloud
+
+
+def cloud(conf, group):
+    """openstacksdk's CloudRegion for the group, or None when the group's
+    own options apply."""
+    origin = credentials_origin(conf, group)
+    if origin == 'options':
+        return None
+    try:
+        config = sdk_config.OpenStackConfig()
+        name = conf.os_cloud if origin == 'cloud' else (
+            _environment_cloud_name(config))
+        if name == '':
+            raise exception.ConfigError(
+                '[%s] auth_type is not set, and neither --os-cloud, '
+                'OS_CLOUD nor OS_* variables give credentials: set one '
+                '(e.g. auth_type = password, or admin_token with endpoint '
+                'and token)' % group)
+        if name is None:
+            raise exception.ConfigError(
+                'clouds.yaml has several clouds: name one with --os-cloud '
+                'or OS_CLOUD (for [%s])' % group)
+        region = config.get_one(cloud=name)
+        # Loads the auth plugin: missing options show here.
+        region.get_auth()
+    except sdk_exc.ConfigException as e:
+        raise exception.ConfigError('cannot use the cloud for [%s]: %s'
+                                    % (group, e))
+    except exception.ConfigError:
+        raise
+    except Exception as e:  # keystoneauth raises several unrelated types.
+        raise exception.ConfigError(
+            'bad credentials for [%s] in cloud %s: %s' % (group, name, e))
+    return region
+
+
+def _cloud_session(region):
+    sess = region.get_session()
+    if region.config.get('api_timeout') is None:
+        # keystoneauth waits for ever by default.
+        sess.timeout = sync_conf.KS_DEFAULTS['timeout']
+    return sess
 
 
 def session(conf, group):
-    """A keystoneauth session from the group's options, or ConfigError."""
+    """A keystoneauth session for the group, or ConfigError."""
+    region = cloud(conf, group)
+    if region is not None:
+        return _cloud_session(region)
     try:
         auth = ks_loading.load_auth_from_conf_options(conf, group)
     except Exception as e:  # keystoneauth raises several unrelated types.
         raise exception.ConfigError(
             'bad [%s] auth options: %s' % (group, e))
-    if auth is None:
-        raise exception.ConfigError(
-            '[%s] auth_type is not set: set it (e.g. password, or '
-            'admin_token with endpoint and token)' % group)
     options = conf[group]
     for choices in _CREDENTIALS.get(options.auth_type, ()):
         if not any(getattr(options, name, None) for name in choices):
@@ -49,6 +137,14 @@ def session(conf, group):
 
 def placement_client(conf):
     group = sync_conf.PLACEMENT_GROUP
+    region = cloud(conf, group)
+    if region is not None:
+        _cloud_session(region)  # the session the adapter takes
+        return placement.PlacementClient(region.get_session_client(
+            'placement', constructor=ks_adapter.Adapter,
+            status_code_retries=sync_conf.KS_DEFAULTS['status_code_retries'],
+            retriable_status_codes=sync_conf.KS_DEFAULTS[
+                'retriable_status_codes']))
     try:
         adapter = ks_loading.load_adapter_from_conf_options(
             conf, group, session=session(conf, group),
@@ -58,7 +154,19 @@ def placement_client(conf):
     return placement.PlacementClient(adapter)
 
 
-def compute_proxy(conf, nova_session):
-    region = cloud_region.from_conf(conf, session=nova_session,
-                                    service_types={'compute'})
-    return connection.Connection(config=region).compute
+def compute_proxy_factory(conf):
+    """A function that makes the openstacksdk compute proxy with the nova
+    credentials; the credentials are checked now (bad options are an
+    error before any work), the connection is made on first use (nova
+    down is an outage to ride out)."""
+    group = sync_conf.NOVA_GROUP
+    region = cloud(conf, group)
+    if region is not None:
+        return lambda: connection.Connection(config=region).compute
+    nova_session = session(conf, group)
+
+    def factory():
+        region = cloud_region.from_conf(conf, session=nova_session,
+                                        service_types={'compute'})
+        return connection.Connection(config=region).compute
+    return factory

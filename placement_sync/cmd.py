@@ -1,8 +1,10 @@
-"""``hvc-placement-sync``: publish CSVs to placement, one-shot or periodic.
+"""``hvc-placement-sync``: publish CSVs to placement, one-shot or periodic;
+``report`` what placement and the volumes hold; convert ``flavors``.
 
 Exit status: 0 converged (warnings such as a node without a provider yet
 are printed but are not failures), 1 something failed (a service, the
-cluster facts, a write), 2 bad usage or configuration.
+cluster facts, a write, a flavor that could not be converted), 2 bad usage
+or configuration.
 """
 
 import logging as py_logging
@@ -17,8 +19,11 @@ from oslo_log import log as logging
 from placement_sync import cache
 from placement_sync import clients
 from placement_sync import conf as sync_conf
+from placement_sync import capacity
 from placement_sync import exception
+from placement_sync import flavor_cmd
 from placement_sync import host_aggregates
+from placement_sync import nova
 from placement_sync import reconcile
 from placement_sync import report as report_mod
 from placement_sync import sources
@@ -27,9 +32,27 @@ LOG = logging.getLogger(__name__)
 
 cli_opts = [
     cfg.StrOpt('action', positional=True, required=False, default='sync',
-               choices=['sync', 'report'],
+               choices=['sync', 'report', 'flavors'],
                help='sync (the default) converges placement; report prints '
-                    'each cluster with its nodes and CSVs from placement.'),
+                    'each cluster with its nodes and CSVs, placement\'s '
+                    'view beside what the volumes really hold; flavors '
+                    'gives the named flavors (or --all) their disk in a '
+                    'request group of its own.'),
+    cfg.MultiStrOpt('flavor', positional=True, required=False, default=[],
+                    metavar='NAME',
+                    help='flavors action: the flavors to convert, by name '
+                         'or id.'),
+    cfg.BoolOpt('all', default=False,
+                help='flavors action: convert every flavor.'),
+    cfg.StrOpt('format', default='text', choices=['text', 'json'],
+               help='report action: text for people, json for monitoring '
+                    'scripts.'),
+    cfg.StrOpt('os-cloud', metavar='NAME',
+               help='Take the placement and nova credentials from the cloud '
+                    'NAME of clouds.yaml, as the openstack client does; it '
+                    'wins over [placement] and [nova]. Without it, a group '
+                    'whose auth_type is unset takes OS_CLOUD or the OS_* '
+                    'variables.'),
     cfg.BoolOpt('once', default=False,
                 help='Run one sync and exit (the default is periodic).'),
     cfg.BoolOpt('dry-run', default=False,
@@ -52,18 +75,39 @@ def _print_report(result, dry_run):
         print('placement is up to date: nothing to change')
 
 
+_MEASURING_SOURCES = ('oswin', 'simulated')
+
+
+def reserve_policy(conf):
+    """How measured CSVs are reserved, or None when they are not."""
+    options = conf.placement_sync
+    if (not options.reserve_measured_usage
+            or options.source not in _MEASURING_SOURCES):
+        return None
+    return capacity.ReservePolicy(headroom_gb=options.reserve_headroom_gb,
+                                  step_gb=options.reserve_step_gb)
+
+
+def instance_names(conf):
+    """Who tells instances' folders apart: nova, when its credentials are
+    there; else None (every folder counts as outside nova)."""
+    if not clients.has_credentials(conf, sync_conf.NOVA_GROUP):
+        return None
+    return nova.InstanceNames(clients.compute_proxy_factory(conf))
+
+
 def build_reconciler(conf):
     aggregates = None
     if conf.placement_sync.manage_host_aggregates:
-        # The session now (bad options are an error before any work), the
-        # connection on first use (nova down is an outage to ride out).
-        nova_session = clients.session(conf, sync_conf.NOVA_GROUP)
         aggregates = host_aggregates.HostAggregates(
-            lambda: clients.compute_proxy(conf, nova_session))
+            clients.compute_proxy_factory(conf))
+    reserve = reserve_policy(conf)
     cache_file = conf.placement_sync.cache_file
     return reconcile.Reconciler(
         clients.placement_client(conf), aggregates, dry_run=conf.dry_run,
-        seen=cache.load(cache_file) if cache_file else None)
+        seen=cache.load(cache_file) if cache_file else None,
+        reserve=reserve,
+        instance_names=instance_names(conf) if reserve else None)
 
 
 def _sync(conf, reconciler):
@@ -148,6 +192,41 @@ def _until_stopped(func, stop):
     return outcome['value']
 
 
+def _usage_problem(conf):
+    """What is wrong with the command line beyond what oslo.config checks."""
+    if conf.action == 'flavors':
+        if conf.all == bool(conf.flavor):
+            return 'flavors needs --all or flavor names (not both)'
+    elif conf.flavor or conf.all:
+        return ('flavor names and --all go with the flavors action only, '
+                'got %s' % ' '.join(conf.flavor or ['--all']))
+    return None
+
+
+def run_report(conf):
+    placement = clients.placement_client(conf)
+    clusters, names = [], None
+    if conf.placement_sync.source in _MEASURING_SOURCES:
+        clusters = sources.load_clusters(conf)
+        names = instance_names(conf)
+    headroom = conf.placement_sync.reserve_headroom_gb
+    result = report_mod.gather(placement, clusters, headroom, names)
+    if conf.format == 'json':
+        print(report_mod.format_json(result))
+    else:
+        print(report_mod.format_report(result))
+    return 0
+
+
+def run_flavors(conf):
+    converter = flavor_cmd.FlavorConverter(
+        clients.compute_proxy_factory(conf))
+    lines, ok = converter.convert(conf.flavor, conf.all, conf.dry_run)
+    for line in lines:
+        print(line)
+    return 0 if ok else 1
+
+
 def main(argv=None):
     conf = cfg.ConfigOpts()
     sync_conf.register_opts(conf)
@@ -172,11 +251,15 @@ def main(argv=None):
     if (conf.once or conf.dry_run) and not conf.debug:
         # One-shot: stdout carries the changes; the log keeps to problems.
         py_logging.getLogger('placement_sync').setLevel(py_logging.WARNING)
+    usage = _usage_problem(conf)
+    if usage:
+        print('hvc-placement-sync: %s' % usage, file=sys.stderr)
+        return 2
     try:
         if conf.action == 'report':
-            placement = clients.placement_client(conf)
-            print(report_mod.format_report(report_mod.gather(placement)))
-            return 0
+            return run_report(conf)
+        if conf.action == 'flavors':
+            return run_flavors(conf)
         reconciler = build_reconciler(conf)
         if conf.once or conf.dry_run:
             return run_once(conf, reconciler)

@@ -1,7 +1,9 @@
 """Options of hvc-placement-sync, and list_opts() for oslo-config-generator.
 
 Credentials use keystoneauth's standard conf loading, as in nova.conf:
-``[placement]`` for placement, ``[nova]`` for the compute API.
+``[placement]`` for placement, ``[nova]`` for the compute API; or, as the
+``openstack`` client reads them, a cloud of clouds.yaml (``--os-cloud``,
+``OS_CLOUD``) or the ``OS_*`` variables (see ``clients``).
 """
 
 import copy
@@ -52,6 +54,33 @@ sync_opts = [
                     'per cluster when nothing changed, as the periodic '
                     'mode does. Unset: a one-shot run reads every '
                     'provider.'),
+    cfg.StrOpt('csv_instances_folder', default='OpenStack\\Instances',
+               help='The folder, on each CSV, of the instances whose disks '
+                    'are on that CSV: the same as the compute driver\'s '
+                    '[hyperv_cluster] csv_instances_folder. Each folder in '
+                    'it is named like its VM. Used to tell the instances\' '
+                    'files from what else a measured CSV holds.'),
+    cfg.BoolOpt('reserve_measured_usage', default=True,
+                help='Where the source measures the CSVs (oswin, '
+                     'simulated), set each provider\'s DISK_GB reserved to '
+                     'what the volume holds outside nova\'s allocations '
+                     '(image cache, uploads, logs, foreign files; never '
+                     'below the volume\'s reserved_gb), plus '
+                     'reserve_headroom_gb. The instances\' folders are told '
+                     'apart with the [nova] credentials (instance names); '
+                     'without them every folder counts as outside nova. '
+                     'Off: reserved is reserved_gb, as for the file '
+                     'source.'),
+    cfg.IntOpt('reserve_headroom_gb', default=5, min=0,
+               help='GB reserved on a measured CSV beyond what it holds '
+                    'outside nova: room for what grows between two runs '
+                    '(a log, an upload) and for thin disks\' metadata.'),
+    cfg.IntOpt('reserve_step_gb', default=2, min=1,
+               help='A measured reserve that moves by less than this many '
+                    'GB is not written (no generation churn every run), '
+                    'unless placement\'s reserve no longer covers what the '
+                    'volume holds outside nova. Keep it at most '
+                    'reserve_headroom_gb.'),
     cfg.IntOpt('interval', default=60, min=1,
                help='Seconds between two runs in periodic mode.'),
     cfg.IntOpt('max_backoff', default=300, min=1,

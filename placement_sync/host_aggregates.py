@@ -13,44 +13,25 @@ cluster's nodes; other metadata (an availability zone, say) is left alone.
 import collections
 import dataclasses
 
-from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 from oslo_log import log as logging
 
 from placement_sync import exception
 from placement_sync import model
+from placement_sync import nova
 from placement_sync import plan
 
 LOG = logging.getLogger(__name__)
 
 
-class HostAggregates(object):
+class HostAggregates(nova.NovaClient):
 
     def __init__(self, compute_factory):
         """``compute_factory()`` makes the openstacksdk compute proxy; it
         is called on first use, so that nova being down at start-up is an
         outage to ride out, not a crash."""
-        self._compute_factory = compute_factory
-        self._compute = None
+        super().__init__(compute_factory)
         self._nova_hosts = None
-        self.requests = {'reads': 0, 'writes': 0}
-
-    def _call(self, kind, func):
-        """One request to nova: ``func(compute_proxy)``."""
-        self.requests[kind] += 1
-        try:
-            if self._compute is None:
-                self._compute = self._compute_factory()
-            return func(self._compute)
-        except sdk_exc.HttpException as e:
-            if e.status_code in (401, 403):
-                raise exception.ServiceUnavailable(
-                    'nova refused our credentials (HTTP %s): check the '
-                    '[nova] auth options' % e.status_code)
-            raise
-        except (sdk_exc.SDKException, ks_exc.ClientException) as e:
-            raise exception.ServiceUnavailable(
-                'cannot reach the nova API: %s' % e)
 
     def _list(self):
         return self._call('reads', lambda c: list(c.aggregates()))

@@ -35,14 +35,28 @@ NAMESPACE = uuid.UUID('5b0c6a34-8f0e-4a53-9d3e-6a1f3c7b2e90')
 
 
 @dataclasses.dataclass(frozen=True)
+class VolumeUsage:
+    """What a CSV really holds, measured where the source can see it."""
+    used_bytes: int
+    free_bytes: int
+    # ((folder name, bytes), ...): each folder in the CSV's instances
+    # folder, named like its VM (nova's instance name).
+    instance_folders: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class SharedVolume:
     """A Cluster Shared Volume as the cluster reports it."""
     id: str
     name: str
     total_gb: int
+    # The least DISK_GB kept from nova; a measured volume reserves more
+    # when more is used outside nova's allocations (see capacity).
     reserved_gb: int = 0
     allocation_ratio: float = 1.0
     traits: frozenset = frozenset()
+    # None: the source cannot see the volume (an inventory file).
+    usage: VolumeUsage = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,13 +85,18 @@ class DesiredProvider:
     name: str
     cluster: str
     volume: SharedVolume
+    # What to reserve when it is not the volume's reserved_gb: the
+    # measured use outside nova (plan.with_measured_reserve).
+    reserved_gb: int = None
 
     @property
     def inventory(self):
         vol = self.volume
+        reserved = (vol.reserved_gb if self.reserved_gb is None
+                    else self.reserved_gb)
         return {DISK_GB: {
             'total': vol.total_gb,
-            'reserved': vol.reserved_gb,
+            'reserved': reserved,
             'min_unit': 1,
             'max_unit': vol.total_gb,
             'step_size': 1,

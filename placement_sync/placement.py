@@ -22,6 +22,7 @@ MICROVERSION = '1.39'
 
 _GENERATION = 'resource_provider_generation'
 _PROVIDER = ('uuid', 'name', 'generation')
+DISK_GB = 'DISK_GB'
 
 
 class GenerationConflict(Exception):
@@ -180,6 +181,17 @@ class PlacementClient(object):
             if trait.startswith('CUSTOM_'):
                 self.request('PUT', '/traits/%s' % trait)
             self._known_traits.add(trait)
+
+    def get_disk_allocations(self, uuid):
+        """(generation, {consumer: DISK_GB}) of the provider's
+        allocations of DISK_GB."""
+        body = self.request(
+            'GET', '/resource_providers/%s/allocations' % uuid,
+            expect=(_GENERATION, 'allocations'))
+        return body[_GENERATION], {
+            consumer: alloc['resources'][DISK_GB]
+            for consumer, alloc in body['allocations'].items()
+            if alloc.get('resources', {}).get(DISK_GB)}
 
     def get_usages(self, uuid):
         return self.request('GET', '/resource_providers/%s/usages' % uuid,

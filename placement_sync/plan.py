@@ -17,6 +17,7 @@ import dataclasses
 
 from oslo_log import log as logging
 
+from placement_sync import capacity as volume_capacity
 from placement_sync import exception
 from placement_sync import model
 
@@ -38,6 +39,8 @@ class Provider:
     traits: frozenset = None
     aggregates: frozenset = None
     usages: dict = None
+    # {consumer: DISK_GB}: read for a CSV whose use is measured.
+    allocations: dict = None
 
     @property
     def used_gb(self):
@@ -66,6 +69,9 @@ class ObservedCluster:
     # Members of the derived aggregate the cluster no longer uses
     # (aggregates read).
     stale_members: tuple = ()
+    # {consumer: VM name} of the consumers on measured CSVs, as far as
+    # nova told (None: no instance).
+    instance_names: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -167,10 +173,12 @@ class SetInventories:
     generation: int
     name: str
     inventories: dict
+    why: str = None
 
     def describe(self):
-        return 'set DISK_GB on %s: %s' % (self.name,
-                                          describe_disk(self.inventories))
+        return 'set DISK_GB on %s: %s%s' % (
+            self.name, describe_disk(self.inventories),
+            ' (%s)' % self.why if self.why else '')
 
     def apply(self, placement, generation):
         return placement.set_inventories(self.uuid, generation,
@@ -256,14 +264,42 @@ def capacity(inventories):
     return int((disk['total'] - disk['reserved']) * disk['allocation_ratio'])
 
 
-def plan_csv(want, aggregate, provider, holder=None, freed=frozenset()):
+def with_measured_reserve(want, provider, reserve, instance_names):
+    """``want`` with its reserve set from what its volume holds outside
+    nova (see ``capacity``), and why; ``want`` as it is when the volume is
+    not measured or ``reserve`` (a capacity.ReservePolicy) is None."""
+    usage = want.volume.usage
+    if reserve is None or usage is None:
+        return want, None
+    current = None
+    if provider is not None and model.DISK_GB in provider.inventories:
+        current = provider.inventories[model.DISK_GB]['reserved']
+    # Allocations not read count as none: all the volume's use is then
+    # outside, which reserves more, never less.
+    outside = volume_capacity.outside_nova_bytes(
+        usage, (provider and provider.allocations) or {}, instance_names)
+    reserved = volume_capacity.reserve_gb(want.volume, outside, reserve,
+                                          current)
+    why = ('%.1f GB used outside nova\'s allocations, %d GB headroom, '
+           'at least %d GB' % (outside / volume_capacity.GiB,
+                               reserve.headroom_gb, want.volume.reserved_gb))
+    return dataclasses.replace(want, reserved_gb=reserved), why
+
+
+def plan_csv(want, aggregate, provider, holder=None, freed=frozenset(),
+             reserve=None, instance_names=None):
     """Converge one CSV's provider.
 
     ``provider``: placement's provider of ``want.uuid``, or None.
     ``holder``: when there is none, the provider holding ``want.name``;
     ``freed``: uuids of providers whose retirement frees their name.
+    ``reserve``: a capacity.ReservePolicy to reserve what a measured
+    volume holds outside nova (``instance_names`` tell its instances'
+    folders), or None to reserve the volume's reserved_gb.
     """
     plan = Plan()
+    want, why = with_measured_reserve(want, provider, reserve,
+                                      instance_names or {})
     if provider is None:
         if holder is not None and holder.uuid not in freed:
             if not unfinished(holder):
@@ -285,7 +321,7 @@ def plan_csv(want, aggregate, provider, holder=None, freed=frozenset()):
     inventories = inventory_to_write(provider.inventories, want.inventory)
     if inventories is not None:
         plan.actions.append(SetInventories(uuid, gen, want.name,
-                                           inventories))
+                                           inventories, why))
         offered = capacity(want.inventory)
         if provider.used_gb > offered:
             plan.warnings.append(
@@ -306,7 +342,8 @@ def plan_csv(want, aggregate, provider, holder=None, freed=frozenset()):
             % want.cluster))
     plan.settled = Provider(uuid, want.name, gen,
                             inventories or provider.inventories,
-                            provider.traits | want.traits)
+                            provider.traits | want.traits,
+                            allocations=provider.allocations)
     return plan
 
 
@@ -415,12 +452,12 @@ def plan_node(cluster, node, candidates):
                            'it is a node of cluster %s' % cluster.name)
 
 
-def plan_cluster(cluster, observed):
+def plan_cluster(cluster, observed, reserve=None):
     """The steps that make placement match one cluster, in order:
     [(step key, Plan)]. A key names what ``reconcile`` reads again when
     the step's generation turns out stale: ('member', uuid), ('csv',
     uuid), ('node', name) or ('stale', uuid); ('offline', uuid) only
-    warns."""
+    warns. ``reserve``: see ``plan_csv``."""
     steps = []
     freed = set()
     for uuid, volume in sorted(cluster.offline.items()):
@@ -439,7 +476,8 @@ def plan_cluster(cluster, observed):
     for want in cluster.providers:
         steps.append((('csv', want.uuid), plan_csv(
             want, cluster.placement_aggregate, observed.csvs.get(want.uuid),
-            observed.name_holders.get(want.uuid), frozenset(freed))))
+            observed.name_holders.get(want.uuid), frozenset(freed),
+            reserve, observed.instance_names)))
     for node in cluster.nodes:
         if node in observed.nodes:
             steps.append((('node', node), plan_node(

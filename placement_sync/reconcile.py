@@ -10,8 +10,9 @@ aggregate in other providers' aggregate lists, and its own traits; it
 never removes anything someone else set.
 
 Steady-state cost: one listing per cluster (``member_of`` its aggregate).
-Inventories and traits of a provider whose generation has not moved since
-this process last saw it are not read again. A problem (a name clash, a
+Inventories, traits and allocations of a provider whose generation has
+not moved since this process last saw it are not read again (placement
+bumps it on every allocation too). A problem (a name clash, a
 provider that keeps changing under it) is reported and confined to its
 step; the rest of the cluster still converges.
 """
@@ -34,6 +35,7 @@ MAX_ATTEMPTS = 10
 _STALE = (placement_client.GenerationConflict, placement_client.NotFound,
           placement_client.InUse)
 _ALL_PARTS = ('inventories', 'traits', 'aggregates', 'usages')
+_NO_PARTS = ()
 
 
 @dataclasses.dataclass
@@ -59,17 +61,26 @@ class Report:
 class Reconciler(object):
 
     def __init__(self, placement, host_aggregates=None, dry_run=False,
-                 seen=None):
+                 seen=None, reserve=None, instance_names=None):
         """``seen``: what an earlier process saw of the providers, from
         ``cache.load`` (entries are used only while their generation
-        holds)."""
+        holds). ``reserve``: a capacity.ReservePolicy to reserve what
+        measured volumes hold outside nova (None: their reserved_gb);
+        ``instance_names``: a nova.InstanceNames, which tells the
+        instances' folders from the rest (None: every folder counts as
+        outside nova)."""
         self.placement = placement
         self.host_aggregates = host_aggregates
         self.dry_run = dry_run
+        self.reserve = reserve
+        self.instance_names = instance_names
+        self._warned_no_names = False
         self._cache = {
             uuid: plan_mod.Provider(uuid, None, gen, inventories,
-                                    frozenset(traits))
-            for uuid, (gen, inventories, traits) in (seen or {}).items()}
+                                    frozenset(traits),
+                                    allocations=allocations)
+            for uuid, (gen, inventories, traits, allocations)
+            in (seen or {}).items()}
         # The clusters whose derived aggregate, left over from running
         # without host aggregates, this process has cleared (once each).
         self._stale_cleared = set()
@@ -102,7 +113,8 @@ class Reconciler(object):
 
     def seen(self):
         """What this reconciler saw of each provider, for ``cache.save``."""
-        return {uuid: (p.generation, p.inventories, p.traits)
+        return {uuid: (p.generation, p.inventories, p.traits,
+                       p.allocations)
                 for uuid, p in self._cache.items()}
 
     def _guarded(self, report, func, *args):
@@ -121,7 +133,8 @@ class Reconciler(object):
         clear_stale = (self.host_aggregates is not None
                        and cluster.name not in self._stale_cleared)
         observed = self._observe(cluster, clear_stale)
-        for key, step in plan_mod.plan_cluster(cluster, observed):
+        for key, step in plan_mod.plan_cluster(cluster, observed,
+                                               self.reserve):
             self._guarded(report, self._carry_out, cluster, key, step,
                           report)
         if clear_stale:
@@ -189,6 +202,7 @@ class Reconciler(object):
         for want in cluster.providers:
             if want.uuid not in csvs:
                 csvs[want.uuid], holders[want.uuid] = self._observe_csv(want)
+        names = self._instance_names(csvs.values())
         stale_members = ()
         if clear_stale:
             stale_members = tuple(filter(None, (
@@ -201,7 +215,7 @@ class Reconciler(object):
             nodes={node: self._node_candidates(node)
                    for node in cluster.nodes
                    if model.host_key(node) not in present},
-            stale_members=stale_members)
+            stale_members=stale_members, instance_names=names)
 
     def _replan(self, cluster, key):
         """Read one step's provider again and plan that step again."""
@@ -209,8 +223,10 @@ class Reconciler(object):
         if kind == 'csv':
             want = next(p for p in cluster.providers if p.uuid == subject)
             provider, holder = self._observe_csv(want)
-            return plan_mod.plan_csv(want, cluster.placement_aggregate,
-                                     provider, holder)
+            return plan_mod.plan_csv(
+                want, cluster.placement_aggregate, provider, holder,
+                reserve=self.reserve,
+                instance_names=self._instance_names([provider]))
         if kind == 'node':
             self._by_host_key = None
             return plan_mod.plan_node(cluster, subject,
@@ -232,10 +248,13 @@ class Reconciler(object):
     def _observe_listed_csv(self, want, listed):
         """A CSV provider listed in the cluster's aggregate."""
         cached = self._cache.get(want.uuid)
-        if cached and cached.generation == listed['generation']:
+        measured = self._measured_parts(want)
+        if cached and cached.generation == listed['generation'] and (
+                not measured or cached.allocations is not None):
             provider = dataclasses.replace(cached, name=listed['name'])
         else:
-            provider = self._read_if_there(listed, ('inventories', 'traits'))
+            provider = self._read_if_there(
+                listed, ('inventories', 'traits') + measured)
             if provider is None:
                 return self._observe_csv(want)[0]
         return self._with_usages_if_resized(want, provider)
@@ -245,7 +264,8 @@ class Reconciler(object):
         for _attempt in range(MAX_ATTEMPTS):
             listed = self.placement.get_provider(want.uuid)
             provider = listed and self._read_if_there(
-                listed, ('inventories', 'traits', 'aggregates'))
+                listed, ('inventories', 'traits', 'aggregates')
+                + self._measured_parts(want))
             if provider is not None:
                 return self._with_usages_if_resized(want, provider), None
             holder = self._name_holder(want.name)
@@ -256,8 +276,36 @@ class Reconciler(object):
             'provider %s keeps appearing and vanishing: another writer '
             'keeps changing it' % want.name)
 
+    def _measured_parts(self, want):
+        """Allocations, for a volume whose reserve follows its use."""
+        if self.reserve is not None and want.volume.usage is not None:
+            return ('allocations',)
+        return _NO_PARTS
+
+    def _instance_names(self, providers):
+        """{consumer: VM name} of the consumers of measured CSVs."""
+        consumers = set()
+        for provider in providers:
+            if provider is not None and provider.allocations:
+                consumers.update(provider.allocations)
+        if not consumers:
+            return {}
+        if self.instance_names is None:
+            if not self._warned_no_names:
+                self._warned_no_names = True
+                LOG.warning('no nova credentials: every instance folder on '
+                            'a measured CSV counts as used outside nova, '
+                            'which reserves more than needed; set [nova] '
+                            '(or --os-cloud) to tell them apart')
+            return {}
+        return self.instance_names.names(consumers)
+
     def _with_usages_if_resized(self, want, provider):
         """Usages tell whether a new size is below what is allocated."""
+        if provider.allocations is not None:
+            # Allocations say it as well, at the same generation.
+            return dataclasses.replace(provider, usages={
+                model.DISK_GB: sum(provider.allocations.values())})
         if plan_mod.inventory_to_write(provider.inventories,
                                        want.inventory) is None:
             return provider
@@ -295,7 +343,8 @@ class Reconciler(object):
         generation), or None if the provider was deleted meanwhile."""
         get = {'inventories': self.placement.get_inventories,
                'traits': self.placement.get_traits,
-               'aggregates': self.placement.get_aggregates}
+               'aggregates': self.placement.get_aggregates,
+               'allocations': self.placement.get_disk_allocations}
         try:
             for _attempt in range(MAX_ATTEMPTS):
                 values, generations = {}, set()

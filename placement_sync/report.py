@@ -1,19 +1,37 @@
-"""``hvc-placement-sync report``: clusters, nodes and CSVs, from placement.
+"""``hvc-placement-sync report``: clusters, nodes and CSVs, placement's
+view beside what the volumes really hold.
 
-Reads only placement: the providers placement_sync owns, the aggregate
-each one shares, and the other members of that aggregate (the nodes).
+Placement's side: the providers placement_sync owns, the aggregate each
+one shares, the other members of that aggregate (the nodes), each CSV's
+DISK_GB used (allocated), reserved, total and free. The volume's side,
+where the source measures it (oswin, simulated): its used and free space,
+what it holds outside nova's allocations, and the reserve a sync would
+set (``capacity``). A CSV whose placement reserve differs from that by
+more than the headroom gets a warning: placement grants space the volume
+no longer has, or holds back space that is free.
 """
 
 import collections
+import json
 
+from placement_sync import capacity
 from placement_sync import model
+from placement_sync import plan
 
 
-def gather(placement):
-    """[(cluster name, aggregate, [node names], [csv rows])], sorted."""
-    clusters = collections.defaultdict(list)
+def gather(placement, clusters=(), headroom_gb=0, instance_names=None):
+    """{'clusters': [{name, aggregate, nodes, shared_volumes}],
+    'warnings': [...]}, sorted. ``clusters``: the source's facts, for
+    the volumes' side (measured volumes only); ``instance_names``: a
+    nova.InstanceNames, or None."""
+    measured = {model.provider_uuid(c.name, v.id): v
+                for c in clusters for v in c.shared_volumes
+                if v.usage is not None}
+    by_cluster = collections.defaultdict(list)
+    warnings = []
     if not placement.trait_exists(model.OWNER_TRAIT):
-        return []  # placement_sync never ran against this placement.
+        # placement_sync never ran against this placement.
+        return {'clusters': [], 'warnings': []}
     for provider in placement.list_providers(required=model.OWNER_TRAIT):
         _gen, aggregates = placement.get_aggregates(provider['uuid'])
         _gen, inventories = placement.get_inventories(provider['uuid'])
@@ -24,33 +42,93 @@ def gather(placement):
                'total_gb': disk.get('total', 0),
                'reserved_gb': disk.get('reserved', 0),
                'used_gb': usages.get(model.DISK_GB, 0),
-               'draining': bool(disk) and disk['reserved'] == disk['total']}
+               'free_gb': max(plan.capacity(inventories) - usages.get(
+                   model.DISK_GB, 0), 0) if disk else 0,
+               'draining': bool(disk) and disk['reserved'] == disk['total'],
+               'volume': None}
+        if provider['uuid'] in measured and disk:
+            row['volume'] = _volume_side(
+                placement, provider['uuid'], measured[provider['uuid']],
+                instance_names, headroom_gb)
+            warning = _disagreement(cluster, row, headroom_gb)
+            if warning:
+                warnings.append(warning)
         for agg in sorted(aggregates) or [None]:
-            clusters[(cluster, agg)].append(row)
+            by_cluster[(cluster, agg)].append(row)
     result = []
-    for (cluster, agg), volumes in sorted(clusters.items(),
+    for (cluster, agg), volumes in sorted(by_cluster.items(),
                                           key=lambda kv: str(kv[0])):
         nodes = []
         if agg:
             nodes = sorted(
                 p['name'] for p in placement.list_providers(
                     member_of=agg, required='!' + model.SHARING_TRAIT))
-        result.append((cluster, agg, nodes,
-                       sorted(volumes, key=lambda v: v['name'])))
-    return result
+        result.append({'name': cluster, 'aggregate': agg, 'nodes': nodes,
+                       'shared_volumes': sorted(volumes,
+                                                key=lambda v: v['name'])})
+    return {'clusters': result, 'warnings': warnings}
 
 
-def format_report(clusters):
+def _volume_side(placement, uuid, volume, instance_names, headroom_gb):
+    _gen, allocations = placement.get_disk_allocations(uuid)
+    names = instance_names.names(allocations) if (
+        instance_names and allocations) else {}
+    outside = capacity.outside_nova_bytes(volume.usage, allocations, names)
+    policy = capacity.ReservePolicy(headroom_gb=headroom_gb)
+    return {
+        'used_gb': _gb(volume.usage.used_bytes),
+        'free_gb': _gb(volume.usage.free_bytes),
+        'outside_nova_gb': _gb(outside),
+        'wanted_reserved_gb': capacity.reserve_gb(volume, outside, policy),
+    }
+
+
+def _gb(value):
+    return round(value / capacity.GiB, 1)
+
+
+def _disagreement(cluster, row, headroom_gb):
+    volume = row['volume']
+    if abs(volume['wanted_reserved_gb'] - row['reserved_gb']) <= headroom_gb:
+        return None
+    if volume['wanted_reserved_gb'] > row['reserved_gb']:
+        what = ('placement offers %d GB but the volume has %.1f GB free'
+                % (row['free_gb'], volume['free_gb']))
+    else:
+        what = 'placement holds back space the volume has free'
+    return ('csv %s of cluster %s: placement reserves %d GB but the volume '
+            'holds %.1f GB outside nova\'s allocations (a sync reserves %d '
+            'GB): %s' % (row['name'], cluster, row['reserved_gb'],
+                         volume['outside_nova_gb'],
+                         volume['wanted_reserved_gb'], what))
+
+
+def format_json(result):
+    return json.dumps(result, indent=2, sort_keys=True)
+
+
+def format_report(result):
     lines = []
-    if not clusters:
+    if not result['clusters']:
         lines.append('no shared volume providers in placement yet')
-    for cluster, agg, nodes, volumes in clusters:
-        lines.append('cluster %s  (aggregate %s)' % (cluster, agg))
-        lines.append('  nodes: %s' % (', '.join(nodes) or '(none)'))
-        for v in volumes:
+    for cluster in result['clusters']:
+        lines.append('cluster %s  (aggregate %s)'
+                     % (cluster['name'], cluster['aggregate']))
+        lines.append('  nodes: %s' % (', '.join(cluster['nodes'])
+                                      or '(none)'))
+        for v in cluster['shared_volumes']:
             state = '  DRAINING' if v['draining'] else ''
             lines.append('  csv %-16s DISK_GB %6d used / %6d total '
-                         '(%d reserved)  %s%s' % (
+                         '(%d reserved, %d free)  %s%s' % (
                              v['name'], v['used_gb'], v['total_gb'],
-                             v['reserved_gb'], v['uuid'], state))
+                             v['reserved_gb'], v['free_gb'], v['uuid'],
+                             state))
+            if v['volume']:
+                lines.append('      %-16s volume %6.1f GB used, %.1f GB '
+                             'free; %.1f GB outside nova\'s allocations' % (
+                                 '', v['volume']['used_gb'],
+                                 v['volume']['free_gb'],
+                                 v['volume']['outside_nova_gb']))
+    for warning in result['warnings']:
+        lines.append('WARNING: %s' % warning)
     return '\n'.join(lines)

@@ -19,12 +19,13 @@ def load_clusters(conf):
         clusters = inventory_file.load(conf.placement_sync.inventory_file)
     elif source == 'oswin':
         from placement_sync.sources import oswin
-        clusters = oswin.load()
+        clusters = oswin.load(conf.placement_sync.csv_instances_folder)
     elif source == 'simulated':
         from placement_sync.sources import simulated
         path = conf.placement_sync.simulated_state_file
         try:
-            clusters = simulated.load(path)
+            clusters = simulated.load(
+                path, conf.placement_sync.csv_instances_folder)
         except (sqlite3.Error, OSError) as e:
             # Whatever the simulator lets through: not a database,
             # truncated, read-only, locked.

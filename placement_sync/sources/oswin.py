@@ -7,8 +7,14 @@ CSV's id is its cluster resource's Id): the compute driver reads them
 there too, so both derive the same provider for a CSV. A CSV's size is
 read at its mount path (``DiskUtils.get_disk_capacity``).
 
-A CSV whose resource is not online, or whose size cannot be read, is
-reported as offline: the other CSVs are published, its provider is kept.
+What a CSV holds: its used space is its size less its free space as
+Windows reports them (``get_disk_capacity``); its instances' folders are
+measured by walking them at the mount path, which every node of the
+cluster sees.
+
+A CSV whose resource is not online, or whose size or use cannot be read,
+is reported as offline: the other CSVs are published, its provider is
+kept as it is (its last reserve too).
 A CSV without a cluster resource fails the source: without its id the
 tool cannot tell which provider is its, and publishing nothing is safer
 than draining one.
@@ -20,11 +26,12 @@ from os_win import utilsfactory
 from hvc_oswin_api import cluster_wmi
 from placement_sync import exception
 from placement_sync import model
+from placement_sync.sources import measure
 
 _GiB = 1024 ** 3
 
 
-def load():
+def load(instances_folder=measure.DEFAULT_INSTANCES_FOLDER):
     try:
         clusterutils = utilsfactory.get_clusterutils()
         diskutils = utilsfactory.get_diskutils()
@@ -32,7 +39,7 @@ def load():
         cluster_name = cluster_wmi.cluster_name(clusterutils)
         volumes, offline = [], []
         for csv in cluster_wmi.shared_volumes(clusterutils):
-            volume = _volume(csv, diskutils)
+            volume = _volume(csv, diskutils, instances_folder)
             if isinstance(volume, model.OfflineVolume):
                 offline.append(volume)
             else:
@@ -50,16 +57,25 @@ def load():
                           offline_volumes=tuple(offline))]
 
 
-def _volume(csv, diskutils):
+def _volume(csv, diskutils, instances_folder):
     """The CSV's SharedVolume, or OfflineVolume when it cannot be read."""
     if not csv.online:
         return model.OfflineVolume(id=csv.id, name=csv.name,
                                    reason=csv.state)
     try:
-        total_bytes, _free = diskutils.get_disk_capacity(csv.path)
+        total_bytes, free_bytes = diskutils.get_disk_capacity(csv.path)
     except (os_win_exc.OSWinException, OSError) as e:
         return model.OfflineVolume(
             id=csv.id, name=csv.name,
             reason='its size cannot be read at %s: %s' % (csv.path, e))
-    return model.SharedVolume(id=csv.id, name=csv.name,
-                              total_gb=int(total_bytes // _GiB))
+    try:
+        folders = measure.instance_folders(csv.path, instances_folder)
+    except OSError as e:
+        return model.OfflineVolume(
+            id=csv.id, name=csv.name,
+            reason='its instances\' folders cannot be measured: %s' % e)
+    return model.SharedVolume(
+        id=csv.id, name=csv.name, total_gb=int(total_bytes // _GiB),
+        usage=model.VolumeUsage(used_bytes=total_bytes - free_bytes,
+                                free_bytes=free_bytes,
+                                instance_folders=folders))

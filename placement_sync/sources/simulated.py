@@ -1,12 +1,16 @@
 """Cluster facts from the simulated world's state file: every cluster in
-it (its standalone hosts share nothing)."""
+it (its standalone hosts share nothing), with what each CSV really holds
+as the simulator counts it (``hvc_sim.state.physical_bytes``)."""
 
 from hvc_sim import state as sim_state
 from placement_sync import exception
 from placement_sync import model
+from placement_sync.sources import measure
+
+GiB = 1024 ** 3
 
 
-def load(state_file):
+def load(state_file, instances_folder=measure.DEFAULT_INSTANCES_FOLDER):
     state = sim_state.ClusterState(state_file)
     try:
         nodes = state.nodes()
@@ -17,10 +21,21 @@ def load(state_file):
                 nodes=tuple(n.name for n in nodes if n.cluster == cluster),
                 shared_volumes=tuple(
                     model.SharedVolume(id=v.id, name=v.name,
-                                       total_gb=v.total_gb)
+                                       total_gb=v.total_gb,
+                                       usage=_usage(v, instances_folder))
                     for v in volumes if v.cluster == cluster))
             for cluster in state.clusters()]
     except sim_state.SimulatorError as e:
         # Says what is wrong with the file (missing, not a state file,
         # locked...), in one line.
         raise exception.InvalidInventory(str(e))
+
+
+def _usage(volume, instances_folder):
+    used = sim_state.folder_physical_bytes(volume.path)
+    return model.VolumeUsage(
+        used_bytes=used,
+        free_bytes=max(volume.total_gb * GiB - used, 0),
+        instance_folders=measure.instance_folders(
+            volume.path, instances_folder,
+            size_of=sim_state.physical_bytes))
