@@ -3,6 +3,7 @@
 import dataclasses
 import http.server
 import json
+import os
 import threading
 import uuid
 
@@ -11,11 +12,15 @@ import requests
 
 from hvc_demo import scheduler_standin
 from hvc_localcloud import placement_server
+from hvc_sim import oswin as sim_oswin
+from hvc_sim import state as sim_state
 from placement_sync import cache
+from placement_sync import capacity
 from placement_sync import clients
 from placement_sync import exception
 from placement_sync import model
 from placement_sync import reconcile
+from placement_sync.sources import simulated as simulated_source
 from tests import fixtures as hvc_fixtures
 
 
@@ -527,3 +532,148 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         scheduler_standin.claim(client, {'allocations': {
             rp_uuid: {'resources': {'DISK_GB': disk_gb}}}}, consumer)
         return consumer
+
+
+class StaticNames(object):
+    """Instance names as nova's API would tell them (nova.InstanceNames);
+    tests/functional/test_measured_capacity.py asks the real one."""
+
+    def __init__(self, names):
+        self.known = names
+
+    def names(self, consumers):
+        return {c: self.known.get(c) for c in consumers}
+
+
+class TestMeasuredReserve(hvc_fixtures.PlacementTestCase):
+    """A simulated CSV's use outside nova moves its provider's reserve."""
+
+    policy = capacity.ReservePolicy(headroom_gb=5, step_gb=2)
+
+    def setUp(self):
+        super().setUp()
+        tmp = self.useFixture(fixtures.TempDir()).path
+        self.state_file = os.path.join(tmp, 'sim.db')
+        self.sim = sim_state.ClusterState(self.state_file)
+        self.name = self.unique()
+        self.sim.init(self.name, ['%s-node1' % self.name], [('Volume1', 100)])
+        self.node_rp = scheduler_standin.create_compute_node(
+            self.client(), '%s-node1' % self.name)
+        self.volume = self.sim.volume('Volume1')
+        self.csv = model.provider_uuid(self.name, self.volume.id)
+        self.names = StaticNames({})
+
+    def _reconciler(self, names=None):
+        return reconcile.Reconciler(
+            self.client(), reserve=self.policy,
+            instance_names=self.names if names is None else names)
+
+    def _sync(self, reconciler=None):
+        reconciler = reconciler or self._reconciler()
+        result = reconciler.sync(simulated_source.load(self.state_file))
+        self.assertEqual([], result.errors)
+        return result
+
+    def _reserved(self):
+        return self.client().get_inventories(self.csv)[1]['DISK_GB'][
+            'reserved']
+
+    def _fits(self, disk_gb):
+        """Whether placement offers the node with disk_gb on the CSV."""
+        candidates = self.client().request(
+            'GET', '/allocation_candidates?resources=VCPU:1,DISK_GB:%d'
+            % disk_gb)['allocation_requests']
+        return any({self.node_rp, self.csv} <= set(c['allocations'])
+                   for c in candidates)
+
+    def _instance(self, vm_name, consumer, allocated_gb, written):
+        """An instance's folder with a dynamic root disk that holds
+        ``written``, and its allocation."""
+        folder = os.path.join(self.volume.path, 'OpenStack', 'Instances',
+                              vm_name)
+        os.makedirs(folder)
+        root = os.path.join(folder, 'root.vhdx')
+        sim_oswin.VHDUtils(self.sim, None).create_dynamic_vhd(
+            root, allocated_gb * capacity.GiB)
+        self.sim.write_to_disk(root, sim_state.parse_size(written))
+        consumer = str(uuid.uuid5(uuid.NAMESPACE_DNS, consumer))
+        scheduler_standin.claim(self.client(), {'allocations': {
+            self.csv: {'resources': {'DISK_GB': allocated_gb}}}}, consumer)
+        self.names.known[consumer] = vm_name
+
+    def test_foreign_files_added_and_removed_move_the_reserve(self):
+        self._sync()
+        self.assertEqual(5, self._reserved())  # the headroom alone
+        self.assertTrue(self._fits(90))
+        self.sim.add_file('Volume1', 'OpenStack/Instances/_base/img.vhdx',
+                          sim_state.parse_size('20G'))
+        self.sim.add_file('Volume1', 'admin/backup.bak',
+                          sim_state.parse_size('14500M'))
+        result = self._sync()
+        self.assertEqual(
+            ['set DISK_GB on hyperv-csv:%s:Volume1: total 100 GB, reserved '
+             '40 GB, ratio 1.0 (34.2 GB used outside nova\'s allocations, 5 '
+             'GB headroom, at least 0 GB)' % self.name], result.changes)
+        self.assertEqual(40, self._reserved())
+        self.assertFalse(self._fits(61))  # only the files make it not fit
+        self.assertTrue(self._fits(60))
+        self.sim.remove_file('Volume1', 'admin/backup.bak')
+        self._sync()
+        self.assertEqual(25, self._reserved())
+        self.assertTrue(self._fits(75))
+
+    def test_thin_disks_count_for_their_allocation(self):
+        self._sync()
+        self._instance('instance-00000001', 'c1', 40, '3G')
+        self._instance('instance-00000002', 'c2', 10, '10G')
+        self.sim.add_file('Volume1', 'OpenStack/Instances/_base/img.vhdx',
+                          sim_state.parse_size('10G'))
+        self._sync()
+        # 10 GB of image cache outside; the instances' 13 GB are theirs,
+        # and the 37 GB the first has not written stay allocated to it.
+        self.assertEqual(15, self._reserved())
+        self.assertTrue(self._fits(35))
+        self.assertFalse(self._fits(36))
+        # Without nova's names every folder counts as outside: more is
+        # reserved, never less, and the log says why.
+        logs = self.useFixture(fixtures.FakeLogger())
+        self._sync(reconcile.Reconciler(self.client(), reserve=self.policy))
+        self.assertEqual(28, self._reserved())
+        self.assertIn('no nova credentials', logs.output)
+
+    def test_a_small_change_writes_nothing_and_costs_one_listing(self):
+        reconciler = self._reconciler()
+        self._sync(reconciler)
+        self._sync(reconciler)  # it knows its new provider's generation
+        gen = self.client().get_provider(self.csv)['generation']
+        self.sim.add_file('Volume1', 'console.log', capacity.GiB)
+        reconciler.placement.requests.clear()
+        self.assertEqual([], self._sync(reconciler).changes)
+        self.assertEqual({'reads': 1}, dict(reconciler.placement.requests))
+        self.assertEqual(gen, self.client().get_provider(self.csv)[
+            'generation'])
+        self.sim.add_file('Volume1', 'upload.part', capacity.GiB)
+        self.assertEqual(1, len(self._sync(reconciler).changes))
+        self.assertEqual(7, self._reserved())
+        # An allocation moves the generation: the provider (inventories,
+        # traits, allocations) is read once, then the listing suffices.
+        self._instance('instance-00000003', 'c3', 10, '1G')
+        reconciler.placement.requests.clear()
+        self.assertEqual([], self._sync(reconciler).changes)
+        self.assertEqual({'reads': 4}, dict(reconciler.placement.requests))
+        reconciler.placement.requests.clear()
+        self._sync(reconciler)
+        self.assertEqual({'reads': 1}, dict(reconciler.placement.requests))
+
+    def test_cache_file_keeps_the_allocations(self):
+        first = self._reconciler()
+        self._sync(first)
+        self._instance('instance-00000004', 'c4', 10, '1G')
+        self._sync(first)
+        path = self.useFixture(fixtures.TempDir()).join('seen.json')
+        cache.save(path, first.seen())
+        fresh = reconcile.Reconciler(self.client(), seen=cache.load(path),
+                                     reserve=self.policy,
+                                     instance_names=self.names)
+        self.assertEqual([], self._sync(fresh).changes)
+        self.assertEqual({'reads': 1}, dict(fresh.placement.requests))
