@@ -22,6 +22,7 @@ from hvc_driver import hostops
 from hvc_driver import hyperv
 from hvc_driver import layout
 from hvc_driver import livemigrationops
+from hvc_driver import migrationops
 from hvc_driver import snapshotops
 from hvc_driver import vmops
 from hvc_driver import volumeops
@@ -51,6 +52,8 @@ class HyperVClusterDriver(driver.ComputeDriver):
                                                     instance_layout)
         self._livemigrationops = livemigrationops.LiveMigrationOps(
             self._hyperv, self._vmops, self._volumeops, instance_layout)
+        self._migrationops = migrationops.MigrationOps(
+            self._hyperv, self._vmops, instance_layout)
 
     # The node.
 
@@ -135,6 +138,10 @@ class HyperVClusterDriver(driver.ComputeDriver):
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
+        # Reverting a resize inside the cluster: the VM goes back to its
+        # source node, whose finish_revert_migration reverts it.
+        if self._migrationops.hand_back(context, instance, network_info):
+            return
         self._vmops.destroy(instance, destroy_disks=destroy_disks,
                             network_info=network_info)
 
@@ -184,6 +191,44 @@ class HyperVClusterDriver(driver.ComputeDriver):
     def snapshot(self, context, instance, image_id, update_task_state):
         self._snapshotops.snapshot(context, instance, image_id,
                                    update_task_state)
+
+    # Cold migration and resize: a cluster move, disks grown in place.
+
+    def migrate_disk_and_power_off(self, context, instance, dest, flavor,
+                                   network_info, block_device_info=None,
+                                   timeout=0, retry_interval=0):
+        return self._migrationops.migrate_disk_and_power_off(
+            context, instance, flavor, network_info, timeout,
+            retry_interval)
+
+    def finish_migration(self, context, migration, instance, disk_info,
+                         network_info, image_meta, resize_instance,
+                         allocations, block_device_info=None, power_on=True,
+                         share_info=None):
+        self._migrationops.finish_migration(
+            context, migration, instance, disk_info, network_info,
+            resize_instance, allocations, power_on)
+
+    def confirm_migration(self, context, migration, instance, network_info):
+        self._migrationops.confirm_migration(instance)
+
+    def finish_revert_migration(self, context, instance, network_info,
+                                migration, block_device_info=None,
+                                power_on=True, share_info=None):
+        self._migrationops.finish_revert_migration(
+            context, instance, migration, network_info, power_on)
+
+    # Shared storage: the nodes of one cluster share every CSV.
+
+    def check_instance_shared_storage_local(self, context, instance):
+        return {'cluster': self._hyperv.clusterutils.get_cluster_name()}
+
+    def check_instance_shared_storage_remote(self, context, data):
+        return data.get('cluster') == (
+            self._hyperv.clusterutils.get_cluster_name())
+
+    def check_instance_shared_storage_cleanup(self, context, data):
+        pass
 
     # Live migration: a cluster move between the nodes of the cluster.
 

@@ -142,9 +142,13 @@ class VMOps(object):
         ports in this node's OVS, and the reader of its serial port."""
         for vif in network_info or []:
             self._vifops.plug(instance, vif)
-        if (self._vmutils.get_vm_state(instance.name) ==
-                os_win_const.HYPERV_VM_STATE_ENABLED):
+        if self.is_running(instance):
             self._serialconsoleops.start_log(instance.name)
+
+    @translate_oswin_errors('get the state of an instance')
+    def is_running(self, instance):
+        return (self._vmutils.get_vm_state(instance.name) ==
+                os_win_const.HYPERV_VM_STATE_ENABLED)
 
     def let_go(self, instance, network_info):
         """What this node ran outside a VM that runs elsewhere now: its

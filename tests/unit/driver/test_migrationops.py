@@ -1,0 +1,95 @@
+"""MigrationOps' refusals, on the simulated cluster: each leaves the VM
+running where it was, before anything is touched."""
+
+from unittest import mock
+
+from nova import exception
+from nova import objects
+from nova.virt import virtapi
+
+from hvc_driver import layout
+from hvc_driver import migrationops
+from hvc_driver import vmops
+from hvc_driver import volumeops
+from hvc_oswin_api import constants as os_win_const
+from tests.unit.driver import fixtures as driver_fixtures
+from tests.unit.driver import test_vmops
+
+
+class MigrationOpsTestCase(driver_fixtures.SimulatedTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.vmops = vmops.VMOps(self.hyperv, volumeops.VolumeOps(self.hyperv),
+                                 mock.create_autospec(virtapi.VirtAPI,
+                                                      instance=True))
+        self.ops = migrationops.MigrationOps(self.hyperv, self.vmops,
+                                             self.layout)
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.virt.images.fetch', side_effect=test_vmops.fake_fetch))
+        self.placement = self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.scheduler.client.report.report_client_singleton')
+        ).mock.return_value
+        self.migration = objects.Migration(
+            id=1, uuid='0e5b5c3a-5d1e-4c8e-9d1a-2f3b4c5d6e7f',
+            dest_node='node2', source_node='node1')
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.objects.Migration.get_by_id',
+            return_value=self.migration))
+        self.instance = test_vmops._instance(root_gb=1, ephemeral_gb=1)
+        self.instance.migration_context = objects.MigrationContext(
+            migration_id=1)
+        self.vmops.spawn(None, self.instance, test_vmops._image_meta(), [],
+                         None)
+        self.instance.system_metadata[layout.CSV_PROVIDER_KEY] = 'csv-rp'
+        self._allocate('csv-rp')
+
+    def _allocate(self, disk_provider):
+        self.placement.get_allocs_for_consumer.return_value = {
+            'allocations': {disk_provider: {'resources': {'DISK_GB': 2}}}}
+
+    def _flavor(self, **sizes):
+        flavor = objects.Flavor(**dict(
+            {'name': 'new', 'root_gb': 1, 'ephemeral_gb': 1, 'swap': 0,
+             'vcpus': 2, 'memory_mb': 2048}, **sizes))
+        return flavor
+
+    def _assert_refused(self, flavor, reason):
+        err = self.assertRaises(
+            exception.InstanceFaultRollback,
+            self.ops.migrate_disk_and_power_off, None, self.instance,
+            flavor, [], 0, 0)
+        self.assertIn(reason, str(err.inner_exception))
+        vm = self.cluster.state.get_vm(self.instance.name)
+        self.assertEqual(('node1', os_win_const.HYPERV_VM_STATE_ENABLED),
+                         (vm.node, vm.state))
+
+    def test_disks_do_not_shrink(self):
+        self._assert_refused(self._flavor(ephemeral_gb=0),
+                             'disks do not shrink')
+
+    def test_a_vhd_root_does_not_grow(self):
+        # The image of test_vmops is a VHDX; make this root a VHD.
+        instance = test_vmops._instance(root_gb=1, id=2)
+        instance.migration_context = self.instance.migration_context
+        instance.system_metadata[layout.CSV_PROVIDER_KEY] = 'csv-rp'
+        self.vmops.spawn(None, instance,
+                         test_vmops._image_meta(disk_format='vhd'), [], None)
+        self.instance = instance
+        self._assert_refused(self._flavor(root_gb=2, ephemeral_gb=0),
+                             'a differencing VHD cannot grow')
+
+    def test_a_disk_allocation_on_another_csv_is_refused(self):
+        self._allocate('other-csv-rp')
+        self._assert_refused(self._flavor(), 'HyperVClusterKeepCSVFilter')
+
+    def test_another_cluster_is_refused(self):
+        self.migration.dest_node = 'b1'
+        self._assert_refused(self._flavor(), 'not a node of the failover')
+
+    def test_a_move_within_the_cluster(self):
+        self.ops.migrate_disk_and_power_off(None, self.instance,
+                                            self._flavor(), [], 0, 0)
+        vm = self.cluster.state.get_vm(self.instance.name)
+        self.assertEqual(('node2', os_win_const.HYPERV_VM_STATE_DISABLED),
+                         (vm.node, vm.state))
