@@ -139,9 +139,11 @@ def placement_client(conf):
     group = sync_conf.PLACEMENT_GROUP
     region = cloud(conf, group)
     if region is not None:
-        _cloud_session(region)  # the session the adapter takes
-        return placement.PlacementClient(region.get_session_client(
-            'placement', constructor=ks_adapter.Adapter,
+        return placement.PlacementClient(ks_adapter.Adapter(
+            session=_cloud_session(region), service_type='placement',
+            interface=region.get_interface('placement'),
+            region_name=region.get_region_name('placement'),
+            endpoint_override=region.get_endpoint('placement'),
             status_code_retries=sync_conf.KS_DEFAULTS['status_code_retries'],
             retriable_status_codes=sync_conf.KS_DEFAULTS[
                 'retriable_status_codes']))

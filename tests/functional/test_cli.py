@@ -302,3 +302,129 @@ def _read(path):
             return f.read()
     except FileNotFoundError:
         return ''
+
+
+class TestOperatorConventions(hvc_fixtures.PlacementTestCase):
+    """report beside the volume's truth; credentials from clouds.yaml and
+    OS_* variables, and which wins."""
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(hvc_fixtures.fixtures.TempDir()).path
+        self.state = os.path.join(self.tmp, 'sim.db')
+        self.name = self.unique()
+        sim_state.ClusterState(self.state).init(
+            self.name, ['%s-node1' % self.name], [('Volume1', 100)])
+        self.sim = sim_state.ClusterState(self.state)
+        # No clouds.yaml or OS_* variable of this machine leaks in.
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith('OS_')}
+        self.env['OS_CLIENT_CONFIG_FILE'] = os.path.join(self.tmp,
+                                                         'none.yaml')
+
+    def _run(self, *args, env=None, placement=None):
+        conf = self.conf_file(source='simulated',
+                              simulated_state_file=self.state,
+                              placement=placement)
+        return subprocess.run(
+            [os.path.join(BIN, 'hvc-placement-sync'), '--config-file', conf]
+            + list(args), capture_output=True, text=True, timeout=120,
+            env=dict(self.env, **(env or {})))
+
+    def _clouds_yaml(self, **clouds):
+        path = os.path.join(self.tmp, 'clouds.yaml')
+        with open(path, 'w') as f:
+            yaml.safe_dump({'clouds': {
+                name: {'auth_type': 'admin_token',
+                       'auth': {'endpoint': endpoint, 'token': token}}
+                for name, (endpoint, token) in clouds.items()}}, f)
+        return {'OS_CLIENT_CONFIG_FILE': path}
+
+    def test_report_shows_the_volume_beside_placement(self):
+        self.assertEqual(0, self._run('--once').returncode)
+        self.sim.add_file('Volume1', 'backups/a.bak',
+                          sim_state.parse_size('30G'))
+        report = self._run('report')
+        self.assertEqual(0, report.returncode, report.stderr)
+        self.assertRegex(report.stdout, r'csv Volume1 +DISK_GB +0 used / +100 '
+                                        r'total \(5 reserved, 95 free\)')
+        self.assertRegex(report.stdout, r'volume +30.0 GB used, 70.0 GB '
+                                        r'free; 30.0 GB outside nova')
+        self.assertIn('WARNING: csv Volume1 of cluster %s: placement '
+                      'reserves 5 GB but the volume holds 30.0 GB outside '
+                      'nova\'s allocations (a sync reserves 35 GB): '
+                      'placement offers 95 GB but the volume has 70.0 GB '
+                      'free' % self.name, report.stdout)
+        as_json = self._run('report', '--format', 'json')
+        self.assertEqual(0, as_json.returncode, as_json.stderr)
+        data = json.loads(as_json.stdout)
+        [cluster] = [c for c in data['clusters'] if c['name'] == self.name]
+        [csv] = cluster['shared_volumes']
+        self.assertEqual(
+            {'used_gb': 0, 'reserved_gb': 5, 'total_gb': 100, 'free_gb': 95,
+             'volume': {'used_gb': 30.0, 'free_gb': 70.0,
+                        'outside_nova_gb': 30.0, 'wanted_reserved_gb': 35}},
+            {k: csv[k] for k in ('used_gb', 'reserved_gb', 'total_gb',
+                                 'free_gb', 'volume')})
+        self.assertEqual(1, len([w for w in data['warnings']
+                                 if self.name in w]))
+        # Once synced, they agree: no warning.
+        self.assertEqual(0, self._run('--once').returncode)
+        data = json.loads(self._run('report', '--format', 'json').stdout)
+        self.assertEqual([], [w for w in data['warnings'] if self.name in w])
+
+    def test_credentials_from_clouds_yaml_and_os_variables(self):
+        uuid_of = model.provider_uuid
+        volume_id = self.sim.volume('Volume1').id
+        env = self._clouds_yaml(test=(self.endpoint, 'admin'))
+        # No [placement] options at all.
+        by_cloud = self._run('--once', '--os-cloud', 'test', env=env,
+                             placement=[])
+        self.assertEqual(0, by_cloud.returncode, by_cloud.stderr)
+        self.assertIsNotNone(self.client().get_provider(
+            uuid_of(self.name, volume_id)))
+        by_os_cloud = self._run('report', env=dict(env, OS_CLOUD='test'),
+                                placement=[])
+        self.assertEqual(0, by_os_cloud.returncode, by_os_cloud.stderr)
+        self.assertIn('cluster %s' % self.name, by_os_cloud.stdout)
+        openrc = {'OS_AUTH_TYPE': 'admin_token', 'OS_ENDPOINT': self.endpoint,
+                  'OS_TOKEN': 'admin'}
+        by_env = self._run('--once', env=openrc, placement=[])
+        self.assertEqual(0, by_env.returncode, by_env.stderr)
+        self.assertNotIn('create provider', by_env.stdout)  # done already
+        none = self._run('--once', placement=[])
+        self.assertEqual(2, none.returncode)
+        self.assertIn('[placement] auth_type is not set, and neither '
+                      '--os-cloud, OS_CLOUD nor OS_* variables give '
+                      'credentials', none.stderr)
+        unknown = self._run('--once', '--os-cloud', 'nope', env=env)
+        self.assertEqual(2, unknown.returncode)
+        self.assertEqual(1, len(unknown.stderr.strip().splitlines()),
+                         unknown.stderr)
+        self.assertIn('cloud nope was not found', unknown.stderr.lower())
+
+    def test_precedence(self):
+        dead = 'http://127.0.0.1:%d' % placement_server.free_port()
+        secret = 'cloud-secret-5e1d'
+        env = self._clouds_yaml(good=(self.endpoint, 'admin'),
+                                dead=(dead, secret))
+        openrc = {'OS_AUTH_TYPE': 'admin_token', 'OS_ENDPOINT': dead,
+                  'OS_TOKEN': secret}
+        # --os-cloud beats [placement] (which names a dead endpoint).
+        result = self._run('--once', '--os-cloud', 'good', env=env,
+                           placement=['auth_type = admin_token',
+                                      'endpoint = %s' % dead,
+                                      'token = admin'])
+        self.assertEqual(0, result.returncode, result.stderr)
+        # [placement] beats OS_CLOUD and OS_* variables.
+        result = self._run('--once', env=dict(env, OS_CLOUD='dead', **openrc))
+        self.assertEqual(0, result.returncode, result.stderr)
+        # OS_CLOUD beats the OS_* variables, as in openstacksdk.
+        result = self._run('--once', env=dict(env, OS_CLOUD='good', **openrc),
+                           placement=[])
+        self.assertEqual(0, result.returncode, result.stderr)
+        result = self._run('--once', env=dict(env, OS_CLOUD='dead'),
+                           placement=[])
+        self.assertEqual(1, result.returncode)
+        self.assertIn('cannot reach placement at %s' % dead, result.stderr)
+        self.assertNotIn(secret, result.stdout + result.stderr)
