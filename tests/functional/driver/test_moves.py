@@ -296,3 +296,53 @@ class TestColdMigrationInsideTheCluster(MovesTestCase):
         server = self._wait_for_state_change(
             self.api.get_server(server['instance_uuid']), 'ACTIVE')
         self._assert_on(server, source)
+
+
+class TestAggregatesOfTheNodes(MovesTestCase):
+    """Availability zones and tenant isolation put member_of on nova's
+    unnumbered request group: with the disk in a group of its own (the
+    flavors command) the CSV still serves it; without, NoValidHost. The
+    CSV providers stay out of those aggregates."""
+
+    def _aggregate(self, name, metadata, az=None):
+        body = {'aggregate': {'name': name}}
+        if az:
+            body['aggregate']['availability_zone'] = az
+        agg = self.admin_api.post_aggregate(body)
+        for node in test_nova_cluster.NODES:
+            self.admin_api.add_host_to_aggregate(agg['id'], node)
+        if metadata:
+            self.admin_api.post_aggregate_action(
+                agg['id'], {'set_metadata': {'metadata': metadata}})
+        return agg
+
+    def _disk_on_csv(self, server):
+        return {rp: a['resources'] for rp, a in
+                self._get_allocations_by_server_uuid(server['id']).items()
+                if 'DISK_GB' in a['resources']}
+
+    def test_boot_into_an_availability_zone(self):
+        self._aggregate('zone1', None, az='zone1')
+        server = self._create_server(
+            image_uuid=test_nova_cluster.VHD_IMAGE, networks='none',
+            flavor_id=self._flavor(disk_group=True), az='zone1')
+        self.assertIn(server['OS-EXT-SRV-ATTR:host'],
+                      test_nova_cluster.NODES)
+        self.assertEqual({self.csv_rp: {'DISK_GB': 10}},
+                         self._disk_on_csv(server))
+        refused = self._create_server(
+            image_uuid=test_nova_cluster.VHD_IMAGE, networks='none',
+            flavor_id=self._flavor(), az='zone1', expected_state='ERROR')
+        self.assertIn('No valid host', refused['fault']['message'])
+
+    def test_boot_under_tenant_isolation(self):
+        self.flags(limit_tenants_to_placement_aggregate=True,
+                   placement_aggregate_required_for_tenants=True,
+                   group='scheduler')
+        self._aggregate('tenant1', {'filter_tenant_id':
+                                    self.api.project_id})
+        server = self._boot(self._flavor(disk_group=True))
+        self.assertEqual({self.csv_rp: {'DISK_GB': 10}},
+                         self._disk_on_csv(server))
+        refused = self._boot(self._flavor(), expected_state='ERROR')
+        self.assertIn('No valid host', refused['fault']['message'])
