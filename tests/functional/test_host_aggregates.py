@@ -12,6 +12,7 @@ from nova.tests.functional import integrated_helpers
 from openstack import connection
 
 from hvc_localcloud import placement_server
+from placement_sync import flavor_cmd
 from placement_sync import host_aggregates
 from placement_sync import model
 from placement_sync import placement as placement_client
@@ -150,3 +151,52 @@ class TestHostAggregates(integrated_helpers.ProviderUsageBaseTestCase):
         self.assertEqual(0, reconciler.placement.requests['writes'])
         self.assertEqual([], self.admin_api.api_get(
             '/os-aggregates').body['aggregates'])
+
+
+class TestFlavorsCommand(integrated_helpers.ProviderUsageBaseTestCase):
+    """``hvc-placement-sync flavors`` against nova's real compute API."""
+
+    compute_driver = 'fake.MediumFakeDriver'
+
+    def setUp(self):
+        self.flags(api_paste_config=hvc_fixtures.nova_api_paste_ini(),
+                   group='wsgi')
+        super().setUp()
+
+    def _converter(self):
+        return flavor_cmd.FlavorConverter(
+            TestHostAggregates._compute_proxy.__get__(self))
+
+    def _specs(self, flavor_id):
+        return self.admin_api.api_get(
+            '/flavors/%s/os-extra_specs' % flavor_id).body['extra_specs']
+
+    def test_converts_idempotently_and_refuses_what_it_must_not_touch(self):
+        small = self._create_flavor(name='hvc.small', disk=20, ephemeral=5)
+        private = self._create_flavor(name='hvc.private', disk=10,
+                                      ephemeral=0, swap=1536,
+                                      is_public=False)
+        gpu = self._create_flavor(name='hvc.gpu', disk=40,
+                                  extra_spec={'resources1:VGPU': '1'})
+        converter = self._converter()
+        lines, ok = converter.convert(['hvc.small', 'hvc.private'],
+                                      dry_run=True)
+        self.assertTrue(ok)
+        self.assertEqual(0, converter.requests['writes'])
+        self.assertEqual({}, self._specs(small))
+        lines, ok = converter.convert(['hvc.small', 'hvc.private', 'hvc.gpu'])
+        self.assertFalse(ok)
+        self.assertEqual({'resources:DISK_GB': '0',
+                          'resourcesCSV:DISK_GB': '25'}, self._specs(small))
+        # Swap of 1536 MB asks for 2 GB, as nova rounds it.
+        self.assertEqual({'resources:DISK_GB': '0',
+                          'resourcesCSV:DISK_GB': '12'}, self._specs(private))
+        self.assertEqual({'resources1:VGPU': '1'}, self._specs(gpu))
+        self.assertIn('ERROR: flavor hvc.gpu', lines[2])
+        again = self._converter()
+        lines, ok = again.convert(['hvc.small', 'hvc.private'])
+        self.assertTrue(ok)
+        self.assertEqual(0, again.requests['writes'])
+        self.assertEqual(['flavor hvc.small (%s) is converted already'
+                          % small, 'flavor hvc.private (%s) is converted '
+                          'already' % private], lines)
