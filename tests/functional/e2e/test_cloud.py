@@ -254,7 +254,8 @@ class TestLocalCloud(CloudTestCase):
             'image show', snapshot['id'])['status'])
 
         # The simulated VM's serial console log, through nova's API.
-        self.openstack('console log show', server['id'], fmt=None)
+        self.assertIn(name, self.openstack('console log show', server['id'],
+                                           fmt=None))
 
         self.delete(server['id'])
         self.assertNotIn(name, self.sim_vms(cluster))
