@@ -12,7 +12,8 @@ import subprocess
 PACKAGES = ('mariadb-server', 'rabbitmq-server')
 # Binaries the cloud runs, by package.
 BINARIES = {'mariadb-server': ('/usr/sbin/mariadbd',
-                               '/usr/bin/mariadb-install-db'),
+                               '/usr/bin/mariadb-install-db',
+                               '/usr/bin/mariadb'),
             'rabbitmq-server': ('/usr/lib/rabbitmq/bin/rabbitmq-server',
                                 '/usr/bin/epmd')}
 POLICY_RC_D = '/usr/sbin/policy-rc.d'
