@@ -1,5 +1,5 @@
-"""Boot and delete a server in nova's in-process deployment, and say where
-each allocation landed.
+"""Boot, move and delete a server in nova's in-process deployment, and say
+where each allocation landed.
 
 Real nova API, conductor, scheduler, three nova-compute services running
 HyperVClusterDriver on ONE simulated Hyper-V cluster (nodes node1..node3,
@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 # Nova's monkey patching comes first (see tests/functional/driver).
+from tests.functional.driver import test_moves  # noqa
 from tests.functional.driver import test_nova_cluster as cluster_tests  # noqa
 
 from nova.compute import provider_tree  # noqa: E402
@@ -65,7 +66,7 @@ class Timer(object):
         self.calls.clear()
 
 
-class Scenario(cluster_tests.HyperVClusterTestCase):
+class Scenario(test_moves.MovesTestCase):
 
     def setUp(self):
         super().setUp()
@@ -146,7 +147,10 @@ class Scenario(cluster_tests.HyperVClusterTestCase):
                 '%s=%s' % (rc, inv['total'])
                 for rc, inv in sorted(inventory.items()))))
 
-        flavor = self._flavor(disk=10, ephemeral=5, memory_mb=2048, vcpu=2)
+        # Its disk in a request group of its own (hvc-placement-sync
+        # flavors), which moves to a named host need.
+        flavor = self._flavor(disk=10, ephemeral=5, memory_mb=2048, vcpu=2,
+                              disk_group=True)
         self.timer.reset()
         start = time.perf_counter()
         server = self.api.post_server({'server': self._build_server(
@@ -166,6 +170,7 @@ class Scenario(cluster_tests.HyperVClusterTestCase):
                   ', '.join(n.name for n in self.sim.nics(vm.name))))
         print('Allocations of the server:')
         self._print_allocations(server['id'])
+        self._moves(server)
 
         self._delete_server(server)
         print('\nDeleted it: VM in the cluster: %s; allocations:'
@@ -183,6 +188,30 @@ class Scenario(cluster_tests.HyperVClusterTestCase):
               'resource claims, database, notifications')
 
         self._bench(out)
+
+    def _moves(self, server):
+        """A live migration and a cold migration inside the cluster."""
+        files = self._instance_files(server)
+        for label, action, status, state in (
+                ('Live migrated', 'os-migrateLive', 'completed', 'ACTIVE'),
+                ('Cold migrated', 'migrate', 'finished', 'VERIFY_RESIZE')):
+            source = server['OS-EXT-SRV-ATTR:host']
+            target = sorted(set(cluster_tests.NODES) - {source})[0]
+            body = {'host': target}
+            if action == 'os-migrateLive':
+                body['block_migration'] = 'auto'
+            server = self._move(server, {action: body}, status, state)
+            if state == 'VERIFY_RESIZE':
+                server = self._confirm_resize(server)
+            vm = self._vm(server)
+            print('\n%s it from %s to %s: the cluster runs VM %s on %s, '
+                  'clustered: %s; disk files copied or changed: %s'
+                  % (label, source, server['OS-EXT-SRV-ATTR:host'], vm.name,
+                     vm.node, 'yes' if self.sim.get_cluster_group(vm.name)
+                     else 'NO', 'none' if files == self._instance_files(
+                         server) else 'SOME'))
+            print('Allocations of the server:')
+            self._print_allocations(server['id'])
 
     def _bench(self, out):
         node = cluster_tests.NODES[0]
