@@ -20,20 +20,6 @@ from hvc_localcloud import procs
 DEFAULT_ROOT = '.cloud'
 
 
-def _rss_mb(pid):
-    """Resident memory of a process and its process group, in MB."""
-    total = 0
-    for member in procs.group_members(pid):
-        try:
-            with open('/proc/%d/status' % member) as f:
-                for line in f:
-                    if line.startswith('VmRSS:'):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
-
-
 def _wait_for_exit(pid):
     record = {'pid': pid, 'start_time': procs.start_time(pid)}
     while procs.alive(record):
@@ -53,7 +39,7 @@ def status(cloud, out=sys.stdout):
         dead += not alive
         print('%-34s %8d %6s %7.0f MB' % (
             name, record['pid'], 'up' if alive else 'DEAD',
-            _rss_mb(record['pid']) if alive else 0), file=out)
+            procs.rss_mb(record['pid']) if alive else 0), file=out)
     print('ports: %s' % ', '.join('%s %d' % kv for kv in
                                   sorted(cloud.ports.items())), file=out)
     if dead:

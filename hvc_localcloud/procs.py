@@ -96,6 +96,20 @@ def group_members(pgid):
     return members
 
 
+def rss_mb(pid):
+    """Resident memory of a process and the rest of its group, in MB."""
+    total = 0
+    for member in group_members(pid):
+        try:
+            with open('/proc/%d/status' % member) as f:
+                for line in f:
+                    if line.startswith('VmRSS:'):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
 def spawn(argv, log_file, env=None, cwd=None, stop_signal=signal.SIGTERM):
     """Start argv detached (own session), output appended to log_file.
 

@@ -28,8 +28,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
-from hvc_localcloud import __main__ as cli  # noqa: E402
 from hvc_localcloud import cloud as cloud_mod  # noqa: E402
+from hvc_localcloud import procs  # noqa: E402
 
 GOAL_RATIO = 1.2
 TIMEOUT = 900
@@ -123,7 +123,7 @@ def run(driver, servers, eventlet):
                 if status == 'ACTIVE' and nodes.get(name) != host)
         memory = {}
         for name, record in cloud.processes().items():
-            memory[name] = cli._rss_mb(record['pid'])
+            memory[name] = procs.rss_mb(record['pid'])
         result['memory_mb'] = memory
 
         start = time.monotonic()
