@@ -207,16 +207,18 @@ class HyperVClusterDriver(driver.ComputeDriver):
                          share_info=None):
         self._migrationops.finish_migration(
             context, migration, instance, disk_info, network_info,
-            resize_instance, allocations, power_on)
+            image_meta, resize_instance, allocations, block_device_info,
+            power_on)
 
     def confirm_migration(self, context, migration, instance, network_info):
-        self._migrationops.confirm_migration(instance)
+        self._migrationops.confirm_migration(instance, migration)
 
     def finish_revert_migration(self, context, instance, network_info,
                                 migration, block_device_info=None,
                                 power_on=True, share_info=None):
         self._migrationops.finish_revert_migration(
-            context, instance, migration, network_info, power_on)
+            context, instance, migration, network_info, block_device_info,
+            power_on)
 
     # Shared storage: the nodes of one cluster share every CSV.
 

@@ -21,8 +21,16 @@ flavor and powers it on.
 A move whose allocation names another CSV than the one holding the disks
 is refused before the VM is touched (the scheduler filter
 HyperVClusterKeepCSVFilter keeps the disk allocation on its CSV whenever
-that CSV has room); so is a move to another cluster, and a disk that would
-shrink, as nova refuses that.
+that CSV has room); so is a disk that would shrink, as nova refuses that.
+
+To another cluster the disks must be copied. The source powers the VM off
+and removes it from its cluster and from Hyper-V, keeping its directory;
+the destination copies the disks (through the source node's
+administrative share on Windows) to the CSV of its own DISK_GB
+allocation, gives differencing disks its own cluster's cached image as
+parent, builds the VM there, clusters it and powers it on. Confirm removes
+the source's directory; revert (nova destroys the destination's copy)
+builds the VM again on the source from the directory it kept.
 """
 
 import json
@@ -80,21 +88,32 @@ class MigrationOps(object):
         return objects.Migration.get_by_id(
             context, instance.migration_context.migration_id)
 
+    def _in_this_cluster(self, node):
+        return any(node.lower() == member.lower() for member in
+                   self._clusterutils.get_cluster_node_names())
+
     # On the source.
 
     def migrate_disk_and_power_off(self, context, instance, flavor,
                                    network_info, timeout, retry_interval):
-        """Power off and hand the VM's group to the destination node.
+        """Power off, then hand the VM's group to a destination node of
+        this cluster, or let the VM go for a node of another cluster to
+        copy its disks.
 
         A move the cluster refuses leaves the VM here, as it was (running
         again if it ran), and nova puts the instance back too.
         """
         migration = self._migration(context, instance)
         dest_node = migration.dest_node
-        self._check_move(context, instance, flavor, dest_node)
+        inside = self._in_this_cluster(dest_node)
+        self._check_move(context, instance, flavor, inside)
         was_running = self._vmops.is_running(instance)
         self._vmops.power_off(instance, timeout, retry_interval)
-        if not self._hyperv.is_this_node(dest_node):
+        info = {'cluster': self._clusterutils.get_cluster_name(),
+                'source_node': self._hyperv.node}
+        if self._hyperv.is_this_node(dest_node):
+            return json.dumps(info)
+        if inside:
             try:
                 self._move_offline(instance.name, dest_node)
             except hvc_exc.HyperVOperationFailed as e:
@@ -102,11 +121,15 @@ class MigrationOps(object):
                     self._vmops.power_on(instance)
                 raise _refuse('the cluster did not move %s to node %s: %s'
                               % (instance.name, dest_node, e))
-            # The destination takes the VM over: what ran here for it
-            # stops.
-            self._vmops.let_go(instance, network_info)
-        return json.dumps({'cluster': self._clusterutils.get_cluster_name(),
-                           'source_node': self._hyperv.node})
+        else:
+            # The VM leaves this cluster; its directory stays here until
+            # the move is confirmed (a revert builds it again from it).
+            info['source_dir'] = self._hyperv.remote_path(
+                self._hyperv.node, self._layout.instance_dir(instance.name))
+            self._vmops.destroy(instance, destroy_disks=False)
+        # The destination takes the VM over: what ran here for it stops.
+        self._vmops.let_go(instance, network_info)
+        return json.dumps(info)
 
     @hvc_exc.translate_oswin_errors('move an instance that is off')
     def _move_offline(self, vm_name, node):
@@ -114,12 +137,7 @@ class MigrationOps(object):
             vm_name, node, CONF.hyperv_cluster.live_migration_timeout or None)
 
     @hvc_exc.translate_oswin_errors('check a cold migration from this node')
-    def _check_move(self, context, instance, flavor, dest_node):
-        if not any(dest_node.lower() == member.lower() for member in
-                   self._clusterutils.get_cluster_node_names()):
-            raise _refuse('%s is not a node of the failover cluster of %s: '
-                          'moves between clusters are not supported'
-                          % (dest_node, self._hyperv.node))
+    def _check_move(self, context, instance, flavor, inside):
         old = instance.flavor
         for disk, field, _unit in _GROWABLE:
             new_size, old_size = getattr(flavor, field), getattr(old, field)
@@ -134,12 +152,10 @@ class MigrationOps(object):
                 raise _refuse('%s is a VHD: a differencing VHD cannot grow, '
                               'so its resize could not be reverted; resize '
                               'instances of VHDX images' % path)
+        if not inside:
+            return
         held_by = instance.system_metadata.get(layout.CSV_PROVIDER_KEY)
-        placement = report.report_client_singleton()
-        allocations = placement.get_allocs_for_consumer(
-            context, instance.uuid)['allocations']
-        wanted = sorted(rp for rp, alloc in allocations.items()
-                        if alloc['resources'].get('DISK_GB'))
+        wanted = self._disk_providers(context, instance)
         if wanted and wanted != [held_by]:
             raise _refuse('the scheduler allocated the disk on provider %s, '
                           'but the disks are on CSV provider %s; a move '
@@ -147,18 +163,55 @@ class MigrationOps(object):
                           'HyperVClusterKeepCSVFilter in nova\'s scheduler)'
                           % (', '.join(wanted), held_by))
 
+    @staticmethod
+    def _allocations(context, instance):
+        placement = report.report_client_singleton()
+        return placement.get_allocs_for_consumer(
+            context, instance.uuid)['allocations']
+
+    def _disk_providers(self, context, instance):
+        return sorted(rp for rp, alloc in
+                      self._allocations(context, instance).items()
+                      if alloc['resources'].get('DISK_GB'))
+
     @hvc_exc.translate_oswin_errors('confirm a resize',
                                     instance_not_found=False)
-    def confirm_migration(self, instance):
-        """Nothing stays behind here: the VM, its group and its disks are
-        the destination's (a resize on this same node keeps its chain)."""
-        LOG.info('Resize of %s confirmed; its disks keep their revert '
-                 'points as parents', instance.name, instance=instance)
+    def confirm_migration(self, instance, migration):
+        """Inside the cluster nothing stays behind here: the VM, its group
+        and its disks are the destination's (a resize on this same node
+        keeps its chain). From a move out of the cluster, the directory
+        the source kept for a revert goes."""
+        if self._in_this_cluster(migration.dest_node):
+            LOG.info('Resize of %s confirmed; its disks keep their revert '
+                     'points as parents', instance.name, instance=instance)
+            return
+        vm_name = instance.name
+        if (self._hyperv.vmutils.vm_exists(vm_name) or
+                self._clusterutils.vm_exists(vm_name)):
+            raise hvc_exc.InstanceOnAnotherNode(
+                vm_name=vm_name, owner=self._hyperv.node,
+                node=migration.dest_node)
+        self._pathutils.check_remove_dir(self._layout.instance_dir(vm_name))
+        LOG.info('%s moved to node %s of another cluster; its old '
+                 'directory is removed', vm_name, migration.dest_node,
+                 instance=instance)
 
     @hvc_exc.translate_oswin_errors('revert a resize')
     def finish_revert_migration(self, context, instance, migration,
-                                network_info, power_on):
+                                network_info, block_device_info, power_on):
         vm_name = instance.name
+        if not self._in_this_cluster(migration.dest_node):
+            # Its directory is here, its VM was let go: build it again.
+            self._vmops.storage_of(instance,
+                                   self._allocations(context, instance))
+            self._vmops.build_vm(
+                instance, self._vmops.vm_generation(instance.image_meta),
+                self._layout.instance_dir(vm_name), self._disks(vm_name),
+                self._existing(self._layout.instance_file(
+                    vm_name, layout.CONFIG_DRIVE)),
+                network_info, block_device_info)
+            self._start(instance, network_info, power_on)
+            return
         owner = self._clusterutils.get_vm_host(vm_name)
         if not self._hyperv.is_this_node(owner):
             raise hvc_exc.InstanceOnAnotherNode(
@@ -172,14 +225,19 @@ class MigrationOps(object):
 
     @hvc_exc.translate_oswin_errors('take over a migrated instance')
     def finish_migration(self, context, migration, instance, disk_info,
-                         network_info, resize_instance, allocations,
-                         power_on):
+                         network_info, image_meta, resize_instance,
+                         allocations, block_device_info, power_on):
         vm_name = instance.name
-        owner = self._clusterutils.get_vm_host(vm_name)
-        if not self._hyperv.is_this_node(owner):
-            # The source handed it over; the cluster says otherwise.
-            raise hvc_exc.InstanceOnAnotherNode(
-                vm_name=vm_name, owner=owner, node=self._hyperv.node)
+        info = json.loads(disk_info)
+        if info.get('source_dir'):
+            self._copy_in(context, instance, image_meta, info['source_dir'],
+                          allocations, network_info, block_device_info)
+        else:
+            owner = self._clusterutils.get_vm_host(vm_name)
+            if not self._hyperv.is_this_node(owner):
+                # The source handed it over; the cluster says otherwise.
+                raise hvc_exc.InstanceOnAnotherNode(
+                    vm_name=vm_name, owner=owner, node=self._hyperv.node)
         if resize_instance:
             for disk, field, unit in _GROWABLE:
                 self._grow(vm_name, disk, migration.uuid,
@@ -187,6 +245,51 @@ class MigrationOps(object):
                            getattr(instance.flavor, field) * unit)
             self._apply_flavor(instance)
         self._start(instance, network_info, power_on)
+
+    def _copy_in(self, context, instance, image_meta, source_dir,
+                 allocations, network_info, block_device_info):
+        """The VM of an instance that comes from another cluster: its disks
+        copied from ``source_dir`` to the CSV of its DISK_GB allocation
+        here, differencing disks given this cluster's cached image as
+        parent, the VM built and clustered here. Powered off."""
+        vm_name = instance.name
+        inst_dir = self._layout.new_instance_dir(
+            vm_name, self._vmops.storage_of(instance, allocations))
+        self._pathutils.check_create_dir(inst_dir)
+        copied = {}
+
+        def copy(source):
+            """``source``'s copy here, and its parents' (once each)."""
+            if source not in copied:
+                if os.path.dirname(source) != source_dir:
+                    # A parent in the source cluster's image cache: the
+                    # same image, in this cluster's.
+                    copied[source] = self._vmops.cached_image(
+                        context, image_meta, os.path.basename(source))
+                else:
+                    target = os.path.join(inst_dir, os.path.basename(source))
+                    self._pathutils.copyfile(source, target)
+                    parent = self._vhdutils.get_vhd_parent_path(source)
+                    if parent:
+                        self._vhdutils.reconnect_parent_vhd(target,
+                                                            copy(parent))
+                    copied[source] = target
+            return copied[source]
+
+        disks = [copy(path) for path in self._disks(vm_name, source_dir)]
+        config_drive = None
+        for name in (layout.CONFIG_DRIVE, layout.CONSOLE_LOG):
+            source = self._existing(os.path.join(source_dir, name))
+            if source:
+                target = os.path.join(inst_dir, name)
+                self._pathutils.copyfile(source, target)
+                if name == layout.CONFIG_DRIVE:
+                    config_drive = target
+        self._vmops.build_vm(instance, self._vmops.vm_generation(image_meta),
+                             inst_dir, disks, config_drive, network_info,
+                             block_device_info)
+        LOG.info('Copied the disks of %s from %s to %s', vm_name,
+                 source_dir, inst_dir, instance=instance)
 
     @hvc_exc.translate_oswin_errors('hand a reverted instance back')
     def hand_back(self, context, instance, network_info):
@@ -203,8 +306,7 @@ class MigrationOps(object):
         if not (self._clusterutils.vm_exists(vm_name) and
                 self._hyperv.is_this_node(
                     self._clusterutils.get_vm_host(vm_name)) and
-                any(migration.source_node.lower() == m.lower() for m in
-                    self._clusterutils.get_cluster_node_names())):
+                self._in_this_cluster(migration.source_node)):
             return False
         self._vmops.power_off(instance)
         self._vmops.let_go(instance, network_info)
@@ -215,13 +317,24 @@ class MigrationOps(object):
 
     # Disks and flavor.
 
-    def _disk_path(self, vm_name, disk):
+    def _disk_path(self, vm_name, disk, inst_dir=None):
         """The disk's file, in the format it has; None if there is none."""
+        inst_dir = inst_dir or self._layout.instance_dir(vm_name)
         for ext in ('vhdx', 'vhd'):
-            path = self._layout.instance_file(vm_name, '%s.%s' % (disk, ext))
-            if self._pathutils.exists(path):
+            path = self._existing(os.path.join(inst_dir,
+                                               '%s.%s' % (disk, ext)))
+            if path:
                 return path
         return None
+
+    def _disks(self, vm_name, inst_dir=None):
+        """The instance's disks, in the order the VM has them."""
+        return [path for path in (
+            self._disk_path(vm_name, disk, inst_dir)
+            for disk, _field, _unit in _GROWABLE) if path]
+
+    def _existing(self, path):
+        return path if self._pathutils.exists(path) else None
 
     @staticmethod
     def _revert_point(path, migration_uuid):

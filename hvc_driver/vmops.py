@@ -190,7 +190,7 @@ class VMOps(object):
             self._vifops.check(vif)
 
     @staticmethod
-    def _vm_generation(image_meta):
+    def vm_generation(image_meta):
         machine_type = image_meta.properties.get('hw_machine_type')
         if machine_type == os_win_const.IMAGE_PROP_VM_GEN_2:
             return os_win_const.VM_GEN_2
@@ -265,7 +265,45 @@ class VMOps(object):
             else:
                 self._vmutils.attach_scsi_drive(vm_name, path)
 
-    def _storage_of(self, instance, allocations):
+    def cached_image(self, context, image_meta, name):
+        """This cluster's cached copy of the image ``image_meta`` that the
+        image cache of another cluster calls ``name`` (the image itself,
+        or a grown copy of it: ``<image>_<GB>.<format>``)."""
+        base, _ext = os.path.splitext(name)
+        image_id, _sep, grown_gb = base.partition('_')
+        if image_id != image_meta.id:
+            raise exception.ImageNotFound(image_id=image_id)
+        if grown_gb:
+            return self._imagecache.get_grown_image(context, image_meta,
+                                                    int(grown_gb))
+        return self._imagecache.get_cached_image(context, image_meta)
+
+    def build_vm(self, instance, vm_gen, inst_dir, disks, config_drive,
+                 network_info, block_device_info):
+        """The clustered VM of an instance whose disks are made: its CPUs
+        and memory, serial port, disks, NICs, volumes and config drive.
+        Powered off."""
+        vm_name = instance.name
+        flavor = instance.flavor
+        self._vmutils.create_vm(vm_name, False, vm_gen, inst_dir,
+                                notes=[instance.uuid])
+        self._vmutils.update_vm(
+            vm_name, flavor.memory_mb, 0, flavor.vcpus, 0,
+            CONF.hyperv_cluster.limit_cpu_features,
+            CONF.hyperv_cluster.dynamic_memory_ratio,
+            configuration_root_dir=inst_dir)
+        self._serialconsoleops.connect_serial_port(vm_name)
+        self._attach_disks(vm_name, vm_gen, disks)
+        self._create_nics(instance, network_info)
+        self._volumeops.attach_volumes(block_device_info, instance)
+        if config_drive:
+            self._attach_config_drive(vm_name, vm_gen, config_drive)
+        self._clusterutils.add_vm_to_cluster(
+            vm_name, CONF.hyperv_cluster.max_failover_count,
+            CONF.hyperv_cluster.failover_period,
+            CONF.hyperv_cluster.auto_failback)
+
+    def storage_of(self, instance, allocations):
         """The CSV that holds the instance's DISK_GB allocation (None if
         none does), recorded with the cluster in its system metadata for
         the scheduler."""
@@ -301,7 +339,7 @@ class VMOps(object):
             raise hvc_exc.InstanceDirectoryInUse(vm_name=vm_name,
                                                  path=leftover)
         inst_dir = self._layout.new_instance_dir(
-            vm_name, self._storage_of(instance, allocations))
+            vm_name, self.storage_of(instance, allocations))
         try:
             # Leftovers of an earlier failed attempt are not ours to reuse.
             self._pathutils.check_remove_dir(leftover)
@@ -317,28 +355,14 @@ class VMOps(object):
                 disks.append(self._create_blank_disk(
                     inst_dir, layout.SWAP_DISK, flavor.swap * units.Mi))
 
-            vm_gen = self._vm_generation(image_meta)
-            self._vmutils.create_vm(vm_name, False, vm_gen, inst_dir,
-                                    notes=[instance.uuid])
-            self._vmutils.update_vm(
-                vm_name, flavor.memory_mb, 0, flavor.vcpus, 0,
-                CONF.hyperv_cluster.limit_cpu_features,
-                CONF.hyperv_cluster.dynamic_memory_ratio,
-                configuration_root_dir=inst_dir)
-            self._serialconsoleops.connect_serial_port(vm_name)
-            self._attach_disks(vm_name, vm_gen, disks)
-            self._create_nics(instance, network_info)
-            self._volumeops.attach_volumes(block_device_info, instance)
+            config_drive = None
             if configdrive.required_by(instance):
-                self._attach_config_drive(vm_name, vm_gen,
-                                          self._create_config_drive(
-                                              context, instance,
-                                              injected_files, admin_password,
-                                              network_info, inst_dir))
-            self._clusterutils.add_vm_to_cluster(
-                vm_name, CONF.hyperv_cluster.max_failover_count,
-                CONF.hyperv_cluster.failover_period,
-                CONF.hyperv_cluster.auto_failback)
+                config_drive = self._create_config_drive(
+                    context, instance, injected_files, admin_password,
+                    network_info, inst_dir)
+            self.build_vm(instance, self.vm_generation(image_meta),
+                          inst_dir, disks, config_drive, network_info,
+                          block_device_info)
             if power_on:
                 self._vmutils.set_vm_state(
                     vm_name, os_win_const.HYPERV_VM_STATE_ENABLED)

@@ -17,6 +17,7 @@ backend runs in either mode; the os-win backend needs
 """
 
 import contextlib
+import ntpath
 
 from oslo_concurrency import processutils
 from oslo_log import log as logging
@@ -227,6 +228,16 @@ class HyperV(object):
                 log_file=log_file)
         return _OsWin(self._oswin_utilsfactory().get_named_pipe_handler(
             pipe_name, log_file=log_file))
+
+    def remote_path(self, node, path):
+        """``path`` of node ``node`` as this node reaches it: the node's
+        administrative share on Windows (``\\\\NODE\\C$\\...``);
+        the path itself in the simulated world, where every node is this
+        machine."""
+        if self.simulated:
+            return path
+        drive, rest = ntpath.splitdrive(path)
+        return '\\\\%s\\%s$%s' % (node, drive.rstrip(':'), rest)
 
     def ovs_vsctl(self, args):
         """Run ``ovs-vsctl`` with ``args`` on this node; its output.

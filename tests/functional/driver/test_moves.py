@@ -175,9 +175,7 @@ class TestSameClusterWeigher(MovesTestCase):
             self._assert_on(server, server['OS-EXT-SRV-ATTR:host'])
 
 
-class TestColdMigrationInsideTheCluster(MovesTestCase):
-    """Cold migration and resize: an offline cluster move, the disks grown
-    in place over a revert point; confirm and revert both exact."""
+class ColdMigrationTestCase(MovesTestCase):
 
     def setUp(self):
         super().setUp()
@@ -207,6 +205,11 @@ class TestColdMigrationInsideTheCluster(MovesTestCase):
     def _vm_size(self, server):
         vm = self._vm(server)
         return vm.vcpus, vm.memory_mb
+
+
+class TestColdMigrationInsideTheCluster(ColdMigrationTestCase):
+    """Cold migration and resize: an offline cluster move, the disks grown
+    in place over a revert point; confirm and revert both exact."""
 
     def test_migrate_then_confirm(self):
         server = self._boot(self._flavor(disk_group=True))
@@ -346,3 +349,93 @@ class TestAggregatesOfTheNodes(MovesTestCase):
                          self._disk_on_csv(server))
         refused = self._boot(self._flavor(), expected_state='ERROR')
         self.assertIn('No valid host', refused['fault']['message'])
+
+
+class TestColdMigrationToAnotherCluster(ColdMigrationTestCase):
+    """To a node of another cluster the disks are copied to its CSV, the
+    VM built and clustered there; confirm removes the source's copy,
+    revert builds the VM again on the source."""
+
+    other_clusters = (('cluster2', ('b1', 'b2'), (('Data', 500),)),)
+
+    def _assert_in_cluster2(self, server):
+        server = self.api.get_server(server['id'])
+        host = server['OS-EXT-SRV-ATTR:host']
+        self.assertIn(host, ('b1', 'b2'))
+        vm = self._vm(server)
+        self.assertEqual((host, os_win_const.HYPERV_VM_STATE_ENABLED),
+                         (vm.node, vm.state))
+        self.assertEqual(host, self.sim.get_cluster_group(vm.name)
+                         .owner_node)
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        data_dir = os.path.join(self.cluster.csv_instances_dir('Data'),
+                                name)
+        disks = [d.path for d in self.sim.disks(name)]
+        self.assertTrue(disks)
+        for path in disks:
+            self.assertTrue(path.startswith(data_dir + os.sep), path)
+        # The root disk's parent is the cached image (the nodes of both
+        # clusters share one instances_path here, in one process: on
+        # Windows each cluster's is on its own CSV).
+        root_info = json.loads(open(self._root(server)).read())
+        self.assertEqual(layout.image_cache_dir(),
+                         os.path.dirname(root_info['parent']))
+        self.assertTrue(os.path.exists(root_info['parent']))
+        return server
+
+    def test_migrate_then_confirm(self):
+        server = self._create_server(
+            image_uuid=self.vhdx_image, networks='none',
+            flavor_id=self._flavor(disk_group=True), host='node1',
+            api=self._admin_274())
+        server = self._move(server, {'migrate': {'host': 'b1'}},
+                            'finished', 'VERIFY_RESIZE')
+        server = self._assert_in_cluster2(server)
+        server = self._confirm_resize(server)
+        self.assertEqual({
+            self.node_rp['b1']: {'VCPU': 2, 'MEMORY_MB': 1024},
+            self.csv_rps['Data']: {'DISK_GB': 10},
+        }, {rp: a['resources'] for rp, a in
+            self._get_allocations_by_server_uuid(server['id']).items()})
+        self.assertEqual(0, self._get_provider_usages(
+            self.csv_rp)['DISK_GB'])
+        # Nothing of it is left in cluster1.
+        self.assertEqual([], [p for p in self._instance_files(server)
+                              if p.startswith(os.path.dirname(
+                                  self.cluster.csv_instances_dir('Volume1')))])
+        self.assertEqual(['b1'], [vm.node for vm in self.sim.vms()])
+        self.assertIn('booting on b1', self._console(server))
+
+    def test_migrate_then_revert(self):
+        server = self._create_server(
+            image_uuid=self.vhdx_image, networks='none',
+            flavor_id=self._flavor(disk_group=True), host='node1',
+            api=self._admin_274())
+        files = self._instance_files(server)
+        server = self._move(server, {'migrate': {'host': 'b1'}},
+                            'finished', 'VERIFY_RESIZE')
+        server = self._revert_resize(server)
+        self._assert_on(server, 'node1')
+        self.assertEqual(files, self._instance_files(server))
+        self.assertEqual(['node1'], [vm.node for vm in self.sim.vms()])
+        self.assertEqual(0, self._get_provider_usages(
+            self.csv_rps['Data'])['DISK_GB'])
+
+    def test_resize_up_then_confirm(self):
+        server = self._create_server(
+            image_uuid=self.vhdx_image, networks='none',
+            flavor_id=self._flavor(disk_group=True), host='node1',
+            api=self._admin_274())
+        bigger = self._flavor(disk=20, memory_mb=2048, vcpu=4,
+                              disk_group=True)
+        self.admin_api.microversion = '2.56'
+        server = self._move(server, {'resize': {'flavorRef': bigger}},
+                            'finished', 'VERIFY_RESIZE')
+        server = self._confirm_resize(server)
+        self.assertEqual(20 * units.Gi,
+                         self._virtual_size(self._root(server)))
+        self.assertEqual((4, 2048), self._vm_size(server))
+
+    def _admin_274(self):
+        self.admin_api.microversion = '2.74'
+        return self.admin_api
