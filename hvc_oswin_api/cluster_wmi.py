@@ -1,6 +1,7 @@
-"""What os-win 5.9 cannot tell about a failover cluster: its name and its
-Cluster Shared Volumes, read from the cluster's WMI namespace
-(``root/MSCluster``) through the connection of an os-win ClusterUtils.
+"""What os-win 5.9 cannot tell about a failover cluster: its name, its
+nodes' states and its Cluster Shared Volumes, read from the cluster's WMI
+namespace (``root/MSCluster``) through the connection of an os-win
+ClusterUtils.
 The compute driver and placement_sync's os-win source both read them
 here, so that both derive the same placement provider for a CSV.
 
@@ -71,3 +72,11 @@ def shared_volumes(clusterutils):
             '%s is %s' % (resource.Name, _RESOURCE_STATES.get(
                 resource.State, resource.State))))
     return sorted(volumes, key=lambda v: v.path)
+
+
+def node_states(clusterutils):
+    """{node name: MSCluster_Node.State} of the cluster of an os-win
+    ClusterUtils: up (0), down (1), paused (2, as Suspend-ClusterNode
+    leaves it) or joining (3); -1 when the cluster cannot tell."""
+    return {node.Name: node.State
+            for node in clusterutils._conn_cluster.MSCluster_Node()}

@@ -33,6 +33,16 @@ VHD_TYPE_DIFFERENCING = 4
 # Cluster group states (ClusterUtils' group state info).
 CLUSTER_GROUP_ONLINE = 0
 CLUSTER_GROUP_OFFLINE = 1
+CLUSTER_GROUP_FAILED = 2
+CLUSTER_GROUP_PARTIAL_ONLINE = 3
+CLUSTER_GROUP_PENDING = 4
+
+# A cluster node's state (MSCluster_Node.State, CLUSTER_NODE_STATE; not in
+# os-win, which reads no node state).
+CLUSTER_NODE_UP = 0
+CLUSTER_NODE_DOWN = 1
+CLUSTER_NODE_PAUSED = 2
+CLUSTER_NODE_JOINING = 3
 
 # The virtual disk API (virtdisk.dll): what get_vhd_info can be asked for,
 # and the device ids of VIRTUAL_STORAGE_TYPE.
