@@ -139,9 +139,26 @@ def build_parser():
     move = sub.add_parser(
         'failover', help='move a clustered VM (and its group) to another '
         'node of its cluster, as the failover cluster does when its node '
-        'fails')
+        'fails: a VM that runs restarts there')
     move.add_argument('vm')
     move.add_argument('node')
+    sub.add_parser(
+        'node-down', help='a node fails: the cluster restarts its VMs on '
+        'the other nodes, each where the most memory is free; one that '
+        'fits nowhere stays off, its group Failed').add_argument('node')
+    up = sub.add_parser('node-up', help='a node that was down is up again')
+    up.add_argument('node')
+    sub.add_parser(
+        'drain', help='pause a node and live-migrate its VMs to the other '
+        'nodes (Suspend-ClusterNode -Drain); a paused node takes no VMs'
+    ).add_argument('node')
+    resume = sub.add_parser('resume', help='a paused node takes VMs again '
+                            '(Resume-ClusterNode)')
+    resume.add_argument('node')
+    for back in (up, resume):
+        back.add_argument('--failback', action='store_true',
+                          help='bring back the VMs that left the node when '
+                          'it went down or was drained')
     fail = sub.add_parser(
         'fail', help='make the next call(s) of a simulated os-win method '
         'fail, e.g. "vmutils.create_vm"')
@@ -235,6 +252,14 @@ def _check_faultable(name):
             % (name, ', '.join(sorted(sim_oswin.UTILS_CLASSES))))
 
 
+def _print_placements(placements):
+    for placement in placements:
+        if placement.node:
+            print('%s -> %s' % (placement.vm_name, placement.node))
+        else:
+            print('%s stays: %s' % (placement.vm_name, placement.reason))
+
+
 def _print_text(info):
     for cluster in info['clusters']:
         print('cluster %s' % cluster['name'])
@@ -281,7 +306,15 @@ def main(argv=None):
         elif args.command == 'remove-csv':
             state.remove_volume(args.name, cluster=args.cluster)
         elif args.command == 'failover':
-            state.move_vm(args.vm, args.node)
+            state.move_vm(args.vm, args.node, restart=True)
+        elif args.command == 'node-down':
+            _print_placements(state.node_down(args.node))
+        elif args.command == 'drain':
+            _print_placements(state.drain(args.node))
+        elif args.command == 'node-up':
+            _print_placements(state.node_up(args.node, args.failback))
+        elif args.command == 'resume':
+            _print_placements(state.resume(args.node, args.failback))
         elif args.command == 'fail':
             _check_faultable(args.method)
             state.arm_fault(args.method, args.count)

@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import shutil
+import threading
 import time
 
 from oslo_log import log as logging
@@ -40,7 +41,13 @@ _DEVICE_IDS = {
     constants.DISK_FORMAT_VHD: constants.VIRTUAL_STORAGE_TYPE_DEVICE_VHD,
     constants.DISK_FORMAT_VHDX: constants.VIRTUAL_STORAGE_TYPE_DEVICE_VHDX}
 # Memory a simulated host keeps for itself (the parent partition).
-HOST_RESERVED_MEMORY_MB = 2048
+HOST_RESERVED_MEMORY_MB = sim_state.HOST_RESERVED_MEMORY_MB
+# How often a listener of owner changes looks at the state file, in
+# seconds: what a change waits at most before its listeners hear of it.
+OWNER_CHANGE_POLL_INTERVAL = 0.1
+_NODE_STATES = {sim_state.NODE_UP: constants.CLUSTER_NODE_UP,
+                sim_state.NODE_DOWN: constants.CLUSTER_NODE_DOWN,
+                sim_state.NODE_PAUSED: constants.CLUSTER_NODE_PAUSED}
 _RUNNING = (constants.HYPERV_VM_STATE_ENABLED,
             constants.HYPERV_VM_STATE_PAUSED)
 # Power state changes Hyper-V accepts, by requested state: the states a VM
@@ -169,7 +176,7 @@ class VMUtils(_SimulatedUtils):
         # the cluster moves meanwhile is not found, as on Hyper-V.
         self._state.change_vm(vm_name, change, owner=self._node)
         for vm in started:
-            _guest_boot_message(vm, self._state, self._node)
+            self._state.write_boot_message(vm.name, self._node)
 
     @_faultable(os_win_exc.HyperVException)
     def soft_shutdown_vm(self, vm_name):
@@ -354,6 +361,11 @@ class ClusterUtils(_SimulatedUtils):
 
     KIND = 'clusterutils'
 
+    def __init__(self, state, node):
+        super().__init__(state, node)
+        # Set by stop_vm_owner_change_listeners.
+        self._listeners_stopped = threading.Event()
+
     def _cluster(self):
         node = self._state.node(self._node)
         if node is None or node.cluster is None:
@@ -447,9 +459,66 @@ class ClusterUtils(_SimulatedUtils):
                 expected_node=new_host, group_state=e.group_state,
                 owner_node=e.owner_node)
 
+    @_faultable(os_win_exc.ClusterException)
+    def get_cluster_group_state_info(self, group_name):
+        group = self._group(group_name)
+        if group is None:
+            raise os_win_exc.ClusterObjectNotFound(resource=group_name)
+        vm = self._state.get_vm(group_name)
+        if self._state.group_failure(group_name) is not None:
+            state = constants.CLUSTER_GROUP_FAILED
+        elif vm is not None and vm.state in _RUNNING:
+            state = constants.CLUSTER_GROUP_ONLINE
+        else:
+            state = constants.CLUSTER_GROUP_OFFLINE
+        return dict(owner_node=group.owner_node, state=state,
+                    migration_queued=False)
+
+    def get_vm_owner_change_listener_v2(self):
+        """As os-win's: a function that calls ``callback(vm_name,
+        new_node)`` for each owner change of a VM group of this node's
+        cluster (every node hears of every change), from when it is
+        called on; it logs what the callback raises and goes on.
+
+        It reads the changes from the state file every
+        OWNER_CHANGE_POLL_INTERVAL seconds, and returns once
+        stop_vm_owner_change_listeners was called (os-win's never does)
+        or the state file is gone.
+        """
+        def listener(callback):
+            cluster = self._cluster()
+            seen = self._state.last_owner_change()
+            while not self._listeners_stopped.is_set():
+                try:
+                    changes = self._state.owner_changes(cluster, seen)
+                except sim_state.SimulatorError:
+                    if not os.path.exists(self._state.path):
+                        return
+                    LOG.exception('Cannot read the owner changes of the '
+                                  'simulated cluster %s', cluster)
+                    changes = []
+                for change in changes:
+                    seen = change.seq
+                    try:
+                        callback(change.vm_name, change.node)
+                    except Exception:
+                        LOG.exception('The VM cluster group owner change '
+                                      'event listener encountered an '
+                                      'unexpected exception.')
+                self._listeners_stopped.wait(OWNER_CHANGE_POLL_INTERVAL)
+        return listener
+
     # Not in os-win 5.9's public API (the seam adds them to os-win's
-    # ClusterUtils): the cluster's name and CSVs, and moving a VM group
-    # that is offline.
+    # ClusterUtils): the cluster's name, CSVs and nodes' states, moving a
+    # VM group that is offline, and stopping the owner change listeners.
+
+    @_faultable(os_win_exc.HyperVClusterException)
+    def get_cluster_node_states(self):
+        return {n.name: _NODE_STATES[n.state]
+                for n in self._state.nodes(cluster=self._cluster())}
+
+    def stop_vm_owner_change_listeners(self):
+        self._listeners_stopped.set()
 
     @_faultable(os_win_exc.HyperVClusterException)
     def get_cluster_name(self):
@@ -764,21 +833,6 @@ class NamedPipeHandler(object):
             self._log_file_handle.flush()
         except (AttributeError, ValueError):
             pass
-
-
-def _guest_boot_message(vm, state, node):
-    """The simulated guest writes to its serial ports as it boots."""
-    text = 'hvc-sim: %s booting on %s at %s\n' % (
-        vm.name, node, time.strftime('%Y-%m-%dT%H:%M:%S'))
-    for pipe in state.serial_ports(vm.name).values():
-        log_file = state.write_to_pipe(node, pipe, text)
-        if not log_file:
-            continue
-        try:
-            with open(log_file, 'a') as log:
-                log.write(text)
-        except OSError as e:
-            LOG.debug('No console log for %s: %s', vm.name, e)
 
 
 def _format_from_extension(path):

@@ -10,7 +10,17 @@ one CSV or another and really move), and standalone Hyper-V hosts in no
 cluster. Besides, it holds the virtual machines Hyper-V would hold (owner
 node, power state, disks, NICs, notes), the failover clusters' VM groups,
 and faults armed to make the next call of a simulated os-win method fail.
+
+A node is up, down or paused. Like a failover cluster, the world moves a
+node's clustered VMs to the other nodes when the node goes down (they
+restart there) or is drained (they live-migrate), each to the up node with
+the most free memory that can hold it; a VM that no node can hold is left
+off, its group Failed. Every change of a group's owner node is recorded,
+in order, as the cluster's owner change notifications report it (what
+os-win's ``get_vm_owner_change_listener_v2`` delivers).
 """
+
+import logging
 
 import collections
 import contextlib
@@ -20,6 +30,8 @@ import os
 import sqlite3
 import time
 import uuid
+
+LOG = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 3
 
@@ -135,6 +147,25 @@ CREATE TABLE IF NOT EXISTS faults (
     remaining INTEGER NOT NULL,
     message TEXT NOT NULL
 );
+-- Every change of a clustered VM's owner node, in order.
+CREATE TABLE IF NOT EXISTS owner_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    cluster TEXT NOT NULL,
+    vm_name TEXT NOT NULL,
+    node TEXT NOT NULL,
+    at REAL NOT NULL
+);
+-- Groups the cluster could not bring online on any node (Failed).
+CREATE TABLE IF NOT EXISTS group_failures (
+    name TEXT PRIMARY KEY REFERENCES cluster_groups(name) ON DELETE CASCADE,
+    reason TEXT NOT NULL
+);
+-- The node a group left when that node went down or was drained: where a
+-- failback takes it.
+CREATE TABLE IF NOT EXISTS group_origins (
+    name TEXT PRIMARY KEY REFERENCES cluster_groups(name) ON DELETE CASCADE,
+    node TEXT NOT NULL
+);
 """
 
 # Hyper-V's EnabledState values (os_win.constants.HYPERV_VM_STATE_*) of a
@@ -155,6 +186,13 @@ MAX_VOLUME_GB = 2 ** 31 - 1
 PIPE_BUFFER = 64 * 1024
 # How long a change waits for another process's transaction.
 LOCK_TIMEOUT = 30
+# Memory a simulated host keeps for itself (the parent partition).
+HOST_RESERVED_MEMORY_MB = 2048
+# How long owner changes are kept for listeners that fell behind.
+OWNER_CHANGES_KEPT_SECONDS = 3600
+NODE_UP = 'up'
+NODE_DOWN = 'down'
+NODE_PAUSED = 'paused'
 
 
 class SimulatorError(Exception):
@@ -246,6 +284,23 @@ class ClusterGroup:
     failover_period: int
     auto_failback: bool
     cluster: str  # the owner node's
+
+
+@dataclasses.dataclass(frozen=True)
+class OwnerChange:
+    seq: int
+    cluster: str
+    vm_name: str
+    node: str  # the new owner
+    at: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """Where the cluster put a VM of a node that went down or drained."""
+    vm_name: str
+    node: str  # None: it stayed (drain) or could not start (Failed)
+    reason: str = ''
 
 
 @dataclasses.dataclass(frozen=True)
@@ -733,6 +788,9 @@ class ClusterState(object):
             was_running = row['state'] in _RUNNING_STATES
             if running and not was_running:
                 fields['started_at'] = time.time()
+                # A Failed group is online again once its VM runs.
+                conn.execute('DELETE FROM group_failures WHERE name = ?',
+                             (row['name'],))
             elif not running:
                 fields['started_at'] = None
         cols = sorted(fields)
@@ -986,10 +1044,11 @@ class ClusterState(object):
             except sqlite3.IntegrityError:
                 raise SimulatorError('VM %r is clustered already' % vm_name)
 
-    def move_vm(self, vm_name, node):
+    def move_vm(self, vm_name, node, restart=False):
         """Move a clustered VM, and its cluster group, to another node of
         its cluster: what a failover or a cluster move does behind nova's
-        back.
+        back. With ``restart``, a VM that runs restarts there, as after a
+        failover (its node failed with it): its guest boots again.
         """
         with self._db(write=True) as conn:
             vm = self._require_vm(conn, vm_name)
@@ -1005,10 +1064,224 @@ class ClusterState(object):
             if here != there:
                 raise SimulatorError('node %r is not in the cluster of %s '
                                      '(%s)' % (node, vm_name, here))
-            conn.execute('UPDATE vms SET node = ? WHERE name = ?',
-                         (node, vm_name))
-            conn.execute('UPDATE cluster_groups SET owner_node = ? '
-                         'WHERE name = ?', (node, vm_name))
+            state = conn.execute('SELECT state FROM nodes WHERE name = ?',
+                                 (node,)).fetchone()['state']
+            if state != NODE_UP:
+                raise SimulatorError('node %s is %s: the cluster moves VMs '
+                                     'to up nodes only' % (node, state))
+            restarted = restart and vm['state'] in _RUNNING_STATES
+            self._move(conn, vm_name, node,
+                       VM_STATE_ENABLED if restarted else None)
+        if restarted:
+            self.write_boot_message(vm_name, node)
+
+    def _move(self, conn, vm_name, node, restart_as=None):
+        """The group of ``vm_name`` and its VM now on ``node``, which the
+        owner change notifications report; ``restart_as``: the state the
+        VM restarts in (its uptime starts again), or None to keep it."""
+        conn.execute('UPDATE vms SET node = ? WHERE name = ?',
+                     (node, vm_name))
+        if restart_as is not None:
+            conn.execute('UPDATE vms SET state = ?, started_at = ? WHERE '
+                         'name = ?',
+                         (restart_as, time.time()
+                          if restart_as in _RUNNING_STATES else None,
+                          vm_name))
+        conn.execute('UPDATE cluster_groups SET owner_node = ? '
+                     'WHERE name = ?', (node, vm_name))
+        cluster = conn.execute('SELECT cluster FROM nodes WHERE name = ?',
+                               (node,)).fetchone()['cluster']
+        now = time.time()
+        conn.execute('INSERT INTO owner_changes (cluster, vm_name, node, at) '
+                     'VALUES (?, ?, ?, ?)', (cluster, vm_name, node, now))
+        conn.execute('DELETE FROM owner_changes WHERE at < ?',
+                     (now - OWNER_CHANGES_KEPT_SECONDS,))
+
+    # What the failover cluster's owner change notifications report.
+
+    def last_owner_change(self):
+        """The sequence number of the last owner change (0: none yet)."""
+        with self._db() as conn:
+            row = conn.execute('SELECT MAX(seq) AS seq FROM '
+                               'owner_changes').fetchone()
+        return row['seq'] or 0
+
+    def owner_changes(self, cluster, after):
+        """The owner changes of ``cluster`` after sequence ``after``."""
+        with self._db() as conn:
+            return [OwnerChange(**r) for r in conn.execute(
+                'SELECT * FROM owner_changes WHERE cluster = ? AND seq > ? '
+                'ORDER BY seq', (cluster, after))]
+
+    def group_failure(self, name):
+        """Why the group of ``name`` is Failed, or None if it is not."""
+        with self._db() as conn:
+            row = conn.execute('SELECT reason FROM group_failures WHERE '
+                               'name = ?', (name,)).fetchone()
+        return row['reason'] if row else None
+
+    # Nodes failing, drained and back: the cluster moves their VMs.
+
+    def node_down(self, node):
+        """``node`` fails: each of its clustered VMs restarts on the up node
+        with the most free memory that can hold it (an off or saved VM
+        just moves); a VM that no node can hold moves off to the node with
+        the most free memory, its group Failed. Its other VMs go down with
+        it. Returns a Placement per clustered VM.
+        """
+        with self._db(write=True) as conn:
+            cluster = self._set_node_state(conn, node, NODE_DOWN,
+                                           (NODE_UP, NODE_PAUSED))
+            placements, restarted = self._evacuate(conn, cluster, node,
+                                                   restart=True)
+            conn.execute('UPDATE vms SET state = ?, started_at = NULL '
+                         'WHERE node = ? AND name NOT IN (SELECT name FROM '
+                         'cluster_groups)', (VM_STATE_DISABLED, node))
+        for vm_name, new_node in restarted:
+            self.write_boot_message(vm_name, new_node)
+        return placements
+
+    def drain(self, node):
+        """Pause ``node`` and live-migrate its clustered VMs away, each to
+        the up node with the most free memory that can hold it, as
+        Suspend-ClusterNode -Drain does; a VM no node can hold stays (the
+        drain is incomplete). A paused node takes no VMs. Returns a
+        Placement per clustered VM.
+        """
+        with self._db(write=True) as conn:
+            cluster = self._set_node_state(conn, node, NODE_PAUSED,
+                                           (NODE_UP, NODE_PAUSED))
+            placements, _restarted = self._evacuate(conn, cluster, node,
+                                                    restart=False)
+        return placements
+
+    def node_up(self, node, failback=False):
+        """A node that was down is up again; with ``failback``, the VMs
+        that left it when it went down (and allow failback) come back."""
+        return self._node_back(node, NODE_DOWN, failback)
+
+    def resume(self, node, failback=False):
+        """A paused node takes VMs again (Resume-ClusterNode); with
+        ``failback``, the VMs drained from it come back (-Failback
+        Immediate)."""
+        return self._node_back(node, NODE_PAUSED, failback)
+
+    def _node_back(self, node, was, failback):
+        with self._db(write=True) as conn:
+            cluster = self._set_node_state(conn, node, NODE_UP, (was,))
+            back = []
+            if failback:
+                free = self._free_memory(conn, cluster)
+                failed = self._failed(conn)
+                for vm in self._vms_of_origin(conn, node):
+                    need = (vm['memory_mb'] if vm['state'] in _RUNNING_STATES
+                            else 0)
+                    if free[node] < need or vm['name'] in failed:
+                        continue
+                    free[node] -= need
+                    # Moved back live: it keeps running.
+                    self._move(conn, vm['name'], node)
+                    back.append(Placement(vm['name'], node))
+        return back
+
+    def _set_node_state(self, conn, node, state, allowed_from):
+        self._require(conn)
+        row = conn.execute('SELECT * FROM nodes WHERE name = ?',
+                           (node,)).fetchone()
+        if row is None or row['cluster'] is None:
+            raise SimulatorError('no node %r in a cluster' % node)
+        if row['state'] not in allowed_from:
+            raise SimulatorError('node %s is %s' % (node, row['state']))
+        conn.execute('UPDATE nodes SET state = ? WHERE name = ?',
+                     (state, node))
+        return row['cluster']
+
+    def _free_memory(self, conn, cluster):
+        """{node: free MB} of the up nodes of ``cluster``, as their hosts
+        count it (what the running VMs leave)."""
+        free = {r['name']: r['memory_mb'] - HOST_RESERVED_MEMORY_MB
+                for r in conn.execute(
+                    'SELECT * FROM nodes WHERE cluster = ? AND state = ?',
+                    (cluster, NODE_UP))}
+        for vm in conn.execute('SELECT node, memory_mb, state FROM vms'):
+            if vm['node'] in free and vm['state'] in _RUNNING_STATES:
+                free[vm['node']] -= vm['memory_mb']
+        return free
+
+    def _failed(self, conn):
+        return {r['name'] for r in conn.execute(
+            'SELECT name FROM group_failures')}
+
+    def _vms_of_origin(self, conn, node):
+        return conn.execute(
+            'SELECT vms.* FROM vms JOIN group_origins ON group_origins.name '
+            '= vms.name JOIN cluster_groups ON cluster_groups.name = '
+            'vms.name WHERE group_origins.node = ? AND '
+            'cluster_groups.auto_failback ORDER BY vms.name',
+            (node,)).fetchall()
+
+    def _evacuate(self, conn, cluster, node, restart):
+        """Place the clustered VMs of ``node`` on the other up nodes,
+        biggest first. Returns the Placements, and the (VM, node) pairs of
+        the VMs that restarted."""
+        free = self._free_memory(conn, cluster)
+
+        def need_of(vm):
+            return (vm['memory_mb'] if vm['state'] in _RUNNING_STATES
+                    else 0)
+        vms = sorted(conn.execute(
+            'SELECT vms.* FROM vms JOIN cluster_groups ON cluster_groups.name '
+            '= vms.name WHERE cluster_groups.owner_node = ?', (node,)),
+            key=lambda vm: (-need_of(vm), vm['name']))
+        placements, restarted = [], []
+        for vm in vms:
+            running = vm['state'] in _RUNNING_STATES
+            need = need_of(vm)
+            fits = sorted((n for n in free if free[n] >= need),
+                          key=lambda n: (-free[n], n))
+            if fits:
+                target = fits[0]
+                free[target] -= need
+                self._move(conn, vm['name'], target,
+                           VM_STATE_ENABLED if restart and running else None)
+                if restart and running:
+                    restarted.append((vm['name'], target))
+                placements.append(Placement(vm['name'], target))
+            elif restart and free:
+                # The cluster gives the group to a node all the same; it
+                # fails to come online there.
+                target = sorted(free, key=lambda n: (-free[n], n))[0]
+                reason = ('not enough memory on any node to restart it: it '
+                          'needs %d MB, the most free is %d MB (on %s)'
+                          % (need, free[target], target))
+                self._move(conn, vm['name'], target, VM_STATE_DISABLED)
+                conn.execute('INSERT OR REPLACE INTO group_failures '
+                             'VALUES (?, ?)', (vm['name'], reason))
+                placements.append(Placement(vm['name'], None, reason))
+            else:
+                placements.append(Placement(
+                    vm['name'], None, 'no up node can hold it (%d MB)'
+                    % need))
+                continue
+            conn.execute('INSERT OR REPLACE INTO group_origins '
+                         'VALUES (?, ?)', (vm['name'], node))
+        return placements, restarted
+
+    def write_boot_message(self, vm_name, node):
+        """The simulated guest writes to its serial ports as it boots on
+        ``node``: to the reader of each port's pipe there, or into the
+        pipe's buffer until a reader connects."""
+        text = 'hvc-sim: %s booting on %s at %s\n' % (
+            vm_name, node, time.strftime('%Y-%m-%dT%H:%M:%S'))
+        for pipe in self.serial_ports(vm_name).values():
+            log_file = self.write_to_pipe(node, pipe, text)
+            if not log_file:
+                continue
+            try:
+                with open(log_file, 'a') as log:
+                    log.write(text)
+            except OSError as e:
+                LOG.debug('No console log for %s: %s', vm_name, e)
 
     _GROUPS = ('SELECT cluster_groups.*, nodes.cluster FROM cluster_groups '
                'JOIN nodes ON nodes.name = cluster_groups.owner_node')
@@ -1061,10 +1334,10 @@ class ClusterState(object):
                 raise GroupMoveRefused(
                     group_state=0 if is_running else 1,
                     owner_node=row['owner_node'])
-            conn.execute('UPDATE vms SET node = ? WHERE name = ?',
-                         (node, vm_name))
-            conn.execute('UPDATE cluster_groups SET owner_node = ? '
-                         'WHERE name = ?', (node, vm_name))
+            self._move(conn, vm_name, node)
+            # Moved on purpose: no failback takes it elsewhere.
+            conn.execute('DELETE FROM group_origins WHERE name = ?',
+                         (vm_name,))
 
     # The named pipes VMs' serial ports connect to, by node: what a
     # simulated guest writes waits in the pipe's buffer until a reader

@@ -92,11 +92,45 @@ class _OsWin(object):
         return call
 
 
+class _ListenerStopped(BaseException):
+    """Ends os-win's owner change listener, which stops on nothing else
+    (it logs and swallows every Exception)."""
+
+
 class _OsWinClusterUtils(_OsWin):
     """os-win's ClusterUtils, with what its public API lacks."""
 
+    def __init__(self, target):
+        super().__init__(target)
+        self._listeners_stopped = False
+
     def get_cluster_name(self):
         return self._call(cluster_wmi.cluster_name)
+
+    def get_cluster_node_states(self):
+        """{node name: MSCluster_Node.State} (CLUSTER_NODE_* constants)."""
+        return self._call(cluster_wmi.node_states)
+
+    def get_vm_owner_change_listener_v2(self):
+        """os-win's listener, which stop_vm_owner_change_listeners ends
+        at the next owner change it reports (it blocks until then)."""
+        with _translated():
+            listen = self._target.get_vm_owner_change_listener_v2()
+
+        def listener(callback):
+            def unless_stopped(vm_name, new_host):
+                if self._listeners_stopped:
+                    raise _ListenerStopped()
+                callback(vm_name, new_host)
+            try:
+                with _translated():
+                    listen(unless_stopped)
+            except _ListenerStopped:
+                pass
+        return listener
+
+    def stop_vm_owner_change_listeners(self):
+        self._listeners_stopped = True
 
     def list_shared_volumes(self):
         """The cluster's CSVs (``cluster_wmi.SharedVolume``)."""
