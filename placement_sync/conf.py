@@ -71,10 +71,13 @@ sync_opts = [
                      'without them every folder counts as outside nova. '
                      'Off: reserved is reserved_gb, as for the file '
                      'source.'),
-    cfg.IntOpt('reserve_headroom_gb', default=5, min=0,
+    cfg.IntOpt('reserve_headroom_gb', default=0, min=0,
                help='GB reserved on a measured CSV beyond what it holds '
                     'outside nova: room for what grows between two runs '
-                    '(a log, an upload) and for thin disks\' metadata.'),
+                    '(a log, an upload) and for thin disks\' metadata. '
+                    'Set it to what the CSV\'s files may grow by in one '
+                    'interval; 0 keeps an empty CSV\'s reserve at '
+                    'reserved_gb.'),
     cfg.IntOpt('reserve_step_gb', default=2, min=1,
                help='A measured reserve that moves by less than this many '
                     'GB is not written (no generation churn every run), '

@@ -325,7 +325,7 @@ class TestOperatorConventions(hvc_fixtures.PlacementTestCase):
     def _run(self, *args, env=None, placement=None):
         conf = self.conf_file(source='simulated',
                               simulated_state_file=self.state,
-                              placement=placement)
+                              reserve_headroom_gb=5, placement=placement)
         return subprocess.run(
             [os.path.join(BIN, 'hvc-placement-sync'), '--config-file', conf]
             + list(args), capture_output=True, text=True, timeout=120,
