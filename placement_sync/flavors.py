@@ -4,7 +4,7 @@ Nova 34 puts ``in_tree=<host>`` (a targeted move) or ``member_of=...`` (an
 availability zone, tenant isolation) on the unnumbered request group, and
 placement then looks for DISK_GB on that host's tree or aggregate only,
 where no CSV is: NoValidHost. A flavor that asks for its DISK_GB in a
-suffixed group, ``resources_CSV:DISK_GB=<root + ephemeral + swap GB>``, and
+suffixed group, ``resourcesCSV:DISK_GB=<root + ephemeral + swap GB>``, and
 for none in the unnumbered one (``resources:DISK_GB=0``), leaves the
 restriction on the host and lets any CSV that shares with it serve the
 disk. This module is the pure part: what a flavor must be given.
