@@ -177,6 +177,8 @@ source = simulated
 simulated_state_file = %(state)s
 # No nova API in this demo: use a placement aggregate of our own.
 manage_host_aggregates = false
+# The spec's example counts every GB of the CSVs: no headroom.
+reserve_headroom_gb = 0
 
 [placement]
 auth_type = admin_token

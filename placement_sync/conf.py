@@ -71,7 +71,7 @@ sync_opts = [
                      'without them every folder counts as outside nova. '
                      'Off: reserved is reserved_gb, as for the file '
                      'source.'),
-    cfg.IntOpt('reserve_headroom_gb', default=0, min=0,
+    cfg.IntOpt('reserve_headroom_gb', default=5, min=0,
                help='GB reserved on a measured CSV beyond what it holds '
                     'outside nova: room for what grows between two runs '
                     '(a log, an upload) and for thin disks\' metadata. '
