@@ -98,3 +98,20 @@ def nova_api_paste_ini():
             return str(path.locate())
     raise RuntimeError('the nova distribution ships no etc/nova/'
                        'api-paste.ini; nova\'s API fixture needs it')
+
+
+def nova_compute_proxy(api_fixture):
+    """openstacksdk's compute proxy on nova's in-process API (the admin
+    API of nova's test harness, which trusts headers in place of
+    keystone)."""
+    from keystoneauth1 import session as ks_session
+    from keystoneauth1.loading import get_plugin_loader
+    from openstack import connection
+
+    api = api_fixture.admin_api
+    auth = get_plugin_loader('admin_token').load_from_options(
+        endpoint=api.base_url, token='admin')
+    sess = ks_session.Session(auth=auth, additional_headers={
+        'X-Auth-User': 'admin', 'X-Auth-Project-Id': api.project_id,
+        'X-Roles': 'reader,member,admin'})
+    return connection.Connection(session=sess).compute

@@ -35,7 +35,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 
 # Nova's monkey patching comes first (see tests/functional/driver).
 from tests.functional.driver import test_moves  # noqa: E402
-from tests.functional.driver import test_nova_cluster  # noqa: E402
 
 IMAGE_MB = 300
 
@@ -119,7 +118,7 @@ class BenchMoves(test_moves.MovesTestCase):
         print('\n%-44s %9s %14s' % ('move', 'seconds', 'bytes written'),
               file=out)
         source = server['OS-EXT-SRV-ATTR:host']
-        target = sorted(set(test_nova_cluster.NODES) - {source})[0]
+        target = self._another_node(source)
         server, seconds, written, _peak = self._timed_move(
             server, {'os-migrateLive': {'host': target,
                                         'block_migration': 'auto'}},
@@ -127,7 +126,7 @@ class BenchMoves(test_moves.MovesTestCase):
         print('%-44s %9.2f %14d' % (
             'live migration inside the cluster', seconds, written), file=out)
         source = server['OS-EXT-SRV-ATTR:host']
-        target = sorted(set(test_nova_cluster.NODES) - {source})[0]
+        target = self._another_node(source)
         server, seconds, written, peak = self._timed_move(
             server, {'migrate': {'host': target}}, 'finished',
             'VERIFY_RESIZE')

@@ -196,7 +196,7 @@ class Scenario(test_moves.MovesTestCase):
                 ('Live migrated', 'os-migrateLive', 'completed', 'ACTIVE'),
                 ('Cold migrated', 'migrate', 'finished', 'VERIFY_RESIZE')):
             source = server['OS-EXT-SRV-ATTR:host']
-            target = sorted(set(cluster_tests.NODES) - {source})[0]
+            target = self._another_node(source)
             body = {'host': target}
             if action == 'os-migrateLive':
                 body['block_migration'] = 'auto'

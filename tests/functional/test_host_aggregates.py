@@ -6,10 +6,7 @@ to nova's compute API through openstacksdk and to placement through its
 own client, as in a deployment. Run with stestr (testtools semantics).
 """
 
-from keystoneauth1 import session as ks_session
-from keystoneauth1.loading import get_plugin_loader
 from nova.tests.functional import integrated_helpers
-from openstack import connection
 
 from hvc_localcloud import placement_server
 from placement_sync import flavor_cmd
@@ -36,14 +33,7 @@ class TestHostAggregates(integrated_helpers.ProviderUsageBaseTestCase):
             placement_server.admin_adapter(self.placement.fixture.endpoint))
 
     def _compute_proxy(self):
-        api = self.api_fixture.admin_api
-        auth = get_plugin_loader('admin_token').load_from_options(
-            endpoint=api.base_url, token='admin')
-        # Nova's test API trusts these headers in place of keystone.
-        sess = ks_session.Session(auth=auth, additional_headers={
-            'X-Auth-User': 'admin', 'X-Auth-Project-Id': api.project_id,
-            'X-Roles': 'reader,member,admin'})
-        return connection.Connection(session=sess).compute
+        return hvc_fixtures.nova_compute_proxy(self.api_fixture)
 
     def _reconciler(self, dry_run=False):
         return reconcile.Reconciler(
@@ -165,7 +155,7 @@ class TestFlavorsCommand(integrated_helpers.ProviderUsageBaseTestCase):
 
     def _converter(self):
         return flavor_cmd.FlavorConverter(
-            TestHostAggregates._compute_proxy.__get__(self))
+            lambda: hvc_fixtures.nova_compute_proxy(self.api_fixture))
 
     def _specs(self, flavor_id):
         return self.admin_api.api_get(

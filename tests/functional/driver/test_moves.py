@@ -34,6 +34,11 @@ class MovesTestCase(test_nova_cluster.HyperVClusterTestCase):
                 if os.sep + name + os.sep in p and
                 p.endswith(('.vhd', '.vhdx', '.iso'))}
 
+    @staticmethod
+    def _another_node(node):
+        """A node of cluster1 other than ``node``."""
+        return sorted(set(test_nova_cluster.NODES) - {node})[0]
+
     def _console(self, server):
         return self.api.post_server_action(
             server['id'], {'os-getConsoleOutput': {}})['output']
@@ -112,7 +117,7 @@ class TestLiveMigrationInsideTheCluster(MovesTestCase):
     def test_a_failed_cluster_move_leaves_it_running_on_the_source(self):
         server = self._boot(self._flavor(disk_group=True))
         source = server['OS-EXT-SRV-ATTR:host']
-        target = sorted(set(test_nova_cluster.NODES) - {source})[0]
+        target = self._another_node(source)
         self.sim.arm_fault('clusterutils.live_migrate_vm',
                            message='the cluster could not move the group')
         server = self._live_migrate_to(server, host=target, status='failed')
@@ -215,7 +220,7 @@ class TestColdMigrationInsideTheCluster(ColdMigrationTestCase):
         server = self._boot(self._flavor(disk_group=True))
         source = server['OS-EXT-SRV-ATTR:host']
         files = self._instance_files(server)
-        target = sorted(set(test_nova_cluster.NODES) - {source})[0]
+        target = self._another_node(source)
         server = self._move(server, {'migrate': {'host': target}},
                             'finished', 'VERIFY_RESIZE')
         self.assertEqual(target, server['OS-EXT-SRV-ATTR:host'])
@@ -238,7 +243,7 @@ class TestColdMigrationInsideTheCluster(ColdMigrationTestCase):
         server = self._boot(self._flavor(disk_group=True))
         source = server['OS-EXT-SRV-ATTR:host']
         files = self._instance_files(server)
-        target = sorted(set(test_nova_cluster.NODES) - {source})[0]
+        target = self._another_node(source)
         server = self._move(server, {'migrate': {'host': target}},
                             'finished', 'VERIFY_RESIZE')
         server = self._revert_resize(server)
@@ -290,7 +295,7 @@ class TestColdMigrationInsideTheCluster(ColdMigrationTestCase):
     def test_a_failed_cluster_move_leaves_it_running_on_the_source(self):
         server = self._boot(self._flavor(disk_group=True))
         source = server['OS-EXT-SRV-ATTR:host']
-        target = sorted(set(test_nova_cluster.NODES) - {source})[0]
+        target = self._another_node(source)
         self.sim.arm_fault('clusterutils.move_offline_vm',
                            message='the cluster could not move the group')
         self.api.post_server_action(server['id'], {'migrate': {

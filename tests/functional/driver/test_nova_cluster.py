@@ -16,9 +16,6 @@ import os
 import uuid
 
 import fixtures
-from keystoneauth1.loading import get_plugin_loader
-from keystoneauth1 import session as ks_session
-from openstack import connection
 from oslo_utils import units
 
 import nova.conf
@@ -110,15 +107,7 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         self.csv_rp = self.csv_rps[self.volumes[0][0]]
 
     def _compute_proxy(self):
-        """openstacksdk's compute proxy on nova's in-process API."""
-        api = self.api_fixture.admin_api
-        auth = get_plugin_loader('admin_token').load_from_options(
-            endpoint=api.base_url, token='admin')
-        # Nova's test API trusts these headers in place of keystone.
-        sess = ks_session.Session(auth=auth, additional_headers={
-            'X-Auth-User': 'admin', 'X-Auth-Project-Id': api.project_id,
-            'X-Roles': 'reader,member,admin'})
-        return connection.Connection(session=sess).compute
+        return hvc_fixtures.nova_compute_proxy(self.api_fixture)
 
     def _publish_csvs(self):
         """placement_sync, as an operator runs it, into nova's placement:
