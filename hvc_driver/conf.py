@@ -75,6 +75,21 @@ OPTS = [
     cfg.BoolOpt('auto_failback', default=True,
                 help='Let the failover cluster move an instance back to its '
                      'preferred node when that node is up again.'),
+    cfg.IntOpt('cluster_check_interval', default=30, min=1,
+               help='Seconds between this node\'s checks that nova agrees '
+                    'with the failover cluster. The driver follows each '
+                    'move of a VM as the cluster reports it; this check '
+                    'finds what a lost notification or a nova-compute that '
+                    'was down missed (VMs the cluster runs here that nova '
+                    'records elsewhere, or whose allocation is elsewhere), '
+                    'retries what failed, and disables this nova-compute '
+                    'service while the cluster has the node paused '
+                    '(drained) or down, enabling it again once the node is '
+                    'up.'),
+    cfg.IntOpt('failover_workers', default=4, min=1,
+               help='How many VMs this node makes nova follow at once after '
+                    'the cluster moved them here (a node that goes down '
+                    'hands many VMs to the others at once).'),
 ]
 
 

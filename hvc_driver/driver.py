@@ -16,10 +16,13 @@ import nova.conf
 from nova import exception
 from nova.virt import driver
 
+from hvc_driver import clusterops
 from hvc_driver import conf as hvc_conf
 from hvc_driver import exception as hvc_exc
+from hvc_driver import failover
 from hvc_driver import hostops
 from hvc_driver import hyperv
+from hvc_driver import imagecache
 from hvc_driver import layout
 from hvc_driver import livemigrationops
 from hvc_driver import migrationops
@@ -38,6 +41,9 @@ class HyperVClusterDriver(driver.ComputeDriver):
         driver.ComputeDriver.capabilities,
         supports_image_type_vhd=True,
         supports_image_type_vhdx=True,
+        # The cluster's instance adopted, or rebuilt around its disks.
+        supports_evacuate=True,
+        has_imagecache=True,
     )
 
     def __init__(self, virtapi):
@@ -54,6 +60,12 @@ class HyperVClusterDriver(driver.ComputeDriver):
             self._hyperv, self._vmops, self._volumeops, instance_layout)
         self._migrationops = migrationops.MigrationOps(
             self._hyperv, self._vmops, instance_layout)
+        self._clusterops = clusterops.ClusterOps(
+            self._hyperv, self._vmops, self._volumeops, self._hostops,
+            virtapi, instance_layout)
+        self._follower = failover.Follower(self._hyperv, self._clusterops)
+        self._imagecache = imagecache.ImageCache(self._hyperv,
+                                                 instance_layout)
 
     # The node.
 
@@ -90,8 +102,20 @@ class HyperVClusterDriver(driver.ComputeDriver):
                 'nova-compute on %s cannot use the instances path %s: %s'
                 % (host, CONF.instances_path, e)) from e
         self._vmops.start_serial_console_logs()
+        # Heard from now on; followed once nova cleaned up evacuations.
+        self._follower.start_listening()
         LOG.info('Hyper-V cluster driver: nova host %s plays cluster node %s '
                  '(%s backend)', host, node, self._hyperv.backend)
+
+    def process_instances_at_startup(self, context, instances):
+        # Nova destroyed what was evacuated from here: now the VMs the
+        # cluster moved here while nova-compute was down are followed, and
+        # then each move the cluster makes.
+        self._follower.start_following()
+        return instances
+
+    def cleanup_host(self, host):
+        self._follower.stop()
 
     def get_available_nodes(self, refresh=False):
         return [self._hyperv.node]
@@ -122,7 +146,14 @@ class HyperVClusterDriver(driver.ComputeDriver):
         return self._vmops.list_instance_uuids()
 
     def instance_exists(self, instance):
-        return self._vmops.instance_exists(instance)
+        # Nova asks before an evacuation recreates the instance here: the
+        # cluster's VM of it may run here already, which is no clash but
+        # what the evacuation adopts.
+        return (self._vmops.instance_exists(instance) and
+                not self._clusterops.adoptable(instance))
+
+    def instance_on_disk(self, instance):
+        return self._clusterops.instance_on_disk(instance)
 
     def get_info(self, instance, use_cache=True):
         return self._vmops.get_info(instance)
@@ -138,6 +169,11 @@ class HyperVClusterDriver(driver.ComputeDriver):
 
     def destroy(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, destroy_secrets=True):
+        # An instance nova evacuated from here, whose VM the cluster runs
+        # here again: nova follows it rather than destroying it.
+        if self._clusterops.keeps(instance):
+            self._follower.submit(instance.name)
+            return
         # Reverting a resize inside the cluster: the VM goes back to its
         # source node, whose finish_revert_migration reverts it.
         if self._migrationops.hand_back(context, instance, network_info):
@@ -219,6 +255,24 @@ class HyperVClusterDriver(driver.ComputeDriver):
         self._migrationops.finish_revert_migration(
             context, instance, migration, network_info, block_device_info,
             power_on)
+
+    # Evacuation: the cluster's VM adopted, or rebuilt around its disks.
+
+    def rebuild(self, context, instance, image_meta, injected_files,
+                admin_password, allocations, bdms, detach_block_devices,
+                attach_block_devices, network_info=None,
+                evacuate=False, block_device_info=None,
+                preserve_ephemeral=False, accel_uuids=None,
+                reimage_boot_volume=False):
+        if not evacuate:
+            # A rebuild in place is nova's own: destroy, then spawn.
+            raise NotImplementedError()
+        self._clusterops.evacuate(context, instance, image_meta,
+                                  network_info, block_device_info, bdms,
+                                  detach_block_devices, attach_block_devices)
+
+    def manage_image_cache(self, context, all_instances):
+        self._imagecache.clean(context, all_instances)
 
     # Shared storage: the nodes of one cluster share every CSV.
 

@@ -105,3 +105,17 @@ def translate_oswin_errors(operation, instance_not_found=True):
                     reason=e) from e
         return wrapper
     return decorator
+
+
+class InstanceNotRestarted(exception.NovaException):
+    msg_fmt = ('The failover cluster could not restart %(vm_name)s after it '
+               'left host %(host)s: its cluster group is Failed on node '
+               '%(node)s, where it needs %(need_mb)s MB of memory and '
+               '%(free_mb)s MB are free. Start it once a node has room '
+               '(openstack server reboot --hard).')
+
+
+class AllocationNotMoved(exception.NovaException):
+    msg_fmt = ('Placement refused to move the VCPU and MEMORY_MB of instance '
+               '%(instance_uuid)s to node %(node)s, where the failover '
+               'cluster runs it (provider %(provider)s): %(reason)s.')

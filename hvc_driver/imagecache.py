@@ -7,9 +7,20 @@ time. Should two fetch it all the same (a lock file system that does not
 lock across nodes), each downloads into its own partial file and the
 first rename wins: Windows does not rename onto an existing file, so the
 loser drops its copy and uses the cached one.
+
+Nova's image cache manager (every ``[image_cache] manager_interval``
+seconds, on each node) removes what no VM of the cluster uses any more
+(``clean``): a cached image is kept while any virtual disk on the
+cluster's storage has it in its parent chain, whichever node runs that
+disk's VM, and while any instance of that image is not deleted in nova
+(one being built has no disk yet); otherwise once it is older than
+``[image_cache] remove_unused_original_minimum_age_seconds`` (grown copies:
+``remove_unused_resized_minimum_age_seconds``). It removes a file under
+that file's cluster-wide lock, after looking again.
 """
 
 import os
+import re
 
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
@@ -17,7 +28,9 @@ from oslo_utils import excutils
 from oslo_utils import units
 from oslo_utils import uuidutils
 
+import nova.conf
 from nova import exception
+from nova import objects
 from nova.virt import images
 
 from hvc_driver import exception as hvc_exc
@@ -26,8 +39,17 @@ from hvc_oswin_api import constants as os_win_const
 
 LOG = logging.getLogger(__name__)
 
+CONF = nova.conf.CONF
+
 SUPPORTED_DISK_FORMATS = ('vhd', 'vhdx')
 LOCK_PREFIX = 'hvc-image-'
+# The cache's files: an image, <image id>.<format>; a grown copy,
+# <image id>_<GB>.<format>; a download or copy in progress, with .part.
+_CACHED = re.compile(r'^(?P<image>[^_.]+)(?P<grown>_\d+)?(\.vhdx?)?'
+                     r'(?P<part>\.part\.\w+)?\.(?P<format>vhdx?)$',
+                     re.IGNORECASE)
+# A parent chain longer than this is a loop.
+_MAX_CHAIN = 64
 
 
 def check_disk_format(image_meta):
@@ -44,8 +66,10 @@ def check_disk_format(image_meta):
 
 class ImageCache(object):
 
-    def __init__(self, hyperv):
+    def __init__(self, hyperv, instance_layout=None):
         self._hyperv = hyperv
+        # Where the instances' disks are (needed by clean only).
+        self._layout = instance_layout
 
     @property
     def cache_dir(self):
@@ -149,3 +173,112 @@ class ImageCache(object):
             '%s_%d.%s' % (image_meta.id, size_gb, disk_format),
             lambda path: self._grow_copy(base, path, size_gb * units.Gi,
                                          disk_format))
+
+    # Removing what no VM uses.
+
+    def clean(self, context, all_instances):
+        """Remove the cached images that no disk of the cluster chains to
+        and no instance of nova still has, once old enough; and downloads
+        left half done. ``all_instances``: what nova's image cache
+        manager found on the nodes that share the instances path."""
+        if not CONF.image_cache.remove_unused_base_images:
+            return
+        pathutils = self._hyperv.pathutils
+        if not pathutils.exists(self.cache_dir):
+            return
+        cached = {}
+        for name in pathutils.listdir(self.cache_dir):
+            match = _CACHED.match(name)
+            if match:
+                cached[name] = match
+        if not cached:
+            return
+        images_of_instances = {i.image_ref for i in all_instances
+                               if i.image_ref}
+        in_chains = self._parents_in_use()
+        for name, match in sorted(cached.items()):
+            path = os.path.join(self.cache_dir, name)
+            if match.group('part') or match.group('grown'):
+                max_age = CONF.image_cache.\
+                    remove_unused_resized_minimum_age_seconds
+            else:
+                max_age = CONF.image_cache.\
+                    remove_unused_original_minimum_age_seconds
+            if (not match.group('part') and
+                    (match.group('image') in images_of_instances or
+                     _normalized(path) in in_chains)):
+                LOG.debug('%s is in use', path)
+                continue
+            if pathutils.get_age_of_file(path) < max_age:
+                continue
+            self._remove_unused(context, name, match)
+
+    def _remove_unused(self, context, name, match):
+        pathutils = self._hyperv.pathutils
+        path = os.path.join(self.cache_dir, name)
+        # The lock it is made under (a partial file: of what it makes).
+        lock_name = '%s%s.%s.lock' % (match.group('image'),
+                                      match.group('grown') or '',
+                                      match.group('format'))
+        with lockutils.lock(lock_name, lock_file_prefix=LOCK_PREFIX,
+                            external=True, lock_path=self.cache_dir):
+            if not match.group('part'):
+                # Looked at again, now that no node can start using it.
+                if _normalized(path) in self._parents_in_use():
+                    return
+                if objects.InstanceList.get_by_filters(
+                        context, {'image_ref': match.group('image'),
+                                  'deleted': False},
+                        expected_attrs=[], limit=1):
+                    return
+            try:
+                pathutils.remove(path)
+            except OSError as e:
+                LOG.warning('Cannot remove the unused cached image %s: %s',
+                            path, e)
+                return
+        LOG.info('Removed %s from the image cache: no VM of the cluster '
+                 'uses it', path)
+
+    def _parents_in_use(self):
+        """Every parent (grandparent...) of a virtual disk in an instance
+        directory on the cluster's storage, normalized."""
+        pathutils = self._hyperv.pathutils
+        vhdutils = self._hyperv.vhdutils
+        roots = {CONF.instances_path}
+        for volume in self._hyperv.clusterutils.list_shared_volumes():
+            roots.add(os.path.dirname(self._layout.new_instance_dir(
+                'instance', volume)))
+        parents = set()
+        for root in roots:
+            for directory in _listing(pathutils, root):
+                directory = os.path.join(root, directory)
+                if _normalized(directory) == _normalized(self.cache_dir):
+                    continue
+                for name in _listing(pathutils, directory):
+                    if not name.lower().endswith(('.vhd', '.vhdx')):
+                        continue
+                    disk = os.path.join(directory, name)
+                    for _depth in range(_MAX_CHAIN):
+                        try:
+                            disk = vhdutils.get_vhd_parent_path(disk)
+                        except hvc_exc.OSWIN_ERRORS as e:
+                            LOG.debug('Parent of %s unknown: %s', disk, e)
+                            break
+                        if not disk:
+                            break
+                        parents.add(_normalized(disk))
+        return parents
+
+
+def _listing(pathutils, path):
+    """The names in folder ``path``; none if it is no folder (any more)."""
+    try:
+        return pathutils.listdir(path)
+    except OSError:
+        return []
+
+
+def _normalized(path):
+    # Windows compares paths case-insensitively, either slash.
+    return os.path.normcase(os.path.normpath(path)).replace('\\', '/').lower()

@@ -110,6 +110,9 @@ class SerialConsoleOps(object):
             if vm_name in wanted:
                 self.start_log(vm_name)
 
+    def is_logging(self, vm_name):
+        return vm_name in self._readers
+
     def flush_log(self, vm_name):
         """Write out what the VM's reader holds, before the log is read."""
         reader = self._readers.get(vm_name)

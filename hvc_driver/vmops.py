@@ -163,6 +163,10 @@ class VMOps(object):
                               'node %s', vif['id'], instance.name,
                               self._hyperv.node, instance=instance)
 
+    def logs_console_of(self, vm_name):
+        """Whether this node reads the serial port of ``vm_name``."""
+        return self._serialconsoleops.is_logging(vm_name)
+
     def start_serial_console_logs(self):
         """On host start: log the serial ports of nova's VMs that run."""
         try:

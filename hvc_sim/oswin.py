@@ -486,6 +486,8 @@ class ClusterUtils(_SimulatedUtils):
         or the state file is gone.
         """
         def listener(callback):
+            if not os.path.exists(self._state.path):
+                return
             cluster = self._cluster()
             seen = self._state.last_owner_change()
             while not self._listeners_stopped.is_set():
@@ -556,6 +558,14 @@ class PathUtils(_SimulatedUtils):
     @_faultable(OSError)
     def exists(self, path):
         return os.path.exists(path)
+
+    @_faultable(OSError)
+    def listdir(self, path):
+        return os.listdir(path)
+
+    @_faultable(OSError)
+    def get_age_of_file(self, file_name):
+        return time.time() - os.path.getmtime(file_name)
 
     @_faultable(OSError)
     def makedirs(self, path):

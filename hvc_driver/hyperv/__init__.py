@@ -18,6 +18,8 @@ backend runs in either mode; the os-win backend needs
 
 import contextlib
 import ntpath
+import os
+import time
 
 from oslo_concurrency import processutils
 from oslo_log import log as logging
@@ -155,8 +157,21 @@ class _OsWinClusterUtils(_OsWin):
                                 oswin_const.CLUSTER_GROUP_OFFLINE, timeout)
 
 
+class _OsWinPathUtils(_OsWin):
+    """os-win's PathUtils, with the listing and file ages it lacks (what
+    compute-hyperv's own PathUtils added; plain Python on Windows)."""
+
+    def listdir(self, path):
+        return os.listdir(path)
+
+    def get_age_of_file(self, file_name):
+        """Seconds since the file was last written."""
+        return time.time() - os.path.getmtime(file_name)
+
+
 # The os-win utils wrapped with more than error translation.
-_OSWIN_ADAPTERS = {'clusterutils': _OsWinClusterUtils}
+_OSWIN_ADAPTERS = {'clusterutils': _OsWinClusterUtils,
+                   'pathutils': _OsWinPathUtils}
 
 
 class HyperV(object):
@@ -182,6 +197,12 @@ class HyperV(object):
         self._utils.clear()
         self.node = self.clusterutils.get_node_name()
         return self.node
+
+    def in_this_cluster(self, node_name):
+        """Whether the cluster's ``node_name`` is a node of this node's
+        cluster (compared as Windows compares computer names)."""
+        return any(node_name.lower() == member.lower() for member in
+                   self.clusterutils.get_cluster_node_names())
 
     def is_this_node(self, node_name):
         """Whether the cluster's ``node_name`` is this node: Windows

@@ -103,6 +103,7 @@ class TestInitHost(testtools.TestCase):
         self.driver.init_host('node2.cloud.example.com')
         self.assertEqual(['node2'], self.driver.get_available_nodes())
         instance = test_vmops._instance(root_gb=1)
+        instance.host = 'node2.cloud.example.com'
         self.useFixture(driver_fixtures.fixtures.MockPatch(
             'nova.virt.images.fetch', side_effect=test_vmops.fake_fetch))
         self.driver.spawn(None, instance, test_vmops._image_meta(), [],
@@ -148,7 +149,9 @@ class TestInitHostOsWin(testtools.TestCase):
         self.clusterutils.vm_exists.return_value = True
         self.clusterutils.get_vm_host.return_value = 'HV-NODE2'
         self.oswin.utils['vmutils'].vm_exists.return_value = True
-        self.driver.destroy(None, test_vmops._instance(), [])
+        instance = test_vmops._instance()
+        instance.host = 'hv-node2.cloud.example.com'
+        self.driver.destroy(None, instance, [])
         self.clusterutils.delete.assert_called_once_with(
             test_vmops._instance().name)
         self.oswin.utils['vmutils'].destroy_vm.assert_called_once()

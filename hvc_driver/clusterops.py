@@ -1,0 +1,511 @@
+"""Nova follows the failover cluster: failovers, lost nodes, evacuation
+and maintenance.
+
+The failover cluster moves VMs on its own: a node fails and its VMs restart
+on the others, a node is drained (Suspend-ClusterNode -Drain) and its VMs
+live-migrate away, an administrator moves one. Each time, the nova-compute
+of the node that gains the VM makes nova agree (``reconcile``, fed by
+``failover.Follower``):
+
+- the instance's host and node, and the instance action
+  ``cluster-failover`` (``openstack server event list``); a VM the cluster
+  could not restart anywhere (its group Failed) puts the instance in ERROR
+  with a fault that says so;
+- its VCPU and MEMORY_MB allocation, moved from the old node's provider to
+  this one in one PUT with the consumer's generation (DISK_GB stays on its
+  CSV provider);
+- its ports, bound to this host;
+- what runs outside the VM on a node: its console log reader and Open
+  vSwitch ports start here, and stop on the node that lost it.
+
+The rules:
+
+- One node at a time per VM, across the cluster: an external lock file on
+  the shared instances path (a CSV, whose file locks hold for every node).
+- The newest owner wins: inside the lock the owner is read again from the
+  cluster, and only the owner changes nova's records.
+- Nova first: while nova has a task on the instance (it moves, deletes or
+  rebuilds it) or a migration of it is in progress, nothing changes
+  (NotYet): nova's own moves set the host themselves.
+- Nothing half done: each step looks at what is and does what is missing,
+  so a step that fails is simply retried until all agree.
+"""
+
+import collections
+
+import os_resource_classes as orc
+from oslo_concurrency import lockutils
+from oslo_log import log as logging
+from oslo_utils import uuidutils
+
+import nova.conf
+from nova.compute import task_states
+from nova.compute import utils as compute_utils
+from nova.compute import vm_states
+from nova import context as nova_context
+from nova import exception
+from nova.network import neutron
+from nova import objects
+from nova.scheduler.client import query
+from nova.scheduler.client import report
+
+from hvc_driver import exception as hvc_exc
+from hvc_driver import layout
+from hvc_driver import vmops as vmops_module
+from hvc_oswin_api import constants as os_win_const
+from hvc_oswin_api import exceptions as os_win_exc
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+
+LOCK_PREFIX = 'hvc-instance-'
+# The instance action of each move of the cluster that nova followed.
+FAILOVER_ACTION = 'cluster-failover'
+# What an instance holds on its compute node's provider, and what follows
+# it to another node; the rest (DISK_GB on its CSV) stays where it is.
+NODE_RESOURCES = (orc.VCPU, orc.PCPU, orc.MEMORY_MB)
+# The reason of a compute service this driver disabled, which it alone
+# enables again (nova's libvirt driver marks its own the same way).
+DISABLED_REASON = 'AUTO: Hyper-V failover cluster: node %s is %s'
+_DISABLED_PREFIX = DISABLED_REASON.split('%s')[0]
+_NODE_STATES = {os_win_const.CLUSTER_NODE_PAUSED: 'paused (drained)',
+                os_win_const.CLUSTER_NODE_DOWN: 'down'}
+
+# A VM this node no longer has, known by name (and uuid) only.
+_GoneVM = collections.namedtuple('_GoneVM', 'name uuid')
+
+
+class NotYet(Exception):
+    """Nova or the cluster is busy with the VM: look again later."""
+
+
+class ClusterOps(object):
+
+    def __init__(self, hyperv, vmops, volumeops, hostops, virtapi,
+                 instance_layout):
+        self._hyperv = hyperv
+        self._vmops = vmops
+        self._volumeops = volumeops
+        self._hostops = hostops
+        self._virtapi = virtapi
+        self._layout = instance_layout
+        self._network = None
+        # Nova's VMs on this node, name to instance uuid, as last seen:
+        # what to let go of when the cluster moves one away.
+        self._served = {}
+
+    @property
+    def _clusterutils(self):
+        return self._hyperv.clusterutils
+
+    @property
+    def _vmutils(self):
+        return self._hyperv.vmutils
+
+    @property
+    def _network_api(self):
+        if self._network is None:
+            self._network = neutron.API()
+        return self._network
+
+    def _is_here(self, node):
+        return self._hyperv.is_this_node(node)
+
+    def _lock(self, vm_name):
+        """The cluster-wide lock of one VM."""
+        lock_path = layout.image_cache_dir()
+        self._hyperv.pathutils.check_create_dir(lock_path)
+        return lockutils.lock(vm_name + '.lock', lock_file_prefix=LOCK_PREFIX,
+                              external=True, lock_path=lock_path)
+
+    def _owner(self, vm_name):
+        """The node the cluster runs ``vm_name`` on; None if unclustered."""
+        try:
+            return self._clusterutils.get_vm_host(vm_name)
+        except hvc_exc.OSWIN_NOT_FOUND:
+            return None
+
+    def _recorded_here(self, instance):
+        return (instance.host == self._hyperv.host and
+                instance.node == self._hyperv.node)
+
+    @staticmethod
+    def _instance(context, instance_uuid):
+        try:
+            return objects.Instance.get_by_uuid(
+                context, instance_uuid,
+                expected_attrs=['system_metadata', 'flavor', 'info_cache'])
+        except exception.InstanceNotFound:
+            return None
+
+    def served_here(self, vm_name):
+        """Whether this node runs something for ``vm_name``, or did when it
+        last looked."""
+        return (vm_name in self._served or
+                self._vmops.logs_console_of(vm_name))
+
+    # Following the cluster.
+
+    @hvc_exc.translate_oswin_errors('follow the failover cluster')
+    def reconcile(self, vm_name):
+        """Make nova agree with the cluster about ``vm_name``: follow it
+        here if the cluster runs it here, let it go if it ran here and
+        runs elsewhere now. NotYet, or any error: try again later."""
+        if self._is_here(self._owner(vm_name)):
+            with self._lock(vm_name):
+                self._follow(vm_name)
+        elif self.served_here(vm_name):
+            with self._lock(vm_name):
+                self._let_go(vm_name)
+
+    def _follow(self, vm_name):
+        owner = self._owner(vm_name)
+        if not self._is_here(owner):
+            # Moved on meanwhile: its newest owner follows it.
+            return
+        group = self._clusterutils.get_cluster_group_state_info(vm_name)
+        if (group['state'] == os_win_const.CLUSTER_GROUP_PENDING or
+                group['migration_queued']):
+            raise NotYet('the cluster is still moving %s' % vm_name)
+        try:
+            instance_uuid = self._vmutils.get_instance_uuid(vm_name)
+        except os_win_exc.HyperVVMNotFoundException:
+            raise NotYet('the cluster gave %s to this node, where Hyper-V '
+                         'has not registered it yet' % vm_name)
+        if not instance_uuid:
+            return  # Not a VM of nova's.
+        context = nova_context.get_admin_context()
+        instance = self._instance(context, instance_uuid)
+        if instance is None:
+            # Deleted: nova's reaper of running deleted instances has it.
+            return
+        self._served[vm_name] = instance.uuid
+        self._check_idle(context, instance)
+        failed = group['state'] == os_win_const.CLUSTER_GROUP_FAILED
+        if not self._recorded_here(instance):
+            self._move_record(context, instance, failed)
+        elif failed and instance.vm_state != vm_states.ERROR:
+            self._report_failed(context, instance, instance.host)
+            instance.save(expected_task_state=[None])
+        self.move_allocation(context, instance)
+        self._bind_ports(context, instance)
+        self._vmops.take_over(instance, instance.get_network_info())
+
+    @staticmethod
+    def _check_idle(context, instance):
+        if instance.task_state is not None:
+            raise NotYet('nova is busy with %s (task %s)'
+                         % (instance.uuid, instance.task_state))
+        if objects.MigrationList.get_in_progress_by_instance(
+                context, instance.uuid):
+            raise NotYet('a migration of %s is in progress' % instance.uuid)
+
+    def _move_record(self, context, instance, failed):
+        old_host = instance.host
+        instance.host = self._hyperv.host
+        instance.node = self._hyperv.node
+        instance.compute_id = objects.ComputeNode.get_by_uuid(
+            context, self._hostops.node_uuid()).id
+        instance.power_state = self._vmops.get_info(instance).state
+        if failed:
+            self._report_failed(context, instance, old_host)
+        # Nova has not started anything on it since it was read.
+        instance.save(expected_task_state=[None])
+        objects.InstanceAction.action_start(
+            context, instance.uuid, FAILOVER_ACTION, want_result=False)
+        scheduler = query.SchedulerQueryClient()
+        if old_host:
+            scheduler.delete_instance_info(context, old_host, instance.uuid)
+        scheduler.update_instance_info(context, instance.host, instance)
+        LOG.info('The failover cluster moved %s from host %s to node %s: '
+                 'nova now records it on host %s', instance.name, old_host,
+                 self._hyperv.node, instance.host, instance=instance)
+
+    def _report_failed(self, context, instance, old_host):
+        total_kb, free_kb = self._hyperv.hostutils.get_memory_info()
+        fault = hvc_exc.InstanceNotRestarted(
+            vm_name=instance.name, host=old_host, node=self._hyperv.node,
+            need_mb=instance.flavor.memory_mb, free_mb=free_kb // 1024)
+        instance.vm_state = vm_states.ERROR
+        compute_utils.add_instance_fault_from_exc(context, instance, fault)
+        LOG.error('%s', fault.format_message(), instance=instance)
+
+    def move_allocation(self, context, instance):
+        """The instance's VCPU and MEMORY_MB on this node's provider, once
+        (from another node's provider, or from what its flavor asks when
+        none holds them); the rest of its allocation stays where it is.
+        One PUT, with the consumer generation it was computed from."""
+        placement = report.report_client_singleton()
+        mine = self._hostops.node_uuid()
+        for _attempt in range(3):
+            current = placement.get_allocs_for_consumer(context,
+                                                        instance.uuid)
+            held = {rp: alloc['resources'] for rp, alloc in
+                    current['allocations'].items()}
+            if not held:
+                return
+            wanted = _on_node(held, mine, instance.flavor)
+            if wanted == held:
+                return
+            response = placement.put(
+                '/allocations/%s' % instance.uuid,
+                {'allocations': {rp: {'resources': resources}
+                                 for rp, resources in wanted.items()},
+                 'consumer_generation': current['consumer_generation'],
+                 'project_id': current['project_id'],
+                 'user_id': current['user_id']},
+                version=report.CONSUMER_GENERATION_VERSION,
+                global_request_id=context.global_id)
+            if response.status_code == 204:
+                LOG.info('Allocation of %s moved to node %s: %s',
+                         instance.uuid, self._hyperv.node, wanted,
+                         instance=instance)
+                return
+            errors = response.json().get('errors') or [{}]
+            if errors[0].get('code') != 'placement.concurrent_update':
+                raise hvc_exc.AllocationNotMoved(
+                    instance_uuid=instance.uuid, node=self._hyperv.node,
+                    provider=mine,
+                    reason=errors[0].get('detail', response.text))
+            # Changed meanwhile (nova, or another node): read it again.
+        raise hvc_exc.AllocationNotMoved(
+            instance_uuid=instance.uuid, node=self._hyperv.node,
+            provider=mine, reason='it kept changing meanwhile')
+
+    def _bind_ports(self, context, instance):
+        """The instance's ports bound to this host (what an evacuation
+        does), and its network info cache refreshed from them."""
+        host = self._hyperv.host
+        ports = self._network_api.list_ports(
+            context, device_id=instance.uuid)['ports']
+        if all(port.get('binding:host_id') == host for port in ports):
+            return
+        self._network_api.setup_instance_network_on_host(context, instance,
+                                                         host)
+        self._network_api.get_instance_nw_info(context, instance)
+        LOG.info('Ports %s of %s bound to host %s',
+                 ', '.join(port['id'] for port in ports), instance.uuid,
+                 host, instance=instance)
+
+    def _let_go(self, vm_name):
+        if (self._is_here(self._owner(vm_name)) or
+                self._vmutils.vm_exists(vm_name)):
+            return  # Back here meanwhile.
+        instance_uuid = self._served.pop(vm_name, None)
+        instance = None
+        if instance_uuid:
+            instance = self._instance(nova_context.get_admin_context(),
+                                      instance_uuid)
+        if instance is not None and instance.task_state is not None:
+            # Nova moves it: its move cleans up the source itself.
+            return
+        network_info = instance.get_network_info() if instance else []
+        self._vmops.let_go(instance or _GoneVM(vm_name, instance_uuid),
+                           network_info)
+        LOG.info('%s left node %s: its console log reader and Open vSwitch '
+                 'ports here stopped', vm_name, self._hyperv.node)
+
+    # The periodic check, and the node's state.
+
+    @hvc_exc.translate_oswin_errors('check nova against the cluster')
+    def check(self):
+        """The nova VMs of this node that nova does not record here, or
+        whose allocation is not on this node: the names to reconcile.
+
+        Also what was let go of is forgotten, and the compute service
+        follows the node's state (sync_node_state)."""
+        context = nova_context.get_admin_context()
+        self.sync_node_state(context)
+        here = {name: notes[0] for name, notes in
+                self._vmutils.list_instance_notes()
+                if notes and uuidutils.is_uuid_like(notes[0])}
+        self._served = dict(here)
+        if not here:
+            return []
+        names = {instance_uuid: name for name, instance_uuid in here.items()}
+        instances = objects.InstanceList.get_by_filters(
+            context, {'uuid': list(names), 'deleted': False},
+            expected_attrs=[])
+        stale = [i for i in instances if not self._recorded_here(i)]
+        recorded = [i for i in instances if self._recorded_here(i)]
+        if recorded:
+            consumers = report.report_client_singleton()\
+                .get_allocations_for_resource_provider(
+                    context, self._hostops.node_uuid()).allocations
+            stale += [i for i in recorded if i.uuid not in consumers]
+        return sorted(names[i.uuid] for i in stale)
+
+    @hvc_exc.translate_oswin_errors('read the node\'s state in the cluster')
+    def sync_node_state(self, context=None):
+        """Disable this compute service while the cluster has the node
+        paused (drained) or down, so that nova puts no instance here; enable
+        it again once the node is up, unless someone else disabled it."""
+        context = context or nova_context.get_admin_context()
+        states = self._clusterutils.get_cluster_node_states()
+        state = next((s for name, s in states.items() if self._is_here(name)),
+                     None)
+        reason = None
+        if state in _NODE_STATES:
+            reason = DISABLED_REASON % (self._hyperv.node,
+                                        _NODE_STATES[state])
+        service = objects.Service.get_by_compute_host(context,
+                                                      self._hyperv.host)
+        if reason and not service.disabled:
+            service.disabled, service.disabled_reason = True, reason
+        elif (not reason and service.disabled and
+              (service.disabled_reason or '').startswith(_DISABLED_PREFIX)):
+            service.disabled, service.disabled_reason = False, None
+        else:
+            return
+        service.save()
+        self._virtapi.update_compute_provider_status(
+            context, self._hostops.node_uuid(), enabled=not service.disabled)
+        LOG.warning('Compute service of host %s %s: %s', self._hyperv.host,
+                    'disabled' if service.disabled else 'enabled again',
+                    reason or 'node %s is up in the failover cluster'
+                    % self._hyperv.node)
+
+    # What nova itself does with a VM the cluster moved.
+
+    def keeps(self, instance):
+        """Whether nova's destroy must leave the VM of ``instance`` alone:
+        the cluster runs it here while nova records it on another host (a
+        failover not followed yet, or a failback to a node that nova
+        evacuated it from). It is followed instead."""
+        if (instance.deleted or not instance.host or
+                instance.host == self._hyperv.host):
+            return False
+        owner = self._owner(instance.name)
+        if not self._is_here(owner):
+            return False
+        LOG.warning('Not destroying %s: the failover cluster runs it on this '
+                    'node %s while nova records it on host %s; nova follows '
+                    'it here instead', instance.name, self._hyperv.node,
+                    instance.host, instance=instance)
+        return True
+
+    def instance_on_disk(self, instance):
+        """Whether the instance's disks are on the cluster's storage (what
+        an evacuation to this node keeps)."""
+        try:
+            vmops_module.find_root_disk(self._hyperv, self._layout, instance)
+        except exception.DiskNotFound:
+            return False
+        return True
+
+    def adoptable(self, instance):
+        """Whether a VM of that name here is the instance itself, which nova
+        records on another host (a failover; what an evacuation here
+        adopts), rather than a VM in the way."""
+        return bool(instance.host) and instance.host != self._hyperv.host
+
+    @hvc_exc.translate_oswin_errors('evacuate an instance')
+    def evacuate(self, context, instance, image_meta, network_info,
+                 block_device_info, bdms, detach_block_devices,
+                 attach_block_devices):
+        """nova's evacuation (its host is down) to this node: the VM the
+        cluster runs is adopted here, moved here first through the cluster
+        if it runs on another node; only if the cluster has no VM of it is
+        one built again around its disks on the shared storage. Never a
+        second VM, never new disks."""
+        vm_name = instance.name
+        with self._lock(vm_name):
+            owner = self._owner(vm_name)
+            instance.task_state = task_states.REBUILD_SPAWNING
+            instance.save(expected_task_state=[task_states.REBUILDING])
+            if owner is None and not self._vmutils.vm_exists(vm_name):
+                self._rebuild_from_disks(context, instance, image_meta,
+                                         network_info, bdms,
+                                         detach_block_devices,
+                                         attach_block_devices)
+            else:
+                if owner is None:
+                    # Here, but it lost its group: clustered again.
+                    self._clusterutils.add_vm_to_cluster(
+                        vm_name, CONF.hyperv_cluster.max_failover_count,
+                        CONF.hyperv_cluster.failover_period,
+                        CONF.hyperv_cluster.auto_failback)
+                elif not self._is_here(owner):
+                    self._move_here(vm_name, owner)
+                self._volumeops.map_shares(block_device_info)
+                LOG.info('Evacuation of %s adopts its VM, which the failover '
+                         'cluster runs on this node %s', vm_name,
+                         self._hyperv.node, instance=instance)
+            self._vmops.take_over(instance, network_info)
+            if not self._vmops.is_running(instance):
+                self._vmops.power_on(instance)
+            self._served[vm_name] = instance.uuid
+            # Nova's evacuation claimed this node and kept the old one's
+            # claim until that node's nova-compute starts again: the VM
+            # does not run there.
+            self.move_allocation(context, instance)
+
+    def _move_here(self, vm_name, owner):
+        group = self._clusterutils.get_cluster_group_state_info(vm_name)
+        timeout = CONF.hyperv_cluster.live_migration_timeout or None
+        LOG.info('Moving %s from node %s to this node %s through the '
+                 'failover cluster', vm_name, owner, self._hyperv.node)
+        if group['state'] == os_win_const.CLUSTER_GROUP_ONLINE:
+            self._clusterutils.live_migrate_vm(vm_name, self._hyperv.node,
+                                               timeout)
+        else:
+            self._clusterutils.move_offline_vm(vm_name, self._hyperv.node,
+                                               timeout)
+
+    def _rebuild_from_disks(self, context, instance, image_meta,
+                            network_info, bdms, detach_block_devices,
+                            attach_block_devices):
+        vm_name = instance.name
+        if self._hyperv.pathutils.exists(self._layout.moved_mark(vm_name)):
+            # A VM that left its node while being deleted may run from them.
+            raise hvc_exc.InstanceDirectoryInUse(
+                vm_name=vm_name, path=self._layout.instance_dir(vm_name))
+        root = vmops_module.find_root_disk(self._hyperv, self._layout,
+                                           instance)
+        disks = [root] + [path for path in (
+            self._existing(vm_name, '%s.%s' % (disk, ext))
+            for disk in (layout.EPHEMERAL_DISK, layout.SWAP_DISK)
+            for ext in ('vhdx', 'vhd')) if path]
+        # As nova's own evacuation: the volumes attached anew for this host.
+        detach_block_devices(context, bdms)
+        block_device_info = attach_block_devices(context, instance, bdms)
+        LOG.info('The failover cluster has no VM of %s: building it again '
+                 'on this node %s around its disks %s', vm_name,
+                 self._hyperv.node, ', '.join(disks), instance=instance)
+        try:
+            self._vmops.build_vm(
+                instance, self._vmops.vm_generation(image_meta),
+                self._layout.instance_dir(vm_name), disks,
+                self._existing(vm_name, layout.CONFIG_DRIVE), network_info,
+                block_device_info)
+        except Exception:
+            self._vmops.destroy(instance, destroy_disks=False,
+                                network_info=network_info)
+            raise
+
+    def _existing(self, vm_name, name):
+        path = self._layout.instance_file(vm_name, name)
+        return path if self._hyperv.pathutils.exists(path) else None
+
+
+def _on_node(held, node_rp, flavor):
+    """The allocations ``held`` ({provider: {class: amount}}) with the node
+    resources on ``node_rp`` only: the ones held there already, else those
+    of another node's provider, else what the flavor asks."""
+    wanted, node_parts = {}, {}
+    for rp, resources in held.items():
+        rest = {rc: n for rc, n in resources.items()
+                if rc not in NODE_RESOURCES}
+        part = {rc: n for rc, n in resources.items() if rc in NODE_RESOURCES}
+        if rest:
+            wanted[rp] = rest
+        if part:
+            node_parts[rp] = part
+    if node_rp in node_parts:
+        part = node_parts[node_rp]
+    elif node_parts:
+        part = node_parts[sorted(node_parts)[0]]
+    else:
+        part = {orc.VCPU: flavor.vcpus, orc.MEMORY_MB: flavor.memory_mb}
+    wanted[node_rp] = dict(wanted.get(node_rp, {}), **part)
+    return wanted
