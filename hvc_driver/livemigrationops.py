@@ -45,17 +45,13 @@ class LiveMigrationOps(object):
     def _clusterutils(self):
         return self._hyperv.clusterutils
 
-    def _is_cluster_node(self, node):
-        return any(node.lower() == member.lower() for member in
-                   self._clusterutils.get_cluster_node_names())
-
     # On the destination.
 
     @hvc_exc.translate_oswin_errors('check a live migration to this node')
     def check_can_live_migrate_destination(self, context, instance,
                                            src_compute_info):
         source = src_compute_info['hypervisor_hostname']
-        if not self._is_cluster_node(source):
+        if not self._hyperv.in_this_cluster(source):
             raise exception.MigrationPreCheckError(
                 reason='%s runs on %s, which is not a node of the failover '
                        'cluster of %s: live migration between clusters is '

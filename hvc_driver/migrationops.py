@@ -88,10 +88,6 @@ class MigrationOps(object):
         return objects.Migration.get_by_id(
             context, instance.migration_context.migration_id)
 
-    def _in_this_cluster(self, node):
-        return any(node.lower() == member.lower() for member in
-                   self._clusterutils.get_cluster_node_names())
-
     # On the source.
 
     def migrate_disk_and_power_off(self, context, instance, flavor,
@@ -105,7 +101,7 @@ class MigrationOps(object):
         """
         migration = self._migration(context, instance)
         dest_node = migration.dest_node
-        inside = self._in_this_cluster(dest_node)
+        inside = self._hyperv.in_this_cluster(dest_node)
         self._check_move(context, instance, flavor, inside)
         was_running = self._vmops.is_running(instance)
         self._vmops.power_off(instance, timeout, retry_interval)
@@ -181,7 +177,7 @@ class MigrationOps(object):
         and its disks are the destination's (a resize on this same node
         keeps its chain). From a move out of the cluster, the directory
         the source kept for a revert goes."""
-        if self._in_this_cluster(migration.dest_node):
+        if self._hyperv.in_this_cluster(migration.dest_node):
             LOG.info('Resize of %s confirmed; its disks keep their revert '
                      'points as parents', instance.name, instance=instance)
             return
@@ -200,7 +196,7 @@ class MigrationOps(object):
     def finish_revert_migration(self, context, instance, migration,
                                 network_info, block_device_info, power_on):
         vm_name = instance.name
-        if not self._in_this_cluster(migration.dest_node):
+        if not self._hyperv.in_this_cluster(migration.dest_node):
             # Its directory is here, its VM was let go: build it again.
             self._vmops.storage_of(instance,
                                    self._allocations(context, instance))
@@ -306,7 +302,7 @@ class MigrationOps(object):
         if not (self._clusterutils.vm_exists(vm_name) and
                 self._hyperv.is_this_node(
                     self._clusterutils.get_vm_host(vm_name)) and
-                self._in_this_cluster(migration.source_node)):
+                self._hyperv.in_this_cluster(migration.source_node)):
             return False
         self._vmops.power_off(instance)
         self._vmops.let_go(instance, network_info)

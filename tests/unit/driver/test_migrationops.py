@@ -1,6 +1,8 @@
 """MigrationOps' refusals, on the simulated cluster: each leaves the VM
 running where it was, before anything is touched."""
 
+import json
+import os
 from unittest import mock
 
 from nova import exception
@@ -83,9 +85,18 @@ class MigrationOpsTestCase(driver_fixtures.SimulatedTestCase):
         self._allocate('other-csv-rp')
         self._assert_refused(self._flavor(), 'HyperVClusterKeepCSVFilter')
 
-    def test_another_cluster_is_refused(self):
+    def test_to_another_cluster_the_vm_goes_and_its_disks_stay(self):
         self.migration.dest_node = 'b1'
-        self._assert_refused(self._flavor(), 'not a node of the failover')
+        info = json.loads(self.ops.migrate_disk_and_power_off(
+            None, self.instance, self._flavor(), [], 0, 0))
+        inst_dir = self.layout.instance_dir(self.instance.name)
+        self.assertEqual(
+            {'cluster': 'cluster1', 'source_node': 'node1',
+             'source_dir': inst_dir}, info)
+        self.assertIsNone(self.cluster.state.get_vm(self.instance.name))
+        self.assertIsNone(self.cluster.state.get_cluster_group(
+            self.instance.name))
+        self.assertTrue(os.path.exists(os.path.join(inst_dir, 'root.vhdx')))
 
     def test_a_move_within_the_cluster(self):
         self.ops.migrate_disk_and_power_off(None, self.instance,
