@@ -187,9 +187,10 @@ class ClusterOps(object):
         elif failed and instance.vm_state != vm_states.ERROR:
             self._report_failed(context, instance, instance.host)
             instance.save(expected_task_state=[None])
-        self.move_allocation(context, instance)
         self._bind_ports(context, instance)
         self._vmops.take_over(instance, instance.get_network_info())
+        # Last: placement may refuse (no room here), which is retried.
+        self.move_allocation(context, instance)
 
     @staticmethod
     def _check_idle(context, instance):
@@ -216,7 +217,9 @@ class ClusterOps(object):
         scheduler = query.SchedulerQueryClient()
         if old_host:
             scheduler.delete_instance_info(context, old_host, instance.uuid)
-        scheduler.update_instance_info(context, instance.host, instance)
+        scheduler.update_instance_info(
+            context, instance.host,
+            objects.InstanceList(objects=[instance]))
         LOG.info('The failover cluster moved %s from host %s to node %s: '
                  'nova now records it on host %s', instance.name, old_host,
                  self._hyperv.node, instance.host, instance=instance)

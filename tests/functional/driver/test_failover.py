@@ -9,12 +9,18 @@ cluster; the simulated cluster reports its owner changes as a real one
 does, and nothing else tells nova. Run with stestr or testtools.
 """
 
+import io
+import os
+import random
 import time
 
+import fixtures
+
 from nova import context as nova_context
-from nova import objects
+from nova import utils as nova_utils
 
 from hvc_driver import clusterops
+from hvc_driver import imagecache
 from hvc_oswin_api import constants as os_win_const
 from tests.functional.driver import test_nova_cluster
 
@@ -75,20 +81,27 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
                 (port is None or self.neutron.show_port(port['id'])[
                     'port']['binding:host_id'] == node))
 
-    def _assert_followed(self, server, node, port=None):
-        """The cluster runs it on ``node``, and nova agrees in every way."""
+    def _assert_followed(self, server, node, port=None, alone=True):
+        """The cluster runs it on ``node``, and nova agrees in every way;
+        for the only server (``alone``), nothing is allocated elsewhere."""
         vm = self._vm(server)
         self.assertEqual(node, vm.node)
         self.assertEqual(node, self.sim.get_cluster_group(vm.name).owner_node)
         self._wait_until('nova follows %s to %s' % (vm.name, node),
                          lambda: self._nova_agrees(server, node, port))
-        # Allocations once: nothing left on another node.
-        for other, usage in self._usages().items():
-            if other != node:
-                self.assertEqual({'VCPU': 0, 'MEMORY_MB': 0}, usage, other)
-        self.assertEqual(10, self._get_provider_usages(self.csv_rp)[
-            'DISK_GB'])
+        if alone:
+            self._assert_usages({node: 1})
         return self.api.get_server(server['id'])
+
+    def _assert_usages(self, servers_by_node):
+        """Each node's provider holds its servers' (of self.flavor) VCPU and
+        MEMORY_MB once, and the CSV their disks once."""
+        for node, usage in self._usages().items():
+            count = servers_by_node.get(node, 0)
+            self.assertEqual({'VCPU': 2 * count, 'MEMORY_MB': 1024 * count},
+                             usage, node)
+        self.assertEqual(10 * sum(servers_by_node.values()),
+                         self._get_provider_usages(self.csv_rp)['DISK_GB'])
 
     def _events(self, server):
         return [a['action'] for a in self.api.api_get(
@@ -98,6 +111,54 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
     def _console(self, server):
         return self.api.post_server_action(
             server['id'], {'os-getConsoleOutput': {}})['output']
+
+    def _driver(self, node):
+        return self.computes[node].manager.driver
+
+    def _service(self, node):
+        [service] = self.admin_api.get_services(host=node,
+                                                binary='nova-compute')
+        return service
+
+    def _compute_down(self, node):
+        """nova-compute of ``node`` stops, and nova knows it is down (as
+        its service group says some time after)."""
+        self.computes[node].stop()
+        with nova_utils.temporary_mutation(self.admin_api,
+                                           microversion='2.53'):
+            self.admin_api.put_service_force_down(
+                self._service(node)['id'], True)
+
+    def _compute_up(self, node):
+        """nova-compute of ``node`` starts again (a new process)."""
+        self.computes[node] = self.restart_compute_service(
+            self.computes[node], keep_hypervisor_state=False)
+        with nova_utils.temporary_mutation(self.admin_api,
+                                           microversion='2.53'):
+            self.admin_api.put_service_force_down(
+                self._service(node)['id'], False)
+
+    def _deaf(self, node):
+        """nova-compute of ``node`` follows nothing (its notifications and
+        checks lost)."""
+        self.useFixture(fixtures.MonkeyPatch(
+            'hvc_driver.clusterops.ClusterOps.reconcile',
+            _unless(node, clusterops.ClusterOps.reconcile)))
+
+    def _evacuate(self, server, host=None):
+        body = {'host': host} if host else {}
+        with nova_utils.temporary_mutation(self.admin_api,
+                                           microversion='2.74'):
+            return self._evacuate_server(server, body,
+                                         expected_state='ACTIVE')
+
+
+def _unless(node, reconcile):
+    """ClusterOps.reconcile, except on ``node``."""
+    def reconcile_unless(ops, vm_name):
+        if not ops._hyperv.is_this_node(node):
+            return reconcile(ops, vm_name)
+    return reconcile_unless
 
 
 class TestFailover(FailoverTestCase):
@@ -129,3 +190,323 @@ class TestFailover(FailoverTestCase):
         self.assertEqual([], self.sim.vms())
         self.assertEqual({'VCPU': 0, 'MEMORY_MB': 0},
                          self._usages()['node2'])
+
+    def test_a_bounce_storm_ends_with_the_last_owner(self):
+        port = self._port()
+        server = self._boot_on('node1', port)
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        rng = random.Random(9)
+        node = 'node1'
+        start = time.monotonic()
+        for _move in range(20):
+            node = rng.choice([n for n in NODES if n != node])
+            self.sim.move_vm(name, node, restart=rng.random() < 0.5)
+            time.sleep(rng.uniform(0, 1))
+        self.assertLess(time.monotonic() - start, 60)
+        self._assert_followed(server, node, port)
+        # And it stays so: nothing left to undo it.
+        time.sleep(1)
+        self.assertTrue(self._nova_agrees(server, node, port))
+        self.assertEqual([name], [vm.name for vm in self.sim.vms()])
+        for other in set(NODES) - {node}:
+            self.assertFalse(self._driver(other)._vmops.logs_console_of(
+                name), other)
+        self.assertTrue(self._driver(node)._vmops.logs_console_of(name))
+
+    def test_a_delete_after_a_failover_deletes(self):
+        # It used to be refused (the VM was not on nova's host).
+        server = self._boot_on('node1')
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self.sim.move_vm(name, 'node3', restart=True)
+        self._assert_followed(server, 'node3')
+        self._delete_server(server)
+        self.assertEqual([], self.sim.vms())
+        self.assertFalse(os.path.exists(os.path.join(
+            self.cluster.instances_path, name)))
+        self.assertEqual({}, self._get_allocations_by_server_uuid(
+            server['id']))
+
+    def test_nova_moves_are_nova_s_own(self):
+        # The cluster reports the owner change of nova's live migration
+        # too: the destination stands aside while nova moves it.
+        server = self._boot_on('node1')
+        with nova_utils.temporary_mutation(self.admin_api,
+                                           microversion='2.74'):
+            self.admin_api.post_server_action(server['id'], {
+                'os-migrateLive': {'host': 'node2',
+                                   'block_migration': 'auto'}})
+        self._wait_for_migration_status(server, ['completed'])
+        self._assert_followed(server, 'node2')
+        self.assertNotIn(clusterops.FAILOVER_ACTION, self._events(server))
+
+
+class TestNodeDown(FailoverTestCase):
+
+    def test_a_node_down_with_five_vms(self):
+        servers = [self._boot_on('node1') for _ in range(5)]
+        self._compute_down('node1')
+        placements = self.sim.node_down('node1')
+        self.assertTrue(all(p.node for p in placements), placements)
+        where = {p.vm_name: p.node for p in placements}
+        self.assertEqual({'node2', 'node3'}, set(where.values()))
+        for server in servers:
+            node = where[server['OS-EXT-SRV-ATTR:instance_name']]
+            server = self._assert_followed(server, node, alone=False)
+            self.assertEqual('ACTIVE', server['status'])
+            self.assertIn('booting on %s' % node, self._console(server))
+        self._assert_usages({node: list(where.values()).count(node)
+                             for node in NODES})
+
+    def test_a_vm_no_node_can_restart_is_reported(self):
+        big = self._flavor(disk=1, memory_mb=9000, vcpu=1, disk_group=True)
+        fill = self._flavor(disk=1, memory_mb=8000, vcpu=1, disk_group=True)
+        server = self._boot(big, host='node1')
+        for node in ('node2', 'node3'):
+            self._boot(fill, host=node)
+        self._compute_down('node1')
+        [placement] = [p for p in self.sim.node_down('node1')
+                       if p.vm_name == server['OS-EXT-SRV-ATTR:instance_name']]
+        self.assertIsNone(placement.node)
+        server = self._wait_for_state_change(server, 'ERROR')
+        owner = self._vm(server).node
+        self.assertEqual(owner, server['OS-EXT-SRV-ATTR:host'])
+        self.assertIn('could not restart %s after it left host node1'
+                      % server['OS-EXT-SRV-ATTR:instance_name'],
+                      server['fault']['message'])
+        self.assertIn('needs 9000 MB', server['fault']['message'])
+        # Placement has no room for it there either: its allocation stays
+        # on node1, and nova keeps trying (and saying so).
+        allocations = self._get_allocations_by_server_uuid(server['id'])
+        self.assertEqual({'VCPU': 1, 'MEMORY_MB': 9000},
+                         allocations[self.node_rp['node1']]['resources'])
+        self._wait_until('the refusal is logged', lambda: (
+            'Placement refused to move' in self.stdlog.logger.output))
+
+
+class TestStoppedComputes(FailoverTestCase):
+
+    def test_a_failover_to_a_stopped_compute_is_reclaimed_at_its_start(self):
+        port = self._port()
+        server = self._boot_on('node1', port)
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self.computes['node2'].stop()
+        self.sim.move_vm(name, 'node2', restart=True)
+        time.sleep(1)
+        # Nobody followed it: node2's nova-compute is down.
+        self.assertEqual('node1', self.api.get_server(server['id'])[
+            'OS-EXT-SRV-ATTR:host'])
+        self.computes['node2'] = self.restart_compute_service(
+            self.computes['node2'], keep_hypervisor_state=False)
+        self._assert_followed(server, 'node2', port)
+
+
+class TestPeriodicCheck(FailoverTestCase):
+
+    check_interval = 1
+
+    def setUp(self):
+        # Every notification lost, from the nova-computes' start.
+        self.useFixture(fixtures.MonkeyPatch(
+            'hvc_driver.failover.Follower._heard', lambda *args: None))
+        super().setUp()
+
+    def test_a_lost_notification_is_found_by_the_check(self):
+        server = self._boot_on('node1')
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self.sim.move_vm(name, 'node3', restart=True)
+        self._assert_followed(server, 'node3')
+
+
+class TestEvacuate(FailoverTestCase):
+
+    def test_evacuation_adopts_the_vm_the_cluster_runs_there(self):
+        port = self._port()
+        server = self._boot_on('node1', port)
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        files = self._disk_files(name)
+        self._deaf('node2')
+        self._compute_down('node1')
+        self.sim.node_down('node1')
+        self.assertEqual('node2', self._vm(server).node)
+        started = self._vm(server).started_at
+        server = self._evacuate(server, 'node2')
+        self._assert_followed(server, 'node2', port)
+        vm = self._vm(server)
+        # The same VM, on the same disks: adopted, not made again.
+        self.assertEqual((started, os_win_const.HYPERV_VM_STATE_ENABLED),
+                         (vm.started_at, vm.state))
+        self.assertEqual(files, self._disk_files(name))
+        self.assertEqual([name], [v.name for v in self.sim.vms()])
+
+    def test_evacuation_moves_the_vm_through_the_cluster(self):
+        server = self._boot_on('node1')
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self._compute_down('node1')
+        self._compute_down('node2')
+        self.sim.move_vm(name, 'node2', restart=True)
+        self.sim.node_down('node1')
+        server = self._evacuate(server)
+        self._assert_followed(server, 'node3')
+        self.assertEqual([name], [v.name for v in self.sim.vms()])
+        # node2 comes back: the VM that left it stays where it runs.
+        self._compute_up('node2')
+        time.sleep(1)
+        self._assert_followed(server, 'node3')
+
+    def test_evacuation_rebuilds_a_lost_vm_around_its_disks(self):
+        server = self._boot_on('node1')
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        files = self._disk_files(name)
+        self._compute_down('node1')
+        # The node went down with the VM's configuration: the cluster has
+        # no VM of it any more; its disks are on the CSV.
+        self.sim.node_down('node1')
+        self.sim.delete_cluster_group(name)
+        self.sim.delete_vm(name)
+        server = self._evacuate(server, 'node3')
+        self._assert_followed(server, 'node3')
+        vm = self._vm(server)
+        self.assertEqual(os_win_const.HYPERV_VM_STATE_ENABLED, vm.state)
+        self.assertEqual(sorted(files),
+                         sorted(d.path for d in self.sim.disks(name)))
+        self.assertEqual(files, self._disk_files(name))
+        self.assertIn('booting on node3', self._console(server))
+
+    def test_the_old_node_returning_destroys_nothing(self):
+        server = self._boot_on('node1')
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self._deaf('node2')
+        self._compute_down('node1')
+        self.sim.node_down('node1')
+        server = self._evacuate(server, 'node2')
+        self._assert_followed(server, 'node2')
+        # node1 is back, and the cluster fails the VM back to it: nova
+        # evacuated it from node1, whose nova-compute must not destroy it.
+        self.assertEqual(
+            [name], [p.vm_name for p in self.sim.node_up('node1',
+                                                         failback=True)])
+        self._compute_up('node1')
+        self._assert_followed(server, 'node1')
+        self.assertEqual(os_win_const.HYPERV_VM_STATE_ENABLED,
+                         self._vm(server).state)
+        migrations = self.admin_api.api_get(
+            '/os-migrations?instance_uuid=%s' % server['id']).body[
+                'migrations']
+        self.assertEqual(['completed'], [m['status'] for m in migrations])
+
+    def _disk_files(self, name):
+        """The instance's files and their contents."""
+        inst_dir = os.path.join(self.cluster.instances_path, name)
+        return {os.path.join(inst_dir, f): open(os.path.join(inst_dir, f),
+                                                'rb').read()
+                for f in os.listdir(inst_dir) if f.endswith('.vhd')}
+
+
+class TestMaintenance(FailoverTestCase):
+
+    check_interval = 1
+
+    def test_drain_and_resume(self):
+        servers = [self._boot_on('node1') for _ in range(2)]
+        started = {s['id']: self._vm(s).started_at for s in servers}
+        self.sim.drain('node1')
+        where = {}
+        for server in servers:
+            where[server['id']] = self._vm(server).node
+            self._assert_followed(server, where[server['id']], alone=False)
+            # Live-migrated: not restarted.
+            self.assertEqual(started[server['id']],
+                             self._vm(server).started_at)
+        self._assert_usages({node: list(where.values()).count(node)
+                             for node in NODES})
+        self._wait_until('node1 disabled',
+                         lambda: self._service('node1')['status'] ==
+                         'disabled')
+        self.assertIn('node node1 is paused (drained)',
+                      self._service('node1')['disabled_reason'])
+        self.assertIn('COMPUTE_STATUS_DISABLED',
+                      self._get_provider_traits(self.node_rp['node1']))
+        # No new instance there.
+        self._boot(self.flavor, host='node1', expected_state='ERROR')
+        self.sim.resume('node1')
+        self._wait_until('node1 enabled',
+                         lambda: self._service('node1')['status'] ==
+                         'enabled')
+        self.assertNotIn('COMPUTE_STATUS_DISABLED',
+                         self._get_provider_traits(self.node_rp['node1']))
+        self._boot_on('node1')
+
+    def test_a_service_an_operator_disabled_stays_disabled(self):
+        with nova_utils.temporary_mutation(self.admin_api,
+                                           microversion='2.53'):
+            self.admin_api.put_service(self._service('node1')['id'], {
+                'status': 'disabled', 'disabled_reason': 'firmware'})
+        self.sim.drain('node1')
+        self.sim.resume('node1')
+        time.sleep(2.5)
+        service = self._service('node1')
+        self.assertEqual(('disabled', 'firmware'),
+                         (service['status'], service['disabled_reason']))
+
+
+class TestImageCache(FailoverTestCase):
+
+    def _image(self, name):
+        data = b'\0' * 4096
+        return self.glance.create(None, {
+            'name': name, 'disk_format': 'vhd', 'container_format': 'bare',
+            'size': len(data), 'properties': {}}, data=io.BytesIO(data))['id']
+
+    def _cached(self):
+        cache = os.path.join(self.cluster.instances_path, '_base')
+        return sorted(f for f in os.listdir(cache)
+                      if imagecache._CACHED.match(f))
+
+    def test_concurrent_boots_of_one_image_download_it_once(self):
+        image = self._image('once')
+        downloads = []
+        download = self.glance.download
+
+        def counting(context, image_id, *args, **kwargs):
+            downloads.append(image_id)
+            time.sleep(0.5)  # Long enough for the others to come.
+            return download(context, image_id, *args, **kwargs)
+        self.useFixture(fixtures.MockPatchObject(
+            self.glance, 'download', side_effect=counting))
+        with nova_utils.temporary_mutation(self.admin_api,
+                                           microversion='2.74'):
+            # All three asked for before any is built.
+            servers = [
+                self.admin_api.post_server({'server': dict(
+                    self._build_server(image_uuid=image,
+                                       flavor_id=self.flavor,
+                                       networks='none'), host=node)})
+                for node in NODES]
+        for server in servers:
+            self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual(sorted(NODES), sorted(
+            self.api.get_server(s['id'])['OS-EXT-SRV-ATTR:host']
+            for s in servers))
+        self.assertEqual([image], downloads)
+
+    def test_cleanup_keeps_what_a_vm_of_another_node_uses(self):
+        self.flags(remove_unused_original_minimum_age_seconds=0,
+                   remove_unused_resized_minimum_age_seconds=0,
+                   group='image_cache')
+        kept, unused = self._image('kept'), self._image('unused')
+        in_use = self._create_server(
+            image_uuid=kept, flavor_id=self.flavor, networks='none',
+            host='node2', api=self.admin_api)
+        gone = self._create_server(
+            image_uuid=unused, flavor_id=self.flavor, networks='none',
+            host='node3', api=self.admin_api)
+        self._delete_server(gone)
+        cached = self._cached()
+        self.assertEqual(4, len(cached), cached)  # Each, and grown to 10 GB.
+        compute = self.computes['node1']
+        compute.manager._run_image_cache_manager_pass(
+            nova_context.get_admin_context())
+        self.assertEqual(sorted(f for f in cached if f.startswith(kept)),
+                         self._cached())
+        # The VM on node2 still runs from them.
+        self._reboot_server(in_use, hard=True)
