@@ -1,0 +1,200 @@
+"""How fast nova follows the failover cluster, and how often an image is
+downloaded, in nova's in-process deployment (real API, conductor,
+scheduler, three nova-compute services with HyperVClusterDriver on one
+simulated cluster, placement with the CSV published by placement_sync).
+
+    .venv/bin/python tools/bench_failover.py [--failovers 10] [--vms 50]
+
+Prints:
+
+- for each of ``--failovers`` failovers of one VM (between random nodes),
+  the time from the owner change (recorded by the simulated cluster as a
+  real one notifies it) to nova's host and the allocations being right;
+  compute-hyperv polled for failovers every 2 s;
+- three nodes booting one new image at once: downloads from glance and
+  bytes (compute-hyperv: one per node);
+- a node with ``--vms`` VMs going down: the time until every VM's host
+  and the allocations of every node are right.
+
+The simulated cluster's listener looks at the state file every
+hvc_sim.oswin.OWNER_CHANGE_POLL_INTERVAL seconds; on Windows os-win's
+listener is woken by the cluster's notification port.
+"""
+
+import argparse
+import io
+import os
+import random
+import statistics
+import sys
+import time
+
+import testtools
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+# Nova's monkey patching comes first (see tests/functional/driver).
+from tests.functional.driver import test_failover  # noqa: I100
+
+from nova import context as nova_context  # noqa: E402
+from nova import objects  # noqa: E402
+from nova import utils as nova_utils  # noqa: E402
+
+from hvc_sim import oswin as sim_oswin  # noqa: E402
+
+NODES = test_failover.NODES
+POLL = 0.01
+TIMEOUT = 120
+ARGS = None
+
+
+class Bench(test_failover.FailoverTestCase):
+
+    def setUp(self):
+        # Room for many small VMs on one node.
+        self.flags(cpu_allocation_ratio=16.0)
+        self.flags(instances=-1, cores=-1, ram=-1, group='quota')
+        super().setUp()
+        self.small = self._flavor(disk=1, memory_mb=256, vcpu=1,
+                                  disk_group=True)
+        self.context = nova_context.get_admin_context()
+
+    def _wait(self, what, check):
+        deadline = time.monotonic() + TIMEOUT
+        while not check():
+            if time.monotonic() > deadline:
+                self.fail('%s: not within %d s' % (what, TIMEOUT))
+            time.sleep(POLL)
+        return time.monotonic()
+
+    def _right(self, instance_uuid, node):
+        """nova's record and the allocation of one instance say node."""
+        instance = objects.Instance.get_by_uuid(self.context, instance_uuid)
+        if (instance.host, instance.node) != (node, node):
+            return False
+        allocations = self._get_allocations_by_server_uuid(instance_uuid)
+        return 'VCPU' in allocations.get(self.node_rp[node], {}).get(
+            'resources', {}) and len(allocations) == 2
+
+    def test_bench(self):
+        out = sys.stdout
+        print('\nnova follows the failover cluster (in-process nova, '
+              'simulated cluster of %d nodes; listener poll %.2f s)'
+              % (len(NODES), sim_oswin.OWNER_CHANGE_POLL_INTERVAL),
+              file=out)
+        self._failovers(out)
+        self._image_downloads(out)
+        self._node_down(out)
+
+    def _failovers(self, out):
+        server = self._boot_on('node1')
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        rng = random.Random(9)
+        node, times = 'node1', []
+        for _failover in range(ARGS.failovers):
+            node = rng.choice([n for n in NODES if n != node])
+            start = time.monotonic()
+            self.sim.move_vm(name, node, restart=True)
+            times.append(self._wait('failover to %s' % node,
+                                    lambda: self._right(server['id'],
+                                                        node)) - start)
+            time.sleep(0.2)
+        print('\nFailover of one VM (%d times): nova\'s host and allocations '
+              'right after %.0f ms median, %.0f ms min, %.0f ms max (goal: '
+              'under 1000 ms; compute-hyperv polled every 2000 ms)'
+              % (len(times), statistics.median(times) * 1000,
+                 min(times) * 1000, max(times) * 1000), file=out)
+        self._delete_server(server)
+
+    def _node_down(self, out):
+        with nova_utils.temporary_mutation(self.admin_api,
+                                           microversion='2.74'):
+            self.admin_api.post_server({'server': dict(self._build_server(
+                image_uuid=test_failover.test_nova_cluster.VHD_IMAGE,
+                flavor_id=self.small, networks='none'), host='node1',
+                min_count=ARGS.vms)})
+        uuids = []
+
+        def all_active():
+            servers = self.api.get_servers(detail=True)
+            if any(s['status'] == 'ERROR' for s in servers):
+                self.fail('a boot failed: %s' % servers)
+            uuids[:] = [s['id'] for s in servers]
+            return (len(servers) == ARGS.vms and
+                    all(s['status'] == 'ACTIVE' for s in servers))
+        self._wait('%d servers ACTIVE' % ARGS.vms, all_active)
+        self._compute_down('node1')
+        start = time.monotonic()
+        placements = self.sim.node_down('node1')
+        moved = time.monotonic()
+        where = {p.vm_name: p.node for p in placements}
+        counts = {node: list(where.values()).count(node) for node in NODES}
+
+        def consistent():
+            instances = objects.InstanceList.get_by_filters(
+                self.context, {'uuid': uuids})
+            if any(where.get(i.name) != i.host for i in instances):
+                return False
+            usages = self._usages()
+            return all(usages[node]['VCPU'] == counts[node]
+                       for node in NODES)
+        done = self._wait('%d VMs followed' % ARGS.vms, consistent)
+        print('\nNode down with %d VMs: the cluster restarted them on %s in '
+              '%.2f s; nova\'s hosts and every node\'s allocations right '
+              '%.2f s after the node went down'
+              % (ARGS.vms, ', '.join('%s %d' % kv for kv in sorted(
+                  counts.items()) if kv[1]), moved - start, done - start),
+              file=out)
+
+    def _image_downloads(self, out):
+        data = os.urandom(4096)
+        image = self.glance.create(None, {
+            'name': 'bench', 'disk_format': 'vhd',
+            'container_format': 'bare', 'size': len(data),
+            'properties': {}}, data=io.BytesIO(data))['id']
+        downloads = []
+        download = self.glance.download
+
+        def counting(context, image_id, *args, **kwargs):
+            chunks = download(context, image_id, *args, **kwargs)
+            downloads.append(len(data))
+            time.sleep(0.5)  # A download takes time: the others wait.
+            return chunks
+        self.useFixture(test_failover.fixtures.MockPatchObject(
+            self.glance, 'download', side_effect=counting))
+        with nova_utils.temporary_mutation(self.admin_api,
+                                           microversion='2.74'):
+            servers = [self.admin_api.post_server({'server': dict(
+                self._build_server(image_uuid=image, flavor_id=self.flavor,
+                                   networks='none'), host=node)})
+                for node in NODES]
+        for server in servers:
+            self._wait_for_state_change(server, 'ACTIVE')
+        for server in servers:
+            self._delete_server(server)
+        print('\n%d nodes booting one new image at once: %d download(s), '
+              '%d bytes from glance (goal: one; one per node without the '
+              'cluster\'s shared cache: %d bytes)'
+              % (len(NODES), len(downloads), sum(downloads),
+                 len(NODES) * len(data)), file=out)
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--failovers', type=int, default=10)
+    parser.add_argument('--vms', type=int, default=50)
+    ARGS = parser.parse_args()
+    result = testtools.TextTestResult(sys.stderr)
+    case = Bench('test_bench')
+    result.startTestRun()
+    try:
+        case.run(result)
+    finally:
+        result.stopTestRun()
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
