@@ -165,9 +165,11 @@ class Bench(test_failover.FailoverTestCase):
             self.glance, 'download', side_effect=counting))
         with nova_utils.temporary_mutation(self.admin_api,
                                            microversion='2.74'):
-            servers = [self.admin_api.post_server({'server': dict(
-                self._build_server(image_uuid=image, flavor_id=self.flavor,
-                                   networks='none'), host=node)})
+            servers = [
+                self.admin_api.post_server({'server': dict(
+                    self._build_server(image_uuid=image,
+                                       flavor_id=self.flavor,
+                                       networks='none'), host=node)})
                 for node in NODES]
         for server in servers:
             self._wait_for_state_change(server, 'ACTIVE')
