@@ -141,8 +141,9 @@ class ClusterOps(object):
     def served_here(self, vm_name):
         """Whether this node runs something for ``vm_name``, or did when it
         last looked."""
-        return (vm_name in self._served or
-                self._vmops.logs_console_of(vm_name))
+        return bool(vm_name in self._served or
+                    self._vmops.served(vm_name) or
+                    self._vmops.logs_console_of(vm_name))
 
     # Following the cluster.
 
@@ -294,7 +295,8 @@ class ClusterOps(object):
         if (self._is_here(self._owner(vm_name)) or
                 self._vmutils.vm_exists(vm_name)):
             return  # Back here meanwhile.
-        instance_uuid = self._served.pop(vm_name, None)
+        instance_uuid = (self._served.pop(vm_name, None) or
+                         self._vmops.served(vm_name))
         instance = None
         if instance_uuid:
             instance = self._instance(nova_context.get_admin_context(),

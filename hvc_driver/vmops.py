@@ -70,6 +70,9 @@ class VMOps(object):
         self._serialconsoleops = serialconsoleops.SerialConsoleOps(
             hyperv, self._layout)
         self._vifops = vifops.VIFOps(hyperv)
+        # Nova's VMs this node spawned or took over (VM name: instance
+        # uuid): what to let go of when the cluster moves one away.
+        self._served = {}
 
     @property
     def _vmutils(self):
@@ -140,6 +143,7 @@ class VMOps(object):
     def take_over(self, instance, network_info):
         """What runs outside a VM that now runs here: its Open vSwitch
         ports in this node's OVS, and the reader of its serial port."""
+        self._served[instance.name] = instance.uuid
         for vif in network_info or []:
             self._vifops.plug(instance, vif)
         if self.is_running(instance):
@@ -154,6 +158,7 @@ class VMOps(object):
         """What this node ran outside a VM that runs elsewhere now: its
         serial port's reader, its Open vSwitch ports here. Never raises:
         the VM itself is not affected."""
+        self._served.pop(instance.name, None)
         self._serialconsoleops.stop_log(instance.name)
         for vif in network_info or []:
             try:
@@ -166,6 +171,11 @@ class VMOps(object):
     def logs_console_of(self, vm_name):
         """Whether this node reads the serial port of ``vm_name``."""
         return self._serialconsoleops.is_logging(vm_name)
+
+    def served(self, vm_name):
+        """The uuid of the instance of ``vm_name`` if this node spawned or
+        took over that VM and has not let it go since, else None."""
+        return self._served.get(vm_name)
 
     def start_serial_console_logs(self):
         """On host start: log the serial ports of nova's VMs that run."""
@@ -383,6 +393,7 @@ class VMOps(object):
                     # cleanup calls destroy again.
                     LOG.exception('Cleaning up after the failed spawn of %s '
                                   'failed', vm_name, instance=instance)
+        self._served[vm_name] = instance.uuid
         LOG.info('Spawned %s on node %s', vm_name, self._hyperv.node,
                  instance=instance)
 
@@ -498,6 +509,7 @@ class VMOps(object):
             raise hvc_exc.InstanceMovedDuringDelete(
                 vm_name=vm_name, owner='another node', node=self._hyperv.node)
         # The VM is gone from this node: what its ports left outside it.
+        self._served.pop(vm_name, None)
         for vif in network_info or []:
             self._vifops.unplug(instance, vif)
         if destroy_disks:

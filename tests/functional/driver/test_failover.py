@@ -191,6 +191,43 @@ class TestFailover(FailoverTestCase):
         self.assertEqual({'VCPU': 0, 'MEMORY_MB': 0},
                          self._usages()['node2'])
 
+    def test_an_open_vswitch_port_moves_with_it(self):
+        self.flags(vswitch_name='ovs-switch', group='hyperv_cluster')
+        port = self.neutron.create_port({'port': {
+            'network_id': self.neutron.network_1['id']}})['port']
+        server = self._boot_on('node1', port)
+        self.assertEqual([port['id']],
+                         [p.name for p in self.sim.ovs_ports('node1')])
+        self.sim.move_vm(server['OS-EXT-SRV-ATTR:instance_name'], 'node2',
+                         restart=True)
+        self._assert_followed(server, 'node2', port)
+        self._wait_until('the OVS port on node2 only', lambda: (
+            [p.name for p in self.sim.ovs_ports()] == [port['id']] and
+            self.sim.ovs_ports('node2')))
+        [ovs_port] = self.sim.ovs_ports('node2')
+        self.assertEqual(server['id'], ovs_port.external_ids['vm-uuid'])
+
+    def test_a_failure_halfway_is_retried(self):
+        port = self._port()
+        server = self._boot_on('node1', port)
+        bind = clusterops.neutron.API.setup_instance_network_on_host
+        failures = []
+
+        def neutron_fails_once(api, context, instance, host, *args, **kw):
+            if not failures:
+                failures.append(host)
+                raise Exception('neutron is restarting')
+            return bind(api, context, instance, host, *args, **kw)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.network.neutron.API.setup_instance_network_on_host',
+            neutron_fails_once))
+        self.sim.move_vm(server['OS-EXT-SRV-ATTR:instance_name'], 'node2',
+                         restart=True)
+        self._assert_followed(server, 'node2', port)
+        self.assertEqual(['node2'], failures)
+        self.assertIn('neutron is restarting; trying again in 1 s',
+                      self.stdlog.logger.output)
+
     def test_a_bounce_storm_ends_with_the_last_owner(self):
         port = self._port()
         server = self._boot_on('node1', port)

@@ -60,6 +60,7 @@ class TestNewestOwner(driver_fixtures.SimulatedTestCase):
         sim_oswin.ClusterUtils(self.state, 'node1').add_vm_to_cluster('vm1')
         self.vmops = mock.Mock()
         self.vmops.logs_console_of.return_value = False
+        self.vmops.served.return_value = None
         self.ops = clusterops.ClusterOps(self.hyperv, self.vmops, None, None,
                                          None, self.layout)
 
