@@ -456,22 +456,23 @@ class TestMaintenance(FailoverTestCase):
                              self._vm(server).started_at)
         self._assert_usages({node: list(where.values()).count(node)
                              for node in NODES})
-        self._wait_until('node1 disabled',
-                         lambda: self._service('node1')['status'] ==
-                         'disabled')
+        self._wait_until('node1 disabled', lambda: self._disabled('node1'))
         self.assertIn('node node1 is paused (drained)',
                       self._service('node1')['disabled_reason'])
-        self.assertIn('COMPUTE_STATUS_DISABLED',
-                      self._get_provider_traits(self.node_rp['node1']))
         # No new instance there.
         self._boot(self.flavor, host='node1', expected_state='ERROR')
         self.sim.resume('node1')
         self._wait_until('node1 enabled',
-                         lambda: self._service('node1')['status'] ==
-                         'enabled')
-        self.assertNotIn('COMPUTE_STATUS_DISABLED',
-                         self._get_provider_traits(self.node_rp['node1']))
+                         lambda: self._disabled('node1') is False)
         self._boot_on('node1')
+
+    def _disabled(self, node):
+        """Disabled, or enabled, in both nova's service and placement's
+        trait; None while they disagree."""
+        disabled = self._service(node)['status'] == 'disabled'
+        trait = 'COMPUTE_STATUS_DISABLED' in self._get_provider_traits(
+            self.node_rp[node])
+        return disabled if disabled == trait else None
 
     def test_a_service_an_operator_disabled_stays_disabled(self):
         with nova_utils.temporary_mutation(self.admin_api,
