@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 
 .PHONY: demo test scenario unit functional pep8 bench sample-config clean \
-	cloud cloud-stop cloud-status cloud-deps bench-cloud
+	cloud cloud-stop cloud-status cloud-deps bench-cloud bench-failover
 
 $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -46,6 +46,11 @@ bench-cloud: $(BIN)/.installed cloud-deps
 # where each allocation landed.
 scenario: $(BIN)/.installed
 	$(BIN)/python tools/nova_scenario.py
+
+# How fast nova follows the failover cluster, and one image download for
+# a cluster, in nova's in-process deployment.
+bench-failover: $(BIN)/.installed
+	$(BIN)/python tools/bench_failover.py
 
 unit: $(BIN)/.installed
 	$(BIN)/stestr run tests.unit

@@ -1,5 +1,5 @@
-"""Boot, move and delete a server in nova's in-process deployment, and say
-where each allocation landed.
+"""Boot, move, fail over and delete a server in nova's in-process
+deployment, and say where each allocation landed.
 
 Real nova API, conductor, scheduler, three nova-compute services running
 HyperVClusterDriver on ONE simulated Hyper-V cluster (nodes node1..node3,
@@ -171,6 +171,7 @@ class Scenario(test_moves.MovesTestCase):
         print('Allocations of the server:')
         self._print_allocations(server['id'])
         self._moves(server)
+        self._failover(server)
 
         self._delete_server(server)
         print('\nDeleted it: VM in the cluster: %s; allocations:'
@@ -212,6 +213,34 @@ class Scenario(test_moves.MovesTestCase):
                          server) else 'SOME'))
             print('Allocations of the server:')
             self._print_allocations(server['id'])
+
+    def _failover(self, server):
+        """The failover cluster moves the VM on its own; nova follows."""
+        server = self.api.get_server(server['id'])
+        source = server['OS-EXT-SRV-ATTR:host']
+        target = self._another_node(source)
+        start = time.perf_counter()
+        self.sim.move_vm(server['OS-EXT-SRV-ATTR:instance_name'], target,
+                         restart=True)
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not (self.api.get_server(server['id'])[
+                'OS-EXT-SRV-ATTR:host'] == target and self.node_rp[target]
+                in self._get_allocations_by_server_uuid(server['id'])):
+            if time.monotonic() > deadline:
+                self.fail('nova did not follow the failover to %s' % target)
+            time.sleep(0.01)
+        followed = time.perf_counter() - start
+        vm = self._vm(server)
+        print('\nThe failover cluster failed it over from %s to %s on its '
+              'own (hvc-sim failover): nova followed in %.0f ms; host %s, '
+              'VM on %s, action %s' % (
+                  source, target, followed * 1000,
+                  self.api.get_server(server['id'])['OS-EXT-SRV-ATTR:host'],
+                  vm.node, [a['action'] for a in self.api.api_get(
+                      '/servers/%s/os-instance-actions' % server['id'])
+                      .body['instanceActions']][0]))
+        print('Allocations of the server:')
+        self._print_allocations(server['id'])
 
     def _bench(self, out):
         node = cluster_tests.NODES[0]
