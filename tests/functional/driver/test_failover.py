@@ -294,12 +294,18 @@ class TestNodeDown(FailoverTestCase):
         self._assert_usages({node: list(where.values()).count(node)
                              for node in NODES})
 
+
+class TestNoRoom(FailoverTestCase):
+
+    # Retries at most this far apart.
+    check_interval = 2
+
     def test_a_vm_no_node_can_restart_is_reported(self):
         big = self._flavor(disk=1, memory_mb=9000, vcpu=1, disk_group=True)
         fill = self._flavor(disk=1, memory_mb=8000, vcpu=1, disk_group=True)
         server = self._boot(big, host='node1')
-        for node in ('node2', 'node3'):
-            self._boot(fill, host=node)
+        fillers = {node: self._boot(fill, host=node)
+                   for node in ('node2', 'node3')}
         self._compute_down('node1')
         [placement] = [p for p in self.sim.node_down('node1')
                        if p.vm_name == server['OS-EXT-SRV-ATTR:instance_name']]
@@ -318,6 +324,15 @@ class TestNodeDown(FailoverTestCase):
                          allocations[self.node_rp['node1']]['resources'])
         self._wait_until('the refusal is logged', lambda: (
             'Placement refused to move' in self.stdlog.logger.output))
+        # Room is made there: a hard reboot starts it, and its allocation
+        # follows.
+        self._delete_server(fillers[owner])
+        self._reboot_server(server, hard=True)
+        self.assertEqual(os_win_const.HYPERV_VM_STATE_ENABLED,
+                         self._vm(server).state)
+        self._wait_until('its allocation on %s' % owner, lambda: (
+            set(self._get_allocations_by_server_uuid(server['id'])) ==
+            {self.node_rp[owner], self.csv_rp}))
 
 
 class TestStoppedComputes(FailoverTestCase):
