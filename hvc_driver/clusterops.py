@@ -353,8 +353,14 @@ class ClusterOps(object):
         if state in _NODE_STATES:
             reason = DISABLED_REASON % (self._hyperv.node,
                                         _NODE_STATES[state])
-        service = objects.Service.get_by_compute_host(context,
-                                                      self._hyperv.host)
+        try:
+            service = objects.Service.get_by_compute_host(context,
+                                                          self._hyperv.host)
+        except exception.ComputeHostNotFound:
+            # A new nova-compute starting: registered once it has started.
+            LOG.debug('Compute service of host %s not registered yet',
+                      self._hyperv.host)
+            return
         if reason and not service.disabled:
             service.disabled, service.disabled_reason = True, reason
         elif (not reason and service.disabled and
