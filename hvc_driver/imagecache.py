@@ -222,6 +222,8 @@ class ImageCache(object):
                                       match.group('format'))
         with lockutils.lock(lock_name, lock_file_prefix=LOCK_PREFIX,
                             external=True, lock_path=self.cache_dir):
+            if not pathutils.exists(path):
+                return  # Another node's cleanup was first.
             if not match.group('part'):
                 # Looked at again, now that no node can start using it.
                 if _normalized(path) in self._parents_in_use():
