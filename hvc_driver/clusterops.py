@@ -186,8 +186,10 @@ class ClusterOps(object):
         if not self._recorded_here(instance):
             self._move_record(context, instance, failed)
         elif failed and instance.vm_state != vm_states.ERROR:
-            self._report_failed(context, instance, instance.host)
+            fault = self._not_restarted(instance, instance.host)
+            instance.vm_state = vm_states.ERROR
             instance.save(expected_task_state=[None])
+            self._report(context, instance, fault)
         self._bind_ports(context, instance)
         self._vmops.take_over(instance, instance.get_network_info())
         # Last: placement may refuse (no room here), which is retried.
@@ -209,10 +211,14 @@ class ClusterOps(object):
         instance.compute_id = objects.ComputeNode.get_by_uuid(
             context, self._hostops.node_uuid()).id
         instance.power_state = self._vmops.get_info(instance).state
+        fault = None
         if failed:
-            self._report_failed(context, instance, old_host)
+            fault = self._not_restarted(instance, old_host)
+            instance.vm_state = vm_states.ERROR
         # Nova has not started anything on it since it was read.
         instance.save(expected_task_state=[None])
+        if fault:
+            self._report(context, instance, fault)
         objects.InstanceAction.action_start(
             context, instance.uuid, FAILOVER_ACTION, want_result=False)
         scheduler = query.SchedulerQueryClient()
@@ -225,12 +231,16 @@ class ClusterOps(object):
                  'nova now records it on host %s', instance.name, old_host,
                  self._hyperv.node, instance.host, instance=instance)
 
-    def _report_failed(self, context, instance, old_host):
-        total_kb, free_kb = self._hyperv.hostutils.get_memory_info()
-        fault = hvc_exc.InstanceNotRestarted(
+    def _not_restarted(self, instance, old_host):
+        """Why the cluster could not restart the VM of ``instance``."""
+        _total_kb, free_kb = self._hyperv.hostutils.get_memory_info()
+        return hvc_exc.InstanceNotRestarted(
             vm_name=instance.name, host=old_host, node=self._hyperv.node,
             need_mb=instance.flavor.memory_mb, free_mb=free_kb // 1024)
-        instance.vm_state = vm_states.ERROR
+
+    @staticmethod
+    def _report(context, instance, fault):
+        """The instance's fault, which nova shows while it is in ERROR."""
         compute_utils.add_instance_fault_from_exc(context, instance, fault)
         LOG.error('%s', fault.format_message(), instance=instance)
 
