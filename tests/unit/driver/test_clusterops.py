@@ -3,6 +3,7 @@ the newest owner, the queue of work, and the os-win listener's stop."""
 
 import threading
 import time
+import types
 from unittest import mock
 
 from nova import objects
@@ -15,11 +16,12 @@ from hvc_sim import oswin as sim_oswin
 from tests.unit.driver import fixtures as driver_fixtures
 
 NODE1, NODE2, CSV = 'rp-node1', 'rp-node2', 'rp-csv'
+objects.register_all()
 
 
 class TestAllocationOnTheNode(driver_fixtures.testtools.TestCase):
 
-    flavor = objects.Flavor(vcpus=2, memory_mb=1024)
+    flavor = types.SimpleNamespace(vcpus=2, memory_mb=1024)
 
     def test_node_resources_move_and_the_disk_stays(self):
         self.assertEqual(

@@ -3,9 +3,8 @@ disk of any node chains to, or an instance of nova still has, stays."""
 
 import os
 import time
+import types
 from unittest import mock
-
-from nova import objects
 
 from hvc_driver import imagecache
 from hvc_sim import oswin as sim_oswin
@@ -74,7 +73,7 @@ class TestClean(driver_fixtures.SimulatedTestCase):
 
     def test_an_image_of_an_instance_nova_listed_stays(self):
         self._cached(UNUSED + '.vhdx')
-        instance = objects.Instance(image_ref=UNUSED)
+        instance = types.SimpleNamespace(image_ref=UNUSED)
         self.cache.clean(None, [instance])
         self.assertEqual([UNUSED + '.vhdx'], self._files())
         self.cache.clean(None, [])
