@@ -204,12 +204,6 @@ class HyperV(object):
         return any(node_name.lower() == member.lower() for member in
                    self.clusterutils.get_cluster_node_names())
 
-    def in_this_cluster(self, node_name):
-        """Whether the cluster's ``node_name`` is a node of this node's
-        cluster (compared as Windows compares computer names)."""
-        return any(node_name.lower() == member.lower() for member in
-                   self.clusterutils.get_cluster_node_names())
-
     def is_this_node(self, node_name):
         """Whether the cluster's ``node_name`` is this node: Windows
         compares computer names case-insensitively."""
