@@ -481,12 +481,9 @@ class ClusterOps(object):
             # A VM that left its node while being deleted may run from them.
             raise hvc_exc.InstanceDirectoryInUse(
                 vm_name=vm_name, path=self._layout.instance_dir(vm_name))
-        root = vmops_module.find_root_disk(self._hyperv, self._layout,
-                                           instance)
-        disks = [root] + [path for path in (
-            self._existing(vm_name, '%s.%s' % (disk, ext))
-            for disk in (layout.EPHEMERAL_DISK, layout.SWAP_DISK)
-            for ext in ('vhdx', 'vhd')) if path]
+        # DiskNotFound without a root disk.
+        vmops_module.find_root_disk(self._hyperv, self._layout, instance)
+        disks = self._layout.disks(vm_name)
         # As nova's own evacuation: the volumes attached anew for this host.
         detach_block_devices(context, bdms)
         block_device_info = attach_block_devices(context, instance, bdms)
@@ -497,16 +494,13 @@ class ClusterOps(object):
             self._vmops.build_vm(
                 instance, self._vmops.vm_generation(image_meta),
                 self._layout.instance_dir(vm_name), disks,
-                self._existing(vm_name, layout.CONFIG_DRIVE), network_info,
+                self._layout.existing_file(vm_name, layout.CONFIG_DRIVE),
+                network_info,
                 block_device_info)
         except Exception:
             self._vmops.destroy(instance, destroy_disks=False,
                                 network_info=network_info)
             raise
-
-    def _existing(self, vm_name, name):
-        path = self._layout.instance_file(vm_name, name)
-        return path if self._hyperv.pathutils.exists(path) else None
 
 
 def _on_node(held, node_rp, flavor):

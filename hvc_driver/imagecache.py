@@ -247,10 +247,7 @@ class ImageCache(object):
         directory on the cluster's storage, normalized."""
         pathutils = self._hyperv.pathutils
         vhdutils = self._hyperv.vhdutils
-        roots = {CONF.instances_path}
-        for volume in self._hyperv.clusterutils.list_shared_volumes():
-            roots.add(os.path.dirname(self._layout.new_instance_dir(
-                'instance', volume)))
+        roots = set(self._layout.instance_roots())
         parents = set()
         for root in roots:
             for directory in _listing(pathutils, root):

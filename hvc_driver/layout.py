@@ -95,6 +95,12 @@ class InstanceLayout(object):
         return csv_model.provider_uuid(
             self._hyperv.clusterutils.get_cluster_name(), volume.id)
 
+    def instance_roots(self):
+        """Every folder that holds instance directories: each CSV's
+        instances folder, and instances_path."""
+        return [self._csv_root(v) for v in self._shared_volumes(
+            refresh=True)] + [CONF.instances_path]
+
     def new_instance_dir(self, vm_name, volume):
         """Where a new instance's directory goes: on ``volume``, or under
         instances_path for None."""
@@ -118,6 +124,31 @@ class InstanceLayout(object):
 
     def instance_file(self, vm_name, name):
         return os.path.join(self.instance_dir(vm_name), name)
+
+    def existing_file(self, vm_name, name, inst_dir=None):
+        """The instance's file ``name`` (in ``inst_dir`` if given), or
+        None if there is none."""
+        path = os.path.join(inst_dir or self.instance_dir(vm_name), name)
+        return path if self._hyperv.pathutils.exists(path) else None
+
+    def disk_path(self, vm_name, disk, inst_dir=None):
+        """The instance's ``disk`` (ROOT_DISK...) in the format it has, or
+        None."""
+        inst_dir = inst_dir or self.instance_dir(vm_name)
+        for ext in ('vhdx', 'vhd'):
+            path = self.existing_file(vm_name, '%s.%s' % (disk, ext),
+                                      inst_dir)
+            if path:
+                return path
+        return None
+
+    def disks(self, vm_name, inst_dir=None):
+        """The instance's disks that exist, in the order its VM has them
+        (root, ephemeral, swap)."""
+        inst_dir = inst_dir or self.instance_dir(vm_name)
+        return [path for path in (
+            self.disk_path(vm_name, disk, inst_dir)
+            for disk in (ROOT_DISK, EPHEMERAL_DISK, SWAP_DISK)) if path]
 
     def root_disk_candidates(self, vm_name):
         """Where the root disk is, in the formats it may have."""

@@ -141,7 +141,7 @@ class MigrationOps(object):
                 raise _refuse('the %s of flavor %s (%s) is smaller than the '
                               'instance\'s (%s): disks do not shrink'
                               % (field, flavor.name, new_size, old_size))
-            path = self._disk_path(instance.name, disk)
+            path = self._layout.disk_path(instance.name, disk)
             if (new_size > old_size and path is not None and
                     self._vhdutils.get_vhd_format(path) ==
                     os_win_const.DISK_FORMAT_VHD):
@@ -202,9 +202,9 @@ class MigrationOps(object):
                                    self._allocations(context, instance))
             self._vmops.build_vm(
                 instance, self._vmops.vm_generation(instance.image_meta),
-                self._layout.instance_dir(vm_name), self._disks(vm_name),
-                self._existing(self._layout.instance_file(
-                    vm_name, layout.CONFIG_DRIVE)),
+                self._layout.instance_dir(vm_name),
+                self._layout.disks(vm_name),
+                self._layout.existing_file(vm_name, layout.CONFIG_DRIVE),
                 network_info, block_device_info)
             self._start(instance, network_info, power_on)
             return
@@ -272,10 +272,11 @@ class MigrationOps(object):
                     copied[source] = target
             return copied[source]
 
-        disks = [copy(path) for path in self._disks(vm_name, source_dir)]
+        disks = [copy(path)
+                 for path in self._layout.disks(vm_name, source_dir)]
         config_drive = None
         for name in (layout.CONFIG_DRIVE, layout.CONSOLE_LOG):
-            source = self._existing(os.path.join(source_dir, name))
+            source = self._layout.existing_file(vm_name, name, source_dir)
             if source:
                 target = os.path.join(inst_dir, name)
                 self._pathutils.copyfile(source, target)
@@ -313,32 +314,13 @@ class MigrationOps(object):
 
     # Disks and flavor.
 
-    def _disk_path(self, vm_name, disk, inst_dir=None):
-        """The disk's file, in the format it has; None if there is none."""
-        inst_dir = inst_dir or self._layout.instance_dir(vm_name)
-        for ext in ('vhdx', 'vhd'):
-            path = self._existing(os.path.join(inst_dir,
-                                               '%s.%s' % (disk, ext)))
-            if path:
-                return path
-        return None
-
-    def _disks(self, vm_name, inst_dir=None):
-        """The instance's disks, in the order the VM has them."""
-        return [path for path in (
-            self._disk_path(vm_name, disk, inst_dir)
-            for disk, _field, _unit in _GROWABLE) if path]
-
-    def _existing(self, path):
-        return path if self._pathutils.exists(path) else None
-
     @staticmethod
     def _revert_point(path, migration_uuid):
         base, ext = os.path.splitext(path)
         return '%s.%s%s' % (base, migration_uuid, ext)
 
     def _grow(self, vm_name, disk, migration_uuid, old_size, new_size):
-        path = self._disk_path(vm_name, disk)
+        path = self._layout.disk_path(vm_name, disk)
         if path is None or new_size <= old_size:
             return
         parent = self._revert_point(path, migration_uuid)
@@ -349,7 +331,7 @@ class MigrationOps(object):
                  new_size, parent)
 
     def _drop_growth(self, vm_name, disk, migration_uuid):
-        path = self._disk_path(vm_name, disk)
+        path = self._layout.disk_path(vm_name, disk)
         if path is None:
             return
         parent = self._revert_point(path, migration_uuid)
