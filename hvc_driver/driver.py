@@ -14,6 +14,7 @@ from oslo_log import log as logging
 
 import nova.conf
 from nova import exception
+from nova import utils as nova_utils
 from nova.virt import driver
 
 from hvc_driver import clusterops
@@ -105,7 +106,9 @@ class HyperVClusterDriver(driver.ComputeDriver):
         # Heard from now on; followed once nova cleaned up evacuations.
         self._follower.start_listening()
         LOG.info('Hyper-V cluster driver: nova host %s plays cluster node %s '
-                 '(%s backend)', host, node, self._hyperv.backend)
+                 '(%s backend, %s)', host, node, self._hyperv.backend,
+                 'native threading' if nova_utils.concurrency_mode_threading()
+                 else 'eventlet')
 
     def process_instances_at_startup(self, context, instances):
         # Nova destroyed what was evacuated from here: now the VMs the

@@ -49,8 +49,6 @@ def status(cloud, out=sys.stdout):
 
 
 def usage(cloud, root_arg):
-    sims = ' '.join('$HVC_SIM_%s' % c.name.replace('-', '_').upper()
-                    for c in cloud.clusters)
     return '''\
 The local cloud runs (started in {seconds} s; {driver} compute driver).
 
@@ -58,13 +56,13 @@ The local cloud runs (started in {seconds} s; {driver} compute driver).
     openstack server create --image {image} --flavor hvc.tiny --nic none vm1
     openstack server list --long
     openstack resource provider list
-    hvc-sim --state $HVC_SIM_CLUSTER_A vms       # clusters: {sims}
+    hvc-sim --state $HVC_SIM_STATE vms
 
 Logs: {root}/log/   Status: python -m hvc_localcloud status --root {root}
 Stop: make cloud-stop  (python -m hvc_localcloud stop --root {root})'''.format(
         seconds=cloud.state.get('start_seconds', '?'),
         driver=cloud.state.get('driver', cloud.driver),
-        root=root_arg, image=cloud_mod.IMAGE_NAME, sims=sims)
+        root=root_arg, image=cloud_mod.IMAGE_NAME)
 
 
 def main(argv=None):

@@ -1,9 +1,10 @@
 """The local cloud: every service in its own process, all on 127.0.0.1.
 
 ``Cloud(root).start()`` installs what is missing, starts MariaDB, RabbitMQ,
-keystone, placement, glance, neutron, nova (api, conductor, scheduler, one
-nova-compute per node of two simulated clusters) and one
-``hvc-placement-sync`` per cluster, waits until a server can be booted,
+keystone, placement, glance, neutron, nova (api, conductor, scheduler with
+hvc_scheduler's filter and weigher, one nova-compute per node of two
+simulated clusters of one simulated world) and ``hvc-placement-sync``,
+converts the flavors for targeted moves, waits until a server can be booted,
 then returns with everything running in the background. ``stop()``, from
 any process, stops all of it. What runs is recorded in ``cloud.json`` in
 the cloud's folder (pids with their start times, ports); passwords are in
@@ -46,10 +47,18 @@ DATABASES = {'keystone': 'keystone', 'placement': 'placement',
 PORTS = ('mariadb', 'rabbitmq', 'rabbitmq_dist', 'epmd', 'keystone',
          'placement', 'glance', 'neutron', 'nova')
 SYNC_INTERVAL = 5
+# The process name of hvc-placement-sync.
+SYNC = 'hvc-placement-sync'
 
 
 class AlreadyRunning(RuntimeError):
     pass
+
+
+def world_file(root):
+    """The simulated world's state file: both clusters, as one world, so
+    that an instance can move from one to the other."""
+    return os.path.join(root, 'clusters', 'world.sqlite')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,19 +70,20 @@ class SimulatedCluster:
 
     @property
     def state_file(self):
-        return os.path.join(self.root, 'clusters', self.name + '.sqlite')
+        return world_file(self.root)
 
     @property
     def instances_path(self):
-        # Where the nodes mount the cluster's first CSV.
-        return os.path.join(self.root, 'clusters', self.name,
-                            'ClusterStorage', self.volumes[0][0],
-                            'Instances')
+        # As operators have it: the instances folder of the cluster's
+        # first CSV (also where the cluster's image cache is).
+        from hvc_sim import state as sim_state
+        return os.path.join(
+            sim_state.ClusterState(self.state_file).storage_root,
+            self.name, self.volumes[0][0], 'OpenStack', 'Instances')
 
 
 def clusters(root):
-    """Three nodes on cluster A and two on cluster B, one CSV each (one
-    state file per cluster: the simulated cluster holds one per file)."""
+    """Three nodes on cluster A and two on cluster B, one CSV each."""
     return (SimulatedCluster('cluster-a', ('hv-a1', 'hv-a2', 'hv-a3'),
                              (('Volume1', 100),), root),
             SimulatedCluster('cluster-b', ('hv-b1', 'hv-b2'),
@@ -155,6 +165,12 @@ class Cloud(object):
             record['argv'], self.log(name),
             stop_signal=record.get('stop_signal', 15)))
 
+    def start_compute(self, node, cluster, eventlet=None):
+        """Start (and record) the nova-compute of a node; in eventlet mode
+        if ``eventlet`` says so (default: as the cloud's)."""
+        return self._record('nova-compute-' + node, self.nova.start_compute(
+            node, cluster, eventlet=eventlet))
+
     # Start.
 
     def start(self):
@@ -234,7 +250,8 @@ class Cloud(object):
                            pool.submit(self._start_keystone)]
                 for service in (self.placement, self.glance, self.neutron):
                     futures.append(pool.submit(self._start_api, service))
-                futures.append(pool.submit(self._start_nova, futures[0]))
+                futures.append(pool.submit(self._start_nova, futures[0],
+                                           futures[1:3]))
                 for future in concurrent.futures.as_completed(futures):
                     future.result()
             except BaseException:
@@ -246,9 +263,7 @@ class Cloud(object):
         self._step('nova-compute services (%s)' % self.driver)
         self._wait_for_computes()
         self.nova.discover_hosts()
-        for cluster in self.clusters:
-            self._record('hvc-placement-sync-' + cluster.name,
-                         self._start_sync(cluster))
+        self._record(SYNC, self._start_sync())
         self._wait_for_csv_providers()
         self._step('image and flavors')
         self._seed()
@@ -259,11 +274,15 @@ class Cloud(object):
 
     def _init_clusters(self):
         from hvc_sim import state as sim_state
+        world = sim_state.ClusterState(world_file(self.root))
+        first, *others = self.clusters
+        world.init(first.name, first.nodes, first.volumes, vcpus=8,
+                   memory_mb=16384)
+        for cluster in others:
+            world.add_cluster(cluster.name, cluster.nodes, cluster.volumes,
+                              vcpus=8, memory_mb=16384)
         for cluster in self.clusters:
             os.makedirs(cluster.instances_path, exist_ok=True)
-            sim_state.ClusterState(self.path(cluster.state_file)).init(
-                cluster.name, cluster.nodes, cluster.volumes, vcpus=8,
-                memory_mb=16384)
 
     def _start_keystone(self):
         self.keystone.db_sync()
@@ -279,8 +298,14 @@ class Cloud(object):
         service.db_sync()
         service.wait(self._record(service.name, service.start()))
 
-    def _start_nova(self, rabbit_ready):
+    def _start_nova(self, rabbit_ready, catalog_ready):
+        """``catalog_ready``: keystone's and placement's starts. nova's
+        services find placement in keystone's catalog once, when they
+        start (openstacksdk keeps a service it did not find disabled for
+        good): they start once both are there."""
         self.nova.db_sync()
+        for ready in catalog_ready:
+            ready.result()
         api = self._record('nova-api', self.nova.start_api())
         rabbit_ready.result()
         for binary in ('nova-conductor', 'nova-scheduler'):
@@ -289,8 +314,7 @@ class Cloud(object):
         # driver.
         for cluster in self.clusters:
             for node in cluster.nodes:
-                self._record('nova-compute-' + node,
-                             self.nova.start_compute(node, cluster))
+                self.start_compute(node, cluster)
         self.nova.wait_api(api)
 
     def nodes(self):
@@ -321,14 +345,14 @@ class Cloud(object):
                                 os.path.join(self.root, 'log')))
             time.sleep(1)
 
-    def sync_conf(self, cluster):
-        """The configuration of the cluster's hvc-placement-sync."""
-        return ini.write(self.path('etc', 'hvc', 'placement-sync-%s.conf'
-                                   % cluster.name), {
+    def sync_conf(self):
+        """The configuration of hvc-placement-sync: every cluster of the
+        simulated world."""
+        return ini.write(self.path('etc', 'hvc', 'placement-sync.conf'), {
             'DEFAULT': {'debug': self.debug},
             'placement_sync': {
                 'source': 'simulated',
-                'simulated_state_file': cluster.state_file,
+                'simulated_state_file': world_file(self.root),
                 'manage_host_aggregates': True,
                 'interval': SYNC_INTERVAL,
                 'max_backoff': 30},
@@ -336,11 +360,10 @@ class Cloud(object):
             'nova': self.keystone.service_auth('hvc-placement-sync'),
         })
 
-    def _start_sync(self, cluster):
+    def _start_sync(self):
         return procs.spawn(
             [procs.venv_bin('hvc-placement-sync'), '--config-file',
-             self.sync_conf(cluster)],
-            self.log('hvc-placement-sync-' + cluster.name))
+             self.sync_conf()], self.log(SYNC))
 
     def csv_provider_names(self):
         return ['hyperv-csv:%s:%s' % (c.name, v[0])
@@ -358,9 +381,7 @@ class Cloud(object):
                     return False
             return True
         procs.wait_until(ready, 'the CSV providers of hvc-placement-sync',
-                         None, ' and '.join(
-                             self.log('hvc-placement-sync-' + c.name)
-                             for c in self.clusters), timeout)
+                         None, self.log(SYNC), timeout)
 
     def _seed(self):
         conn = self.admin_connection()
@@ -371,6 +392,15 @@ class Cloud(object):
             allow_duplicates=True)
         for name, spec in FLAVORS.items():
             conn.compute.create_flavor(name=name, **spec)
+        # As an operator does: each flavor's disk in a request group of its
+        # own, which moves to a named host need.
+        self.convert_flavors()
+
+    def convert_flavors(self):
+        procs.run([procs.venv_bin('hvc-placement-sync'), '--config-file',
+                   self.sync_conf(), 'flavors', '--all'],
+                  self.log('hvc-placement-sync-flavors'),
+                  what='hvc-placement-sync flavors --all')
 
     # Clients.
 
@@ -405,9 +435,9 @@ class Cloud(object):
             'export OS_PLACEMENT_API_VERSION=1.39',
             # The openstack CLI and hvc-sim of the cloud's environment.
             'export PATH=%s:$PATH' % os.path.dirname(sys.executable),
-        ] + ['export HVC_SIM_%s=%s' % (c.name.replace('-', '_').upper(),
-                                       c.state_file)
-             for c in self.clusters]
+            # The simulated world, for hvc-sim --state $HVC_SIM_STATE.
+            'export HVC_SIM_STATE=%s' % world_file(self.root),
+        ]
 
     def _write_openrc(self):
         fd = os.open(self.openrc, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,

@@ -4,13 +4,21 @@ they hold the cloud's passwords)."""
 import os
 
 
+class Multi(list):
+    """The values of a multi-valued option (MultiStrOpt): one line each."""
+
+
 def write(path, sections):
-    """sections: {section: {option: value}}; None values are left out."""
+    """sections: {section: {option: value}}; None values are left out,
+    lists are comma separated (ListOpt), Multi values one line each."""
     lines = []
     for section, options in sections.items():
         lines.append('[%s]' % section)
         for key, value in options.items():
             if value is None:
+                continue
+            if isinstance(value, Multi):
+                lines.extend('%s = %s' % (key, v) for v in value)
                 continue
             if isinstance(value, bool):
                 value = 'true' if value else 'false'

@@ -18,6 +18,11 @@ from hvc_localcloud import uwsgi
 
 DRIVERS = {'hyperv': 'hyperv_cluster.HyperVClusterDriver',
            'fake': 'fake.SmallFakeDriver'}
+# nova 34's default filters, and the project's.
+SCHEDULER_FILTERS = ['ComputeFilter', 'ComputeCapabilitiesFilter',
+                     'ImagePropertiesFilter', 'ServerGroupAntiAffinityFilter',
+                     'ServerGroupAffinityFilter',
+                     'HyperVClusterKeepCSVFilter']
 
 
 class Nova(object):
@@ -70,10 +75,23 @@ class Nova(object):
                           'discover_hosts_in_cells_interval': -1},
             # The cloud is for trying things out and for load tests.
             'quota': {'instances': -1, 'cores': -1, 'ram': -1},
+            # The project's scheduler plugins, as the README configures
+            # them: moves keep their disk on its CSV and stay in their
+            # cluster.
+            'filter_scheduler': {
+                'available_filters': ini.Multi([
+                    'nova.scheduler.filters.all_filters',
+                    'hvc_scheduler.filters.HyperVClusterKeepCSVFilter']),
+                'enabled_filters': SCHEDULER_FILTERS,
+                'weight_classes': [
+                    'nova.scheduler.weights.all_weighers',
+                    'hvc_scheduler.weighers.'
+                    'HyperVClusterSameClusterWeigher'],
+            },
         })
         ini.write(self.conf, sections)
 
-    def compute_conf(self, node, cluster):
+    def compute_conf(self, node, cluster, eventlet=None):
         state_path = self.cloud.path('data', 'nova', node)
         sections = self._common(state_path)
         sections['DEFAULT'].update({
@@ -87,7 +105,7 @@ class Nova(object):
             'max_concurrent_builds': 10,
             'max_concurrent_snapshots': 10,
         })
-        if self.cloud.eventlet:
+        if self.cloud.eventlet if eventlet is None else eventlet:
             sections['DEFAULT']['concurrency_backend'] = 'eventlet'
         sections['hyperv_cluster'] = {
             'backend': 'simulated',
@@ -125,7 +143,7 @@ class Nova(object):
         return procs.spawn([procs.venv_bin(binary), '--config-file',
                             self.conf], self.cloud.log(binary))
 
-    def start_compute(self, node, cluster):
-        conf = self.compute_conf(node, cluster)
+    def start_compute(self, node, cluster, eventlet=None):
+        conf = self.compute_conf(node, cluster, eventlet)
         return procs.spawn([procs.venv_bin('nova-compute'), '--config-file',
                             conf], self.cloud.log('nova-compute-%s' % node))

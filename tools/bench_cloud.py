@@ -65,15 +65,12 @@ def _wait_deleted(conn, ids, timeout=TIMEOUT):
 
 
 def _sim_nodes(cloud):
-    """{VM name: node} across the simulated clusters."""
-    nodes = {}
-    for cluster in cloud.clusters:
-        out = subprocess.run(
-            [os.path.join(os.path.dirname(sys.executable), 'hvc-sim'),
-             '--state', cluster.state_file, 'vms', '--json'],
-            stdout=subprocess.PIPE, check=True, text=True).stdout
-        nodes.update({vm['name']: vm['node'] for vm in json.loads(out)})
-    return nodes
+    """{VM name: node} across the simulated world."""
+    out = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), 'hvc-sim'),
+         '--state', cloud_mod.world_file(cloud.root), 'vms', '--json'],
+        stdout=subprocess.PIPE, check=True, text=True).stdout
+    return {vm['name']: vm['node'] for vm in json.loads(out)}
 
 
 def _csv_disk_usage(cloud, conn):

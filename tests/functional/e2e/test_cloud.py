@@ -4,8 +4,9 @@ openstacksdk only.
 One cloud (``python -m hvc_localcloud start`` in a temporary folder) serves
 every test of this module: MariaDB, RabbitMQ, keystone, placement, glance,
 neutron, nova's services with one real ``nova-compute`` per node of two
-simulated clusters (hv-a1..3 on cluster-a, hv-b1..2 on cluster-b), and
-``hvc-placement-sync`` in periodic mode. A watchdog process stops the cloud
+simulated clusters of one simulated world (hv-a1..3 on cluster-a, hv-b1..2
+on cluster-b), the project's scheduler plugins, and ``hvc-placement-sync``
+in periodic mode. A watchdog process stops the cloud
 when the test process ends in any way (a failure, an interrupt, a kill);
 tearDownClass stops it first on a normal end.
 
@@ -211,12 +212,13 @@ class CloudTestCase(testtools.TestCase):
         self.openstack('server delete', '--wait', server_id, fmt=None)
         self.assertEqual({}, self.allocations(server_id))
 
-    def assert_placed(self, server, disk_gb, vcpu=1, memory_mb=128):
+    def assert_placed(self, server, disk_gb, vcpu=1, memory_mb=128,
+                      cluster=None):
         """On a node of a cluster: VCPU and MEMORY_MB on the node's
         provider, DISK_GB on its cluster's CSV provider, the VM in the
         simulated cluster on that node."""
         host = server['OS-EXT-SRV-ATTR:host']
-        cluster = self.cluster_of(host)
+        cluster = cluster or self.cluster_of(host)
         self.assertEqual({
             self.provider(host): {'VCPU': vcpu, 'MEMORY_MB': memory_mb},
             self.csv_provider(cluster): {'DISK_GB': disk_gb},
@@ -271,7 +273,8 @@ class TestLocalCloud(CloudTestCase):
     def test_grown_csv_is_synced_and_used(self):
         cluster = self.cloud.clusters[1]
         csv = self.csv_provider(cluster)
-        self.hvc_sim(cluster, 'resize-csv', '%s=400' % cluster.volumes[0][0])
+        self.hvc_sim(cluster, 'resize-csv', '%s=400' % cluster.volumes[0][0],
+                     '--cluster', cluster.name)
         deadline = time.monotonic() + 60
         while self.openstack('resource provider inventory show', csv,
                              'DISK_GB')['total'] != 400:
@@ -308,8 +311,7 @@ class TestLocalCloud(CloudTestCase):
         names = ['e2e-sync-%d' % i for i in range(4)]
         with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
             booting = [pool.submit(self.boot, n, wait=False) for n in names]
-            for cluster in self.cloud.clusters:
-                self.restart('hvc-placement-sync-' + cluster.name)
+            self.restart(cloud_mod.SYNC)
             servers = [f.result() for f in booting]
         for server in servers:
             server = self.openstack('server show', self.wait_for(
@@ -322,3 +324,180 @@ class TestLocalCloud(CloudTestCase):
                                    self.csv_provider(cluster))
             self.assertEqual([0], [u['usage'] for u in usage
                                    if u['resource_class'] == 'DISK_GB'])
+
+    # Moves (the seeded flavors are converted, as targeted moves need).
+
+    def migrate(self, server_id, *args):
+        """A move; waits until it is done (VERIFY_RESIZE or ACTIVE)."""
+        self.openstack('server migrate', '--wait', server_id, *args,
+                       fmt=None)
+        return self.openstack('server show', server_id)
+
+    def assert_files_stay(self, cluster, vm_before, server):
+        vm = self.sim_vms(cluster)[server['OS-EXT-SRV-ATTR:instance_name']]
+        self.assertEqual([d['path'] for d in vm_before['disks']],
+                         [d['path'] for d in vm['disks']])
+        self.assertIsNotNone(vm['cluster_group'])
+        return vm
+
+    def test_live_and_cold_migration_inside_the_cluster(self):
+        server = self.boot('e2e-moves')
+        cluster, vm = self.assert_placed(server, disk_gb=1)
+        source = server['OS-EXT-SRV-ATTR:host']
+        target = sorted(set(cluster.nodes) - {source})[0]
+        server = self.migrate(server['id'], '--live-migration', '--host',
+                              target)
+        self.assertEqual((target, 'ACTIVE'), (
+            server['OS-EXT-SRV-ATTR:host'], server['status']))
+        self.assert_placed(server, disk_gb=1)
+        self.assert_files_stay(cluster, vm, server)
+        # Untargeted: the weigher keeps it in its cluster.
+        server = self.migrate(server['id'], '--live-migration')
+        self.assertIn(server['OS-EXT-SRV-ATTR:host'], cluster.nodes)
+        self.assert_placed(server, disk_gb=1)
+        # Cold, then confirmed.
+        source = server['OS-EXT-SRV-ATTR:host']
+        target = sorted(set(cluster.nodes) - {source})[0]
+        server = self.migrate(server['id'], '--host', target)
+        self.assertEqual('VERIFY_RESIZE', server['status'])
+        self.openstack('server migration confirm', server['id'], fmt=None)
+        server = self.openstack('server show', self.wait_for(
+            server['id'], 'ACTIVE').id)
+        self.assertEqual(target, server['OS-EXT-SRV-ATTR:host'])
+        self.assert_placed(server, disk_gb=1)
+        self.assert_files_stay(cluster, vm, server)
+        self.delete(server['id'])
+
+    def test_cold_migration_to_the_other_cluster_and_back(self):
+        server = self.boot('e2e-cross')
+        cluster, _vm = self.assert_placed(server, disk_gb=1)
+        other = [c for c in self.cloud.clusters if c is not cluster][0]
+        # Reverted: back where it was.
+        server = self.migrate(server['id'], '--host', other.nodes[0])
+        self.assertEqual('VERIFY_RESIZE', server['status'])
+        self.openstack('server resize revert', server['id'], fmt=None)
+        server = self.openstack('server show', self.wait_for(
+            server['id'], 'ACTIVE').id)
+        self.assertIn(server['OS-EXT-SRV-ATTR:host'], cluster.nodes)
+        self.assert_placed(server, disk_gb=1)
+        # Confirmed: on the other cluster, its disks on that one's CSV.
+        server = self.migrate(server['id'], '--host', other.nodes[0])
+        self.openstack('server migration confirm', server['id'], fmt=None)
+        server = self.openstack('server show', self.wait_for(
+            server['id'], 'ACTIVE').id)
+        self.assertEqual(other.nodes[0], server['OS-EXT-SRV-ATTR:host'])
+        _cluster, vm = self.assert_placed(server, disk_gb=1)
+        csv_folder = os.path.join(
+            os.path.splitext(other.state_file)[0] + '-storage', other.name)
+        for disk in vm['disks']:
+            self.assertTrue(disk['path'].startswith(csv_folder),
+                            disk['path'])
+        self.assertEqual(0, [u['usage'] for u in self.openstack(
+            'resource provider usage show', self.csv_provider(cluster))
+            if u['resource_class'] == 'DISK_GB'][0])
+        self.delete(server['id'])
+
+    def test_a_nova_compute_in_eventlet_mode_too(self):
+        """The cloud's computes run in nova's default native-threading
+        mode; the driver runs in eventlet mode as well."""
+        cluster = self.cloud.clusters[0]
+        threading_log = self.cloud.log('nova-compute-' + cluster.nodes[0])
+        with open(threading_log) as log:
+            self.assertIn('(simulated backend, native threading)',
+                          log.read())
+        node = 'hv-a4'
+        self.hvc_sim(cluster, 'add-node', node, '--cluster', cluster.name,
+                     '--vcpus', '8', '--memory-mb', '16384')
+        since = datetime.datetime.utcnow()
+        record = self.cloud.start_compute(node, cluster, eventlet=True)
+        self.addCleanup(self._retire_compute, node, record)
+        self.wait_for_compute(node, since)
+        # Mapped once its service is there, as an operator does: the
+        # scheduler must never pick an unmapped node.
+        self.cloud.nova.discover_hosts()
+        with open(self.cloud.log('nova-compute-' + node)) as log:
+            self.assertIn('(simulated backend, eventlet)', log.read())
+        # Once hvc-placement-sync has put it in its cluster's aggregate,
+        # it takes an instance whose disk is on the cluster's CSV.
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                server = self.openstack(
+                    'server create', '--wait', '--image',
+                    cloud_mod.IMAGE_NAME, '--flavor', 'hvc.tiny', '--nic',
+                    'none', '--host', node, 'e2e-eventlet')
+                break
+            except self.failureException:
+                self.assertLess(time.monotonic(), deadline,
+                                '%s never took an instance' % node)
+                for leftover in self.conn.compute.servers(
+                        name='e2e-eventlet'):
+                    self._delete_quietly(leftover.id)
+                time.sleep(5)
+        self.addCleanup(self._delete_quietly, server['id'])
+        self.assertEqual(node, server['OS-EXT-SRV-ATTR:host'])
+        self.assert_placed(server, disk_gb=1, cluster=cluster)
+        self.delete(server['id'])
+
+    def _retire_compute(self, node, record):
+        """Take a node the test added out of the cloud: no later boot may
+        land on it (a stopped service looks up for a minute)."""
+        [service] = self.conn.compute.services(binary='nova-compute',
+                                               host=node)
+        self.conn.compute.disable_service(service, node, 'nova-compute',
+                                          'the test is done with it')
+        procs.stop(record)
+        self.conn.compute.delete_service(service)
+
+    # High availability: nova follows the failover cluster.
+
+    def wait_until(self, check, what, timeout=WAIT):
+        deadline = time.monotonic() + timeout
+        while not check():
+            self.assertLess(time.monotonic(), deadline, what)
+            time.sleep(1)
+
+    def test_a_failover_is_followed(self):
+        server = self.boot('e2e-failover')
+        cluster, _vm = self.assert_placed(server, disk_gb=1)
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        target = sorted(set(cluster.nodes) -
+                        {server['OS-EXT-SRV-ATTR:host']})[0]
+        self.hvc_sim(cluster, 'failover', name, target)
+        self.wait_until(
+            lambda: self.openstack('server show', server['id'])[
+                'OS-EXT-SRV-ATTR:host'] == target,
+            'nova did not follow the failover of %s to %s' % (name, target))
+        server = self.openstack('server show', server['id'])
+        self.assertEqual('ACTIVE', server['status'])
+        self.assert_placed(server, disk_gb=1)
+        self.assertIn('cluster-failover', [
+            e['Action'] for e in self.openstack('server event list',
+                                                server['id'])])
+        self.wait_until(
+            lambda: 'booting on %s' % target in self.openstack(
+                'console log show', server['id'], fmt=None),
+            'the console log did not go on from %s' % target)
+        self.delete(server['id'])
+
+    def test_a_drained_node_takes_no_instance_until_resumed(self):
+        cluster = self.cloud.clusters[1]
+        node = cluster.nodes[0]
+
+        def service_status():
+            [service] = self.conn.compute.services(binary='nova-compute',
+                                                   host=node)
+            return service.status, service.disabled_reason
+
+        self.hvc_sim(cluster, 'drain', node)
+        # Resumed whatever happens (refused, harmlessly, when it is).
+        self.addCleanup(subprocess.run, [
+            os.path.join(BIN, 'hvc-sim'), '--state', cluster.state_file,
+            'resume', node], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        self.wait_until(lambda: service_status()[0] == 'disabled',
+                        '%s was not disabled while drained' % node)
+        self.assertIn('paused', service_status()[1])
+        self.hvc_sim(cluster, 'resume', node)
+        self.wait_until(lambda: service_status()[0] == 'enabled',
+                        '%s was not enabled again after resume' % node)
