@@ -29,13 +29,12 @@ import statistics
 import sys
 import time
 
-import testtools
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 # Nova's monkey patching comes first (see tests/functional/driver).
-from tests.functional.driver import test_failover  # noqa: I100
+from tests.functional import driver as driver_tests  # noqa: E402,I100
+from tests.functional.driver import test_failover  # noqa: E402,I100
 
 from nova import context as nova_context  # noqa: E402
 from nova import objects  # noqa: E402
@@ -188,14 +187,7 @@ def main():
     parser.add_argument('--failovers', type=int, default=10)
     parser.add_argument('--vms', type=int, default=50)
     ARGS = parser.parse_args()
-    result = testtools.TextTestResult(sys.stderr)
-    case = Bench('test_bench')
-    result.startTestRun()
-    try:
-        case.run(result)
-    finally:
-        result.stopTestRun()
-    return 0 if result.wasSuccessful() else 1
+    return driver_tests.run_as_tool(Bench('test_bench'))
 
 
 if __name__ == '__main__':

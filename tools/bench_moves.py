@@ -28,12 +28,11 @@ import sys
 import tempfile
 import time
 
-import testtools
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 # Nova's monkey patching comes first (see tests/functional/driver).
+from tests.functional import driver as driver_tests  # noqa
 from tests.functional.driver import test_moves  # noqa: E402
 
 IMAGE_MB = 300
@@ -169,14 +168,7 @@ def main(argv):
                              'chain), in MB')
     args = parser.parse_args(argv)
     BenchMoves.image_mb = args.image_mb
-    result = testtools.TextTestResult(sys.stderr)
-    case = BenchMoves('test_bench')
-    result.startTestRun()
-    try:
-        case.run(result)
-    finally:
-        result.stopTestRun()
-    return 0 if result.wasSuccessful() else 1
+    return driver_tests.run_as_tool(BenchMoves('test_bench'))
 
 
 if __name__ == '__main__':

@@ -21,12 +21,11 @@ import sys
 import time
 from unittest import mock
 
-import testtools
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 # Nova's monkey patching comes first (see tests/functional/driver).
+from tests.functional import driver as driver_tests  # noqa
 from tests.functional.driver import test_moves  # noqa
 from tests.functional.driver import test_nova_cluster as cluster_tests  # noqa
 
@@ -300,14 +299,7 @@ class Scenario(test_moves.MovesTestCase):
 
 
 def main():
-    result = testtools.TextTestResult(sys.stderr)
-    case = Scenario('test_scenario')
-    result.startTestRun()
-    try:
-        case.run(result)
-    finally:
-        result.stopTestRun()
-    return 0 if result.wasSuccessful() else 1
+    return driver_tests.run_as_tool(Scenario('test_scenario'))
 
 
 if __name__ == '__main__':
