@@ -1,6 +1,8 @@
 """Shared test fixtures: a real placement server, sync helpers."""
 
+import http.server
 import importlib.metadata
+import threading
 import uuid
 
 import fixtures
@@ -115,3 +117,22 @@ def nova_compute_proxy(api_fixture):
         'X-Auth-User': 'admin', 'X-Auth-Project-Id': api.project_id,
         'X-Roles': 'reader,member,admin'})
     return connection.Connection(session=sess).compute
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler that keeps its access log out of the results."""
+
+    def log_message(self, *args):
+        pass
+
+
+def serve_http(test, handler_class):
+    """Serve handler_class on a free port of 127.0.0.1 until the test ends.
+
+    Returns the server's URL.
+    """
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler_class)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    test.addCleanup(server.server_close)
+    test.addCleanup(server.shutdown)
+    return 'http://127.0.0.1:%d' % server.server_port

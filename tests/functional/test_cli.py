@@ -1,13 +1,11 @@
 """hvc-placement-sync as an operator runs it."""
 
-import http.server
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import yaml
@@ -130,7 +128,7 @@ class TestSyncCommand(hvc_fixtures.PlacementTestCase):
 
     def _fake_endpoint(self, status, content_type, body):
         """A web server that answers everything the same way."""
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(hvc_fixtures.QuietHandler):
             def do_GET(self):
                 self.send_response(status)
                 self.send_header('Content-Type', content_type)
@@ -138,14 +136,7 @@ class TestSyncCommand(hvc_fixtures.PlacementTestCase):
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
-        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.addCleanup(server.server_close)
-        self.addCleanup(server.shutdown)
-        return 'http://127.0.0.1:%d' % server.server_port
+        return hvc_fixtures.serve_http(self, Handler)
 
     def test_sizes_beyond_64_bits(self):
         cluster = self.cluster(create_nodes=False)

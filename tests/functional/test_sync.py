@@ -1,10 +1,8 @@
 """placement_sync against a real placement server."""
 
 import dataclasses
-import http.server
 import json
 import os
-import threading
 import uuid
 
 import fixtures
@@ -485,7 +483,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         failed = []
         target = self.endpoint
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(hvc_fixtures.QuietHandler):
             def handle_one(self):
                 body = self.rfile.read(
                     int(self.headers.get('Content-Length') or 0))
@@ -516,14 +514,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
 
             do_GET = do_POST = do_PUT = do_DELETE = handle_one
 
-            def log_message(self, *args):
-                pass
-
-        server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self.addCleanup(server.server_close)
-        self.addCleanup(server.shutdown)
-        return 'http://127.0.0.1:%d' % server.server_port, failed
+        return hvc_fixtures.serve_http(self, Handler), failed
 
     # Allocations, as nova's scheduler makes them.
 
