@@ -235,7 +235,8 @@ class TestPeriodic(hvc_fixtures.PlacementTestCase):
         log = os.path.join(tmp, 'sync.log')
         proc = subprocess.Popen(
             [os.path.join(BIN, 'hvc-placement-sync'), '--config-file', conf,
-             '--interval', '1', '--log-file', log])
+             '--interval', '1', '--log-file', log],
+            stderr=subprocess.DEVNULL)  # the log file has it all
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         self._wait_for(lambda: 'sync failed, next try' in _read(log))
         with placement_server.PlacementServer(port=port):
@@ -262,7 +263,8 @@ class TestPeriodic(hvc_fixtures.PlacementTestCase):
             [os.path.join(BIN, 'hvc-placement-sync'), '--config-file',
              self.conf_file('http://127.0.0.1:%d' % hung.getsockname()[1],
                             inventory_file=inventory),
-             '--interval', '1', '--log-file', log])
+             '--interval', '1', '--log-file', log],
+            stderr=subprocess.DEVNULL)  # the log file has it all
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         conn, _addr = hung.accept()
         self.addCleanup(conn.close)
