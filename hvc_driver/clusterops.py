@@ -26,7 +26,10 @@ The rules:
   cluster, and only the owner changes nova's records.
 - Nova first: while nova has a task on the instance (it moves, deletes or
   rebuilds it) or a migration of it is in progress, nothing changes
-  (NotYet): nova's own moves set the host themselves.
+  (NotYet): nova's own moves set the host themselves. A resize awaiting
+  confirmation is not in progress: its VM runs, and the cluster may move
+  it; then the migration's destination follows too, so that nova's
+  revert (sent to the destination) and confirm find it.
 - Nothing half done: each step looks at what is and does what is missing,
   so a step that fails is simply retried until all agree.
 """
@@ -70,6 +73,13 @@ DISABLED_REASON = 'AUTO: Hyper-V failover cluster: node %s is %s'
 _DISABLED_PREFIX = DISABLED_REASON.split('%s')[0]
 _NODE_STATES = {os_win_const.CLUSTER_NODE_PAUSED: 'paused (drained)',
                 os_win_const.CLUSTER_NODE_DOWN: 'down'}
+
+# The statuses of a migration that nova is carrying out (live, cold, and
+# a confirm, which sets no task state); and of a resize awaiting
+# confirmation, whose VM runs as any other.
+_MIGRATING = ('queued', 'preparing', 'running', 'post-migrating',
+              'pre-migrating', 'migrating', 'confirming', 'reverting')
+_AWAITING_CONFIRMATION = 'finished'
 
 # A VM this node no longer has, known by name (and uuid) only.
 _GoneVM = collections.namedtuple('_GoneVM', 'name uuid')
@@ -181,10 +191,12 @@ class ClusterOps(object):
             # Deleted: nova's reaper of running deleted instances has it.
             return
         self._served[vm_name] = instance.uuid
-        self._check_idle(context, instance)
+        resize = self._check_idle(context, instance)
         failed = group['state'] == os_win_const.CLUSTER_GROUP_FAILED
         if not self._recorded_here(instance):
             self._move_record(context, instance, failed)
+        if resize is not None:
+            self._move_resize_destination(instance, resize)
         elif failed and instance.vm_state != vm_states.ERROR:
             fault = self._not_restarted(instance, instance.host)
             instance.vm_state = vm_states.ERROR
@@ -197,12 +209,38 @@ class ClusterOps(object):
 
     @staticmethod
     def _check_idle(context, instance):
+        """NotYet while nova moves the instance; its resize awaiting
+        confirmation, if it has one, else None."""
         if instance.task_state is not None:
             raise NotYet('nova is busy with %s (task %s)'
                          % (instance.uuid, instance.task_state))
-        if objects.MigrationList.get_in_progress_by_instance(
-                context, instance.uuid):
-            raise NotYet('a migration of %s is in progress' % instance.uuid)
+        migrations = objects.MigrationList.get_by_filters(context, {
+            'instance_uuid': instance.uuid,
+            'status': list(_MIGRATING) + [_AWAITING_CONFIRMATION]})
+        for migration in migrations:
+            if migration.status in _MIGRATING:
+                raise NotYet('a migration of %s is %s'
+                             % (instance.uuid, migration.status))
+        if instance.vm_state != vm_states.RESIZED:
+            return None
+        return next((m for m in migrations
+                     if m.status == _AWAITING_CONFIRMATION), None)
+
+    def _move_resize_destination(self, instance, migration):
+        """The destination of a resize awaiting confirmation is where the
+        instance is: nova sends a revert there (whose hand_back gives the
+        VM to the source), and its resource tracker claims there."""
+        if (migration.dest_compute, migration.dest_node) == (
+                self._hyperv.host, self._hyperv.node):
+            return
+        old = migration.dest_compute
+        migration.dest_compute = self._hyperv.host
+        migration.dest_node = self._hyperv.node
+        migration.dest_host = CONF.my_ip
+        migration.save()
+        LOG.info('The resize of %s awaiting confirmation now has host %s '
+                 'as destination, in place of %s', instance.name,
+                 self._hyperv.host, old, instance=instance)
 
     def _move_record(self, context, instance, failed):
         old_host = instance.host

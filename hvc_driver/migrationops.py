@@ -307,6 +307,9 @@ class MigrationOps(object):
             return False
         self._vmops.power_off(instance)
         self._vmops.let_go(instance, network_info)
+        if self._hyperv.is_this_node(migration.source_node):
+            # The cluster moved it back to the source itself.
+            return True
         self._move_offline(vm_name, migration.source_node)
         LOG.info('Handed %s back to node %s to revert its resize', vm_name,
                  migration.source_node, instance=instance)

@@ -277,6 +277,65 @@ class TestFailover(FailoverTestCase):
         self.assertNotIn(clusterops.FAILOVER_ACTION, self._events(server))
 
 
+class TestFailoverDuringAResize(FailoverTestCase):
+    """A resize awaiting confirmation whose VM the cluster moves: nova
+    follows (the migration's destination too), and both confirm and
+    revert still end exact."""
+
+    def _migrated_then_failed_over(self):
+        server = self._boot_on('node1')
+        self.api.post_server_action(server['id'], {'migrate': {
+            'host': 'node2'}})
+        server = self._wait_for_state_change(server, 'VERIFY_RESIZE')
+        self.assertEqual('node2', server['OS-EXT-SRV-ATTR:host'])
+        self.sim.move_vm(server['OS-EXT-SRV-ATTR:instance_name'], 'node3',
+                         restart=True)
+        self._wait_until('nova follows it to node3', lambda: self.api
+                         .get_server(server['id'])['OS-EXT-SRV-ATTR:host']
+                         == 'node3')
+        [migration] = self.api.get_migrations()
+        self.assertEqual(('node1', 'node3', 'finished'), (
+            migration['source_compute'], migration['dest_compute'],
+            migration['status']))
+        # The instance on node3, the migration's hold on node1, the disk
+        # on the CSV (twice until confirm, as nova claims it).
+        self._wait_until('its allocation on node3', lambda: {
+            node: usage['VCPU'] for node, usage in self._usages().items()}
+            == {'node1': 2, 'node2': 0, 'node3': 2})
+        self.assertIn(clusterops.FAILOVER_ACTION, self._events(server))
+        return self.api.get_server(server['id'])
+
+    def test_confirm(self):
+        server = self._migrated_then_failed_over()
+        server = self._confirm_resize(server)
+        self._assert_followed(server, 'node3')
+        self.assertEqual('ACTIVE', server['status'])
+        self._delete_server(server)
+        self.assertEqual([], self.sim.vms())
+
+    def test_revert(self):
+        server = self._migrated_then_failed_over()
+        server = self._revert_resize(server)
+        self._assert_followed(server, 'node1')
+        self.assertEqual(os_win_const.HYPERV_VM_STATE_ENABLED,
+                         self._vm(server).state)
+        self._delete_server(server)
+        self.assertEqual([], self.sim.vms())
+
+    def test_revert_when_it_failed_over_to_the_source(self):
+        server = self._boot_on('node1')
+        self.api.post_server_action(server['id'], {'migrate': {
+            'host': 'node2'}})
+        server = self._wait_for_state_change(server, 'VERIFY_RESIZE')
+        self.sim.move_vm(server['OS-EXT-SRV-ATTR:instance_name'], 'node1',
+                         restart=True)
+        self._wait_until('nova follows it to node1', lambda: self.api
+                         .get_server(server['id'])['OS-EXT-SRV-ATTR:host']
+                         == 'node1')
+        server = self._revert_resize(server)
+        self._assert_followed(server, 'node1')
+
+
 class TestNodeDown(FailoverTestCase):
 
     def test_a_node_down_with_five_vms(self):
