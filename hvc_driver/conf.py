@@ -5,7 +5,8 @@ from oslo_config import cfg
 GROUP = cfg.OptGroup(
     'hyperv_cluster', title='Hyper-V cluster compute driver',
     help='Options of nova\'s hyperv_cluster.HyperVClusterDriver, which runs '
-         'on every node of a Hyper-V failover cluster.')
+         'on every node of a Hyper-V failover cluster (and on standalone '
+         'Hyper-V hosts that instances move to and from).')
 
 BACKEND_OSWIN = 'oswin'
 BACKEND_SIMULATED = 'simulated'
@@ -18,6 +19,18 @@ OPTS = [
                          'demos).')],
                help='What the driver talks to: the real Hyper-V host and '
                     'failover cluster, or a simulated cluster.'),
+    cfg.BoolOpt('standalone_host',
+                help='Set to true on a Hyper-V host in no failover cluster. '
+                     'It then reports the disk that holds [DEFAULT] '
+                     'instances_path as its own DISK_GB (a cluster node '
+                     'reports none: its CSVs are sharing providers), keeps '
+                     'its instances\' disks there and clusters nothing. '
+                     'Instances live-migrate or cold-migrate between it and '
+                     'cluster nodes with their disks copied. nova-compute '
+                     'refuses to start when this disagrees with what the '
+                     'host is. Unset, a host is a cluster node, except with '
+                     'backend = simulated, where the simulated world says '
+                     'which hosts are in no cluster.'),
     cfg.StrOpt('simulated_state_file',
                help='The state file of the simulated cluster (the file '
                     '"hvc-sim --state FILE" works on). Every nova-compute '

@@ -72,7 +72,8 @@ class HyperVClusterDriver(driver.ComputeDriver):
 
     def init_host(self, host):
         """Play nova's ``host`` on this node of the cluster; refuse to
-        start if the node is not an active member of one.
+        start if the node is not an active member of one (or, with
+        ``standalone_host``, if it is a node of a cluster).
 
         The node is what the cluster calls this machine (its computer
         name), whatever nova's host is called (an FQDN, say): it is
@@ -81,13 +82,47 @@ class HyperVClusterDriver(driver.ComputeDriver):
         """
         try:
             node = self._hyperv.bind(host)
-            clusterutils = self._hyperv.clusterutils
-            clusterutils.check_cluster_state()
-            members = clusterutils.get_cluster_node_names()
+            self._check_role(host, node)
         except (hyperv.OsWinNeedsEventlet,) + hvc_exc.OSWIN_ERRORS as e:
             raise exception.NovaException(
-                'nova-compute on %s cannot use the Hyper-V failover cluster '
-                '(%s backend): %s' % (host, self._hyperv.backend, e)) from e
+                'nova-compute on %s cannot use the Hyper-V %s (%s backend): '
+                '%s' % (host, self._role, self._hyperv.backend, e)) from e
+        try:
+            self._hyperv.pathutils.check_create_dir(CONF.instances_path)
+        except hvc_exc.OSWIN_ERRORS as e:
+            raise exception.NovaException(
+                'nova-compute on %s cannot use the instances path %s: %s'
+                % (host, CONF.instances_path, e)) from e
+        self._vmops.start_serial_console_logs()
+        if not self._hyperv.standalone:
+            # Heard from now on; followed once nova cleaned up evacuations.
+            self._follower.start_listening()
+        LOG.info('Hyper-V cluster driver: nova host %s plays %s (%s; %s '
+                 'backend, %s)', host, node, self._role,
+                 self._hyperv.backend,
+                 'native threading' if nova_utils.concurrency_mode_threading()
+                 else 'eventlet')
+
+    @property
+    def _role(self):
+        return ('standalone host' if self._hyperv.standalone
+                else 'failover cluster')
+
+    def _check_role(self, host, node):
+        """This host must be what [hyperv_cluster] standalone_host says: an
+        active node of a failover cluster, or a host in none (which then
+        reports its own DISK_GB: a cluster node doing so would count the
+        CSVs' bytes a second time)."""
+        if self._hyperv.standalone:
+            if self._hyperv.in_a_cluster():
+                raise exception.NovaException(
+                    'nova-compute on %s: [hyperv_cluster] standalone_host is '
+                    'set, but %s is a node of a failover cluster'
+                    % (host, node))
+            return
+        clusterutils = self._hyperv.clusterutils
+        clusterutils.check_cluster_state()
+        members = clusterutils.get_cluster_node_names()
         # os-win's check_cluster_state only checks that the cluster has a
         # node; this one must be one of them.
         if not any(self._hyperv.is_this_node(m) for m in members):
@@ -96,25 +131,13 @@ class HyperVClusterDriver(driver.ComputeDriver):
                 '(%s backend): node %s is not an active member of the '
                 'cluster (nodes: %s)' % (host, self._hyperv.backend, node,
                                          ', '.join(members)))
-        try:
-            self._hyperv.pathutils.check_create_dir(CONF.instances_path)
-        except hvc_exc.OSWIN_ERRORS as e:
-            raise exception.NovaException(
-                'nova-compute on %s cannot use the instances path %s: %s'
-                % (host, CONF.instances_path, e)) from e
-        self._vmops.start_serial_console_logs()
-        # Heard from now on; followed once nova cleaned up evacuations.
-        self._follower.start_listening()
-        LOG.info('Hyper-V cluster driver: nova host %s plays cluster node %s '
-                 '(%s backend, %s)', host, node, self._hyperv.backend,
-                 'native threading' if nova_utils.concurrency_mode_threading()
-                 else 'eventlet')
 
     def process_instances_at_startup(self, context, instances):
         # Nova destroyed what was evacuated from here: now the VMs the
         # cluster moved here while nova-compute was down are followed, and
         # then each move the cluster makes.
-        self._follower.start_following()
+        if not self._hyperv.standalone:
+            self._follower.start_following()
         return instances
 
     def cleanup_host(self, host):
@@ -187,6 +210,12 @@ class HyperVClusterDriver(driver.ComputeDriver):
     def cleanup(self, context, instance, network_info, block_device_info=None,
                 destroy_disks=True, migrate_data=None, destroy_vifs=True,
                 destroy_secrets=True):
+        if livemigrationops.copied_out(migrate_data):
+            # The live migration removed this node's copy of the disks
+            # once the VM had left with them; what this node's
+            # instances_path has under the VM's name now is not its to
+            # remove (a standalone host's, say, in one simulated world).
+            destroy_disks = False
         self._vmops.cleanup(instance, destroy_disks=destroy_disks,
                             network_info=network_info)
 
@@ -267,8 +296,9 @@ class HyperVClusterDriver(driver.ComputeDriver):
                 evacuate=False, block_device_info=None,
                 preserve_ephemeral=False, accel_uuids=None,
                 reimage_boot_volume=False):
-        if not evacuate:
-            # A rebuild in place is nova's own: destroy, then spawn.
+        if not evacuate or self._hyperv.standalone:
+            # A rebuild in place is nova's own: destroy, then spawn; so is
+            # an evacuation to a standalone host (no disk of it is here).
             raise NotImplementedError()
         self._clusterops.evacuate(context, instance, image_meta,
                                   network_info, block_device_info, bdms,
@@ -277,19 +307,25 @@ class HyperVClusterDriver(driver.ComputeDriver):
     def manage_image_cache(self, context, all_instances):
         self._imagecache.clean(context, all_instances)
 
-    # Shared storage: the nodes of one cluster share every CSV.
+    # Shared storage: the nodes of one cluster share every CSV; a
+    # standalone host shares its storage with nobody.
+
+    def _storage(self):
+        cluster = self._hyperv.clusterutils.get_cluster_name()
+        return ('cluster:%s' % cluster if cluster is not None
+                else 'host:%s' % self._hyperv.node.lower())
 
     def check_instance_shared_storage_local(self, context, instance):
-        return {'cluster': self._hyperv.clusterutils.get_cluster_name()}
+        return {'storage': self._storage()}
 
     def check_instance_shared_storage_remote(self, context, data):
-        return data.get('cluster') == (
-            self._hyperv.clusterutils.get_cluster_name())
+        return data.get('storage') == self._storage()
 
     def check_instance_shared_storage_cleanup(self, context, data):
         pass
 
-    # Live migration: a cluster move between the nodes of the cluster.
+    # Live migration: a cluster move between the nodes of the cluster; a
+    # copy of the disks to another cluster or host.
 
     def check_can_live_migrate_destination(self, context, instance,
                                            src_compute_info, dst_compute_info,
@@ -311,7 +347,7 @@ class HyperVClusterDriver(driver.ComputeDriver):
     def pre_live_migration(self, context, instance, block_device_info,
                            network_info, disk_info, migrate_data):
         return self._livemigrationops.pre_live_migration(
-            instance, block_device_info, migrate_data)
+            context, instance, block_device_info, migrate_data)
 
     def live_migration(self, context, instance, dest, post_method,
                        recover_method, block_migration=False,
@@ -335,7 +371,7 @@ class HyperVClusterDriver(driver.ComputeDriver):
                                            block_migration=False,
                                            block_device_info=None):
         self._livemigrationops.post_live_migration_at_destination(
-            instance, network_info)
+            context, instance, network_info)
 
     def rollback_live_migration_at_destination(self, context, instance,
                                                network_info,
@@ -343,7 +379,7 @@ class HyperVClusterDriver(driver.ComputeDriver):
                                                destroy_disks=True,
                                                migrate_data=None):
         self._livemigrationops.rollback_live_migration_at_destination(
-            instance, network_info)
+            context, instance, network_info, migrate_data)
 
     # Volumes: SMB only.
 

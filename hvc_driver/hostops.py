@@ -5,13 +5,19 @@ cluster shares. placement_sync publishes each CSV as one sharing provider
 with DISK_GB; a node that reported DISK_GB as well would count the same
 bytes once per node (what compute-hyperv did). So the compute node
 provider carries only the node's own VCPU and MEMORY_MB.
+
+A standalone Hyper-V host (``[hyperv_cluster] standalone_host``) shares
+nothing: it reports the disk that holds ``instances_path`` as its own
+DISK_GB too.
 """
 
 import os_resource_classes as orc
 from oslo_log import log as logging
 from oslo_serialization import jsonutils
+from oslo_utils import units
 
 import nova.conf
+from nova.compute import utils as compute_utils
 from nova import exception
 from nova.objects import fields as obj_fields
 from nova.virt import driver
@@ -62,6 +68,15 @@ class HostOps(object):
         total_kb, free_kb = self._hyperv.hostutils.get_memory_info()
         return total_kb // 1024, free_kb // 1024
 
+    def _local_disk_gb(self):
+        """A standalone host's disk of instances_path, in whole GB (total,
+        used); (0, 0) on a cluster node, whose disks are on the CSVs."""
+        if not self._hyperv.standalone:
+            return 0, 0
+        total, free = self._hyperv.diskutils.get_disk_capacity(
+            CONF.instances_path)
+        return total // units.Gi, (total - free) // units.Gi
+
     @hvc_exc.translate_oswin_errors('get the hypervisor version')
     def hypervisor_version(self):
         # As compute-hyperv reported it: 10.0.x is 10000.
@@ -87,21 +102,22 @@ class HostOps(object):
     def get_available_resource(self, nodename):
         """The node's figures, as the hypervisor API shows them.
 
-        local_gb is 0: instance disks are on the CSVs, which placement
-        tracks as sharing providers, not on the node.
+        local_gb is 0 on a cluster node: instance disks are on the CSVs,
+        which placement tracks as sharing providers, not on the node.
         """
         self._check_node(nodename)
         cpus, vcpus = self._cpus()
         total_mb, free_mb = self._memory_mb()
+        disk_gb, disk_used_gb = self._local_disk_gb()
         cpu_info = self._cpu_info(cpus, vcpus)
         return {
             'uuid': self.node_uuid(),
             'vcpus': vcpus,
             'memory_mb': total_mb,
             'memory_mb_used': total_mb - free_mb,
-            'local_gb': 0,
-            'local_gb_used': 0,
-            'disk_available_least': 0,
+            'local_gb': disk_gb,
+            'local_gb_used': disk_used_gb,
+            'disk_available_least': disk_gb - disk_used_gb,
             # Nova's resource tracker counts the instances' vCPUs itself.
             'vcpus_used': 0,
             'hypervisor_type': HYPERVISOR_TYPE,
@@ -117,7 +133,8 @@ class HostOps(object):
     @hvc_exc.translate_oswin_errors('report the node\'s inventory')
     def update_provider_tree(self, provider_tree, nodename,
                              allocations=None):
-        """VCPU and MEMORY_MB of this node; whatever else is there stays.
+        """VCPU and MEMORY_MB of this node (and DISK_GB of a standalone
+        host); whatever else is there stays.
 
         update_inventory replaces the node's whole inventory, so a DISK_GB
         left by another driver goes. Traits and aggregates are not touched:
@@ -147,6 +164,17 @@ class HostOps(object):
                 'reserved': CONF.reserved_host_memory_mb,
             },
         }
+        disk_gb, _used_gb = self._local_disk_gb()
+        if disk_gb:
+            inventory[orc.DISK_GB] = {
+                'total': disk_gb,
+                'min_unit': 1,
+                'max_unit': disk_gb,
+                'step_size': 1,
+                'allocation_ratio': ratios[orc.DISK_GB],
+                'reserved': compute_utils.convert_mb_to_ceil_gb(
+                    CONF.reserved_host_disk_mb),
+            }
         provider_tree.update_inventory(nodename, inventory)
 
     @hvc_exc.translate_oswin_errors('find the host\'s IP address')

@@ -8,6 +8,9 @@ or under ``[DEFAULT] instances_path`` when no CSV holds any of its disk (a
 flavor of 0 GB). The directory holds its disks, its config drive, its
 serial console log and the marks the driver leaves. The image cache is one
 per cluster, under ``instances_path`` (on a CSV too).
+
+A standalone Hyper-V host has no CSV: its instances' directories are under
+its own ``instances_path``, whose disk holds their DISK_GB.
 """
 
 import os
@@ -35,6 +38,10 @@ MOVED_MARK = 'MOVED-WHILE-DELETED.txt'
 # scheduler's weigher and filter (hvc_scheduler) keep moves to.
 CLUSTER_KEY = 'hyperv_cluster'
 CSV_PROVIDER_KEY = 'hyperv_cluster_csv_provider'
+# The directory a live migration from another cluster or host copies the
+# instance's disks to: made and named by the destination (whose storage
+# the source does not know), read by the source, which starts the copy.
+ARRIVAL_DIR_KEY = 'hyperv_cluster_arrival_dir'
 
 
 def image_cache_dir():
@@ -76,7 +83,8 @@ class InstanceLayout(object):
         """
         providers = sorted(rp for rp, alloc in (allocations or {}).items()
                            if alloc.get('resources', {}).get('DISK_GB'))
-        if not providers:
+        if not providers or self._hyperv.standalone:
+            # A standalone host's DISK_GB is its own: instances_path.
             return None
         cluster = self._hyperv.clusterutils.get_cluster_name()
         for refresh in (False, True):

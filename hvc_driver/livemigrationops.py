@@ -1,28 +1,41 @@
-"""Live migration between the nodes of a cluster: a cluster move.
+"""Live migration: a cluster move inside a cluster, a copy out of it.
 
 Inside a failover cluster a live migration moves the VM's cluster group to
 the other node (os-win's ``ClusterUtils.live_migrate_vm``): memory only, the
 disks stay on their CSV, the VM stays clustered, and a move that fails
-leaves the VM running on the source (the cluster moves it back). Nova's
-contract around it:
+leaves the VM running on the source (the cluster moves it back).
 
-- destination: ``check_can_live_migrate_destination`` (is the source a
-  node of this cluster, and is the disk allocation on the CSV that holds
-  the disks?), ``pre_live_migration`` (SMB shares of the volumes mapped),
-  ``post_live_migration_at_destination`` (the console log reader and the
-  Open vSwitch ports now run here), ``rollback_live_migration_at_destination``
-  (nothing of the VM is touched: it runs on the source);
+To a node of another cluster, or between a cluster and a standalone
+Hyper-V host, the storage moves with the VM: the destination makes the
+instance's directory on the storage of its DISK_GB allocation (the CSV
+placement chose, or a standalone host's instances_path) and names it in
+the instance's system metadata; the source unclusters the VM and
+live-migrates it with its disks to that directory (a Hyper-V "virtual
+system and storage" migration, which copies every disk of the instance's
+directory with its parents); the destination clusters it on arrival. A
+move that fails leaves the VM running on the source, clustered again.
+
+Nova's contract around both:
+
+- destination: ``check_can_live_migrate_destination`` (which of the two,
+  and is the disk allocation where the disks will be?),
+  ``pre_live_migration`` (SMB shares of the volumes mapped; the directory
+  for a copy), ``post_live_migration_at_destination`` (clustered, if it
+  came from outside; the console log reader and the Open vSwitch ports now
+  run here), ``rollback_live_migration_at_destination`` (the VM runs on
+  the source: only what this node made for it goes);
 - source: ``check_can_live_migrate_source``, ``live_migration`` (the move,
   then nova's ``post_method``, or ``recover_method`` with the VM back
   where it was), ``post_live_migration_at_source`` (reader and OVS ports
   stop here); nova's cleanup of the source then leaves the VM alone, as it
-  runs on another node.
+  runs elsewhere, and after a copy the source's directory is gone already.
 """
 
 from oslo_log import log as logging
 
 import nova.conf
 from nova import exception
+from nova import objects
 from nova.objects import migrate_data as migrate_data_obj
 from nova.scheduler.client import report
 
@@ -31,6 +44,21 @@ from hvc_driver import layout
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
+
+
+def _copies(migrate_data):
+    """Whether this live migration copies the disks (from or to another
+    cluster or a standalone host) rather than moving a cluster group."""
+    return not migrate_data.is_shared_instance_path
+
+
+def copied_out(migrate_data):
+    """Whether nova's cleanup of a source node follows a live migration
+    that copied the disks away (the migrate data nova passes, or None)."""
+    return (isinstance(migrate_data,
+                       migrate_data_obj.HyperVLiveMigrateData) and
+            'is_shared_instance_path' in migrate_data and
+            _copies(migrate_data))
 
 
 class LiveMigrationOps(object):
@@ -45,32 +73,50 @@ class LiveMigrationOps(object):
     def _clusterutils(self):
         return self._hyperv.clusterutils
 
+    @property
+    def _vmutils(self):
+        return self._hyperv.vmutils
+
+    @property
+    def _pathutils(self):
+        return self._hyperv.pathutils
+
+    @staticmethod
+    def _allocations(context, instance):
+        placement = report.report_client_singleton()
+        return placement.get_allocs_for_consumer(
+            context, instance.uuid)['allocations']
+
     # On the destination.
 
     @hvc_exc.translate_oswin_errors('check a live migration to this node')
     def check_can_live_migrate_destination(self, context, instance,
                                            src_compute_info):
         source = src_compute_info['hypervisor_hostname']
-        if not self._hyperv.in_this_cluster(source):
+        allocations = self._allocations(context, instance)
+        if self._hyperv.in_this_cluster(source):
+            self._check_cluster_move(instance, allocations)
+            return migrate_data_obj.HyperVLiveMigrateData(
+                is_shared_instance_path=True)
+        try:
+            # Where the disks will be copied to: on a CSV of this cluster
+            # (or this standalone host's own disk), or nowhere.
+            self._layout.csv_of(allocations)
+        except layout.DiskNotOnThisCluster as e:
             raise exception.MigrationPreCheckError(
-                reason='%s runs on %s, which is not a node of the failover '
-                       'cluster of %s: live migration between clusters is '
-                       'not supported' % (instance.uuid, source,
-                                          self._hyperv.node))
-        self._check_disk_allocation(context, instance)
+                reason='%s cannot live-migrate to %s: %s' % (
+                    instance.uuid, self._hyperv.node, e))
+        self._hyperv.livemigrationutils.check_live_migration_config()
         return migrate_data_obj.HyperVLiveMigrateData(
-            is_shared_instance_path=True)
+            is_shared_instance_path=False)
 
-    def _check_disk_allocation(self, context, instance):
+    def _check_cluster_move(self, instance, allocations):
         """The instance's DISK_GB allocation for this node must be on the
         CSV that holds its disks: a cluster move does not move them.
         (The scheduler filter HyperVClusterKeepCSVFilter keeps moves on
         the instance's CSV whenever that CSV has room.)
         """
         held_by = instance.system_metadata.get(layout.CSV_PROVIDER_KEY)
-        placement = report.report_client_singleton()
-        allocations = placement.get_allocs_for_consumer(
-            context, instance.uuid)['allocations']
         wanted = [rp for rp, alloc in allocations.items()
                   if alloc['resources'].get('DISK_GB')]
         if wanted and wanted != [held_by]:
@@ -83,36 +129,100 @@ class LiveMigrationOps(object):
                                        held_by))
 
     @hvc_exc.translate_oswin_errors('prepare a live migration to this node')
-    def pre_live_migration(self, instance, block_device_info, migrate_data):
+    def pre_live_migration(self, context, instance, block_device_info,
+                           migrate_data):
+        if _copies(migrate_data):
+            self._make_arrival_dir(context, instance)
         # The VM's SMB volumes must be reachable from here when it comes.
         self._volumeops.map_shares(block_device_info)
         return migrate_data
 
-    @hvc_exc.translate_oswin_errors('take over a live-migrated instance')
-    def post_live_migration_at_destination(self, instance, network_info):
+    def _make_arrival_dir(self, context, instance):
+        """The empty directory the source copies the disks to, on the
+        storage of this node's DISK_GB allocation, named in the instance's
+        system metadata for the source."""
         vm_name = instance.name
-        owner = self._clusterutils.get_vm_host(vm_name)
-        if not self._hyperv.is_this_node(owner):
-            raise hvc_exc.InstanceOnAnotherNode(
-                vm_name=vm_name, owner=owner, node=self._hyperv.node)
+        if self._vmutils.vm_exists(vm_name):
+            raise exception.InstanceExists(name=vm_name)
+        arrival_dir = self._layout.new_instance_dir(
+            vm_name, self._layout.csv_of(self._allocations(context,
+                                                           instance)))
+        if self._pathutils.exists(arrival_dir):
+            # Another instance's, or a copy nobody cleaned up: not ours to
+            # fill or to remove.
+            raise exception.DestinationDiskExists(path=arrival_dir)
+        self._pathutils.check_create_dir(arrival_dir)
+        instance.system_metadata[layout.ARRIVAL_DIR_KEY] = arrival_dir
+        instance.save()
+        LOG.info('%s will arrive in %s', vm_name, arrival_dir,
+                 instance=instance)
+
+    @hvc_exc.translate_oswin_errors('take over a live-migrated instance')
+    def post_live_migration_at_destination(self, context, instance,
+                                           network_info):
+        vm_name = instance.name
+        if self._clusterutils.vm_exists(vm_name):
+            owner = self._clusterutils.get_vm_host(vm_name)
+            if not self._hyperv.is_this_node(owner):
+                raise hvc_exc.InstanceOnAnotherNode(
+                    vm_name=vm_name, owner=owner, node=self._hyperv.node)
+        elif self._vmutils.vm_exists(vm_name):
+            # Copied in from another cluster or host: it joins this
+            # node's cluster (if it is in one).
+            self._vmops.cluster(vm_name)
+        else:
+            raise exception.InstanceNotFound(instance_id=instance.uuid)
+        self._vmops.storage_of(instance, self._allocations(context, instance))
+        self._arrival_dir(context, instance, consume=True)
         self._vmops.take_over(instance, network_info)
 
-    def rollback_live_migration_at_destination(self, instance,
-                                               network_info):
+    @hvc_exc.translate_oswin_errors('roll back a live migration to this '
+                                    'node', instance_not_found=False)
+    def rollback_live_migration_at_destination(self, context, instance,
+                                               network_info, migrate_data):
         """The move failed and the VM runs on the source: leave it; only
-        what this node may have started for it goes."""
+        what this node may have started or made for it goes (the
+        directory a copy was to go to, if it stayed empty)."""
         self._vmops.let_go(instance, network_info)
+        if migrate_data is None or not _copies(migrate_data):
+            return
+        if self._vmutils.vm_exists(instance.name):
+            LOG.warning('The live migration of %s failed, but it arrived '
+                        'here', instance.name, instance=instance)
+            return
+        arrival_dir = self._arrival_dir(context, instance, consume=True)
+        if (arrival_dir and self._pathutils.exists(arrival_dir) and
+                not self._pathutils.listdir(arrival_dir)):
+            self._pathutils.check_remove_dir(arrival_dir)
+
+    @staticmethod
+    def _arrival_dir(context, instance, consume=False):
+        """The directory the destination made for a copy (as saved in the
+        database: the instance objects of nova's calls predate it); the
+        destination consumes it once the move ended either way."""
+        fresh = objects.Instance.get_by_uuid(
+            context, instance.uuid,
+            expected_attrs=['system_metadata'])
+        path = fresh.system_metadata.get(layout.ARRIVAL_DIR_KEY)
+        if consume and path is not None:
+            del fresh.system_metadata[layout.ARRIVAL_DIR_KEY]
+            fresh.save()
+        return path
 
     # On the source.
 
     @hvc_exc.translate_oswin_errors('check a live migration from this node')
     def check_can_live_migrate_source(self, instance, dest_check_data):
         vm_name = instance.name
-        if not self._clusterutils.vm_exists(vm_name):
-            raise exception.MigrationPreCheckError(
-                reason='%s is not clustered: only clustered instances move '
-                       'between the nodes of a cluster' % vm_name)
-        owner = self._clusterutils.get_vm_host(vm_name)
+        if not _copies(dest_check_data):
+            if not self._clusterutils.vm_exists(vm_name):
+                raise exception.MigrationPreCheckError(
+                    reason='%s is not clustered: only clustered instances '
+                           'move between the nodes of a cluster' % vm_name)
+            owner = self._clusterutils.get_vm_host(vm_name)
+        else:
+            owner = (self._hyperv.node if self._vmutils.vm_exists(vm_name)
+                     else None)
         if not self._hyperv.is_this_node(owner):
             raise exception.MigrationPreCheckError(
                 reason='%s runs on node %s, not on %s' % (
@@ -121,14 +231,27 @@ class LiveMigrationOps(object):
 
     def live_migration(self, context, instance, dest, post_method,
                        recover_method, block_migration, migrate_data):
-        """Move the VM's group to the destination node; then nova's
+        """Move the VM to the destination node; then nova's
         ``post_method``, or ``recover_method`` when the VM stays here.
 
         Never raises for a failed move: nova would put the instance in
         ERROR, while the VM runs on here as before.
         """
+        if _copies(migrate_data):
+            moved = self._copy_out(context, instance,
+                                   migrate_data.migration.dest_node)
+        else:
+            moved = self._cluster_move(instance,
+                                       migrate_data.migration.dest_node)
+        if moved:
+            post_method(context, instance, dest, block_migration,
+                        migrate_data)
+        else:
+            recover_method(context, instance, dest, migrate_data)
+
+    def _cluster_move(self, instance, dest_node):
+        """Move the VM's group to ``dest_node``; whether it went."""
         vm_name = instance.name
-        dest_node = migrate_data.migration.dest_node
         LOG.info('Live migrating %s from node %s to node %s (a cluster '
                  'move; the disks stay on their CSV)', vm_name,
                  self._hyperv.node, dest_node, instance=instance)
@@ -150,11 +273,10 @@ class LiveMigrationOps(object):
                 LOG.error('The cluster did not move %s to node %s: %s; it '
                           'runs on here', vm_name, dest_node, e,
                           instance=instance)
-                recover_method(context, instance, dest, migrate_data)
-                return
+                return False
             LOG.warning('Moving %s to node %s reported %s, but it arrived',
                         vm_name, dest_node, e, instance=instance)
-        post_method(context, instance, dest, block_migration, migrate_data)
+        return True
 
     def _owner(self, vm_name):
         try:
@@ -162,6 +284,48 @@ class LiveMigrationOps(object):
         except hvc_exc.OSWIN_ERRORS:
             LOG.exception('Cannot tell which node runs %s', vm_name)
             return None
+
+    def _copy_out(self, context, instance, dest_node):
+        """Live-migrate the VM with its disks to ``dest_node`` of another
+        cluster (or to or from a standalone host), into the directory the
+        destination made; whether it went. Unclustered first (a
+        clustered VM only moves inside its cluster), clustered again if it
+        stays."""
+        vm_name = instance.name
+        arrival_dir = self._arrival_dir(context, instance)
+        if arrival_dir is None:
+            LOG.error('The destination %s named no directory for the disks '
+                      'of %s: not moving it', dest_node, vm_name,
+                      instance=instance)
+            return False
+        source_dir = self._layout.instance_dir(vm_name)
+        clustered = self._clusterutils.vm_exists(vm_name)
+        LOG.info('Live migrating %s from %s to %s with its disks, from %s '
+                 'to %s', vm_name, self._hyperv.node, dest_node, source_dir,
+                 arrival_dir, instance=instance)
+        try:
+            if clustered:
+                self._clusterutils.delete(vm_name)
+            self._hyperv.livemigrationutils.live_migrate_vm_with_storage(
+                vm_name, dest_node, arrival_dir)
+        except Exception as e:
+            if not self._vmutils.vm_exists(vm_name):
+                raise hvc_exc.HyperVOperationFailed(
+                    node=self._hyperv.node,
+                    operation='live migrate %s to %s' % (vm_name, dest_node),
+                    reason='%s; the VM is no longer here' % e) from e
+            LOG.error('Hyper-V did not move %s to %s: %s; it runs on here',
+                      vm_name, dest_node, e, instance=instance)
+            if clustered and not self._clusterutils.vm_exists(vm_name):
+                self._vmops.cluster(vm_name)
+            return False
+        # What Hyper-V did not move (the console log) goes with the
+        # directory, reader first; nova's cleanup of the source after
+        # post_method then has no disk to remove (see the driver's
+        # cleanup).
+        self._vmops.let_go(instance, None)
+        self._pathutils.check_remove_dir(source_dir)
+        return True
 
     def post_live_migration_at_source(self, instance, network_info):
         self._vmops.let_go(instance, network_info)

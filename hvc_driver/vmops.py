@@ -312,6 +312,13 @@ class VMOps(object):
         self._volumeops.attach_volumes(block_device_info, instance)
         if config_drive:
             self._attach_config_drive(vm_name, vm_gen, config_drive)
+        self.cluster(vm_name)
+
+    def cluster(self, vm_name):
+        """Make the VM a clustered role of this node's cluster (nothing on
+        a standalone host)."""
+        if self._hyperv.standalone:
+            return
         self._clusterutils.add_vm_to_cluster(
             vm_name, CONF.hyperv_cluster.max_failover_count,
             CONF.hyperv_cluster.failover_period,
@@ -326,8 +333,11 @@ class VMOps(object):
         except layout.DiskNotOnThisCluster as e:
             raise hvc_exc.DiskAllocationElsewhere(
                 instance_uuid=instance.uuid, reason=e)
-        instance.system_metadata[layout.CLUSTER_KEY] = (
-            self._clusterutils.get_cluster_name())
+        cluster = self._clusterutils.get_cluster_name()
+        if cluster is None:
+            instance.system_metadata.pop(layout.CLUSTER_KEY, None)
+        else:
+            instance.system_metadata[layout.CLUSTER_KEY] = cluster
         if volume is None:
             instance.system_metadata.pop(layout.CSV_PROVIDER_KEY, None)
         else:

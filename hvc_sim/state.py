@@ -193,6 +193,10 @@ OWNER_CHANGES_KEPT_SECONDS = 3600
 NODE_UP = 'up'
 NODE_DOWN = 'down'
 NODE_PAUSED = 'paused'
+# Why a live migration between Hyper-V hosts refuses a clustered VM.
+CLUSTERED_VM_MIGRATION = ('VM %r is clustered: its failover cluster moves '
+                          'its group; uncluster it to move it out of its '
+                          'cluster')
 
 
 class SimulatorError(Exception):
@@ -335,7 +339,7 @@ def physical_bytes(path):
     size = os.path.getsize(path)
     if size > _VIRTUAL_DISK_HEAD:
         return size
-    disk = _virtual_disk(path)
+    disk = virtual_disk(path)
     if disk is None:
         return size
     if disk.get('type') == _VHD_TYPE_FIXED:
@@ -347,7 +351,7 @@ def physical_bytes(path):
 _VHD_TYPE_FIXED = 2
 
 
-def _virtual_disk(path):
+def virtual_disk(path):
     """The description of a simulated virtual disk, or None."""
     try:
         with open(path, 'rb') as f:
@@ -704,7 +708,7 @@ class ClusterState(object):
         """A guest wrote into a dynamic or differencing simulated disk: it
         now takes ``physical_size`` bytes on its volume (at most its
         virtual size)."""
-        disk = _virtual_disk(path) if os.path.isfile(path) else None
+        disk = virtual_disk(path) if os.path.isfile(path) else None
         if disk is None or disk.get('type') == _VHD_TYPE_FIXED:
             raise SimulatorError('%s is not a dynamic or differencing '
                                  'simulated disk' % path)
@@ -1338,6 +1342,43 @@ class ClusterState(object):
             # Moved on purpose: no failback takes it elsewhere.
             conn.execute('DELETE FROM group_origins WHERE name = ?',
                          (vm_name,))
+
+    def migrate_vm(self, name, node, instance_path, disk_paths, owner):
+        """A live migration with storage between Hyper-V hosts: VM
+        ``name``, which ``owner`` runs in no cluster, now runs on ``node``
+        (another host, up) from ``instance_path``, each of its disks at
+        ``disk_paths[its path]``, in the power state and uptime it had.
+
+        One transaction, the preconditions checked again in it: nothing
+        changes when one fails.
+        """
+        with self._db(write=True) as conn:
+            self._require(conn)
+            vm = self._require_vm(conn, name, owner)
+            if conn.execute('SELECT 1 FROM cluster_groups WHERE name = ?',
+                            (name,)).fetchone():
+                raise SimulatorError(CLUSTERED_VM_MIGRATION % name)
+            target = conn.execute('SELECT * FROM nodes WHERE name = ?',
+                                  (node,)).fetchone()
+            if target is None or target['state'] != NODE_UP:
+                raise SimulatorError('host %r is %s' % (
+                    node, 'unknown' if target is None else target['state']))
+            if node == vm['node']:
+                raise SimulatorError('%s runs on %s already' % (name, node))
+            disks = conn.execute('SELECT * FROM vm_disks WHERE vm_name = ?',
+                                 (name,)).fetchall()
+            if {d['path'] for d in disks} != set(disk_paths):
+                raise SimulatorError('the disks of %s changed while it '
+                                     'migrated' % name)
+            conn.execute('UPDATE vms SET node = ?, instance_path = ? WHERE '
+                         'name = ?', (node, instance_path, name))
+            # Deleted and inserted anew: a new path may be another disk's
+            # old one.
+            conn.execute('DELETE FROM vm_disks WHERE vm_name = ?', (name,))
+            conn.executemany(
+                'INSERT INTO vm_disks VALUES (?, ?, ?, ?, ?)',
+                [(name, disk_paths[d['path']], d['controller'], d['slot'],
+                  d['drive_type']) for d in disks])
 
     # The named pipes VMs' serial ports connect to, by node: what a
     # simulated guest writes waits in the pipe's buffer until a reader

@@ -19,6 +19,7 @@ backend runs in either mode; the os-win backend needs
 import contextlib
 import ntpath
 import os
+import platform
 import time
 
 from oslo_concurrency import processutils
@@ -44,6 +45,9 @@ OSWIN_CLASSES = {
     'vhdutils': 'os_win.utils.storage.virtdisk.vhdutils.VHDUtils',
     'smbutils': 'os_win.utils.storage.smbutils.SMBUtils',
     'networkutils': 'os_win.utils.network.networkutils.NetworkUtilsR2',
+    'livemigrationutils':
+        'os_win.utils.compute.livemigrationutils.LiveMigrationUtils',
+    'diskutils': 'os_win.utils.storage.diskutils.DiskUtils',
 }
 UTILS = tuple(OSWIN_CLASSES)
 
@@ -169,9 +173,119 @@ class _OsWinPathUtils(_OsWin):
         return time.time() - os.path.getmtime(file_name)
 
 
+class _OsWinLiveMigrationUtils(_OsWin):
+    """os-win's LiveMigrationUtils, with a live migration that puts the
+    VM's storage where the destination host keeps it."""
+
+    # Msvm_VirtualSystemMigrationSettingData.MigrationType
+    # VirtualSystemAndStorage (os-win's
+    # _MIGRATION_TYPE_VIRTUAL_SYSTEM_AND_STORAGE).
+    _MIGRATION_TYPE_VIRTUAL_SYSTEM_AND_STORAGE = 32771
+    _VHD_RESOURCE_TYPE = 31  # Logical Disk
+    _VHD_RESOURCE_SUB_TYPE = 'Microsoft:Hyper-V:Virtual Hard Disk'
+    _VM_REALIZED = 'Microsoft:Hyper-V:System:Realized'
+
+    def live_migrate_vm_with_storage(self, vm_name, dest_host, dest_dir):
+        """Live-migrate VM ``vm_name`` (not clustered) to the Hyper-V host
+        ``dest_host``, with its storage, into ``dest_dir`` there.
+
+        os-win 5.9's live_migrate_vm(migrate_disks=True) keeps every path
+        as it is, which fails where the destination keeps its storage
+        elsewhere (another cluster's CSV, a standalone host's local disk).
+        Here, as Microsoft's migration sample (VmMigrationSimpleWithNew
+        DataRoot) does it, in one MigrateVirtualSystemToHost:
+
+        - every virtual hard disk in the VM's own directory (its
+          configuration root) goes to ``dest_dir``, keeping its file name
+          (and to the destination's primordial storage pool); volumes on
+          SMB shares stay where they are;
+        - the VM's configuration, checkpoint and smart paging files go to
+          ``dest_dir`` (ConfigurationDataRoot, SnapshotDataRoot,
+          SwapFileDataRoot); its LogDataRoot and SuspendDataRoot are left
+          as they are;
+        - Hyper-V moves the read-only parents of differencing disks along
+          (where to is its choice: not verified on a real host);
+          RetainVhdCopiesOnSource keeps them on the source too (a cached
+          image other VMs use), which Hyper-V would otherwise delete.
+
+        Not moved: DVD images (a config drive ISO), which Hyper-V does not
+        migrate (nova's Hyper-V driver copied them first), and files that
+        are not the VM's (a console log). os-win's _live_migrate_vm passes
+        neither new system settings nor RetainVhdCopiesOnSource: the
+        migration call is made here, the rest is os-win's.
+        """
+        lmutils = self._target
+        with _translated():
+            lmutils.check_live_migration_config()
+            conn_v2_remote = lmutils._get_conn_v2(dest_host)
+            conn = lmutils._compat_conn
+            vm = lmutils._get_vm(conn, vm_name)
+            dest_ips = lmutils._get_ip_address_list(conn_v2_remote,
+                                                    dest_host)
+            planned_vm = lmutils._get_planned_vm(vm_name, conn_v2_remote)
+            own_dir, vssd = self._system_settings_moved_to(conn, vm,
+                                                           dest_dir)
+            sasds = self._vhd_settings_moved_to(conn, vm, own_dir, dest_dir)
+            settings = conn.Msvm_VirtualSystemMigrationSettingData(
+                MigrationType=self._MIGRATION_TYPE_VIRTUAL_SYSTEM_AND_STORAGE
+            )[0]
+            settings.DestinationIPAddressList = dest_ips
+            if planned_vm:
+                settings.DestinationPlannedVirtualSystemId = planned_vm.Name
+            settings.RetainVhdCopiesOnSource = True
+            migration_svc = conn.Msvm_VirtualSystemMigrationService()[0]
+            job_path, ret_val = migration_svc.MigrateVirtualSystemToHost(
+                ComputerSystem=vm.path_(), DestinationHost=dest_host,
+                MigrationSettingData=settings.GetText_(1),
+                NewSystemSettingData=vssd,
+                NewResourceSettingData=sasds)
+            lmutils._jobutils.check_ret_val(ret_val, job_path)
+
+    def _system_settings_moved_to(self, conn, vm, dest_dir):
+        """The VM's own directory (its configuration root), and its
+        settings with their data roots in ``dest_dir``, as the migration's
+        NewSystemSettingData."""
+        from os_win.utils import _wqlutils
+        found = [vssd for vssd in _wqlutils.get_element_associated_class(
+            conn, 'Msvm_VirtualSystemSettingData', element_uuid=vm.Name)
+            if vssd.VirtualSystemType == self._VM_REALIZED]
+        if len(found) != 1:
+            raise oswin_exc.HyperVException(
+                'VM %s has %d current settings, expected one'
+                % (vm.ElementName, len(found)))
+        vssd = found[0]
+        own_dir = vssd.ConfigurationDataRoot
+        vssd.ConfigurationDataRoot = dest_dir
+        vssd.SnapshotDataRoot = dest_dir
+        vssd.SwapFileDataRoot = dest_dir
+        return own_dir, vssd.GetText_(1)
+
+    def _vhd_settings_moved_to(self, conn, vm, own_dir, dest_dir):
+        """The virtual hard disks in the VM's own directory, each at its
+        file name in ``dest_dir``, as the migration's
+        NewResourceSettingData (what os-win's _get_vhd_setting_data sends
+        unchanged). Disks elsewhere (volumes on SMB shares, which both
+        hosts reach) are not sent: they stay where they are."""
+        from os_win.utils import _wqlutils
+        moved = []
+        for sasd in _wqlutils.get_element_associated_class(
+                conn, 'Msvm_StorageAllocationSettingData',
+                element_uuid=vm.Name):
+            if (sasd.ResourceType == self._VHD_RESOURCE_TYPE and
+                    sasd.ResourceSubType == self._VHD_RESOURCE_SUB_TYPE and
+                    ntpath.dirname(sasd.HostResource[0]).lower() ==
+                    ntpath.normpath(own_dir).lower()):
+                sasd.HostResource = [ntpath.join(
+                    dest_dir, ntpath.basename(sasd.HostResource[0]))]
+                sasd.PoolID = ''
+                moved.append(sasd.GetText_(1))
+        return moved
+
+
 # The os-win utils wrapped with more than error translation.
 _OSWIN_ADAPTERS = {'clusterutils': _OsWinClusterUtils,
-                   'pathutils': _OsWinPathUtils}
+                   'pathutils': _OsWinPathUtils,
+                   'livemigrationutils': _OsWinLiveMigrationUtils}
 
 
 class HyperV(object):
@@ -189,12 +303,19 @@ class HyperV(object):
         self._utils = {}
         self._sim_state = None
         self._sim_node = None
+        self._standalone = None
 
     def bind(self, host):
         """Play nova's ``host``; returns the cluster's name of the node."""
         self.host = host
         self.node = self._sim_node = None
         self._utils.clear()
+        self._standalone = self._conf.hyperv_cluster.standalone_host
+        if self._standalone is None:
+            # Unset: a cluster node, unless the simulated world has this
+            # host as a standalone one.
+            self._standalone = self.simulated and self._simulated_host_is(
+                standalone=True)
         self.node = self.clusterutils.get_node_name()
         return self.node
 
@@ -213,6 +334,25 @@ class HyperV(object):
     @property
     def backend(self):
         return self._conf.hyperv_cluster.backend
+
+    @property
+    def standalone(self):
+        """Whether this host plays a Hyper-V host in no failover cluster
+        (its ``clusterutils`` is then a ``NoCluster``)."""
+        return bool(self._standalone)
+
+    def in_a_cluster(self):
+        """Whether this host is a node of a failover cluster, as the host
+        tells, whatever the configuration says."""
+        if self.simulated:
+            return self._simulated_host_is(standalone=False)
+        try:
+            clusterutils = self._make_oswin('clusterutils')
+            return any(self.is_this_node(member) for member in
+                       clusterutils.get_cluster_node_names())
+        except oswin_exc.HyperVClusterException:
+            # os-win cannot even connect to root/MSCluster here.
+            return False
 
     @property
     def simulated(self):
@@ -254,6 +394,12 @@ class HyperV(object):
                               name)
         return self._sim_node
 
+    def _simulated_host_is(self, standalone):
+        """Whether the simulated world has this host, standalone or as
+        a cluster node."""
+        node = self._simulated_state().node(self._simulated_node())
+        return node is not None and (node.cluster is None) == standalone
+
     def _oswin_utilsfactory(self):
         if nova_utils.concurrency_mode_threading():
             raise OsWinNeedsEventlet()
@@ -263,10 +409,16 @@ class HyperV(object):
         return utilsfactory
 
     def _make(self, kind):
+        if kind == 'clusterutils' and self.standalone:
+            return NoCluster(self._simulated_node() if self.simulated
+                             else platform.node())
         if self.simulated:
             from hvc_sim import oswin as sim_oswin
             return sim_oswin.UTILS_CLASSES[kind](self._simulated_state(),
                                                  self._simulated_node())
+        return self._make_oswin(kind)
+
+    def _make_oswin(self, kind):
         adapter = _OSWIN_ADAPTERS.get(kind, _OsWin)
         return adapter(getattr(self._oswin_utilsfactory(),
                                'get_%s' % kind)())
@@ -336,3 +488,54 @@ class HyperV(object):
     @property
     def networkutils(self):
         return self._get('networkutils')
+
+    @property
+    def livemigrationutils(self):
+        return self._get('livemigrationutils')
+
+    @property
+    def diskutils(self):
+        return self._get('diskutils')
+
+
+class NoCluster(object):
+    """The failover cluster of a standalone Hyper-V host: none.
+
+    What the driver asks a ClusterUtils, answered for a host in no
+    cluster: it is its own only node, has no CSV and no clustered VM, so
+    the driver's checks of a VM's group answer as for a VM clustered
+    nowhere. Clustering a VM here is a bug: there is no add_vm_to_cluster.
+    """
+
+    def __init__(self, node):
+        self._node = node
+
+    def get_node_name(self):
+        return self._node
+
+    def check_cluster_state(self):
+        pass
+
+    def get_cluster_node_names(self):
+        return [self._node]
+
+    def get_cluster_name(self):
+        return None
+
+    def list_shared_volumes(self):
+        return []
+
+    def vm_exists(self, vm_name):
+        return False
+
+    def get_vm_host(self, vm_name):
+        raise oswin_exc.ClusterObjectNotFound(resource=vm_name)
+
+    def list_instances(self):
+        return []
+
+    def list_instance_uuids(self):
+        return []
+
+    def stop_vm_owner_change_listeners(self):
+        pass

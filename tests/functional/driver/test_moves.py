@@ -10,6 +10,8 @@ import time
 
 from oslo_utils import units
 
+import nova.conf
+
 from hvc_driver import layout
 from hvc_oswin_api import constants as os_win_const
 from tests.functional.driver import test_nova_cluster
@@ -82,8 +84,8 @@ class MovesTestCase(test_nova_cluster.HyperVClusterTestCase):
         }, {rp: a['resources'] for rp, a in
             self._get_allocations_by_server_uuid(server['id']).items()})
         for other in set(self.node_rp) - {node}:
-            self.assertEqual({'VCPU': 0, 'MEMORY_MB': 0},
-                             self._get_provider_usages(self.node_rp[other]),
+            usages = self._get_provider_usages(self.node_rp[other])
+            self.assertEqual((0, 0), (usages['VCPU'], usages['MEMORY_MB']),
                              other)
         self.assertEqual(10, self._get_provider_usages(self.csv_rp)[
             'DISK_GB'])
@@ -444,3 +446,167 @@ class TestColdMigrationToAnotherCluster(ColdMigrationTestCase):
     def _admin_274(self):
         self.admin_api.microversion = '2.74'
         return self.admin_api
+
+
+class TestLiveMigrationOutOfTheCluster(MovesTestCase):
+    """To a node of another cluster, or to a standalone Hyper-V host and
+    back: the VM leaves its cluster, live-migrates with its disks to the
+    storage of the destination's DISK_GB allocation (a CSV of the other
+    cluster, the standalone host's own disk) and is clustered on arrival
+    (not on the standalone host). A failed copy leaves it running on the
+    source, clustered, with nothing left at the destination."""
+
+    other_clusters = (('cluster2', ('b1', 'b2'), (('Data', 500),)),)
+    standalone_hosts = ('solo',)
+
+    def _arrive(self, server, host, status='completed'):
+        source_dir = os.path.dirname(self._root(server))
+        server = self._live_migrate_to(server, host=host, status=status)
+        self.assertEqual('ACTIVE', server['status'])
+        return server, source_dir
+
+    def _root(self, server):
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        [root] = [d.path for d in self.sim.disks(name)
+                  if os.path.basename(d.path).startswith('root.')]
+        return root
+
+    def _assert_moved(self, server, host, disk_rp, instance_dir, clustered):
+        """nova, Hyper-V and placement agree that it runs on ``host`` with
+        its disks in ``instance_dir`` and its DISK_GB on ``disk_rp``; the
+        bytes of the disks that were copied there."""
+        server = self.api.get_server(server['id'])
+        self.assertEqual(host, server['OS-EXT-SRV-ATTR:host'])
+        vm = self._vm(server)
+        self.assertEqual((host, os_win_const.HYPERV_VM_STATE_ENABLED),
+                         (vm.node, vm.state))
+        group = self.sim.get_cluster_group(vm.name)
+        self.assertEqual(host if clustered else None,
+                         group.owner_node if group else None)
+        disks = [d.path for d in self.sim.disks(vm.name)]
+        self.assertTrue(disks)
+        for path in disks:
+            self.assertEqual(instance_dir, os.path.dirname(path))
+        # The parent chain came along: nothing outside the directory.
+        parent = json.loads(open(self._root(server)).read())['parent']
+        self.assertEqual(instance_dir, os.path.dirname(parent))
+        expected = {self.node_rp[host]: {'VCPU': 2, 'MEMORY_MB': 1024}}
+        # A standalone host's own provider holds the disk too.
+        expected.setdefault(disk_rp, {})['DISK_GB'] = 10
+        self.assertEqual(expected, {rp: a['resources'] for rp, a in
+                         self._get_allocations_by_server_uuid(
+                             server['id']).items()})
+        for node, rp in self.node_rp.items():
+            usages = self._get_provider_usages(rp)
+            if node != host:
+                self.assertEqual(0, usages['VCPU'], node)
+            if rp != disk_rp and 'DISK_GB' in usages:
+                self.assertEqual(0, usages['DISK_GB'], node)
+        for rp in set(self.csv_rps.values()) - {disk_rp}:
+            self.assertEqual(0, self._get_provider_usages(rp)['DISK_GB'])
+        self.assertNotIn(layout.ARRIVAL_DIR_KEY,
+                         self._instance(server).system_metadata)
+        return server, self._disk_bytes(instance_dir)
+
+    @staticmethod
+    def _disk_bytes(instance_dir):
+        """The bytes of the disks (not the console log) in a directory."""
+        return sum(os.path.getsize(os.path.join(instance_dir, f))
+                   for f in os.listdir(instance_dir)
+                   if not f.startswith(layout.CONSOLE_LOG))
+
+    def _instance(self, server):
+        from nova import context as nova_context
+        from nova import objects
+        return objects.Instance.get_by_uuid(
+            nova_context.get_admin_context(), server['id'],
+            expected_attrs=['system_metadata'])
+
+    def _boot_on_node1(self):
+        self.admin_api.microversion = '2.74'
+        server = self._create_server(
+            image_uuid=test_nova_cluster.VHD_IMAGE, networks='none',
+            flavor_id=self._flavor(disk_group=True), host='node1',
+            api=self.admin_api)
+        self.assertIn('booting on node1', self._console(server))
+        return server
+
+    def _home_dir(self, server):
+        return os.path.join(self.cluster.csv_instances_dir('Volume1'),
+                            server['OS-EXT-SRV-ATTR:instance_name'])
+
+    def test_to_another_cluster(self):
+        server = self._boot_on_node1()
+        server, source_dir = self._arrive(server, 'b1')
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        data_dir = os.path.join(self.cluster.csv_instances_dir('Data'), name)
+        server, copied = self._assert_moved(
+            server, 'b1', self.csv_rps['Data'], data_dir, clustered=True)
+        self.assertGreater(copied, 0)
+        self.assertFalse(os.path.exists(source_dir))
+        self.assertEqual('cluster2', self._instance(server).system_metadata[
+            layout.CLUSTER_KEY])
+        # It is cluster2's now: a cluster move to b2, no copy.
+        files = self._instance_files(server)
+        server = self._live_migrate_to(server, host='b2')
+        self._assert_moved(server, 'b2', self.csv_rps['Data'], data_dir,
+                           clustered=True)
+        self.assertEqual(files, self._instance_files(server))
+        self._delete_server(server)
+        self.assertEqual([], self.sim.vms())
+        self.assertFalse(os.path.exists(data_dir))
+
+    def test_to_a_standalone_host_and_back(self):
+        server = self._boot_on_node1()
+        server, source_dir = self._arrive(server, 'solo')
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        local_dir = os.path.join(nova.conf.CONF.instances_path, name)
+        server, copied = self._assert_moved(
+            server, 'solo', self.node_rp['solo'], local_dir, clustered=False)
+        self.assertGreater(copied, 0)
+        self.assertFalse(os.path.exists(source_dir))
+        metadata = self._instance(server).system_metadata
+        self.assertNotIn(layout.CLUSTER_KEY, metadata)
+        self.assertNotIn(layout.CSV_PROVIDER_KEY, metadata)
+        self._reboot_server(server, hard=True)
+        self.assertIn('booting on solo', self._console(server))
+
+        leaving = sorted(f for f in os.listdir(local_dir)
+                         if not f.startswith(layout.CONSOLE_LOG))
+        server, _source_dir = self._arrive(server, 'node1')
+        server, copied_back = self._assert_moved(
+            server, 'node1', self.csv_rp, self._home_dir(server),
+            clustered=True)
+        self.assertGreater(copied_back, 0)
+        # The same files (a copied child names its copied parent, so the
+        # simulated disks' sizes change with the path).
+        self.assertEqual(leaving, sorted(
+            f for f in os.listdir(self._home_dir(server))
+            if not f.startswith(layout.CONSOLE_LOG)))
+        self.assertFalse(os.path.exists(local_dir))
+        self.assertEqual(self.csv_rp, self._instance(server).system_metadata[
+            layout.CSV_PROVIDER_KEY])
+        # Clustered again: the cluster moves it, and nova follows.
+        server = self._live_migrate_to(server, host='node2')
+        self._assert_moved(server, 'node2', self.csv_rp,
+                           self._home_dir(server), clustered=True)
+
+    def test_a_failed_copy_leaves_it_running_clustered_on_the_source(self):
+        server = self._boot_on_node1()
+        files = self._instance_files(server)
+        self.sim.arm_fault('livemigrationutils.live_migrate_vm_with_storage',
+                           message='the migration network went away')
+        server = self._live_migrate_to(server, host='b1', status='failed')
+        self._assert_on(server, 'node1')
+        self.assertEqual(files, self._instance_files(server))
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self.assertFalse(os.path.exists(os.path.join(
+            self.cluster.csv_instances_dir('Data'), name)))
+        self.assertEqual(0, self._get_provider_usages(
+            self.csv_rps['Data'])['DISK_GB'])
+        # And it moves once Hyper-V can.
+        server, _source_dir = self._arrive(server, 'b1')
+        self._assert_moved(
+            server, 'b1', self.csv_rps['Data'],
+            os.path.join(self.cluster.csv_instances_dir('Data'), name),
+            clustered=True)

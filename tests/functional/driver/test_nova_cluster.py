@@ -75,6 +75,8 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     volumes = (('Volume1', CSV_GB),)
     # (name, nodes, volumes) of more clusters.
     other_clusters = ()
+    # Standalone Hyper-V hosts, in no cluster.
+    standalone_hosts = ()
 
     def setUp(self):
         # Nova's conf fixture looks for api-paste.ini under $state_path,
@@ -91,6 +93,14 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         for name, nodes, volumes in self.other_clusters:
             self.sim.add_cluster(name, nodes, volumes, vcpus=8,
                                  memory_mb=16384)
+        for name in self.standalone_hosts:
+            self.sim.add_host(name, vcpus=8, memory_mb=16384)
+        if self.standalone_hosts:
+            # A standalone host keeps its instances under its own
+            # instances_path, which in one process all hosts share: off
+            # the CSVs, where the clusters' instances are.
+            self.flags(instances_path=os.path.join(
+                os.path.dirname(self.cluster.state_file), 'local'))
         # In one process the compute services share $state_path and so
         # nova's one local node identity; give each node its own, as
         # separate hosts would have.

@@ -397,6 +397,35 @@ class TestLocalCloud(CloudTestCase):
             if u['resource_class'] == 'DISK_GB'][0])
         self.delete(server['id'])
 
+    def test_live_migration_to_the_other_cluster_and_back(self):
+        server = self.boot('e2e-live-cross')
+        cluster, _vm = self.assert_placed(server, disk_gb=1)
+        other = [c for c in self.cloud.clusters if c is not cluster][0]
+        # Unclustered, copied with its disks to the other cluster's CSV
+        # while it runs, clustered there.
+        server = self.migrate(server['id'], '--live-migration', '--host',
+                              other.nodes[0])
+        self.assertEqual((other.nodes[0], 'ACTIVE'), (
+            server['OS-EXT-SRV-ATTR:host'], server['status']))
+        _cluster, vm = self.assert_placed(server, disk_gb=1)
+        self.assertEqual('running', vm['state'])
+        self.assertIsNotNone(vm['cluster_group'])
+        csv_folder = os.path.join(
+            os.path.splitext(other.state_file)[0] + '-storage', other.name)
+        for disk in vm['disks']:
+            self.assertTrue(disk['path'].startswith(csv_folder),
+                            disk['path'])
+        self.assertEqual(0, [u['usage'] for u in self.openstack(
+            'resource provider usage show', self.csv_provider(cluster))
+            if u['resource_class'] == 'DISK_GB'][0])
+        # And back, the same way.
+        server = self.migrate(server['id'], '--live-migration', '--host',
+                              cluster.nodes[0])
+        self.assertEqual((cluster.nodes[0], 'ACTIVE'), (
+            server['OS-EXT-SRV-ATTR:host'], server['status']))
+        self.assert_placed(server, disk_gb=1)
+        self.delete(server['id'])
+
     def test_a_nova_compute_in_eventlet_mode_too(self):
         """The cloud's computes run in nova's default native-threading
         mode; the driver runs in eventlet mode as well."""

@@ -7,6 +7,7 @@ from os_win import exceptions as os_win_exc
 from oslo_config import fixture as config_fixture
 import testtools
 
+from nova.compute import provider_tree
 from nova import exception
 from nova.virt import driver as nova_driver
 from nova.virt import virtapi
@@ -91,6 +92,38 @@ class TestInitHost(testtools.TestCase):
                                 self.driver.init_host, 'stranger')
         self.assertIn('stranger is not a node of a failover cluster',
                       str(err))
+
+    def test_a_standalone_host_starts_and_reports_its_own_disk(self):
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.virt.node.get_local_node_uuid', return_value='u-solo'))
+        self.cluster.state.add_host('solo')
+        self.driver.init_host('solo')
+        self.assertTrue(self.driver._hyperv.standalone)
+        # Its disk is its own: DISK_GB on its provider, whatever the
+        # cluster nodes report.
+        resources = self.driver.get_available_resource('solo')
+        self.assertGreater(resources['local_gb'], 0)
+        tree = provider_tree.ProviderTree()
+        tree.new_root('solo', 'rp-solo')
+        self.driver.update_provider_tree(tree, 'solo')
+        inventory = tree.data('solo').inventory
+        self.assertEqual(resources['local_gb'], inventory['DISK_GB']['total'])
+        self.assertEqual({'VCPU', 'MEMORY_MB', 'DISK_GB'}, set(inventory))
+        # And a cluster node reports none.
+        node = driver.HyperVClusterDriver(None)
+        node.init_host('node1')
+        tree.new_root('node1', 'rp-node1')
+        node.update_provider_tree(tree, 'node1')
+        self.assertEqual({'VCPU', 'MEMORY_MB'},
+                         set(tree.data('node1').inventory))
+
+    def test_standalone_host_set_on_a_cluster_node_does_not_start(self):
+        # It would report the CSVs' bytes as its own.
+        self.conf.config(standalone_host=True, group='hyperv_cluster')
+        err = self.assertRaises(exception.NovaException,
+                                self.driver.init_host, 'node1')
+        self.assertIn('standalone_host is set, but node1 is a node of a '
+                      'failover cluster', str(err))
 
     def test_nova_host_need_not_be_the_cluster_node_name(self):
         # An FQDN host playing the node the cluster calls NODE2: the

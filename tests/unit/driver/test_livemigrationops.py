@@ -41,12 +41,16 @@ class LiveMigrationOpsTestCase(test_vmops.OsWinVMOpsBase):
             None, self.instance, {'hypervisor_hostname': 'node1'})
         self.assertTrue(data.is_shared_instance_path)
 
-    def test_destination_refuses_a_node_of_another_cluster(self):
+    def test_destination_refuses_a_copy_to_a_disk_not_on_its_csvs(self):
+        # From another cluster the disks are copied to the CSV of the
+        # allocation here; a provider that is no CSV of this cluster has
+        # nowhere to copy them to.
         err = self.assertRaises(
             exception.MigrationPreCheckError,
             self.ops.check_can_live_migrate_destination, None,
             self.instance, {'hypervisor_hostname': 'elsewhere'})
-        self.assertIn('not a node of the failover cluster', str(err))
+        self.assertIn('csv-rp, which is not a Cluster Shared Volume of '
+                      'cluster cluster1', str(err))
 
     def test_destination_refuses_a_disk_allocation_on_another_csv(self):
         self.placement.get_allocs_for_consumer.return_value = {

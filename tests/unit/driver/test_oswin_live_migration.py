@@ -1,0 +1,187 @@
+"""The seam's live migration with storage on os-win: what it asks of
+Hyper-V's WMI migration service, with os-win's LiveMigrationUtils
+autospecced."""
+
+import json
+from unittest import mock
+
+from hvc_driver import hyperv
+from hvc_oswin_api import exceptions as api_exc
+from tests.unit.driver import fixtures as driver_fixtures
+
+VM_ID = '6C9A6F2B-3B5E-4F6B-9E0D-1A2B3C4D5E6F'
+SOURCE_DIR = 'C:\\ClusterStorage\\Volume1\\OpenStack\\Instances\\vm1'
+DEST_DIR = 'C:\\ClusterStorage\\Data\\OpenStack\\Instances\\vm1'
+VHD = 'Microsoft:Hyper-V:Virtual Hard Disk'
+DVD = 'Microsoft:Hyper-V:Virtual CD/DVD Disk'
+
+
+class SettingData(driver_fixtures.WMIObject):
+    """A WMI setting data object as the wmi module shows it: its
+    properties are attributes, and GetText_(1) is the embedded instance
+    (here JSON of the properties as they are when it is called)."""
+
+    def GetText_(self, text_format):  # noqa: N802 (WMI's name)
+        if text_format != 1:  # wbemObjectTextFormatCIMDTD20
+            raise ValueError(text_format)
+        return json.dumps(vars(self), sort_keys=True)
+
+
+class ComputerSystem(driver_fixtures.WMIObject):
+
+    def path_(self):
+        return 'Msvm_ComputerSystem.Name="%s"' % self.Name
+
+
+class MigrationService(object):
+    """Msvm_VirtualSystemMigrationService: records its migrations."""
+
+    def __init__(self):
+        self.migrations = []
+
+    def MigrateVirtualSystemToHost(self, **kwargs):  # noqa: N802
+        self.migrations.append(kwargs)
+        return 'job-path', 4096
+
+
+class VirtualizationNamespace(object):
+    """root/virtualization/v2: one migration setting data per type."""
+
+    def __init__(self):
+        self.service = MigrationService()
+
+    def Msvm_VirtualSystemMigrationSettingData(  # noqa: N802
+            self, MigrationType):
+        return [SettingData(MigrationType=MigrationType,
+                            DestinationIPAddressList=None,
+                            RetainVhdCopiesOnSource=False)]
+
+    def Msvm_VirtualSystemMigrationService(self):  # noqa: N802
+        return [self.service]
+
+
+class TestLiveMigrateVMWithStorage(driver_fixtures.OsWinTestCase):
+
+    def setUp(self):
+        super().setUp()
+        from os_win.utils import _wqlutils
+        from os_win.utils import jobutils
+        self.lmutils = self.oswin.utils['livemigrationutils']
+        self.conn = VirtualizationNamespace()
+        self.lmutils._compat_conn = self.conn
+        self.lmutils._jobutils = mock.create_autospec(jobutils.JobUtils,
+                                                      instance=True)
+        self.vm = ComputerSystem(Name=VM_ID, ElementName='vm1')
+        self.lmutils._get_vm.return_value = self.vm
+        self.lmutils._get_ip_address_list.return_value = ['10.0.0.12']
+        self.lmutils._get_planned_vm.return_value = None
+        self.associated = {
+            'Msvm_VirtualSystemSettingData': [
+                SettingData(InstanceID='Microsoft:%s' % VM_ID,
+                            VirtualSystemType='Microsoft:Hyper-V:System:'
+                            'Realized', ConfigurationDataRoot=SOURCE_DIR,
+                            SnapshotDataRoot=SOURCE_DIR,
+                            SwapFileDataRoot=SOURCE_DIR),
+                # A checkpoint's settings: not the VM's current ones.
+                SettingData(InstanceID='Microsoft:%s-snapshot' % VM_ID,
+                            VirtualSystemType='Microsoft:Hyper-V:Snapshot:'
+                            'Realized', ConfigurationDataRoot=SOURCE_DIR)],
+            'Msvm_StorageAllocationSettingData': [
+                self._sasd('root.vhdx', VHD),
+                self._sasd('eph0.vhdx', VHD),
+                self._sasd('configdrive.iso', DVD),
+                # A volume on an SMB share, which both hosts reach.
+                self._sasd('volume-1.vhdx', VHD,
+                           folder='\\\\smb.example.com\\volumes')],
+        }
+        self.wql = self.useFixture(driver_fixtures.fixtures.MockPatchObject(
+            _wqlutils, 'get_element_associated_class', autospec=True,
+            side_effect=lambda conn, class_name, **kw: self.associated[
+                class_name])).mock
+        seam = hyperv.HyperV(driver_fixtures.CONF)
+        seam.bind('node1')
+        self.seam_lmutils = seam.livemigrationutils
+
+    def _sasd(self, name, sub_type, folder=SOURCE_DIR):
+        return SettingData(InstanceID='Microsoft:%s\\%s' % (VM_ID, name),
+                           ResourceType=31, ResourceSubType=sub_type,
+                           HostResource=[folder + '\\' + name],
+                           PoolID='')
+
+    def _migration(self):
+        [migration] = self.conn.service.migrations
+        return migration
+
+    def test_disks_and_configuration_go_to_the_destination_folder(self):
+        from os_win.utils.compute import livemigrationutils
+        self.seam_lmutils.live_migrate_vm_with_storage('vm1', 'b1', DEST_DIR)
+
+        self.lmutils.check_live_migration_config.assert_called_once_with()
+        self.lmutils._get_conn_v2.assert_called_once_with('b1')
+        remote = self.lmutils._get_conn_v2.return_value
+        self.lmutils._get_vm.assert_called_once_with(self.conn, 'vm1')
+        self.lmutils._get_ip_address_list.assert_called_once_with(remote,
+                                                                  'b1')
+        self.lmutils._get_planned_vm.assert_called_once_with('vm1', remote)
+        for call in self.wql.call_args_list:
+            self.assertEqual((self.conn,), call.args[:1])
+            self.assertEqual({'element_uuid': VM_ID}, call.kwargs)
+
+        migration = self._migration()
+        self.assertEqual((self.vm.path_(), 'b1'),
+                         (migration['ComputerSystem'],
+                          migration['DestinationHost']))
+        settings = json.loads(migration['MigrationSettingData'])
+        self.assertEqual(
+            livemigrationutils.LiveMigrationUtils
+            ._MIGRATION_TYPE_VIRTUAL_SYSTEM_AND_STORAGE,
+            settings['MigrationType'])
+        self.assertEqual(['10.0.0.12'], settings['DestinationIPAddressList'])
+        # The image cache other VMs use stays on the source.
+        self.assertTrue(settings['RetainVhdCopiesOnSource'])
+        self.assertNotIn('DestinationPlannedVirtualSystemId', settings)
+        # Each virtual hard disk of the VM's folder at its name in the
+        # destination folder; the DVD image is not Hyper-V's to move, the
+        # SMB volume stays on its share.
+        self.assertEqual(
+            [([DEST_DIR + '\\root.vhdx'], ''),
+             ([DEST_DIR + '\\eph0.vhdx'], '')],
+            [(sasd['HostResource'], sasd['PoolID']) for sasd in
+             map(json.loads, migration['NewResourceSettingData'])])
+        vssd = json.loads(migration['NewSystemSettingData'])
+        self.assertEqual(
+            ('Microsoft:%s' % VM_ID, DEST_DIR, DEST_DIR, DEST_DIR),
+            (vssd['InstanceID'], vssd['ConfigurationDataRoot'],
+             vssd['SnapshotDataRoot'], vssd['SwapFileDataRoot']))
+        self.lmutils._jobutils.check_ret_val.assert_called_once_with(
+            4096, 'job-path')
+
+    def test_into_a_planned_vm_at_the_destination(self):
+        self.lmutils._get_planned_vm.return_value = driver_fixtures.WMIObject(
+            Name='planned-id')
+        self.seam_lmutils.live_migrate_vm_with_storage('vm1', 'b1', DEST_DIR)
+        self.assertEqual('planned-id', json.loads(self._migration()[
+            'MigrationSettingData'])['DestinationPlannedVirtualSystemId'])
+
+    def test_os_win_errors_are_translated(self):
+        from os_win import exceptions as os_win_exc
+        self.lmutils._get_vm.side_effect = (
+            os_win_exc.HyperVVMNotFoundException(vm_name='vm1'))
+        self.assertRaises(api_exc.HyperVVMNotFoundException,
+                          self.seam_lmutils.live_migrate_vm_with_storage,
+                          'vm1', 'b1', DEST_DIR)
+        self.assertEqual([], self.conn.service.migrations)
+        self.lmutils._get_vm.side_effect = None
+        self.lmutils._jobutils.check_ret_val.side_effect = (
+            os_win_exc.WMIJobFailed(job_state=10, error_summ_desc='no room',
+                                    error_desc='', error_code=1))
+        self.assertRaises(api_exc.HyperVException,
+                          self.seam_lmutils.live_migrate_vm_with_storage,
+                          'vm1', 'b1', DEST_DIR)
+
+    def test_a_vm_without_its_current_settings_is_not_migrated(self):
+        del self.associated['Msvm_VirtualSystemSettingData'][0]
+        self.assertRaises(api_exc.HyperVException,
+                          self.seam_lmutils.live_migrate_vm_with_storage,
+                          'vm1', 'b1', DEST_DIR)
+        self.assertEqual([], self.conn.service.migrations)
