@@ -17,6 +17,7 @@ import os
 import re
 
 import nova.conf
+from nova.scheduler.client import report
 
 from placement_sync import model as csv_model
 
@@ -42,6 +43,14 @@ CSV_PROVIDER_KEY = 'hyperv_cluster_csv_provider'
 # instance's disks to: made and named by the destination (whose storage
 # the source does not know), read by the source, which starts the copy.
 ARRIVAL_DIR_KEY = 'hyperv_cluster_arrival_dir'
+
+
+def allocations_of(context, instance):
+    """The instance's allocations in placement now ({provider uuid:
+    {'resources': ...}}): what says which CSV its disk is on."""
+    placement = report.report_client_singleton()
+    return placement.get_allocs_for_consumer(
+        context, instance.uuid)['allocations']
 
 
 def image_cache_dir():

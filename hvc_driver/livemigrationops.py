@@ -37,7 +37,6 @@ import nova.conf
 from nova import exception
 from nova import objects
 from nova.objects import migrate_data as migrate_data_obj
-from nova.scheduler.client import report
 
 from hvc_driver import exception as hvc_exc
 from hvc_driver import layout
@@ -81,19 +80,13 @@ class LiveMigrationOps(object):
     def _pathutils(self):
         return self._hyperv.pathutils
 
-    @staticmethod
-    def _allocations(context, instance):
-        placement = report.report_client_singleton()
-        return placement.get_allocs_for_consumer(
-            context, instance.uuid)['allocations']
-
     # On the destination.
 
     @hvc_exc.translate_oswin_errors('check a live migration to this node')
     def check_can_live_migrate_destination(self, context, instance,
                                            src_compute_info):
         source = src_compute_info['hypervisor_hostname']
-        allocations = self._allocations(context, instance)
+        allocations = layout.allocations_of(context, instance)
         if self._hyperv.in_this_cluster(source):
             self._check_cluster_move(instance, allocations)
             return migrate_data_obj.HyperVLiveMigrateData(
@@ -144,9 +137,8 @@ class LiveMigrationOps(object):
         vm_name = instance.name
         if self._vmutils.vm_exists(vm_name):
             raise exception.InstanceExists(name=vm_name)
-        arrival_dir = self._layout.new_instance_dir(
-            vm_name, self._layout.csv_of(self._allocations(context,
-                                                           instance)))
+        volume = self._layout.csv_of(layout.allocations_of(context, instance))
+        arrival_dir = self._layout.new_instance_dir(vm_name, volume)
         if self._pathutils.exists(arrival_dir):
             # Another instance's, or a copy nobody cleaned up: not ours to
             # fill or to remove.
@@ -172,7 +164,8 @@ class LiveMigrationOps(object):
             self._vmops.cluster(vm_name)
         else:
             raise exception.InstanceNotFound(instance_id=instance.uuid)
-        self._vmops.storage_of(instance, self._allocations(context, instance))
+        self._vmops.storage_of(instance,
+                               layout.allocations_of(context, instance))
         self._arrival_dir(context, instance, consume=True)
         self._vmops.take_over(instance, network_info)
 

@@ -43,7 +43,6 @@ import nova.conf
 from nova.compute import task_states
 from nova import exception
 from nova import objects
-from nova.scheduler.client import report
 
 from hvc_driver import exception as hvc_exc
 from hvc_driver import layout
@@ -159,15 +158,9 @@ class MigrationOps(object):
                           'HyperVClusterKeepCSVFilter in nova\'s scheduler)'
                           % (', '.join(wanted), held_by))
 
-    @staticmethod
-    def _allocations(context, instance):
-        placement = report.report_client_singleton()
-        return placement.get_allocs_for_consumer(
-            context, instance.uuid)['allocations']
-
     def _disk_providers(self, context, instance):
         return sorted(rp for rp, alloc in
-                      self._allocations(context, instance).items()
+                      layout.allocations_of(context, instance).items()
                       if alloc['resources'].get('DISK_GB'))
 
     @hvc_exc.translate_oswin_errors('confirm a resize',
@@ -199,7 +192,7 @@ class MigrationOps(object):
         if not self._hyperv.in_this_cluster(migration.dest_node):
             # Its directory is here, its VM was let go: build it again.
             self._vmops.storage_of(instance,
-                                   self._allocations(context, instance))
+                                   layout.allocations_of(context, instance))
             self._vmops.build_vm(
                 instance, self._vmops.vm_generation(instance.image_meta),
                 self._layout.instance_dir(vm_name),

@@ -227,6 +227,21 @@ class CloudTestCase(testtools.TestCase):
         self.assertEqual(host, vm['node'])
         return cluster, vm
 
+    def assert_moved_to_cluster(self, server, cluster, left):
+        """Placed on ``cluster``, its disks on that cluster's CSV, none of
+        its DISK_GB left on the CSV of the cluster it ``left``."""
+        _cluster, vm = self.assert_placed(server, disk_gb=1)
+        csv_folder = os.path.join(
+            os.path.splitext(cluster.state_file)[0] + '-storage',
+            cluster.name)
+        for disk in vm['disks']:
+            self.assertTrue(disk['path'].startswith(csv_folder),
+                            disk['path'])
+        self.assertEqual(0, [u['usage'] for u in self.openstack(
+            'resource provider usage show', self.csv_provider(left))
+            if u['resource_class'] == 'DISK_GB'][0])
+        return vm
+
 
 class TestLocalCloud(CloudTestCase):
 
@@ -386,15 +401,7 @@ class TestLocalCloud(CloudTestCase):
         server = self.openstack('server show', self.wait_for(
             server['id'], 'ACTIVE').id)
         self.assertEqual(other.nodes[0], server['OS-EXT-SRV-ATTR:host'])
-        _cluster, vm = self.assert_placed(server, disk_gb=1)
-        csv_folder = os.path.join(
-            os.path.splitext(other.state_file)[0] + '-storage', other.name)
-        for disk in vm['disks']:
-            self.assertTrue(disk['path'].startswith(csv_folder),
-                            disk['path'])
-        self.assertEqual(0, [u['usage'] for u in self.openstack(
-            'resource provider usage show', self.csv_provider(cluster))
-            if u['resource_class'] == 'DISK_GB'][0])
+        self.assert_moved_to_cluster(server, other, cluster)
         self.delete(server['id'])
 
     def test_live_migration_to_the_other_cluster_and_back(self):
@@ -407,17 +414,9 @@ class TestLocalCloud(CloudTestCase):
                               other.nodes[0])
         self.assertEqual((other.nodes[0], 'ACTIVE'), (
             server['OS-EXT-SRV-ATTR:host'], server['status']))
-        _cluster, vm = self.assert_placed(server, disk_gb=1)
+        vm = self.assert_moved_to_cluster(server, other, cluster)
         self.assertEqual('running', vm['state'])
         self.assertIsNotNone(vm['cluster_group'])
-        csv_folder = os.path.join(
-            os.path.splitext(other.state_file)[0] + '-storage', other.name)
-        for disk in vm['disks']:
-            self.assertTrue(disk['path'].startswith(csv_folder),
-                            disk['path'])
-        self.assertEqual(0, [u['usage'] for u in self.openstack(
-            'resource provider usage show', self.csv_provider(cluster))
-            if u['resource_class'] == 'DISK_GB'][0])
         # And back, the same way.
         server = self.migrate(server['id'], '--live-migration', '--host',
                               cluster.nodes[0])
