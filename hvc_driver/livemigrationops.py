@@ -317,7 +317,13 @@ class LiveMigrationOps(object):
         # post_method then has no disk to remove (see the driver's
         # cleanup).
         self._vmops.let_go(instance, None)
-        self._pathutils.check_remove_dir(source_dir)
+        try:
+            self._pathutils.check_remove_dir(source_dir)
+        except hvc_exc.OSWIN_ERRORS:
+            # The VM runs there now: nova must follow it all the same.
+            LOG.exception('%s left %s; its old directory %s stays',
+                          vm_name, self._hyperv.node, source_dir,
+                          instance=instance)
         return True
 
     def post_live_migration_at_source(self, instance, network_info):

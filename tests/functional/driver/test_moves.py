@@ -610,3 +610,16 @@ class TestLiveMigrationOutOfTheCluster(MovesTestCase):
             server, 'b1', self.csv_rps['Data'],
             os.path.join(self.cluster.csv_instances_dir('Data'), name),
             clustered=True)
+
+    def test_a_source_directory_that_stays_does_not_undo_the_move(self):
+        server = self._boot_on_node1()
+        self.sim.arm_fault('pathutils.check_remove_dir',
+                           message='a file of it is in use')
+        server, source_dir = self._arrive(server, 'b1')
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self._assert_moved(
+            server, 'b1', self.csv_rps['Data'],
+            os.path.join(self.cluster.csv_instances_dir('Data'), name),
+            clustered=True)
+        # Only what Hyper-V did not move stayed behind.
+        self.assertEqual([layout.CONSOLE_LOG], os.listdir(source_dir))

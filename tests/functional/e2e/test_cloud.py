@@ -431,8 +431,8 @@ class TestLocalCloud(CloudTestCase):
         cluster = self.cloud.clusters[0]
         threading_log = self.cloud.log('nova-compute-' + cluster.nodes[0])
         with open(threading_log) as log:
-            self.assertIn('(simulated backend, native threading)',
-                          log.read())
+            self.assertIn('(failover cluster; simulated backend, native '
+                          'threading)', log.read())
         node = 'hv-a4'
         self.hvc_sim(cluster, 'add-node', node, '--cluster', cluster.name,
                      '--vcpus', '8', '--memory-mb', '16384')
@@ -444,7 +444,8 @@ class TestLocalCloud(CloudTestCase):
         # scheduler must never pick an unmapped node.
         self.cloud.nova.discover_hosts()
         with open(self.cloud.log('nova-compute-' + node)) as log:
-            self.assertIn('(simulated backend, eventlet)', log.read())
+            self.assertIn('(failover cluster; simulated backend, eventlet)',
+                          log.read())
         # Once hvc-placement-sync has put it in its cluster's aggregate,
         # it takes an instance whose disk is on the cluster's CSV.
         deadline = time.monotonic() + WAIT
