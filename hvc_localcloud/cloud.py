@@ -67,6 +67,7 @@ class SimulatedCluster:
     nodes: tuple
     volumes: tuple  # ((name, total_gb), ...)
     root: str
+    standalone = False
 
     @property
     def state_file(self):
@@ -80,6 +81,30 @@ class SimulatedCluster:
         return os.path.join(
             sim_state.ClusterState(self.state_file).storage_root,
             self.name, self.volumes[0][0], 'OpenStack', 'Instances')
+
+
+@dataclasses.dataclass(frozen=True)
+class StandaloneHost:
+    """A simulated Hyper-V host in no cluster, in the clusters' world:
+    its instances_path is its own disk."""
+    name: str
+    root: str
+    standalone = True
+
+    @property
+    def nodes(self):
+        return (self.name,)
+
+    @property
+    def state_file(self):
+        return world_file(self.root)
+
+    @property
+    def instances_path(self):
+        from hvc_sim import state as sim_state
+        return os.path.join(
+            sim_state.ClusterState(self.state_file).storage_root, 'hosts',
+            self.name, 'Instances')
 
 
 def clusters(root):

@@ -92,6 +92,8 @@ class Nova(object):
         ini.write(self.conf, sections)
 
     def compute_conf(self, node, cluster, eventlet=None):
+        """The nova.conf of a node of ``cluster`` (or of a
+        ``StandaloneHost``)."""
         state_path = self.cloud.path('data', 'nova', node)
         sections = self._common(state_path)
         sections['DEFAULT'].update({
@@ -111,6 +113,8 @@ class Nova(object):
             'backend': 'simulated',
             'simulated_state_file': cluster.state_file,
         }
+        if cluster.standalone:
+            sections['hyperv_cluster']['standalone_host'] = True
         return ini.write(os.path.join(self.etc, 'nova-compute-%s.conf'
                                       % node), sections)
 

@@ -425,6 +425,59 @@ class TestLocalCloud(CloudTestCase):
         self.assert_placed(server, disk_gb=1)
         self.delete(server['id'])
 
+    def test_live_migration_to_a_standalone_host_and_back(self):
+        server = self.boot('e2e-standalone')
+        cluster, _vm = self.assert_placed(server, disk_gb=1)
+        # A Hyper-V host in no cluster joins the cloud (after the boot:
+        # the clusters' tests do not expect it to take boots).
+        host = cloud_mod.StandaloneHost('hv-s1', self.cloud.root)
+        self.hvc_sim(cluster, 'add-host', host.name, '--vcpus', '8',
+                     '--memory-mb', '16384')
+        since = datetime.datetime.utcnow()
+        record = self.cloud.start_compute(host.name, host)
+        self.addCleanup(self._retire_compute, host.name, record)
+        self.wait_for_compute(host.name, since)
+        self.cloud.nova.discover_hosts()
+        with open(self.cloud.log('nova-compute-' + host.name)) as log:
+            self.assertIn('(standalone host; simulated backend, native '
+                          'threading)', log.read())
+        # Its own disk is its DISK_GB; it takes the instance once nova's
+        # scheduler has its provider.
+        deadline = time.monotonic() + WAIT
+        while True:
+            try:
+                server = self.migrate(server['id'], '--live-migration',
+                                      '--host', host.name)
+            except self.failureException:
+                server = self.openstack('server show', server['id'])
+            if server['OS-EXT-SRV-ATTR:host'] == host.name:
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            '%s never took the instance' % host.name)
+            time.sleep(5)
+        self.assertEqual('ACTIVE', server['status'])
+        node_rp = self.provider(host.name)
+        self.assertEqual({node_rp: {'VCPU': 1, 'MEMORY_MB': 128,
+                                    'DISK_GB': 1}},
+                         self.allocations(server['id']))
+        vm = self.sim_vms(cluster)[server['OS-EXT-SRV-ATTR:instance_name']]
+        self.assertEqual((host.name, 'running', None),
+                         (vm['node'], vm['state'], vm['cluster_group']))
+        for disk in vm['disks']:
+            self.assertTrue(disk['path'].startswith(host.instances_path),
+                            disk['path'])
+        self.assertEqual(0, [u['usage'] for u in self.openstack(
+            'resource provider usage show', self.csv_provider(cluster))
+            if u['resource_class'] == 'DISK_GB'][0])
+        # And back into the cluster, clustered on arrival.
+        server = self.migrate(server['id'], '--live-migration', '--host',
+                              cluster.nodes[0])
+        self.assertEqual((cluster.nodes[0], 'ACTIVE'), (
+            server['OS-EXT-SRV-ATTR:host'], server['status']))
+        _cluster, vm = self.assert_placed(server, disk_gb=1)
+        self.assertIsNotNone(vm['cluster_group'])
+        self.delete(server['id'])
+
     def test_a_nova_compute_in_eventlet_mode_too(self):
         """The cloud's computes run in nova's default native-threading
         mode; the driver runs in eventlet mode as well."""
