@@ -448,13 +448,15 @@ class TestColdMigrationToAnotherCluster(ColdMigrationTestCase):
         return self.admin_api
 
 
-class TestLiveMigrationOutOfTheCluster(MovesTestCase):
+class TestMovesOutOfTheCluster(MovesTestCase):
     """To a node of another cluster, or to a standalone Hyper-V host and
-    back: the VM leaves its cluster, live-migrates with its disks to the
+    back: live, the VM leaves its cluster, migrates with its disks to the
     storage of the destination's DISK_GB allocation (a CSV of the other
     cluster, the standalone host's own disk) and is clustered on arrival
-    (not on the standalone host). A failed copy leaves it running on the
-    source, clustered, with nothing left at the destination."""
+    (not on the standalone host); a failed copy leaves it running on the
+    source, clustered, with nothing left at the destination. Cold, the
+    destination copies the disks and builds the VM (see
+    TestColdMigrationToAnotherCluster)."""
 
     other_clusters = (('cluster2', ('b1', 'b2'), (('Data', 500),)),)
     standalone_hosts = ('solo',)
@@ -471,10 +473,12 @@ class TestLiveMigrationOutOfTheCluster(MovesTestCase):
                   if os.path.basename(d.path).startswith('root.')]
         return root
 
-    def _assert_moved(self, server, host, disk_rp, instance_dir, clustered):
+    def _assert_moved(self, server, host, disk_rp, instance_dir, clustered,
+                      parent_dir=None):
         """nova, Hyper-V and placement agree that it runs on ``host`` with
-        its disks in ``instance_dir`` and its DISK_GB on ``disk_rp``; the
-        bytes of the disks that were copied there."""
+        its disks in ``instance_dir`` (their parents in ``parent_dir``, by
+        default there too) and its DISK_GB on ``disk_rp``; the bytes of the
+        disks that were copied there."""
         server = self.api.get_server(server['id'])
         self.assertEqual(host, server['OS-EXT-SRV-ATTR:host'])
         vm = self._vm(server)
@@ -487,9 +491,10 @@ class TestLiveMigrationOutOfTheCluster(MovesTestCase):
         self.assertTrue(disks)
         for path in disks:
             self.assertEqual(instance_dir, os.path.dirname(path))
-        # The parent chain came along: nothing outside the directory.
+        # A live migration brings the parent chain along; a cold one
+        # gives the root disk the destination's cached image.
         parent = json.loads(open(self._root(server)).read())['parent']
-        self.assertEqual(instance_dir, os.path.dirname(parent))
+        self.assertEqual(parent_dir or instance_dir, os.path.dirname(parent))
         expected = {self.node_rp[host]: {'VCPU': 2, 'MEMORY_MB': 1024}}
         # A standalone host's own provider holds the disk too.
         expected.setdefault(disk_rp, {})['DISK_GB'] = 10
@@ -623,3 +628,25 @@ class TestLiveMigrationOutOfTheCluster(MovesTestCase):
             clustered=True)
         # Only what Hyper-V did not move stayed behind.
         self.assertEqual([layout.CONSOLE_LOG], os.listdir(source_dir))
+
+    def test_cold_migration_to_a_standalone_host_and_back(self):
+        server = self._boot_on_node1()
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        home = self._home_dir(server)
+        server = self._move(server, {'migrate': {'host': 'solo'}},
+                            'finished', 'VERIFY_RESIZE')
+        server = self._confirm_resize(server)
+        local_dir = os.path.join(nova.conf.CONF.instances_path, name)
+        server, copied = self._assert_moved(
+            server, 'solo', self.node_rp['solo'], local_dir, clustered=False,
+            parent_dir=layout.image_cache_dir())
+        self.assertGreater(copied, 0)
+        self.assertFalse(os.path.exists(home))
+        server = self._move(server, {'migrate': {'host': 'node1'}},
+                            'finished', 'VERIFY_RESIZE')
+        server = self._confirm_resize(server)
+        self._assert_moved(server, 'node1', self.csv_rp, home,
+                           clustered=True,
+                           parent_dir=layout.image_cache_dir())
+        self.assertFalse(os.path.exists(local_dir))
+        self.assertIn('booting on node1', self._console(server))
