@@ -26,10 +26,12 @@ The rules:
   cluster, and only the owner changes nova's records.
 - Nova first: while nova has a task on the instance (it moves, deletes or
   rebuilds it) or a migration of it is in progress, nothing changes
-  (NotYet): nova's own moves set the host themselves. A resize awaiting
-  confirmation is not in progress: its VM runs, and the cluster may move
-  it; then the migration's destination follows too, so that nova's
-  revert (sent to the destination) and confirm find it.
+  (NotYet): nova's own moves set the host themselves. A migration record
+  in progress that has not changed for ``stale_migration_seconds`` while
+  nova has no task on the instance is a leftover, and is not waited for.
+  A resize awaiting confirmation is not in progress: its VM runs, and the
+  cluster may move it; then the migration's destination follows too, so
+  that nova's revert (sent to the destination) and confirm find it.
 - Nothing half done: each step looks at what is and does what is missing,
   so a step that fails is simply retried until all agree.
 """
@@ -39,6 +41,7 @@ import collections
 import os_resource_classes as orc
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
+from oslo_utils import timeutils
 from oslo_utils import uuidutils
 
 import nova.conf
@@ -218,9 +221,19 @@ class ClusterOps(object):
             'instance_uuid': instance.uuid,
             'status': list(_MIGRATING) + [_AWAITING_CONFIRMATION]})
         for migration in migrations:
-            if migration.status in _MIGRATING:
-                raise NotYet('a migration of %s is %s'
-                             % (instance.uuid, migration.status))
+            if migration.status not in _MIGRATING:
+                continue
+            changed = migration.updated_at or migration.created_at
+            if timeutils.is_older_than(
+                    changed, CONF.hyperv_cluster.stale_migration_seconds):
+                LOG.warning('Migration %s of %s is %s, unchanged since %s '
+                            'while nova has no task on the instance: taken '
+                            'as left over from a failed move', migration.uuid,
+                            instance.uuid, migration.status,
+                            changed.isoformat(), instance=instance)
+                continue
+            raise NotYet('a migration of %s is %s'
+                         % (instance.uuid, migration.status))
         if instance.vm_state != vm_states.RESIZED:
             return None
         return next((m for m in migrations

@@ -17,6 +17,7 @@ import time
 import fixtures
 
 from nova import context as nova_context
+from nova import objects
 from nova import utils as nova_utils
 
 from hvc_driver import clusterops
@@ -275,6 +276,30 @@ class TestFailover(FailoverTestCase):
         self._wait_for_migration_status(server, ['completed'])
         self._assert_followed(server, 'node2')
         self.assertNotIn(clusterops.FAILOVER_ACTION, self._events(server))
+
+
+class TestStaleMigrationRecord(FailoverTestCase):
+
+    check_interval = 1
+
+    def test_a_stale_migration_record_stops_holding_the_follower(self):
+        # A live migration left 'preparing' by a service that died: nova
+        # has no task on the instance, the record never changes again.
+        server = self._boot_on('node1')
+        objects.Migration(
+            nova_context.get_admin_context(), instance_uuid=server['id'],
+            status='preparing', migration_type='live-migration',
+            source_compute='node1', dest_compute='node3').create()
+        self.sim.move_vm(server['OS-EXT-SRV-ATTR:instance_name'], 'node2',
+                         restart=True)
+        # While it may still be nova's move in progress, nova is left to
+        # set the host.
+        time.sleep(3 * self.check_interval)
+        self.assertEqual('node1', self.api.get_server(server['id'])[
+            'OS-EXT-SRV-ATTR:host'])
+        # Once it is stale, the cluster's move is followed.
+        self.flags(stale_migration_seconds=1, group='hyperv_cluster')
+        self._assert_followed(server, 'node2')
 
 
 class TestFailoverDuringAResize(FailoverTestCase):
