@@ -211,11 +211,13 @@ class HyperVClusterDriver(driver.ComputeDriver):
                 destroy_disks=True, migrate_data=None, destroy_vifs=True,
                 destroy_secrets=True):
         if livemigrationops.copied_out(migrate_data):
-            # The live migration removed this node's copy of the disks
-            # once the VM had left with them; what this node's
-            # instances_path has under the VM's name now is not its to
-            # remove (a standalone host's, say, in one simulated world).
-            destroy_disks = False
+            # The VM left with its disks, the live migration let go of
+            # what ran for it here and removed its directory: nothing is
+            # left to clean up (and what this node's instances_path has
+            # under the VM's name now is not its to remove: a standalone
+            # host's, say, in one simulated world). Nothing here may fail
+            # either: nova calls the destination only after this.
+            return
         self._vmops.cleanup(instance, destroy_disks=destroy_disks,
                             network_info=network_info)
 
@@ -296,9 +298,21 @@ class HyperVClusterDriver(driver.ComputeDriver):
                 evacuate=False, block_device_info=None,
                 preserve_ephemeral=False, accel_uuids=None,
                 reimage_boot_volume=False):
-        if not evacuate or self._hyperv.standalone:
-            # A rebuild in place is nova's own: destroy, then spawn; so is
-            # an evacuation to a standalone host (no disk of it is here).
+        if not evacuate:
+            # A rebuild in place is nova's own: destroy, then spawn.
+            raise NotImplementedError()
+        cluster = self._hyperv.clusterutils.get_cluster_name()
+        recorded = instance.system_metadata.get(layout.CLUSTER_KEY)
+        if recorded is not None and recorded != cluster:
+            # Its cluster restarts its VM on another of its nodes: a copy
+            # built here would run beside it.
+            raise hvc_exc.EvacuationOutOfItsCluster(
+                instance_uuid=instance.uuid, cluster=recorded,
+                host=self._hyperv.host)
+        if (self._hyperv.standalone or
+                instance.system_metadata.get(layout.STANDALONE_HOST_KEY)):
+            # To or from a standalone host: no disk of it is here (its
+            # disks were on the lost host); nova's rebuild from the image.
             raise NotImplementedError()
         self._clusterops.evacuate(context, instance, image_meta,
                                   network_info, block_device_info, bdms,
@@ -316,9 +330,15 @@ class HyperVClusterDriver(driver.ComputeDriver):
                 else 'host:%s' % self._hyperv.node.lower())
 
     def check_instance_shared_storage_local(self, context, instance):
-        return {'storage': self._storage()}
+        # 'cluster' for the nodes of the version before standalone hosts.
+        return {'storage': self._storage(),
+                'cluster': self._hyperv.clusterutils.get_cluster_name()}
 
     def check_instance_shared_storage_remote(self, context, data):
+        if 'storage' not in data and 'cluster' in data:
+            # From a node of the version before standalone hosts.
+            return data['cluster'] == (
+                self._hyperv.clusterutils.get_cluster_name())
         return data.get('storage') == self._storage()
 
     def check_instance_shared_storage_cleanup(self, context, data):

@@ -119,3 +119,10 @@ class AllocationNotMoved(exception.NovaException):
     msg_fmt = ('Placement refused to move the VCPU and MEMORY_MB of instance '
                '%(instance_uuid)s to node %(node)s, where the failover '
                'cluster runs it (provider %(provider)s): %(reason)s.')
+
+
+class EvacuationOutOfItsCluster(exception.NovaException):
+    msg_fmt = ('Instance %(instance_uuid)s is not evacuated to %(host)s: '
+               'its VM is clustered in failover cluster %(cluster)s, which '
+               'restarts it on one of its own nodes; evacuate it to a node '
+               'of %(cluster)s (or leave it to the cluster).')

@@ -39,6 +39,8 @@ MOVED_MARK = 'MOVED-WHILE-DELETED.txt'
 # scheduler's weigher and filter (hvc_scheduler) keep moves to.
 CLUSTER_KEY = 'hyperv_cluster'
 CSV_PROVIDER_KEY = 'hyperv_cluster_csv_provider'
+# The standalone Hyper-V host whose own disk holds the instance's disks.
+STANDALONE_HOST_KEY = 'hyperv_standalone_host'
 # The directory a live migration from another cluster or host copies the
 # instance's disks to: made and named by the destination (whose storage
 # the source does not know), read by the source, which starts the copy.

@@ -144,8 +144,12 @@ class LiveMigrationOps(object):
             # fill or to remove.
             raise exception.DestinationDiskExists(path=arrival_dir)
         self._pathutils.check_create_dir(arrival_dir)
-        instance.system_metadata[layout.ARRIVAL_DIR_KEY] = arrival_dir
-        instance.save()
+        # Saved on an object of its own: nova's may carry changes of its
+        # own that are not for this node to save.
+        fresh = objects.Instance.get_by_uuid(
+            context, instance.uuid, expected_attrs=['system_metadata'])
+        fresh.system_metadata[layout.ARRIVAL_DIR_KEY] = arrival_dir
+        fresh.save()
         LOG.info('%s will arrive in %s', vm_name, arrival_dir,
                  instance=instance)
 
@@ -158,16 +162,21 @@ class LiveMigrationOps(object):
             if not self._hyperv.is_this_node(owner):
                 raise hvc_exc.InstanceOnAnotherNode(
                     vm_name=vm_name, owner=owner, node=self._hyperv.node)
+            copied_in = False
         elif self._vmutils.vm_exists(vm_name):
-            # Copied in from another cluster or host: it joins this
-            # node's cluster (if it is in one).
-            self._vmops.cluster(vm_name)
+            copied_in = True
         else:
             raise exception.InstanceNotFound(instance_id=instance.uuid)
+        # nova's record of it first (saved by nova after this call), then
+        # what runs here for it.
         self._vmops.storage_of(instance,
                                layout.allocations_of(context, instance))
         self._arrival_dir(context, instance, consume=True)
         self._vmops.take_over(instance, network_info)
+        if copied_in:
+            # From another cluster or host: it joins this node's cluster
+            # (if it is in one).
+            self._vmops.cluster(vm_name)
 
     @hvc_exc.translate_oswin_errors('roll back a live migration to this '
                                     'node', instance_not_found=False)
@@ -309,8 +318,8 @@ class LiveMigrationOps(object):
                     reason='%s; the VM is no longer here' % e) from e
             LOG.error('Hyper-V did not move %s to %s: %s; it runs on here',
                       vm_name, dest_node, e, instance=instance)
-            if clustered and not self._clusterutils.vm_exists(vm_name):
-                self._vmops.cluster(vm_name)
+            if clustered:
+                self._recluster(instance)
             return False
         # What Hyper-V did not move (the console log) goes with the
         # directory, reader first; nova's cleanup of the source after
@@ -325,6 +334,19 @@ class LiveMigrationOps(object):
                           vm_name, self._hyperv.node, source_dir,
                           instance=instance)
         return True
+
+    def _recluster(self, instance):
+        """Cluster again a VM that stays here; a failure is logged, not
+        raised: nova's rollback must still put its records back."""
+        try:
+            if not self._clusterutils.vm_exists(instance.name):
+                self._vmops.cluster(instance.name)
+        except hvc_exc.OSWIN_ERRORS:
+            LOG.exception('%s runs on %s unclustered: the cluster will not '
+                          'restart it elsewhere if this node fails; cluster '
+                          'it again (Add-ClusterVirtualMachineRole)',
+                          instance.name, self._hyperv.node,
+                          instance=instance)
 
     def post_live_migration_at_source(self, instance, network_info):
         self._vmops.let_go(instance, network_info)

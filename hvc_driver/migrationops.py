@@ -147,7 +147,9 @@ class MigrationOps(object):
                 raise _refuse('%s is a VHD: a differencing VHD cannot grow, '
                               'so its resize could not be reverted; resize '
                               'instances of VHDX images' % path)
-        if not inside:
+        if not inside or self._hyperv.standalone:
+            # Copied (out of the cluster), or resized on a standalone host,
+            # where the disk allocation is on the host itself.
             return
         held_by = instance.system_metadata.get(layout.CSV_PROVIDER_KEY)
         wanted = self._disk_providers(context, instance)
@@ -201,10 +203,7 @@ class MigrationOps(object):
                 network_info, block_device_info)
             self._start(instance, network_info, power_on)
             return
-        owner = self._clusterutils.get_vm_host(vm_name)
-        if not self._hyperv.is_this_node(owner):
-            raise hvc_exc.InstanceOnAnotherNode(
-                vm_name=vm_name, owner=owner, node=self._hyperv.node)
+        self._check_here(vm_name)
         for disk, _field, _unit in _GROWABLE:
             self._drop_growth(vm_name, disk, migration.uuid)
         self._apply_flavor(instance)
@@ -222,11 +221,8 @@ class MigrationOps(object):
             self._copy_in(context, instance, image_meta, info['source_dir'],
                           allocations, network_info, block_device_info)
         else:
-            owner = self._clusterutils.get_vm_host(vm_name)
-            if not self._hyperv.is_this_node(owner):
-                # The source handed it over; the cluster says otherwise.
-                raise hvc_exc.InstanceOnAnotherNode(
-                    vm_name=vm_name, owner=owner, node=self._hyperv.node)
+            # The source handed it over (or it is a resize on this node).
+            self._check_here(vm_name)
         if resize_instance:
             for disk, field, unit in _GROWABLE:
                 self._grow(vm_name, disk, migration.uuid,
@@ -307,6 +303,19 @@ class MigrationOps(object):
         LOG.info('Handed %s back to node %s to revert its resize', vm_name,
                  migration.source_node, instance=instance)
         return True
+
+    def _check_here(self, vm_name):
+        """The VM runs on this node, as the cluster says (or, on a
+        standalone host, its Hyper-V)."""
+        if self._hyperv.standalone:
+            if not self._hyperv.vmutils.vm_exists(vm_name):
+                raise hvc_exc.InstanceOnAnotherNode(
+                    vm_name=vm_name, owner='no node', node=self._hyperv.node)
+            return
+        owner = self._clusterutils.get_vm_host(vm_name)
+        if not self._hyperv.is_this_node(owner):
+            raise hvc_exc.InstanceOnAnotherNode(
+                vm_name=vm_name, owner=owner, node=self._hyperv.node)
 
     # Disks and flavor.
 

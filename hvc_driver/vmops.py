@@ -326,18 +326,21 @@ class VMOps(object):
 
     def storage_of(self, instance, allocations):
         """The CSV that holds the instance's DISK_GB allocation (None if
-        none does), recorded with the cluster in its system metadata for
-        the scheduler."""
+        none does), recorded with the cluster (or the standalone host) in
+        its system metadata for the scheduler and for evacuations."""
         try:
             volume = self._layout.csv_of(allocations)
         except layout.DiskNotOnThisCluster as e:
             raise hvc_exc.DiskAllocationElsewhere(
                 instance_uuid=instance.uuid, reason=e)
         cluster = self._clusterutils.get_cluster_name()
+        metadata = instance.system_metadata
         if cluster is None:
-            instance.system_metadata.pop(layout.CLUSTER_KEY, None)
+            metadata.pop(layout.CLUSTER_KEY, None)
+            metadata[layout.STANDALONE_HOST_KEY] = self._hyperv.node
         else:
-            instance.system_metadata[layout.CLUSTER_KEY] = cluster
+            metadata[layout.CLUSTER_KEY] = cluster
+            metadata.pop(layout.STANDALONE_HOST_KEY, None)
         if volume is None:
             instance.system_metadata.pop(layout.CSV_PROVIDER_KEY, None)
         else:

@@ -50,6 +50,9 @@ OSWIN_CLASSES = {
     'diskutils': 'os_win.utils.storage.diskutils.DiskUtils',
 }
 UTILS = tuple(OSWIN_CLASSES)
+# How long a standalone host's start looks for a failover cluster it must
+# not be a node of.
+CLUSTER_PROBE_TIMEOUT_SECONDS = 30
 
 
 class HyperVNotReady(Exception):
@@ -199,10 +202,9 @@ class _OsWinLiveMigrationUtils(_OsWin):
           configuration root) goes to ``dest_dir``, keeping its file name
           (and to the destination's primordial storage pool); volumes on
           SMB shares stay where they are;
-        - the VM's configuration, checkpoint and smart paging files go to
-          ``dest_dir`` (ConfigurationDataRoot, SnapshotDataRoot,
-          SwapFileDataRoot); its LogDataRoot and SuspendDataRoot are left
-          as they are;
+        - the VM's configuration, checkpoint, smart paging, log and saved
+          state files go to ``dest_dir`` (its five data roots, which
+          os-win set to the instance directory);
         - Hyper-V moves the read-only parents of differencing disks along
           (where to is its choice: not verified on a real host);
           RetainVhdCopiesOnSource keeps them on the source too (a cached
@@ -255,9 +257,13 @@ class _OsWinLiveMigrationUtils(_OsWin):
                 % (vm.ElementName, len(found)))
         vssd = found[0]
         own_dir = vssd.ConfigurationDataRoot
+        # All the data roots os-win gave the VM (its instance directory):
+        # what stays behind is gone with the source's directory.
         vssd.ConfigurationDataRoot = dest_dir
         vssd.SnapshotDataRoot = dest_dir
         vssd.SwapFileDataRoot = dest_dir
+        vssd.LogDataRoot = dest_dir
+        vssd.SuspendDataRoot = dest_dir
         return own_dir, vssd.GetText_(1)
 
     def _vhd_settings_moved_to(self, conn, vm, own_dir, dest_dir):
@@ -347,12 +353,18 @@ class HyperV(object):
         if self.simulated:
             return self._simulated_host_is(standalone=False)
         try:
-            clusterutils = self._make_oswin('clusterutils')
-            return any(self.is_this_node(member) for member in
-                       clusterutils.get_cluster_node_names())
-        except oswin_exc.HyperVClusterException:
-            # os-win cannot even connect to root/MSCluster here.
+            with _translated():
+                # Bounded: os-win waits for ever by default for a cluster
+                # WMI provider that is still starting.
+                clusterutils = _OsWinClusterUtils(
+                    self._oswin_utilsfactory()._get_class(
+                        'clusterutils',
+                        timeout=CLUSTER_PROBE_TIMEOUT_SECONDS))
+                members = clusterutils.get_cluster_node_names()
+        except (oswin_exc.OSWinException, oswin_exc.x_wmi):
+            # No root/MSCluster namespace here, or no cluster behind it.
             return False
+        return any(self.is_this_node(member) for member in members)
 
     @property
     def simulated(self):

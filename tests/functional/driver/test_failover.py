@@ -302,6 +302,25 @@ class TestStaleMigrationRecord(FailoverTestCase):
         self._assert_followed(server, 'node2')
 
 
+class TestEvacuationToAStandaloneHost(FailoverTestCase):
+
+    standalone_hosts = ('solo',)
+
+    def test_a_clustered_instance_is_not_rebuilt_out_of_its_cluster(self):
+        # Its cluster restarts the VM on another node: a copy on the
+        # standalone host would run beside it.
+        server = self._boot_on('node1')
+        self._compute_down('node1')
+        with nova_utils.temporary_mutation(self.admin_api,
+                                           microversion='2.74'):
+            self.admin_api.post_server_action(server['id'], {
+                'evacuate': {'host': 'solo'}})
+        server = self._wait_for_state_change(server, 'ERROR')
+        self.assertIn('evacuate it to a node of cluster1',
+                      server['fault']['message'])
+        self.assertEqual(['node1'], [vm.node for vm in self.sim.vms()])
+
+
 class TestFailoverDuringAResize(FailoverTestCase):
     """A resize awaiting confirmation whose VM the cluster moves: nova
     follows (the migration's destination too), and both confirm and

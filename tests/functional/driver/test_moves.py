@@ -573,6 +573,7 @@ class TestMovesOutOfTheCluster(MovesTestCase):
         metadata = self._instance(server).system_metadata
         self.assertNotIn(layout.CLUSTER_KEY, metadata)
         self.assertNotIn(layout.CSV_PROVIDER_KEY, metadata)
+        self.assertEqual('solo', metadata[layout.STANDALONE_HOST_KEY])
         self._reboot_server(server, hard=True)
         self.assertIn('booting on solo', self._console(server))
 
@@ -589,8 +590,9 @@ class TestMovesOutOfTheCluster(MovesTestCase):
             f for f in os.listdir(self._home_dir(server))
             if not f.startswith(layout.CONSOLE_LOG)))
         self.assertFalse(os.path.exists(local_dir))
-        self.assertEqual(self.csv_rp, self._instance(server).system_metadata[
-            layout.CSV_PROVIDER_KEY])
+        metadata = self._instance(server).system_metadata
+        self.assertEqual(self.csv_rp, metadata[layout.CSV_PROVIDER_KEY])
+        self.assertNotIn(layout.STANDALONE_HOST_KEY, metadata)
         # Clustered again: the cluster moves it, and nova follows.
         server = self._live_migrate_to(server, host='node2')
         self._assert_moved(server, 'node2', self.csv_rp,

@@ -165,6 +165,36 @@ class TestInitHostOsWin(testtools.TestCase):
         self.driver.init_host('hv-node2')
         self.oswin.utils['pathutils'].check_create_dir.assert_called_once()
 
+    def _standalone(self, probe):
+        """A host configured standalone, whose probe for a cluster
+        (ClusterUtils made with a bounded timeout) does ``probe``."""
+        driver_fixtures.CONF.set_override('standalone_host', True,
+                                          group='hyperv_cluster')
+        self.addCleanup(driver_fixtures.CONF.clear_override,
+                        'standalone_host', group='hyperv_cluster')
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'platform.node', return_value='HV-SOLO'))
+        return self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'os_win.utilsfactory._get_class', autospec=True,
+            **probe)).mock
+
+    def test_a_standalone_host_without_cluster_wmi_starts(self):
+        probe = self._standalone({'side_effect': os_win_exc.x_wmi(
+            'Invalid namespace')})
+        self.driver.init_host('hv-solo')
+        probe.assert_called_once_with(
+            'clusterutils', timeout=hyperv.CLUSTER_PROBE_TIMEOUT_SECONDS)
+        self.assertEqual(['HV-SOLO'], self.driver.get_available_nodes())
+        self.assertTrue(self.driver._hyperv.standalone)
+
+    def test_a_cluster_node_set_standalone_does_not_start(self):
+        self.clusterutils.get_cluster_node_names.return_value = [
+            'HV-NODE1', 'hv-solo']
+        self._standalone({'return_value': self.clusterutils})
+        err = self.assertRaises(exception.NovaException,
+                                self.driver.init_host, 'hv-solo')
+        self.assertIn('is a node of a failover cluster', str(err))
+
     def test_an_instances_path_it_cannot_make_is_a_nova_error(self):
         self.clusterutils.get_node_name.return_value = 'HV-NODE1'
         self.oswin.utils['pathutils'].check_create_dir.side_effect = (

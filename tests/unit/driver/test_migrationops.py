@@ -9,6 +9,7 @@ from nova import exception
 from nova import objects
 from nova.virt import virtapi
 
+from hvc_driver import hyperv
 from hvc_driver import layout
 from hvc_driver import migrationops
 from hvc_driver import vmops
@@ -104,3 +105,68 @@ class MigrationOpsTestCase(driver_fixtures.SimulatedTestCase):
         vm = self.cluster.state.get_vm(self.instance.name)
         self.assertEqual(('node2', os_win_const.HYPERV_VM_STATE_DISABLED),
                          (vm.node, vm.state))
+
+
+class TestResizeOnAStandaloneHost(driver_fixtures.SimulatedTestCase):
+    """A standalone host resizes in place: its disk allocation is its own
+    (no CSV to check), and its own Hyper-V says the VM is there."""
+
+    def setUp(self):
+        super().setUp()
+        self.cluster.state.add_host('solo')
+        self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
+        self.hyperv.bind('solo')
+        self.assertTrue(self.hyperv.standalone)
+        instance_layout = layout.InstanceLayout(self.hyperv)
+        self.vmops = vmops.VMOps(self.hyperv, volumeops.VolumeOps(self.hyperv),
+                                 mock.create_autospec(virtapi.VirtAPI,
+                                                      instance=True),
+                                 instance_layout)
+        self.ops = migrationops.MigrationOps(self.hyperv, self.vmops,
+                                             instance_layout)
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.virt.images.fetch', side_effect=test_vmops.fake_fetch))
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.scheduler.client.report.report_client_singleton')
+        ).mock.return_value.get_allocs_for_consumer.return_value = {
+            'allocations': {'solo-rp': {'resources': {'DISK_GB': 1}}}}
+        self.migration = objects.Migration(
+            id=1, uuid='3c1d1a4e-7a59-4c2b-9b8e-5f0c9e2d1a77',
+            dest_node='solo', source_node='solo')
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.objects.Migration.get_by_id',
+            return_value=self.migration))
+        self.instance = test_vmops._instance(root_gb=1)
+        self.instance.migration_context = objects.MigrationContext(
+            migration_id=1)
+        self.vmops.spawn(None, self.instance, test_vmops._image_meta(), [],
+                         None, allocations={
+                             'solo-rp': {'resources': {'DISK_GB': 1}}})
+
+    def _root_size(self):
+        root = self.ops._layout.disk_path(self.instance.name, layout.ROOT_DISK)
+        return json.loads(open(root).read())['virtual_size']
+
+    def test_resize_up_in_place_then_revert(self):
+        bigger = objects.Flavor(name='bigger', root_gb=2, ephemeral_gb=0,
+                                swap=0, vcpus=4, memory_mb=2048)
+        disk_info = self.ops.migrate_disk_and_power_off(
+            None, self.instance, bigger, [], 0, 0)
+        self.instance.old_flavor = self.instance.flavor
+        self.instance.flavor = bigger
+        self.ops.finish_migration(None, self.migration, self.instance,
+                                  disk_info, [], test_vmops._image_meta(),
+                                  True, {}, None, True)
+        vm = self.cluster.state.get_vm(self.instance.name)
+        self.assertEqual(('solo', 4, os_win_const.HYPERV_VM_STATE_ENABLED),
+                         (vm.node, vm.vcpus, vm.state))
+        self.assertEqual(2 * 2 ** 30, self._root_size())
+        self.assertIsNone(self.cluster.state.get_cluster_group(vm.name))
+
+        self.instance.flavor = self.instance.old_flavor
+        self.ops.finish_revert_migration(None, self.instance, self.migration,
+                                         [], None, True)
+        vm = self.cluster.state.get_vm(self.instance.name)
+        self.assertEqual(('solo', self.instance.flavor.vcpus),
+                         (vm.node, vm.vcpus))
+        self.assertEqual(1 * 2 ** 30, self._root_size())

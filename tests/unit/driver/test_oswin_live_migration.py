@@ -81,7 +81,9 @@ class TestLiveMigrateVMWithStorage(driver_fixtures.OsWinTestCase):
                             VirtualSystemType='Microsoft:Hyper-V:System:'
                             'Realized', ConfigurationDataRoot=SOURCE_DIR,
                             SnapshotDataRoot=SOURCE_DIR,
-                            SwapFileDataRoot=SOURCE_DIR),
+                            SwapFileDataRoot=SOURCE_DIR,
+                            LogDataRoot=SOURCE_DIR,
+                            SuspendDataRoot=SOURCE_DIR),
                 # A checkpoint's settings: not the VM's current ones.
                 SettingData(InstanceID='Microsoft:%s-snapshot' % VM_ID,
                             VirtualSystemType='Microsoft:Hyper-V:Snapshot:'
@@ -150,9 +152,10 @@ class TestLiveMigrateVMWithStorage(driver_fixtures.OsWinTestCase):
              map(json.loads, migration['NewResourceSettingData'])])
         vssd = json.loads(migration['NewSystemSettingData'])
         self.assertEqual(
-            ('Microsoft:%s' % VM_ID, DEST_DIR, DEST_DIR, DEST_DIR),
+            ('Microsoft:%s' % VM_ID,) + (DEST_DIR,) * 5,
             (vssd['InstanceID'], vssd['ConfigurationDataRoot'],
-             vssd['SnapshotDataRoot'], vssd['SwapFileDataRoot']))
+             vssd['SnapshotDataRoot'], vssd['SwapFileDataRoot'],
+             vssd['LogDataRoot'], vssd['SuspendDataRoot']))
         self.lmutils._jobutils.check_ret_val.assert_called_once_with(
             4096, 'job-path')
 
