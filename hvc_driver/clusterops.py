@@ -394,12 +394,32 @@ class ClusterOps(object):
             expected_attrs=[])
         stale = [i for i in instances if not self._recorded_here(i)]
         recorded = [i for i in instances if self._recorded_here(i)]
+        for instance in recorded:
+            self._cluster_if_left_out(names[instance.uuid], instance)
         if recorded:
             consumers = report.report_client_singleton()\
                 .get_allocations_for_resource_provider(
                     context, self._hostops.node_uuid()).allocations
             stale += [i for i in recorded if i.uuid not in consumers]
         return sorted(names[i.uuid] for i in stale)
+
+    def _cluster_if_left_out(self, vm_name, instance):
+        """Cluster again a VM of nova's that runs here unclustered while
+        nova has no task on it (a move out of the cluster that failed
+        half-way, an administrator's mistake): unclustered, the cluster
+        would not restart it elsewhere if this node failed."""
+        if instance.task_state is not None:
+            return  # mid-move: a live migration out unclusters it first.
+        try:
+            if self._clusterutils.vm_exists(vm_name):
+                return
+            LOG.warning('%s runs on node %s unclustered: clustering it '
+                        'again', vm_name, self._hyperv.node,
+                        instance=instance)
+            self._vmops.cluster(vm_name)
+        except hvc_exc.OSWIN_ERRORS:
+            LOG.exception('Cannot cluster %s again', vm_name,
+                          instance=instance)
 
     @hvc_exc.translate_oswin_errors('read the node\'s state in the cluster')
     def sync_node_state(self, context=None):

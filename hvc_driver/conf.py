@@ -95,7 +95,9 @@ OPTS = [
                     'finds what a lost notification or a nova-compute that '
                     'was down missed (VMs the cluster runs here that nova '
                     'records elsewhere, or whose allocation is elsewhere), '
-                    'retries what failed, and disables this nova-compute '
+                    'clusters again a VM of nova\'s that runs here '
+                    'unclustered while nova has no task on it, retries '
+                    'what failed, and disables this nova-compute '
                     'service while the cluster has the node paused '
                     '(drained) or down, enabling it again once the node is '
                     'up.'),

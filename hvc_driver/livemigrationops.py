@@ -9,7 +9,8 @@ To a node of another cluster, or between a cluster and a standalone
 Hyper-V host, the storage moves with the VM: the destination makes the
 instance's directory on the storage of its DISK_GB allocation (the CSV
 placement chose, or a standalone host's instances_path) and names it in
-the instance's system metadata; the source unclusters the VM and
+the instance's system metadata; the source copies the config drive there
+(Hyper-V's storage migration moves no DVD image), unclusters the VM and
 live-migrates it with its disks to that directory (a Hyper-V "virtual
 system and storage" migration, which copies every disk of the instance's
 directory with its parents); the destination clusters it on arrival. A
@@ -30,6 +31,8 @@ Nova's contract around both:
   stop here); nova's cleanup of the source then leaves the VM alone, as it
   runs elsewhere, and after a copy the source's directory is gone already.
 """
+
+import os
 
 from oslo_log import log as logging
 
@@ -193,8 +196,11 @@ class LiveMigrationOps(object):
                         'here', instance.name, instance=instance)
             return
         arrival_dir = self._arrival_dir(context, instance, consume=True)
+        # Nothing but the config drive the source copied first (Hyper-V
+        # removes what a failed migration copied): ours to remove.
         if (arrival_dir and self._pathutils.exists(arrival_dir) and
-                not self._pathutils.listdir(arrival_dir)):
+                set(self._pathutils.listdir(arrival_dir)) <= {
+                    layout.CONFIG_DRIVE}):
             self._pathutils.check_remove_dir(arrival_dir)
 
     @staticmethod
@@ -301,11 +307,20 @@ class LiveMigrationOps(object):
                       instance=instance)
             return False
         source_dir = self._layout.instance_dir(vm_name)
+        config_drive = self._layout.existing_file(vm_name,
+                                                  layout.CONFIG_DRIVE,
+                                                  source_dir)
         clustered = self._clusterutils.vm_exists(vm_name)
         LOG.info('Live migrating %s from %s to %s with its disks, from %s '
                  'to %s', vm_name, self._hyperv.node, dest_node, source_dir,
                  arrival_dir, instance=instance)
         try:
+            if config_drive:
+                # Hyper-V's storage migration moves no DVD image: the
+                # destination must have it when the VM arrives.
+                self._pathutils.copy(config_drive, self._hyperv.remote_path(
+                    dest_node, os.path.join(arrival_dir,
+                                            layout.CONFIG_DRIVE)))
             if clustered:
                 self._clusterutils.delete(vm_name)
             self._hyperv.livemigrationutils.live_migrate_vm_with_storage(

@@ -822,8 +822,14 @@ class LiveMigrationUtils(_SimulatedUtils):
         the child points at the copy of its parent) and stay at the source
         (RetainVhdCopiesOnSource: an image cache other VMs use). The
         moved disks leave the source; other files of the VM's folder (a
-        console log) stay, as Hyper-V does not own them. The VM keeps its
-        power state and uptime. A refusal or a failure changes nothing.
+        console log) stay, as Hyper-V does not own them.
+
+        DVD images of its own directory (a config drive ISO) are not
+        copied, as Hyper-V does not migrate them: the caller copies each
+        one to ``dest_dir`` first, keeping its name, and the VM's DVD
+        drive points at that copy afterwards (HyperVException if it is
+        missing). The source's image stays. The VM keeps its power state
+        and uptime. A refusal or a failure changes nothing.
         """
         vm = self._state.get_vm(vm_name)
         if vm is None or vm.node != self._node:
@@ -833,8 +839,8 @@ class LiveMigrationUtils(_SimulatedUtils):
                 sim_state.CLUSTERED_VM_MIGRATION % vm_name)
         dest = self._destination(dest_host)
         disks = self._state.disks(vm_name)
-        copies, parents, moved = self._copies(disks, vm.instance_path,
-                                              dest_dir)
+        copies, parents, moved, images = self._copies(
+            disks, vm.instance_path, dest_dir)
         created_dirs = _missing_dirs(dest_dir)
         copied = []
         try:
@@ -846,7 +852,8 @@ class LiveMigrationUtils(_SimulatedUtils):
                 _set_parent(copies[child], copies[parent])
             self._state.migrate_vm(
                 vm_name, dest, dest_dir,
-                {d.path: copies.get(d.path, d.path) for d in disks},
+                {d.path: copies.get(d.path, images.get(d.path, d.path))
+                 for d in disks},
                 owner=self._node)
         except BaseException as e:
             for path in copied:
@@ -881,10 +888,11 @@ class LiveMigrationUtils(_SimulatedUtils):
 
     def _copies(self, disks, own_dir, dest_dir):
         """What to copy ({source: copy}, in order), the parent of each
-        differencing disk ({source child: source parent}), and the disks
-        that move (leave the source) as opposed to parents, which stay.
+        differencing disk ({source child: source parent}), the disks that
+        move (leave the source) as opposed to parents, which stay, and the
+        DVD images the caller copied ({source: its copy in dest_dir}).
         """
-        copies, parents, moved = {}, {}, []
+        copies, parents, moved, images = {}, {}, [], {}
         taken = {}
 
         def copy_of(src):
@@ -910,6 +918,16 @@ class LiveMigrationUtils(_SimulatedUtils):
                 continue  # a passed-through volume: no file to move.
             if os.path.dirname(disk.path) != os.path.normpath(own_dir):
                 continue  # a volume on an SMB share: both hosts reach it.
+            if disk.drive_type == constants.DVD:
+                # Hyper-V does not copy it: the caller did, or the
+                # migration fails before anything is copied.
+                image = os.path.join(dest_dir, os.path.basename(disk.path))
+                if not os.path.isfile(image):
+                    raise os_win_exc.HyperVException(
+                        'The DVD image %s cannot be found on the '
+                        'destination' % image)
+                images[disk.path] = image
+                continue
             copy_of(disk.path)
             moved.append(disk.path)
             child = disk.path
@@ -918,7 +936,7 @@ class LiveMigrationUtils(_SimulatedUtils):
                 copy_of(parent)
                 parents[child] = parent
                 child, parent = parent, _parent_path(parent)
-        return copies, parents, moved
+        return copies, parents, moved, images
 
 
 class DiskUtils(_SimulatedUtils):

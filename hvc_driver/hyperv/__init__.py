@@ -186,6 +186,7 @@ class _OsWinLiveMigrationUtils(_OsWin):
     _MIGRATION_TYPE_VIRTUAL_SYSTEM_AND_STORAGE = 32771
     _VHD_RESOURCE_TYPE = 31  # Logical Disk
     _VHD_RESOURCE_SUB_TYPE = 'Microsoft:Hyper-V:Virtual Hard Disk'
+    _DVD_RESOURCE_SUB_TYPE = 'Microsoft:Hyper-V:Virtual CD/DVD Disk'
     _VM_REALIZED = 'Microsoft:Hyper-V:System:Realized'
 
     def live_migrate_vm_with_storage(self, vm_name, dest_host, dest_dir):
@@ -210,11 +211,15 @@ class _OsWinLiveMigrationUtils(_OsWin):
           RetainVhdCopiesOnSource keeps them on the source too (a cached
           image other VMs use), which Hyper-V would otherwise delete.
 
-        Not moved: DVD images (a config drive ISO), which Hyper-V does not
-        migrate (nova's Hyper-V driver copied them first), and files that
-        are not the VM's (a console log). os-win's _live_migrate_vm passes
-        neither new system settings nor RetainVhdCopiesOnSource: the
-        migration call is made here, the rest is os-win's.
+        DVD images in the VM's own directory (a config drive ISO) are not
+        copied: Hyper-V does not migrate them. The caller copies each one
+        beforehand to ``dest_dir`` on the destination, keeping its name
+        (as nova's Hyper-V driver did); the migration points the VM's DVD
+        drive at it there, and fails (HyperVException, nothing changed) if
+        it is not there. The source's image stays where it is, as do files
+        that are not the VM's (a console log). os-win's _live_migrate_vm
+        passes neither new system settings nor RetainVhdCopiesOnSource:
+        the migration call is made here, the rest is os-win's.
         """
         lmutils = self._target
         with _translated():
@@ -227,7 +232,8 @@ class _OsWinLiveMigrationUtils(_OsWin):
             planned_vm = lmutils._get_planned_vm(vm_name, conn_v2_remote)
             own_dir, vssd = self._system_settings_moved_to(conn, vm,
                                                            dest_dir)
-            sasds = self._vhd_settings_moved_to(conn, vm, own_dir, dest_dir)
+            sasds = self._storage_settings_moved_to(conn, vm, own_dir,
+                                                    dest_dir)
             settings = conn.Msvm_VirtualSystemMigrationSettingData(
                 MigrationType=self._MIGRATION_TYPE_VIRTUAL_SYSTEM_AND_STORAGE
             )[0]
@@ -266,19 +272,22 @@ class _OsWinLiveMigrationUtils(_OsWin):
         vssd.SuspendDataRoot = dest_dir
         return own_dir, vssd.GetText_(1)
 
-    def _vhd_settings_moved_to(self, conn, vm, own_dir, dest_dir):
-        """The virtual hard disks in the VM's own directory, each at its
-        file name in ``dest_dir``, as the migration's
-        NewResourceSettingData (what os-win's _get_vhd_setting_data sends
-        unchanged). Disks elsewhere (volumes on SMB shares, which both
-        hosts reach) are not sent: they stay where they are."""
+    def _storage_settings_moved_to(self, conn, vm, own_dir, dest_dir):
+        """The virtual hard disks and DVD images in the VM's own
+        directory, each at its file name in ``dest_dir``, as the
+        migration's NewResourceSettingData (os-win's _get_vhd_setting_data
+        sends the VHDs only, unchanged). Hyper-V copies the disks there;
+        a DVD image it only points at, so the caller copied it first.
+        Disks elsewhere (volumes on SMB shares, which both hosts reach)
+        are not sent: they stay where they are."""
         from os_win.utils import _wqlutils
         moved = []
         for sasd in _wqlutils.get_element_associated_class(
                 conn, 'Msvm_StorageAllocationSettingData',
                 element_uuid=vm.Name):
             if (sasd.ResourceType == self._VHD_RESOURCE_TYPE and
-                    sasd.ResourceSubType == self._VHD_RESOURCE_SUB_TYPE and
+                    sasd.ResourceSubType in (self._VHD_RESOURCE_SUB_TYPE,
+                                             self._DVD_RESOURCE_SUB_TYPE) and
                     ntpath.dirname(sasd.HostResource[0]).lower() ==
                     ntpath.normpath(own_dir).lower()):
                 sasd.HostResource = [ntpath.join(

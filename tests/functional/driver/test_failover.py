@@ -302,6 +302,21 @@ class TestStaleMigrationRecord(FailoverTestCase):
         self._assert_followed(server, 'node2')
 
 
+class TestAVMLeftUnclustered(FailoverTestCase):
+
+    check_interval = 1
+
+    def test_the_periodic_check_clusters_it_again(self):
+        server = self._boot_on('node1')
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self.sim.delete_cluster_group(name)
+        self._wait_until('%s clustered again' % name,
+                         lambda: self.sim.get_cluster_group(name))
+        self.assertEqual('node1', self.sim.get_cluster_group(name)
+                         .owner_node)
+        self._assert_followed(server, 'node1')
+
+
 class TestEvacuationToAStandaloneHost(FailoverTestCase):
 
     standalone_hosts = ('solo',)

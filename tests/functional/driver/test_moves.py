@@ -652,3 +652,23 @@ class TestMovesOutOfTheCluster(MovesTestCase):
                            parent_dir=layout.image_cache_dir())
         self.assertFalse(os.path.exists(local_dir))
         self.assertIn('booting on node1', self._console(server))
+
+    def test_the_config_drive_goes_along(self):
+        # Hyper-V's storage migration moves no DVD image: the source
+        # copies it first, and the VM's DVD drive points at the copy.
+        self.force_config_drive()
+        server = self._boot_on_node1()
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        [iso] = [d.path for d in self.sim.disks(name)
+                 if d.path.endswith(layout.CONFIG_DRIVE)]
+        with open(iso, 'rb') as f:
+            content = f.read()
+        server, _source_dir = self._arrive(server, 'b1')
+        data_dir = os.path.join(self.cluster.csv_instances_dir('Data'), name)
+        self._assert_moved(server, 'b1', self.csv_rps['Data'], data_dir,
+                           clustered=True)
+        [moved] = [d.path for d in self.sim.disks(name)
+                   if d.path.endswith(layout.CONFIG_DRIVE)]
+        self.assertEqual(os.path.join(data_dir, layout.CONFIG_DRIVE), moved)
+        with open(moved, 'rb') as f:
+            self.assertEqual(content, f.read())

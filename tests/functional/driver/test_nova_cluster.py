@@ -168,6 +168,20 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
             image_uuid=VHD_IMAGE, flavor_id=flavor_id, networks=networks,
             expected_state=expected_state, host=host, api=api)
 
+    def force_config_drive(self):
+        """Every instance gets a config drive; with no genisoimage here,
+        a stand-in puts the metadata it is given into the "ISO", so tests
+        see what nova would have written."""
+        tmp = self.useFixture(fixtures.TempDir()).path
+        mkisofs = os.path.join(tmp, 'mkisofs')
+        with open(mkisofs, 'w') as f:
+            f.write('#!/bin/sh\n'
+                    '# -o OUTPUT ... SOURCE_DIR\n'
+                    'for last; do :; done\n'
+                    'cat "$last/openstack/latest/meta_data.json" > "$2"\n')
+        os.chmod(mkisofs, 0o755)
+        self.flags(mkisofs_cmd=mkisofs, force_config_drive=True)
+
     def _hyperv_port(self):
         """A port the Hyper-V neutron agent binds (the fixture's are OVS)."""
         port = self.neutron.port_1
@@ -602,17 +616,7 @@ class TestSnapshotAndVolumes(HyperVClusterTestCase):
         self._delete_server(server)
 
     def test_config_drive_is_attached_as_a_dvd(self):
-        # No genisoimage here: a stand-in that puts the metadata it is given
-        # into the "ISO", so the test sees what nova would have written.
-        tmp = self.useFixture(fixtures.TempDir()).path
-        mkisofs = os.path.join(tmp, 'mkisofs')
-        with open(mkisofs, 'w') as f:
-            f.write('#!/bin/sh\n'
-                    '# -o OUTPUT ... SOURCE_DIR\n'
-                    'for last; do :; done\n'
-                    'cat "$last/openstack/latest/meta_data.json" > "$2"\n')
-        os.chmod(mkisofs, 0o755)
-        self.flags(mkisofs_cmd=mkisofs, force_config_drive=True)
+        self.force_config_drive()
         server = self._boot(self._flavor())
         name = server['OS-EXT-SRV-ATTR:instance_name']
         [dvd] = [d for d in self.sim.disks(name) if d.drive_type == 'DVD']

@@ -142,14 +142,16 @@ class TestLiveMigrateVMWithStorage(driver_fixtures.OsWinTestCase):
         # The image cache other VMs use stays on the source.
         self.assertTrue(settings['RetainVhdCopiesOnSource'])
         self.assertNotIn('DestinationPlannedVirtualSystemId', settings)
-        # Each virtual hard disk of the VM's folder at its name in the
-        # destination folder; the DVD image is not Hyper-V's to move, the
-        # SMB volume stays on its share.
+        # Each virtual hard disk and DVD image of the VM's folder at its
+        # name in the destination folder (where the caller copied the
+        # image); the SMB volume stays on its share.
         self.assertEqual(
-            [([DEST_DIR + '\\root.vhdx'], ''),
-             ([DEST_DIR + '\\eph0.vhdx'], '')],
-            [(sasd['HostResource'], sasd['PoolID']) for sasd in
-             map(json.loads, migration['NewResourceSettingData'])])
+            [([DEST_DIR + '\\root.vhdx'], '', VHD),
+             ([DEST_DIR + '\\eph0.vhdx'], '', VHD),
+             ([DEST_DIR + '\\configdrive.iso'], '', DVD)],
+            [(sasd['HostResource'], sasd['PoolID'], sasd['ResourceSubType'])
+             for sasd in map(json.loads,
+                             migration['NewResourceSettingData'])])
         vssd = json.loads(migration['NewSystemSettingData'])
         self.assertEqual(
             ('Microsoft:%s' % VM_ID,) + (DEST_DIR,) * 5,

@@ -86,12 +86,22 @@ class TestLiveMigrationWithStorage(WorldTestCase):
         return (self.state.get_vm('vm1'), self.state.disks('vm1'),
                 self._files())
 
+    def _copy_dvd_images(self, dest_dir):
+        """What the driver's source node does before the migration,
+        which does not copy DVD images: copy them to ``dest_dir``."""
+        os.makedirs(dest_dir, exist_ok=True)
+        for disk in self.state.disks('vm1'):
+            if disk.drive_type == constants.DVD:
+                shutil.copyfile(disk.path, os.path.join(
+                    dest_dir, os.path.basename(disk.path)))
+
     def _migrate(self, source, dest_host, dest_dir):
         vm = self.state.get_vm('vm1')
         disks = {os.path.basename(d.path): d.path
                  for d in self.state.disks('vm1')}
         sizes = {name: sim_state.physical_bytes(path)
                  for name, path in disks.items()}
+        self._copy_dvd_images(dest_dir)
         self.utils('livemigrationutils', source).check_live_migration_config()
         self.utils('livemigrationutils',
                    source).live_migrate_vm_with_storage('vm1', dest_host,
@@ -114,7 +124,9 @@ class TestLiveMigrationWithStorage(WorldTestCase):
         for name, path in new_disks.items():
             self.assertEqual(sizes[name], sim_state.physical_bytes(path),
                              name)
-            self.assertFalse(os.path.exists(disks[name]), disks[name])
+        # The source's DVD image stays (the driver removes the folder).
+        self.assertFalse(os.path.exists(disks['root.vhdx']))
+        self.assertTrue(os.path.isfile(disks['configdrive.iso']))
         # The copied root points at the copied parent, a real disk.
         vhdutils = self.utils('vhdutils', dest_host)
         parent = vhdutils.get_vhd_parent_path(new_disks['root.vhdx'])
@@ -137,6 +149,7 @@ class TestLiveMigrationWithStorage(WorldTestCase):
 
     def test_the_destination_is_named_as_windows_compares_names(self):
         dest_dir = os.path.join(self.solo_disk, 'vm1')
+        self._copy_dvd_images(dest_dir)
         self.utils('livemigrationutils').live_migrate_vm_with_storage(
             'vm1', 'SOLO', dest_dir)
         self.assertEqual('solo', self.state.get_vm('vm1').node)
@@ -145,6 +158,7 @@ class TestLiveMigrationWithStorage(WorldTestCase):
         self.utils('vmutils').set_vm_state(
             'vm1', constants.HYPERV_VM_STATE_DISABLED)
         dest_dir = os.path.join(self.solo_disk, 'vm1')
+        self._copy_dvd_images(dest_dir)
         self.utils('livemigrationutils').live_migrate_vm_with_storage(
             'vm1', 'solo', dest_dir)
         self.assertEqual(('solo', constants.HYPERV_VM_STATE_DISABLED),
@@ -184,15 +198,26 @@ class TestLiveMigrationWithStorage(WorldTestCase):
         # Not on this host: Hyper-V here does not know it.
         self._refused(os_win_exc.HyperVVMNotFoundException, 'node2', 'b1',
                       dest_dir)
-        # A file of the same name at the destination.
-        os.makedirs(dest_dir)
-        with open(os.path.join(dest_dir, 'configdrive.iso'), 'w') as f:
+        # A file of the same name as a disk at the destination.
+        self._copy_dvd_images(dest_dir)
+        with open(os.path.join(dest_dir, 'root.vhdx'), 'w') as f:
             f.write('another')
         self._refused(os_win_exc.HyperVException, 'node1', 'b1', dest_dir,
                       'exists already')
 
+    def test_a_dvd_image_missing_at_the_destination_is_refused(self):
+        # Hyper-V does not copy it: the caller must have.
+        dest_dir = os.path.join(self.solo_disk, 'vm1')
+        image = os.path.join(dest_dir, 'configdrive.iso')
+        self._refused(os_win_exc.HyperVException, 'node1', 'solo',
+                      dest_dir, image)
+        os.makedirs(dest_dir)
+        self._refused(os_win_exc.HyperVException, 'node1', 'solo',
+                      dest_dir, image)
+
     def test_an_armed_fault_changes_nothing(self):
         dest_dir = os.path.join(self.solo_disk, 'vm1')
+        self._copy_dvd_images(dest_dir)
         self.state.arm_fault('livemigrationutils.live_migrate_vm_with_storage',
                              message='migration job failed')
         self._refused(os_win_exc.HyperVException, 'node1', 'solo',
@@ -202,16 +227,27 @@ class TestLiveMigrationWithStorage(WorldTestCase):
         self.assertEqual('solo', self.state.get_vm('vm1').node)
 
     def test_a_failure_after_the_copies_removes_them(self):
+        dest_dir = os.path.join(self.solo_disk, 'vm1')
+        # The caller's DVD image copy is not the migration's: it stays.
+        self._copy_dvd_images(dest_dir)
+        with mock.patch.object(self.state, 'migrate_vm', autospec=True,
+                               side_effect=sim_state.SimulatorError('gone')):
+            self._refused(os_win_exc.HyperVException, 'node1', 'solo',
+                          dest_dir, 'gone')
+        # Without a DVD image the destination folder need not exist: the
+        # folders the migration made are gone too.
+        self.utils('vmutils').detach_vm_disk(
+            'vm1', os.path.join(self.vm_dir, 'configdrive.iso'))
         dest_dir = os.path.join(self.solo_disk, 'new', 'vm1')
         with mock.patch.object(self.state, 'migrate_vm', autospec=True,
                                side_effect=sim_state.SimulatorError('gone')):
             self._refused(os_win_exc.HyperVException, 'node1', 'solo',
                           dest_dir, 'gone')
-        # The folders it made are gone too.
         self.assertFalse(os.path.exists(os.path.dirname(dest_dir)))
 
     def test_a_failed_copy_removes_the_partial_copies(self):
         dest_dir = os.path.join(self.solo_disk, 'vm1')
+        self._copy_dvd_images(dest_dir)
         real_copy = shutil.copyfileobj
         calls = []
 
@@ -230,6 +266,7 @@ class TestLiveMigrationWithStorage(WorldTestCase):
         # Another host clusters the VM between any two steps of the
         # migration: it is refused, and nothing changes.
         dest_dir = os.path.join(self.solo_disk, 'vm1')
+        self._copy_dvd_images(dest_dir)
         lmutils = self.utils('livemigrationutils')
 
         def prepare():
