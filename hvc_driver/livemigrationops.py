@@ -146,6 +146,9 @@ class LiveMigrationOps(object):
             # Another instance's, or a copy nobody cleaned up: not ours to
             # fill or to remove.
             raise exception.DestinationDiskExists(path=arrival_dir)
+        # What a failed attempt may have left: Hyper-V's planned VM of it
+        # here would refuse the migration.
+        self._hyperv.livemigrationutils.destroy_existing_planned_vm(vm_name)
         self._pathutils.check_create_dir(arrival_dir)
         # Saved on an object of its own: nova's may carry changes of its
         # own that are not for this node to save.
@@ -195,6 +198,10 @@ class LiveMigrationOps(object):
             LOG.warning('The live migration of %s failed, but it arrived '
                         'here', instance.name, instance=instance)
             return
+        # The planned VM a failed migration may leave here (what nova's
+        # cleanup flags of Hyper-V's migrate data are for).
+        self._hyperv.livemigrationutils.destroy_existing_planned_vm(
+            instance.name)
         arrival_dir = self._arrival_dir(context, instance, consume=True)
         # Nothing but the config drive the source copied first (Hyper-V
         # removes what a failed migration copied): ours to remove.

@@ -810,6 +810,12 @@ class LiveMigrationUtils(_SimulatedUtils):
                 'Live migration is not available on host %s: it is %s'
                 % (self._node, 'unknown' if node is None else node.state))
 
+    @_faultable(os_win_exc.HyperVException)
+    def destroy_existing_planned_vm(self, vm_name):
+        # The simulated world migrates in one transaction and leaves no
+        # planned VM behind a failure: there is none to destroy.
+        pass
+
     # Not in os-win 5.9's public API: the seam adds it to os-win's
     # LiveMigrationUtils.
     @_faultable(os_win_exc.HyperVException)

@@ -1,5 +1,6 @@
 """LiveMigrationOps against os-win (autospec)."""
 
+import os
 from unittest import mock
 
 from os_win import exceptions as os_win_exc
@@ -11,7 +12,10 @@ from nova import objects
 from hvc_driver import exception as hvc_exc
 from hvc_driver import layout
 from hvc_driver import livemigrationops
+from hvc_driver import volumeops
 from tests.unit.driver import test_vmops
+
+CONF = test_vmops.driver_fixtures.CONF
 
 
 class LiveMigrationOpsTestCase(test_vmops.OsWinVMOpsBase):
@@ -131,3 +135,71 @@ class LiveMigrationOpsTestCase(test_vmops.OsWinVMOpsBase):
                 self.instance, test_vmops._vifs('ovs'))
         stop_log.assert_called_once_with(self.instance.name)
         self.assertIn('del-port', ovs_vsctl.call_args[0][0])
+
+
+class CopyInTestCase(test_vmops.OsWinVMOpsBase):
+    """A live migration from another cluster or host, at the destination:
+    the directory for the copy, and what a failed one leaves."""
+
+    def setUp(self):
+        super().setUp()
+        self.ops = livemigrationops.LiveMigrationOps(
+            self.hyperv, self.vmops, volumeops.VolumeOps(self.hyperv),
+            self.layout)
+        self.instance = test_vmops._instance()
+        # No DISK_GB on a CSV: the directory goes under instances_path.
+        self.useFixture(test_vmops.driver_fixtures.fixtures.MockPatch(
+            'nova.scheduler.client.report.report_client_singleton')
+        ).mock.return_value.get_allocs_for_consumer.return_value = {
+            'allocations': {'node2-rp': {'resources': {'VCPU': 2}}}}
+        self.data = migrate_data_obj.HyperVLiveMigrateData(
+            is_shared_instance_path=False)
+        self.lmutils = self.oswin.utils['livemigrationutils']
+        # The instance as the database has it (nova's is older).
+        self.saved = test_vmops._instance()
+        self.useFixture(test_vmops.driver_fixtures.fixtures.MockPatch(
+            'nova.objects.Instance.get_by_uuid', return_value=self.saved))
+        self.save = self.useFixture(
+            test_vmops.driver_fixtures.fixtures.MockPatchObject(
+                self.saved, 'save')).mock
+        self.arrival_dir = os.path.join(CONF.instances_path,
+                                        self.instance.name)
+
+    def _arrived(self, names):
+        """The arrival directory holds these files (os-win has no
+        listing: the seam lists the real directory)."""
+        self.saved.system_metadata[layout.ARRIVAL_DIR_KEY] = self.arrival_dir
+        self.pathutils.exists.return_value = True
+        os.makedirs(self.arrival_dir)
+        for name in names:
+            open(os.path.join(self.arrival_dir, name), 'w').close()
+
+    def test_the_destination_makes_the_directory_and_names_it(self):
+        self.ops.pre_live_migration(None, self.instance, None, self.data)
+        # A planned VM a failed attempt left would refuse the migration.
+        self.lmutils.destroy_existing_planned_vm.assert_called_once_with(
+            self.instance.name)
+        self.pathutils.check_create_dir.assert_called_once_with(
+            self.arrival_dir)
+        self.assertEqual(self.arrival_dir, self.saved.system_metadata[
+            layout.ARRIVAL_DIR_KEY])
+        self.save.assert_called_once_with()
+        self.assertNotIn(layout.ARRIVAL_DIR_KEY,
+                         self.instance.system_metadata)
+
+    def test_a_failed_copy_leaves_nothing_at_the_destination(self):
+        self._arrived([layout.CONFIG_DRIVE])
+        self.ops.rollback_live_migration_at_destination(
+            None, self.instance, [], self.data)
+        self.lmutils.destroy_existing_planned_vm.assert_called_once_with(
+            self.instance.name)
+        self.pathutils.check_remove_dir.assert_called_once_with(
+            self.arrival_dir)
+        self.assertNotIn(layout.ARRIVAL_DIR_KEY,
+                         self.saved.system_metadata)
+
+    def test_a_directory_with_disks_in_it_is_not_removed(self):
+        self._arrived([layout.CONFIG_DRIVE, 'root.vhdx'])
+        self.ops.rollback_live_migration_at_destination(
+            None, self.instance, [], self.data)
+        self.pathutils.check_remove_dir.assert_not_called()
