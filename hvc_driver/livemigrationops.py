@@ -334,18 +334,37 @@ class LiveMigrationOps(object):
                 vm_name, dest_node, arrival_dir)
         except Exception as e:
             if not self._vmutils.vm_exists(vm_name):
+                if self._arrived(vm_name, dest_node):
+                    LOG.warning('Moving %s to %s reported %s, but it '
+                                'arrived', vm_name, dest_node, e,
+                                instance=instance)
+                    return self._left(instance, source_dir)
                 raise hvc_exc.HyperVOperationFailed(
                     node=self._hyperv.node,
                     operation='live migrate %s to %s' % (vm_name, dest_node),
-                    reason='%s; the VM is no longer here' % e) from e
+                    reason='%s; the VM is no longer here, and not there '
+                           'either' % e) from e
             LOG.error('Hyper-V did not move %s to %s: %s; it runs on here',
                       vm_name, dest_node, e, instance=instance)
             if clustered:
                 self._recluster(instance)
             return False
-        # What Hyper-V did not move (the console log) goes with the
-        # directory, reader first; nova's cleanup of the source after
-        # post_method then has no disk to remove (see the driver's
+        return self._left(instance, source_dir)
+
+    def _arrived(self, vm_name, dest_node):
+        try:
+            return self._hyperv.vm_runs_on(dest_node, vm_name)
+        except hvc_exc.OSWIN_ERRORS:
+            LOG.exception('Cannot tell whether %s arrived on %s', vm_name,
+                          dest_node)
+            return False
+
+    def _left(self, instance, source_dir):
+        """The VM left with its disks: what Hyper-V did not move goes
+        with the old directory; whether it went (it did)."""
+        vm_name = instance.name
+        # The console log, reader first; nova's cleanup of the source
+        # after post_method then has nothing to remove (see the driver's
         # cleanup).
         self._vmops.let_go(instance, None)
         try:

@@ -457,6 +457,20 @@ class HyperV(object):
         return _OsWin(self._oswin_utilsfactory().get_named_pipe_handler(
             pipe_name, log_file=log_file))
 
+    def vm_runs_on(self, host, vm_name):
+        """Whether Hyper-V host ``host`` (another one: a live migration's
+        destination) has VM ``vm_name``, as its own Hyper-V says."""
+        self._require_host('remote VM check')
+        if self.simulated:
+            from hvc_sim import oswin as sim_oswin
+            state = self._simulated_state()
+            vmutils = sim_oswin.VMUtils(state,
+                                        state.resolve_node(host) or host)
+        else:
+            vmutils = _OsWin(self._oswin_utilsfactory().get_vmutils(
+                host=host))
+        return vmutils.vm_exists(vm_name)
+
     def remote_path(self, node, path):
         """``path`` of node ``node`` as this node reaches it: the node's
         administrative share on Windows (``\\\\NODE\\C$\\...``);

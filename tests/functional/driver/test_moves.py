@@ -8,12 +8,15 @@ import json
 import os
 import time
 
+import fixtures
 from oslo_utils import units
 
 import nova.conf
 
 from hvc_driver import layout
 from hvc_oswin_api import constants as os_win_const
+from hvc_oswin_api import exceptions as os_win_exc
+from hvc_sim import oswin as sim_oswin
 from tests.functional.driver import test_nova_cluster
 
 
@@ -672,3 +675,24 @@ class TestMovesOutOfTheCluster(MovesTestCase):
         self.assertEqual(os.path.join(data_dir, layout.CONFIG_DRIVE), moved)
         with open(moved, 'rb') as f:
             self.assertEqual(content, f.read())
+
+    def test_a_copy_that_reports_failure_but_arrived_is_followed(self):
+        # Hyper-V moved the VM, then its migration job failed: the source
+        # finds it at the destination, and nova follows it there.
+        migrate = sim_oswin.LiveMigrationUtils.live_migrate_vm_with_storage
+
+        def moved_then_failed(utils, vm_name, dest_host, dest_dir):
+            migrate(utils, vm_name, dest_host, dest_dir)
+            raise os_win_exc.HyperVException('the migration job failed')
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'hvc_sim.oswin.LiveMigrationUtils.live_migrate_vm_with_storage',
+            moved_then_failed))
+        server = self._boot_on_node1()
+        server, source_dir = self._arrive(server, 'b1')
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self._assert_moved(
+            server, 'b1', self.csv_rps['Data'],
+            os.path.join(self.cluster.csv_instances_dir('Data'), name),
+            clustered=True)
+        self.assertFalse(os.path.exists(source_dir))

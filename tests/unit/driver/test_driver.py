@@ -302,6 +302,16 @@ class TestHyperVSeam(testtools.TestCase):
         # Made once, then reused.
         self.assertIs(seam.vmutils, seam.vmutils)
 
+    def test_a_vm_on_another_host_is_asked_of_that_host(self):
+        oswin = self.useFixture(driver_fixtures.OsWinFixture())
+        from os_win import utilsfactory
+        oswin.utils['vmutils'].vm_exists.return_value = True
+        seam = hyperv.HyperV(driver_fixtures.CONF)
+        seam.bind('node1')
+        self.assertTrue(seam.vm_runs_on('b1', 'vm1'))
+        utilsfactory.get_vmutils.assert_called_once_with(host='b1')
+        oswin.utils['vmutils'].vm_exists.assert_called_once_with('vm1')
+
     def test_oswin_errors_become_the_same_named_api_errors(self):
         oswin = self.useFixture(driver_fixtures.OsWinFixture())
         seam = hyperv.HyperV(driver_fixtures.CONF)
