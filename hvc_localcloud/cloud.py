@@ -61,8 +61,22 @@ def world_file(root):
     return os.path.join(root, 'clusters', 'world.sqlite')
 
 
+class _InTheWorld(object):
+    """What lives in the local cloud's one simulated world."""
+
+    @property
+    def state_file(self):
+        return world_file(self.root)
+
+    def _storage(self, *parts):
+        """A folder of the world's storage."""
+        from hvc_sim import state as sim_state
+        return os.path.join(
+            sim_state.ClusterState(self.state_file).storage_root, *parts)
+
+
 @dataclasses.dataclass(frozen=True)
-class SimulatedCluster:
+class SimulatedCluster(_InTheWorld):
     name: str
     nodes: tuple
     volumes: tuple  # ((name, total_gb), ...)
@@ -70,21 +84,15 @@ class SimulatedCluster:
     standalone = False
 
     @property
-    def state_file(self):
-        return world_file(self.root)
-
-    @property
     def instances_path(self):
         # As operators have it: the instances folder of the cluster's
         # first CSV (also where the cluster's image cache is).
-        from hvc_sim import state as sim_state
-        return os.path.join(
-            sim_state.ClusterState(self.state_file).storage_root,
-            self.name, self.volumes[0][0], 'OpenStack', 'Instances')
+        return self._storage(self.name, self.volumes[0][0], 'OpenStack',
+                             'Instances')
 
 
 @dataclasses.dataclass(frozen=True)
-class StandaloneHost:
+class StandaloneHost(_InTheWorld):
     """A simulated Hyper-V host in no cluster, in the clusters' world:
     its instances_path is its own disk."""
     name: str
@@ -96,15 +104,8 @@ class StandaloneHost:
         return (self.name,)
 
     @property
-    def state_file(self):
-        return world_file(self.root)
-
-    @property
     def instances_path(self):
-        from hvc_sim import state as sim_state
-        return os.path.join(
-            sim_state.ClusterState(self.state_file).storage_root, 'hosts',
-            self.name, 'Instances')
+        return self._storage('hosts', self.name, 'Instances')
 
 
 def clusters(root):

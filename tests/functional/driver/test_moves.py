@@ -539,6 +539,16 @@ class TestMovesOutOfTheCluster(MovesTestCase):
         self.assertIn('booting on node1', self._console(server))
         return server
 
+    def _data_dir(self, server):
+        """Its directory on cluster2's CSV."""
+        return os.path.join(self.cluster.csv_instances_dir('Data'),
+                            server['OS-EXT-SRV-ATTR:instance_name'])
+
+    def _assert_on_b1(self, server):
+        """Moved to b1 of cluster2, its disks on that one's CSV."""
+        return self._assert_moved(server, 'b1', self.csv_rps['Data'],
+                                  self._data_dir(server), clustered=True)
+
     def _home_dir(self, server):
         return os.path.join(self.cluster.csv_instances_dir('Volume1'),
                             server['OS-EXT-SRV-ATTR:instance_name'])
@@ -546,10 +556,8 @@ class TestMovesOutOfTheCluster(MovesTestCase):
     def test_to_another_cluster(self):
         server = self._boot_on_node1()
         server, source_dir = self._arrive(server, 'b1')
-        name = server['OS-EXT-SRV-ATTR:instance_name']
-        data_dir = os.path.join(self.cluster.csv_instances_dir('Data'), name)
-        server, copied = self._assert_moved(
-            server, 'b1', self.csv_rps['Data'], data_dir, clustered=True)
+        data_dir = self._data_dir(server)
+        server, copied = self._assert_on_b1(server)
         self.assertGreater(copied, 0)
         self.assertFalse(os.path.exists(source_dir))
         self.assertEqual('cluster2', self._instance(server).system_metadata[
@@ -609,28 +617,19 @@ class TestMovesOutOfTheCluster(MovesTestCase):
         server = self._live_migrate_to(server, host='b1', status='failed')
         self._assert_on(server, 'node1')
         self.assertEqual(files, self._instance_files(server))
-        name = server['OS-EXT-SRV-ATTR:instance_name']
-        self.assertFalse(os.path.exists(os.path.join(
-            self.cluster.csv_instances_dir('Data'), name)))
+        self.assertFalse(os.path.exists(self._data_dir(server)))
         self.assertEqual(0, self._get_provider_usages(
             self.csv_rps['Data'])['DISK_GB'])
         # And it moves once Hyper-V can.
         server, _source_dir = self._arrive(server, 'b1')
-        self._assert_moved(
-            server, 'b1', self.csv_rps['Data'],
-            os.path.join(self.cluster.csv_instances_dir('Data'), name),
-            clustered=True)
+        self._assert_on_b1(server)
 
     def test_a_source_directory_that_stays_does_not_undo_the_move(self):
         server = self._boot_on_node1()
         self.sim.arm_fault('pathutils.check_remove_dir',
                            message='a file of it is in use')
         server, source_dir = self._arrive(server, 'b1')
-        name = server['OS-EXT-SRV-ATTR:instance_name']
-        self._assert_moved(
-            server, 'b1', self.csv_rps['Data'],
-            os.path.join(self.cluster.csv_instances_dir('Data'), name),
-            clustered=True)
+        self._assert_on_b1(server)
         # Only what Hyper-V did not move stayed behind.
         self.assertEqual([layout.CONSOLE_LOG], os.listdir(source_dir))
 
@@ -667,9 +666,8 @@ class TestMovesOutOfTheCluster(MovesTestCase):
         with open(iso, 'rb') as f:
             content = f.read()
         server, _source_dir = self._arrive(server, 'b1')
-        data_dir = os.path.join(self.cluster.csv_instances_dir('Data'), name)
-        self._assert_moved(server, 'b1', self.csv_rps['Data'], data_dir,
-                           clustered=True)
+        self._assert_on_b1(server)
+        data_dir = self._data_dir(server)
         [moved] = [d.path for d in self.sim.disks(name)
                    if d.path.endswith(layout.CONFIG_DRIVE)]
         self.assertEqual(os.path.join(data_dir, layout.CONFIG_DRIVE), moved)
@@ -690,9 +688,5 @@ class TestMovesOutOfTheCluster(MovesTestCase):
             moved_then_failed))
         server = self._boot_on_node1()
         server, source_dir = self._arrive(server, 'b1')
-        name = server['OS-EXT-SRV-ATTR:instance_name']
-        self._assert_moved(
-            server, 'b1', self.csv_rps['Data'],
-            os.path.join(self.cluster.csv_instances_dir('Data'), name),
-            clustered=True)
+        self._assert_on_b1(server)
         self.assertFalse(os.path.exists(source_dir))
