@@ -64,7 +64,7 @@ from hvc_oswin_api import exceptions as os_win_exc
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
 
-LOCK_PREFIX = 'hvc-instance-'
+LOCK_PREFIX = layout.INSTANCE_LOCK_PREFIX
 # The instance action of each move of the cluster that nova followed.
 FAILOVER_ACTION = 'cluster-failover'
 # What an instance holds on its compute node's provider, and what follows

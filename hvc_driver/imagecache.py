@@ -178,19 +178,25 @@ class ImageCache(object):
 
     def clean(self, context, all_instances):
         """Remove the cached images that no disk of the cluster chains to
-        and no instance of nova still has, once old enough; and downloads
-        left half done. ``all_instances``: what nova's image cache
-        manager found on the nodes that share the instances path."""
+        and no instance of nova still has, once old enough; downloads
+        left half done; and the lock files of VMs that are gone.
+        ``all_instances``: what nova's image cache manager found on the
+        nodes that share the instances path."""
         if not CONF.image_cache.remove_unused_base_images:
             return
         pathutils = self._hyperv.pathutils
         if not pathutils.exists(self.cache_dir):
             return
         cached = {}
+        instance_locks = []
         for name in pathutils.listdir(self.cache_dir):
             match = _CACHED.match(name)
             if match:
                 cached[name] = match
+            elif (name.startswith(layout.INSTANCE_LOCK_PREFIX) and
+                    name.endswith('.lock')):
+                instance_locks.append(name)
+        self._remove_instance_locks(instance_locks, all_instances)
         if not cached:
             return
         images_of_instances = {i.image_ref for i in all_instances
@@ -241,6 +247,32 @@ class ImageCache(object):
                 return
         LOG.info('Removed %s from the image cache: no VM of the cluster '
                  'uses it', path)
+
+    def _remove_instance_locks(self, names, all_instances):
+        """The lock files of VMs that are gone: nova has no instance of
+        them on the nodes sharing this cache, no node of the cluster
+        (nor this host) has the VM, and nobody took the lock for
+        remove_unused_original_minimum_age_seconds (a day). A VM name is
+        never given again, so nothing waits on such a lock any more."""
+        if not names:
+            return
+        alive = ({i.name for i in all_instances} |
+                 set(self._hyperv.vmutils.list_instances()) |
+                 set(self._hyperv.clusterutils.list_instances()))
+        pathutils = self._hyperv.pathutils
+        max_age = CONF.image_cache.remove_unused_original_minimum_age_seconds
+        for name in names:
+            vm_name = name[len(layout.INSTANCE_LOCK_PREFIX):-len('.lock')]
+            path = os.path.join(self.cache_dir, name)
+            try:
+                if (vm_name in alive or
+                        pathutils.get_age_of_file(path) < max_age):
+                    continue
+                pathutils.remove(path)
+            except OSError as e:
+                LOG.debug('Lock file %s stays: %s', path, e)
+                continue
+            LOG.info('Removed the lock file of %s, which is gone', vm_name)
 
     def _parents_in_use(self):
         """Every parent (grandparent...) of a virtual disk in an instance

@@ -47,6 +47,11 @@ STANDALONE_HOST_KEY = 'hyperv_standalone_host'
 ARRIVAL_DIR_KEY = 'hyperv_cluster_arrival_dir'
 
 
+# The cluster-wide lock of one VM (what follows the cluster takes it), a
+# file in the image cache folder: hvc-instance-<VM name>.lock.
+INSTANCE_LOCK_PREFIX = 'hvc-instance-'
+
+
 def allocations_of(context, instance):
     """The instance's allocations in placement now ({provider uuid:
     {'resources': ...}}): what says which CSV its disk is on."""

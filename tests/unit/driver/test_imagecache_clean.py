@@ -7,6 +7,7 @@ import types
 from unittest import mock
 
 from hvc_driver import imagecache
+from hvc_driver import layout
 from hvc_sim import oswin as sim_oswin
 from tests.unit.driver import fixtures as driver_fixtures
 
@@ -117,3 +118,29 @@ class TestClean(driver_fixtures.SimulatedTestCase):
         self._cached(UNUSED + '.vhdx')
         self.cache.clean(None, [])
         self.assertEqual([UNUSED + '.vhdx'], self._files())
+
+    def test_the_lock_files_of_vms_that_are_gone_go(self):
+        def lock(vm_name, age=2 * DAY):
+            path = os.path.join(self.cache.cache_dir, '%s%s.lock' % (
+                layout.INSTANCE_LOCK_PREFIX, vm_name))
+            open(path, 'w').close()
+            then = time.time() - age
+            os.utime(path, (then, then))
+            return os.path.basename(path)
+
+        # A VM of node2 (clustered), one nova lists, one gone a while, one
+        # gone since a moment ago, and an image's lock.
+        self.cluster.state.create_vm('instance-a', 'node2', 2, '/x')
+        self.cluster.state.add_cluster_group('instance-a')
+        kept = [lock('instance-a'), lock('instance-b'),
+                lock('instance-d', age=60)]
+        gone = lock('instance-c')
+        image_lock = os.path.join(self.cache.cache_dir,
+                                  'hvc-image-x.vhdx.lock')
+        open(image_lock, 'w').close()
+        self.cache.clean(None, [types.SimpleNamespace(name='instance-b',
+                                                      image_ref=None)])
+        names = os.listdir(self.cache.cache_dir)
+        self.assertNotIn(gone, names)
+        self.assertEqual(sorted(kept + [os.path.basename(image_lock)]),
+                         sorted(names))
