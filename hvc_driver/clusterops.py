@@ -56,6 +56,7 @@ from nova.scheduler.client import query
 from nova.scheduler.client import report
 
 from hvc_driver import exception as hvc_exc
+from hvc_driver import hyperv as seam
 from hvc_driver import layout
 from hvc_driver import vmops as vmops_module
 from hvc_oswin_api import constants as os_win_const
@@ -92,7 +93,7 @@ class NotYet(Exception):
     """Nova or the cluster is busy with the VM: look again later."""
 
 
-class ClusterOps(object):
+class ClusterOps(seam.UsesHyperV):
 
     def __init__(self, hyperv, vmops, volumeops, hostops, virtapi,
                  instance_layout):
@@ -106,14 +107,6 @@ class ClusterOps(object):
         # Nova's VMs on this node, name to instance uuid, as last seen:
         # what to let go of when the cluster moves one away.
         self._served = {}
-
-    @property
-    def _clusterutils(self):
-        return self._hyperv.clusterutils
-
-    @property
-    def _vmutils(self):
-        return self._hyperv.vmutils
 
     @property
     def _network_api(self):

@@ -42,6 +42,7 @@ from nova import objects
 from nova.objects import migrate_data as migrate_data_obj
 
 from hvc_driver import exception as hvc_exc
+from hvc_driver import hyperv as seam
 from hvc_driver import layout
 
 LOG = logging.getLogger(__name__)
@@ -63,25 +64,13 @@ def copied_out(migrate_data):
             _copies(migrate_data))
 
 
-class LiveMigrationOps(object):
+class LiveMigrationOps(seam.UsesHyperV):
 
     def __init__(self, hyperv, vmops, volumeops, instance_layout):
         self._hyperv = hyperv
         self._vmops = vmops
         self._volumeops = volumeops
         self._layout = instance_layout
-
-    @property
-    def _clusterutils(self):
-        return self._hyperv.clusterutils
-
-    @property
-    def _vmutils(self):
-        return self._hyperv.vmutils
-
-    @property
-    def _pathutils(self):
-        return self._hyperv.pathutils
 
     # On the destination.
 

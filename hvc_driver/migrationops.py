@@ -45,6 +45,7 @@ from nova import exception
 from nova import objects
 
 from hvc_driver import exception as hvc_exc
+from hvc_driver import hyperv as seam
 from hvc_driver import layout
 from hvc_oswin_api import constants as os_win_const
 
@@ -64,24 +65,12 @@ def _refuse(reason):
         inner_exception=exception.ResizeError(reason=reason))
 
 
-class MigrationOps(object):
+class MigrationOps(seam.UsesHyperV):
 
     def __init__(self, hyperv, vmops, instance_layout):
         self._hyperv = hyperv
         self._vmops = vmops
         self._layout = instance_layout
-
-    @property
-    def _clusterutils(self):
-        return self._hyperv.clusterutils
-
-    @property
-    def _vhdutils(self):
-        return self._hyperv.vhdutils
-
-    @property
-    def _pathutils(self):
-        return self._hyperv.pathutils
 
     def _migration(self, context, instance):
         return objects.Migration.get_by_id(

@@ -12,6 +12,7 @@ from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
 from hvc_driver import exception as hvc_exc
+from hvc_driver import hyperv as seam
 
 LOG = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ def pipe_path(vm_name):
     return '\\\\.\\pipe\\%s' % vm_name
 
 
-class SerialConsoleOps(object):
+class SerialConsoleOps(seam.UsesHyperV):
     """Connects each VM's serial port to a pipe, and logs the pipe."""
 
     def __init__(self, hyperv, instance_layout):
@@ -32,10 +33,6 @@ class SerialConsoleOps(object):
         self._layout = instance_layout
         # Readers by VM name, of the VMs this node runs.
         self._readers = {}
-
-    @property
-    def _vmutils(self):
-        return self._hyperv.vmutils
 
     def connect_serial_port(self, vm_name):
         """Connect the VM's serial port to its pipe (a VM setting).

@@ -16,6 +16,7 @@ from nova.virt import configdrive
 from nova.virt import hardware
 
 from hvc_driver import exception as hvc_exc
+from hvc_driver import hyperv as seam
 from hvc_driver import imagecache
 from hvc_driver import layout
 from hvc_driver import serialconsoleops
@@ -58,7 +59,7 @@ def find_root_disk(hyperv, instance_layout, instance):
 translate_oswin_errors = hvc_exc.translate_oswin_errors
 
 
-class VMOps(object):
+class VMOps(seam.UsesHyperV):
     """Creates, runs and removes the VMs of instances on one node."""
 
     def __init__(self, hyperv, volumeops, virtapi, instance_layout=None):
@@ -73,22 +74,6 @@ class VMOps(object):
         # Nova's VMs this node spawned or took over (VM name: instance
         # uuid): what to let go of when the cluster moves one away.
         self._served = {}
-
-    @property
-    def _vmutils(self):
-        return self._hyperv.vmutils
-
-    @property
-    def _pathutils(self):
-        return self._hyperv.pathutils
-
-    @property
-    def _vhdutils(self):
-        return self._hyperv.vhdutils
-
-    @property
-    def _clusterutils(self):
-        return self._hyperv.clusterutils
 
     # Inspection.
 

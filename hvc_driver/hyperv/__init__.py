@@ -533,6 +533,27 @@ class HyperV(object):
         return self._get('diskutils')
 
 
+class UsesHyperV(object):
+    """The utils of ``self._hyperv`` (a ``HyperV``) as the *ops classes
+    use them: ``self._vmutils`` and so on."""
+
+    @property
+    def _vmutils(self):
+        return self._hyperv.vmutils
+
+    @property
+    def _clusterutils(self):
+        return self._hyperv.clusterutils
+
+    @property
+    def _pathutils(self):
+        return self._hyperv.pathutils
+
+    @property
+    def _vhdutils(self):
+        return self._hyperv.vhdutils
+
+
 class NoCluster(object):
     """The failover cluster of a standalone Hyper-V host: none.
 
