@@ -152,32 +152,13 @@ class Bench(test_failover.FailoverTestCase):
             'name': 'bench', 'disk_format': 'vhd',
             'container_format': 'bare', 'size': len(data),
             'properties': {}}, data=io.BytesIO(data))['id']
-        downloads = []
-        download = self.glance.download
-
-        def counting(context, image_id, *args, **kwargs):
-            chunks = download(context, image_id, *args, **kwargs)
-            downloads.append(len(data))
-            time.sleep(0.5)  # A download takes time: the others wait.
-            return chunks
-        self.useFixture(test_failover.fixtures.MockPatchObject(
-            self.glance, 'download', side_effect=counting))
-        with nova_utils.temporary_mutation(self.admin_api,
-                                           microversion='2.74'):
-            servers = [
-                self.admin_api.post_server({'server': dict(
-                    self._build_server(image_uuid=image,
-                                       flavor_id=self.flavor,
-                                       networks='none'), host=node)})
-                for node in NODES]
-        for server in servers:
-            self._wait_for_state_change(server, 'ACTIVE')
+        servers, downloads = self._boot_on_every_node_at_once(image)
         for server in servers:
             self._delete_server(server)
         print('\n%d nodes booting one new image at once: %d download(s), '
               '%d bytes from glance (goal: one; one per node without the '
               'cluster\'s shared cache: %d bytes)'
-              % (len(NODES), len(downloads), sum(downloads),
+              % (len(NODES), len(downloads), len(downloads) * len(data),
                  len(NODES) * len(data)), file=out)
 
 

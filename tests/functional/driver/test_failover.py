@@ -146,6 +146,32 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
             'hvc_driver.clusterops.ClusterOps.reconcile',
             _unless(node, clusterops.ClusterOps.reconcile)))
 
+    def _boot_on_every_node_at_once(self, image):
+        """A server of ``image`` on each node, all asked for before any
+        is built, each download from glance slowed down so that the
+        others come meanwhile: the servers (ACTIVE), and the image ids
+        downloaded."""
+        downloads = []
+        download = self.glance.download
+
+        def counting(context, image_id, *args, **kwargs):
+            downloads.append(image_id)
+            time.sleep(0.5)  # Long enough for the others to come.
+            return download(context, image_id, *args, **kwargs)
+        self.useFixture(fixtures.MockPatchObject(
+            self.glance, 'download', side_effect=counting))
+        with nova_utils.temporary_mutation(self.admin_api,
+                                           microversion='2.74'):
+            servers = [
+                self.admin_api.post_server({'server': dict(
+                    self._build_server(image_uuid=image,
+                                       flavor_id=self.flavor,
+                                       networks='none'), host=node)})
+                for node in NODES]
+        for server in servers:
+            self._wait_for_state_change(server, 'ACTIVE')
+        return servers, downloads
+
     def _evacuate(self, server, host=None):
         body = {'host': host} if host else {}
         with nova_utils.temporary_mutation(self.admin_api,
@@ -635,26 +661,7 @@ class TestImageCache(FailoverTestCase):
 
     def test_concurrent_boots_of_one_image_download_it_once(self):
         image = self._image('once')
-        downloads = []
-        download = self.glance.download
-
-        def counting(context, image_id, *args, **kwargs):
-            downloads.append(image_id)
-            time.sleep(0.5)  # Long enough for the others to come.
-            return download(context, image_id, *args, **kwargs)
-        self.useFixture(fixtures.MockPatchObject(
-            self.glance, 'download', side_effect=counting))
-        with nova_utils.temporary_mutation(self.admin_api,
-                                           microversion='2.74'):
-            # All three asked for before any is built.
-            servers = [
-                self.admin_api.post_server({'server': dict(
-                    self._build_server(image_uuid=image,
-                                       flavor_id=self.flavor,
-                                       networks='none'), host=node)})
-                for node in NODES]
-        for server in servers:
-            self._wait_for_state_change(server, 'ACTIVE')
+        servers, downloads = self._boot_on_every_node_at_once(image)
         self.assertEqual(sorted(NODES), sorted(
             self.api.get_server(s['id'])['OS-EXT-SRV-ATTR:host']
             for s in servers))
