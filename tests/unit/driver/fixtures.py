@@ -169,12 +169,16 @@ class SimulatedTestCase(testtools.TestCase):
 
     node = 'node1'
     volumes = (('Volume1', 100),)
+    # Hyper-V hosts in no cluster, beside the cluster's nodes.
+    standalone_hosts = ()
 
     def setUp(self):
         super().setUp()
         self.logger = self.useFixture(fixtures.FakeLogger())
         self.cluster = self.useFixture(SimulatedClusterFixture(
             volumes=self.volumes))
+        for name in self.standalone_hosts:
+            self.cluster.state.add_host(name)
         self.hyperv = hyperv.HyperV(CONF)
         self.hyperv.bind(self.node)
         self.layout = layout.InstanceLayout(self.hyperv)

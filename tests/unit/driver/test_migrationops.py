@@ -9,7 +9,6 @@ from nova import exception
 from nova import objects
 from nova.virt import virtapi
 
-from hvc_driver import hyperv
 from hvc_driver import layout
 from hvc_driver import migrationops
 from hvc_driver import vmops
@@ -19,7 +18,11 @@ from tests.unit.driver import fixtures as driver_fixtures
 from tests.unit.driver import test_vmops
 
 
-class MigrationOpsTestCase(driver_fixtures.SimulatedTestCase):
+class _MigrationOpsBase(driver_fixtures.SimulatedTestCase):
+    """MigrationOps on ``node``, with the migration of an instance of it
+    to ``dest_node`` (nova's records and placement stand-ins)."""
+
+    dest_node = None
 
     def setUp(self):
         super().setUp()
@@ -35,13 +38,25 @@ class MigrationOpsTestCase(driver_fixtures.SimulatedTestCase):
         ).mock.return_value
         self.migration = objects.Migration(
             id=1, uuid='0e5b5c3a-5d1e-4c8e-9d1a-2f3b4c5d6e7f',
-            dest_node='node2', source_node='node1')
+            dest_node=self.dest_node, source_node=self.node)
         self.useFixture(driver_fixtures.fixtures.MockPatch(
             'nova.objects.Migration.get_by_id',
             return_value=self.migration))
-        self.instance = test_vmops._instance(root_gb=1, ephemeral_gb=1)
-        self.instance.migration_context = objects.MigrationContext(
+
+    def _instance(self, **sizes):
+        instance = test_vmops._instance(**sizes)
+        instance.migration_context = objects.MigrationContext(
             migration_id=1)
+        return instance
+
+
+class MigrationOpsTestCase(_MigrationOpsBase):
+
+    dest_node = 'node2'
+
+    def setUp(self):
+        super().setUp()
+        self.instance = self._instance(root_gb=1, ephemeral_gb=1)
         self.vmops.spawn(None, self.instance, test_vmops._image_meta(), [],
                          None)
         self.instance.system_metadata[layout.CSV_PROVIDER_KEY] = 'csv-rp'
@@ -73,8 +88,7 @@ class MigrationOpsTestCase(driver_fixtures.SimulatedTestCase):
 
     def test_a_vhd_root_does_not_grow(self):
         # The image of test_vmops is a VHDX; make this root a VHD.
-        instance = test_vmops._instance(root_gb=1, id=2)
-        instance.migration_context = self.instance.migration_context
+        instance = self._instance(root_gb=1, id=2)
         instance.system_metadata[layout.CSV_PROVIDER_KEY] = 'csv-rp'
         self.vmops.spawn(None, instance,
                          test_vmops._image_meta(disk_format='vhd'), [], None)
@@ -107,41 +121,22 @@ class MigrationOpsTestCase(driver_fixtures.SimulatedTestCase):
                          (vm.node, vm.state))
 
 
-class TestResizeOnAStandaloneHost(driver_fixtures.SimulatedTestCase):
+class TestResizeOnAStandaloneHost(_MigrationOpsBase):
     """A standalone host resizes in place: its disk allocation is its own
     (no CSV to check), and its own Hyper-V says the VM is there."""
 
+    node = dest_node = 'solo'
+    standalone_hosts = ('solo',)
+
     def setUp(self):
         super().setUp()
-        self.cluster.state.add_host('solo')
-        self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
-        self.hyperv.bind('solo')
         self.assertTrue(self.hyperv.standalone)
-        instance_layout = layout.InstanceLayout(self.hyperv)
-        self.vmops = vmops.VMOps(self.hyperv, volumeops.VolumeOps(self.hyperv),
-                                 mock.create_autospec(virtapi.VirtAPI,
-                                                      instance=True),
-                                 instance_layout)
-        self.ops = migrationops.MigrationOps(self.hyperv, self.vmops,
-                                             instance_layout)
-        self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.virt.images.fetch', side_effect=test_vmops.fake_fetch))
-        self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.scheduler.client.report.report_client_singleton')
-        ).mock.return_value.get_allocs_for_consumer.return_value = {
-            'allocations': {'solo-rp': {'resources': {'DISK_GB': 1}}}}
-        self.migration = objects.Migration(
-            id=1, uuid='3c1d1a4e-7a59-4c2b-9b8e-5f0c9e2d1a77',
-            dest_node='solo', source_node='solo')
-        self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.objects.Migration.get_by_id',
-            return_value=self.migration))
-        self.instance = test_vmops._instance(root_gb=1)
-        self.instance.migration_context = objects.MigrationContext(
-            migration_id=1)
+        allocations = {'solo-rp': {'resources': {'DISK_GB': 1}}}
+        self.placement.get_allocs_for_consumer.return_value = {
+            'allocations': allocations}
+        self.instance = self._instance(root_gb=1)
         self.vmops.spawn(None, self.instance, test_vmops._image_meta(), [],
-                         None, allocations={
-                             'solo-rp': {'resources': {'DISK_GB': 1}}})
+                         None, allocations=allocations)
 
     def _root_size(self):
         root = self.ops._layout.disk_path(self.instance.name, layout.ROOT_DISK)
