@@ -506,10 +506,7 @@ class ClusterOps(seam.UsesHyperV):
             else:
                 if owner is None:
                     # Here, but it lost its group: clustered again.
-                    self._clusterutils.add_vm_to_cluster(
-                        vm_name, CONF.hyperv_cluster.max_failover_count,
-                        CONF.hyperv_cluster.failover_period,
-                        CONF.hyperv_cluster.auto_failback)
+                    self._vmops.cluster(vm_name)
                 elif not self._is_here(owner):
                     self._move_here(vm_name, owner)
                 self._volumeops.map_shares(block_device_info)
