@@ -348,6 +348,14 @@ class TestLocalCloud(CloudTestCase):
                        fmt=None)
         return self.openstack('server show', server_id)
 
+    def resized(self, server_id, command):
+        """Confirm or revert a move waiting in VERIFY_RESIZE (``command``:
+        'server migration confirm', 'server resize revert'); the server
+        once ACTIVE."""
+        self.openstack(command, server_id, fmt=None)
+        return self.openstack('server show',
+                              self.wait_for(server_id, 'ACTIVE').id)
+
     def assert_files_stay(self, cluster, vm_before, server):
         vm = self.sim_vms(cluster)[server['OS-EXT-SRV-ATTR:instance_name']]
         self.assertEqual([d['path'] for d in vm_before['disks']],
@@ -375,9 +383,7 @@ class TestLocalCloud(CloudTestCase):
         target = sorted(set(cluster.nodes) - {source})[0]
         server = self.migrate(server['id'], '--host', target)
         self.assertEqual('VERIFY_RESIZE', server['status'])
-        self.openstack('server migration confirm', server['id'], fmt=None)
-        server = self.openstack('server show', self.wait_for(
-            server['id'], 'ACTIVE').id)
+        server = self.resized(server['id'], 'server migration confirm')
         self.assertEqual(target, server['OS-EXT-SRV-ATTR:host'])
         self.assert_placed(server, disk_gb=1)
         self.assert_files_stay(cluster, vm, server)
@@ -390,16 +396,12 @@ class TestLocalCloud(CloudTestCase):
         # Reverted: back where it was.
         server = self.migrate(server['id'], '--host', other.nodes[0])
         self.assertEqual('VERIFY_RESIZE', server['status'])
-        self.openstack('server resize revert', server['id'], fmt=None)
-        server = self.openstack('server show', self.wait_for(
-            server['id'], 'ACTIVE').id)
+        server = self.resized(server['id'], 'server resize revert')
         self.assertIn(server['OS-EXT-SRV-ATTR:host'], cluster.nodes)
         self.assert_placed(server, disk_gb=1)
         # Confirmed: on the other cluster, its disks on that one's CSV.
         server = self.migrate(server['id'], '--host', other.nodes[0])
-        self.openstack('server migration confirm', server['id'], fmt=None)
-        server = self.openstack('server show', self.wait_for(
-            server['id'], 'ACTIVE').id)
+        server = self.resized(server['id'], 'server migration confirm')
         self.assertEqual(other.nodes[0], server['OS-EXT-SRV-ATTR:host'])
         self.assert_moved_to_cluster(server, other, cluster)
         self.delete(server['id'])
