@@ -291,10 +291,34 @@ class ClusterOps(seam.UsesHyperV):
     def move_allocation(self, context, instance):
         """The instance's VCPU and MEMORY_MB on this node's provider, once
         (from another node's provider, or from what its flavor asks when
-        none holds them); the rest of its allocation stays where it is.
-        One PUT, with the consumer generation it was computed from."""
-        placement = report.report_client_singleton()
+        none holds them); the rest of its allocation stays where it is."""
         mine = self._hostops.node_uuid()
+        self._rewrite_allocation(
+            context, instance, lambda held: _on_node(held, mine,
+                                                     instance.flavor),
+            'VCPU and MEMORY_MB moved to node %s, where the failover '
+            'cluster runs it (provider %s)' % (self._hyperv.node, mine))
+
+    def release_disk_claimed_elsewhere(self, context, instance):
+        """Drop the DISK_GB a refused move claimed beside the instance's
+        own: every provider that holds only DISK_GB and is not the CSV its
+        disks are on. Nova removes what the move claimed on this node's
+        provider itself; the instance's allocations are then as before."""
+        own = instance.system_metadata.get(layout.CSV_PROVIDER_KEY)
+
+        def without_other_disk(held):
+            return {rp: resources for rp, resources in held.items()
+                    if rp == own or set(resources) != {orc.DISK_GB}}
+        self._rewrite_allocation(context, instance, without_other_disk,
+                                 'DISK_GB released beside that on CSV '
+                                 'provider %s' % own)
+
+    def _rewrite_allocation(self, context, instance, change, what):
+        """PUT ``change(held)`` ({provider: {class: amount}}) as the
+        instance's allocations unless it is what placement holds; with the
+        consumer generation it was computed from, read again when another
+        writer came first. ``what`` the change is, for the log."""
+        placement = report.report_client_singleton()
         for _attempt in range(3):
             current = placement.get_allocs_for_consumer(context,
                                                         instance.uuid)
@@ -302,7 +326,7 @@ class ClusterOps(seam.UsesHyperV):
                     current['allocations'].items()}
             if not held:
                 return
-            wanted = _on_node(held, mine, instance.flavor)
+            wanted = change(held)
             if wanted == held:
                 return
             response = placement.put(
@@ -315,20 +339,19 @@ class ClusterOps(seam.UsesHyperV):
                 version=report.CONSUMER_GENERATION_VERSION,
                 global_request_id=context.global_id)
             if response.status_code == 204:
-                LOG.info('Allocation of %s moved to node %s: %s',
-                         instance.uuid, self._hyperv.node, wanted,
-                         instance=instance)
+                LOG.info('Allocation of %s: %s: %s', instance.uuid, what,
+                         wanted, instance=instance)
                 return
             errors = response.json().get('errors') or [{}]
             if errors[0].get('code') != 'placement.concurrent_update':
-                raise hvc_exc.AllocationNotMoved(
+                raise hvc_exc.AllocationNotChanged(
                     instance_uuid=instance.uuid, node=self._hyperv.node,
-                    provider=mine,
+                    change=what,
                     reason=errors[0].get('detail', response.text))
             # Changed meanwhile (nova, or another node): read it again.
-        raise hvc_exc.AllocationNotMoved(
+        raise hvc_exc.AllocationNotChanged(
             instance_uuid=instance.uuid, node=self._hyperv.node,
-            provider=mine, reason='it kept changing meanwhile')
+            change=what, reason='it kept changing meanwhile')
 
     def _bind_ports(self, context, instance):
         """The instance's ports bound to this host (what an evacuation

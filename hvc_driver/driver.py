@@ -305,7 +305,17 @@ class HyperVClusterDriver(driver.ComputeDriver):
         recorded = instance.system_metadata.get(layout.CLUSTER_KEY)
         if recorded is not None and recorded != cluster:
             # Its cluster restarts its VM on another of its nodes: a copy
-            # built here would run beside it.
+            # built here would run beside it. (HyperVClusterKeepCSVFilter
+            # schedules no evacuation here.) What nova claimed for it here
+            # goes: nova removes this node's part, this its DISK_GB.
+            try:
+                self._clusterops.release_disk_claimed_elsewhere(context,
+                                                                instance)
+            except Exception:
+                LOG.exception('Cannot release the DISK_GB the refused '
+                              'evacuation of %s claimed: see its '
+                              'allocations', instance.uuid,
+                              instance=instance)
             raise hvc_exc.EvacuationOutOfItsCluster(
                 instance_uuid=instance.uuid, cluster=recorded,
                 host=self._hyperv.host)

@@ -115,10 +115,10 @@ class InstanceNotRestarted(exception.NovaException):
                '(openstack server reboot --hard).')
 
 
-class AllocationNotMoved(exception.NovaException):
-    msg_fmt = ('Placement refused to move the VCPU and MEMORY_MB of instance '
-               '%(instance_uuid)s to node %(node)s, where the failover '
-               'cluster runs it (provider %(provider)s): %(reason)s.')
+class AllocationNotChanged(exception.NovaException):
+    msg_fmt = ('Placement refused to change the allocation of instance '
+               '%(instance_uuid)s on node %(node)s (%(change)s): '
+               '%(reason)s.')
 
 
 class EvacuationOutOfItsCluster(exception.NovaException):

@@ -7,6 +7,12 @@ have to be copied there. On such a node this filter keeps the candidates
 whose DISK_GB is on the instance's own CSV, when there are any (that CSV
 has room); otherwise, and on the nodes of other clusters, it keeps them
 all (the disks then move). Boots are not touched.
+
+An evacuation is different: its host is down and its cluster restarts the
+VM on another of its nodes, which the evacuation adopts, so the disks
+cannot move. Only the nodes of its cluster pass, with the candidates on
+its own CSV (the compute driver would refuse any other node, after nova
+claimed it).
 """
 
 from oslo_log import log as logging
@@ -31,7 +37,11 @@ class HyperVClusterKeepCSVFilter(filters.BaseHostFilter,
 
     def host_passes(self, host_state, spec_obj):
         placement = moving.placement_of(spec_obj)
-        if placement is None or placement.csv_provider is None:
+        if placement is None:
+            return True
+        if placement.evacuating and placement.cluster is not None:
+            return self._evacuation_passes(host_state, spec_obj, placement)
+        if placement.csv_provider is None:
             return True
         own = placement.csv_provider
         if any(own in disk_providers(c)
@@ -44,3 +54,22 @@ class HyperVClusterKeepCSVFilter(filters.BaseHostFilter,
                       spec_obj.instance_uuid, own)
         # A node with no candidate on that CSV passes with all it has.
         return True
+
+    def _evacuation_passes(self, host_state, spec_obj, placement):
+        cluster = moving.cluster_of(host_state)
+        if cluster != placement.cluster:
+            LOG.debug('%s: not a node of cluster %s, where %s is evacuated '
+                      'inside', host_state, placement.cluster,
+                      spec_obj.instance_uuid)
+            return False
+        own = placement.csv_provider
+        if own is None:
+            return True
+        kept = self.filter_candidates(
+            host_state,
+            lambda c: not disk_providers(c) or own in disk_providers(c))
+        if not kept:
+            LOG.debug('%s: no allocation candidate keeps the disk of %s on '
+                      'CSV provider %s, which its evacuation cannot leave',
+                      host_state, spec_obj.instance_uuid, own)
+        return bool(kept)

@@ -1,17 +1,20 @@
 """What the scheduler knows of an instance it places: the cluster and the
 CSV its disks are on, as the compute driver recorded them in the
-instance's system metadata. Nothing for a new instance.
+instance's system metadata, and whether it is being evacuated. Nothing
+for a new instance.
 """
 
 import dataclasses
 
 from oslo_log import log as logging
 
+from nova.compute import task_states
 from nova import context as nova_context
 from nova import exception
 from nova import objects
 
 from hvc_driver import layout
+from placement_sync import model
 
 LOG = logging.getLogger(__name__)
 
@@ -24,6 +27,19 @@ _MEMO = '_hyperv_cluster_placement'
 class Placement:
     cluster: str        # None if not recorded
     csv_provider: str   # None: no disk on a CSV
+    # An evacuation: its host is down, and its cluster restarts its VM on
+    # another of its nodes, so it can go nowhere else.
+    evacuating: bool = False
+
+
+def cluster_of(host_state):
+    """The failover cluster of a node, from the nova host aggregate
+    placement_sync keeps for each cluster; None for a host in none."""
+    for aggregate in host_state.aggregates:
+        name = aggregate.metadata.get(model.HOST_AGGREGATE_CLUSTER_KEY)
+        if name:
+            return name
+    return None
 
 
 def placement_of(spec_obj):
@@ -54,4 +70,8 @@ def _look_up(spec_obj):
     provider = metadata.get(layout.CSV_PROVIDER_KEY)
     if cluster is None and provider is None:
         return None
-    return Placement(cluster=cluster, csv_provider=provider)
+    # nova's evacuate sets REBUILDING; a rebuild in place sets it too but
+    # asks the scheduler only with RUN_ON_REBUILD filters, which ours are
+    # not, and no weigher runs for it.
+    return Placement(cluster=cluster, csv_provider=provider,
+                     evacuating=instance.task_state == task_states.REBUILDING)

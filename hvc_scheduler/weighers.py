@@ -13,19 +13,9 @@ import nova.conf
 
 from hvc_scheduler import conf as sched_conf
 from hvc_scheduler import moving
-from placement_sync import model
 
 CONF = nova.conf.CONF
 sched_conf.register_opts(CONF)
-
-
-def cluster_of(host_state):
-    """The failover cluster of a node, from its host aggregates."""
-    for aggregate in host_state.aggregates:
-        name = aggregate.metadata.get(model.HOST_AGGREGATE_CLUSTER_KEY)
-        if name:
-            return name
-    return None
 
 
 class HyperVClusterSameClusterWeigher(weights.BaseHostWeigher):
@@ -41,4 +31,4 @@ class HyperVClusterSameClusterWeigher(weights.BaseHostWeigher):
         placement = moving.placement_of(weight_properties)
         if placement is None or placement.cluster is None:
             return 0
-        return 1 if cluster_of(host_state) == placement.cluster else 0
+        return 1 if moving.cluster_of(host_state) == placement.cluster else 0

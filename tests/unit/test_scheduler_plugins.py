@@ -27,11 +27,12 @@ def _host(candidates=(), cluster=None):
     return host
 
 
-def _spec(cluster=None, csv=None):
+def _spec(cluster=None, csv=None, evacuating=False):
     spec = objects.RequestSpec(instance_uuid='uuid')
     # What moving.placement_of looks up once per request.
     setattr(spec, moving._MEMO, None if cluster is None and csv is None
-            else moving.Placement(cluster=cluster, csv_provider=csv))
+            else moving.Placement(cluster=cluster, csv_provider=csv,
+                                  evacuating=evacuating))
     return spec
 
 
@@ -62,6 +63,27 @@ class TestKeepCSVFilter(testtools.TestCase):
             host = _host(candidates)
             self.assertTrue(self.filter.host_passes(host, spec))
             self.assertEqual(candidates, host.allocation_candidates)
+
+    def test_an_evacuation_stays_on_the_nodes_of_its_cluster(self):
+        spec = _spec('c1', 'csv-a', evacuating=True)
+        own = _host([_candidate('csv-a'), _candidate('csv-b')], cluster='c1')
+        self.assertTrue(self.filter.host_passes(own, spec))
+        self.assertEqual([_candidate('csv-a')], own.allocation_candidates)
+        # Another cluster, a standalone host, or the own CSV without room.
+        for host in (_host([_candidate('csv-x')], cluster='c2'),
+                     _host([_candidate('solo')]),
+                     _host([_candidate('csv-b')], cluster='c1')):
+            self.assertFalse(self.filter.host_passes(host, spec))
+        diskless = _spec('c1', None, evacuating=True)
+        self.assertTrue(self.filter.host_passes(_host(cluster='c1'),
+                                                diskless))
+        self.assertFalse(self.filter.host_passes(_host(cluster='c2'),
+                                                 diskless))
+
+    def test_an_evacuation_of_an_instance_of_no_cluster_goes_anywhere(self):
+        spec = _spec(None, 'solo-rp', evacuating=True)
+        host = _host([_candidate('csv-x')], cluster='c2')
+        self.assertTrue(self.filter.host_passes(host, spec))
 
 
 class TestSameClusterWeigher(testtools.TestCase):

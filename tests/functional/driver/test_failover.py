@@ -343,23 +343,67 @@ class TestAVMLeftUnclustered(FailoverTestCase):
         self._assert_followed(server, 'node1')
 
 
-class TestEvacuationToAStandaloneHost(FailoverTestCase):
+class EvacuationTestCase(FailoverTestCase):
+    """Its cluster restarts the VM on another of its nodes: an evacuation
+    goes nowhere else, and one refused leaves the allocations as before."""
 
+    other_clusters = (('cluster2', ('b1', 'b2'), (('Data', 100),)),)
     standalone_hosts = ('solo',)
 
-    def test_a_clustered_instance_is_not_rebuilt_out_of_its_cluster(self):
-        # Its cluster restarts the VM on another node: a copy on the
-        # standalone host would run beside it.
-        server = self._boot_on('node1')
-        self._compute_down('node1')
+    def _allocations(self, server):
+        return {rp: a['resources'] for rp, a in
+                self._get_allocations_by_server_uuid(server['id']).items()}
+
+    def _cluster1_down_but(self, node):
+        """A server on ``node``, whose nova-compute is down while the other
+        nodes of cluster1 take nothing: its allocations."""
+        server = self._boot_on(node)
+        for other in NODES:
+            if other != node:
+                self.admin_api.put_service(self._service(other)['id'],
+                                           {'status': 'disabled'})
+        self._compute_down(node)
+        return server, self._allocations(server)
+
+
+class TestEvacuationOutOfTheCluster(EvacuationTestCase):
+
+    def test_the_scheduler_keeps_an_evacuation_in_its_cluster(self):
+        server, before = self._cluster1_down_but('node1')
         with nova_utils.temporary_mutation(self.admin_api,
                                            microversion='2.74'):
             self.admin_api.post_server_action(server['id'], {
-                'evacuate': {'host': 'solo'}})
-        server = self._wait_for_state_change(server, 'ERROR')
-        self.assertIn('evacuate it to a node of cluster1',
-                      server['fault']['message'])
+                'evacuate': {}})
+        self._wait_until('the evacuation fails', lambda: [
+            m['status'] for m in self.admin_api.api_get(
+                '/os-migrations?instance_uuid=%s' % server['id']).body[
+                    'migrations']] == ['error'])
+        self.assertEqual('node1', self.api.get_server(server['id'])[
+            'OS-EXT-SRV-ATTR:host'])
+        self.assertEqual(before, self._allocations(server))
         self.assertEqual(['node1'], [vm.node for vm in self.sim.vms()])
+
+
+class TestEvacuationRefusedAfterTheClaim(EvacuationTestCase):
+    """Without the filter the scheduler may pick any node: the driver
+    refuses, and what nova claimed there is gone again."""
+
+    keep_csv_filter = False
+
+    def test_a_refusal_after_the_claim_leaves_the_allocations(self):
+        server, before = self._cluster1_down_but('node1')
+        for host in ('b1', 'solo'):
+            with nova_utils.temporary_mutation(self.admin_api,
+                                               microversion='2.74'):
+                self.admin_api.post_server_action(server['id'], {
+                    'evacuate': {'host': host}})
+            server = self._wait_for_state_change(server, 'ERROR')
+            self.assertIn('evacuate it to a node of cluster1',
+                          server['fault']['message'])
+            self.assertEqual(before, self._allocations(server))
+            self.assertEqual(['node1'], [vm.node for vm in self.sim.vms()])
+            self.admin_api.post_server_action(server['id'], {
+                'os-resetState': {'state': 'active'}})
 
 
 class TestFailoverDuringAResize(FailoverTestCase):

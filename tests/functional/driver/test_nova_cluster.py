@@ -46,16 +46,17 @@ VHD_IMAGE = 'a440c04b-79fa-479c-bed1-0b816eaec379'
 NODE_UUID_NAMESPACE = uuid.UUID('0c3c4d55-3f08-4b4c-9f7c-2f7d3a1f5e21')
 
 
-def enable_scheduler_plugins(test):
+def enable_scheduler_plugins(test, keep_csv_filter=True):
     """nova-scheduler with hvc_scheduler's filter and weigher, as the
-    README configures it."""
+    README configures it (without the filter: not ``keep_csv_filter``)."""
     test.flags(available_filters=[
         'nova.scheduler.filters.all_filters',
         'hvc_scheduler.filters.HyperVClusterKeepCSVFilter'],
         group='filter_scheduler')
     test.flags(enabled_filters=(
         list(nova.conf.CONF.filter_scheduler.enabled_filters) +
-        ['HyperVClusterKeepCSVFilter']), group='filter_scheduler')
+        ['HyperVClusterKeepCSVFilter'] * keep_csv_filter),
+        group='filter_scheduler')
     test.flags(weight_classes=[
         'nova.scheduler.weights.all_weighers',
         'hvc_scheduler.weighers.HyperVClusterSameClusterWeigher'],
@@ -77,6 +78,8 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     other_clusters = ()
     # Standalone Hyper-V hosts, in no cluster.
     standalone_hosts = ()
+    # Whether nova-scheduler runs HyperVClusterKeepCSVFilter.
+    keep_csv_filter = True
 
     def setUp(self):
         # Nova's conf fixture looks for api-paste.ini under $state_path,
@@ -84,7 +87,7 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         # the wheel installed.
         self.flags(api_paste_config=hvc_fixtures.nova_api_paste_ini(),
                    group='wsgi')
-        enable_scheduler_plugins(self)
+        enable_scheduler_plugins(self, self.keep_csv_filter)
         self.useFixture(driver_fixtures.DriverShimFixture())
         super().setUp()
         self.cluster = self.useFixture(driver_fixtures.SimulatedClusterFixture(
