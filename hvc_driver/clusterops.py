@@ -84,6 +84,11 @@ _NODE_STATES = {os_win_const.CLUSTER_NODE_PAUSED: 'paused (drained)',
 _MIGRATING = ('queued', 'preparing', 'running', 'post-migrating',
               'pre-migrating', 'migrating', 'confirming', 'reverting')
 _AWAITING_CONFIRMATION = 'finished'
+# The statuses of a migration that has ended. Nova's own ends move its
+# allocation back to the instance or drop it; a nova-compute killed
+# mid-move did neither (the periodic check then does).
+_ENDED = ('completed', 'confirmed', 'reverted', 'done', 'error', 'failed',
+          'cancelled')
 
 # A VM this node no longer has, known by name (and uuid) only.
 _GoneVM = collections.namedtuple('_GoneVM', 'name uuid')
@@ -402,6 +407,8 @@ class ClusterOps(seam.UsesHyperV):
                 self._vmutils.list_instance_notes()
                 if notes and uuidutils.is_uuid_like(notes[0])}
         self._served = dict(here)
+        consumers = self._consumers_here(context)
+        self._end_moves_that_ended(context, consumers)
         if not here:
             return []
         names = {instance_uuid: name for name, instance_uuid in here.items()}
@@ -412,12 +419,73 @@ class ClusterOps(seam.UsesHyperV):
         recorded = [i for i in instances if self._recorded_here(i)]
         for instance in recorded:
             self._cluster_if_left_out(names[instance.uuid], instance)
-        if recorded:
-            consumers = report.report_client_singleton()\
-                .get_allocations_for_resource_provider(
-                    context, self._hostops.node_uuid()).allocations
-            stale += [i for i in recorded if i.uuid not in consumers]
+        stale += [i for i in recorded if i.uuid not in consumers]
         return sorted(names[i.uuid] for i in stale)
+
+    @hvc_exc.translate_oswin_errors('end the moves that ended')
+    def end_moves_of(self, instance_uuid):
+        """Once nova has ended a live migration of the instance that it
+        asked the driver to abort (at start-up, after a nova-compute
+        killed mid-move; or an operator's abort), the allocations of the
+        migrations that ended (``_end_moves_that_ended``). NotYet while
+        nova is still at it."""
+        context = nova_context.get_admin_context()
+        instance = self._instance(context, instance_uuid)
+        if instance is not None and instance.task_state is not None:
+            raise NotYet('nova is still ending the live migration of %s '
+                         '(task %s)' % (instance_uuid, instance.task_state))
+        self._end_moves_that_ended(context, self._consumers_here(context))
+
+    def _consumers_here(self, context):
+        """{consumer uuid: allocation} of this node's provider; none while
+        nova-compute has not made it yet."""
+        response = report.report_client_singleton().get(
+            '/resource_providers/%s/allocations' % self._hostops.node_uuid(),
+            global_request_id=context.global_id)
+        if response.status_code == 404:
+            return {}
+        if response.status_code != 200:
+            raise exception.ResourceProviderAllocationRetrievalFailed(
+                rp_uuid=self._hostops.node_uuid(), error=response.text)
+        return response.json()['allocations']
+
+    def _end_moves_that_ended(self, context, consumers):
+        """The migrations that hold allocations on this node's provider
+        (``consumers``) although they have ended and nova has no task on
+        their instance (its nova-compute was killed mid-move, say): ended
+        as nova ends them. Their instance gets the allocation back when
+        its VM runs here (the move did not happen), and it is dropped when
+        the VM runs elsewhere (the cluster finished the move; the node
+        that runs it follows it)."""
+        if not consumers:
+            return
+        ended = objects.MigrationList.get_by_filters(context, {
+            'uuid': list(consumers), 'status': list(_ENDED)})
+        placement = report.report_client_singleton()
+        for migration in ended:
+            instance = self._instance(context, migration.instance_uuid)
+            if instance is not None and instance.task_state is not None:
+                continue  # nova is at it again.
+            vm_name = instance.name if instance else None
+            with self._lock(vm_name or migration.uuid):
+                if instance is not None and self._vmutils.vm_exists(vm_name):
+                    if self._clusterutils.vm_exists(vm_name) and (
+                            self._clusterutils.get_cluster_group_state_info(
+                                vm_name)['migration_queued']):
+                        continue  # Not ended in the cluster yet.
+                    placement.move_allocations(context, migration.uuid,
+                                               instance.uuid)
+                    what = 'given back to instance %s, whose VM runs here'
+                else:
+                    placement.delete_allocation_for_instance(
+                        context, migration.uuid, consumer_type='migration')
+                    what = ('dropped: instance %s runs elsewhere, or is '
+                            'gone')
+            LOG.warning('Migration %s (%s) of instance %s ended %s but still '
+                        'held an allocation on node %s: ' + what,
+                        migration.uuid, migration.migration_type,
+                        migration.instance_uuid, migration.status,
+                        self._hyperv.node, migration.instance_uuid)
 
     def _cluster_if_left_out(self, vm_name, instance):
         """Cluster again a VM of nova's that runs here unclustered while

@@ -386,6 +386,13 @@ class HyperVClusterDriver(driver.ComputeDriver):
             context, instance, dest, post_method, recover_method,
             block_migration, migrate_data)
 
+    def live_migration_abort(self, instance):
+        self._livemigrationops.abort(instance)
+        # Nova ends the migration after this (at start-up, it finds the
+        # instance MIGRATING after a kill): then its allocations are
+        # settled as the move ended in the cluster.
+        self._follower.submit(failover.moves_of(instance.uuid))
+
     def post_live_migration(self, context, instance, block_device_info,
                             migrate_data=None):
         # The SMB shares stay mapped: other VMs of this node may use them.

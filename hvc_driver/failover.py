@@ -39,10 +39,17 @@ CONF = nova.conf.CONF
 # Queued work that is not a VM: the periodic check, the node's state.
 CHECK = ('check',)
 NODE_STATE = ('node state',)
+# ... and the migrations of an instance whose live migration nova aborted
+# (moves_of(instance uuid)).
+_MOVES_OF = 'moves of'
 # Seconds before a listener that failed is started again.
 LISTENER_RESTART_DELAY = 2
 # Seconds stop waits for each thread.
 STOP_TIMEOUT = 5
+
+
+def moves_of(instance_uuid):
+    return (_MOVES_OF, instance_uuid)
 
 
 class Follower(object):
@@ -147,6 +154,8 @@ class Follower(object):
                         self.submit(vm_name)
                 elif key == NODE_STATE:
                     self._ops.sync_node_state()
+                elif key[0] == _MOVES_OF:
+                    self._ops.end_moves_of(key[1])
                 else:
                     self._ops.reconcile(key)
                 self._attempts.pop(key, None)

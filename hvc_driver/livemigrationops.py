@@ -44,6 +44,7 @@ from nova.objects import migrate_data as migrate_data_obj
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv as seam
 from hvc_driver import layout
+from hvc_oswin_api import constants as os_win_const
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
@@ -380,3 +381,31 @@ class LiveMigrationOps(seam.UsesHyperV):
 
     def post_live_migration_at_source(self, instance, network_info):
         self._vmops.let_go(instance, network_info)
+
+    @hvc_exc.translate_oswin_errors('abort a live migration')
+    def abort(self, instance):
+        """Stop the live migration of ``instance`` that is in flight: the
+        cluster's move of its group (os-win's cancel, which leaves a group
+        that moves nowhere alone), or the storage migration of a VM that
+        runs here unclustered (its Hyper-V jobs stopped). Nova calls this
+        for ``openstack server migration abort``, and for an instance it
+        finds migrating when its nova-compute starts: the move went on in
+        the cluster while the service was gone, and may have ended either
+        way (the periodic check then settles the allocations)."""
+        vm_name = instance.name
+        if self._clusterutils.vm_exists(vm_name):
+            group = self._clusterutils.get_cluster_group_state_info(vm_name)
+            if not (group['migration_queued'] or group['state'] ==
+                    os_win_const.CLUSTER_GROUP_PENDING):
+                LOG.info('No cluster move of %s to abort: it is on node %s',
+                         vm_name, group['owner_node'], instance=instance)
+                return
+            LOG.info('Cancelling the cluster move of %s', vm_name,
+                     instance=instance)
+            self._clusterutils.cancel_cluster_group_migration(
+                vm_name, os_win_const.CLUSTER_GROUP_ONLINE,
+                CONF.hyperv_cluster.live_migration_timeout or None)
+        elif self._vmutils.vm_exists(vm_name):
+            LOG.info('Stopping the Hyper-V jobs of %s (its storage '
+                     'migration)', vm_name, instance=instance)
+            self._vmutils.stop_vm_jobs(vm_name)

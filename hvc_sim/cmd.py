@@ -159,6 +159,12 @@ def build_parser():
         back.add_argument('--failback', action='store_true',
                           help='bring back the VMs that left the node when '
                           'it went down or was drained')
+    sub.add_parser(
+        'group-move-seconds', help='how long the clusters take to move a VM '
+        'group from now on (live or offline), as a real cluster\'s moves '
+        'take their time; a caller that goes away meanwhile does not stop '
+        'the move (0, the default: at once)'
+    ).add_argument('seconds', type=float)
     fail = sub.add_parser(
         'fail', help='make the next call(s) of a simulated os-win method '
         'fail, e.g. "vmutils.create_vm"')
@@ -315,6 +321,8 @@ def main(argv=None):
             _print_placements(state.node_up(args.node, args.failback))
         elif args.command == 'resume':
             _print_placements(state.resume(args.node, args.failback))
+        elif args.command == 'group-move-seconds':
+            state.set_group_move_seconds(args.seconds)
         elif args.command == 'fail':
             _check_faultable(args.method)
             state.arm_fault(args.method, args.count)

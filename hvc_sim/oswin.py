@@ -45,6 +45,8 @@ HOST_RESERVED_MEMORY_MB = sim_state.HOST_RESERVED_MEMORY_MB
 # How often a listener of owner changes looks at the state file, in
 # seconds: what a change waits at most before its listeners hear of it.
 OWNER_CHANGE_POLL_INTERVAL = 0.1
+# How often a caller waiting for a group move looks whether it is done.
+GROUP_MOVE_POLL_INTERVAL = 0.05
 _NODE_STATES = {sim_state.NODE_UP: constants.CLUSTER_NODE_UP,
                 sim_state.NODE_DOWN: constants.CLUSTER_NODE_DOWN,
                 sim_state.NODE_PAUSED: constants.CLUSTER_NODE_PAUSED}
@@ -442,22 +444,49 @@ class ClusterUtils(_SimulatedUtils):
         move fails (ClusterGroupMigrationFailed) and the VM stays where it
         was.
         """
-        self._move_group(vm_name, new_host, online=True)
+        self._move_group(vm_name, new_host, online=True, timeout=timeout)
 
-    def _move_group(self, vm_name, new_host, online):
+    def _move_group(self, vm_name, new_host, online, timeout=None):
+        """Ask the cluster to move the group, and wait until it is done:
+        the group on ``new_host``, or ClusterGroupMigrationFailed (the move
+        failed or was cancelled), or ClusterGroupMigrationTimeOut after
+        ``timeout`` seconds (the move goes on)."""
         cluster = self._cluster()
         if self._group(vm_name) is None:
             raise os_win_exc.ClusterObjectNotFound(resource=vm_name)
+        expected_state = (constants.CLUSTER_GROUP_ONLINE if online
+                          else constants.CLUSTER_GROUP_OFFLINE)
         try:
             self._state.move_group(vm_name, new_host, cluster,
                                    running=online)
         except sim_state.GroupMoveRefused as e:
             raise os_win_exc.ClusterGroupMigrationFailed(
-                group_name=vm_name,
-                expected_state=(constants.CLUSTER_GROUP_ONLINE if online
-                                else constants.CLUSTER_GROUP_OFFLINE),
+                group_name=vm_name, expected_state=expected_state,
                 expected_node=new_host, group_state=e.group_state,
                 owner_node=e.owner_node)
+        started = time.monotonic()
+        while self._state.group_move(vm_name) is not None:
+            elapsed = time.monotonic() - started
+            if timeout and elapsed > timeout:
+                raise os_win_exc.ClusterGroupMigrationTimeOut(
+                    group_name=vm_name, time_elapsed=elapsed)
+            time.sleep(GROUP_MOVE_POLL_INTERVAL)
+        group = self._group(vm_name)
+        if group is None or group.owner_node != new_host:
+            raise os_win_exc.ClusterGroupMigrationFailed(
+                group_name=vm_name, expected_state=expected_state,
+                expected_node=new_host, group_state=expected_state,
+                owner_node=group and group.owner_node)
+
+    @_faultable(os_win_exc.ClusterException)
+    def cancel_cluster_group_migration(self, group_name, expected_state,
+                                       timeout=None):
+        """As os-win's: cancel the group's move if one is in progress; a
+        group that is moving nowhere is left as it is."""
+        if self._group(group_name) is None:
+            raise os_win_exc.ClusterObjectNotFound(resource=group_name)
+        if self._state.cancel_group_move(group_name):
+            LOG.info('Cancelled the move of cluster group %s', group_name)
 
     @_faultable(os_win_exc.ClusterException)
     def get_cluster_group_state_info(self, group_name):
@@ -472,7 +501,8 @@ class ClusterUtils(_SimulatedUtils):
         else:
             state = constants.CLUSTER_GROUP_OFFLINE
         return dict(owner_node=group.owner_node, state=state,
-                    migration_queued=False)
+                    migration_queued=self._state.group_move(
+                        group_name) is not None)
 
     def get_vm_owner_change_listener_v2(self):
         """As os-win's: a function that calls ``callback(vm_name,
@@ -537,7 +567,7 @@ class ClusterUtils(_SimulatedUtils):
     # _migrate_vm.
     @_faultable(os_win_exc.ClusterException)
     def move_offline_vm(self, vm_name, new_host, timeout=None):
-        self._move_group(vm_name, new_host, online=False)
+        self._move_group(vm_name, new_host, online=False, timeout=timeout)
 
 
 class PathUtils(_SimulatedUtils):

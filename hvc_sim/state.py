@@ -160,6 +160,18 @@ CREATE TABLE IF NOT EXISTS group_failures (
     name TEXT PRIMARY KEY REFERENCES cluster_groups(name) ON DELETE CASCADE,
     reason TEXT NOT NULL
 );
+-- A move of a group the cluster is carrying out: done once due (a move
+-- takes the world's group_move_seconds), unless cancelled first.
+CREATE TABLE IF NOT EXISTS group_moves (
+    name TEXT PRIMARY KEY REFERENCES cluster_groups(name) ON DELETE CASCADE,
+    node TEXT NOT NULL,
+    running INTEGER NOT NULL,
+    due REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 -- The node a group left when that node went down or was drained: where a
 -- failback takes it.
 CREATE TABLE IF NOT EXISTS group_origins (
@@ -421,6 +433,12 @@ class ClusterState(object):
             if create or not self._vm_schema_ready:
                 conn.executescript(_VM_SCHEMA)
                 self._vm_schema_ready = True
+            if conn.execute('SELECT 1 FROM group_moves WHERE due <= ? '
+                            'LIMIT 1', (time.time(),)).fetchone():
+                # The cluster finished them, whoever looks first.
+                conn.execute('BEGIN IMMEDIATE')
+                self._finish_due_moves(conn)
+                conn.execute('COMMIT')
             conn.execute('BEGIN IMMEDIATE' if write else 'BEGIN')
             try:
                 yield conn
@@ -1320,8 +1338,14 @@ class ClusterState(object):
     def move_group(self, vm_name, node, cluster, running):
         """A move the cluster is asked for: the group of ``vm_name`` (in
         ``cluster``) and its VM to ``node``, with the VM running or off as
-        ``running`` says, in one transaction. GroupMoveRefused, nothing
-        changed, when the group cannot end up that way there.
+        ``running`` says. GroupMoveRefused, nothing changed, when the group
+        cannot end up that way there.
+
+        Done in this transaction when the world's group moves take no
+        time (``set_group_move_seconds``); else started, and done once
+        due by whichever process looks at the world first, as the cluster
+        service does it whatever becomes of the caller (unless
+        ``cancel_group_move`` comes first). Whether it is done.
         """
         with self._db(write=True) as conn:
             row = conn.execute(self._GROUPS + ' WHERE cluster_groups.name = ?'
@@ -1329,19 +1353,89 @@ class ClusterState(object):
                                (vm_name, cluster)).fetchone()
             if row is None:
                 raise ClusterGroupNotFound(vm_name)
-            vm = self._require_vm(conn, vm_name)
-            target = conn.execute('SELECT * FROM nodes WHERE name = ?',
-                                  (node,)).fetchone()
-            is_running = vm['state'] in _RUNNING_STATES
-            if (target is None or target['cluster'] != cluster or
-                    target['state'] != 'up' or is_running != running):
-                raise GroupMoveRefused(
-                    group_state=0 if is_running else 1,
-                    owner_node=row['owner_node'])
-            self._move(conn, vm_name, node)
-            # Moved on purpose: no failback takes it elsewhere.
-            conn.execute('DELETE FROM group_origins WHERE name = ?',
-                         (vm_name,))
+            self._check_group_move(conn, vm_name, node, cluster, running,
+                                   row['owner_node'])
+            seconds = self._group_move_seconds(conn)
+            if seconds:
+                conn.execute('INSERT OR REPLACE INTO group_moves VALUES '
+                             '(?, ?, ?, ?)', (vm_name, node, int(running),
+                                              time.time() + seconds))
+                return False
+            self._move_group(conn, vm_name, node)
+            return True
+
+    def _check_group_move(self, conn, vm_name, node, cluster, running,
+                          owner):
+        vm = self._require_vm(conn, vm_name)
+        target = conn.execute('SELECT * FROM nodes WHERE name = ?',
+                              (node,)).fetchone()
+        is_running = vm['state'] in _RUNNING_STATES
+        if (target is None or target['cluster'] != cluster or
+                target['state'] != 'up' or is_running != running):
+            raise GroupMoveRefused(group_state=0 if is_running else 1,
+                                   owner_node=owner)
+
+    def _move_group(self, conn, vm_name, node):
+        self._move(conn, vm_name, node)
+        # Moved on purpose: no failback takes it elsewhere.
+        conn.execute('DELETE FROM group_origins WHERE name = ?', (vm_name,))
+
+    def _finish_due_moves(self, conn):
+        """The group moves that are due, done; one that can no longer end
+        as asked (its node went down, its VM changed state) fails, and the
+        group stays where it is, as a real cluster's does."""
+        for move in conn.execute('SELECT group_moves.*, nodes.cluster FROM '
+                                 'group_moves JOIN cluster_groups USING '
+                                 '(name) JOIN nodes ON nodes.name = '
+                                 'cluster_groups.owner_node WHERE due <= ?',
+                                 (time.time(),)).fetchall():
+            conn.execute('DELETE FROM group_moves WHERE name = ?',
+                         (move['name'],))
+            try:
+                self._check_group_move(conn, move['name'], move['node'],
+                                       move['cluster'], bool(move['running']),
+                                       None)
+            except SimulatorError as e:
+                LOG.info('The move of group %s to %s failed: %s',
+                         move['name'], move['node'], e)
+                continue
+            self._move_group(conn, move['name'], move['node'])
+
+    def group_move(self, vm_name):
+        """The node the cluster is moving the group of ``vm_name`` to, or
+        None when it moves it nowhere."""
+        with self._db() as conn:
+            row = conn.execute('SELECT node FROM group_moves WHERE name = ?',
+                               (vm_name,)).fetchone()
+        return row['node'] if row else None
+
+    def cancel_group_move(self, vm_name):
+        """Cancel the move of the group of ``vm_name`` if it is not done
+        yet; whether there was one to cancel."""
+        with self._db(write=True) as conn:
+            return bool(conn.execute('DELETE FROM group_moves WHERE name = ?',
+                                     (vm_name,)).rowcount)
+
+    def set_group_move_seconds(self, seconds):
+        """How long a cluster group move takes from now on (0: none)."""
+        if (isinstance(seconds, bool) or
+                not isinstance(seconds, (int, float)) or
+                not 0 <= seconds <= 3600):
+            raise SimulatorError('a group move takes 0 to 3600 seconds, not '
+                                 '%r' % (seconds,))
+        with self._db(write=True) as conn:
+            conn.execute('INSERT OR REPLACE INTO settings VALUES '
+                         "('group_move_seconds', ?)", (str(seconds),))
+
+    def group_move_seconds(self):
+        with self._db() as conn:
+            return self._group_move_seconds(conn)
+
+    @staticmethod
+    def _group_move_seconds(conn):
+        row = conn.execute("SELECT value FROM settings WHERE key = "
+                           "'group_move_seconds'").fetchone()
+        return float(row['value']) if row else 0
 
     def migrate_vm(self, name, node, instance_path, disk_paths, owner):
         """A live migration with storage between Hyper-V hosts: VM

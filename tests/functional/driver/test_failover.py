@@ -15,7 +15,9 @@ import random
 import time
 
 import fixtures
+from oslo_utils import uuidutils
 
+from nova.compute import task_states
 from nova import context as nova_context
 from nova import objects
 from nova import utils as nova_utils
@@ -404,6 +406,77 @@ class TestEvacuationRefusedAfterTheClaim(EvacuationTestCase):
             self.assertEqual(['node1'], [vm.node for vm in self.sim.vms()])
             self.admin_api.post_server_action(server['id'], {
                 'os-resetState': {'state': 'active'}})
+
+
+class TestSourceKilledDuringALiveMigration(FailoverTestCase):
+    """node1's nova-compute dies while the cluster moves its VM to node2:
+    nova finds the instance MIGRATING when it starts again, and asks the
+    driver to abort; the migration then ends in error, and its allocation
+    (the source's) must not outlive the move, whichever way the cluster
+    ended it."""
+
+    def _killed_mid_move(self):
+        """What a live migration from node1 to node2 leaves when node1's
+        nova-compute is killed once the cluster is moving the VM: the
+        instance MIGRATING, the migration running, the source's
+        allocation held by the migration and the destination's by the
+        instance, as nova's conductor and source left them."""
+        server = self._boot_on('node1')
+        context = nova_context.get_admin_context()
+        instance = objects.Instance.get_by_uuid(context, server['id'])
+        migration = objects.Migration(
+            context, instance_uuid=instance.uuid,
+            uuid=uuidutils.generate_uuid(),
+            source_compute='node1', source_node='node1', dest_compute='node2',
+            dest_node='node2', status='running',
+            migration_type='live-migration',
+            dest_compute_id=objects.ComputeNode.get_by_nodename(
+                context, 'node2').id)
+        migration.create()
+        held = self.placement.get('/allocations/%s' % server['id'],
+                                  version='1.28').body
+        for consumer, provider in ((migration.uuid, 'node1'),
+                                   (server['id'], 'node2')):
+            self.placement.put('/allocations/%s' % consumer, {
+                'allocations': {
+                    self.node_rp[provider]: {'resources': {
+                        'VCPU': 2, 'MEMORY_MB': 1024}},
+                    self.csv_rp: {'resources': {'DISK_GB': 10}}},
+                'consumer_generation': (held['consumer_generation']
+                                        if consumer == server['id'] else None),
+                'project_id': held['project_id'],
+                'user_id': held['user_id']}, version='1.28')
+        instance.task_state = task_states.MIGRATING
+        instance.save()
+        self.computes['node1'].stop()
+        return server, migration
+
+    def _assert_ended_on(self, server, migration, node):
+        self._wait_until('the migration holds nothing', lambda: not (
+            self._get_allocations_by_server_uuid(migration.uuid)))
+        self._assert_followed(server, node)
+        self.assertEqual('error', objects.Migration.get_by_uuid(
+            nova_context.get_admin_context(), migration.uuid).status)
+        self.assertIsNone(self.api.get_server(server['id'])[
+            'OS-EXT-STS:task_state'])
+
+    def test_a_move_the_cluster_finished_is_followed(self):
+        server, migration = self._killed_mid_move()
+        self.sim.move_vm(self._vm(server).name, 'node2')
+        self.computes['node1'] = self.restart_compute_service(
+            self.computes['node1'])
+        self._assert_ended_on(server, migration, 'node2')
+
+    def test_a_move_in_flight_is_cancelled(self):
+        server, migration = self._killed_mid_move()
+        name = self._vm(server).name
+        self.sim.set_group_move_seconds(3600)
+        self.assertFalse(self.sim.move_group(name, 'node2', 'cluster1',
+                                             running=True))
+        self.computes['node1'] = self.restart_compute_service(
+            self.computes['node1'])
+        self._assert_ended_on(server, migration, 'node1')
+        self.assertIsNone(self.sim.group_move(name))
 
 
 class TestFailoverDuringAResize(FailoverTestCase):

@@ -203,3 +203,31 @@ class CopyInTestCase(test_vmops.OsWinVMOpsBase):
         self.ops.rollback_live_migration_at_destination(
             None, self.instance, [], self.data)
         self.pathutils.check_remove_dir.assert_not_called()
+
+
+class TestAbort(LiveMigrationOpsTestCase):
+
+    def _group(self, queued):
+        self.clusterutils.vm_exists.return_value = True
+        self.clusterutils.get_cluster_group_state_info.return_value = {
+            'owner_node': 'node1', 'state': 0, 'status_info': 0,
+            'migration_queued': queued}
+
+    def test_a_cluster_move_in_flight_is_cancelled(self):
+        self._group(queued=True)
+        self.ops.abort(self.instance)
+        cancel = self.clusterutils.cancel_cluster_group_migration
+        cancel.assert_called_once_with(
+            self.instance.name, 0,
+            CONF.hyperv_cluster.live_migration_timeout or None)
+
+    def test_a_group_moving_nowhere_is_left_alone(self):
+        self._group(queued=False)
+        self.ops.abort(self.instance)
+        self.clusterutils.cancel_cluster_group_migration.assert_not_called()
+
+    def test_a_storage_migration_has_its_jobs_stopped(self):
+        self.clusterutils.vm_exists.return_value = False
+        self.vmutils.vm_exists.return_value = True
+        self.ops.abort(self.instance)
+        self.vmutils.stop_vm_jobs.assert_called_once_with(self.instance.name)
