@@ -57,9 +57,39 @@ def has_credentials(conf, group):
     if credentials_origin(conf, group) != 'environment':
         return True
     try:
-        return _environment_cloud_name(sdk_config.OpenStackConfig()) != ''
-    except sdk_exc.ConfigException:
+        return _environment_cloud_name(_clouds_config()) != ''
+    except exception.ConfigError:
         return True  # a broken clouds.yaml: let session() say so.
+
+
+class _CloudsConfig(sdk_config.OpenStackConfig):
+    """openstacksdk's loader, which also checks the shape of clouds.yaml:
+    openstacksdk itself takes ``clouds`` as a list or a cloud that is not
+    a mapping and fails later with an AttributeError."""
+
+    def _validate_config_file(self, path, data):
+        if not super()._validate_config_file(path, data):
+            return False
+        clouds = data['clouds']
+        if not isinstance(clouds, dict):
+            raise sdk_exc.ConfigException(
+                '%s: clouds must be a mapping of cloud names to their '
+                'settings, got %s' % (path, type(clouds).__name__))
+        for name, settings in clouds.items():
+            if not isinstance(settings, dict):
+                raise sdk_exc.ConfigException(
+                    '%s: clouds.%s must be a mapping of settings, got %s'
+                    % (path, name, type(settings).__name__))
+        return True
+
+
+def _clouds_config():
+    """openstacksdk's view of clouds.yaml and the OS_* variables, or
+    ConfigError."""
+    try:
+        return _CloudsConfig()
+    except Exception as e:  # openstacksdk raises several unrelated types.
+        raise exception.ConfigError('cannot read clouds.yaml: %s' % e)
 
 
 def _environment_cloud_name(config):
@@ -76,32 +106,72 @@ def cloud(conf, group):
     origin = credentials_origin(conf, group)
     if origin == 'options':
         return None
+    config = _clouds_config()
+    name = conf.os_cloud if origin == 'cloud' else (
+        _environment_cloud_name(config))
+    if name == '':
+        raise exception.ConfigError(
+            '[%s] auth_type is not set, and neither --os-cloud, '
+            'OS_CLOUD nor OS_* variables give credentials: set one '
+            '(e.g. auth_type = password, or admin_token with endpoint '
+            'and token)' % group)
+    if name is None:
+        raise exception.ConfigError(
+            'clouds.yaml has several clouds: name one with --os-cloud '
+            'or OS_CLOUD (for [%s])' % group)
     try:
-        config = sdk_config.OpenStackConfig()
-        name = conf.os_cloud if origin == 'cloud' else (
-            _environment_cloud_name(config))
-        if name == '':
-            raise exception.ConfigError(
-                '[%s] auth_type is not set, and neither --os-cloud, '
-                'OS_CLOUD nor OS_* variables give credentials: set one '
-                '(e.g. auth_type = password, or admin_token with endpoint '
-                'and token)' % group)
-        if name is None:
-            raise exception.ConfigError(
-                'clouds.yaml has several clouds: name one with --os-cloud '
-                'or OS_CLOUD (for [%s])' % group)
         region = config.get_one(cloud=name)
         # Loads the auth plugin: missing options show here.
         region.get_auth()
     except sdk_exc.ConfigException as e:
         raise exception.ConfigError('cannot use the cloud for [%s]: %s'
                                     % (group, e))
-    except exception.ConfigError:
-        raise
     except Exception as e:  # keystoneauth raises several unrelated types.
         raise exception.ConfigError(
             'bad credentials for [%s] in cloud %s: %s' % (group, name, e))
+    _check_cloud(region, config, group)
     return region
+
+
+def _missing_credential(auth_type, value_of):
+    """The options of which the auth plugin needs one and has none, or
+    None: keystoneauth finds them missing only at the first request."""
+    for choices in _CREDENTIALS.get(auth_type, ()):
+        if not any(value_of(name) for name in choices):
+            return choices
+    return None
+
+
+def _check_cloud(region, config, group):
+    """ConfigError for what openstacksdk and keystoneauth take as given and
+    fail on only at the first request (a traceback, on every periodic
+    retry)."""
+    from_environment = region.name == config.envvar_key
+
+    def field(name, section=''):
+        # As the operator wrote it: OS_PASSWORD, or auth.password.
+        return 'OS_' + name.upper() if from_environment else section + name
+
+    where = '%s (for [%s])' % (
+        'the OS_* variables' if from_environment
+        else 'cloud %s' % region.name, group)
+    auth_type = region.config.get('auth_type')
+    choices = _missing_credential(auth_type,
+                                  (region.config.get('auth') or {}).get)
+    if choices:
+        raise exception.ConfigError('%s: auth type %s needs %s' % (
+            where, auth_type,
+            ' or '.join(field(name, 'auth.') for name in choices)))
+    timeout = region.config.get('api_timeout')
+    if timeout is not None:
+        try:
+            seconds = float(timeout)
+        except (TypeError, ValueError):
+            seconds = 0
+        if not seconds > 0:
+            raise exception.ConfigError(
+                '%s: %s must be a number of seconds more than 0, got %r'
+                % (where, field('api_timeout'), timeout))
 
 
 def _cloud_session(region):
@@ -123,11 +193,11 @@ def session(conf, group):
         raise exception.ConfigError(
             'bad [%s] auth options: %s' % (group, e))
     options = conf[group]
-    for choices in _CREDENTIALS.get(options.auth_type, ()):
-        if not any(getattr(options, name, None) for name in choices):
-            raise exception.ConfigError(
-                '[%s] auth_type = %s needs %s' % (
-                    group, options.auth_type, ' or '.join(choices)))
+    choices = _missing_credential(
+        options.auth_type, lambda name: getattr(options, name, None))
+    if choices:
+        raise exception.ConfigError('[%s] auth_type = %s needs %s' % (
+            group, options.auth_type, ' or '.join(choices)))
     if options.timeout is not None and options.timeout <= 0:
         raise exception.ConfigError(
             '[%s] timeout must be more than 0 seconds, got %s'

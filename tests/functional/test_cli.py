@@ -421,3 +421,31 @@ class TestOperatorConventions(hvc_fixtures.PlacementTestCase):
         self.assertEqual(1, result.returncode)
         self.assertIn('cannot reach placement at %s' % dead, result.stderr)
         self.assertNotIn(secret, result.stdout + result.stderr)
+
+    def test_broken_clouds_yaml_and_openrc_exit_2_with_one_line(self):
+        path = os.path.join(self.tmp, 'broken.yaml')
+        admin = {'auth_type': 'admin_token',
+                 'auth': {'endpoint': self.endpoint, 'token': 'admin'}}
+        openrc = {'OS_AUTH_URL': 'http://127.0.0.1:9/v3',
+                  'OS_USERNAME': 'sync', 'OS_PROJECT_NAME': 'service'}
+        cases = [
+            ({'clouds': [dict(admin, name='test')]}, {},
+             '%s: clouds must be a mapping of cloud names' % path),
+            ({'clouds': {'test': dict(admin, api_timeout='abc')}}, {},
+             "cloud test (for [placement]): api_timeout must be a number "
+             "of seconds more than 0, got 'abc'"),
+            ({'clouds': {'test': dict(admin, api_timeout=-5)}}, {},
+             'api_timeout must be a number of seconds more than 0, got -5'),
+            (None, openrc, 'the OS_* variables (for [placement]): auth type '
+                           'password needs OS_PASSWORD'),
+        ]
+        for clouds, env, message in cases:
+            if clouds is not None:
+                with open(path, 'w') as f:
+                    yaml.safe_dump(clouds, f)
+                env = {'OS_CLIENT_CONFIG_FILE': path}
+            result = self._run('--once', env=env, placement=[])
+            self.assertEqual(2, result.returncode, result.stderr)
+            self.assertEqual(1, len(result.stderr.strip().splitlines()),
+                             result.stderr)
+            self.assertIn(message, result.stderr)
