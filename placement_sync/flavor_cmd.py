@@ -1,10 +1,12 @@
 """``hvc-placement-sync flavors``: give flavors' disk a request group of
 its own, through the compute API (see ``flavors`` for why).
 
-Idempotent: a flavor converted already is left as it is. A flavor this
-must not touch (it asks for DISK_GB elsewhere, or has other request
-groups and no group_policy) is reported and left alone; the others are
-still converted.
+Idempotent: a flavor converted already is left as it is, and so is one
+that claims no local disk itself (``resources:DISK_GB=0`` alone). A
+flavor this must not touch (it asks for DISK_GB elsewhere, its CSV group
+asks for other resources, or it has other request groups and no
+group_policy) is reported and left alone; the others are still
+converted.
 """
 
 from openstack import exceptions as sdk_exc
@@ -50,6 +52,9 @@ class FlavorConverter(nova.NovaClient):
         except ValueError as e:
             return 'ERROR: %s not converted: %s' % (label, e), False
         if not wanted:
+            if flavors.keeps_no_local_disk(body, specs):
+                return ('%s sets %s=0 itself (no local disk): left as it '
+                        'is' % (label, flavors.UNNUMBERED_DISK_KEY)), True
             if flavors.disk_gb(body) == 0 and not specs.get(
                     flavors.CSV_DISK_KEY):
                 return '%s asks for no disk: nothing to do' % label, True

@@ -25,14 +25,34 @@ def disk_gb(flavor):
             int(math.ceil((flavor.get('swap') or 0) / 1024.0)))
 
 
+def keeps_no_local_disk(flavor, extra_specs):
+    """Whether the flavor says itself that it claims no disk
+    (``resources:DISK_GB=0`` without the CSV group, e.g. for boots from
+    volume): a CSV claim of its disk would change what it asks for."""
+    return (extra_specs.get(UNNUMBERED_DISK_KEY) == '0'
+            and CSV_DISK_KEY not in extra_specs and disk_gb(flavor) > 0)
+
+
 def wanted_extra_specs(flavor, extra_specs):
     """The extra specs to set on ``flavor`` (the compute API's flavor
     body) with ``extra_specs`` (its current ones): {} when it is
-    converted already, or asks for no disk, or sets DISK_GB itself in a
-    way this tool must not override (then ValueError says why).
+    converted already, or asks for no disk, or keeps no local disk; or
+    ValueError, saying why, when it sets DISK_GB or the CSV group itself
+    in a way this tool must not override.
     """
+    if keeps_no_local_disk(flavor, extra_specs):
+        return {}
     gb = disk_gb(flavor)
     wanted = {UNNUMBERED_DISK_KEY: '0', CSV_DISK_KEY: str(gb)}
+    csv_group = 'resources%s:' % CSV_GROUP_SUFFIX
+    shared = sorted(k[len(csv_group):] for k in extra_specs
+                    if k.startswith(csv_group) and k != CSV_DISK_KEY)
+    if shared:
+        # One provider serves a request group, and a CSV's has DISK_GB
+        # only: no host could boot the flavor.
+        raise ValueError('its request group %s asks for %s, which no CSV '
+                         'provider has: the disk needs that group for '
+                         'itself' % (csv_group[:-1], ', '.join(shared)))
     current = {k: extra_specs.get(k) for k in wanted}
     if current == wanted:
         return {}

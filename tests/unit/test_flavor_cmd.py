@@ -82,6 +82,42 @@ class TestFlavorsCommand(testtools.TestCase):
             out.splitlines())
         self.assertEqual(1, self.compute.create_flavor_extra_specs.call_count)
 
+    def test_explicit_no_local_disk_is_left_alone(self):
+        self.compute.flavors.return_value = [
+            _flavor('m1.bfv', 20, {'resources:DISK_GB': '0'}),
+            self.flavors[1]]
+        status, out, _err = self.run_cmd('flavors', '--all')
+        self.assertEqual(0, status)
+        self.assertEqual([
+            'flavor m1.bfv (id-m1.bfv) sets resources:DISK_GB=0 itself (no '
+            'local disk): left as it is',
+            'flavor m1.done (id-m1.done) is converted already'],
+            out.splitlines())
+        self.compute.create_flavor_extra_specs.assert_not_called()
+
+    def test_csv_group_asking_for_other_resources_is_refused(self):
+        self.compute.flavors.return_value = [
+            _flavor('m1.csv', 20, {'resourcesCSV:VCPU': '1'}),
+            # Merged by an earlier version: no host can boot it.
+            _flavor('m1.merged', 20, {'resources:DISK_GB': '0',
+                                      'resourcesCSV:DISK_GB': '20',
+                                      'resourcesCSV:CUSTOM_IOPS': '100'}),
+            self.flavors[0]]
+        status, out, _err = self.run_cmd('flavors', '--all')
+        self.assertEqual(1, status)
+        self.assertEqual([
+            'ERROR: flavor m1.csv (id-m1.csv) not converted: its request '
+            'group resourcesCSV asks for VCPU, which no CSV provider has: '
+            'the disk needs that group for itself',
+            'ERROR: flavor m1.merged (id-m1.merged) not converted: its '
+            'request group resourcesCSV asks for CUSTOM_IOPS, which no CSV '
+            'provider has: the disk needs that group for itself',
+            'converted flavor m1.small (id-m1.small): set '
+            'resources:DISK_GB=0, resourcesCSV:DISK_GB=21'],
+            out.splitlines())
+        self.compute.create_flavor_extra_specs.assert_called_once_with(
+            self.flavors[0], mock.ANY)
+
     def test_unknown_flavor_fails_and_the_others_are_converted(self):
         status, out, _err = self.run_cmd('flavors', 'nope', 'm1.small')
         self.assertEqual(1, status)
