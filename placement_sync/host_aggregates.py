@@ -36,12 +36,18 @@ class HostAggregates(nova.NovaClient):
     def _list(self):
         return self._call('reads', lambda c: list(c.aggregates()))
 
-    def sync(self, desired, report, dry_run):
+    def sync(self, desired, report, dry_run, listed=None):
         """Converge the host aggregates; return ``desired`` with each
         cluster's placement aggregate set (None for a cluster whose
-        aggregate could not be made, or is new in a dry run)."""
+        aggregate could not be made, or is new in a dry run).
+
+        ``listed``: every cluster name the source lists (``desired``'s by
+        default); a node of ``desired`` is taken out of the aggregate of a
+        cluster the source no longer lists."""
         existing = self._list()
         self._nova_hosts = None
+        self._leave_unlisted(desired, existing, report, dry_run,
+                             {c.name for c in desired} | set(listed or ()))
         result = []
         for cluster in desired:
             error = None
@@ -58,6 +64,27 @@ class HostAggregates(nova.NovaClient):
             result.append(dataclasses.replace(cluster,
                                               placement_aggregate=agg))
         return result
+
+    def _leave_unlisted(self, desired, existing, report, dry_run, listed):
+        """Hosts that are nodes of ``desired`` clusters leave the host
+        aggregates of clusters the source no longer lists (a node moved
+        from a cluster removed from the source): one node, one cluster."""
+        node_of = {model.host_key(n): c.name for c in desired
+                   for n in c.nodes}
+        for agg in existing:
+            old = (agg.metadata or {}).get(model.HOST_AGGREGATE_CLUSTER_KEY)
+            if not old or old in listed:
+                continue
+            for host in sorted(agg.hosts or []):
+                cluster = node_of.get(model.host_key(host))
+                if cluster is None:
+                    continue
+                action = RemoveHost(agg.name, host, old,
+                                    'it is a node of cluster %s now, and '
+                                    'the source no longer lists cluster %s'
+                                    % (cluster, old))
+                if dry_run or self._apply(action, agg, report):
+                    report.change('%s', action.describe())
 
     def _find(self, cluster, existing):
         marked = [agg for agg in existing if (agg.metadata or {}).get(
@@ -226,10 +253,12 @@ class RemoveHost:
     aggregate: str
     host: str
     cluster: str
+    why: str = None
 
     def describe(self):
-        return 'remove host %s from host aggregate %s: it left cluster %s' % (
-            self.host, self.aggregate, self.cluster)
+        return 'remove host %s from host aggregate %s: %s' % (
+            self.host, self.aggregate,
+            self.why or 'it left cluster %s' % self.cluster)
 
 
 def _missing_hosts(cluster, agg):

@@ -133,6 +133,16 @@ def provider_name(cluster_name, volume_name):
     return '%s:%s:%s' % (PROVIDER_NAME_PREFIX, cluster_name, volume_name)
 
 
+def cluster_of_provider_name(name):
+    """The cluster a provider name of ``provider_name`` names (cluster
+    names have no ':'), or None for a name of another shape."""
+    prefix, sep, rest = name.partition(':')
+    cluster, sep2, _volume = rest.partition(':')
+    if prefix != PROVIDER_NAME_PREFIX or not (sep and sep2) or not cluster:
+        return None
+    return cluster
+
+
 def host_aggregate_name(cluster_name):
     return '%s-%s' % (HOST_AGGREGATE_PREFIX, cluster_name)
 

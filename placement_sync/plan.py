@@ -66,6 +66,9 @@ class ObservedCluster:
     # Node missing from the aggregate -> the Providers whose name is the
     # node's, case aside (aggregates read).
     nodes: dict = dataclasses.field(default_factory=dict)
+    # {aggregate: cluster} among those nodes' other aggregates: the ones of
+    # clusters the source no longer lists (holding CSV providers of ours).
+    unlisted: dict = dataclasses.field(default_factory=dict)
     # Members of the derived aggregate the cluster no longer uses
     # (aggregates read).
     stale_members: tuple = ()
@@ -433,9 +436,11 @@ def plan_membership(provider, aggregate, join, why):
     return plan
 
 
-def plan_node(cluster, node, candidates):
+def plan_node(cluster, node, candidates, unlisted=None):
     """A node of the cluster missing from its aggregate; ``candidates``:
-    the providers whose name is the node's, case aside."""
+    the providers whose name is the node's, case aside. It leaves the
+    aggregates of clusters the source no longer lists (``unlisted``:
+    {aggregate: cluster}) as it joins: one node, one cluster."""
     if len(candidates) > 1:
         return Plan(errors=[
             'node %s of cluster %s matches several resource providers (%s): '
@@ -448,8 +453,19 @@ def plan_node(cluster, node, candidates):
             'node %s of cluster %s has no resource provider yet '
             '(nova-compute not started?); a later run adds it'
             % (node, cluster.name)])
-    return plan_membership(candidates[0], cluster.placement_aggregate, True,
+    node_rp = candidates[0]
+    plan = plan_membership(node_rp, cluster.placement_aggregate, True,
                            'it is a node of cluster %s' % cluster.name)
+    generation = node_rp.generation
+    aggregates = node_rp.aggregates | {cluster.placement_aggregate}
+    for agg, old in sorted((unlisted or {}).items()):
+        if agg in node_rp.aggregates:
+            aggregates = aggregates - {agg}
+            plan.actions.append(SetAggregates(
+                node_rp.uuid, generation, node_rp.name, aggregates, agg,
+                False, 'it is a node of cluster %s, and the source no '
+                'longer lists cluster %s' % (cluster.name, old)))
+    return plan
 
 
 def plan_cluster(cluster, observed, reserve=None):
@@ -481,7 +497,7 @@ def plan_cluster(cluster, observed, reserve=None):
     for node in cluster.nodes:
         if node in observed.nodes:
             steps.append((('node', node), plan_node(
-                cluster, node, observed.nodes[node])))
+                cluster, node, observed.nodes[node], observed.unlisted)))
     stale = model.placement_aggregate_uuid(cluster.name)
     for member in observed.stale_members:
         steps.append((('stale', member.uuid), plan_membership(

@@ -84,9 +84,13 @@ class Reconciler(object):
         # The clusters whose derived aggregate, left over from running
         # without host aggregates, this process has cleared (once each).
         self._stale_cleared = set()
-        # Every provider by model.host_key of its name, listed once per run
-        # when a node is missing from its cluster's aggregate.
+        # Every provider (by model.host_key of its name), listed once per
+        # run when a node is missing from its cluster's aggregate or a
+        # provider is new.
+        self._providers = None
         self._by_host_key = None
+        # The cluster names the source lists in this run.
+        self._listed = set()
 
     def sync(self, clusters):
         """Converge every cluster; return a Report.
@@ -96,11 +100,13 @@ class Reconciler(object):
         provider or node, and reported.
         """
         report = Report()
-        self._by_host_key = None
+        self._providers = self._by_host_key = None
+        listed = self._listed = {c.name for c in clusters}
+        clusters = self._without_renamed(clusters, report)
         desired = model.desired_state(clusters)
         if self.host_aggregates is not None:
             desired = self.host_aggregates.sync(desired, report,
-                                                self.dry_run)
+                                                self.dry_run, listed)
         else:
             desired = [dataclasses.replace(
                 c, placement_aggregate=model.placement_aggregate_uuid(c.name))
@@ -110,6 +116,72 @@ class Reconciler(object):
                 continue  # its host aggregate failed (reported) or is new.
             self._guarded(report, self._sync_cluster, cluster, report)
         return report
+
+    def _without_renamed(self, clusters, report):
+        """The clusters, less those the source renamed: a CSV's identity is
+        its id, and a volume placement_sync already publishes under
+        another cluster name (one the source no longer lists) and shared
+        with this cluster's nodes is never published a second time (its
+        DISK_GB would be counted twice). Such a cluster is refused whole,
+        with one error, and nothing of it is written: the old providers go
+        on serving its nodes.
+
+        Looked for only when a cluster has a provider this process does
+        not know yet (a new name is a new provider): one listing of the
+        providers (which the nodes share), and, for a volume id found
+        under another name, the nodes of that provider's aggregates."""
+        if all(model.provider_uuid(c.name, v.id) in self._cache
+               for c in clusters for v in c.shared_volumes):
+            return clusters
+        listed = {c.name for c in clusters}
+        others = {}
+        for found in self._all_providers():
+            cluster = model.cluster_of_provider_name(found['name'])
+            if cluster is not None and cluster not in listed:
+                others[found['uuid']] = (cluster, found)
+        if not others:
+            return clusters
+        kept = []
+        for cluster in clusters:
+            published = self._published_elsewhere(cluster, others)
+            if published is None:
+                kept.append(cluster)
+                continue
+            volume, old_cluster, provider = published
+            report.error(
+                'cluster %s is refused: its shared volume %s (id %s) is '
+                'published already as provider %s (%s) of cluster %s, which '
+                'the source no longer lists, in the aggregate of its nodes; '
+                'a volume is published once. Was the cluster renamed? Give '
+                'it its old name back in the source, or delete the old '
+                'providers once nothing is allocated on them',
+                cluster.name, volume.name, volume.id, provider['name'],
+                provider['uuid'], old_cluster)
+        return kept
+
+    def _published_elsewhere(self, cluster, others):
+        """(volume, cluster name, provider) of a volume of ``cluster``
+        published as a provider of another cluster (``others``: {uuid:
+        (cluster name, provider)}) in an aggregate that holds nodes of
+        ``cluster`` and none of its CSV providers (the old cluster's, not a
+        stray in this cluster's own); None if there is none."""
+        nodes = {model.host_key(n) for n in cluster.nodes}
+        for volume in cluster.shared_volumes + cluster.offline_volumes:
+            for old_cluster in sorted({name for name, _p in others.values()}):
+                uuid = model.provider_uuid(old_cluster, volume.id)
+                if uuid not in others:
+                    continue
+                for aggregate in sorted(
+                        self.placement.get_aggregates(uuid)[1]):
+                    members = self.placement.list_providers(
+                        member_of=aggregate)
+                    if any(model.cluster_of_provider_name(m['name']) ==
+                           cluster.name for m in members):
+                        continue
+                    if any(model.host_key(m['name']) in nodes
+                           for m in members):
+                        return volume, old_cluster, others[uuid][1]
+        return None
 
     def seen(self):
         """What this reconciler saw of each provider, for ``cache.save``."""
@@ -203,6 +275,9 @@ class Reconciler(object):
             if want.uuid not in csvs:
                 csvs[want.uuid], holders[want.uuid] = self._observe_csv(want)
         names = self._instance_names(csvs.values())
+        nodes_missing = {node: self._node_candidates(node)
+                         for node in cluster.nodes
+                         if model.host_key(node) not in present}
         stale_members = ()
         if clear_stale:
             stale_members = tuple(filter(None, (
@@ -212,10 +287,23 @@ class Reconciler(object):
                         cluster.name)))))
         return plan_mod.ObservedCluster(
             members=tuple(members), csvs=csvs, name_holders=holders,
-            nodes={node: self._node_candidates(node)
-                   for node in cluster.nodes
-                   if model.host_key(node) not in present},
+            nodes=nodes_missing,
+            unlisted=self._unlisted_aggregates(nodes_missing),
             stale_members=stale_members, instance_names=names)
+
+    def _unlisted_aggregates(self, nodes_missing):
+        """{aggregate: cluster} of the other aggregates of the nodes missing
+        from their cluster's aggregate that hold this tool's CSV providers
+        of a cluster the source no longer lists."""
+        unlisted = {}
+        others = {agg for candidates in nodes_missing.values()
+                  for c in candidates for agg in c.aggregates}
+        for agg in sorted(others):
+            for found in self.placement.list_providers(member_of=agg):
+                cluster = model.cluster_of_provider_name(found['name'])
+                if cluster is not None and cluster not in self._listed:
+                    unlisted[agg] = cluster
+        return unlisted
 
     def _replan(self, cluster, key):
         """Read one step's provider again and plan that step again."""
@@ -228,9 +316,11 @@ class Reconciler(object):
                 reserve=self.reserve,
                 instance_names=self._instance_names([provider]))
         if kind == 'node':
-            self._by_host_key = None
-            return plan_mod.plan_node(cluster, subject,
-                                      self._node_candidates(subject))
+            self._providers = self._by_host_key = None
+            candidates = self._node_candidates(subject)
+            return plan_mod.plan_node(
+                cluster, subject, candidates,
+                self._unlisted_aggregates({subject: candidates}))
         listed = self.placement.get_provider(subject)
         if kind == 'member':
             member = listed and self._read_if_there(listed, _ALL_PARTS)
@@ -325,13 +415,20 @@ class Reconciler(object):
         return self._read_if_there(found[0], ('traits', 'aggregates',
                                               'usages'))
 
+    def _all_providers(self):
+        """Every provider placement has, listed once per run (by the first
+        step that needs them)."""
+        if self._providers is None:
+            self._providers = self.placement.list_providers()
+        return self._providers
+
     def _node_candidates(self, node):
         """The providers named as the node, case aside. Placement's
         ``?name=`` is as case-sensitive as its database, so one listing
         of every provider serves all the nodes of the run."""
         if self._by_host_key is None:
             self._by_host_key = collections.defaultdict(list)
-            for listed in self.placement.list_providers():
+            for listed in self._all_providers():
                 self._by_host_key[model.host_key(listed['name'])].append(
                     listed)
         return tuple(filter(None, (

@@ -6,6 +6,8 @@ to nova's compute API through openstacksdk and to placement through its
 own client, as in a deployment. Run with stestr (testtools semantics).
 """
 
+import dataclasses
+
 from nova.tests.functional import integrated_helpers
 
 from hvc_localcloud import placement_server
@@ -122,6 +124,41 @@ class TestHostAggregates(integrated_helpers.ProviderUsageBaseTestCase):
         self.assertEqual([], result.warnings)
         self.assertEqual({agg_uuid}, self._placement_aggregates(
             self._get_provider_uuid_by_host('hv4')))
+
+    def _aggregates_by_name(self):
+        return {a['name']: a for a in self.admin_api.api_get(
+            '/os-aggregates').body['aggregates']}
+
+    def test_a_renamed_cluster_is_refused(self):
+        self._reconciler().sync([self._cluster()])
+        renamed = dataclasses.replace(self._cluster(), name='hvc1-renamed')
+        result = self._reconciler().sync([renamed])
+        [error] = result.errors
+        self.assertIn('cluster hvc1-renamed is refused', error)
+        self.assertEqual(['hyperv-cluster-hvc1'],
+                         sorted(self._aggregates_by_name()))
+        self.assertEqual(sorted(NODES), sorted(self._aggregate()['hosts']))
+
+    def test_a_node_leaves_the_aggregate_of_a_cluster_no_longer_listed(
+            self):
+        self._reconciler().sync([self._cluster()])
+        other = model.Cluster(name='hvc2', nodes=('hv3',), shared_volumes=(
+            model.SharedVolume(id='v2', name='Volume2', total_gb=100),))
+        result = self._reconciler().sync([other])
+        self.assertEqual([], result.errors)
+        self.assertIn('remove host hv3 from host aggregate hyperv-cluster-'
+                      'hvc1: it is a node of cluster hvc2 now, and the '
+                      'source no longer lists cluster hvc1', result.changes)
+        aggregates = self._aggregates_by_name()
+        self.assertEqual(['hv1', 'hv2'], sorted(
+            aggregates['hyperv-cluster-hvc1']['hosts']))
+        self.assertEqual(['hv3'], aggregates['hyperv-cluster-hvc2']['hosts'])
+        # A second run: converged (nova mirrored the host's moves).
+        result = self._reconciler().sync([other])
+        self.assertEqual(([], []), (result.errors, result.changes))
+        self.assertEqual({aggregates['hyperv-cluster-hvc2']['uuid']},
+                         self._placement_aggregates(
+                             self._get_provider_uuid_by_host('hv3')))
 
     def test_foreign_aggregate_with_our_name_is_a_clash(self):
         agg = self.admin_api.post_aggregate({'aggregate': {

@@ -516,6 +516,71 @@ class TestSync(hvc_fixtures.PlacementTestCase):
 
         return hvc_fixtures.serve_http(self, Handler), failed
 
+    # A cluster renamed, or a node moved, in the source.
+
+    def _candidates(self, disk_gb):
+        return self.client().request(
+            'GET', '/allocation_candidates?resources=DISK_GB:%d' % disk_gb,
+            expect=('allocation_requests',))['allocation_requests']
+
+    def test_a_renamed_cluster_is_refused_not_published_twice(self):
+        cluster = self.cluster(volumes=(('Volume1', 100),))
+        self.reconciler().sync([cluster])
+        old_rp = model.provider_uuid(cluster.name, 'Volume1-id')
+        self._allocate(self.client(), old_rp, 80)
+        renamed = dataclasses.replace(cluster, name=cluster.name + '-new')
+        result = self.reconciler().sync([renamed])
+        [error] = result.errors
+        self.assertIn('cluster %s is refused: its shared volume Volume1 (id '
+                      'Volume1-id) is published already as provider '
+                      'hyperv-csv:%s:Volume1' % (renamed.name, cluster.name),
+                      error)
+        self.assertEqual([], result.changes)
+        self.assertIsNone(self.client().get_provider(
+            model.provider_uuid(renamed.name, 'Volume1-id')))
+        # 20 GB are left on the volume, and nowhere else.
+        self.assertEqual([], [c for c in self._candidates(80)
+                              if old_rp in c['allocations'] or
+                              renamed.name in str(c)])
+        for node in cluster.nodes:
+            [found] = self.client().list_providers(name=node)
+            self.assertEqual({model.placement_aggregate_uuid(cluster.name)},
+                             self.client().get_aggregates(found['uuid'])[1])
+        # Its old name back: nothing to do.
+        self.assertEqual(([], []), (
+            lambda r: (r.errors, r.changes))(self.reconciler().sync(
+                [cluster])))
+
+    def test_the_same_volume_id_in_a_cluster_of_other_nodes_is_no_rename(
+            self):
+        # Another copy of this tool publishes a cluster of other nodes
+        # whose volume ids happen to be the same strings.
+        theirs = self.cluster(volumes=(('Volume1', 100),))
+        self.reconciler().sync([theirs])
+        ours = self.cluster(volumes=(('Volume1', 100),))
+        result = self.reconciler().sync([ours])
+        self.assertEqual([], result.errors)
+        self.assertIsNotNone(self.client().get_provider(
+            model.provider_uuid(ours.name, 'Volume1-id')))
+
+    def test_a_node_leaves_the_aggregate_of_a_cluster_no_longer_listed(
+            self):
+        old = self.cluster(volumes=(('Old', 100),))
+        self.reconciler().sync([old])
+        new = self.cluster(volumes=(('New', 100),), nodes=2)
+        moved = old.nodes[0]
+        new = dataclasses.replace(new, nodes=new.nodes + (moved,))
+        result = self.reconciler().sync([new])
+        self.assertEqual([], result.errors)
+        self.assertTrue(any(
+            'remove %s from aggregate %s: it is a node of cluster %s, and the '
+            'source no longer lists cluster %s' % (
+                moved, model.placement_aggregate_uuid(old.name), new.name,
+                old.name) in c for c in result.changes), result.changes)
+        [found] = self.client().list_providers(name=moved)
+        self.assertEqual({model.placement_aggregate_uuid(new.name)},
+                         self.client().get_aggregates(found['uuid'])[1])
+
     # Allocations, as nova's scheduler makes them.
 
     def _allocate(self, client, rp_uuid, disk_gb):
