@@ -146,6 +146,19 @@ class InstanceLayout(object):
                 return default
         return default
 
+    def kept_dir(self, vm_name, migration_uuid):
+        """Where a move to another CSV of the cluster keeps the instance's
+        old directory until it is confirmed or reverted: beside it, named
+        after the migration, so that the instance has one directory of its
+        VM's name on the cluster's storage. The path if it is there, else
+        None."""
+        name = '%s.%s' % (vm_name, migration_uuid)
+        for volume in self._shared_volumes(refresh=True):
+            path = os.path.join(self._csv_root(volume), name)
+            if self._hyperv.pathutils.exists(path):
+                return path
+        return None
+
     def instance_file(self, vm_name, name):
         return os.path.join(self.instance_dir(vm_name), name)
 

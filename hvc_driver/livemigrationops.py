@@ -99,8 +99,10 @@ class LiveMigrationOps(seam.UsesHyperV):
     def _check_cluster_move(self, instance, allocations):
         """The instance's DISK_GB allocation for this node must be on the
         CSV that holds its disks: a cluster move does not move them.
-        (The scheduler filter HyperVClusterKeepCSVFilter keeps moves on
-        the instance's CSV whenever that CSV has room.)
+        (The scheduler filter HyperVClusterKeepCSVFilter keeps live
+        migrations inside the cluster on the instance's CSV, and fails the
+        nodes of its cluster when that CSV has no room for nova's second
+        claim; only a scheduler without it gets here.)
         """
         held_by = instance.system_metadata.get(layout.CSV_PROVIDER_KEY)
         wanted = [rp for rp, alloc in allocations.items()
@@ -110,9 +112,10 @@ class LiveMigrationOps(seam.UsesHyperV):
                 reason='the scheduler allocated the disk of %s on provider '
                        '%s, but its disks are on CSV provider %s; a live '
                        'migration inside the cluster does not move disks '
-                       '(enable HyperVClusterKeepCSVFilter in nova\'s '
-                       'scheduler)' % (instance.uuid, ', '.join(wanted),
-                                       held_by))
+                       '(nova claims the disk a second time during the '
+                       'move: its CSV needs room for it; a cold migration '
+                       'copies the disks to another CSV instead)'
+                       % (instance.uuid, ', '.join(wanted), held_by))
 
     @hvc_exc.translate_oswin_errors('prepare a live migration to this node')
     def pre_live_migration(self, context, instance, block_device_info,

@@ -18,10 +18,8 @@ hands the VM group back to the source node instead (``hand_back``), and the
 source's ``finish_revert_migration`` drops the grown children, sets the old
 flavor and powers it on.
 
-A move whose allocation names another CSV than the one holding the disks
-is refused before the VM is touched (the scheduler filter
-HyperVClusterKeepCSVFilter keeps the disk allocation on its CSV whenever
-that CSV has room); so is a disk that would shrink, as nova refuses that.
+A disk that would shrink is refused before the VM is touched, as nova
+refuses that.
 
 To another cluster the disks must be copied. The source powers the VM off
 and removes it from its cluster and from Hyper-V, keeping its directory;
@@ -31,6 +29,16 @@ allocation, gives differencing disks its own cluster's cached image as
 parent, builds the VM there, clusters it and powers it on. Confirm removes
 the source's directory; revert (nova destroys the destination's copy)
 builds the VM again on the source from the directory it kept.
+
+So it is, inside the cluster, for a move whose DISK_GB allocation is on
+another CSV of the cluster than the one holding the disks. Nova claims
+the disk a second time until the move is confirmed, so a CSV without room
+for the instance twice cannot be the new allocation's, and placement
+charges another CSV (the scheduler filter HyperVClusterKeepCSVFilter keeps
+the allocation on the instance's CSV whenever that CSV has room, where
+nothing is copied). The old directory is set aside under the migration's
+name (``layout.kept_dir``) until confirm removes it or revert puts it
+back.
 """
 
 import json
@@ -90,14 +98,14 @@ class MigrationOps(seam.UsesHyperV):
         migration = self._migration(context, instance)
         dest_node = migration.dest_node
         inside = self._hyperv.in_this_cluster(dest_node)
-        self._check_move(context, instance, flavor, inside)
+        copies = self._check_move(context, instance, flavor, inside)
         was_running = self._vmops.is_running(instance)
         self._vmops.power_off(instance, timeout, retry_interval)
         info = {'cluster': self._clusterutils.get_cluster_name(),
                 'source_node': self._hyperv.node}
-        if self._hyperv.is_this_node(dest_node):
+        if self._hyperv.is_this_node(dest_node) and not copies:
             return json.dumps(info)
-        if inside:
+        if not copies:
             try:
                 self._move_offline(instance.name, dest_node)
             except hvc_exc.HyperVOperationFailed as e:
@@ -106,10 +114,13 @@ class MigrationOps(seam.UsesHyperV):
                 raise _refuse('the cluster did not move %s to node %s: %s'
                               % (instance.name, dest_node, e))
         else:
-            # The VM leaves this cluster; its directory stays here until
-            # the move is confirmed (a revert builds it again from it).
-            info['source_dir'] = self._hyperv.remote_path(
-                self._hyperv.node, self._layout.instance_dir(instance.name))
+            # The VM leaves this cluster or its CSV; its directory stays
+            # until the move is confirmed (a revert builds it again from
+            # it). Every node of the cluster reaches the CSV itself.
+            source_dir = self._layout.instance_dir(instance.name)
+            info['source_dir'] = (source_dir if inside else
+                                  self._hyperv.remote_path(
+                                      self._hyperv.node, source_dir))
             self._vmops.destroy(instance, destroy_disks=False)
         # The destination takes the VM over: what ran here for it stops.
         self._vmops.let_go(instance, network_info)
@@ -122,6 +133,8 @@ class MigrationOps(seam.UsesHyperV):
 
     @hvc_exc.translate_oswin_errors('check a cold migration from this node')
     def _check_move(self, context, instance, flavor, inside):
+        """Refuse what cannot be done; whether the disks are copied (to
+        another cluster, or to another CSV of this one)."""
         old = instance.flavor
         for disk, field, _unit in _GROWABLE:
             new_size, old_size = getattr(flavor, field), getattr(old, field)
@@ -136,23 +149,28 @@ class MigrationOps(seam.UsesHyperV):
                 raise _refuse('%s is a VHD: a differencing VHD cannot grow, '
                               'so its resize could not be reverted; resize '
                               'instances of VHDX images' % path)
-        if not inside or self._hyperv.standalone:
-            # Copied (out of the cluster), or resized on a standalone host,
-            # where the disk allocation is on the host itself.
-            return
+        if not inside:
+            return True
+        if self._hyperv.standalone:
+            # Resized on a standalone host, whose disk holds the
+            # allocation.
+            return False
         held_by = instance.system_metadata.get(layout.CSV_PROVIDER_KEY)
-        wanted = self._disk_providers(context, instance)
-        if wanted and wanted != [held_by]:
-            raise _refuse('the scheduler allocated the disk on provider %s, '
-                          'but the disks are on CSV provider %s; a move '
-                          'inside the cluster does not move disks (enable '
-                          'HyperVClusterKeepCSVFilter in nova\'s scheduler)'
-                          % (', '.join(wanted), held_by))
-
-    def _disk_providers(self, context, instance):
-        return sorted(rp for rp, alloc in
-                      layout.allocations_of(context, instance).items()
-                      if alloc['resources'].get('DISK_GB'))
+        allocations = layout.allocations_of(context, instance)
+        try:
+            volume = self._layout.csv_of(allocations)
+        except layout.DiskNotOnThisCluster as e:
+            raise _refuse('%s cannot move inside cluster %s: %s' % (
+                instance.uuid, self._clusterutils.get_cluster_name(), e))
+        copies = (volume is not None and
+                  self._layout.provider_of(volume) != held_by)
+        if copies:
+            LOG.info('The DISK_GB of %s is allocated on CSV %s now (its CSV '
+                     'provider %s has no room for nova\'s second claim '
+                     'until the move is confirmed): its disks are copied '
+                     'there', instance.name, volume.name, held_by,
+                     instance=instance)
+        return copies
 
     @hvc_exc.translate_oswin_errors('confirm a resize',
                                     instance_not_found=False)
@@ -162,6 +180,13 @@ class MigrationOps(seam.UsesHyperV):
         keeps its chain). From a move out of the cluster, the directory
         the source kept for a revert goes."""
         if self._hyperv.in_this_cluster(migration.dest_node):
+            kept = self._layout.kept_dir(instance.name, migration.uuid)
+            if kept:
+                self._pathutils.check_remove_dir(kept)
+                LOG.info('Move of %s to another CSV confirmed; its old '
+                         'directory %s is removed', instance.name, kept,
+                         instance=instance)
+                return
             LOG.info('Resize of %s confirmed; its disks keep their revert '
                      'points as parents', instance.name, instance=instance)
             return
@@ -180,7 +205,11 @@ class MigrationOps(seam.UsesHyperV):
     def finish_revert_migration(self, context, instance, migration,
                                 network_info, block_device_info, power_on):
         vm_name = instance.name
-        if not self._hyperv.in_this_cluster(migration.dest_node):
+        kept = self._layout.kept_dir(vm_name, migration.uuid)
+        if kept:
+            # Its copy on the other CSV went with the destination's VM.
+            self._pathutils.rename(kept, kept[:-len(migration.uuid) - 1])
+        if kept or not self._hyperv.in_this_cluster(migration.dest_node):
             # Its directory is here, its VM was let go: build it again.
             self._vmops.storage_of(instance,
                                    layout.allocations_of(context, instance))
@@ -209,6 +238,11 @@ class MigrationOps(seam.UsesHyperV):
         if info.get('source_dir'):
             self._copy_in(context, instance, image_meta, info['source_dir'],
                           allocations, network_info, block_device_info)
+            if info.get('cluster') == self._clusterutils.get_cluster_name():
+                # From another CSV of this cluster: the old directory is
+                # set aside until the move is confirmed or reverted.
+                self._pathutils.rename(info['source_dir'], '%s.%s' % (
+                    info['source_dir'], migration.uuid))
         else:
             # The source handed it over (or it is a resize on this node).
             self._check_here(vm_name)
@@ -283,6 +317,14 @@ class MigrationOps(seam.UsesHyperV):
                     self._clusterutils.get_vm_host(vm_name)) and
                 self._hyperv.in_this_cluster(migration.source_node)):
             return False
+        if self._layout.kept_dir(vm_name, migration.uuid):
+            # Its disks were copied here from another CSV: this copy goes
+            # whole (nova, which sees the cluster's storage as shared,
+            # would keep the disks), and the source builds the VM again
+            # from the directory it kept.
+            self._vmops.destroy(instance, destroy_disks=True,
+                                network_info=network_info)
+            return True
         self._vmops.power_off(instance)
         self._vmops.let_go(instance, network_info)
         if self._hyperv.is_this_node(migration.source_node):

@@ -6,7 +6,12 @@ would name another CSV than the one the disks are on, and the disks would
 have to be copied there. On such a node this filter keeps the candidates
 whose DISK_GB is on the instance's own CSV, when there are any (that CSV
 has room); otherwise, and on the nodes of other clusters, it keeps them
-all (the disks then move). Boots are not touched.
+all (the disks then move: to another cluster, or, for a cold migration or
+resize, to the cluster's other CSV, since nova claims the disk a second
+time until the move is confirmed and the own CSV may lack room for it).
+A live migration inside the cluster moves no disk: a node of the
+instance's cluster without a candidate on its CSV fails. Boots are not
+touched.
 
 An evacuation is different: its host is down and its cluster restarts the
 VM on another of its nodes, which the evacuation adopts, so the disks
@@ -52,6 +57,13 @@ class HyperVClusterKeepCSVFilter(filters.BaseHostFilter,
             LOG.debug('%s: %d allocation candidate(s) keep the disk of %s '
                       'on CSV provider %s', host_state, len(kept),
                       spec_obj.instance_uuid, own)
+        elif (placement.live_migrating and
+              moving.cluster_of(host_state) == placement.cluster):
+            LOG.debug('%s: the CSV provider %s of %s has no room for the '
+                      'disk a second time, and a live migration inside its '
+                      'cluster moves no disk', host_state, own,
+                      spec_obj.instance_uuid)
+            return False
         # A node with no candidate on that CSV passes with all it has.
         return True
 

@@ -27,9 +27,20 @@ _MEMO = '_hyperv_cluster_placement'
 class Placement:
     cluster: str        # None if not recorded
     csv_provider: str   # None: no disk on a CSV
-    # An evacuation: its host is down, and its cluster restarts its VM on
-    # another of its nodes, so it can go nowhere else.
-    evacuating: bool = False
+    # The instance's task: nova's evacuate sets REBUILDING (a rebuild in
+    # place too, but it asks the scheduler only with RUN_ON_REBUILD
+    # filters, which ours are not), a live migration MIGRATING.
+    task_state: str = None
+
+    @property
+    def evacuating(self):
+        """Its host is down, and its cluster restarts its VM on another of
+        its nodes: it can go nowhere else."""
+        return self.task_state == task_states.REBUILDING
+
+    @property
+    def live_migrating(self):
+        return self.task_state == task_states.MIGRATING
 
 
 def cluster_of(host_state):
@@ -70,8 +81,5 @@ def _look_up(spec_obj):
     provider = metadata.get(layout.CSV_PROVIDER_KEY)
     if cluster is None and provider is None:
         return None
-    # nova's evacuate sets REBUILDING; a rebuild in place sets it too but
-    # asks the scheduler only with RUN_ON_REBUILD filters, which ours are
-    # not, and no weigher runs for it.
     return Placement(cluster=cluster, csv_provider=provider,
-                     evacuating=instance.task_state == task_states.REBUILDING)
+                     task_state=instance.task_state)

@@ -16,7 +16,9 @@ move of the same chain takes on this machine (a plain copy of its files:
 what a move that copies the disks, out of the cluster or compute-hyperv's
 cold migration, must pay at least). It also prints the peak DISK_GB
 claimed on the CSV during the cold migration against the instance's size
-(nova claims the disk twice until the resize is confirmed).
+(nova claims the disk twice until the resize is confirmed), and what a
+cold migration to the cluster's other CSV costs when the own CSV has no
+room for that second claim.
 
     .venv/bin/python tools/bench_moves.py [--image-mb 300]
 """
@@ -43,6 +45,8 @@ class BenchMoves(test_moves.MovesTestCase):
 
     image_mb = IMAGE_MB
     other_clusters = (('cluster2', ('b1', 'b2'), (('Data', 500),)),)
+    # Volume2 too small for the server at first: it boots on Volume1.
+    volumes = (('Volume1', 100), ('Volume2', 5))
 
     def _csv_bytes(self):
         """Every file on the CSV with its size and identity."""
@@ -135,6 +139,17 @@ class BenchMoves(test_moves.MovesTestCase):
             file=out)
         inside_peak = peak
         inside_after = self._get_provider_usages(self.csv_rp)['DISK_GB']
+        # Volume1 now has no room for the disk a second time; Volume2 has.
+        self.sim.resize_volume('Volume1', 15, cluster='cluster1')
+        self.sim.resize_volume('Volume2', 100, cluster='cluster1')
+        self._publish_csvs()
+        source = server['OS-EXT-SRV-ATTR:host']
+        server, seconds, written, _peak = self._timed_move(
+            server, {'migrate': {'host': self._another_node(source)}},
+            'finished', 'VERIFY_RESIZE')
+        print('%-44s %9.2f %14d' % (
+            'cold migration to the other CSV + confirm', seconds, written),
+            file=out)
         server, seconds, written, _peak = self._timed_move(
             server, {'migrate': {'host': 'b1'}}, 'finished',
             'VERIFY_RESIZE')
@@ -158,6 +173,9 @@ class BenchMoves(test_moves.MovesTestCase):
               'storage copy grows with them: at this machine\'s local rate '
               '(%.0f MB/s, a network copy is slower) a 40 GB disk takes '
               '%.0f s.' % (rate, 40 * 1024 / rate), file=out)
+        print('A cold migration to the cluster\'s other CSV (when the '
+              'own CSV lacks room for nova\'s second claim) copies the '
+              'instance\'s own disk files, not the cached image.', file=out)
         print('A cold migration to another cluster copies the instance\'s '
               'own disk files (here differencing children over the image); '
               'the other cluster also downloads the image once if its cache '

@@ -27,12 +27,12 @@ def _host(candidates=(), cluster=None):
     return host
 
 
-def _spec(cluster=None, csv=None, evacuating=False):
+def _spec(cluster=None, csv=None, task_state=None):
     spec = objects.RequestSpec(instance_uuid='uuid')
     # What moving.placement_of looks up once per request.
     setattr(spec, moving._MEMO, None if cluster is None and csv is None
             else moving.Placement(cluster=cluster, csv_provider=csv,
-                                  evacuating=evacuating))
+                                  task_state=task_state))
     return spec
 
 
@@ -65,7 +65,7 @@ class TestKeepCSVFilter(testtools.TestCase):
             self.assertEqual(candidates, host.allocation_candidates)
 
     def test_an_evacuation_stays_on_the_nodes_of_its_cluster(self):
-        spec = _spec('c1', 'csv-a', evacuating=True)
+        spec = _spec('c1', 'csv-a', task_state='rebuilding')
         own = _host([_candidate('csv-a'), _candidate('csv-b')], cluster='c1')
         self.assertTrue(self.filter.host_passes(own, spec))
         self.assertEqual([_candidate('csv-a')], own.allocation_candidates)
@@ -74,14 +74,26 @@ class TestKeepCSVFilter(testtools.TestCase):
                      _host([_candidate('solo')]),
                      _host([_candidate('csv-b')], cluster='c1')):
             self.assertFalse(self.filter.host_passes(host, spec))
-        diskless = _spec('c1', None, evacuating=True)
+        diskless = _spec('c1', None, task_state='rebuilding')
         self.assertTrue(self.filter.host_passes(_host(cluster='c1'),
                                                 diskless))
         self.assertFalse(self.filter.host_passes(_host(cluster='c2'),
                                                  diskless))
 
+    def test_a_live_migration_needs_the_own_csv_in_its_cluster(self):
+        spec = _spec('c1', 'csv-a', task_state='migrating')
+        self.assertFalse(self.filter.host_passes(
+            _host([_candidate('csv-b')], cluster='c1'), spec))
+        # Elsewhere the disks are copied.
+        self.assertTrue(self.filter.host_passes(
+            _host([_candidate('csv-x')], cluster='c2'), spec))
+        # A cold migration copies them to the other CSV.
+        self.assertTrue(self.filter.host_passes(
+            _host([_candidate('csv-b')], cluster='c1'),
+            _spec('c1', 'csv-a', task_state='resize_prep')))
+
     def test_an_evacuation_of_an_instance_of_no_cluster_goes_anywhere(self):
-        spec = _spec(None, 'solo-rp', evacuating=True)
+        spec = _spec(None, 'solo-rp', task_state='rebuilding')
         host = _host([_candidate('csv-x')], cluster='c2')
         self.assertTrue(self.filter.host_passes(host, spec))
 

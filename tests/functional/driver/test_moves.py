@@ -12,6 +12,8 @@ import fixtures
 from oslo_utils import units
 
 import nova.conf
+from nova import context as nova_context
+from nova import objects
 
 from hvc_driver import layout
 from hvc_oswin_api import constants as os_win_const
@@ -309,6 +311,73 @@ class TestColdMigrationInsideTheCluster(ColdMigrationTestCase):
         server = self._wait_for_state_change(
             self.api.get_server(server['instance_uuid']), 'ACTIVE')
         self._assert_on(server, source)
+
+
+class TestColdMigrationToAnotherCSV(ColdMigrationTestCase):
+    """Its CSV has no room for nova's second claim of the disk until the
+    move is confirmed: placement charges the cluster's other CSV, and the
+    disks are copied there; confirm and revert both end exact."""
+
+    volumes = (('Volume1', 15), ('Volume2', 5))
+
+    def setUp(self):
+        super().setUp()
+        self.server = self._boot(self._flavor(disk_group=True))
+        # Only Volume1 had room at boot; now Volume2 has, Volume1 not for
+        # the disk a second time.
+        self.sim.resize_volume('Volume2', test_nova_cluster.CSV_GB,
+                               cluster='cluster1')
+        self._publish_csvs()
+        self.csv_rp = self.csv_rps['Volume1']
+        self.source = self.server['OS-EXT-SRV-ATTR:host']
+        self.files = {p: open(p).read()
+                      for p in self._instance_files(self.server)}
+        self.assertTrue(all(os.sep + 'Volume1' + os.sep in p
+                            for p in self.files), self.files)
+        self.target = self._another_node(self.source)
+        self.server = self._move(self.server, {'migrate': {
+            'host': self.target}}, 'finished', 'VERIFY_RESIZE')
+
+    def test_migrate_then_confirm(self):
+        vm = self._vm(self.server)
+        self.assertEqual((self.target, os_win_const.HYPERV_VM_STATE_ENABLED),
+                         (vm.node, vm.state))
+        self.assertEqual(self.target, self.sim.get_cluster_group(
+            vm.name).owner_node)
+        moved = self._instance_files(self.server)
+        self.assertEqual(sorted(p.replace('Volume1', 'Volume2')
+                                for p in self.files), sorted(moved))
+        self.assertEqual(10, self._get_provider_usages(
+            self.csv_rps['Volume2'])['DISK_GB'])
+        server = self._confirm_resize(self.server)
+        self.csv_rp = self.csv_rps['Volume2']
+        self._assert_on(server, self.target)
+        self.assertEqual(0, self._get_provider_usages(
+            self.csv_rps['Volume1'])['DISK_GB'])
+        self.assertEqual(moved, self._instance_files(server))
+        # Nothing of it is left on Volume1.
+        self.assertEqual([], [p for p in self._disk_files()
+                              if os.sep + 'Volume1' + os.sep in p and
+                              vm.name in p])
+        self.assertEqual(self.csv_rps['Volume2'], self._instance(
+            server).system_metadata[layout.CSV_PROVIDER_KEY])
+
+    def test_migrate_then_revert(self):
+        server = self._revert_resize(self.server)
+        self._assert_on(server, self.source)
+        self.assertEqual(self.files, {
+            p: open(p).read() for p in self._instance_files(server)})
+        self.assertEqual(0, self._get_provider_usages(
+            self.csv_rps['Volume2'])['DISK_GB'])
+        self.assertEqual([], [p for p in self._disk_files()
+                              if os.sep + 'Volume2' + os.sep in p])
+        self.assertEqual(self.csv_rps['Volume1'], self._instance(
+            server).system_metadata[layout.CSV_PROVIDER_KEY])
+
+    def _instance(self, server):
+        return objects.Instance.get_by_uuid(
+            nova_context.get_admin_context(), server['id'],
+            expected_attrs=['system_metadata'])
 
 
 class TestAggregatesOfTheNodes(MovesTestCase):

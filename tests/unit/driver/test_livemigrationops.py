@@ -63,7 +63,8 @@ class LiveMigrationOpsTestCase(test_vmops.OsWinVMOpsBase):
             exception.MigrationPreCheckError,
             self.ops.check_can_live_migrate_destination, None,
             self.instance, {'hypervisor_hostname': 'node3'})
-        self.assertIn('HyperVClusterKeepCSVFilter', str(err))
+        self.assertIn('a live migration inside the cluster does not move '
+                      'disks', str(err))
 
     def test_source_wants_the_vm_clustered_and_here(self):
         self.clusterutils.vm_exists.return_value = False
@@ -204,8 +205,7 @@ class CopyInTestCase(test_vmops.OsWinVMOpsBase):
             None, self.instance, [], self.data)
         self.pathutils.check_remove_dir.assert_not_called()
 
-
-class TestAbort(LiveMigrationOpsTestCase):
+    # Aborting.
 
     def _group(self, queued):
         self.clusterutils.vm_exists.return_value = True

@@ -59,8 +59,10 @@ class MigrationOpsTestCase(_MigrationOpsBase):
         self.instance = self._instance(root_gb=1, ephemeral_gb=1)
         self.vmops.spawn(None, self.instance, test_vmops._image_meta(), [],
                          None)
-        self.instance.system_metadata[layout.CSV_PROVIDER_KEY] = 'csv-rp'
-        self._allocate('csv-rp')
+        [volume] = self.hyperv.clusterutils.list_shared_volumes()
+        self.csv_rp = self.layout.provider_of(volume)
+        self.instance.system_metadata[layout.CSV_PROVIDER_KEY] = self.csv_rp
+        self._allocate(self.csv_rp)
 
     def _allocate(self, disk_provider):
         self.placement.get_allocs_for_consumer.return_value = {
@@ -89,16 +91,17 @@ class MigrationOpsTestCase(_MigrationOpsBase):
     def test_a_vhd_root_does_not_grow(self):
         # The image of test_vmops is a VHDX; make this root a VHD.
         instance = self._instance(root_gb=1, id=2)
-        instance.system_metadata[layout.CSV_PROVIDER_KEY] = 'csv-rp'
+        instance.system_metadata[layout.CSV_PROVIDER_KEY] = self.csv_rp
         self.vmops.spawn(None, instance,
                          test_vmops._image_meta(disk_format='vhd'), [], None)
         self.instance = instance
         self._assert_refused(self._flavor(root_gb=2, ephemeral_gb=0),
                              'a differencing VHD cannot grow')
 
-    def test_a_disk_allocation_on_another_csv_is_refused(self):
-        self._allocate('other-csv-rp')
-        self._assert_refused(self._flavor(), 'HyperVClusterKeepCSVFilter')
+    def test_a_disk_allocation_on_no_csv_of_the_cluster_is_refused(self):
+        self._allocate('other-rp')
+        self._assert_refused(self._flavor(), 'other-rp, which is not a '
+                             'Cluster Shared Volume of cluster cluster1')
 
     def test_to_another_cluster_the_vm_goes_and_its_disks_stay(self):
         self.migration.dest_node = 'b1'
