@@ -5,14 +5,20 @@ stestr semantics (under pytest 9 they fail in teardown), so stestr runs
 everything; the tests stay plain unittest classes that pytest can run too.
 """
 
+import os
 import re
 import subprocess
 import sys
 
+# One worker for the end-to-end tests, one for the rest (see the file).
+WORKERS = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), '.stestr.workers.yaml')
+
 
 def main(argv):
     proc = subprocess.Popen(
-        [sys.executable, '-m', 'stestr', 'run', '--color'] + argv,
+        [sys.executable, '-m', 'stestr', 'run', '--color',
+         '--worker-file', WORKERS] + argv,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     counts = {}
     for line in proc.stdout:
