@@ -7,6 +7,7 @@ agree without talking to each other.
 
 import dataclasses
 import re
+import unicodedata
 import uuid
 
 import os_traits
@@ -29,6 +30,14 @@ MAX_ALLOCATION_RATIO = 3.40282e+38
 MAX_NAME = 200
 MAX_TRAIT = 255
 CUSTOM_TRAIT = re.compile(r'^CUSTOM_[A-Z0-9_]+$')
+# Placement and nova on MySQL/MariaDB store names as 3-byte UTF-8: a
+# character beyond the Basic Multilingual Plane is a database error (500).
+MAX_CODE_POINT = 0xFFFF
+# Nova's aggregate names (nova.api.validation.parameter_types.name).
+MAX_NOVA_NAME = 255
+# Characters no name may hold: they break every line they are printed on,
+# and a lone surrogate cannot be encoded at all.
+_CONTROL = {'Cc': 'a control character', 'Cs': 'a lone surrogate'}
 
 # Fixed for ever: changing it would orphan every provider ever created.
 NAMESPACE = uuid.UUID('5b0c6a34-8f0e-4a53-9d3e-6a1f3c7b2e90')
@@ -177,6 +186,33 @@ def name_problem(value):
     everywhere: placement's ``?name=`` would match every provider."""
     if not isinstance(value, str) or not value.strip():
         return 'must be a non-empty string, got %r' % (value,)
+    for char in value:
+        if ord(char) > MAX_CODE_POINT:
+            return ('must not contain U+%X, beyond the Basic Multilingual '
+                    'Plane (4 bytes in UTF-8), which placement and nova '
+                    'cannot store, got %r' % (ord(char), value))
+        kind = _CONTROL.get(unicodedata.category(char))
+        if kind:
+            return ('must not contain U+%04X, %s, got %r'
+                    % (ord(char), kind, value))
+    return None
+
+
+def _nova_name_problem(value):
+    """Why nova would refuse ``value`` in an aggregate's name, or None:
+    printable characters only, no whitespace at either end."""
+    for char in value:
+        category = unicodedata.category(char)
+        if category.startswith('C') or category in ('Zl', 'Zp'):
+            return ('must not contain U+%04X, which is not printable: nova '
+                    'refuses it in the host aggregate name, got %r'
+                    % (ord(char), value))
+    if value != value.strip():
+        return ('must not begin or end with whitespace: nova refuses it in '
+                'the host aggregate name, got %r' % value)
+    if len(host_aggregate_name(value)) > MAX_NOVA_NAME:
+        return ('makes a host aggregate name of %d characters; nova allows '
+                '%d' % (len(host_aggregate_name(value)), MAX_NOVA_NAME))
     return None
 
 
@@ -189,6 +225,10 @@ def cluster_problems(cluster):
     elif ':' in cluster.name:
         problems.append(('name', "must not contain ':', which separates the "
                          "parts of provider names, got %r" % cluster.name))
+    else:
+        problem = _nova_name_problem(cluster.name)
+        if problem:
+            problems.append(('name', problem))
     for i, node in enumerate(cluster.nodes):
         problem = name_problem(node)
         if problem:

@@ -6,6 +6,7 @@ are counted, reads and writes apart, for the report and the benchmark.
 """
 
 import collections
+import json
 import urllib.parse
 
 from keystoneauth1 import exceptions as ks_exc
@@ -43,6 +44,11 @@ class PlacementClient(object):
         self._adapter = adapter
         self.requests = collections.Counter()
         self._known_traits = set()
+        # Requests whose 5xx outlasted keystoneauth's status code retries:
+        # a fault of placement for that very request (a name its database
+        # cannot store), not a passing one. Sent once a run, without those
+        # retries, until they succeed.
+        self._failing = set()
 
     def request(self, method, url, body=None, expect=()):
         """One counted request; the JSON body of the answer, or None.
@@ -53,11 +59,13 @@ class PlacementClient(object):
         """
         kind = 'reads' if method == 'GET' else 'writes'
         self.requests[kind] += 1
+        key = (method, url, json.dumps(body, sort_keys=True))
+        retries = {'status_code_retries': 0} if key in self._failing else {}
         try:
             resp = self._adapter.request(
                 url, method, json=body, raise_exc=False,
                 microversion=MICROVERSION,
-                headers={'Accept': 'application/json'})
+                headers={'Accept': 'application/json'}, **retries)
         except ks_exc.ConnectFailure as e:
             raise exception.ServiceUnavailable(
                 'cannot reach %s: %s' % (_endpoint(self._adapter),
@@ -65,6 +73,10 @@ class PlacementClient(object):
         except ks_exc.ClientException as e:
             raise exception.ServiceUnavailable(
                 'placement request %s %s failed: %s' % (method, url, e))
+        if resp.status_code >= 500:
+            self._failing.add(key)
+        else:
+            self._failing.discard(key)
         if resp.status_code in (401, 403):
             raise exception.ServiceUnavailable(
                 'placement refused our credentials (HTTP %d on %s %s): check '
@@ -93,6 +105,11 @@ class PlacementClient(object):
                 raise GenerationConflict(url)
             if code and code.endswith('inuse'):
                 raise InUse(url)
+        if resp.status_code >= 500:
+            raise exception.SyncError(
+                'placement failed %s %s with HTTP %d on every try (tried '
+                'again next run): %s'
+                % (method, url, resp.status_code, _detail(errors)))
         raise exception.SyncError(
             'placement refused %s %s (HTTP %d): %s'
             % (method, url, resp.status_code, _detail(errors)))

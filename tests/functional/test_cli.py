@@ -100,6 +100,21 @@ class TestSyncCommand(hvc_fixtures.PlacementTestCase):
         self.assertIn('clusters[0].shared_volumes[1].total_gb', result.stderr)
         self.assertEqual([], self._owned(cluster))
 
+    def test_names_placement_or_nova_refuse_write_nothing(self):
+        emoji = self.cluster(volumes=(('Volume1', 500), ('Vol\U0001F600', 9)),
+                             create_nodes=False)
+        spaced = self.cluster(name=self.unique() + ' ', create_nodes=False)
+        for cluster, message in (
+                (emoji, 'clusters[0].shared_volumes[1].name: must not '
+                        'contain U+1F600, beyond the Basic Multilingual '
+                        'Plane'),
+                (spaced, 'clusters[0].name: must not begin or end with '
+                         'whitespace: nova refuses it')):
+            result = self._sync('--once',
+                                inventory_file=self._inventory(cluster))
+            self._one_line_error(result, message)
+            self.assertEqual([], self._owned(cluster))
+
     def test_missing_inventory_file(self):
         result = self._sync('--once', inventory_file='/nonexistent.yaml')
         self.assertEqual(1, result.returncode)

@@ -31,3 +31,57 @@ class TestDesiredState(testtools.TestCase):
                             model.provider_uuid('c2', 'v1'))
         self.assertNotEqual(model.placement_aggregate_uuid('c1'),
                             model.provider_uuid('c1', ''))
+
+
+class TestNamesPlacementAndNovaRefuse(testtools.TestCase):
+    """Refused before any write, with the field named: placement on
+    MariaDB answers 500 to a 4-byte character, nova refuses an aggregate
+    name with whitespace at an end or an unprintable character."""
+
+    def _problems(self, name='c1', node='n1', volume_name='Volume1',
+                  volume_id='v1'):
+        cluster = model.Cluster(
+            name=name, nodes=(node,), shared_volumes=(),
+            offline_volumes=(model.OfflineVolume('v9', 'Off\x1b', 'off'),))
+        volume = model.SharedVolume(id=volume_id, name=volume_name,
+                                    total_gb=10)
+        return (model.cluster_problems(cluster)
+                + model.volume_problems(name, volume))
+
+    def _fields(self, **names):
+        return [field for field, _problem in self._problems(**names)
+                if field != 'offline_volumes[0].name']
+
+    def test_characters_beyond_the_bmp(self):
+        emoji = 'Vol\U0001F600'
+        for kwargs, field in ((dict(volume_name=emoji), 'name'),
+                              (dict(volume_id=emoji), 'id'),
+                              (dict(node=emoji), 'nodes[0]'),
+                              (dict(name=emoji), 'name')):
+            problems = dict(self._problems(**kwargs))
+            self.assertIn(field, problems, kwargs)
+            self.assertIn('must not contain U+1F600, beyond the Basic '
+                          'Multilingual Plane', problems[field])
+
+    def test_control_characters(self):
+        self.assertEqual(
+            [('offline_volumes[0].name', "must not contain U+001B, a "
+              "control character, got 'Off\\x1b'")], self._problems())
+        for kwargs in (dict(volume_name='Vol\n1'), dict(node='n\t1'),
+                       dict(name='c\r1')):
+            self.assertEqual(1, len(self._fields(**kwargs)), kwargs)
+
+    def test_cluster_names_nova_refuses(self):
+        for name, problem in (
+                ('c1 ', 'must not begin or end with whitespace'),
+                ('\u3000c1', 'must not begin or end with whitespace'),
+                ('c\u200b1', 'must not contain U+200B, which is not '
+                             'printable'),
+                ('c' * 241, 'makes a host aggregate name of 256 characters; '
+                            'nova allows 255')):
+            [(field, text)] = model.cluster_problems(
+                model.Cluster(name=name, nodes=('n1',), shared_volumes=()))
+            self.assertEqual('name', field)
+            self.assertIn(problem, text, name)
+        self.assertEqual([], self._fields(name='c 1'))
+        self.assertEqual([], self._fields(name='Clüster-ß'))
