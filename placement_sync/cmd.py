@@ -251,7 +251,7 @@ def main(argv=None):
     if (conf.once or conf.dry_run) and not conf.debug:
         # One-shot: stdout carries the changes; the log keeps to problems.
         py_logging.getLogger('placement_sync').setLevel(py_logging.WARNING)
-    usage = _usage_problem(conf)
+    usage = _usage_problem(conf) or sync_conf.options_problem(conf)
     if usage:
         print('hvc-placement-sync: %s' % usage, file=sys.stderr)
         return 2

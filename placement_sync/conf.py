@@ -11,6 +11,8 @@ import copy
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
+from placement_sync import model
+
 SYNC_GROUP = 'placement_sync'
 PLACEMENT_GROUP = 'placement'
 NOVA_GROUP = 'nova'
@@ -71,25 +73,40 @@ sync_opts = [
                      'without them every folder counts as outside nova. '
                      'Off: reserved is reserved_gb, as for the file '
                      'source.'),
-    cfg.IntOpt('reserve_headroom_gb', default=5, min=0,
+    cfg.IntOpt('reserve_headroom_gb', default=5, min=0, max=model.MAX_GB,
                help='GB reserved on a measured CSV beyond what it holds '
                     'outside nova: room for what grows between two runs '
                     '(a log, an upload) and for thin disks\' metadata. '
                     'Set it to what the CSV\'s files may grow by in one '
                     'interval; 0 keeps an empty CSV\'s reserve at '
                     'reserved_gb.'),
-    cfg.IntOpt('reserve_step_gb', default=2, min=1,
+    cfg.IntOpt('reserve_step_gb', default=2, min=1, max=model.MAX_GB,
                help='A measured reserve that moves by less than this many '
                     'GB is not written (no generation churn every run), '
                     'unless placement\'s reserve no longer covers what the '
-                    'volume holds outside nova. Keep it at most '
-                    'reserve_headroom_gb.'),
+                    'volume holds outside nova. At most '
+                    'reserve_headroom_gb when that is above 0 (checked at '
+                    'start-up).'),
     cfg.IntOpt('interval', default=60, min=1,
                help='Seconds between two runs in periodic mode.'),
     cfg.IntOpt('max_backoff', default=300, min=1,
                help='Longest wait, in seconds, between retries while '
                     'placement or nova cannot be reached.'),
 ]
+
+
+def options_problem(conf):
+    """What oslo.config cannot check, options that contradict each other;
+    or None."""
+    options = conf[SYNC_GROUP]
+    if 0 < options.reserve_headroom_gb < options.reserve_step_gb:
+        # A reserve short of its headroom by less than the step is kept:
+        # the headroom would not be kept at all.
+        return ('[%s] reserve_step_gb (%d) must be at most '
+                'reserve_headroom_gb (%d), or the headroom is not kept'
+                % (SYNC_GROUP, options.reserve_step_gb,
+                   options.reserve_headroom_gb))
+    return None
 
 
 def register_opts(conf):
