@@ -25,13 +25,13 @@ The rules:
 - The newest owner wins: inside the lock the owner is read again from the
   cluster, and only the owner changes nova's records.
 - Nova first: while nova has a task on the instance (it moves, deletes or
-  rebuilds it) or a migration of it is in progress, nothing changes
-  (NotYet): nova's own moves set the host themselves. A migration record
-  in progress that has not changed for ``stale_migration_seconds`` while
-  nova has no task on the instance is a leftover, and is not waited for.
-  A resize awaiting confirmation is not in progress: its VM runs, and the
-  cluster may move it; then the migration's destination follows too, so
-  that nova's revert (sent to the destination) and confirm find it.
+  rebuilds it), nothing changes (NotYet): nova's own moves set the host
+  themselves, and every one keeps a task on the instance until it ends. A
+  migration record in progress while nova has no task on the instance is
+  a leftover of a failed move, and is not waited for. A resize awaiting
+  confirmation is not in progress: its VM runs, and the cluster may move
+  it; then the migration's destination follows too, so that nova's revert
+  (sent to the destination) and confirm find it.
 - Nothing half done: each step looks at what is and does what is missing,
   so a step that fails is simply retried until all agree.
 """
@@ -41,7 +41,6 @@ import collections
 import os_resource_classes as orc
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
-from oslo_utils import timeutils
 from oslo_utils import uuidutils
 
 import nova.conf
@@ -78,17 +77,12 @@ _DISABLED_PREFIX = DISABLED_REASON.split('%s')[0]
 _NODE_STATES = {os_win_const.CLUSTER_NODE_PAUSED: 'paused (drained)',
                 os_win_const.CLUSTER_NODE_DOWN: 'down'}
 
-# The statuses of a migration that nova is carrying out (live, cold, and
-# a confirm, which sets no task state); and of a resize awaiting
-# confirmation, whose VM runs as any other.
+# The statuses of a migration that nova is carrying out (live, cold), and
+# of a resize awaiting confirmation or being confirmed, whose VM runs at
+# the destination as any other (a confirm sets no task state).
 _MIGRATING = ('queued', 'preparing', 'running', 'post-migrating',
-              'pre-migrating', 'migrating', 'confirming', 'reverting')
-_AWAITING_CONFIRMATION = 'finished'
-# The statuses of a migration that has ended. Nova's own ends move its
-# allocation back to the instance or drop it; a nova-compute killed
-# mid-move did neither (the periodic check then does).
-_ENDED = ('completed', 'confirmed', 'reverted', 'done', 'error', 'failed',
-          'cancelled')
+              'pre-migrating', 'migrating', 'reverting')
+_AWAITING_CONFIRMATION = ('finished', 'confirming')
 
 # A VM this node no longer has, known by name (and uuid) only.
 _GoneVM = collections.namedtuple('_GoneVM', 'name uuid')
@@ -210,32 +204,33 @@ class ClusterOps(seam.UsesHyperV):
 
     @staticmethod
     def _check_idle(context, instance):
-        """NotYet while nova moves the instance; its resize awaiting
-        confirmation, if it has one, else None."""
+        """NotYet while nova moves the instance: every move of nova's
+        keeps a task on it from its API call to its end. Its resize
+        awaiting confirmation (or being confirmed: the source cleans up
+        while the VM runs at the destination), if it has one, else None.
+
+        What nova records of a migration that is not so backed is not
+        waited for: a migration in progress while nova has no task on the
+        instance is left over from a service that failed mid-move (a
+        database restarted during a cold migration, say), however recent.
+        """
         if instance.task_state is not None:
             raise NotYet('nova is busy with %s (task %s)'
                          % (instance.uuid, instance.task_state))
         migrations = objects.MigrationList.get_by_filters(context, {
             'instance_uuid': instance.uuid,
-            'status': list(_MIGRATING) + [_AWAITING_CONFIRMATION]})
+            'status': list(_MIGRATING + _AWAITING_CONFIRMATION)})
         for migration in migrations:
-            if migration.status not in _MIGRATING:
-                continue
-            changed = migration.updated_at or migration.created_at
-            if timeutils.is_older_than(
-                    changed, CONF.hyperv_cluster.stale_migration_seconds):
-                LOG.warning('Migration %s of %s is %s, unchanged since %s '
-                            'while nova has no task on the instance: taken '
-                            'as left over from a failed move', migration.uuid,
-                            instance.uuid, migration.status,
-                            changed.isoformat(), instance=instance)
-                continue
-            raise NotYet('a migration of %s is %s'
-                         % (instance.uuid, migration.status))
+            if migration.status not in _AWAITING_CONFIRMATION:
+                LOG.warning('Migration %s of %s is %s while nova has no '
+                            'task on the instance: left over from a move '
+                            'that failed; following the cluster all the '
+                            'same', migration.uuid, instance.uuid,
+                            migration.status, instance=instance)
         if instance.vm_state != vm_states.RESIZED:
             return None
         return next((m for m in migrations
-                     if m.status == _AWAITING_CONFIRMATION), None)
+                     if m.status in _AWAITING_CONFIRMATION), None)
 
     def _move_resize_destination(self, instance, migration):
         """The destination of a resize awaiting confirmation is where the
@@ -451,21 +446,25 @@ class ClusterOps(seam.UsesHyperV):
 
     def _end_moves_that_ended(self, context, consumers):
         """The migrations that hold allocations on this node's provider
-        (``consumers``) although they have ended and nova has no task on
-        their instance (its nova-compute was killed mid-move, say): ended
-        as nova ends them. Their instance gets the allocation back when
+        (``consumers``) although nova has no task on their instance, and
+        they await no confirmation: ended (error, say), or left in progress
+        by a nova-compute killed mid-move. Nova's own ends move their
+        allocation back to the instance or drop it; these are ended as
+        nova ends them. Their instance gets the allocation back when
         its VM runs here (the move did not happen), and it is dropped when
         the VM runs elsewhere (the cluster finished the move; the node
         that runs it follows it)."""
         if not consumers:
             return
-        ended = objects.MigrationList.get_by_filters(context, {
-            'uuid': list(consumers), 'status': list(_ENDED)})
+        migrations = objects.MigrationList.get_by_filters(context, {
+            'uuid': list(consumers)})
         placement = report.report_client_singleton()
-        for migration in ended:
+        for migration in migrations:
+            if migration.status in _AWAITING_CONFIRMATION:
+                continue
             instance = self._instance(context, migration.instance_uuid)
             if instance is not None and instance.task_state is not None:
-                continue  # nova is at it again.
+                continue  # nova is at it.
             vm_name = instance.name if instance else None
             with self._lock(vm_name or migration.uuid):
                 if instance is not None and self._vmutils.vm_exists(vm_name):

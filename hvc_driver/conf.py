@@ -101,16 +101,6 @@ OPTS = [
                     'service while the cluster has the node paused '
                     '(drained) or down, enabling it again once the node is '
                     'up.'),
-    cfg.IntOpt('stale_migration_seconds', default=3600, min=1,
-               help='While nova moves an instance the driver does not '
-                    'follow the failover cluster\'s moves of it: nova sets '
-                    'the host itself. A migration that nova records as in '
-                    'progress, while nova has no task on the instance, and '
-                    'that has not changed for this many seconds, is taken '
-                    'as left over from a service that failed mid-move '
-                    '(nova marks most of those failed itself); the driver '
-                    'then follows the cluster again, with a warning that '
-                    'names the migration.'),
     cfg.IntOpt('failover_workers', default=4, min=1,
                help='How many VMs this node makes nova follow at once after '
                     'the cluster moved them here (a node that goes down '

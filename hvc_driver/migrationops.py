@@ -221,7 +221,7 @@ class MigrationOps(seam.UsesHyperV):
                 network_info, block_device_info)
             self._start(instance, network_info, power_on)
             return
-        self._check_here(vm_name)
+        self._bring_back(vm_name)
         for disk, _field, _unit in _GROWABLE:
             self._drop_growth(vm_name, disk, migration.uuid)
         self._apply_flavor(instance)
@@ -334,6 +334,27 @@ class MigrationOps(seam.UsesHyperV):
         LOG.info('Handed %s back to node %s to revert its resize', vm_name,
                  migration.source_node, instance=instance)
         return True
+
+    def _bring_back(self, vm_name):
+        """The VM of a resize being reverted, here: the destination's
+        hand_back moved it; after a source that died mid-move, nova's
+        start-up reverts it here (``_init_instance``) wherever in the
+        cluster the move left it, powered off."""
+        if self._hyperv.standalone:
+            self._check_here(vm_name)
+            return
+        owner = self._clusterutils.get_vm_host(vm_name)
+        if self._hyperv.is_this_node(owner):
+            return
+        LOG.info('Moving %s back from node %s to revert its resize', vm_name,
+                 owner)
+        if (self._clusterutils.get_cluster_group_state_info(vm_name)['state']
+                == os_win_const.CLUSTER_GROUP_ONLINE):
+            self._clusterutils.live_migrate_vm(
+                vm_name, self._hyperv.node,
+                CONF.hyperv_cluster.live_migration_timeout or None)
+        else:
+            self._move_offline(vm_name, self._hyperv.node)
 
     def _check_here(self, vm_name):
         """The VM runs on this node, as the cluster says (or, on a

@@ -65,6 +65,24 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
         self.assertEqual(node, server['OS-EXT-SRV-ATTR:host'])
         return server
 
+    def _hold_as_a_move_does(self, server, migration):
+        """The allocations of a move from node1 to node2 of ``server`` in
+        flight, as nova's conductor makes them: the migration holds the
+        source's (node1 and the CSV), the instance the destination's."""
+        held = self.placement.get('/allocations/%s' % server['id'],
+                                  version='1.28').body
+        for consumer, provider in ((migration.uuid, 'node1'),
+                                   (server['id'], 'node2')):
+            self.placement.put('/allocations/%s' % consumer, {
+                'allocations': {
+                    self.node_rp[provider]: {'resources': {
+                        'VCPU': 2, 'MEMORY_MB': 1024}},
+                    self.csv_rp: {'resources': {'DISK_GB': 10}}},
+                'consumer_generation': (held['consumer_generation']
+                                        if consumer == server['id'] else None),
+                'project_id': held['project_id'],
+                'user_id': held['user_id']}, version='1.28')
+
     def _usages(self):
         return {node: self._get_provider_usages(rp)
                 for node, rp in self.node_rp.items()}
@@ -306,27 +324,19 @@ class TestFailover(FailoverTestCase):
         self.assertNotIn(clusterops.FAILOVER_ACTION, self._events(server))
 
 
-class TestStaleMigrationRecord(FailoverTestCase):
+class TestLeftoverMigrationRecord(FailoverTestCase):
 
-    check_interval = 1
-
-    def test_a_stale_migration_record_stops_holding_the_follower(self):
-        # A live migration left 'preparing' by a service that died: nova
+    def test_a_migration_record_nova_has_no_task_for_is_not_waited_for(self):
+        # A cold migration left 'post-migrating' (its database restarted
+        # mid-move), then the operator's reset-state and hard reboot: nova
         # has no task on the instance, the record never changes again.
         server = self._boot_on('node1')
         objects.Migration(
             nova_context.get_admin_context(), instance_uuid=server['id'],
-            status='preparing', migration_type='live-migration',
+            status='post-migrating', migration_type='migration',
             source_compute='node1', dest_compute='node3').create()
         self.sim.move_vm(server['OS-EXT-SRV-ATTR:instance_name'], 'node2',
                          restart=True)
-        # While it may still be nova's move in progress, nova is left to
-        # set the host.
-        time.sleep(3 * self.check_interval)
-        self.assertEqual('node1', self.api.get_server(server['id'])[
-            'OS-EXT-SRV-ATTR:host'])
-        # Once it is stale, the cluster's move is followed.
-        self.flags(stale_migration_seconds=1, group='hyperv_cluster')
         self._assert_followed(server, 'node2')
 
 
@@ -433,19 +443,7 @@ class TestSourceKilledDuringALiveMigration(FailoverTestCase):
             dest_compute_id=objects.ComputeNode.get_by_nodename(
                 context, 'node2').id)
         migration.create()
-        held = self.placement.get('/allocations/%s' % server['id'],
-                                  version='1.28').body
-        for consumer, provider in ((migration.uuid, 'node1'),
-                                   (server['id'], 'node2')):
-            self.placement.put('/allocations/%s' % consumer, {
-                'allocations': {
-                    self.node_rp[provider]: {'resources': {
-                        'VCPU': 2, 'MEMORY_MB': 1024}},
-                    self.csv_rp: {'resources': {'DISK_GB': 10}}},
-                'consumer_generation': (held['consumer_generation']
-                                        if consumer == server['id'] else None),
-                'project_id': held['project_id'],
-                'user_id': held['user_id']}, version='1.28')
+        self._hold_as_a_move_does(server, migration)
         instance.task_state = task_states.MIGRATING
         instance.save()
         self.computes['node1'].stop()
@@ -477,6 +475,51 @@ class TestSourceKilledDuringALiveMigration(FailoverTestCase):
             self.computes['node1'])
         self._assert_ended_on(server, migration, 'node1')
         self.assertIsNone(self.sim.group_move(name))
+
+
+class TestSourceKilledDuringAColdMigration(FailoverTestCase):
+    """node1's nova-compute dies in the middle of a cold migration, after
+    the cluster moved the VM (off) to node2: when it starts again nova
+    reverts the resize it finds migrating (the driver brings the VM back),
+    and the migration it leaves in progress holds no allocation (the
+    periodic check, once nova's start-up is done with it)."""
+
+    check_interval = 1
+
+    def test_nova_reverts_it_at_start_up(self):
+        server = self._boot_on('node1')
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        context = nova_context.get_admin_context()
+        instance = objects.Instance.get_by_uuid(context, server['id'])
+        migration = objects.Migration(
+            context, instance_uuid=instance.uuid,
+            uuid=uuidutils.generate_uuid(), source_compute='node1',
+            source_node='node1', dest_compute='node2', dest_node='node2',
+            status='migrating', migration_type='migration',
+            old_instance_type_id=instance.flavor.id,
+            new_instance_type_id=instance.flavor.id,
+            dest_compute_id=objects.ComputeNode.get_by_nodename(
+                context, 'node2').id)
+        migration.create()
+        self._hold_as_a_move_does(server, migration)
+        instance.migration_context = objects.MigrationContext(
+            context, instance_uuid=instance.uuid,
+            migration_id=migration.id, old_numa_topology=None,
+            new_numa_topology=None)
+        instance.task_state = task_states.RESIZE_MIGRATING
+        instance.save()
+        self.computes['node1'].stop()
+        self.sim.update_vm(name, state=os_win_const.HYPERV_VM_STATE_DISABLED)
+        self.sim.move_vm(name, 'node2')
+        self.computes['node1'] = self.restart_compute_service(
+            self.computes['node1'])
+        self._wait_until('the migration holds nothing', lambda: not (
+            self._get_allocations_by_server_uuid(migration.uuid)))
+        self._assert_followed(server, 'node1')
+        self.assertEqual(os_win_const.HYPERV_VM_STATE_ENABLED,
+                         self._vm(server).state)
+        self.assertIsNone(self.api.get_server(server['id'])[
+            'OS-EXT-STS:task_state'])
 
 
 class TestFailoverDuringAResize(FailoverTestCase):
@@ -584,7 +627,8 @@ class TestNoRoom(FailoverTestCase):
         self.assertEqual({'VCPU': 1, 'MEMORY_MB': 9000},
                          allocations[self.node_rp['node1']]['resources'])
         self._wait_until('the refusal is logged', lambda: (
-            'Placement refused to move' in self.stdlog.logger.output))
+            'Placement refused to change the allocation' in
+            self.stdlog.logger.output))
         # Room is made there: a hard reboot starts it, and its allocation
         # follows.
         self._delete_server(fillers[owner])
