@@ -7,7 +7,8 @@ simulated clusters of one simulated world) and ``hvc-placement-sync``,
 converts the flavors for targeted moves, waits until a server can be booted,
 then returns with everything running in the background. ``stop()``, from
 any process, stops all of it. What runs is recorded in ``cloud.json`` in
-the cloud's folder (pids with their start times, ports); passwords are in
+the cloud's folder (pids with their start times and each process's launch:
+argv, environment, folder; ports); passwords are in
 ``secrets.json`` and the service configurations, readable by their owner
 only; logs are in ``log/``.
 """
@@ -183,13 +184,11 @@ class Cloud(object):
                 if procs.alive(rec)}
 
     def restart(self, name):
-        """Start a process of the cloud again, as it was started (after it
-        was stopped or killed); its log goes on."""
-        record = self.processes()[name]
-        procs.stop(record)
-        return self._record(name, procs.spawn(
-            record['argv'], self.log(name),
-            stop_signal=record.get('stop_signal', 15)))
+        """Start a process of the cloud again (after it was stopped or
+        killed) with the launch it was first started with: its argv, its
+        whole environment (RabbitMQ's ports, node name and data; a uWSGI
+        service's configuration folder), its folder; its log goes on."""
+        return self._record(name, procs.respawn(self.processes()[name]))
 
     def start_compute(self, node, cluster, eventlet=None):
         """Start (and record) the nova-compute of a node; in eventlet mode

@@ -113,18 +113,33 @@ def rss_mb(pid):
 def spawn(argv, log_file, env=None, cwd=None, stop_signal=signal.SIGTERM):
     """Start argv detached (own session), output appended to log_file.
 
-    Returns the record to store: {'pid', 'start_time', 'argv',
-    'stop_signal'}.
+    Returns the record to store: the process ('pid', 'start_time') and its
+    whole launch ('argv', 'env', 'cwd', 'log_file', 'stop_signal'; the
+    environment and folder it inherited when ``env`` or ``cwd`` is None),
+    which ``respawn`` starts again as it was.
     """
     if aborting.is_set():
         raise StartError('start given up: not starting %s' % argv[0])
-    with open(log_file, 'ab') as log:
+    launch = {'argv': list(argv),
+              'env': dict(os.environ if env is None else env),
+              'cwd': os.path.abspath(cwd or os.getcwd()),
+              'log_file': os.path.abspath(log_file),
+              'stop_signal': int(stop_signal)}
+    with open(launch['log_file'], 'ab') as log:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            env=env, cwd=cwd, start_new_session=True, close_fds=True)
+            launch['argv'], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            env=launch['env'], cwd=launch['cwd'], start_new_session=True,
+            close_fds=True)
     _children[proc.pid] = proc
-    return {'pid': proc.pid, 'start_time': start_time(proc.pid),
-            'argv': list(argv), 'stop_signal': int(stop_signal)}
+    return dict(launch, pid=proc.pid, start_time=start_time(proc.pid))
+
+
+def respawn(record):
+    """Stop a recorded process (if it still runs) and start it again with
+    its recorded launch; returns the new record."""
+    stop(record)
+    return spawn(record['argv'], record['log_file'], env=record['env'],
+                 cwd=record['cwd'], stop_signal=record['stop_signal'])
 
 
 def stop(record, timeout=15):
