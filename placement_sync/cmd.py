@@ -111,6 +111,7 @@ def build_reconciler(conf):
 
 
 def _sync(conf, reconciler):
+    reconciler.placement.check_api_root()
     result = reconciler.sync(sources.load_clusters(conf))
     if conf.placement_sync.cache_file and not conf.dry_run:
         cache.save(conf.placement_sync.cache_file, reconciler.seen())
@@ -205,6 +206,7 @@ def _usage_problem(conf):
 
 def run_report(conf):
     placement = clients.placement_client(conf)
+    placement.check_api_root()
     clusters, names = [], None
     if conf.placement_sync.source in _MEASURING_SOURCES:
         clusters = sources.load_clusters(conf)

@@ -49,6 +49,7 @@ class PlacementClient(object):
         # cannot store), not a passing one. Sent once a run, without those
         # retries, until they succeed.
         self._failing = set()
+        self._root_checked = False
 
     def request(self, method, url, body=None, expect=()):
         """One counted request; the JSON body of the answer, or None.
@@ -89,6 +90,29 @@ class PlacementClient(object):
                            and all(key in answer for key in expect)):
             raise self._not_placement(method, url, resp)
         return answer
+
+    def check_api_root(self):
+        """ServiceUnavailable unless the endpoint is placement's API root
+        (once per client): a real placement under a wrong path prefix
+        answers its JSON 404 to every path, which reads as "nothing
+        there"."""
+        if self._root_checked:
+            return
+        try:
+            versions = self.request('GET', '/',
+                                    expect=('versions',))['versions']
+            answer = 'JSON without placement\'s versions'
+        except NotFound:
+            versions, answer = None, 'HTTP 404 (placement\'s JSON error)'
+        if not (isinstance(versions, list) and any(
+                isinstance(v, dict) and 'max_version' in v
+                for v in versions)):
+            raise exception.ServiceUnavailable(
+                '%s is not placement: GET / answered %s where placement '
+                'answers its version document; check the [placement] '
+                'endpoint or catalog entry, its path too'
+                % (self._adapter.get_endpoint(), answer))
+        self._root_checked = True
 
     def _refused(self, method, url, resp):
         errors = _json(resp)

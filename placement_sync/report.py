@@ -44,8 +44,11 @@ def gather(placement, clusters=(), headroom_gb=0, instance_names=None):
                'used_gb': usages.get(model.DISK_GB, 0),
                'free_gb': max(plan.capacity(inventories) - usages.get(
                    model.DISK_GB, 0), 0) if disk else 0,
-               'draining': bool(disk) and disk['reserved'] == disk['total'],
                'volume': None}
+        # Draining is placement_sync's own state (its volume is gone);
+        # full is a live CSV with nothing left to offer.
+        row['draining'] = plan.DRAINING_MARK in provider['name']
+        row['full'] = bool(disk) and not row['free_gb']
         if provider['uuid'] in measured and disk:
             row['volume'] = _volume_side(
                 placement, provider['uuid'], measured[provider['uuid']],
@@ -98,9 +101,16 @@ def _disagreement(cluster, row, headroom_gb):
         what = 'placement holds back space the volume has free'
     return ('csv %s of cluster %s: placement reserves %d GB but the volume '
             'holds %.1f GB outside nova\'s allocations (a sync reserves %d '
-            'GB): %s' % (row['name'], cluster, row['reserved_gb'],
+            'GB): %s' % (_shown(row['name']), _shown(cluster),
+                         row['reserved_gb'],
                          volume['outside_nova_gb'],
                          volume['wanted_reserved_gb'], what))
+
+
+def _shown(name):
+    """A name as one line of text shows it: escaped, as repr() does, when
+    it holds a control (or other unprintable) character."""
+    return name if name.isprintable() else repr(name)
 
 
 def format_json(result):
@@ -113,14 +123,15 @@ def format_report(result):
         lines.append('no shared volume providers in placement yet')
     for cluster in result['clusters']:
         lines.append('cluster %s  (aggregate %s)'
-                     % (cluster['name'], cluster['aggregate']))
-        lines.append('  nodes: %s' % (', '.join(cluster['nodes'])
+                     % (_shown(cluster['name']), cluster['aggregate']))
+        lines.append('  nodes: %s' % (', '.join(map(_shown, cluster['nodes']))
                                       or '(none)'))
         for v in cluster['shared_volumes']:
-            state = '  DRAINING' if v['draining'] else ''
+            state = ('  DRAINING' if v['draining']
+                     else '  FULL' if v['full'] else '')
             lines.append('  csv %-16s DISK_GB %6d used / %6d total '
                          '(%d reserved, %d free)  %s%s' % (
-                             v['name'], v['used_gb'], v['total_gb'],
+                             _shown(v['name']), v['used_gb'], v['total_gb'],
                              v['reserved_gb'], v['free_gb'], v['uuid'],
                              state))
             if v['volume']:

@@ -132,7 +132,10 @@ class TestSyncCommand(hvc_fixtures.PlacementTestCase):
         for status, content_type, body in (
                 (404, 'text/html', b'<html>Not Found</html>'),
                 (200, 'text/html', b'<html>Welcome</html>'),
-                (200, 'application/json', b'{"versions": []}')):
+                (200, 'application/json', b'{"versions": []}'),
+                # A real placement under a wrong path prefix.
+                (404, 'application/json',
+                 b'{"errors": [{"status": 404, "title": "Not Found"}]}')):
             endpoint = self._fake_endpoint(status, content_type, body)
             for action in ('--once', 'report'):
                 result = self._sync(action, inventory_file=inventory,
