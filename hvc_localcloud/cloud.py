@@ -44,7 +44,7 @@ FLAVORS = {'hvc.tiny': dict(vcpus=1, ram=128, disk=1),
            'hvc.small': dict(vcpus=1, ram=512, disk=10)}
 DATABASES = {'keystone': 'keystone', 'placement': 'placement',
              'glance': 'glance', 'neutron': 'neutron', 'nova_api': 'nova',
-             'nova_cell0': 'nova', 'nova_cell1': 'nova'}
+             'nova_cell0': 'nova', 'nova': 'nova'}
 PORTS = ('mariadb', 'rabbitmq', 'rabbitmq_dist', 'epmd', 'keystone',
          'placement', 'glance', 'neutron', 'nova')
 SYNC_INTERVAL = 5

@@ -59,13 +59,15 @@ class Keystone(object):
                   what='keystone-manage fernet_setup')
         procs.run([manage] + conf + ['credential_setup'] + user, log,
                   what='keystone-manage credential_setup')
+        # The admin's password from the environment, not the command line.
         procs.run([manage] + conf + [
-            'bootstrap', '--bootstrap-password',
-            self.cloud.secrets['admin'],
+            'bootstrap',
             '--bootstrap-admin-url', self.url,
             '--bootstrap-internal-url', self.url,
             '--bootstrap-public-url', self.url,
             '--bootstrap-region-id', REGION], log,
+            env=dict(os.environ,
+                     OS_BOOTSTRAP_PASSWORD=self.cloud.secrets['admin']),
             what='keystone-manage bootstrap')
 
     def start(self):

@@ -66,8 +66,9 @@ class Nova(object):
             'api': {'auth_strategy': 'keystone'},
             'api_database': {'connection': self.cloud.db.url('nova',
                                                              'nova_api')},
-            'database': {'connection': self.cloud.db.url('nova',
-                                                         'nova_cell1')},
+            # cell1's; cell0's is named after it (nova_cell0), so that
+            # map_cell0 finds it without its URL on the command line.
+            'database': {'connection': self.cloud.db.url('nova', 'nova')},
             'keystone_authtoken': self.cloud.keystone.authtoken('nova'),
             'conductor': {'workers': 1},
             # Hosts are mapped once, when the cloud starts.
@@ -121,13 +122,11 @@ class Nova(object):
     def _manage(self, *args):
         procs.run([procs.venv_bin('nova-manage'), '--config-file',
                    self.conf] + list(args), self.cloud.log('nova-manage'),
-                  what='nova-manage ' + ' '.join(
-                      a for a in args if '://' not in a))
+                  what='nova-manage ' + ' '.join(args))
 
     def db_sync(self):
         self._manage('api_db', 'sync')
-        self._manage('cell_v2', 'map_cell0', '--database_connection',
-                     self.cloud.db.url('nova', 'nova_cell0'))
+        self._manage('cell_v2', 'map_cell0')
         self._manage('cell_v2', 'create_cell', '--name', 'cell1')
         self._manage('db', 'sync')
 

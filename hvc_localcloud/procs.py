@@ -110,6 +110,13 @@ def rss_mb(pid):
     return total / 1024
 
 
+def _open_log(path):
+    """A log file to append to, readable by its owner only: a service may
+    print what it was given."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                             0o600), 'ab')
+
+
 def spawn(argv, log_file, env=None, cwd=None, stop_signal=signal.SIGTERM):
     """Start argv detached (own session), output appended to log_file.
 
@@ -125,7 +132,7 @@ def spawn(argv, log_file, env=None, cwd=None, stop_signal=signal.SIGTERM):
               'cwd': os.path.abspath(cwd or os.getcwd()),
               'log_file': os.path.abspath(log_file),
               'stop_signal': int(stop_signal)}
-    with open(launch['log_file'], 'ab') as log:
+    with _open_log(launch['log_file']) as log:
         proc = subprocess.Popen(
             launch['argv'], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             env=launch['env'], cwd=launch['cwd'], start_new_session=True,
@@ -199,8 +206,12 @@ def wait_until(check, what, record, log_file, timeout):
 
 
 def run(argv, log_file, env=None, what=None, timeout=600):
-    """Run a set-up command to completion, its output in log_file."""
-    with open(log_file, 'ab') as log:
+    """Run a set-up command to completion, its output in log_file.
+
+    Its argv is written to the log (and is in /proc while it runs): a
+    password goes in its configuration file or ``env``, never in argv.
+    """
+    with _open_log(log_file) as log:
         log.write(('\n$ %s\n' % ' '.join(argv)).encode())
         log.flush()
         try:

@@ -1,8 +1,11 @@
 """The local cloud's services without a whole cloud: Erlang's port mapper,
 MariaDB, RabbitMQ, a uWSGI application and ``hvc-placement-sync``, each
 started by the cloud's own code in a temporary folder, restarted through
-``Cloud.restart`` and looked at from outside (/proc, their sockets)."""
+``Cloud.restart`` and looked at from outside (/proc, their sockets, their
+logs); and the command lines of every service and set-up command of a
+cloud, built but not run."""
 
+import configparser
 import ipaddress
 import os
 import shutil
@@ -11,12 +14,14 @@ import tempfile
 import fixtures
 import psutil
 import requests
+from sqlalchemy.engine import url as sqla_url
 import testtools
 
 from hvc_localcloud import cloud as cloud_mod
 from hvc_localcloud import debian
 from hvc_localcloud import procs
 from hvc_localcloud import uwsgi
+from tests.localcloud import leaks
 
 # A WSGI application that, as OpenStack's do, finds its configuration
 # through an OS_*_CONFIG_DIR variable, and cannot load without it.
@@ -180,3 +185,55 @@ class TestServices(testtools.TestCase):
             for address, port in sockets:
                 self.assertTrue(ipaddress.ip_address(address).is_loopback,
                                 '%s on %s:%d' % (name, address, port))
+
+    def test_no_password_on_a_command_line_or_in_a_log(self):
+        self.assertEqual([], leaks.find(self.cloud))
+
+
+class TestCommandLines(testtools.TestCase):
+
+    def test_no_password_on_the_command_line_of_any_command(self):
+        cloud = cloud_mod.Cloud(os.path.join(
+            self.useFixture(fixtures.TempDir()).path, 'cloud'),
+            log=lambda *_args: None)
+        cloud._fresh_folder()
+        cloud._init_clusters()
+        run = self.useFixture(fixtures.MockPatchObject(procs, 'run')).mock
+        spawn = self.useFixture(fixtures.MockPatchObject(procs,
+                                                         'spawn')).mock
+        # What the cloud's start runs and starts, in its order.
+        cloud.rabbitmq.start_epmd()
+        cloud.db.start()
+        cloud.rabbitmq.start()
+        apis = (cloud.keystone, cloud.placement, cloud.glance, cloud.neutron)
+        for service in apis + (cloud.nova,):
+            service.configure()
+        for service in apis:
+            service.db_sync()
+            service.start()
+        cloud.nova.db_sync()
+        cloud.nova.start_api()
+        for binary in ('nova-conductor', 'nova-scheduler'):
+            cloud.nova.start_service(binary)
+        cluster = cloud.clusters[0]
+        cloud.nova.start_compute(cluster.nodes[0], cluster)
+        cloud.nova.discover_hosts()
+        cloud._start_sync()
+        cloud.convert_flavors()
+
+        calls = run.call_args_list + spawn.call_args_list
+        self.assertGreater(len(calls), 20)
+        for call in calls:
+            argv = ' '.join(call.args[0])
+            for name, secret in cloud.secrets.items():
+                self.assertFalse(secret in argv, '%s on the command line: '
+                                 '%s' % (name, argv.replace(secret, '***')))
+        [bootstrap] = [c for c in run.call_args_list
+                       if 'bootstrap' in c.args[0]]
+        self.assertEqual(cloud.secrets['admin'],
+                         bootstrap.kwargs['env']['OS_BOOTSTRAP_PASSWORD'])
+        # map_cell0, given no URL, names cell0's database after cell1's.
+        conf = configparser.ConfigParser(interpolation=None, strict=False)
+        conf.read(cloud.nova.conf)
+        cell1 = sqla_url.make_url(conf['database']['connection']).database
+        self.assertIn(cell1 + '_cell0', cloud_mod.DATABASES)

@@ -29,6 +29,7 @@ import testtools
 
 from hvc_localcloud import cloud as cloud_mod
 from hvc_localcloud import procs
+from tests.localcloud import leaks
 
 BIN = os.path.dirname(sys.executable)
 # How long a server may take to get where it is going.
@@ -339,6 +340,11 @@ class TestLocalCloud(CloudTestCase):
                                    self.csv_provider(cluster))
             self.assertEqual([0], [u['usage'] for u in usage
                                    if u['resource_class'] == 'DISK_GB'])
+
+    def test_no_password_on_a_command_line_or_in_a_log(self):
+        # Every service's log and every set-up command's (keystone-manage
+        # bootstrap, nova-manage) so far.
+        self.assertEqual([], leaks.find(self.cloud))
 
     # Moves (the seeded flavors are converted, as targeted moves need).
 
