@@ -87,6 +87,7 @@ class HyperVClusterDriver(driver.ComputeDriver):
             raise exception.NovaException(
                 'nova-compute on %s cannot use the Hyper-V %s (%s backend): '
                 '%s' % (host, self._role, self._hyperv.backend, e)) from e
+        layout.instances_folder_parts()  # InvalidConfiguration
         try:
             self._hyperv.pathutils.check_create_dir(CONF.instances_path)
         except hvc_exc.OSWIN_ERRORS as e:

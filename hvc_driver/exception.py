@@ -64,6 +64,12 @@ class InstanceDirectoryInUse(exception.InstanceExists):
                'touched; remove the file once that VM is dealt with.')
 
 
+class InstanceNameNotAFolder(exception.Invalid):
+    msg_fmt = ('The instance name %(vm_name)r cannot name its directory: it '
+               '%(reason)s (nova\'s instance_name_template makes it; keep '
+               'user input such as the display name out of it).')
+
+
 class DiskAllocationElsewhere(exception.NovaException):
     msg_fmt = ('The disks of instance %(instance_uuid)s cannot go where '
                'placement allocated them: %(reason)s.')

@@ -14,11 +14,13 @@ its own ``instances_path``, whose disk holds their DISK_GB.
 """
 
 import os
-import re
 
 import nova.conf
+from nova import exception
 from nova.scheduler.client import report
 
+from hvc_driver import exception as hvc_exc
+from hvc_oswin_api import paths
 from placement_sync import model as csv_model
 
 CONF = nova.conf.CONF
@@ -70,6 +72,28 @@ class DiskNotOnThisCluster(Exception):
     """The DISK_GB allocation is on a provider that is no CSV here."""
 
 
+def instances_folder_parts():
+    """The folders of ``[hyperv_cluster] csv_instances_folder``, each
+    checked by Windows' rules (never ``..``): InvalidConfiguration."""
+    try:
+        return paths.relative_folder_parts(
+            CONF.hyperv_cluster.csv_instances_folder)
+    except ValueError as e:
+        raise exception.InvalidConfiguration(
+            reason='[hyperv_cluster] csv_instances_folder %s' % e)
+
+
+def _folder_name(vm_name):
+    """``vm_name``, which names the instance's directory: one folder name
+    by Windows' rules, so that the directory stays in its instances
+    folder whatever nova's instance_name_template makes of a user's
+    input. InstanceNameNotAFolder else."""
+    problem = paths.component_problem(vm_name)
+    if problem:
+        raise hvc_exc.InstanceNameNotAFolder(vm_name=vm_name, reason=problem)
+    return vm_name
+
+
 class InstanceLayout(object):
     """The instances' directories of the cluster a node is in."""
 
@@ -83,10 +107,7 @@ class InstanceLayout(object):
         return self._volumes
 
     def _csv_root(self, volume):
-        parts = [p for p in re.split(r'[\\/]+',
-                                     CONF.hyperv_cluster.csv_instances_folder)
-                 if p]
-        return os.path.join(volume.path, *parts)
+        return os.path.join(volume.path, *instances_folder_parts())
 
     def csv_of(self, allocations):
         """The CSV (``cluster_wmi.SharedVolume``) whose provider holds the
@@ -130,12 +151,13 @@ class InstanceLayout(object):
         instances_path for None."""
         root = (CONF.instances_path if volume is None
                 else self._csv_root(volume))
-        return os.path.join(root, vm_name)
+        return os.path.join(root, _folder_name(vm_name))
 
     def instance_dir(self, vm_name):
         """The directory of an instance: where it is, on any CSV of the
         cluster or under instances_path; instances_path's if none is."""
         exists = self._hyperv.pathutils.exists
+        vm_name = _folder_name(vm_name)
         default = os.path.join(CONF.instances_path, vm_name)
         for refresh in (False, True):
             for volume in self._shared_volumes(refresh):
@@ -152,7 +174,7 @@ class InstanceLayout(object):
         after the migration, so that the instance has one directory of its
         VM's name on the cluster's storage. The path if it is there, else
         None."""
-        name = '%s.%s' % (vm_name, migration_uuid)
+        name = '%s.%s' % (_folder_name(vm_name), migration_uuid)
         for volume in self._shared_volumes(refresh=True):
             path = os.path.join(self._csv_root(volume), name)
             if self._hyperv.pathutils.exists(path):

@@ -28,8 +28,11 @@ import dataclasses
 import json
 import os
 import sqlite3
+import stat
 import time
 import uuid
+
+from hvc_oswin_api import paths
 
 LOG = logging.getLogger(__name__)
 
@@ -348,7 +351,12 @@ def physical_bytes(path):
     its length (a sparse file too: NTFS counts it so unless told
     otherwise).
     """
-    size = os.path.getsize(path)
+    info = os.lstat(path)
+    if not stat.S_ISREG(info.st_mode):
+        # A FIFO, a socket, a device, a link: no data of its own on the
+        # volume (and reading a FIFO would wait for a writer for ever).
+        return 0
+    size = info.st_size
     if size > _VIRTUAL_DISK_HEAD:
         return size
     disk = virtual_disk(path)
@@ -639,7 +647,7 @@ class ClusterState(object):
         return None
 
     def add_volume(self, name, total_gb, cluster=None):
-        _check_name('shared volume', name)
+        _check_volume_name(name)
         _check_size(total_gb)
         with self._db(write=True) as conn:
             cluster = self._the_cluster(conn, cluster)
@@ -1075,6 +1083,10 @@ class ClusterState(object):
         with self._db(write=True) as conn:
             vm = self._require_vm(conn, vm_name)
             self._require_node(conn, node)
+            if vm['node'] == node:
+                raise SimulatorError('VM %r is on %s already: a failover '
+                                     'moves it to another node of its '
+                                     'cluster' % (vm_name, node))
             if not conn.execute('SELECT 1 FROM cluster_groups WHERE '
                                 'name = ?', (vm_name,)).fetchone():
                 raise SimulatorError('VM %r is not clustered: only the '
@@ -1282,8 +1294,9 @@ class ClusterState(object):
                 placements.append(Placement(vm['name'], None, reason))
             else:
                 placements.append(Placement(
-                    vm['name'], None, 'no up node can hold it (%d MB)'
-                    % need))
+                    vm['name'], None,
+                    'no up node can hold it (%d MB)' % need if free else
+                    'cluster %s has no other up node' % cluster))
                 continue
             conn.execute('INSERT OR REPLACE INTO group_origins '
                          'VALUES (?, ?)', (vm['name'], node))
@@ -1586,12 +1599,13 @@ class ClusterState(object):
 
 def _check_cluster(cluster_name, nodes, volumes, vcpus, memory_mb):
     _check_name('cluster', cluster_name, forbidden=':')
+    _check_folder_name('cluster', cluster_name)
     _check_count('vCPUs of a node', vcpus)
     _check_count('memory of a node (MB)', memory_mb)
     for name in nodes:
         _check_name('node', name)
     for name, total_gb in volumes:
-        _check_name('shared volume', name)
+        _check_volume_name(name)
         _check_size(total_gb)
     for what, names in (('node', [n.lower() for n in nodes]),
                         ('shared volume', [v[0] for v in volumes])):
@@ -1610,6 +1624,22 @@ def _check_name(what, name, forbidden=''):
     if bad:
         raise SimulatorError('%s name %r must not contain %s'
                              % (what, name, ' '.join(repr(c) for c in bad)))
+
+
+def _check_volume_name(name):
+    _check_name('shared volume', name)
+    _check_folder_name('shared volume', name)
+
+
+def _check_folder_name(what, name):
+    """A cluster's and a CSV's names are folders of the world's storage
+    (a CSV's mount point is C:\\ClusterStorage\\<name> on Windows): one
+    folder name each, or it would land outside the storage, or in another
+    CSV's folder and be counted twice."""
+    problem = paths.component_problem(name)
+    if problem:
+        raise SimulatorError('%s name %r cannot name a folder: it %s'
+                             % (what, name, problem))
 
 
 def _check_count(what, value):

@@ -9,11 +9,18 @@ import sqlite3
 
 from placement_sync import exception
 from placement_sync import model
+from placement_sync.sources import measure
 
 
 def load_clusters(conf):
     """The clusters named by ``[placement_sync] source``, validated."""
     source = conf.placement_sync.source
+    if source in ('oswin', 'simulated'):
+        try:
+            measure.instances_dir('', conf.placement_sync.csv_instances_folder)
+        except ValueError as e:
+            raise exception.ConfigError(
+                '[placement_sync] csv_instances_folder %s' % e)
     if source == 'file':
         from placement_sync.sources import inventory_file
         clusters = inventory_file.load(conf.placement_sync.inventory_file)

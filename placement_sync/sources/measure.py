@@ -6,16 +6,18 @@ DISK_GB (hvc_driver.layout); this measures each such folder.
 """
 
 import os
-import re
+
+from hvc_oswin_api import paths
 
 # The compute driver's default [hyperv_cluster] csv_instances_folder.
 DEFAULT_INSTANCES_FOLDER = 'OpenStack\\Instances'
 
 
 def instances_dir(csv_path, instances_folder):
-    """The instances folder on a CSV (the option is Windows-spelled)."""
-    parts = [p for p in re.split(r'[\\/]+', instances_folder) if p]
-    return os.path.join(csv_path, *parts)
+    """The instances folder on a CSV (the option is Windows-spelled, and
+    checked by Windows' rules: ValueError for a part such as ``..``)."""
+    return os.path.join(csv_path, *paths.relative_folder_parts(
+        instances_folder))
 
 
 def file_bytes(path):

@@ -1,0 +1,44 @@
+"""Windows' rules for the names that become folders and files: a VM's name
+(its instance directory), a CSV's name (its mount point under
+C:\\ClusterStorage), the parts of the instances folder option.
+
+Microsoft, "Naming Files, Paths, and Namespaces": a name may not hold
+``< > : " / \\ | ? *`` nor characters 0-31, may not end in a space or a
+period (Windows drops them, so ``a.`` is ``a``), and ``.`` and ``..`` are
+the current and parent folders. One such name is one path component: a
+path joined from it stays in its folder.
+"""
+
+import re
+
+_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+
+
+def component_problem(name):
+    """Why ``name`` cannot be one folder or file name on Windows, or
+    None."""
+    if not isinstance(name, str) or not name:
+        return 'is empty'
+    bad = sorted(set(_FORBIDDEN.findall(name)))
+    if bad:
+        return 'holds %s, which Windows names may not' % ', '.join(
+            repr(c) for c in bad)
+    if name in ('.', '..'):
+        return 'is %r, a folder\'s own name for itself or its parent' % name
+    if name[-1] in ' .':
+        return 'ends in %r, which Windows drops from names' % name[-1]
+    return None
+
+
+def relative_folder_parts(path):
+    """The folder names of a relative folder written with either slash
+    (``OpenStack\\Instances``); ValueError naming the part Windows would
+    refuse, or one that leaves the folder it is relative to."""
+    parts = [p for p in re.split(r'[\\/]+', path or '') if p]
+    if not parts:
+        raise ValueError('%r names no folder' % (path,))
+    for part in parts:
+        problem = component_problem(part)
+        if problem:
+            raise ValueError('%r: its part %r %s' % (path, part, problem))
+    return parts
