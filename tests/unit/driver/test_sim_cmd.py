@@ -84,6 +84,21 @@ class TestVMCommands(testtools.TestCase):
         self.assertEqual(1, status)
         self.assertIn("no node 'n9'", err)
 
+    def test_failover_to_its_own_node_is_refused(self):
+        status, out, err = self.run_cmd('failover', 'instance-1', 'n2')
+        self.assertEqual((1, ''), (status, out))
+        self.assertEqual("hvc-sim: error: VM 'instance-1' is on n2 already: "
+                         "a failover moves it to another node of its "
+                         "cluster\n", err)
+        self.assertEqual([], self.state.owner_changes('c1', 0))
+
+    def test_drain_of_the_last_up_node_says_so(self):
+        self.assertEqual(0, self.run_cmd('node-down', 'n1')[0])
+        status, out, _err = self.run_cmd('drain', 'n2')
+        self.assertEqual(0, status)
+        self.assertEqual('instance-1 stays: cluster c1 has no other up node\n',
+                         out)
+
     def test_a_node_with_vms_cannot_be_removed(self):
         status, _out, err = self.run_cmd('remove-node', 'n2')
         self.assertEqual(1, status)
