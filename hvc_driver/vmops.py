@@ -12,9 +12,10 @@ from nova.api.metadata import base as instance_metadata
 import nova.conf
 from nova.compute import power_state
 from nova import exception
-from nova.virt import configdrive
+from nova.virt import configdrive as nova_configdrive
 from nova.virt import hardware
 
+from hvc_driver import configdrive
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv as seam
 from hvc_driver import imagecache
@@ -42,6 +43,7 @@ POWER_STATES = {
 SUPPORTED_VIF_TYPES = vifops.SUPPORTED_VIF_TYPES
 
 # An ISO attached as a DVD drive; what cloud-init and cloudbase-init read.
+# vfat is refused: Hyper-V's DVD drive takes an ISO.
 CONFIG_DRIVE_FORMAT = 'iso9660'
 # As libvirt: at most the last 100 KiB.
 MAX_CONSOLE_BYTES = 100 * units.Ki
@@ -180,7 +182,7 @@ class VMOps(seam.UsesHyperV):
                              block_device_info):
         """Refuse, before anything is made, what the driver cannot do."""
         imagecache.check_disk_format(image_meta)
-        if (configdrive.required_by(instance) and
+        if (nova_configdrive.required_by(instance) and
                 CONF.config_drive_format != CONFIG_DRIVE_FORMAT):
             raise exception.ConfigDriveUnsupportedFormat(
                 format=CONF.config_drive_format)
@@ -240,8 +242,7 @@ class VMOps(seam.UsesHyperV):
             network_info=network_info)
         path = os.path.join(instance_dir, layout.CONFIG_DRIVE)
         LOG.info('Creating the config drive at %s', path, instance=instance)
-        with configdrive.ConfigDriveBuilder(instance_md=metadata) as builder:
-            builder.make_drive(path)
+        configdrive.make_config_drive(metadata, path)
         return path
 
     def _attach_config_drive(self, vm_name, vm_gen, path):
@@ -368,7 +369,7 @@ class VMOps(seam.UsesHyperV):
                     inst_dir, layout.SWAP_DISK, flavor.swap * units.Mi))
 
             config_drive = None
-            if configdrive.required_by(instance):
+            if nova_configdrive.required_by(instance):
                 config_drive = self._create_config_drive(
                     context, instance, injected_files, admin_password,
                     network_info, inst_dir)

@@ -17,6 +17,7 @@ import uuid
 
 import fixtures
 from oslo_utils import units
+import pycdlib
 
 import nova.conf
 from nova import context as nova_context
@@ -38,6 +39,7 @@ from placement_sync import reconcile
 from placement_sync.sources import simulated as simulated_source
 from tests import fixtures as hvc_fixtures
 from tests.unit.driver import fixtures as driver_fixtures
+from tests.unit.driver import test_configdrive
 
 NODES = ('node1', 'node2', 'node3')
 CSV_GB = 100
@@ -172,18 +174,12 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
             expected_state=expected_state, host=host, api=api)
 
     def force_config_drive(self):
-        """Every instance gets a config drive; with no genisoimage here,
-        a stand-in puts the metadata it is given into the "ISO", so tests
-        see what nova would have written."""
-        tmp = self.useFixture(fixtures.TempDir()).path
-        mkisofs = os.path.join(tmp, 'mkisofs')
-        with open(mkisofs, 'w') as f:
-            f.write('#!/bin/sh\n'
-                    '# -o OUTPUT ... SOURCE_DIR\n'
-                    'for last; do :; done\n'
-                    'cat "$last/openstack/latest/meta_data.json" > "$2"\n')
-        os.chmod(mkisofs, 0o755)
-        self.flags(mkisofs_cmd=mkisofs, force_config_drive=True)
+        """Every instance gets a config drive. genisoimage is no part of
+        it (the driver builds the ISO itself): nova's mkisofs_cmd names
+        nothing that exists."""
+        self.flags(mkisofs_cmd=os.path.join(
+            self.useFixture(fixtures.TempDir()).path, 'no-genisoimage'),
+            force_config_drive=True)
 
     def _hyperv_port(self):
         """A port the Hyper-V neutron agent binds (the fixture's are OVS)."""
@@ -618,7 +614,7 @@ class TestSnapshotAndVolumes(HyperVClusterTestCase):
             os.path.join(self.cluster.instances_path, name))))
         self._delete_server(server)
 
-    def test_config_drive_is_attached_as_a_dvd(self):
+    def test_config_drive_is_an_iso_attached_as_a_dvd(self):
         self.force_config_drive()
         server = self._boot(self._flavor())
         name = server['OS-EXT-SRV-ATTR:instance_name']
@@ -626,8 +622,16 @@ class TestSnapshotAndVolumes(HyperVClusterTestCase):
         self.assertEqual(('IDE1', 0), (dvd.controller, dvd.slot))
         self.assertEqual(os.path.join(self.cluster.instances_path, name,
                                       'configdrive.iso'), dvd.path)
-        with open(dvd.path) as f:
-            self.assertEqual(server['id'], json.load(f)['uuid'])
+        iso = pycdlib.PyCdlib()
+        iso.open(dvd.path)
+        try:
+            self.assertEqual(b'config-2',
+                             iso.pvd.volume_identifier.rstrip())
+            meta_data = json.loads(test_configdrive.read_iso_file(
+                iso, '/openstack/latest/meta_data.json'))
+        finally:
+            iso.close()
+        self.assertEqual(server['id'], meta_data['uuid'])
         self._delete_server(server)
         self.assertFalse(os.path.exists(dvd.path))
 

@@ -247,8 +247,10 @@ class VMOpsTestCase(OsWinVMOpsBase):
         self.vmutils.destroy_vm.assert_not_called()
 
     def test_config_drive_is_built_and_attached_as_a_dvd(self):
-        builder = self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.virt.configdrive.ConfigDriveBuilder')).mock
+        make_config_drive = self.useFixture(
+            driver_fixtures.fixtures.MockPatch(
+                'hvc_driver.configdrive.make_config_drive',
+                autospec=True)).mock
         metadata = self.useFixture(driver_fixtures.fixtures.MockPatch(
             'nova.api.metadata.base.InstanceMetadata')).mock
         self.conf.config(config_drive_inject_password=True,
@@ -262,8 +264,7 @@ class VMOpsTestCase(OsWinVMOpsBase):
         metadata.assert_called_once_with(
             instance, content=['f'], extra_md={'admin_pass': 'secret'},
             network_info=_vifs())
-        builder.return_value.__enter__.return_value.make_drive\
-            .assert_called_once_with(iso)
+        make_config_drive.assert_called_once_with(metadata.return_value, iso)
         self.vmutils.attach_ide_drive.assert_any_call(
             instance.name, iso, 1, 0, drive_type='DVD')
 
