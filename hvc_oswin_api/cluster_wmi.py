@@ -14,8 +14,20 @@ reached through ``MSCluster_ClusterSharedVolumeToResource``, Windows Server
 the cluster, which survives renaming the mount folder or the resource,
 unlike the path. A new id would mean a new provider, and the allocations
 left on the old one.
+
+A disk resource can hold several CSV volumes (partitions), each an
+``MSCluster_ClusterSharedVolume`` of its own linked to the same resource:
+they are told apart by ``VolumeOffset``, the volume's byte offset on the
+disk (Microsoft Learn, "MSCluster_ClusterSharedVolume class" and
+"CLUS_CSV_VOLUME_INFO structure (clusapi.h)"): a fact of the disk's
+partition table, the same from every node, that survives renames. The
+resource's first volume (lowest offset), and so a resource's only one,
+keeps the resource's Id; each other is ``<resource Id>:<offset>``. A
+partition added after the others then leaves the existing providers as
+they are.
 """
 
+import collections
 import dataclasses
 import ntpath
 
@@ -56,7 +68,7 @@ def shared_volumes(clusterutils):
     conn = clusterutils._conn_cluster
     resources = {link.GroupComponent.Name: link.PartComponent
                  for link in conn.MSCluster_ClusterSharedVolumeToResource()}
-    volumes = []
+    csvs_of = collections.defaultdict(list)
     for csv in conn.MSCluster_ClusterSharedVolume():
         resource = resources.get(csv.Name)
         if resource is None:
@@ -64,14 +76,34 @@ def shared_volumes(clusterutils):
                 'the failover cluster lists no cluster resource for the '
                 'shared volume %s (MSCluster_ClusterSharedVolumeToResource)'
                 % csv.Name)
-        path = csv.Name.rstrip('\\')
-        online = resource.State == RESOURCE_ONLINE
-        volumes.append(SharedVolume(
-            id=str(resource.Id), name=ntpath.basename(path), path=path,
-            online=online, state='' if online else 'its cluster resource '
-            '%s is %s' % (resource.Name, _RESOURCE_STATES.get(
-                resource.State, resource.State))))
+        csvs_of[str(resource.Id)].append((csv, resource))
+    volumes = []
+    for resource_id, linked in csvs_of.items():
+        for volume_id, csv, resource in _volume_ids(resource_id, linked):
+            path = csv.Name.rstrip('\\')
+            online = resource.State == RESOURCE_ONLINE
+            volumes.append(SharedVolume(
+                id=volume_id, name=ntpath.basename(path), path=path,
+                online=online, state='' if online else 'its cluster '
+                'resource %s is %s' % (resource.Name, _RESOURCE_STATES.get(
+                    resource.State, resource.State))))
     return sorted(volumes, key=lambda v: v.path)
+
+
+def _volume_ids(resource_id, linked):
+    """(id, CSV, resource) of each CSV volume of one disk resource, given
+    as (CSV, resource) pairs: its first volume by offset takes the
+    resource's Id, the others the Id and their offset."""
+    if len(linked) == 1:
+        [(csv, resource)] = linked
+        return [(resource_id, csv, resource)]
+    # A uint64 comes as a string through Automation, which has no 64-bit
+    # integer (Microsoft Learn, "Numbers (WMI)"), and as an int through
+    # PyMI.
+    by_offset = sorted(linked, key=lambda pair: int(pair[0].VolumeOffset))
+    return [(resource_id if i == 0 else
+             '%s:%d' % (resource_id, int(csv.VolumeOffset)), csv, resource)
+            for i, (csv, resource) in enumerate(by_offset)]
 
 
 def node_states(clusterutils):

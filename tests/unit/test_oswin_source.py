@@ -17,16 +17,18 @@ from placement_sync import model
 from placement_sync import sources
 from placement_sync.sources import oswin
 
-GiB = 1024 ** 3
+MiB, GiB = 1024 ** 2, 1024 ** 3
 ONLINE, OFFLINE = 2, 3
 RESOURCE_1 = '6a4e1b86-5c2a-4f69-9c3e-1f0d2b7a9e01'
 RESOURCE_2 = '0d3c9f52-8b1e-4a7d-b6c4-5e2f1a9d8c02'
 
 
-def _csv(path, guid):
-    """An MSCluster_ClusterSharedVolume."""
-    return mock.Mock(spec_set=['Name', 'VolumeName'], Name=path,
-                     VolumeName='\\\\?\\Volume{%s}\\' % guid)
+def _csv(path, guid, offset=MiB):
+    """An MSCluster_ClusterSharedVolume; its VolumeOffset a uint64, which
+    the wmi module gives as a string."""
+    return mock.Mock(spec_set=['Name', 'VolumeName', 'VolumeOffset'],
+                     Name=path, VolumeName='\\\\?\\Volume{%s}\\' % guid,
+                     VolumeOffset=str(offset))
 
 
 def _resource(name, resource_id, state=ONLINE):
@@ -63,14 +65,16 @@ class TestOsWinSource(testtools.TestCase):
             lambda path: (self.sizes[path], 10 * GiB))
 
     def _csvs(self, *volumes):
-        """(mount path, resource) pairs, as the cluster lists them."""
+        """(mount path, resource[, offset]) of each CSV volume, as the
+        cluster lists them."""
         conn = self.cluster._conn_cluster
-        csvs = [_csv(path, 'c0ffee0%d-0000-4000-8000-00000000000%d' % (i, i))
-                for i, (path, _resource) in enumerate(volumes)]
+        csvs = [_csv(path, 'c0ffee0%d-0000-4000-8000-00000000000%d' % (i, i),
+                     *offset)
+                for i, (path, _resource, *offset) in enumerate(volumes)]
         conn.MSCluster_ClusterSharedVolume.return_value = csvs
         conn.MSCluster_ClusterSharedVolumeToResource.return_value = [
             _link(csv, resource)
-            for csv, (_path, resource) in zip(csvs, volumes)]
+            for csv, (_path, resource, *_offset) in zip(csvs, volumes)]
 
     def test_reads_nodes_and_csvs(self):
         self._csvs(('C:\\ClusterStorage\\Volume1',
@@ -108,6 +112,30 @@ class TestOsWinSource(testtools.TestCase):
         [old], [new] = model.desired_state([before])[0].providers, (
             model.desired_state([after])[0].providers)
         self.assertEqual(old.uuid, new.uuid)
+
+    def test_each_csv_volume_of_one_disk_resource_has_its_own_id(self):
+        # Two partitions of one cluster disk, each a CSV of its own: the
+        # first by offset keeps the resource's Id (as a disk of one
+        # volume, so its provider stays if a partition is added), the
+        # other gets its offset too. Listed in any order.
+        disk = _resource('Cluster Disk 1', RESOURCE_1)
+        second = 200 * GiB + MiB
+        self._csvs(('C:\\ClusterStorage\\Volume2', disk, second),
+                   ('C:\\ClusterStorage\\Volume1', disk, MiB),
+                   ('C:\\ClusterStorage\\Volume3',
+                    _resource('Cluster Disk 2', RESOURCE_2)))
+        self.sizes = {'C:\\ClusterStorage\\Volume1': 200 * GiB,
+                      'C:\\ClusterStorage\\Volume2': 300 * GiB,
+                      'C:\\ClusterStorage\\Volume3': 100 * GiB}
+
+        [cluster] = oswin.load()
+
+        sources.validate_clusters([cluster])
+        self.assertEqual(
+            [('Volume1', RESOURCE_1, 200),
+             ('Volume2', '%s:%d' % (RESOURCE_1, second), 300),
+             ('Volume3', RESOURCE_2, 100)],
+            [(v.name, v.id, v.total_gb) for v in cluster.shared_volumes])
 
     def test_offline_csv_does_not_block_the_others(self):
         self._csvs(('C:\\ClusterStorage\\Volume1',

@@ -2,6 +2,7 @@
 
 import os
 from unittest import mock
+import uuid
 
 import fixtures
 from oslo_config import fixture as config_fixture
@@ -96,9 +97,13 @@ class WMICluster(object):
         self.volumes = []
         self.links = []
 
-    def add_csv(self, mount_path, resource_id, online=True):
-        csv = WMIObject(Name=mount_path,
-                        VolumeName='\\\\?\\Volume{%s}\\' % resource_id)
+    def add_csv(self, mount_path, resource_id, online=True,
+                offset=1024 ** 2):
+        """A CSV volume of the disk resource ``resource_id`` (one resource
+        may have several, at different offsets on its disk)."""
+        csv = WMIObject(Name=mount_path, VolumeOffset=str(offset),
+                        VolumeName='\\\\?\\Volume{%s}\\' % uuid.uuid5(
+                            uuid.NAMESPACE_URL, mount_path))
         resource = WMIObject(Id=resource_id, Name='Cluster Disk',
                              State=2 if online else 3)
         self.volumes.append(csv)

@@ -21,6 +21,8 @@ from os_win import exceptions as os_win_exc
 from oslo_config import fixture as config_fixture
 from oslo_utils import units
 from placement_sync import model as csv_model
+from placement_sync import sources as csv_sources
+from placement_sync.sources import oswin as oswin_source
 from tests.unit.driver import fixtures as driver_fixtures
 
 NODE = 'node1'
@@ -847,6 +849,29 @@ class DisksOnTheirCSVOsWinTestCase(OsWinVMOpsBase):
                                 'Instances', instance.name)
         self.pathutils.check_create_dir.assert_any_call(expected)
         self.assertEqual(expected, self.vmutils.create_vm.call_args[0][3])
+
+    def test_each_csv_volume_of_one_disk_resource_has_its_own_provider(self):
+        # Two partitions of one cluster disk: the driver derives the
+        # provider of each as placement_sync publishes it.
+        resource_id = '6a2b9f0e-5c1d-4e8f-a0b7-3c9d2e1f4a56'
+        for name, offset in (('Volume1', units.Mi), ('Data2', 100 * units.Gi)):
+            self.oswin.wmi.add_csv('C:\\ClusterStorage\\' + name,
+                                   resource_id, offset=offset)
+        self.clusterutils.get_cluster_node_names.return_value = [NODE]
+        self.oswin.utils['diskutils'].get_disk_capacity.return_value = (
+            200 * units.Gi, 100 * units.Gi)
+        clusters = oswin_source.load()
+        csv_sources.validate_clusters(clusters)
+        [cluster] = clusters
+        for number, volume in enumerate(cluster.shared_volumes, 1):
+            instance = _instance(id=number)
+            self._spawn_on(instance, {
+                csv_model.provider_uuid(cluster.name, volume.id): {
+                    'resources': {'DISK_GB': 10}}})
+            self.assertEqual(
+                os.path.join('C:\\ClusterStorage\\' + volume.name,
+                             'OpenStack', 'Instances', instance.name),
+                self.vmutils.create_vm.call_args[0][3])
 
     def _spawn_on(self, instance, allocations):
         self.vmops.spawn(mock.sentinel.context, instance, _image_meta(),
