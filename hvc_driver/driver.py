@@ -30,6 +30,7 @@ from hvc_driver import migrationops
 from hvc_driver import snapshotops
 from hvc_driver import vmops
 from hvc_driver import volumeops
+from hvc_oswin_api import paths
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
@@ -73,7 +74,8 @@ class HyperVClusterDriver(driver.ComputeDriver):
     def init_host(self, host):
         """Play nova's ``host`` on this node of the cluster; refuse to
         start if the node is not an active member of one (or, with
-        ``standalone_host``, if it is a node of a cluster).
+        ``standalone_host``, if it is a node of a cluster), or if its
+        ``instances_path`` is on no CSV of its cluster.
 
         The node is what the cluster calls this machine (its computer
         name), whatever nova's host is called (an FQDN, say): it is
@@ -83,6 +85,7 @@ class HyperVClusterDriver(driver.ComputeDriver):
         try:
             node = self._hyperv.bind(host)
             self._check_role(host, node)
+            self._check_instances_path(host)
         except (hyperv.OsWinNeedsEventlet,) + hvc_exc.OSWIN_ERRORS as e:
             raise exception.NovaException(
                 'nova-compute on %s cannot use the Hyper-V %s (%s backend): '
@@ -132,6 +135,25 @@ class HyperVClusterDriver(driver.ComputeDriver):
                 '(%s backend): node %s is not an active member of the '
                 'cluster (nodes: %s)' % (host, self._hyperv.backend, node,
                                          ', '.join(members)))
+
+    def _check_instances_path(self, host):
+        """A cluster node's instances_path must be on a CSV of its cluster:
+        it holds the cluster's one image cache and the lock files that
+        keep nodes from working on one VM or image at once, which must be
+        the same files on every node. A standalone host's is its own."""
+        if self._hyperv.standalone:
+            return
+        csv_paths = [v.path for v in
+                     self._hyperv.clusterutils.list_shared_volumes()]
+        if not any(paths.is_within(CONF.instances_path, csv_path)
+                   for csv_path in csv_paths):
+            raise exception.InvalidConfiguration(
+                'nova-compute on %s: [DEFAULT] instances_path %s is on no '
+                'Cluster Shared Volume of the failover cluster (CSVs: %s): '
+                'the image cache and the locks there would be this '
+                'node\'s alone; set it to a folder on a CSV (as '
+                'C:\\ClusterStorage\\Volume1\\OpenStack\\Instances)'
+                % (host, CONF.instances_path, ', '.join(csv_paths) or 'none'))
 
     def process_instances_at_startup(self, context, instances):
         # Nova destroyed what was evacuated from here: now the VMs the

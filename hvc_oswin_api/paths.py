@@ -9,6 +9,7 @@ the current and parent folders. One such name is one path component: a
 path joined from it stays in its folder.
 """
 
+import ntpath
 import re
 
 _FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
@@ -42,3 +43,13 @@ def relative_folder_parts(path):
         if problem:
             raise ValueError('%r: its part %r %s' % (path, part, problem))
     return parts
+
+
+def is_within(path, folder):
+    """Whether ``path`` is ``folder`` or a path under it, compared as
+    Windows compares paths (the same Microsoft document: names are
+    case-insensitive, ``/`` separates as ``\\`` does, ``.`` and ``..``
+    are resolved): ``ntpath.normcase`` of ``ntpath.normpath``."""
+    path, folder = (ntpath.normcase(ntpath.normpath(p))
+                    for p in (path, folder))
+    return path == folder or path.startswith(folder.rstrip('\\') + '\\')

@@ -30,6 +30,7 @@ from hvc_driver import imagecache
 from hvc_driver import layout
 from hvc_localcloud import placement_server
 from hvc_oswin_api import constants as os_win_const
+from hvc_oswin_api import paths
 from hvc_sim import oswin as sim_oswin
 from placement_sync import flavors
 from placement_sync import host_aggregates
@@ -120,6 +121,25 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
                         for node in self.nodes}
         self.csv_rps = self._publish_csvs()
         self.csv_rp = self.csv_rps[self.volumes[0][0]]
+
+    def start_service(self, name, host=None, **kwargs):
+        """Start ``name``; a cluster node's nova-compute with an
+        instances_path on its own cluster's CSV, as its nova.conf has it
+        (it refuses to start otherwise). In one process every host shares
+        the option: the others' value is back once the node started."""
+        node = self.sim.node(host) if name == 'compute' and host else None
+        shared = nova.conf.CONF.instances_path
+        if node is None or node.cluster is None or any(
+                paths.is_within(shared, volume.path) for volume in
+                self.sim.shared_volumes(cluster=node.cluster)):
+            return super().start_service(name, host=host, **kwargs)
+        own = self.sim.shared_volumes(cluster=node.cluster)[0]
+        self.flags(instances_path=os.path.join(own.path, 'OpenStack',
+                                               'Instances'))
+        try:
+            return super().start_service(name, host=host, **kwargs)
+        finally:
+            self.flags(instances_path=shared)
 
     def _compute_proxy(self):
         return hvc_fixtures.nova_compute_proxy(self.api_fixture)

@@ -125,6 +125,23 @@ class TestInitHost(testtools.TestCase):
         self.assertIn('standalone_host is set, but node1 is a node of a '
                       'failover cluster', str(err))
 
+    def test_an_instances_path_on_no_csv_stops_a_node_not_a_host(self):
+        # Off the CSVs, the image cache and the locks would be per node.
+        elsewhere = self.useFixture(driver_fixtures.fixtures.TempDir()).path
+        self.conf.config(instances_path=elsewhere)
+        err = self.assertRaises(exception.InvalidConfiguration,
+                                self.driver.init_host, 'node1')
+        self.assertIn('nova-compute on node1: [DEFAULT] instances_path %s '
+                      'is on no Cluster Shared Volume of the failover '
+                      'cluster (CSVs: %s)' % (elsewhere, os.path.dirname(
+                          os.path.dirname(self.cluster.instances_path))),
+                      str(err))
+        # A standalone host keeps its own.
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'nova.virt.node.get_local_node_uuid', return_value='u-solo'))
+        self.cluster.state.add_host('solo')
+        driver.HyperVClusterDriver(None).init_host('solo')
+
     def test_nova_host_need_not_be_the_cluster_node_name(self):
         # An FQDN host playing the node the cluster calls NODE2: the
         # simulated node, found as Windows finds its own name, whatever
@@ -158,12 +175,34 @@ class TestInitHostOsWin(testtools.TestCase):
         self.clusterutils = self.oswin.utils['clusterutils']
         self.clusterutils.get_cluster_node_names.return_value = [
             'HV-NODE1', 'HV-NODE2']
+        self.oswin.wmi.add_csv('C:\\ClusterStorage\\Volume1',
+                               '6a2b9f0e-5c1d-4e8f-a0b7-3c9d2e1f4a56')
+        self.conf = self.useFixture(
+            config_fixture.Config(driver_fixtures.CONF))
+        self.conf.config(
+            instances_path='C:\\ClusterStorage\\Volume1\\OpenStack\\Instances')
         self.driver = driver.HyperVClusterDriver(None)
 
     def test_a_member_node_starts(self):
         self.clusterutils.get_node_name.return_value = 'HV-NODE2'
         self.driver.init_host('hv-node2')
         self.oswin.utils['pathutils'].check_create_dir.assert_called_once()
+
+    def test_instances_path_is_on_a_csv_by_windows_rules(self):
+        # Any case, either slash: the same folder to Windows.
+        self.clusterutils.get_node_name.return_value = 'HV-NODE2'
+        for path in ('c:/clusterstorage/VOLUME1/OpenStack/Instances',
+                     'C:\\ClusterStorage\\Volume1'):
+            self.conf.config(instances_path=path)
+            self.driver.init_host('hv-node2')
+        for path in ('C:\\ClusterStorage\\Volume10\\Instances',
+                     'C:\\ClusterStorage\\Volume1\\..\\Instances',
+                     'C:\\OpenStack\\Instances'):
+            self.conf.config(instances_path=path)
+            err = self.assertRaises(exception.InvalidConfiguration,
+                                    self.driver.init_host, 'hv-node2')
+            self.assertIn('[DEFAULT] instances_path %s is on no Cluster '
+                          'Shared Volume' % path, str(err))
 
     def _standalone(self, probe):
         """A host configured standalone, whose probe for a cluster

@@ -219,6 +219,15 @@ class TestVMOpsSerialConsole(OsWinTestCase):
 
 class TestInitHostStartsLogs(OsWinTestCase):
 
+    def setUp(self):
+        super().setUp()
+        # The CSV of instances_path, where the VMs' directories are.
+        self.oswin.wmi.add_csv('C:\\ClusterStorage\\v1',
+                               '6a2b9f0e-5c1d-4e8f-a0b7-3c9d2e1f4a56')
+        self.oswin.utils['pathutils'].exists.side_effect = (
+            lambda path: path.startswith(
+                driver_fixtures.CONF.instances_path))
+
     def test_running_nova_vms_get_a_reader(self):
         clusterutils = self.oswin.utils['clusterutils']
         clusterutils.get_node_name.return_value = 'node1'
