@@ -98,5 +98,4 @@ class VIFOps(object):
                           (e.stderr or str(e)).strip())) from e
 
     def _ovs_vsctl(self, args):
-        return self._hyperv.ovs_vsctl(
-            ['--timeout=%d' % OVS_VSCTL_TIMEOUT] + args)
+        return self._hyperv.ovs_vsctl(args, OVS_VSCTL_TIMEOUT)

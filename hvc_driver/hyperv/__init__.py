@@ -22,12 +22,12 @@ import os
 import platform
 import time
 
-from oslo_concurrency import processutils
 from oslo_log import log as logging
 
 from nova import utils as nova_utils
 
 from hvc_driver import conf as hvc_conf
+from hvc_driver.hyperv import command
 from hvc_oswin_api import cluster_wmi
 from hvc_oswin_api import constants as oswin_const
 from hvc_oswin_api import exceptions as oswin_exc
@@ -53,6 +53,10 @@ UTILS = tuple(OSWIN_CLASSES)
 # How long a standalone host's start looks for a failover cluster it must
 # not be a node of.
 CLUSTER_PROBE_TIMEOUT_SECONDS = 30
+# How long ovs-vsctl may outlive its own --timeout before it is killed.
+OVS_VSCTL_KILL_GRACE_SECONDS = 10
+# How often a move of an offline group is looked at until it ends.
+GROUP_MOVE_POLL_INTERVAL = 0.1
 
 
 class HyperVNotReady(Exception):
@@ -471,6 +475,54 @@ class HyperV(object):
                 host=host))
         return vmutils.vm_exists(vm_name)
 
+    def move_vm_here(self, vm_name, timeout=None):
+        """Move the VM's group to this node through the cluster: live if it
+        runs, offline if not."""
+        group = self.clusterutils.get_cluster_group_state_info(vm_name)
+        if group['state'] == oswin_const.CLUSTER_GROUP_ONLINE:
+            self.clusterutils.live_migrate_vm(vm_name, self.node, timeout)
+        else:
+            self.move_offline_vm(vm_name, self.node, timeout)
+
+    def move_offline_vm(self, vm_name, node, timeout=None):
+        """Move the group of a VM that is off to ``node`` of this cluster,
+        and return once the cluster says ``node`` owns it.
+
+        ``MoveClusterGroupEx`` is asynchronous: it returns
+        ERROR_IO_PENDING while the move is in progress (Microsoft Learn,
+        "MoveClusterGroupEx function"). os-win's ``_migrate_vm`` waits for
+        the group to reach the state expected after the move, which an
+        offline group has at once, then reads the owner, which can still
+        be the source: ClusterGroupMigrationFailed while the group is on
+        its way. So a failure is believed only once the cluster is moving
+        the group no more (a queued migration or a Pending group is still
+        moving); until then the owner is polled, for ``timeout`` seconds
+        at most (ClusterGroupMigrationTimeOut).
+        """
+        clusterutils = self.clusterutils
+        try:
+            clusterutils.move_offline_vm(vm_name, node, timeout)
+            return
+        except oswin_exc.ClusterGroupMigrationTimeOut:
+            raise
+        except oswin_exc.ClusterGroupMigrationFailed as e:
+            reported = e
+        started = time.monotonic()
+        while True:
+            # Owner and progress read at once: a move that ends between
+            # two reads would look failed.
+            group = clusterutils.get_cluster_group_state_info(vm_name)
+            if group['owner_node'].lower() == node.lower():
+                return
+            if not (group['migration_queued'] or group['state'] ==
+                    oswin_const.CLUSTER_GROUP_PENDING):
+                raise reported
+            elapsed = time.monotonic() - started
+            if timeout and elapsed > timeout:
+                raise oswin_exc.ClusterGroupMigrationTimeOut(
+                    group_name=vm_name, time_elapsed=elapsed)
+            time.sleep(GROUP_MOVE_POLL_INTERVAL)
+
     def remote_path(self, node, path):
         """``path`` of node ``node`` as this node reaches it: the node's
         administrative share on Windows (``\\\\NODE\\C$\\...``);
@@ -481,20 +533,24 @@ class HyperV(object):
         drive, rest = ntpath.splitdrive(path)
         return '\\\\%s\\%s$%s' % (node, drive.rstrip(':'), rest)
 
-    def ovs_vsctl(self, args):
-        """Run ``ovs-vsctl`` with ``args`` on this node; its output.
+    def ovs_vsctl(self, args, timeout):
+        """Run ``ovs-vsctl --timeout=TIMEOUT ARGS`` on this node; its
+        output.
 
-        Open vSwitch for Windows on a real node; the simulated node's
-        Open vSwitch (its ports in the state file) otherwise. Failures
-        raise oslo.concurrency's ProcessExecutionError.
+        Open vSwitch for Windows' ovs-vsctl on a real node (through
+        subprocess: processutils runs nothing on Windows), killed if it
+        outlives its own timeout; the simulated node's Open vSwitch (its
+        ports in the state file) otherwise. Failures raise
+        oslo.concurrency's ProcessExecutionError.
         """
         self._require_host('ovs-vsctl')
+        args = ['--timeout=%d' % timeout] + list(args)
         if self.simulated:
             from hvc_sim import ovs as sim_ovs
             return sim_ovs.ovs_vsctl(self._simulated_state(),
                                      self._simulated_node(), args)
-        out, _err = processutils.execute('ovs-vsctl', *args)
-        return out
+        return command.execute(['ovs-vsctl'] + args,
+                               timeout + OVS_VSCTL_KILL_GRACE_SECONDS)
 
     @property
     def vmutils(self):

@@ -3,7 +3,10 @@
 import contextlib
 import io
 import json
+import os
 from unittest import mock
+
+import fixtures
 
 from os_win import exceptions as os_win_exc
 from oslo_concurrency import processutils
@@ -24,9 +27,13 @@ from hvc_sim import cmd as sim_cmd
 from hvc_sim import oswin as sim_oswin
 from hvc_sim import ovs as sim_ovs
 from tests.unit.driver import fixtures as driver_fixtures
+from tests.unit.driver import test_command
 from tests.unit.driver import test_vmops
 
 PORT = test_vmops.PORT_ID
+# ovs-vsctl's own --timeout, and the seam's grace before it kills it.
+OVS_VSCTL_KILLED_AFTER = (vifops.OVS_VSCTL_TIMEOUT +
+                          hyperv.OVS_VSCTL_KILL_GRACE_SECONDS)
 MAC = 'fa:16:3e:00:00:01'
 VSWITCH = 'ovs-switch'
 
@@ -55,8 +62,8 @@ class TestVIFOpsOsWin(driver_fixtures.OsWinTestCase):
         self.conf.config(vswitch_name=VSWITCH, group='hyperv_cluster')
         self.networkutils = self.oswin.utils['networkutils']
         self.execute = self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'oslo_concurrency.processutils.execute',
-            return_value=('', ''))).mock
+            'hvc_driver.hyperv.command.execute', autospec=True,
+            return_value='')).mock
         self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
         self.hyperv.bind('node1')
         self.vifops = vifops.VIFOps(self.hyperv)
@@ -70,22 +77,24 @@ class TestVIFOpsOsWin(driver_fixtures.OsWinTestCase):
         self.vifops.plug(self.instance, _ovs_vif())
         self.assertEqual(
             [mock.call.connect(VSWITCH, PORT),
-             mock.call.execute('ovs-vsctl',
-                               *_add_port_args(self.instance))],
+             mock.call.execute(['ovs-vsctl'] + _add_port_args(self.instance),
+                               OVS_VSCTL_KILLED_AFTER)],
             calls.mock_calls)
 
     def test_the_bridge_and_iface_id_come_from_the_vif(self):
         self.vifops.plug(self.instance, _ovs_vif(
             bridge='br-other', ovs_interfaceid='iface-1'))
         self.execute.assert_called_once_with(
-            'ovs-vsctl', *_add_port_args(self.instance, 'br-other',
-                                         'iface-1'))
+            ['ovs-vsctl'] + _add_port_args(self.instance, 'br-other',
+                                           'iface-1'),
+            OVS_VSCTL_KILLED_AFTER)
 
     def test_a_vif_without_bridge_uses_novas_ovs_bridge(self):
         self.conf.config(ovs_bridge='br-nova', group='neutron')
         self.vifops.plug(self.instance, _ovs_vif(bridge=None))
         self.execute.assert_called_once_with(
-            'ovs-vsctl', *_add_port_args(self.instance, 'br-nova'))
+            ['ovs-vsctl'] + _add_port_args(self.instance, 'br-nova'),
+            OVS_VSCTL_KILLED_AFTER)
 
     def test_hyperv_ports_need_nothing_more(self):
         vif = network_model.VIF(id=PORT, address=MAC,
@@ -114,8 +123,8 @@ class TestVIFOpsOsWin(driver_fixtures.OsWinTestCase):
     def test_unplug_removes_the_ovs_port(self):
         self.vifops.unplug(self.instance, _ovs_vif())
         self.execute.assert_called_once_with(
-            'ovs-vsctl', '--timeout=120', '--', '--if-exists', 'del-port',
-            'br-int', PORT)
+            ['ovs-vsctl', '--timeout=120', '--', '--if-exists', 'del-port',
+             'br-int', PORT], OVS_VSCTL_KILLED_AFTER)
         self.execute.side_effect = processutils.ProcessExecutionError(
             stderr='ovs-vsctl: database connection failed\n', exit_code=1)
         err = self.assertRaises(exception.VirtualInterfaceUnplugException,
@@ -133,13 +142,41 @@ class TestVIFOpsOsWin(driver_fixtures.OsWinTestCase):
             network_model.VIF(id=PORT, type='vhostuser'))
         self.assertIn('only ports of type hyperv, ovs', str(err))
 
+
+class TestOvsVsctlOnWindows(driver_fixtures.OsWinTestCase):
+    """A real node's ovs-vsctl, started as Windows starts processes (no
+    preexec_fn), here a stand-in on PATH that prints its arguments."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf.config(vswitch_name=VSWITCH, group='hyperv_cluster')
+        self.bin_dir = self.useFixture(fixtures.TempDir()).path
+        self.useFixture(fixtures.EnvironmentVariable('PATH', self.bin_dir))
+        self.popen = self.useFixture(test_command.WindowsPopen()).mock
+        self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
+        self.hyperv.bind('node1')
+
+    def _install_ovs_vsctl(self):
+        path = os.path.join(self.bin_dir, 'ovs-vsctl')
+        with open(path, 'w') as f:
+            f.write('#!/bin/sh\necho "$@"\n')
+        os.chmod(path, 0o755)
+
     def test_the_seam_runs_ovs_vsctl(self):
-        self.execute.return_value = ('out\n', '')
-        self.assertEqual('out\n', self.hyperv.ovs_vsctl(['show']))
-        self.execute.assert_called_once_with('ovs-vsctl', 'show')
+        self._install_ovs_vsctl()
+        self.assertEqual('--timeout=120 show\n',
+                         self.hyperv.ovs_vsctl(['show'], 120))
+        self.assertEqual(['ovs-vsctl', '--timeout=120', 'show'],
+                         self.popen.call_args.args[0])
         self.assertRaises(hyperv.HyperVNotReady,
                           hyperv.HyperV(driver_fixtures.CONF).ovs_vsctl,
-                          ['show'])
+                          ['show'], 120)
+
+    def test_a_plug_without_ovs_vsctl_says_so(self):
+        err = self.assertRaises(exception.VirtualInterfacePlugException,
+                                vifops.VIFOps(self.hyperv).plug,
+                                test_vmops._instance(), _ovs_vif())
+        self.assertIn('cannot run ovs-vsctl', str(err))
 
 
 class TestVMOpsOvsOsWin(test_vmops.OsWinVMOpsBase):
@@ -149,8 +186,8 @@ class TestVMOpsOvsOsWin(test_vmops.OsWinVMOpsBase):
         super().setUp()
         self.conf.config(vswitch_name=VSWITCH, group='hyperv_cluster')
         self.execute = self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'oslo_concurrency.processutils.execute',
-            return_value=('', ''))).mock
+            'hvc_driver.hyperv.command.execute', autospec=True,
+            return_value='')).mock
 
     def test_spawn_plugs_while_waiting_for_neutron(self):
         instance = test_vmops._instance()
@@ -181,7 +218,7 @@ class TestVMOpsOvsOsWin(test_vmops.OsWinVMOpsBase):
         instance = test_vmops._instance()
         self.execute.side_effect = [
             processutils.ProcessExecutionError(stderr='boom', exit_code=1),
-            ('', '')]
+            '']
         self.vmutils.vm_exists.side_effect = [False, True]
         self.assertRaises(exception.VirtualInterfacePlugException,
                           self.vmops.spawn, None, instance,
@@ -189,8 +226,8 @@ class TestVMOpsOvsOsWin(test_vmops.OsWinVMOpsBase):
         self.vmutils.destroy_vm.assert_called_once_with(instance.name)
         # The cleanup removed the OVS port too.
         self.assertEqual(
-            mock.call('ovs-vsctl', '--timeout=120', '--', '--if-exists',
-                      'del-port', 'br-int', PORT),
+            mock.call(['ovs-vsctl', '--timeout=120', '--', '--if-exists',
+                       'del-port', 'br-int', PORT], OVS_VSCTL_KILLED_AFTER),
             self.execute.call_args)
 
     def test_destroy_unplugs_once_the_vm_is_gone(self):
