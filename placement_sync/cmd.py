@@ -8,6 +8,7 @@ or configuration.
 """
 
 import logging as py_logging
+import os
 import random
 import signal
 import sys
@@ -29,6 +30,8 @@ from placement_sync import report as report_mod
 from placement_sync import sources
 
 LOG = logging.getLogger(__name__)
+# How often periodic mode looks for its stop file.
+STOP_FILE_POLL_SECONDS = 0.5
 
 cli_opts = [
     cfg.StrOpt('action', positional=True, required=False, default='sync',
@@ -60,6 +63,11 @@ cli_opts = [
     cfg.IntOpt('interval', min=1,
                help='Seconds between runs in periodic mode (overrides '
                     '[placement_sync] interval).'),
+    cfg.StrOpt('stop-file', metavar='PATH',
+               help='Periodic mode: stop, as on SIGTERM, once this file '
+                    'exists, and remove it (a leftover is removed at '
+                    'start). How a scheduled task on Windows is stopped '
+                    'cleanly: Windows sends a program no SIGTERM.'),
 ]
 
 
@@ -193,6 +201,46 @@ def _until_stopped(func, stop):
     return outcome['value']
 
 
+def stop_on_signals(stop):
+    """Set ``stop`` on SIGTERM, SIGINT (Ctrl+C) and, on Windows, SIGBREAK
+    (Ctrl+Break, which a console program can send to a process group it
+    started: Python documents signal.SIGBREAK on Windows only)."""
+    for name in ('SIGTERM', 'SIGINT', 'SIGBREAK'):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda *a: stop.set())
+
+
+def stop_on_file(path, stop):
+    """Set ``stop`` once the file ``path`` exists, and remove it.
+
+    Windows has no SIGTERM to send to another process: os.kill and
+    ``taskkill /F`` end it with TerminateProcess, and Ctrl+C or Ctrl+Break
+    reach only a process of the sender's console (Python's os.kill
+    documentation), which a scheduled task has not. Creating this file is
+    how an operator stops it cleanly. A leftover from a stop that found no
+    process is removed first; ConfigError if it cannot be."""
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise exception.ConfigError(
+            '--stop-file %s exists and cannot be removed, so it would stop '
+            'the sync at once: %s' % (path, e))
+
+    def watch():
+        while not stop.wait(STOP_FILE_POLL_SECONDS):
+            if os.path.exists(path):
+                LOG.info('stop file %s found: stopping', path)
+                try:
+                    os.remove(path)
+                except OSError as e:
+                    LOG.error('cannot remove the stop file %s (the next '
+                              'start will refuse to run): %s', path, e)
+                stop.set()
+    threading.Thread(target=watch, name='stop-file', daemon=True).start()
+
+
 def _usage_problem(conf):
     """What is wrong with the command line beyond what oslo.config checks."""
     if conf.action == 'flavors':
@@ -266,8 +314,9 @@ def main(argv=None):
         if conf.once or conf.dry_run:
             return run_once(conf, reconciler)
         stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *a: stop.set())
-        signal.signal(signal.SIGINT, lambda *a: stop.set())
+        stop_on_signals(stop)
+        if conf.stop_file:
+            stop_on_file(conf.stop_file, stop)
         return run_periodic(conf, reconciler, stop)
     except exception.ConfigError as e:
         print('hvc-placement-sync: configuration error: %s' % e,

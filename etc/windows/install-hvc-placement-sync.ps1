@@ -7,6 +7,11 @@
 #   .\install-hvc-placement-sync.ps1 -Exe C:\hvc\venv\Scripts\hvc-placement-sync.exe `
 #       -ConfigFile C:\ProgramData\hvc\placement-sync.conf
 #
+# Stop it cleanly by creating its stop file (Windows sends it no SIGTERM;
+# Stop-ScheduledTask ends the process at once, which loses nothing):
+#
+#   New-Item -ItemType File C:\ProgramData\hvc\hvc-placement-sync.stop
+#
 # Every node may run it: several copies converge without talking to each
 # other (generations, deterministic provider uuids). -User: an account that
 # may read the cluster's WMI and the CSVs (a gMSA ending in '$', or
@@ -16,6 +21,7 @@ param(
     [Parameter(Mandatory = $true)][string]$Exe,
     [Parameter(Mandatory = $true)][string]$ConfigFile,
     [string]$LogFile = 'C:\ProgramData\hvc\log\hvc-placement-sync.log',
+    [string]$StopFile = 'C:\ProgramData\hvc\hvc-placement-sync.stop',
     [string]$User = 'NT AUTHORITY\SYSTEM',
     [string]$TaskName = 'hvc-placement-sync'
 )
@@ -23,7 +29,7 @@ $ErrorActionPreference = 'Stop'
 New-Item -ItemType Directory -Force -Path (Split-Path $LogFile) | Out-Null
 
 $action = New-ScheduledTaskAction -Execute $Exe `
-    -Argument ('--config-file "{0}" --log-file "{1}"' -f $ConfigFile, $LogFile)
+    -Argument ('--config-file "{0}" --log-file "{1}" --stop-file "{2}"' -f $ConfigFile, $LogFile, $StopFile)
 $trigger = New-ScheduledTaskTrigger -AtStartup
 # No time limit; restart every minute, up to 999 times, after a failure
 # (exit 1: placement or nova unreachable at start, say). Exit 2 is a

@@ -3,11 +3,41 @@
 The compute driver puts each instance's folder, named like its VM, in
 ``<CSV mount path>\\<csv_instances_folder>`` on the CSV that holds its
 DISK_GB (hvc_driver.layout); this measures each such folder.
+
+On Windows a file is measured by what the volume allocates to it,
+``GetCompressedFileSizeW`` (Microsoft Learn, "GetCompressedFileSizeW
+function (fileapi.h)"): the bytes on disk of a compressed or sparse file,
+the file's size for any other. A file that Data Deduplication optimized
+keeps its data in the volume's chunk store, shared by every file that
+holds the same chunks (Microsoft Learn, "Understanding Data
+Deduplication"): its own allocation is what it takes alone, and the chunk
+store is counted once, as used space outside the instances' folders,
+rather than once in every folder that shares it. Elsewhere (the
+simulated world and inventory files measure otherwise) a file is its
+length.
 """
 
+import ctypes
+from ctypes import wintypes
 import os
 
 from hvc_oswin_api import paths
+
+if os.name == 'nt':
+    _kernel32 = ctypes.WinDLL('kernel32', use_last_error=True)
+    _get_compressed_file_size = _kernel32.GetCompressedFileSizeW
+    _get_compressed_file_size.argtypes = (wintypes.LPCWSTR,
+                                          ctypes.POINTER(wintypes.DWORD))
+    _get_compressed_file_size.restype = wintypes.DWORD
+    _get_last_error = ctypes.get_last_error
+    _format_error = ctypes.FormatError
+else:
+    _get_compressed_file_size = _get_last_error = _format_error = None
+
+# GetCompressedFileSizeW's low DWORD on failure, which is also the low
+# DWORD of a valid size: the last error tells them apart.
+_INVALID_FILE_SIZE = 0xFFFFFFFF
+_NO_ERROR = 0
 
 # The compute driver's default [hyperv_cluster] csv_instances_folder.
 DEFAULT_INSTANCES_FOLDER = 'OpenStack\\Instances'
@@ -21,7 +51,19 @@ def instances_dir(csv_path, instances_folder):
 
 
 def file_bytes(path):
-    return os.path.getsize(path)
+    """What the file at ``path`` takes on its volume: on Windows its
+    allocated size, elsewhere its length. OSError if it cannot be read
+    (FileNotFoundError for a file that is gone: on Windows, OSError maps
+    the Windows error code it is given)."""
+    if _get_compressed_file_size is None:
+        return os.path.getsize(path)
+    high = wintypes.DWORD(0)
+    low = _get_compressed_file_size(path, ctypes.pointer(high))
+    if low == _INVALID_FILE_SIZE:
+        error = _get_last_error()
+        if error != _NO_ERROR:
+            raise OSError(None, _format_error(error), path, error)
+    return high.value << 32 | low
 
 
 def folder_bytes(path, size_of=file_bytes):

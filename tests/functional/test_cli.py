@@ -265,8 +265,9 @@ class TestPeriodic(hvc_fixtures.PlacementTestCase):
             self.assertEqual(0, proc.wait(15))
         self.assertIn('stopped', _read(log))
 
-    def test_sigterm_during_a_hung_request_stops_at_once(self):
-        # An endpoint that takes the request and never answers.
+    def _hung(self, *args):
+        """Periodic mode with ``args``, its request to placement in flight
+        and never answered: (its process, its log file)."""
         hung = socket.create_server(('127.0.0.1', 0))
         self.addCleanup(hung.close)
         hung.settimeout(60)
@@ -281,16 +282,33 @@ class TestPeriodic(hvc_fixtures.PlacementTestCase):
             [os.path.join(BIN, 'hvc-placement-sync'), '--config-file',
              self.conf_file('http://127.0.0.1:%d' % hung.getsockname()[1],
                             inventory_file=inventory),
-             '--interval', '1', '--log-file', log],
+             '--interval', '1', '--log-file', log] + list(args),
             stderr=subprocess.DEVNULL)  # the log file has it all
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         conn, _addr = hung.accept()
         self.addCleanup(conn.close)
         self.assertTrue(conn.recv(1))  # the request is in flight
+        return proc, log
+
+    def test_sigterm_during_a_hung_request_stops_at_once(self):
+        proc, log = self._hung()
         start = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(0, proc.wait(15))
         self.assertLess(time.monotonic() - start, 5)
+        self.assertIn('stopped', _read(log))
+
+    def test_its_stop_file_stops_it_as_sigterm_does(self):
+        # How a scheduled task on Windows is stopped cleanly.
+        stop_file = os.path.join(
+            self.useFixture(hvc_fixtures.fixtures.TempDir()).path, 'stop')
+        proc, log = self._hung('--stop-file', stop_file)
+        start = time.monotonic()
+        open(stop_file, 'w').close()
+        self.assertEqual(0, proc.wait(15))
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertFalse(os.path.exists(stop_file))
+        self.assertIn('stop file %s found: stopping' % stop_file, _read(log))
         self.assertIn('stopped', _read(log))
 
     def client_for(self, endpoint):

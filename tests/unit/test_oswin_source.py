@@ -15,6 +15,7 @@ import testtools
 from placement_sync import exception
 from placement_sync import model
 from placement_sync import sources
+from placement_sync.sources import measure
 from placement_sync.sources import oswin
 
 MiB, GiB = 1024 ** 2, 1024 ** 3
@@ -193,3 +194,45 @@ class TestOsWinSource(testtools.TestCase):
         err = self.assertRaises(exception.InvalidInventory, oswin.load)
         self.assertIn('cannot read the local failover cluster', str(err))
         self.assertIn('Not enough cluster nodes', str(err))
+
+
+class TestAllocatedSize(testtools.TestCase):
+    """On Windows a file counts what its volume allocates to it:
+    kernel32's GetCompressedFileSizeW, stood in for here as ctypes calls
+    it (the size's low DWORD returned, its high DWORD written through the
+    pointer given)."""
+
+    PATH = 'C:\\ClusterStorage\\Volume1\\OpenStack\\Instances\\vm\\root.vhdx'
+
+    def _windows(self, allocated, last_error=0):
+        calls = []
+
+        def get_compressed_file_size(path, high):
+            calls.append(path)
+            high.contents.value = allocated >> 32
+            return allocated & 0xFFFFFFFF
+        for name, value in (
+                ('_get_compressed_file_size', get_compressed_file_size),
+                ('_get_last_error', lambda: last_error),
+                ('_format_error', lambda code: 'The system cannot find the '
+                                               'file specified.')):
+            self.useFixture(fixtures.MockPatch(
+                'placement_sync.sources.measure.' + name, value))
+        return calls
+
+    def test_a_file_counts_its_allocated_bytes(self):
+        # A deduplicated or sparse VHDX: far less than its length.
+        calls = self._windows(5 * GiB + 4096)
+        self.assertEqual(5 * GiB + 4096, measure.file_bytes(self.PATH))
+        self.assertEqual([self.PATH], calls)
+
+    def test_a_low_dword_of_all_ones_is_a_size_when_no_error_is_set(self):
+        self._windows(GiB * 4 + 0xFFFFFFFF)
+        self.assertEqual(GiB * 4 + 0xFFFFFFFF,
+                         measure.file_bytes(self.PATH))
+
+    def test_a_failure_names_the_file(self):
+        self._windows(0xFFFFFFFF, last_error=2)  # ERROR_FILE_NOT_FOUND
+        err = self.assertRaises(OSError, measure.file_bytes, self.PATH)
+        self.assertEqual((self.PATH, 'The system cannot find the file '
+                          'specified.'), (err.filename, err.strerror))

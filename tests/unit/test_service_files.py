@@ -4,6 +4,10 @@ import configparser
 import os
 import re
 import shlex
+import signal
+import threading
+import time
+import types
 
 import fixtures
 from oslo_config import cfg
@@ -51,8 +55,58 @@ class TestServiceFiles(testtools.TestCase):
                                'install-hvc-placement-sync.ps1')) as f:
             script = f.read()
         [arguments] = re.findall(r"-Argument \('([^']*)'", script)
-        argv = shlex.split(arguments.format(self.conf_file, 'sync.log'))
+        argv = shlex.split(arguments.format(self.conf_file, 'sync.log',
+                                            'sync.stop'))
         conf = _parse(argv)
-        self.assertEqual(('sync', False, 'sync.log'),
-                         (conf.action, conf.once, conf.log_file))
+        self.assertEqual(('sync', False, 'sync.log', 'sync.stop'),
+                         (conf.action, conf.once, conf.log_file,
+                          conf.stop_file))
         self.assertIn('New-ScheduledTaskTrigger -AtStartup', script)
+        self.assertIn("$StopFile = 'C:\\ProgramData\\hvc\\"
+                      "hvc-placement-sync.stop'", script)
+
+
+class TestStoppingPeriodicMode(testtools.TestCase):
+    """Windows sends a program no SIGTERM: periodic mode also stops on its
+    stop file, and on Ctrl+Break (SIGBREAK)."""
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(fixtures.FakeLogger())
+        self.stop_file = self.useFixture(fixtures.TempDir()).join('stop')
+        self.useFixture(fixtures.MockPatchObject(
+            cmd, 'STOP_FILE_POLL_SECONDS', 0.05))
+
+    def test_a_stop_file_stops_it_in_the_middle_of_a_sync(self):
+        # A sync that hangs (a request never answered).
+        self.useFixture(fixtures.MockPatchObject(
+            cmd, '_attempt', lambda conf, reconciler: threading.Event().wait(
+                60)))
+        conf = types.SimpleNamespace(interval=1, placement_sync=(
+            types.SimpleNamespace(interval=1, max_backoff=1)))
+        stop = threading.Event()
+        cmd.stop_on_file(self.stop_file, stop)
+        threading.Timer(0.2, open, (self.stop_file, 'w')).start()
+        start = time.monotonic()
+        self.assertEqual(0, cmd.run_periodic(conf, None, stop))
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertFalse(os.path.exists(self.stop_file))
+
+    def test_a_leftover_stop_file_is_removed_at_start(self):
+        open(self.stop_file, 'w').close()
+        stop = threading.Event()
+        self.addCleanup(stop.set)  # ends the watcher
+        cmd.stop_on_file(self.stop_file, stop)
+        self.assertFalse(os.path.exists(self.stop_file))
+        self.assertFalse(stop.wait(0.3))
+
+    def test_ctrl_break_stops_it(self):
+        # signal.SIGBREAK exists on Windows only: SIGUSR1 plays it.
+        self.useFixture(fixtures.MockPatchObject(
+            signal, 'SIGBREAK', signal.SIGUSR1, create=True))
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+            self.addCleanup(signal.signal, number, signal.getsignal(number))
+        stop = threading.Event()
+        cmd.stop_on_signals(stop)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        self.assertTrue(stop.wait(5))
