@@ -75,7 +75,9 @@ NODE_RESOURCES = (orc.VCPU, orc.PCPU, orc.MEMORY_MB)
 DISABLED_REASON = 'AUTO: Hyper-V failover cluster: node %s is %s'
 _DISABLED_PREFIX = DISABLED_REASON.split('%s')[0]
 _NODE_STATES = {os_win_const.CLUSTER_NODE_PAUSED: 'paused (drained)',
-                os_win_const.CLUSTER_NODE_DOWN: 'down'}
+                os_win_const.CLUSTER_NODE_DOWN: 'down',
+                os_win_const.CLUSTER_NODE_ISOLATED: 'isolated',
+                os_win_const.CLUSTER_NODE_QUARANTINED: 'quarantined'}
 
 # The statuses of a migration that nova is carrying out (live, cold), and
 # of a resize awaiting confirmation or being confirmed, whose VM runs at
@@ -613,16 +615,10 @@ class ClusterOps(seam.UsesHyperV):
             self.move_allocation(context, instance)
 
     def _move_here(self, vm_name, owner):
-        group = self._clusterutils.get_cluster_group_state_info(vm_name)
-        timeout = CONF.hyperv_cluster.live_migration_timeout or None
         LOG.info('Moving %s from node %s to this node %s through the '
                  'failover cluster', vm_name, owner, self._hyperv.node)
-        if group['state'] == os_win_const.CLUSTER_GROUP_ONLINE:
-            self._clusterutils.live_migrate_vm(vm_name, self._hyperv.node,
-                                               timeout)
-        else:
-            self._clusterutils.move_offline_vm(vm_name, self._hyperv.node,
-                                               timeout)
+        self._hyperv.move_vm_here(
+            vm_name, CONF.hyperv_cluster.live_migration_timeout or None)
 
     def _rebuild_from_disks(self, context, instance, image_meta,
                             network_info, bdms, detach_block_devices,

@@ -42,8 +42,12 @@ NODE_STATE = ('node state',)
 # ... and the migrations of an instance whose live migration nova aborted
 # (moves_of(instance uuid)).
 _MOVES_OF = 'moves of'
-# Seconds before a listener that failed is started again.
-LISTENER_RESTART_DELAY = 2
+# Seconds before a listener that failed is started again; doubled for
+# each failure in a row (a cluster service that stays down), at most
+# cluster_check_interval apart. A listener that ran this long before it
+# failed starts the count again.
+LISTENER_RESTART_DELAY = 0.1
+LISTENER_HEALTHY_SECONDS = 60
 # Seconds stop waits for each thread.
 STOP_TIMEOUT = 5
 
@@ -108,7 +112,9 @@ class Follower(object):
 
     def _listen(self):
         clusterutils = self._listening
+        failures = 0
         while not self._stopped.is_set():
+            started = time.monotonic()
             try:
                 listener = clusterutils.get_vm_owner_change_listener_v2()
                 listener(self._heard)
@@ -119,11 +125,16 @@ class Follower(object):
                                 self._hyperv.node)
                 return
             except Exception:
+                if time.monotonic() - started > LISTENER_HEALTHY_SECONDS:
+                    failures = 0
+                delay = min(LISTENER_RESTART_DELAY * 2 ** failures,
+                            CONF.hyperv_cluster.cluster_check_interval)
+                failures += 1
                 LOG.exception('The failover cluster\'s owner change '
-                              'listener of node %s failed; starting it again '
-                              'in %d s', self._hyperv.node,
-                              LISTENER_RESTART_DELAY)
-            if self._stopped.wait(LISTENER_RESTART_DELAY):
+                              'listener of node %s failed (the cluster '
+                              'service restarted?); starting it again in '
+                              '%.1f s', self._hyperv.node, delay)
+            if self._stopped.wait(delay):
                 return
             # Whatever changed meanwhile was not heard.
             self.submit(CHECK)

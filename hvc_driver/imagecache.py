@@ -36,6 +36,7 @@ from nova.virt import images
 from hvc_driver import exception as hvc_exc
 from hvc_driver import layout
 from hvc_oswin_api import constants as os_win_const
+from hvc_oswin_api import paths
 
 LOG = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ class ImageCache(object):
                     remove_unused_original_minimum_age_seconds
             if (not match.group('part') and
                     (match.group('image') in images_of_instances or
-                     _normalized(path) in in_chains)):
+                     paths.key(path) in in_chains)):
                 LOG.debug('%s is in use', path)
                 continue
             if pathutils.get_age_of_file(path) < max_age:
@@ -232,7 +233,7 @@ class ImageCache(object):
                 return  # Another node's cleanup was first.
             if not match.group('part'):
                 # Looked at again, now that no node can start using it.
-                if _normalized(path) in self._parents_in_use():
+                if paths.key(path) in self._parents_in_use():
                     return
                 if objects.InstanceList.get_by_filters(
                         context, {'image_ref': match.group('image'),
@@ -284,7 +285,7 @@ class ImageCache(object):
         for root in roots:
             for directory in _listing(pathutils, root):
                 directory = os.path.join(root, directory)
-                if _normalized(directory) == _normalized(self.cache_dir):
+                if paths.same(directory, self.cache_dir):
                     continue
                 for name in _listing(pathutils, directory):
                     if not name.lower().endswith(('.vhd', '.vhdx')):
@@ -298,7 +299,7 @@ class ImageCache(object):
                             break
                         if not disk:
                             break
-                        parents.add(_normalized(disk))
+                        parents.add(paths.key(disk))
         return parents
 
 
@@ -308,8 +309,3 @@ def _listing(pathutils, path):
         return pathutils.listdir(path)
     except OSError:
         return []
-
-
-def _normalized(path):
-    # Windows compares paths case-insensitively, either slash.
-    return os.path.normcase(os.path.normpath(path)).replace('\\', '/').lower()

@@ -18,8 +18,10 @@ hands the VM group back to the source node instead (``hand_back``), and the
 source's ``finish_revert_migration`` drops the grown children, sets the old
 flavor and powers it on.
 
-A disk that would shrink is refused before the VM is touched, as nova
-refuses that.
+A VHD grows as a standalone copy of its chain instead (a differencing VHD
+cannot be resized): its revert point stays for a revert and goes on
+confirm. A disk that would shrink is refused before the VM is touched, as
+nova refuses that.
 
 To another cluster the disks must be copied. The source powers the VM off
 and removes it from its cluster and from Hyper-V, keeping its directory;
@@ -42,6 +44,7 @@ back.
 """
 
 import json
+import ntpath
 import os
 
 from oslo_log import log as logging
@@ -52,10 +55,12 @@ from nova.compute import task_states
 from nova import exception
 from nova import objects
 
+from hvc_driver import diskchain
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv as seam
 from hvc_driver import layout
 from hvc_oswin_api import constants as os_win_const
+from hvc_oswin_api import paths
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
@@ -128,7 +133,7 @@ class MigrationOps(seam.UsesHyperV):
 
     @hvc_exc.translate_oswin_errors('move an instance that is off')
     def _move_offline(self, vm_name, node):
-        self._clusterutils.move_offline_vm(
+        self._hyperv.move_offline_vm(
             vm_name, node, CONF.hyperv_cluster.live_migration_timeout or None)
 
     @hvc_exc.translate_oswin_errors('check a cold migration from this node')
@@ -142,13 +147,6 @@ class MigrationOps(seam.UsesHyperV):
                 raise _refuse('the %s of flavor %s (%s) is smaller than the '
                               'instance\'s (%s): disks do not shrink'
                               % (field, flavor.name, new_size, old_size))
-            path = self._layout.disk_path(instance.name, disk)
-            if (new_size > old_size and path is not None and
-                    self._vhdutils.get_vhd_format(path) ==
-                    os_win_const.DISK_FORMAT_VHD):
-                raise _refuse('%s is a VHD: a differencing VHD cannot grow, '
-                              'so its resize could not be reverted; resize '
-                              'instances of VHDX images' % path)
         if not inside:
             return True
         if self._hyperv.standalone:
@@ -175,10 +173,12 @@ class MigrationOps(seam.UsesHyperV):
     @hvc_exc.translate_oswin_errors('confirm a resize',
                                     instance_not_found=False)
     def confirm_migration(self, instance, migration):
-        """Inside the cluster nothing stays behind here: the VM, its group
-        and its disks are the destination's (a resize on this same node
-        keeps its chain). From a move out of the cluster, the directory
-        the source kept for a revert goes."""
+        """Inside the cluster the VM, its group and its disks are the
+        destination's: what a revert needed goes (the old directory of a
+        move to another CSV, the revert point a grown VHD does not stand
+        on); a grown VHDX keeps its revert point as its parent. From a
+        move out of the cluster, the directory the source kept for a
+        revert goes."""
         if self._hyperv.in_this_cluster(migration.dest_node):
             kept = self._layout.kept_dir(instance.name, migration.uuid)
             if kept:
@@ -186,9 +186,10 @@ class MigrationOps(seam.UsesHyperV):
                 LOG.info('Move of %s to another CSV confirmed; its old '
                          'directory %s is removed', instance.name, kept,
                          instance=instance)
-                return
-            LOG.info('Resize of %s confirmed; its disks keep their revert '
-                     'points as parents', instance.name, instance=instance)
+            for disk, _field, _unit in _GROWABLE:
+                self._drop_revert_point(instance.name, disk, migration.uuid)
+            LOG.info('Resize of %s confirmed', instance.name,
+                     instance=instance)
             return
         vm_name = instance.name
         if (self._hyperv.vmutils.vm_exists(vm_name) or
@@ -236,7 +237,7 @@ class MigrationOps(seam.UsesHyperV):
         vm_name = instance.name
         info = json.loads(disk_info)
         if info.get('source_dir'):
-            self._copy_in(context, instance, image_meta, info['source_dir'],
+            self._copy_in(context, instance, image_meta, info,
                           allocations, network_info, block_device_info)
             if info.get('cluster') == self._clusterutils.get_cluster_name():
                 # From another CSV of this cluster: the old directory is
@@ -254,33 +255,45 @@ class MigrationOps(seam.UsesHyperV):
             self._apply_flavor(instance)
         self._start(instance, network_info, power_on)
 
-    def _copy_in(self, context, instance, image_meta, source_dir,
-                 allocations, network_info, block_device_info):
-        """The VM of an instance that comes from another cluster: its disks
-        copied from ``source_dir`` to the CSV of its DISK_GB allocation
-        here, differencing disks given this cluster's cached image as
-        parent, the VM built and clustered here. Powered off."""
+    def _copy_in(self, context, instance, image_meta, info, allocations,
+                 network_info, block_device_info):
+        """The VM of an instance that comes from another cluster (or
+        another CSV of this one): its disks copied from the source's
+        directory (``info``, from migrate_disk_and_power_off) to the CSV
+        of its DISK_GB allocation here, differencing disks given this
+        cluster's cached image as parent, the VM built and clustered here.
+        Powered off."""
         vm_name = instance.name
+        source_dir = info['source_dir']
         inst_dir = self._layout.new_instance_dir(
             vm_name, self._vmops.storage_of(instance, allocations))
         self._pathutils.check_create_dir(inst_dir)
         copied = {}
+        if info.get('cluster') == self._clusterutils.get_cluster_name():
+            def seen_here(path):
+                return path
+        else:
+            def seen_here(path):
+                # A differencing disk stores its parent as the path of the
+                # node that made it (C:\ClusterStorage\...); from here that
+                # node's folder is its administrative share.
+                return self._hyperv.remote_path(info['source_node'], path)
 
         def copy(source):
             """``source``'s copy here, and its parents' (once each)."""
             if source not in copied:
-                if os.path.dirname(source) != source_dir:
+                if not paths.same(ntpath.dirname(source), source_dir):
                     # A parent in the source cluster's image cache: the
                     # same image, in this cluster's.
                     copied[source] = self._vmops.cached_image(
-                        context, image_meta, os.path.basename(source))
+                        context, image_meta, ntpath.basename(source))
                 else:
-                    target = os.path.join(inst_dir, os.path.basename(source))
+                    target = os.path.join(inst_dir, ntpath.basename(source))
                     self._pathutils.copyfile(source, target)
                     parent = self._vhdutils.get_vhd_parent_path(source)
                     if parent:
-                        self._vhdutils.reconnect_parent_vhd(target,
-                                                            copy(parent))
+                        self._vhdutils.reconnect_parent_vhd(
+                            target, copy(seen_here(parent)))
                     copied[source] = target
             return copied[source]
 
@@ -348,13 +361,8 @@ class MigrationOps(seam.UsesHyperV):
             return
         LOG.info('Moving %s back from node %s to revert its resize', vm_name,
                  owner)
-        if (self._clusterutils.get_cluster_group_state_info(vm_name)['state']
-                == os_win_const.CLUSTER_GROUP_ONLINE):
-            self._clusterutils.live_migrate_vm(
-                vm_name, self._hyperv.node,
-                CONF.hyperv_cluster.live_migration_timeout or None)
-        else:
-            self._move_offline(vm_name, self._hyperv.node)
+        self._hyperv.move_vm_here(
+            vm_name, CONF.hyperv_cluster.live_migration_timeout or None)
 
     def _check_here(self, vm_name):
         """The VM runs on this node, as the cluster says (or, on a
@@ -380,12 +388,22 @@ class MigrationOps(seam.UsesHyperV):
         path = self._layout.disk_path(vm_name, disk)
         if path is None or new_size <= old_size:
             return
-        parent = self._revert_point(path, migration_uuid)
-        self._pathutils.rename(path, parent)
-        self._vhdutils.create_differencing_vhd(path, parent)
+        revert_point = self._revert_point(path, migration_uuid)
+        self._pathutils.rename(path, revert_point)
+        if (self._vhdutils.get_vhd_format(revert_point) ==
+                os_win_const.DISK_FORMAT_VHD):
+            # A differencing VHD cannot be resized (the virtual disk API
+            # resizes VHDX children only): the disk grows as a standalone
+            # copy of its chain (what compute-hyperv did), the revert
+            # point stays for a revert and goes on confirm.
+            diskchain.flat_copy(self._hyperv, revert_point, path)
+            how = 'as a standalone copy of'
+        else:
+            self._vhdutils.create_differencing_vhd(path, revert_point)
+            how = 'over'
         self._vhdutils.resize_vhd(path, new_size, is_file_max_size=False)
-        LOG.info('Grew %s to %d bytes over the revert point %s', path,
-                 new_size, parent)
+        LOG.info('Grew %s to %d bytes %s the revert point %s', path,
+                 new_size, how, revert_point)
 
     def _drop_growth(self, vm_name, disk, migration_uuid):
         path = self._layout.disk_path(vm_name, disk)
@@ -397,6 +415,23 @@ class MigrationOps(seam.UsesHyperV):
         self._pathutils.remove(path)
         self._pathutils.rename(parent, path)
         LOG.info('Reverted %s to its size before the resize', path)
+
+    def _drop_revert_point(self, vm_name, disk, migration_uuid):
+        """A revert point the grown disk does not stand on (a VHD grown as
+        a standalone copy) is no longer needed once confirmed; one it
+        stands on is its parent, and stays."""
+        path = self._layout.disk_path(vm_name, disk)
+        if path is None:
+            return
+        revert_point = self._revert_point(path, migration_uuid)
+        if not self._pathutils.exists(revert_point):
+            return
+        parent = self._vhdutils.get_vhd_parent_path(path)
+        if parent and paths.same(parent, revert_point):
+            return
+        self._pathutils.remove(revert_point)
+        LOG.info('Removed %s, which the confirmed resize needs no more',
+                 revert_point)
 
     def _apply_flavor(self, instance):
         flavor = instance.flavor

@@ -1,5 +1,6 @@
 """Instance snapshots uploaded to glance."""
 
+import ntpath
 import os
 
 from oslo_log import log as logging
@@ -8,6 +9,7 @@ from oslo_utils import excutils
 from nova.compute import task_states
 from nova.image import glance
 
+from hvc_driver import diskchain
 from hvc_driver import layout
 from hvc_driver import vmops
 
@@ -22,25 +24,12 @@ class SnapshotOps(object):
         self._image_api = glance.API()
 
     def _export_root_disk(self, instance, export_dir):
-        """A standalone copy of the root disk; returns its path.
-
-        The root disk is usually a differencing disk over the cached
-        image: copy both, and merge the copy of the child into the copy of
-        its parent.
-        """
-        pathutils = self._hyperv.pathutils
-        vhdutils = self._hyperv.vhdutils
+        """A standalone copy of the root disk (which this driver itself
+        would boot: no parent); returns its path."""
         root = vmops.find_root_disk(self._hyperv, self._layout, instance)
-        export = os.path.join(export_dir, os.path.basename(root))
-        pathutils.copyfile(root, export)
-        parent = vhdutils.get_vhd_parent_path(root)
-        if not parent:
-            return export
-        parent_copy = os.path.join(export_dir, os.path.basename(parent))
-        pathutils.copyfile(parent, parent_copy)
-        vhdutils.reconnect_parent_vhd(export, parent_copy)
-        vhdutils.merge_vhd(export)
-        return parent_copy
+        return diskchain.flat_copy(
+            self._hyperv, root,
+            os.path.join(export_dir, ntpath.basename(root)))
 
     @vmops.translate_oswin_errors('snapshot an instance')
     def snapshot(self, context, instance, image_id, update_task_state):

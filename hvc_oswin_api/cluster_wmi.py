@@ -31,6 +31,8 @@ import collections
 import dataclasses
 import ntpath
 
+from hvc_oswin_api import constants
+
 # MSCluster_Resource.State (CLUSTER_RESOURCE_STATE).
 RESOURCE_ONLINE = 2
 _RESOURCE_STATES = {-1: 'in an unknown state', 0: 'inherited',
@@ -107,8 +109,34 @@ def _volume_ids(resource_id, linked):
 
 
 def node_states(clusterutils):
-    """{node name: MSCluster_Node.State} of the cluster of an os-win
-    ClusterUtils: up (0), down (1), paused (2, as Suspend-ClusterNode
-    leaves it) or joining (3); -1 when the cluster cannot tell."""
-    return {node.Name: node.State
-            for node in clusterutils._conn_cluster.MSCluster_Node()}
+    """{node name: state} of the cluster of an os-win ClusterUtils, as
+    ``node_state`` tells it."""
+    return {node.Name: node_state(
+        node.State,
+        # Not in MSCluster_Node before Windows Server 2016.
+        getattr(node, 'StatusInformation', None) or 0)
+        for node in clusterutils._conn_cluster.MSCluster_Node()}
+
+
+def node_state(state, status_information):
+    """A node's state from ``MSCluster_Node``'s ``State`` and
+    ``StatusInformation``: constants.CLUSTER_NODE_QUARANTINED or
+    CLUSTER_NODE_ISOLATED when StatusInformation says so, else its State:
+    up (0), down (1), paused (2, as Suspend-ClusterNode leaves it) or
+    joining (3); -1 when the cluster cannot tell.
+
+    Windows Server 2016 and later isolate a node that loses touch with
+    the cluster: out of the active membership (so its State is down, "not
+    operational"), it goes on running its VMs for a while; a node isolated
+    too often is quarantined, kept out of the cluster with its VMs drained
+    away. Only StatusInformation tells either from a plain down (Microsoft
+    Learn, "MSCluster_Node class", "CLUSTER_NODE_STATUS enumeration
+    (clusapi.h)", "GetClusterNodeState function (clusapi.h)"; Microsoft's
+    Failover Clustering blog, "Virtual Machine Compute Resiliency in
+    Windows Server 2016").
+    """
+    if status_information & constants.NODE_STATUS_QUARANTINED:
+        return constants.CLUSTER_NODE_QUARANTINED
+    if status_information & constants.NODE_STATUS_ISOLATED:
+        return constants.CLUSTER_NODE_ISOLATED
+    return state

@@ -30,6 +30,10 @@ VHD_TYPE_FIXED = 2
 VHD_TYPE_DYNAMIC = 3
 VHD_TYPE_DIFFERENCING = 4
 
+# A cluster group that is a VM (CLUSGROUP_TYPE, ClusGroupTypeVirtualMachine
+# in os-win's winapi constants).
+CLUSTER_GROUP_TYPE_VM = 111
+
 # Cluster group states (ClusterUtils' group state info).
 CLUSTER_GROUP_ONLINE = 0
 CLUSTER_GROUP_OFFLINE = 1
@@ -43,6 +47,16 @@ CLUSTER_NODE_UP = 0
 CLUSTER_NODE_DOWN = 1
 CLUSTER_NODE_PAUSED = 2
 CLUSTER_NODE_JOINING = 3
+# Flags of MSCluster_Node.StatusInformation (CLUSTER_NODE_STATUS, Windows
+# Server 2016 and later): a node out of the cluster's active membership
+# that still runs its VMs (isolated), or that may not join it again for
+# a while (quarantined).
+NODE_STATUS_ISOLATED = 0x1
+NODE_STATUS_QUARANTINED = 0x2
+# No CLUSTER_NODE_STATE: what get_cluster_node_states reports for a node
+# whose StatusInformation says isolated or quarantined, whatever its State.
+CLUSTER_NODE_ISOLATED = 'isolated'
+CLUSTER_NODE_QUARANTINED = 'quarantined'
 
 # The virtual disk API (virtdisk.dll): what get_vhd_info can be asked for,
 # and the device ids of VIRTUAL_STORAGE_TYPE.

@@ -45,11 +45,21 @@ def relative_folder_parts(path):
     return parts
 
 
+def key(path):
+    """``path`` as Windows compares paths (the same Microsoft document:
+    names are case-insensitive, ``/`` separates as ``\\`` does, ``.`` and
+    ``..`` are resolved): ``ntpath.normcase`` of ``ntpath.normpath``."""
+    return ntpath.normcase(ntpath.normpath(path))
+
+
 def is_within(path, folder):
     """Whether ``path`` is ``folder`` or a path under it, compared as
-    Windows compares paths (the same Microsoft document: names are
-    case-insensitive, ``/`` separates as ``\\`` does, ``.`` and ``..``
-    are resolved): ``ntpath.normcase`` of ``ntpath.normpath``."""
-    path, folder = (ntpath.normcase(ntpath.normpath(p))
-                    for p in (path, folder))
+    Windows compares paths (``key``)."""
+    path, folder = key(path), key(folder)
     return path == folder or path.startswith(folder.rstrip('\\') + '\\')
+
+
+def same(path, other):
+    """Whether two paths name the same file or folder as Windows compares
+    them (``key``)."""
+    return key(path) == key(other)

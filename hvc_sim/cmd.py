@@ -155,15 +155,30 @@ def build_parser():
     resume = sub.add_parser('resume', help='a paused node takes VMs again '
                             '(Resume-ClusterNode)')
     resume.add_argument('node')
-    for back in (up, resume):
+    sub.add_parser(
+        'isolate', help='a node loses touch with its cluster (Windows '
+        'Server 2016+): out of the membership, it takes no VM while its VMs '
+        'go on running there; node-down ends it as the cluster does after '
+        'its resiliency period').add_argument('node')
+    sub.add_parser(
+        'quarantine', help='a node that left its cluster too often is kept '
+        'out (Windows Server 2016+): its VMs live-migrate to the other '
+        'nodes').add_argument('node')
+    heal = sub.add_parser(
+        'heal', help='an isolated node is in touch again, a quarantined one '
+        'let back in (Start-ClusterNode -ClearQuarantine): up')
+    heal.add_argument('node')
+    for back in (up, resume, heal):
         back.add_argument('--failback', action='store_true',
                           help='bring back the VMs that left the node when '
-                          'it went down or was drained')
+                          'it went down, was drained or quarantined')
     sub.add_parser(
         'group-move-seconds', help='how long the clusters take to move a VM '
         'group from now on (live or offline), as a real cluster\'s moves '
         'take their time; a caller that goes away meanwhile does not stop '
-        'the move (0, the default: at once)'
+        'the move (by default a live move is done at once and an offline '
+        'one takes %s s, as Windows completes it after the call returns)'
+        % sim_state.OFFLINE_MOVE_SECONDS
     ).add_argument('seconds', type=float)
     fail = sub.add_parser(
         'fail', help='make the next call(s) of a simulated os-win method '
@@ -283,7 +298,7 @@ def _print_text(info):
 
 
 def _print_node(node):
-    print('    %-20s %-5s %3d vCPU %8d MB' % (
+    print('    %-20s %-11s %3d vCPU %8d MB' % (
         node['name'], node['state'], node['vcpus'], node['memory_mb']))
 
 
@@ -321,6 +336,12 @@ def main(argv=None):
             _print_placements(state.node_up(args.node, args.failback))
         elif args.command == 'resume':
             _print_placements(state.resume(args.node, args.failback))
+        elif args.command == 'isolate':
+            state.isolate(args.node)
+        elif args.command == 'quarantine':
+            _print_placements(state.quarantine(args.node))
+        elif args.command == 'heal':
+            _print_placements(state.heal(args.node, args.failback))
         elif args.command == 'group-move-seconds':
             state.set_group_move_seconds(args.seconds)
         elif args.command == 'fail':

@@ -30,6 +30,7 @@ from oslo_utils import uuidutils
 from hvc_oswin_api import cluster_wmi
 from hvc_oswin_api import constants
 from hvc_oswin_api import exceptions as os_win_exc
+from hvc_sim import shares
 from hvc_sim import state as sim_state
 
 LOG = logging.getLogger(__name__)
@@ -47,9 +48,17 @@ HOST_RESERVED_MEMORY_MB = sim_state.HOST_RESERVED_MEMORY_MB
 OWNER_CHANGE_POLL_INTERVAL = 0.1
 # How often a caller waiting for a group move looks whether it is done.
 GROUP_MOVE_POLL_INTERVAL = 0.05
-_NODE_STATES = {sim_state.NODE_UP: constants.CLUSTER_NODE_UP,
-                sim_state.NODE_DOWN: constants.CLUSTER_NODE_DOWN,
-                sim_state.NODE_PAUSED: constants.CLUSTER_NODE_PAUSED}
+# What MSCluster_Node says of a simulated node: its State and its
+# StatusInformation (an isolated or quarantined node is out of the
+# cluster's membership: down, its status telling why).
+_NODE_WMI = {
+    sim_state.NODE_UP: (constants.CLUSTER_NODE_UP, 0),
+    sim_state.NODE_DOWN: (constants.CLUSTER_NODE_DOWN, 0),
+    sim_state.NODE_PAUSED: (constants.CLUSTER_NODE_PAUSED, 0),
+    sim_state.NODE_ISOLATED: (constants.CLUSTER_NODE_DOWN,
+                              constants.NODE_STATUS_ISOLATED),
+    sim_state.NODE_QUARANTINED: (constants.CLUSTER_NODE_DOWN,
+                                 constants.NODE_STATUS_QUARANTINED)}
 _RUNNING = (constants.HYPERV_VM_STATE_ENABLED,
             constants.HYPERV_VM_STATE_PAUSED)
 # Power state changes Hyper-V accepts, by requested state: the states a VM
@@ -446,24 +455,39 @@ class ClusterUtils(_SimulatedUtils):
         """
         self._move_group(vm_name, new_host, online=True, timeout=timeout)
 
+    def _start_move(self, vm_name, new_host, online):
+        """Ask the cluster to move the group (MoveClusterGroupEx); whether
+        it is done already. ClusterGroupMigrationFailed when the cluster
+        refuses."""
+        cluster = self._cluster()
+        if self._group(vm_name) is None:
+            raise os_win_exc.ClusterObjectNotFound(resource=vm_name)
+        try:
+            return self._state.move_group(vm_name, new_host, cluster,
+                                          running=online)
+        except sim_state.GroupMoveRefused as e:
+            raise os_win_exc.ClusterGroupMigrationFailed(
+                group_name=vm_name, expected_state=_expected_state(online),
+                expected_node=new_host, group_state=e.group_state,
+                owner_node=e.owner_node)
+
+    def _validate_move(self, vm_name, new_host, online):
+        """As os-win's _validate_migration: the group must be on
+        ``new_host`` now."""
+        group = self._group(vm_name)
+        if group is None or group.owner_node != new_host:
+            raise os_win_exc.ClusterGroupMigrationFailed(
+                group_name=vm_name, expected_state=_expected_state(online),
+                expected_node=new_host,
+                group_state=_expected_state(online),
+                owner_node=group and group.owner_node)
+
     def _move_group(self, vm_name, new_host, online, timeout=None):
         """Ask the cluster to move the group, and wait until it is done:
         the group on ``new_host``, or ClusterGroupMigrationFailed (the move
         failed or was cancelled), or ClusterGroupMigrationTimeOut after
         ``timeout`` seconds (the move goes on)."""
-        cluster = self._cluster()
-        if self._group(vm_name) is None:
-            raise os_win_exc.ClusterObjectNotFound(resource=vm_name)
-        expected_state = (constants.CLUSTER_GROUP_ONLINE if online
-                          else constants.CLUSTER_GROUP_OFFLINE)
-        try:
-            self._state.move_group(vm_name, new_host, cluster,
-                                   running=online)
-        except sim_state.GroupMoveRefused as e:
-            raise os_win_exc.ClusterGroupMigrationFailed(
-                group_name=vm_name, expected_state=expected_state,
-                expected_node=new_host, group_state=e.group_state,
-                owner_node=e.owner_node)
+        self._start_move(vm_name, new_host, online)
         started = time.monotonic()
         while self._state.group_move(vm_name) is not None:
             elapsed = time.monotonic() - started
@@ -471,12 +495,7 @@ class ClusterUtils(_SimulatedUtils):
                 raise os_win_exc.ClusterGroupMigrationTimeOut(
                     group_name=vm_name, time_elapsed=elapsed)
             time.sleep(GROUP_MOVE_POLL_INTERVAL)
-        group = self._group(vm_name)
-        if group is None or group.owner_node != new_host:
-            raise os_win_exc.ClusterGroupMigrationFailed(
-                group_name=vm_name, expected_state=expected_state,
-                expected_node=new_host, group_state=expected_state,
-                owner_node=group and group.owner_node)
+        self._validate_move(vm_name, new_host, online)
 
     @_faultable(os_win_exc.ClusterException)
     def cancel_cluster_group_migration(self, group_name, expected_state,
@@ -490,45 +509,58 @@ class ClusterUtils(_SimulatedUtils):
 
     @_faultable(os_win_exc.ClusterException)
     def get_cluster_group_state_info(self, group_name):
-        group = self._group(group_name)
-        if group is None:
+        # One read, as the cluster answers one query: a move that ends
+        # between two reads would look failed.
+        status = self._state.group_status(group_name)
+        if status is None or status.cluster != self._cluster():
             raise os_win_exc.ClusterObjectNotFound(resource=group_name)
-        vm = self._state.get_vm(group_name)
-        if self._state.group_failure(group_name) is not None:
+        if status.failure is not None:
             state = constants.CLUSTER_GROUP_FAILED
-        elif vm is not None and vm.state in _RUNNING:
+        elif status.vm_state in _RUNNING:
             state = constants.CLUSTER_GROUP_ONLINE
         else:
             state = constants.CLUSTER_GROUP_OFFLINE
-        return dict(owner_node=group.owner_node, state=state,
-                    migration_queued=self._state.group_move(
-                        group_name) is not None)
+        return dict(owner_node=status.owner_node, state=state,
+                    migration_queued=status.moving_to is not None)
 
     def get_vm_owner_change_listener_v2(self):
         """As os-win's: a function that calls ``callback(vm_name,
         new_node)`` for each owner change of a VM group of this node's
         cluster (every node hears of every change), from when it is
-        called on; it logs what the callback raises and goes on.
+        called (made) on; it logs what the callback raises and goes on.
 
         It reads the changes from the state file every
-        OWNER_CHANGE_POLL_INTERVAL seconds, and returns once
-        stop_vm_owner_change_listeners was called (os-win's never does)
-        or the state file is gone.
+        OWNER_CHANGE_POLL_INTERVAL seconds, returns once
+        stop_vm_owner_change_listeners was called or the state file is
+        gone, and raises ClusterException when the notifications fail (a
+        fault armed for this method: the cluster service restarted), as
+        the seam's listener over os-win does.
         """
+        # What is reported starts here, not when the listener's thread
+        # gets to run.
+        start = (self._state.last_owner_change()
+                 if os.path.exists(self._state.path) else None)
+
         def listener(callback):
-            if not os.path.exists(self._state.path):
+            if start is None or not os.path.exists(self._state.path):
                 return
             cluster = self._cluster()
-            seen = self._state.last_owner_change()
+            seen = start
             while not self._listeners_stopped.is_set():
+                # A fault armed for this method ends the listener, as a
+                # cluster service restart ends the notifications.
+                fault = self._state.take_fault(
+                    'clusterutils.get_vm_owner_change_listener_v2')
+                if fault is not None:
+                    raise os_win_exc.ClusterException(fault)
                 try:
                     changes = self._state.owner_changes(cluster, seen)
-                except sim_state.SimulatorError:
+                except sim_state.SimulatorError as e:
                     if not os.path.exists(self._state.path):
                         return
-                    LOG.exception('Cannot read the owner changes of the '
-                                  'simulated cluster %s', cluster)
-                    changes = []
+                    raise os_win_exc.ClusterException(
+                        'Cannot read the owner changes of the simulated '
+                        'cluster %s: %s' % (cluster, e)) from e
                 for change in changes:
                     seen = change.seq
                     try:
@@ -546,7 +578,8 @@ class ClusterUtils(_SimulatedUtils):
 
     @_faultable(os_win_exc.HyperVClusterException)
     def get_cluster_node_states(self):
-        return {n.name: _NODE_STATES[n.state]
+        # Told from MSCluster_Node's properties as on Windows.
+        return {n.name: cluster_wmi.node_state(*_NODE_WMI[n.state])
                 for n in self._state.nodes(cluster=self._cluster())}
 
     def stop_vm_owner_change_listeners(self):
@@ -567,9 +600,23 @@ class ClusterUtils(_SimulatedUtils):
     # _migrate_vm.
     @_faultable(os_win_exc.ClusterException)
     def move_offline_vm(self, vm_name, new_host, timeout=None):
-        self._move_group(vm_name, new_host, online=False, timeout=timeout)
+        """As os-win's ``_migrate_vm`` of an offline group on Windows: the
+        cluster starts the move (MoveClusterGroupEx answers
+        ERROR_IO_PENDING, and an offline group takes a while to come to
+        its new node: the world's offline moves take time); os-win waits
+        for the group to be Offline, which it is at once, then reads the
+        owner: ClusterGroupMigrationFailed while the group is still on
+        its way (the move goes on)."""
+        self._start_move(vm_name, new_host, online=False)
+        self._validate_move(vm_name, new_host, online=False)
 
 
+def _expected_state(online):
+    return (constants.CLUSTER_GROUP_ONLINE if online
+            else constants.CLUSTER_GROUP_OFFLINE)
+
+
+@shares.reached_through_shares
 class PathUtils(_SimulatedUtils):
     """os_win.utils.pathutils.PathUtils: plain file operations.
 
@@ -643,6 +690,7 @@ class PathUtils(_SimulatedUtils):
         shutil.copy(src, dest)
 
 
+@shares.reached_through_shares
 class VHDUtils(_SimulatedUtils):
     """os_win.utils.storage.virtdisk.vhdutils.VHDUtils on simulated disks.
 
@@ -975,6 +1023,7 @@ class LiveMigrationUtils(_SimulatedUtils):
         return copies, parents, moved, images
 
 
+@shares.reached_through_shares
 class DiskUtils(_SimulatedUtils):
     """os_win.utils.storage.diskutils.DiskUtils on a simulated host."""
 

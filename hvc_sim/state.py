@@ -11,7 +11,10 @@ cluster. Besides, it holds the virtual machines Hyper-V would hold (owner
 node, power state, disks, NICs, notes), the failover clusters' VM groups,
 and faults armed to make the next call of a simulated os-win method fail.
 
-A node is up, down or paused. Like a failover cluster, the world moves a
+A node is up, down or paused, or, as Windows Server 2016 and later have
+it, isolated (out of the cluster's membership, its VMs running on) or
+quarantined (kept out of the cluster, its VMs drained away). Like a
+failover cluster, the world moves a
 node's clustered VMs to the other nodes when the node goes down (they
 restart there) or is drained (they live-migrate), each to the up node with
 the most free memory that can hold it; a VM that no node can hold is left
@@ -203,11 +206,16 @@ PIPE_BUFFER = 64 * 1024
 LOCK_TIMEOUT = 30
 # Memory a simulated host keeps for itself (the parent partition).
 HOST_RESERVED_MEMORY_MB = 2048
+# How long the move of an offline VM group takes unless the world says
+# otherwise: MoveClusterGroupEx returns while the move is in progress.
+OFFLINE_MOVE_SECONDS = 0.3
 # How long owner changes are kept for listeners that fell behind.
 OWNER_CHANGES_KEPT_SECONDS = 3600
 NODE_UP = 'up'
 NODE_DOWN = 'down'
 NODE_PAUSED = 'paused'
+NODE_ISOLATED = 'isolated'
+NODE_QUARANTINED = 'quarantined'
 # Why a live migration between Hyper-V hosts refuses a clustered VM.
 CLUSTERED_VM_MIGRATION = ('VM %r is clustered: its failover cluster moves '
                           'its group; uncluster it to move it out of its '
@@ -292,6 +300,15 @@ class OvsPort:
     name: str
     bridge: str
     external_ids: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupStatus:
+    owner_node: str
+    cluster: str
+    vm_state: int       # None: no VM of that name
+    failure: str        # why it is Failed, or None
+    moving_to: str      # the node the cluster moves it to, or None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1165,7 +1182,8 @@ class ClusterState(object):
         """
         with self._db(write=True) as conn:
             cluster = self._set_node_state(conn, node, NODE_DOWN,
-                                           (NODE_UP, NODE_PAUSED))
+                                           (NODE_UP, NODE_PAUSED,
+                                            NODE_ISOLATED))
             placements, restarted = self._evacuate(conn, cluster, node,
                                                    restart=True)
             conn.execute('UPDATE vms SET state = ?, started_at = NULL '
@@ -1192,17 +1210,47 @@ class ClusterState(object):
     def node_up(self, node, failback=False):
         """A node that was down is up again; with ``failback``, the VMs
         that left it when it went down (and allow failback) come back."""
-        return self._node_back(node, NODE_DOWN, failback)
+        return self._node_back(node, (NODE_DOWN,), failback)
 
     def resume(self, node, failback=False):
         """A paused node takes VMs again (Resume-ClusterNode); with
         ``failback``, the VMs drained from it come back (-Failback
         Immediate)."""
-        return self._node_back(node, NODE_PAUSED, failback)
+        return self._node_back(node, (NODE_PAUSED,), failback)
+
+    def isolate(self, node):
+        """``node`` loses touch with the rest of its cluster (Windows
+        Server 2016's compute resiliency): out of the membership, it takes
+        no VM, while the VMs it runs go on running there, unmonitored.
+        ``node_down`` ends the isolation as the cluster does once its
+        resiliency period is over, ``heal`` as a node back in touch."""
+        with self._db(write=True) as conn:
+            self._set_node_state(conn, node, NODE_ISOLATED,
+                                 (NODE_UP, NODE_PAUSED))
+
+    def quarantine(self, node):
+        """``node`` left the cluster too often: it is kept out (until
+        ``heal``, Start-ClusterNode -ClearQuarantine) and its clustered
+        VMs live-migrate to the up nodes, as a drain moves them. Returns a
+        Placement per clustered VM it had."""
+        with self._db(write=True) as conn:
+            cluster = self._set_node_state(
+                conn, node, NODE_QUARANTINED,
+                (NODE_UP, NODE_PAUSED, NODE_DOWN, NODE_ISOLATED))
+            placements, _restarted = self._evacuate(conn, cluster, node,
+                                                    restart=False)
+        return placements
+
+    def heal(self, node, failback=False):
+        """An isolated node is in touch with its cluster again, or a
+        quarantined one is let back in: up; with ``failback``, the VMs
+        that left it come back."""
+        return self._node_back(node, (NODE_ISOLATED, NODE_QUARANTINED),
+                               failback)
 
     def _node_back(self, node, was, failback):
         with self._db(write=True) as conn:
-            cluster = self._set_node_state(conn, node, NODE_UP, (was,))
+            cluster = self._set_node_state(conn, node, NODE_UP, was)
             back = []
             if failback:
                 free = self._free_memory(conn, cluster)
@@ -1368,7 +1416,7 @@ class ClusterState(object):
                 raise ClusterGroupNotFound(vm_name)
             self._check_group_move(conn, vm_name, node, cluster, running,
                                    row['owner_node'])
-            seconds = self._group_move_seconds(conn)
+            seconds = self._group_move_seconds(conn, running)
             if seconds:
                 conn.execute('INSERT OR REPLACE INTO group_moves VALUES '
                              '(?, ?, ?, ?)', (vm_name, node, int(running),
@@ -1414,6 +1462,23 @@ class ClusterState(object):
                 continue
             self._move_group(conn, move['name'], move['node'])
 
+    def group_status(self, vm_name):
+        """What the cluster says of the group of ``vm_name`` at one moment
+        (a GroupStatus), or None if it has none."""
+        with self._db() as conn:
+            row = conn.execute(
+                'SELECT cluster_groups.owner_node, nodes.cluster, '
+                'vms.state AS vm_state, group_failures.reason AS failure, '
+                'group_moves.node AS moving_to FROM cluster_groups '
+                'JOIN nodes ON nodes.name = cluster_groups.owner_node '
+                'LEFT JOIN vms ON vms.name = cluster_groups.name '
+                'LEFT JOIN group_failures ON group_failures.name = '
+                'cluster_groups.name '
+                'LEFT JOIN group_moves ON group_moves.name = '
+                'cluster_groups.name WHERE cluster_groups.name = ?',
+                (vm_name,)).fetchone()
+        return GroupStatus(**row) if row else None
+
     def group_move(self, vm_name):
         """The node the cluster is moving the group of ``vm_name`` to, or
         None when it moves it nowhere."""
@@ -1440,15 +1505,16 @@ class ClusterState(object):
             conn.execute('INSERT OR REPLACE INTO settings VALUES '
                          "('group_move_seconds', ?)", (str(seconds),))
 
-    def group_move_seconds(self):
-        with self._db() as conn:
-            return self._group_move_seconds(conn)
-
     @staticmethod
-    def _group_move_seconds(conn):
+    def _group_move_seconds(conn, running):
+        """How long a group move takes: as set, else none for a live move
+        (os-win's live migration waits for it) and OFFLINE_MOVE_SECONDS
+        for an offline one (which Windows completes after the call)."""
         row = conn.execute("SELECT value FROM settings WHERE key = "
                            "'group_move_seconds'").fetchone()
-        return float(row['value']) if row else 0
+        if row:
+            return float(row['value'])
+        return 0 if running else OFFLINE_MOVE_SECONDS
 
     def migrate_vm(self, name, node, instance_path, disk_paths, owner):
         """A live migration with storage between Hyper-V hosts: VM

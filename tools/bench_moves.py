@@ -18,7 +18,8 @@ cold migration, must pay at least). It also prints the peak DISK_GB
 claimed on the CSV during the cold migration against the instance's size
 (nova claims the disk twice until the resize is confirmed), and what a
 cold migration to the cluster's other CSV costs when the own CSV has no
-room for that second claim.
+room for that second claim, and what the resize of a VHD instance costs
+(its chain copied into one standalone disk).
 
     .venv/bin/python tools/bench_moves.py [--image-mb 300]
 """
@@ -37,6 +38,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 # Nova's monkey patching comes first (see tests/functional/driver).
 from tests.functional import driver as driver_tests  # noqa
 from tests.functional.driver import test_moves  # noqa: E402
+
+import fixtures  # noqa: E402
+
+from hvc_sim import oswin as sim_oswin  # noqa: E402
 
 IMAGE_MB = 300
 
@@ -80,8 +85,25 @@ class BenchMoves(test_moves.MovesTestCase):
                 path = vhdutils.get_vhd_parent_path(path)
         return [(p, os.path.getsize(p)) for p in chain]
 
+    def _count_copies(self):
+        """Count the bytes the simulated hosts copy (file copies, and the
+        storage migration's), in self.copied."""
+        self.copied = 0
+        copy, copy_file = sim_oswin.shutil.copy, sim_oswin._copy_file
+
+        def counted(real):
+            def count(src, dest, *args, **kwargs):
+                self.copied += os.path.getsize(src)
+                return real(src, dest, *args, **kwargs)
+            return count
+        self.useFixture(fixtures.MonkeyPatch(
+            'hvc_sim.oswin.shutil.copy', counted(copy)))
+        self.useFixture(fixtures.MonkeyPatch(
+            'hvc_sim.oswin._copy_file', counted(copy_file)))
+
     def _timed_move(self, server, action, status, server_status):
         before = self._csv_bytes()
+        self.copied = 0
         start = time.perf_counter()
         server = self._move(server, action, status, server_status)
         if server_status == 'VERIFY_RESIZE':
@@ -90,7 +112,8 @@ class BenchMoves(test_moves.MovesTestCase):
         else:
             peak = None
         seconds = time.perf_counter() - start
-        return server, seconds, self._written(before, self._csv_bytes()), peak
+        return server, seconds, (self._written(before, self._csv_bytes()),
+                                 self.copied), peak
 
     def test_bench(self):
         out = sys.stdout
@@ -119,7 +142,9 @@ class BenchMoves(test_moves.MovesTestCase):
                           'rb+') as f:
                     os.fsync(f.fileno())
             copy_seconds = time.perf_counter() - start
-        print('\n%-44s %9s %14s' % ('move', 'seconds', 'bytes written'),
+        self._count_copies()
+        print('\n%-44s %9s %14s %14s' % ('move', 'seconds', 'bytes written',
+                                         'bytes copied'),
               file=out)
         source = server['OS-EXT-SRV-ATTR:host']
         target = self._another_node(source)
@@ -127,15 +152,15 @@ class BenchMoves(test_moves.MovesTestCase):
             server, {'os-migrateLive': {'host': target,
                                         'block_migration': 'auto'}},
             'completed', 'ACTIVE')
-        print('%-44s %9.2f %14d' % (
-            'live migration inside the cluster', seconds, written), file=out)
+        print('%-44s %9.2f %14d %14d' % (
+            'live migration inside the cluster', seconds, *written), file=out)
         source = server['OS-EXT-SRV-ATTR:host']
         target = self._another_node(source)
         server, seconds, written, peak = self._timed_move(
             server, {'migrate': {'host': target}}, 'finished',
             'VERIFY_RESIZE')
-        print('%-44s %9.2f %14d' % (
-            'cold migration inside the cluster + confirm', seconds, written),
+        print('%-44s %9.2f %14d %14d' % (
+            'cold migration inside the cluster + confirm', seconds, *written),
             file=out)
         inside_peak = peak
         inside_after = self._get_provider_usages(self.csv_rp)['DISK_GB']
@@ -147,27 +172,41 @@ class BenchMoves(test_moves.MovesTestCase):
         server, seconds, written, _peak = self._timed_move(
             server, {'migrate': {'host': self._another_node(source)}},
             'finished', 'VERIFY_RESIZE')
-        print('%-44s %9.2f %14d' % (
-            'cold migration to the other CSV + confirm', seconds, written),
+        print('%-44s %9.2f %14d %14d' % (
+            'cold migration to the other CSV + confirm', seconds, *written),
             file=out)
         server, seconds, written, _peak = self._timed_move(
             server, {'migrate': {'host': 'b1'}}, 'finished',
             'VERIFY_RESIZE')
-        print('%-44s %9.2f %14d' % (
+        print('%-44s %9.2f %14d %14d' % (
             'cold migration to another cluster + confirm', seconds,
-            written), file=out)
+            *written), file=out)
         server, seconds, written, _peak = self._timed_move(
             server, {'os-migrateLive': {'host': 'node1',
                                         'block_migration': 'auto'}},
             'completed', 'ACTIVE')
-        print('%-44s %9.2f %14d' % (
-            'live migration to another cluster', seconds, written),
+        print('%-44s %9.2f %14d %14d' % (
+            'live migration to another cluster', seconds, *written),
             file=out)
         peak = inside_peak
 
-        print('%-44s %9.2f %14d' % (
+        vhd = self.glance.create(None, {
+            'name': 'big-vhd', 'disk_format': 'vhd',
+            'container_format': 'bare', 'size': self.image_mb * 2 ** 20},
+            data=io.BytesIO(os.urandom(self.image_mb * 2 ** 20)))['id']
+        vhd_server = self._create_server(image_uuid=vhd, flavor_id=flavor,
+                                         networks='none', host='node1',
+                                         api=self.admin_api)
+        self.admin_api.microversion = '2.56'
+        _server, seconds, written, _peak = self._timed_move(
+            vhd_server, {'resize': {'flavorRef': self._flavor(
+                disk=20, disk_group=True)}}, 'finished', 'VERIFY_RESIZE')
+        print('%-44s %9.2f %14d %14d' % (
+            'resize of a VHD (standalone copy) + confirm', seconds,
+            *written), file=out)
+        print('%-44s %9.2f %14d %14d' % (
             'storage copy of the same chain (baseline)', copy_seconds,
-            chain_bytes), file=out)
+            chain_bytes, chain_bytes), file=out)
         rate = chain_bytes / copy_seconds / 2 ** 20
         print('\nThe cluster moves write nothing whatever the disks hold; a '
               'storage copy grows with them: at this machine\'s local rate '
@@ -176,6 +215,13 @@ class BenchMoves(test_moves.MovesTestCase):
         print('A cold migration to the cluster\'s other CSV (when the '
               'own CSV lacks room for nova\'s second claim) copies the '
               'instance\'s own disk files, not the cached image.', file=out)
+        print('A resize that grows a VHD instance\'s disk copies its whole '
+              'chain into one standalone disk (a differencing VHD cannot '
+              'grow); a VHDX grows over a new differencing child. (The '
+              'simulated world keeps a disk it ever resized as a '
+              'description, not as bytes: on Hyper-V that copy moves every '
+              'allocated byte of the chain, the image\'s at least.)',
+              file=out)
         print('A cold migration to another cluster copies the instance\'s '
               'own disk files (here differencing children over the image); '
               'the other cluster also downloads the image once if its cache '

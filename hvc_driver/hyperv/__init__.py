@@ -20,6 +20,7 @@ import contextlib
 import ntpath
 import os
 import platform
+import queue
 import time
 
 from oslo_log import log as logging
@@ -55,6 +56,9 @@ UTILS = tuple(OSWIN_CLASSES)
 CLUSTER_PROBE_TIMEOUT_SECONDS = 30
 # How long ovs-vsctl may outlive its own --timeout before it is killed.
 OVS_VSCTL_KILL_GRACE_SECONDS = 10
+# How long the owner change listener waits for an event before it looks
+# whether it was stopped.
+LISTENER_POLL_SECONDS = 1
 # How often a move of an offline group is looked at until it ends.
 GROUP_MOVE_POLL_INTERVAL = 0.1
 
@@ -105,11 +109,6 @@ class _OsWin(object):
         return call
 
 
-class _ListenerStopped(BaseException):
-    """Ends os-win's owner change listener, which stops on nothing else
-    (it logs and swallows every Exception)."""
-
-
 class _OsWinClusterUtils(_OsWin):
     """os-win's ClusterUtils, with what its public API lacks."""
 
@@ -125,22 +124,57 @@ class _OsWinClusterUtils(_OsWin):
         return self._call(cluster_wmi.node_states)
 
     def get_vm_owner_change_listener_v2(self):
-        """os-win's listener, which stop_vm_owner_change_listeners ends
-        at the next owner change it reports (it blocks until then)."""
-        with _translated():
-            listen = self._target.get_vm_owner_change_listener_v2()
+        """A listener of the cluster's VM group owner changes, with a loop
+        of our own over os-win's private event listener.
+
+        os-win's own loop cannot be stopped, and when its event thread
+        fails (the cluster service restarts, the RPC connection drops) it
+        logs "Cluster event listener is not running" every 2 s and never
+        returns. This one waits for events ``LISTENER_POLL_SECONDS`` at a
+        time, so that stop_vm_owner_change_listeners ends it; raises when
+        the events stop coming for a failure (the caller starts a new one,
+        with a fresh cluster handle); and closes its notification port
+        and cluster handle when it ends, which wakes os-win's event thread
+        from its GetClusterNotifyV2 (clusterutils, "When the listener is
+        closed...").
+        """
+        # Imported here, as utilsfactory is (HyperV._oswin_utilsfactory).
+        from os_win.utils.compute import clusterutils as oswin_clusterutils
+        self._listeners_stopped = False
+        target = self._target
 
         def listener(callback):
-            def unless_stopped(vm_name, new_host):
-                if self._listeners_stopped:
-                    raise _ListenerStopped()
-                callback(vm_name, new_host)
+            with _translated():
+                cluster_handle = target._clusapi_utils.open_cluster()
             try:
-                with _translated():
-                    listen(unless_stopped)
-            except _ListenerStopped:
-                pass
+                with _translated(), \
+                        oswin_clusterutils._ClusterGroupOwnerChangeListener(
+                            cluster_handle) as events:
+                    while not self._listeners_stopped:
+                        try:
+                            event = events.get(timeout=LISTENER_POLL_SECONDS)
+                        except queue.Empty:
+                            continue
+                        if event is not None:
+                            self._deliver(event, callback)
+            finally:
+                target._clusapi_utils.close_cluster(cluster_handle)
         return listener
+
+    def _deliver(self, event, callback):
+        """A VM group's owner change to ``callback`` (other groups'
+        ignored); what the callback raises is logged, not raised."""
+        group_name = event['cluster_object_name']
+        with _translated():
+            if (self._target.get_cluster_group_type(group_name) !=
+                    oswin_const.CLUSTER_GROUP_TYPE_VM):
+                return
+            node = self._target.get_cluster_node_name(event['parent_id'])
+        try:
+            callback(group_name, node)
+        except Exception:
+            LOG.exception('Following the move of %s to %s failed',
+                          group_name, node)
 
     def stop_vm_owner_change_listeners(self):
         self._listeners_stopped = True
@@ -525,11 +559,11 @@ class HyperV(object):
 
     def remote_path(self, node, path):
         """``path`` of node ``node`` as this node reaches it: the node's
-        administrative share on Windows (``\\\\NODE\\C$\\...``);
-        the path itself in the simulated world, where every node is this
-        machine."""
+        administrative share (``\\\\NODE\\C$\\...``), which the
+        simulated world models (hvc_sim.shares)."""
         if self.simulated:
-            return path
+            from hvc_sim import shares
+            return shares.share_path(node, path)
         drive, rest = ntpath.splitdrive(path)
         return '\\\\%s\\%s$%s' % (node, drive.rstrip(':'), rest)
 

@@ -104,3 +104,14 @@ class TestSimulatedWorldNames(driver_fixtures.SimulatedTestCase):
             self.fail('hvc-sim df hangs on a FIFO on a CSV')
         self.assertEqual(0, df.returncode, df.stdout)
         self.assertIn('Volume1', df.stdout)
+
+
+class TestSamePath(testtools.TestCase):
+
+    def test_as_windows_compares_them(self):
+        self.assertTrue(paths.same('C:\\ClusterStorage\\Volume1\\x',
+                                   'c:/clusterstorage/volume1/X'))
+        self.assertTrue(paths.same('\\\\NODE1\\C$\\a\\..\\b',
+                                   '\\\\node1\\c$\\B'))
+        self.assertFalse(paths.same('C:\\ClusterStorage\\Volume1',
+                                    '\\\\NODE1\\C$\\ClusterStorage\\Volume1'))

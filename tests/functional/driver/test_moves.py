@@ -258,7 +258,33 @@ class TestColdMigrationInsideTheCluster(ColdMigrationTestCase):
         self.assertEqual(files, self._instance_files(server))
 
     def test_resize_up_then_revert_is_exact(self):
-        server = self._boot_vhdx()
+        self._resize_up_then_revert(self._boot_vhdx())
+
+    def test_resize_of_a_vhd_up_then_revert_is_exact(self):
+        # A differencing VHD cannot grow: a standalone copy of its chain
+        # does, beside the revert point.
+        self._resize_up_then_revert(self._boot_vhd())
+
+    def test_resize_of_a_vhd_up_then_confirm(self):
+        server = self._boot_vhd()
+        bigger = self._flavor(disk=20, disk_group=True)
+        server = self._move(server, {'resize': {'flavorRef': bigger}},
+                            'finished', 'VERIFY_RESIZE')
+        server = self._confirm_resize(server)
+        root = self._root(server)
+        self.assertEqual((20 * units.Gi, None), (
+            self._virtual_size(root), json.loads(open(root).read())['parent']))
+        self.assertEqual([os.path.basename(root)],
+                         [os.path.basename(p) for p in
+                          self._instance_files(server)
+                          if os.path.basename(p).startswith('root')])
+
+    def _boot_vhd(self):
+        return self._create_server(
+            image_uuid=test_nova_cluster.VHD_IMAGE, networks='none',
+            flavor_id=self._flavor(disk_group=True))
+
+    def _resize_up_then_revert(self, server):
         source = server['OS-EXT-SRV-ATTR:host']
         root = self._root(server)
         before = open(root).read()
@@ -311,6 +337,42 @@ class TestColdMigrationInsideTheCluster(ColdMigrationTestCase):
         server = self._wait_for_state_change(
             self.api.get_server(server['instance_uuid']), 'ACTIVE')
         self._assert_on(server, source)
+
+
+class TestSnapshotAfterAResize(ColdMigrationTestCase):
+    """A resize that grew the root disk left a chain of three (the grown
+    root, its revert point, the cached image): its snapshot is one
+    standalone disk, which boots."""
+
+    def test_the_snapshot_boots(self):
+        update = self.glance.update
+
+        def keeping_the_data(context, image_id, metadata, data=None,
+                             purge_props=False):
+            if data is not None:
+                self.glance._imagedata[image_id] = data.read()
+            return update(context, image_id, metadata,
+                          purge_props=purge_props)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.GlanceFixture.update',
+            lambda glance, *a, **kw: keeping_the_data(*a, **kw)))
+        server = self._boot_vhdx()
+        bigger = self._flavor(disk=20, disk_group=True)
+        server = self._move(server, {'resize': {'flavorRef': bigger}},
+                            'finished', 'VERIFY_RESIZE')
+        server = self._confirm_resize(server)
+        image_id = self.api.post_server_action(
+            server['id'], {'createImage': {'name': 'snap'}})['image_id']
+        self._wait_for_server_parameter(
+            server, {'OS-EXT-STS:task_state': None, 'status': 'ACTIVE'})
+        disk = json.loads(self.glance._imagedata[image_id])
+        self.assertEqual((20 * units.Gi, None),
+                         (disk['virtual_size'], disk['parent']))
+        copy = self._create_server(image_uuid=image_id, networks='none',
+                                   flavor_id=bigger)
+        root = json.loads(open(self._root(copy)).read())
+        self.assertEqual(image_id + '.vhdx',
+                         os.path.basename(root['parent']))
 
 
 class TestColdMigrationToAnotherCSV(ColdMigrationTestCase):
@@ -437,7 +499,9 @@ class TestColdMigrationToAnotherCluster(ColdMigrationTestCase):
 
     other_clusters = (('cluster2', ('b1', 'b2'), (('Data', 500),)),)
 
-    def _assert_in_cluster2(self, server):
+    def _assert_in_cluster2(self, server, chain=1):
+        """In cluster2, its disks on Data; the root disk's parents there
+        too (``chain`` - 1 of them: grown before) over the cached image."""
         server = self.api.get_server(server['id'])
         host = server['OS-EXT-SRV-ATTR:host']
         self.assertIn(host, ('b1', 'b2'))
@@ -453,10 +517,14 @@ class TestColdMigrationToAnotherCluster(ColdMigrationTestCase):
         self.assertTrue(disks)
         for path in disks:
             self.assertTrue(path.startswith(data_dir + os.sep), path)
-        # The root disk's parent is the cached image (the nodes of both
-        # clusters share one instances_path here, in one process: on
-        # Windows each cluster's is on its own CSV).
-        root_info = json.loads(open(self._root(server)).read())
+        # Then the cached image (the nodes of both clusters share one
+        # instances_path here, in one process: on Windows each cluster's
+        # is on its own CSV).
+        disk = self._root(server)
+        for _level in range(chain - 1):
+            disk = json.loads(open(disk).read())['parent']
+            self.assertEqual(data_dir, os.path.dirname(disk))
+        root_info = json.loads(open(disk).read())
         self.assertEqual(layout.image_cache_dir(),
                          os.path.dirname(root_info['parent']))
         self.assertTrue(os.path.exists(root_info['parent']))
@@ -514,6 +582,31 @@ class TestColdMigrationToAnotherCluster(ColdMigrationTestCase):
         self.assertEqual(20 * units.Gi,
                          self._virtual_size(self._root(server)))
         self.assertEqual((4, 2048), self._vm_size(server))
+
+    def test_an_instance_resized_before_moves_with_its_chain(self):
+        # The grown root's parent (its revert point, in its own directory)
+        # is stored as the source node's local path; the destination sees
+        # the source's directory through the source's administrative
+        # share: another string for the same folder.
+        server = self._create_server(
+            image_uuid=self.vhdx_image, networks='none',
+            flavor_id=self._flavor(disk_group=True), host='node1',
+            api=self._admin_274())
+        bigger = self._flavor(disk=20, disk_group=True)
+        self.admin_api.microversion = '2.56'
+        server = self._move(server, {'resize': {'flavorRef': bigger}},
+                            'finished', 'VERIFY_RESIZE')
+        server = self._confirm_resize(server)
+        written = open(self._root(server)).read()
+        server = self._move(server, {'migrate': {'host': 'b1'}},
+                            'finished', 'VERIFY_RESIZE')
+        server = self._assert_in_cluster2(server, chain=2)
+        server = self._confirm_resize(server)
+        self.assertEqual(20 * units.Gi,
+                         self._virtual_size(self._root(server)))
+        root = json.loads(open(self._root(server)).read())
+        self.assertEqual(json.loads(written)['virtual_size'],
+                         root['virtual_size'])
 
     def _admin_274(self):
         self.admin_api.microversion = '2.74'

@@ -1,10 +1,13 @@
 """ClusterOps and its Follower on their own: the allocation a move wants,
 the newest owner, the queue of work, and the os-win listener's stop."""
 
+import queue
 import threading
 import time
 import types
 from unittest import mock
+
+import fixtures
 
 from nova import objects
 
@@ -12,6 +15,7 @@ from hvc_driver import clusterops
 from hvc_driver import failover
 from hvc_driver import hyperv
 from hvc_oswin_api import constants
+from hvc_oswin_api import exceptions as os_win_exc
 from hvc_sim import oswin as sim_oswin
 from tests.unit.driver import fixtures as driver_fixtures
 
@@ -173,36 +177,161 @@ class TestFollowerRetries(driver_fixtures.SimulatedTestCase):
         self.assertLess(time.monotonic() - start, 2)
         self.assertFalse(any(t.is_alive() for t in threads))
 
+    def test_a_failed_listener_is_started_again_and_hears_the_next_move(self):
+        # The cluster service restarts: the notifications end. A listener
+        # is started again at once, and what moved meanwhile is found.
+        sim_oswin.VMUtils(self.cluster.state, 'node2').create_vm(
+            'vm1', False, 1, '/x/vm1')
+        sim_oswin.ClusterUtils(self.cluster.state,
+                               'node2').add_vm_to_cluster('vm1')
+        heard = threading.Event()
+        self.ops.reconcile.side_effect = lambda vm_name: heard.set()
+        # As ClusterOps.check: the VMs that run here.
+        self.ops.check.side_effect = lambda: [
+            vm.name for vm in self.cluster.state.vms(node='node1')]
+        self.cluster.state.arm_fault(
+            'clusterutils.get_vm_owner_change_listener_v2')
+        self.follower.start_listening()
+        self.follower.start_following()
+        self._wait_for(lambda: 'failed (the cluster service restarted?)'
+                       in self.logger.output)
+        self.cluster.state.move_vm('vm1', 'node1')
+        start = time.monotonic()
+        self.assertTrue(heard.wait(5))
+        self.assertLess(time.monotonic() - start, 1)
+        self.follower.stop()
+
+    @staticmethod
+    def _wait_for(check):
+        deadline = time.monotonic() + 5
+        while not check():
+            assert time.monotonic() < deadline, 'never'
+            time.sleep(0.01)
+
 
 class TestOsWinListener(driver_fixtures.OsWinTestCase):
 
-    def test_stop_ends_os_win_s_listener_at_its_next_event(self):
+    def _listener(self, events):
+        """The seam's owner change listener over os-win's private event
+        listener (autospec), whose events come from ``events``: a list of
+        events, exceptions to raise, and callables to call."""
+        from os_win.utils.compute import _clusapi_utils
+        from os_win.utils.compute import clusterutils as oswin_clusterutils
         seam = hyperv.HyperV(driver_fixtures.CONF)
         seam.bind('node1')
-        heard = []
+        clusterutils = self.oswin.utils['clusterutils']
+        clusterutils._clusapi_utils = mock.create_autospec(
+            _clusapi_utils.ClusApiUtils, instance=True)
+        clusterutils.get_cluster_group_type.side_effect = (
+            lambda name: 111 if name.startswith('vm') else 100)
+        clusterutils.get_cluster_node_name.side_effect = (
+            lambda node_id: 'node%s' % node_id)
+        private = self.useFixture(fixtures.MockPatchObject(
+            oswin_clusterutils, '_ClusterGroupOwnerChangeListener',
+            autospec=True)).mock
+        port = private.return_value
+        port.__enter__.return_value = port
 
-        def os_win_listener(callback):
-            # As os-win's: every Exception is logged and swallowed.
-            for vm_name in ('vm1', 'vm2', 'vm3'):
-                try:
-                    callback(vm_name, 'node1')
-                except Exception:
-                    pass
-                if vm_name == 'vm1':
-                    seam.clusterutils.stop_vm_owner_change_listeners()
-            self.fail('os-win\'s listener never returns')
-        self.oswin.utils['clusterutils']\
-            .get_vm_owner_change_listener_v2.return_value = os_win_listener
+        def get(timeout=None):
+            item = events.pop(0) if events else queue.Empty()
+            if isinstance(item, BaseException):
+                raise item
+            if callable(item):
+                item = item()
+            return item
+        port.get.side_effect = get
+        return seam, clusterutils, port
+
+    @staticmethod
+    def _event(group, node_id):
+        return {'cluster_object_name': group, 'parent_id': node_id}
+
+    def test_vm_owner_changes_reach_the_callback_until_stopped(self):
+        heard = []
+        events = [self._event('vm1', 2), self._event('cluster group', 3),
+                  queue.Empty()]
+        seam, clusterutils, port = self._listener(events)
+        events.append(lambda: (
+            seam.clusterutils.stop_vm_owner_change_listeners(),
+            self._event('vm2', 3))[1])
+        events.append(self._event('vm3', 1))
         seam.clusterutils.get_vm_owner_change_listener_v2()(
-            lambda vm_name, node: heard.append(vm_name))
-        self.assertEqual(['vm1'], heard)
+            lambda vm_name, node: heard.append((vm_name, node)))
+        # vm2's event came with the stop; nothing after it.
+        self.assertEqual([('vm1', 'node2'), ('vm2', 'node3')], heard)
+        port.__exit__.assert_called_once()
+        clusterutils._clusapi_utils.close_cluster.assert_called_once_with(
+            clusterutils._clusapi_utils.open_cluster.return_value)
+
+    def test_a_failed_event_thread_ends_the_listener(self):
+        # os-win's event thread stopped on an error (the cluster service
+        # restarted): get() says so, and the listener raises for its caller
+        # to start a new one, with a fresh cluster handle.
+        from os_win import exceptions as real_os_win_exc
+        seam, clusterutils, port = self._listener([
+            real_os_win_exc.OSWinException(
+                'Cluster event listener is not running.')])
+        self.assertRaises(os_win_exc.OSWinException,
+                          seam.clusterutils.get_vm_owner_change_listener_v2(),
+                          lambda vm_name, node: None)
+        port.__exit__.assert_called_once()
+        clusterutils._clusapi_utils.close_cluster.assert_called_once()
 
     def test_node_states_from_the_cluster_s_wmi_namespace(self):
         seam = hyperv.HyperV(driver_fixtures.CONF)
         seam.bind('node1')
+        # StatusInformation: CLUSTER_NODE_STATUS flags (Windows Server
+        # 2016+; NODE1 is a node of an older one, without it).
         self.oswin.wmi.MSCluster_Node = lambda: [
             driver_fixtures.WMIObject(Name='NODE1', State=0),
-            driver_fixtures.WMIObject(Name='NODE2', State=2)]
+            driver_fixtures.WMIObject(Name='NODE2', State=2,
+                                      StatusInformation=0),
+            driver_fixtures.WMIObject(Name='NODE3', State=1,
+                                      StatusInformation=0x1),
+            driver_fixtures.WMIObject(Name='NODE4', State=1,
+                                      StatusInformation=0x3),
+            driver_fixtures.WMIObject(Name='NODE5', State=1,
+                                      StatusInformation=0x8)]
         self.assertEqual({'NODE1': constants.CLUSTER_NODE_UP,
-                          'NODE2': constants.CLUSTER_NODE_PAUSED},
+                          'NODE2': constants.CLUSTER_NODE_PAUSED,
+                          'NODE3': constants.CLUSTER_NODE_ISOLATED,
+                          'NODE4': constants.CLUSTER_NODE_QUARANTINED,
+                          'NODE5': constants.CLUSTER_NODE_DOWN},
                          seam.clusterutils.get_cluster_node_states())
+
+
+class TestNodeStateSync(driver_fixtures.SimulatedTestCase):
+    """The compute service of a node the cluster keeps out of its
+    membership: disabled, saying why, and enabled once it is back."""
+
+    def setUp(self):
+        super().setUp()
+        self.service = mock.Mock(spec=objects.Service, disabled=False,
+                                 disabled_reason=None)
+        self.useFixture(driver_fixtures.fixtures.MockPatchObject(
+            objects.Service, 'get_by_compute_host',
+            return_value=self.service))
+        self.virtapi = mock.Mock()
+        hostops = mock.Mock()
+        hostops.node_uuid.return_value = NODE1
+        self.ops = clusterops.ClusterOps(self.hyperv, mock.Mock(), None,
+                                         hostops, self.virtapi, self.layout)
+
+    def _sync(self):
+        self.ops.sync_node_state(mock.sentinel.context)
+        return self.service.disabled, self.service.disabled_reason
+
+    def test_an_isolated_or_quarantined_node_is_disabled_until_healed(self):
+        for status, out_of_membership in (
+                ('isolated', self.cluster.state.isolate),
+                ('quarantined', self.cluster.state.quarantine)):
+            out_of_membership('node1')
+            self.assertEqual(
+                (True, 'AUTO: Hyper-V failover cluster: node node1 is %s'
+                 % status), self._sync())
+            self.virtapi.update_compute_provider_status.assert_called_with(
+                mock.sentinel.context, NODE1, enabled=False)
+            self.cluster.state.heal('node1')
+            self.assertEqual((False, None), self._sync())
+            self.virtapi.update_compute_provider_status.assert_called_with(
+                mock.sentinel.context, NODE1, enabled=True)

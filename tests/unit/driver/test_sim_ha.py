@@ -71,7 +71,8 @@ class TestOwnerChangeListener(HATestCase):
         heard = {node: self._listen(node)[0]
                  for node in ('node1', 'node2', 'b1')}
         self.state.move_vm('vm1', 'node2')
-        self.utils('clusterutils', 'node2').move_offline_vm('vm2', 'node3')
+        # The offline move ends after os-win's call: the seam waits.
+        self.hyperv.move_offline_vm('vm2', 'node3', timeout=30)
         self.utils('clusterutils', 'node2').live_migrate_vm('vm1', 'node1')
         expected = [('vm1', 'node2'), ('vm2', 'node3'), ('vm1', 'node1')]
         for node in ('node1', 'node2'):
@@ -238,6 +239,55 @@ class TestDrain(HATestCase):
             'clusterutils').get_cluster_group_state_info('huge')['state'])
 
 
+class TestIsolationAndQuarantine(HATestCase):
+    """Windows Server 2016's node statuses: MSCluster_Node says down, and
+    its StatusInformation why."""
+
+    def _states(self):
+        return self.utils('clusterutils', 'node2').get_cluster_node_states()
+
+    def test_an_isolated_node_runs_its_vms_on_and_takes_none(self):
+        self._vm('vm1', 'node1')
+        started = self.state.get_vm('vm1').started_at
+        self.state.isolate('node1')
+        self.assertEqual(constants.CLUSTER_NODE_ISOLATED,
+                         self._states()['node1'])
+        vm1 = self.state.get_vm('vm1')
+        self.assertEqual(('node1', started), (vm1.node, vm1.started_at))
+        self._vm('vm2', 'node2')
+        self.assertRaises(os_win_exc.ClusterGroupMigrationFailed,
+                          self.utils('clusterutils', 'node2').live_migrate_vm,
+                          'vm2', 'node1')
+        # Back in touch: up again, its VMs where they were.
+        self.state.heal('node1')
+        self.assertEqual(constants.CLUSTER_NODE_UP, self._states()['node1'])
+        self.assertEqual('node1', self._where()['vm1'])
+
+    def test_an_isolation_that_lasts_ends_as_a_node_down(self):
+        self._vm('vm1', 'node1')
+        self.state.isolate('node1')
+        [placement] = self.state.node_down('node1')
+        self.assertIn(placement.node, ('node2', 'node3'))
+        self.assertEqual(constants.CLUSTER_NODE_DOWN, self._states()['node1'])
+
+    def test_a_quarantined_node_is_drained_and_kept_out(self):
+        self._vm('vm1', 'node1')
+        started = self.state.get_vm('vm1').started_at
+        [placement] = self.state.quarantine('node1')
+        vm1 = self.state.get_vm('vm1')
+        self.assertEqual((placement.node, started), (vm1.node,
+                                                     vm1.started_at))
+        self.assertNotEqual('node1', vm1.node)
+        self.assertEqual(constants.CLUSTER_NODE_QUARANTINED,
+                         self._states()['node1'])
+        err = self.assertRaises(sim_state.SimulatorError,
+                                self.state.node_up, 'node1')
+        self.assertEqual('node node1 is quarantined', str(err))
+        self.assertEqual([sim_state.Placement('vm1', 'node1')],
+                         self.state.heal('node1', failback=True))
+        self.assertEqual(constants.CLUSTER_NODE_UP, self._states()['node1'])
+
+
 class TestCommands(testtools.TestCase):
     """hvc-sim node-down, node-up, drain, resume and failover."""
 
@@ -266,6 +316,19 @@ class TestCommands(testtools.TestCase):
         self.assertEqual('down', self.state.node('n2').state)
         self.assertEqual(0, self.run_cmd('node-up', 'n2')[0])
         status, _out, err = self.run_cmd('node-up', 'n2')
+        self.assertEqual((1, 'hvc-sim: error: node n2 is up\n'),
+                         (status, err))
+
+    def test_isolate_quarantine_and_heal(self):
+        self.assertEqual((0, ''), self.run_cmd('isolate', 'n2')[:2])
+        self.assertEqual('isolated', self.state.node('n2').state)
+        self.assertEqual('n2', self.state.get_vm('instance-1').node)
+        self.assertEqual((0, 'instance-1 -> n1\n'),
+                         self.run_cmd('quarantine', 'n2')[:2])
+        self.assertEqual('quarantined', self.state.node('n2').state)
+        self.assertEqual((0, 'instance-1 -> n2\n'),
+                         self.run_cmd('heal', 'n2', '--failback')[:2])
+        status, _out, err = self.run_cmd('heal', 'n2')
         self.assertEqual((1, 'hvc-sim: error: node n2 is up\n'),
                          (status, err))
 

@@ -465,6 +465,44 @@ class TestClusterUtils(SimulatedTestCase):
                                      'standalone').check_cluster_state)
 
 
+class TestOfflineMoves(SimulatedTestCase):
+    """An offline cluster move ends after the call that asks for it, as
+    MoveClusterGroupEx's do: os-win's offline move reads an owner that can
+    still be the source; the seam waits for the cluster to end it."""
+
+    def setUp(self):
+        super().setUp()
+        self.utils('vmutils', 'node1').create_vm('vm1', False, 1, '/x/vm1')
+        self.utils('clusterutils', 'node1').add_vm_to_cluster('vm1')
+        self.state.set_group_move_seconds(0.5)
+
+    def test_os_win_s_call_reads_the_owner_too_soon(self):
+        self.assertRaises(os_win_exc.ClusterGroupMigrationFailed,
+                          self.utils('clusterutils').move_offline_vm,
+                          'vm1', 'node2')
+        self.assertEqual('node2', self.state.group_move('vm1'))
+
+    def test_the_seam_waits_until_it_is_there(self):
+        self.hyperv.move_offline_vm('vm1', 'node2', timeout=30)
+        self.assertEqual('node2', self.state.get_cluster_group(
+            'vm1').owner_node)
+
+    def test_a_move_that_fails_in_the_cluster_fails(self):
+        clusterutils = self.utils('clusterutils')
+        self.assertRaises(os_win_exc.ClusterGroupMigrationFailed,
+                          clusterutils.move_offline_vm, 'vm1', 'node2')
+        self.state.node_down('node2')
+        self.assertRaises(os_win_exc.ClusterGroupMigrationFailed,
+                          self.hyperv.move_offline_vm, 'vm1', 'node2', 30)
+        self.assertEqual('node1', self.state.get_cluster_group(
+            'vm1').owner_node)
+
+    def test_a_move_that_takes_too_long_times_out(self):
+        self.state.set_group_move_seconds(3600)
+        self.assertRaises(os_win_exc.ClusterGroupMigrationTimeOut,
+                          self.hyperv.move_offline_vm, 'vm1', 'node2', 0.3)
+
+
 class TestWorld(SimulatedTestCase):
     """Two clusters and a standalone host in one world: each node sees
     its own cluster only, and the cluster moves VMs inside itself."""
@@ -538,7 +576,8 @@ class TestWorld(SimulatedTestCase):
             self.assertEqual('node3', self.state.get_vm('vm-a').node)
         self.utils('vmutils', 'node3').set_vm_state(
             'vm-a', constants.HYPERV_VM_STATE_DISABLED)
-        clusterutils.move_offline_vm('vm-a', 'node2')
+        # The offline move ends after the call (TestOfflineMoves).
+        self.hyperv.move_offline_vm('vm-a', 'node2', timeout=30)
         self.assertEqual(('node2', constants.HYPERV_VM_STATE_DISABLED),
                          (self.state.get_vm('vm-a').node,
                           self.state.get_vm('vm-a').state))
