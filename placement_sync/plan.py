@@ -410,12 +410,19 @@ def plan_retirement(member):
         # Frees the name for a new CSV of the same name.
         plan.actions.append(RenameProvider(
             member.uuid, member.generation, member.name,
-            '%s%s%s)' % (member.name, DRAINING_MARK, member.uuid[:8])))
+            draining_name(member.name, member.uuid)))
     plan.warnings.append(
         'provider %s is draining: its shared volume is gone but %d GB are '
         'still allocated; it is deleted once they are freed'
         % (member.name, member.used_gb))
     return plan
+
+
+def draining_name(name, uuid):
+    """``name`` marked as draining, cut short as far as it takes to fit
+    placement's limit (a CSV's name may fill it already)."""
+    mark = '%s%s)' % (DRAINING_MARK, uuid[:8])
+    return name[:model.MAX_NAME - len(mark)] + mark
 
 
 def releases_name(plan):

@@ -159,6 +159,15 @@ class TestPlanMember(testtools.TestCase):
         [warning] = step.warnings
         self.assertIn('100 GB are still allocated', warning)
 
+    def test_the_draining_name_of_a_longest_name_fits(self):
+        name = 'hyperv-csv:c1:' + 'v' * (model.MAX_NAME - 14)
+        self.assertEqual(model.MAX_NAME, len(name))
+        step = plan.plan_member(DESIRED, self._ours(
+            name=name, usages={'DISK_GB': 100}))
+        _drain, rename = step.actions
+        self.assertEqual(model.MAX_NAME, len(rename.new_name))
+        self.assertTrue(rename.new_name.endswith(' (draining 0123abcd)'))
+
     def test_draining_csv_only_waits(self):
         drained = plan.drained(WANT.inventory)
         step = plan.plan_member(DESIRED, self._ours(
