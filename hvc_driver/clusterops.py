@@ -37,9 +37,9 @@ The rules:
 """
 
 import collections
+import os
 
 import os_resource_classes as orc
-from oslo_concurrency import lockutils
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
@@ -56,6 +56,7 @@ from nova.scheduler.client import report
 
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv as seam
+from hvc_driver.hyperv import locks
 from hvc_driver import layout
 from hvc_driver import vmops as vmops_module
 from hvc_oswin_api import constants as os_win_const
@@ -122,8 +123,8 @@ class ClusterOps(seam.UsesHyperV):
         """The cluster-wide lock of one VM."""
         lock_path = layout.image_cache_dir()
         self._hyperv.pathutils.check_create_dir(lock_path)
-        return lockutils.lock(vm_name + '.lock', lock_file_prefix=LOCK_PREFIX,
-                              external=True, lock_path=lock_path)
+        return locks.cluster_lock(
+            os.path.join(lock_path, '%s%s.lock' % (LOCK_PREFIX, vm_name)))
 
     def _owner(self, vm_name):
         """The node the cluster runs ``vm_name`` on; None if unclustered."""

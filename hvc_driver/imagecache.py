@@ -22,7 +22,6 @@ that file's cluster-wide lock, after looking again.
 import os
 import re
 
-from oslo_concurrency import lockutils
 from oslo_log import log as logging
 from oslo_utils import excutils
 from oslo_utils import units
@@ -34,6 +33,7 @@ from nova import objects
 from nova.virt import images
 
 from hvc_driver import exception as hvc_exc
+from hvc_driver.hyperv import locks
 from hvc_driver import layout
 from hvc_oswin_api import constants as os_win_const
 from hvc_oswin_api import paths
@@ -138,6 +138,11 @@ class ImageCache(object):
         self._publish(self._partial(os.path.basename(path), disk_format),
                       path, copy_and_grow)
 
+    def _lock(self, name):
+        """The cluster-wide lock ``name`` of the cache (a file in it)."""
+        return locks.cluster_lock(
+            os.path.join(self.cache_dir, LOCK_PREFIX + name))
+
     def _cached(self, name, make):
         """The cache's file ``name``, made by ``make(path)`` under the
         cluster-wide lock of that name if it is not there yet."""
@@ -146,8 +151,7 @@ class ImageCache(object):
         if pathutils.exists(path):
             return path
         pathutils.check_create_dir(self.cache_dir)
-        with lockutils.lock(name + '.lock', lock_file_prefix=LOCK_PREFIX,
-                            external=True, lock_path=self.cache_dir):
+        with self._lock(name + '.lock'):
             if not pathutils.exists(path):
                 make(path)
         return path
@@ -227,8 +231,7 @@ class ImageCache(object):
         lock_name = '%s%s.%s.lock' % (match.group('image'),
                                       match.group('grown') or '',
                                       match.group('format'))
-        with lockutils.lock(lock_name, lock_file_prefix=LOCK_PREFIX,
-                            external=True, lock_path=self.cache_dir):
+        with self._lock(lock_name):
             if not pathutils.exists(path):
                 return  # Another node's cleanup was first.
             if not match.group('part'):
