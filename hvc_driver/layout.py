@@ -79,8 +79,10 @@ def instances_folder_parts():
         return paths.relative_folder_parts(
             CONF.hyperv_cluster.csv_instances_folder)
     except ValueError as e:
+        # nova's InvalidConfiguration says only "Configuration is Invalid."
+        # unless given its message.
         raise exception.InvalidConfiguration(
-            reason='[hyperv_cluster] csv_instances_folder %s' % e)
+            '[hyperv_cluster] csv_instances_folder %s' % e)
 
 
 def _folder_name(vm_name):

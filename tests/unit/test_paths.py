@@ -67,8 +67,10 @@ class TestInstanceDirectories(driver_fixtures.SimulatedTestCase):
     def test_an_instances_folder_that_walks_out_stops_the_start(self):
         self.useFixture(config_fixture.Config(driver_fixtures.CONF)).config(
             csv_instances_folder='..\\..\\Windows', group='hyperv_cluster')
-        self.assertRaises(test_vmops.exception.InvalidConfiguration,
-                          self.layout.instance_dir, 'vm1')
+        err = self.assertRaises(test_vmops.exception.InvalidConfiguration,
+                                self.layout.instance_dir, 'vm1')
+        self.assertIn("csv_instances_folder '..\\\\..\\\\Windows': its part "
+                      "'..'", str(err))
 
     def test_placement_sync_refuses_it_too(self):
         conf = types.SimpleNamespace(placement_sync=types.SimpleNamespace(
