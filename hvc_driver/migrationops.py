@@ -405,26 +405,31 @@ class MigrationOps(seam.UsesHyperV):
         LOG.info('Grew %s to %d bytes %s the revert point %s', path,
                  new_size, how, revert_point)
 
-    def _drop_growth(self, vm_name, disk, migration_uuid):
+    def _grown(self, vm_name, disk, migration_uuid):
+        """(the disk, its revert point) when the migration grew it, else
+        (None, None)."""
         path = self._layout.disk_path(vm_name, disk)
         if path is None:
-            return
-        parent = self._revert_point(path, migration_uuid)
-        if not self._pathutils.exists(parent):
+            return None, None
+        revert_point = self._revert_point(path, migration_uuid)
+        if not self._pathutils.exists(revert_point):
+            return None, None
+        return path, revert_point
+
+    def _drop_growth(self, vm_name, disk, migration_uuid):
+        path, revert_point = self._grown(vm_name, disk, migration_uuid)
+        if path is None:
             return
         self._pathutils.remove(path)
-        self._pathutils.rename(parent, path)
+        self._pathutils.rename(revert_point, path)
         LOG.info('Reverted %s to its size before the resize', path)
 
     def _drop_revert_point(self, vm_name, disk, migration_uuid):
         """A revert point the grown disk does not stand on (a VHD grown as
         a standalone copy) is no longer needed once confirmed; one it
         stands on is its parent, and stays."""
-        path = self._layout.disk_path(vm_name, disk)
+        path, revert_point = self._grown(vm_name, disk, migration_uuid)
         if path is None:
-            return
-        revert_point = self._revert_point(path, migration_uuid)
-        if not self._pathutils.exists(revert_point):
             return
         parent = self._vhdutils.get_vhd_parent_path(path)
         if parent and paths.same(parent, revert_point):

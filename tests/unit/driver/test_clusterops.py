@@ -159,13 +159,18 @@ class TestFollowerRetries(driver_fixtures.SimulatedTestCase):
         self.assertIn('about vm1 yet: placement; trying again in 2 s',
                       self.logger.output)
 
-    def test_the_listener_hears_the_simulated_cluster_and_stops(self):
+    def _vm1_on_node2(self):
+        """vm1, clustered on node2; an event set once it is reconciled."""
         sim_oswin.VMUtils(self.cluster.state, 'node2').create_vm(
             'vm1', False, 1, '/x/vm1')
         sim_oswin.ClusterUtils(self.cluster.state,
                                'node2').add_vm_to_cluster('vm1')
         heard = threading.Event()
         self.ops.reconcile.side_effect = lambda vm_name: heard.set()
+        return heard
+
+    def test_the_listener_hears_the_simulated_cluster_and_stops(self):
+        heard = self._vm1_on_node2()
         self.follower.start_listening()
         self.follower.start_following()
         time.sleep(3 * sim_oswin.OWNER_CHANGE_POLL_INTERVAL)
@@ -180,12 +185,7 @@ class TestFollowerRetries(driver_fixtures.SimulatedTestCase):
     def test_a_failed_listener_is_started_again_and_hears_the_next_move(self):
         # The cluster service restarts: the notifications end. A listener
         # is started again at once, and what moved meanwhile is found.
-        sim_oswin.VMUtils(self.cluster.state, 'node2').create_vm(
-            'vm1', False, 1, '/x/vm1')
-        sim_oswin.ClusterUtils(self.cluster.state,
-                               'node2').add_vm_to_cluster('vm1')
-        heard = threading.Event()
-        self.ops.reconcile.side_effect = lambda vm_name: heard.set()
+        heard = self._vm1_on_node2()
         # As ClusterOps.check: the VMs that run here.
         self.ops.check.side_effect = lambda: [
             vm.name for vm in self.cluster.state.vms(node='node1')]
