@@ -170,7 +170,13 @@ class LiveMigrationOps(seam.UsesHyperV):
         # what runs here for it.
         self._vmops.storage_of(instance,
                                layout.allocations_of(context, instance))
-        self._arrival_dir(context, instance, consume=True)
+        arrival_dir = self._arrival_dir(context, instance, consume=True)
+        if copied_in:
+            # The copy the source made of its config drive (see _copy_out).
+            config_drive = self._layout.existing_file(
+                vm_name, layout.CONFIG_DRIVE, arrival_dir)
+            if config_drive:
+                self._vmops.attach_config_drive(vm_name, config_drive)
         self._vmops.take_over(instance, network_info)
         if copied_in:
             # From another cluster or host: it joins this node's cluster
@@ -314,17 +320,24 @@ class LiveMigrationOps(seam.UsesHyperV):
         LOG.info('Live migrating %s from %s to %s with its disks, from %s '
                  'to %s', vm_name, self._hyperv.node, dest_node, source_dir,
                  arrival_dir, instance=instance)
+        ejected = False
         try:
             if config_drive:
-                # Hyper-V's storage migration moves no DVD image: the
-                # destination must have it when the VM arrives.
+                # Hyper-V's storage migration moves hard disks only (what
+                # Move-VM sends) and refuses a DVD image the destination
+                # cannot reach: the destination gets a copy, which it
+                # attaches on arrival, and the source's is ejected.
                 self._pathutils.copy(config_drive, self._hyperv.remote_path(
                     dest_node, os.path.join(arrival_dir,
                                             layout.CONFIG_DRIVE)))
+                self._vmutils.detach_vm_disk(vm_name, config_drive,
+                                             is_physical=False)
+                ejected = True
             if clustered:
                 self._clusterutils.delete(vm_name)
             self._hyperv.livemigrationutils.live_migrate_vm_with_storage(
-                vm_name, dest_node, arrival_dir)
+                vm_name, dest_node, arrival_dir,
+                CONF.hyperv_cluster.live_migration_timeout or None)
         except Exception as e:
             if not self._vmutils.vm_exists(vm_name):
                 if self._arrived(vm_name, dest_node):
@@ -339,6 +352,8 @@ class LiveMigrationOps(seam.UsesHyperV):
                            'either' % e) from e
             LOG.error('Hyper-V did not move %s to %s: %s; it runs on here',
                       vm_name, dest_node, e, instance=instance)
+            if ejected:
+                self._vmops.attach_config_drive(vm_name, config_drive)
             if clustered:
                 self._recluster(instance)
             return False

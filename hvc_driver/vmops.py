@@ -245,7 +245,11 @@ class VMOps(seam.UsesHyperV):
         configdrive.make_config_drive(metadata, path)
         return path
 
-    def _attach_config_drive(self, vm_name, vm_gen, path):
+    def attach_config_drive(self, vm_name, path, vm_gen=None):
+        """The ISO at ``path`` as the VM's DVD drive (its generation read
+        from Hyper-V unless given)."""
+        if vm_gen is None:
+            vm_gen = self._vmutils.get_vm_generation(vm_name)
         # Second IDE controller on generation 1, SCSI on generation 2.
         if vm_gen == os_win_const.VM_GEN_1:
             self._vmutils.attach_ide_drive(vm_name, path, 1, 0,
@@ -297,7 +301,7 @@ class VMOps(seam.UsesHyperV):
         self._create_nics(instance, network_info)
         self._volumeops.attach_volumes(block_device_info, instance)
         if config_drive:
-            self._attach_config_drive(vm_name, vm_gen, config_drive)
+            self.attach_config_drive(vm_name, config_drive, vm_gen)
         self.cluster(vm_name)
 
     def cluster(self, vm_name):

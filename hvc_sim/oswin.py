@@ -897,23 +897,26 @@ class LiveMigrationUtils(_SimulatedUtils):
     # Not in os-win 5.9's public API: the seam adds it to os-win's
     # LiveMigrationUtils.
     @_faultable(os_win_exc.HyperVException)
-    def live_migrate_vm_with_storage(self, vm_name, dest_host, dest_dir):
+    def live_migrate_vm_with_storage(self, vm_name, dest_host, dest_dir,
+                                     timeout=None):
         """Move the VM, running or not, to Hyper-V host ``dest_host``, its
-        virtual disks of its own directory into ``dest_dir`` there, each
-        keeping its file name (disks elsewhere, volumes on SMB shares, stay).
+        virtual hard disks of its own directory into ``dest_dir`` there,
+        each keeping its file name (disks elsewhere, volumes on SMB shares,
+        stay), as Move-VM does.
 
-        The parents of a differencing disk are copied along (the copy of
-        the child points at the copy of its parent) and stay at the source
+        The parents of a differencing disk are copied along into
+        ``dest_dir`` (the copy of the child points at the copy of its
+        parent: what Msvm_MoveUnmanagedVhd asks) and stay at the source
         (RetainVhdCopiesOnSource: an image cache other VMs use). The
         moved disks leave the source; other files of the VM's folder (a
         console log) stay, as Hyper-V does not own them.
 
-        DVD images of its own directory (a config drive ISO) are not
-        copied, as Hyper-V does not migrate them: the caller copies each
-        one to ``dest_dir`` first, keeping its name, and the VM's DVD
-        drive points at that copy afterwards (HyperVException if it is
-        missing). The source's image stays. The VM keeps its power state
-        and uptime. A refusal or a failure changes nothing.
+        A DVD image in its own directory (a config drive ISO) is refused
+        (HyperVException, nothing changed): the destination cannot reach
+        it and Hyper-V migrates no DVD image; the caller ejects it first.
+        The VM keeps its power state and uptime. A refusal or a failure
+        changes nothing. ``timeout``: the copy here takes no time worth
+        bounding.
         """
         vm = self._state.get_vm(vm_name)
         if vm is None or vm.node != self._node:
@@ -923,7 +926,7 @@ class LiveMigrationUtils(_SimulatedUtils):
                 sim_state.CLUSTERED_VM_MIGRATION % vm_name)
         dest = self._destination(dest_host)
         disks = self._state.disks(vm_name)
-        copies, parents, moved, images = self._copies(
+        copies, parents, moved = self._copies(
             disks, vm.instance_path, dest_dir)
         created_dirs = _missing_dirs(dest_dir)
         copied = []
@@ -936,7 +939,7 @@ class LiveMigrationUtils(_SimulatedUtils):
                 _set_parent(copies[child], copies[parent])
             self._state.migrate_vm(
                 vm_name, dest, dest_dir,
-                {d.path: copies.get(d.path, images.get(d.path, d.path))
+                {d.path: copies.get(d.path, d.path)
                  for d in disks},
                 owner=self._node)
         except BaseException as e:
@@ -973,10 +976,9 @@ class LiveMigrationUtils(_SimulatedUtils):
     def _copies(self, disks, own_dir, dest_dir):
         """What to copy ({source: copy}, in order), the parent of each
         differencing disk ({source child: source parent}), the disks that
-        move (leave the source) as opposed to parents, which stay, and the
-        DVD images the caller copied ({source: its copy in dest_dir}).
+        move (leave the source) as opposed to parents, which stay.
         """
-        copies, parents, moved, images = {}, {}, [], {}
+        copies, parents, moved = {}, {}, []
         taken = {}
 
         def copy_of(src):
@@ -1003,15 +1005,10 @@ class LiveMigrationUtils(_SimulatedUtils):
             if os.path.dirname(disk.path) != os.path.normpath(own_dir):
                 continue  # a volume on an SMB share: both hosts reach it.
             if disk.drive_type == constants.DVD:
-                # Hyper-V does not copy it: the caller did, or the
-                # migration fails before anything is copied.
-                image = os.path.join(dest_dir, os.path.basename(disk.path))
-                if not os.path.isfile(image):
-                    raise os_win_exc.HyperVException(
-                        'The DVD image %s cannot be found on the '
-                        'destination' % image)
-                images[disk.path] = image
-                continue
+                raise os_win_exc.HyperVException(
+                    'The DVD image %s is in the directory of %s, which the '
+                    'destination cannot reach: eject it before the '
+                    'migration' % (disk.path, os.path.basename(own_dir)))
             copy_of(disk.path)
             moved.append(disk.path)
             child = disk.path
@@ -1020,7 +1017,7 @@ class LiveMigrationUtils(_SimulatedUtils):
                 copy_of(parent)
                 parents[child] = parent
                 child, parent = parent, _parent_path(parent)
-        return copies, parents, moved, images
+        return copies, parents, moved
 
 
 @shares.reached_through_shares

@@ -56,6 +56,8 @@ UTILS = tuple(OSWIN_CLASSES)
 CLUSTER_PROBE_TIMEOUT_SECONDS = 30
 # How long ovs-vsctl may outlive its own --timeout before it is killed.
 OVS_VSCTL_KILL_GRACE_SECONDS = 10
+# How often a live migration's job is looked at until it ends.
+JOB_POLL_SECONDS = 1
 # How long the owner change listener waits for an event before it looks
 # whether it was stopped.
 LISTENER_POLL_SECONDS = 1
@@ -224,40 +226,41 @@ class _OsWinLiveMigrationUtils(_OsWin):
     _MIGRATION_TYPE_VIRTUAL_SYSTEM_AND_STORAGE = 32771
     _VHD_RESOURCE_TYPE = 31  # Logical Disk
     _VHD_RESOURCE_SUB_TYPE = 'Microsoft:Hyper-V:Virtual Hard Disk'
-    _DVD_RESOURCE_SUB_TYPE = 'Microsoft:Hyper-V:Virtual CD/DVD Disk'
     _VM_REALIZED = 'Microsoft:Hyper-V:System:Realized'
 
-    def live_migrate_vm_with_storage(self, vm_name, dest_host, dest_dir):
+    def live_migrate_vm_with_storage(self, vm_name, dest_host, dest_dir,
+                                     timeout=None):
         """Live-migrate VM ``vm_name`` (not clustered) to the Hyper-V host
-        ``dest_host``, with its storage, into ``dest_dir`` there.
+        ``dest_host``, with its storage, into ``dest_dir`` there; at most
+        ``timeout`` seconds (None: no bound), after which the migration is
+        stopped.
 
         os-win 5.9's live_migrate_vm(migrate_disks=True) keeps every path
         as it is, which fails where the destination keeps its storage
         elsewhere (another cluster's CSV, a standalone host's local disk).
-        Here, as Microsoft's migration sample (VmMigrationSimpleWithNew
-        DataRoot) does it, in one MigrateVirtualSystemToHost:
+        Here, what Microsoft's Move-VM sends, in one
+        MigrateVirtualSystemToHost of type VirtualSystemAndStorage
+        (Msvm_VirtualSystemMigrationService, Msvm_VirtualSystemMigration
+        SettingData, Msvm_MoveUnmanagedVhd on Microsoft Learn):
 
-        - every virtual hard disk in the VM's own directory (its
-          configuration root) goes to ``dest_dir``, keeping its file name
-          (and to the destination's primordial storage pool); volumes on
-          SMB shares stay where they are;
-        - the VM's configuration, checkpoint, smart paging, log and saved
-          state files go to ``dest_dir`` (its five data roots, which
-          os-win set to the instance directory);
-        - Hyper-V moves the read-only parents of differencing disks along
-          (where to is its choice: not verified on a real host);
-          RetainVhdCopiesOnSource keeps them on the source too (a cached
-          image other VMs use), which Hyper-V would otherwise delete.
+        - the hard disk settings only (NewResourceSettingData): every
+          virtual hard disk in the VM's own directory goes to
+          ``dest_dir``, keeping its file name; volumes on SMB shares stay
+          where they are. No DVD drive: Hyper-V migrates no DVD image, so
+          the caller ejects the config drive first (and the destination
+          attaches its copy on arrival);
+        - the configuration, checkpoint and smart paging data roots in
+          ``dest_dir`` (Move-VM's VirtualMachinePath, SnapshotFilePath and
+          SmartPagingFilePath);
+        - the parents of the differencing disks as unmanaged VHDs
+          (UnmanagedVhds, Windows Server 2016 and later), each into
+          ``dest_dir`` by its file name, so that no parent lands on a
+          destination file of the same name (a cached image);
+          RetainVhdCopiesOnSource keeps them on the source (an image cache
+          other VMs use).
 
-        DVD images in the VM's own directory (a config drive ISO) are not
-        copied: Hyper-V does not migrate them. The caller copies each one
-        beforehand to ``dest_dir`` on the destination, keeping its name
-        (as nova's Hyper-V driver did); the migration points the VM's DVD
-        drive at it there, and fails (HyperVException, nothing changed) if
-        it is not there. The source's image stays where it is, as do files
-        that are not the VM's (a console log). os-win's _live_migrate_vm
-        passes neither new system settings nor RetainVhdCopiesOnSource:
-        the migration call is made here, the rest is os-win's.
+        CheckVirtualSystemIsMigratableToHost with the same settings comes
+        first: a migration it refuses is not started.
         """
         lmutils = self._target
         with _translated():
@@ -270,8 +273,8 @@ class _OsWinLiveMigrationUtils(_OsWin):
             planned_vm = lmutils._get_planned_vm(vm_name, conn_v2_remote)
             own_dir, vssd = self._system_settings_moved_to(conn, vm,
                                                            dest_dir)
-            sasds = self._storage_settings_moved_to(conn, vm, own_dir,
-                                                    dest_dir)
+            disks, sasds = self._storage_settings_moved_to(conn, vm, own_dir,
+                                                           dest_dir)
             settings = conn.Msvm_VirtualSystemMigrationSettingData(
                 MigrationType=self._MIGRATION_TYPE_VIRTUAL_SYSTEM_AND_STORAGE
             )[0]
@@ -279,18 +282,47 @@ class _OsWinLiveMigrationUtils(_OsWin):
             if planned_vm:
                 settings.DestinationPlannedVirtualSystemId = planned_vm.Name
             settings.RetainVhdCopiesOnSource = True
+            settings.UnmanagedVhds = self._parents_moved_to(conn, disks,
+                                                            dest_dir)
             migration_svc = conn.Msvm_VirtualSystemMigrationService()[0]
-            job_path, ret_val = migration_svc.MigrateVirtualSystemToHost(
+            arguments = dict(
                 ComputerSystem=vm.path_(), DestinationHost=dest_host,
                 MigrationSettingData=settings.GetText_(1),
-                NewSystemSettingData=vssd,
-                NewResourceSettingData=sasds)
-            lmutils._jobutils.check_ret_val(ret_val, job_path)
+                NewSystemSettingData=vssd, NewResourceSettingData=sasds)
+            migratable, ret_val = (
+                migration_svc.CheckVirtualSystemIsMigratableToHost(
+                    **arguments))
+            if ret_val != 0 or not migratable:
+                raise oswin_exc.HyperVException(
+                    'Hyper-V cannot migrate %s to %s with its storage '
+                    '(CheckVirtualSystemIsMigratableToHost answered %s, '
+                    'return value %s)' % (vm_name, dest_host, migratable,
+                                          ret_val))
+            job_path, ret_val = migration_svc.MigrateVirtualSystemToHost(
+                **arguments)
+            self._wait_for_job(vm, vm_name, job_path, ret_val, timeout)
+
+    def _wait_for_job(self, vm, vm_name, job_path, ret_val, timeout):
+        """Wait for the migration's job for ``timeout`` seconds at most,
+        then stop it (os-win's own wait has no bound); its failure raised
+        as os-win raises it."""
+        jobutils = self._target._jobutils
+        if ret_val == oswin_const.WMI_JOB_STATUS_STARTED and timeout:
+            started = time.monotonic()
+            while not jobutils._is_job_completed(
+                    jobutils._get_wmi_obj(job_path)):
+                if time.monotonic() - started > timeout:
+                    jobutils.stop_jobs(vm)
+                    raise oswin_exc.HyperVException(
+                        'The live migration of %s did not end within %d s: '
+                        'stopped' % (vm_name, timeout))
+                time.sleep(JOB_POLL_SECONDS)
+        jobutils.check_ret_val(ret_val, job_path)
 
     def _system_settings_moved_to(self, conn, vm, dest_dir):
         """The VM's own directory (its configuration root), and its
-        settings with their data roots in ``dest_dir``, as the migration's
-        NewSystemSettingData."""
+        settings with the data roots Move-VM moves in ``dest_dir``, as the
+        migration's NewSystemSettingData."""
         from os_win.utils import _wqlutils
         found = [vssd for vssd in _wqlutils.get_element_associated_class(
             conn, 'Msvm_VirtualSystemSettingData', element_uuid=vm.Name)
@@ -301,38 +333,50 @@ class _OsWinLiveMigrationUtils(_OsWin):
                 % (vm.ElementName, len(found)))
         vssd = found[0]
         own_dir = vssd.ConfigurationDataRoot
-        # All the data roots os-win gave the VM (its instance directory):
-        # what stays behind is gone with the source's directory.
         vssd.ConfigurationDataRoot = dest_dir
         vssd.SnapshotDataRoot = dest_dir
         vssd.SwapFileDataRoot = dest_dir
-        vssd.LogDataRoot = dest_dir
-        vssd.SuspendDataRoot = dest_dir
         return own_dir, vssd.GetText_(1)
 
     def _storage_settings_moved_to(self, conn, vm, own_dir, dest_dir):
-        """The virtual hard disks and DVD images in the VM's own
-        directory, each at its file name in ``dest_dir``, as the
+        """The virtual hard disks in the VM's own directory (their paths),
+        and their settings each at its file name in ``dest_dir``, as the
         migration's NewResourceSettingData (os-win's _get_vhd_setting_data
-        sends the VHDs only, unchanged). Hyper-V copies the disks there;
-        a DVD image it only points at, so the caller copied it first.
-        Disks elsewhere (volumes on SMB shares, which both hosts reach)
-        are not sent: they stay where they are."""
+        sends them unchanged). Disks elsewhere (volumes on SMB shares,
+        which both hosts reach) are not sent: they stay where they are."""
         from os_win.utils import _wqlutils
-        moved = []
+        disks, moved = [], []
         for sasd in _wqlutils.get_element_associated_class(
                 conn, 'Msvm_StorageAllocationSettingData',
                 element_uuid=vm.Name):
             if (sasd.ResourceType == self._VHD_RESOURCE_TYPE and
-                    sasd.ResourceSubType in (self._VHD_RESOURCE_SUB_TYPE,
-                                             self._DVD_RESOURCE_SUB_TYPE) and
+                    sasd.ResourceSubType == self._VHD_RESOURCE_SUB_TYPE and
                     ntpath.dirname(sasd.HostResource[0]).lower() ==
                     ntpath.normpath(own_dir).lower()):
+                disks.append(sasd.HostResource[0])
                 sasd.HostResource = [ntpath.join(
                     dest_dir, ntpath.basename(sasd.HostResource[0]))]
                 sasd.PoolID = ''
                 moved.append(sasd.GetText_(1))
-        return moved
+        return disks, moved
+
+    def _parents_moved_to(self, conn, disks, dest_dir):
+        """Msvm_MoveUnmanagedVhd instances (embedded) moving each parent
+        of ``disks`` (and its parents) into ``dest_dir``."""
+        from os_win import utilsfactory
+        vhdutils = utilsfactory.get_vhdutils()
+        moves, seen = [], set()
+        for disk in disks:
+            parent = vhdutils.get_vhd_parent_path(disk)
+            while parent and parent.lower() not in seen:
+                seen.add(parent.lower())
+                move = conn.Msvm_MoveUnmanagedVhd.new()
+                move.VhdSourcePath = parent
+                move.VhdDestinationPath = ntpath.join(
+                    dest_dir, ntpath.basename(parent))
+                moves.append(move.GetText_(1))
+                parent = vhdutils.get_vhd_parent_path(parent)
+        return moves
 
 
 # The os-win utils wrapped with more than error translation.

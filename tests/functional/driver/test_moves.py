@@ -819,7 +819,8 @@ class TestMovesOutOfTheCluster(MovesTestCase):
 
     def test_the_config_drive_goes_along(self):
         # Hyper-V's storage migration moves no DVD image: the source
-        # copies it first, and the VM's DVD drive points at the copy.
+        # copies it first and ejects it, the destination attaches the copy
+        # on arrival; a failed copy gives it back to the source.
         self.force_config_drive()
         server = self._boot_on_node1()
         name = server['OS-EXT-SRV-ATTR:instance_name']
@@ -827,6 +828,11 @@ class TestMovesOutOfTheCluster(MovesTestCase):
                  if d.path.endswith(layout.CONFIG_DRIVE)]
         with open(iso, 'rb') as f:
             content = f.read()
+        self.sim.arm_fault('livemigrationutils.live_migrate_vm_with_storage',
+                           message='the migration network went away')
+        server = self._live_migrate_to(server, host='b1', status='failed')
+        self.assertEqual([iso], [d.path for d in self.sim.disks(name)
+                                 if d.drive_type == os_win_const.DVD])
         server, _source_dir = self._arrive(server, 'b1')
         self._assert_on_b1(server)
         data_dir = self._data_dir(server)
@@ -841,8 +847,9 @@ class TestMovesOutOfTheCluster(MovesTestCase):
         # finds it at the destination, and nova follows it there.
         migrate = sim_oswin.LiveMigrationUtils.live_migrate_vm_with_storage
 
-        def moved_then_failed(utils, vm_name, dest_host, dest_dir):
-            migrate(utils, vm_name, dest_host, dest_dir)
+        def moved_then_failed(utils, vm_name, dest_host, dest_dir,
+                              timeout=None):
+            migrate(utils, vm_name, dest_host, dest_dir, timeout)
             raise os_win_exc.HyperVException('the migration job failed')
 
         self.useFixture(fixtures.MonkeyPatch(

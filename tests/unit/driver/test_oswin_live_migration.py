@@ -12,6 +12,7 @@ from tests.unit.driver import fixtures as driver_fixtures
 VM_ID = '6C9A6F2B-3B5E-4F6B-9E0D-1A2B3C4D5E6F'
 SOURCE_DIR = 'C:\\ClusterStorage\\Volume1\\OpenStack\\Instances\\vm1'
 DEST_DIR = 'C:\\ClusterStorage\\Data\\OpenStack\\Instances\\vm1'
+CACHE = 'C:\\ClusterStorage\\Volume1\\OpenStack\\Instances\\_base'
 VHD = 'Microsoft:Hyper-V:Virtual Hard Disk'
 DVD = 'Microsoft:Hyper-V:Virtual CD/DVD Disk'
 
@@ -34,14 +35,28 @@ class ComputerSystem(driver_fixtures.WMIObject):
 
 
 class MigrationService(object):
-    """Msvm_VirtualSystemMigrationService: records its migrations."""
+    """Msvm_VirtualSystemMigrationService: records its checks and
+    migrations; ``migratable`` is what the check answers."""
 
     def __init__(self):
+        self.checks = []
         self.migrations = []
+        self.migratable = (True, 0)
+
+    def CheckVirtualSystemIsMigratableToHost(self, **kwargs):  # noqa: N802
+        self.checks.append(kwargs)
+        return self.migratable
 
     def MigrateVirtualSystemToHost(self, **kwargs):  # noqa: N802
         self.migrations.append(kwargs)
         return 'job-path', 4096
+
+
+class MoveUnmanagedVhdClass(object):
+    """Msvm_MoveUnmanagedVhd, whose new() instances are embedded."""
+
+    def new(self):
+        return SettingData()
 
 
 class VirtualizationNamespace(object):
@@ -58,6 +73,8 @@ class VirtualizationNamespace(object):
 
     def Msvm_VirtualSystemMigrationService(self):  # noqa: N802
         return [self.service]
+
+    Msvm_MoveUnmanagedVhd = MoveUnmanagedVhdClass()  # noqa: N815
 
 
 class TestLiveMigrateVMWithStorage(driver_fixtures.OsWinTestCase):
@@ -100,6 +117,16 @@ class TestLiveMigrateVMWithStorage(driver_fixtures.OsWinTestCase):
             _wqlutils, 'get_element_associated_class', autospec=True,
             side_effect=lambda conn, class_name, **kw: self.associated[
                 class_name])).mock
+        # root.vhdx over its revert point over the cached image.
+        from os_win.utils.storage.virtdisk import vhdutils
+        self.vhdutils = mock.create_autospec(vhdutils.VHDUtils,
+                                             instance=True)
+        parents = {SOURCE_DIR + '\\root.vhdx':
+                   SOURCE_DIR + '\\root.m1.vhdx',
+                   SOURCE_DIR + '\\root.m1.vhdx': CACHE + '\\image.vhdx'}
+        self.vhdutils.get_vhd_parent_path.side_effect = parents.get
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'os_win.utilsfactory.get_vhdutils', return_value=self.vhdutils))
         seam = hyperv.HyperV(driver_fixtures.CONF)
         seam.bind('node1')
         self.seam_lmutils = seam.livemigrationutils
@@ -142,24 +169,57 @@ class TestLiveMigrateVMWithStorage(driver_fixtures.OsWinTestCase):
         # The image cache other VMs use stays on the source.
         self.assertTrue(settings['RetainVhdCopiesOnSource'])
         self.assertNotIn('DestinationPlannedVirtualSystemId', settings)
-        # Each virtual hard disk and DVD image of the VM's folder at its
-        # name in the destination folder (where the caller copied the
-        # image); the SMB volume stays on its share.
+        # As Move-VM: each virtual hard disk of the VM's folder at its
+        # name in the destination folder, no DVD image; the SMB volume
+        # stays on its share.
         self.assertEqual(
             [([DEST_DIR + '\\root.vhdx'], '', VHD),
-             ([DEST_DIR + '\\eph0.vhdx'], '', VHD),
-             ([DEST_DIR + '\\configdrive.iso'], '', DVD)],
+             ([DEST_DIR + '\\eph0.vhdx'], '', VHD)],
             [(sasd['HostResource'], sasd['PoolID'], sasd['ResourceSubType'])
              for sasd in map(json.loads,
                              migration['NewResourceSettingData'])])
+        # The parents, each into the destination folder by its name.
+        self.assertEqual(
+            [(SOURCE_DIR + '\\root.m1.vhdx', DEST_DIR + '\\root.m1.vhdx'),
+             (CACHE + '\\image.vhdx', DEST_DIR + '\\image.vhdx')],
+            [(move['VhdSourcePath'], move['VhdDestinationPath'])
+             for move in map(json.loads, settings['UnmanagedVhds'])])
+        # The configuration, checkpoint and smart paging roots; the others
+        # as they were.
         vssd = json.loads(migration['NewSystemSettingData'])
         self.assertEqual(
-            ('Microsoft:%s' % VM_ID,) + (DEST_DIR,) * 5,
+            ('Microsoft:%s' % VM_ID,) + (DEST_DIR,) * 3 + (SOURCE_DIR,) * 2,
             (vssd['InstanceID'], vssd['ConfigurationDataRoot'],
              vssd['SnapshotDataRoot'], vssd['SwapFileDataRoot'],
              vssd['LogDataRoot'], vssd['SuspendDataRoot']))
+        # Checked with the same settings first.
+        self.assertEqual([migration], self.conn.service.checks)
         self.lmutils._jobutils.check_ret_val.assert_called_once_with(
             4096, 'job-path')
+
+    def test_a_migration_hyper_v_says_cannot_work_is_not_started(self):
+        self.conn.service.migratable = (False, 0)
+        self.assertRaises(api_exc.HyperVException,
+                          self.seam_lmutils.live_migrate_vm_with_storage,
+                          'vm1', 'b1', DEST_DIR)
+        self.assertEqual([], self.conn.service.migrations)
+
+    def test_a_migration_that_takes_too_long_is_stopped(self):
+        jobutils = self.lmutils._jobutils
+        jobutils._is_job_completed.return_value = False
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'time.sleep'))
+        clock = iter(range(0, 1000, 10))
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'time.monotonic', side_effect=lambda: next(clock)))
+        err = self.assertRaises(
+            api_exc.HyperVException,
+            self.seam_lmutils.live_migrate_vm_with_storage, 'vm1', 'b1',
+            DEST_DIR, 60)
+        self.assertIn('did not end within 60 s', str(err))
+        jobutils.stop_jobs.assert_called_once_with(self.vm)
+        jobutils._get_wmi_obj.assert_called_with('job-path')
+        jobutils.check_ret_val.assert_not_called()
 
     def test_into_a_planned_vm_at_the_destination(self):
         self.lmutils._get_planned_vm.return_value = driver_fixtures.WMIObject(

@@ -86,22 +86,28 @@ class TestLiveMigrationWithStorage(WorldTestCase):
         return (self.state.get_vm('vm1'), self.state.disks('vm1'),
                 self._files())
 
-    def _copy_dvd_images(self, dest_dir):
+    def _eject_dvd_images(self, dest_dir):
         """What the driver's source node does before the migration,
-        which does not copy DVD images: copy them to ``dest_dir``."""
+        which moves no DVD image: copy each to ``dest_dir``, and eject it.
+        The images it copied."""
         os.makedirs(dest_dir, exist_ok=True)
+        vmutils = self.utils('vmutils', self.state.get_vm('vm1').node)
+        images = []
         for disk in self.state.disks('vm1'):
             if disk.drive_type == constants.DVD:
                 shutil.copyfile(disk.path, os.path.join(
                     dest_dir, os.path.basename(disk.path)))
+                vmutils.detach_vm_disk('vm1', disk.path, is_physical=False)
+                images.append(disk.path)
+        return images
 
     def _migrate(self, source, dest_host, dest_dir):
         vm = self.state.get_vm('vm1')
+        images = self._eject_dvd_images(dest_dir)
         disks = {os.path.basename(d.path): d.path
                  for d in self.state.disks('vm1')}
         sizes = {name: sim_state.physical_bytes(path)
                  for name, path in disks.items()}
-        self._copy_dvd_images(dest_dir)
         self.utils('livemigrationutils', source).check_live_migration_config()
         self.utils('livemigrationutils',
                    source).live_migrate_vm_with_storage('vm1', dest_host,
@@ -126,7 +132,7 @@ class TestLiveMigrationWithStorage(WorldTestCase):
                              name)
         # The source's DVD image stays (the driver removes the folder).
         self.assertFalse(os.path.exists(disks['root.vhdx']))
-        self.assertTrue(os.path.isfile(disks['configdrive.iso']))
+        self.assertTrue(all(os.path.isfile(image) for image in images))
         # The copied root points at the copied parent, a real disk.
         vhdutils = self.utils('vhdutils', dest_host)
         parent = vhdutils.get_vhd_parent_path(new_disks['root.vhdx'])
@@ -149,7 +155,7 @@ class TestLiveMigrationWithStorage(WorldTestCase):
 
     def test_the_destination_is_named_as_windows_compares_names(self):
         dest_dir = os.path.join(self.solo_disk, 'vm1')
-        self._copy_dvd_images(dest_dir)
+        self._eject_dvd_images(dest_dir)
         self.utils('livemigrationutils').live_migrate_vm_with_storage(
             'vm1', 'SOLO', dest_dir)
         self.assertEqual('solo', self.state.get_vm('vm1').node)
@@ -158,7 +164,7 @@ class TestLiveMigrationWithStorage(WorldTestCase):
         self.utils('vmutils').set_vm_state(
             'vm1', constants.HYPERV_VM_STATE_DISABLED)
         dest_dir = os.path.join(self.solo_disk, 'vm1')
-        self._copy_dvd_images(dest_dir)
+        self._eject_dvd_images(dest_dir)
         self.utils('livemigrationutils').live_migrate_vm_with_storage(
             'vm1', 'solo', dest_dir)
         self.assertEqual(('solo', constants.HYPERV_VM_STATE_DISABLED),
@@ -199,25 +205,22 @@ class TestLiveMigrationWithStorage(WorldTestCase):
         self._refused(os_win_exc.HyperVVMNotFoundException, 'node2', 'b1',
                       dest_dir)
         # A file of the same name as a disk at the destination.
-        self._copy_dvd_images(dest_dir)
+        self._eject_dvd_images(dest_dir)
         with open(os.path.join(dest_dir, 'root.vhdx'), 'w') as f:
             f.write('another')
         self._refused(os_win_exc.HyperVException, 'node1', 'b1', dest_dir,
                       'exists already')
 
-    def test_a_dvd_image_missing_at_the_destination_is_refused(self):
-        # Hyper-V does not copy it: the caller must have.
+    def test_a_dvd_image_in_its_directory_is_refused(self):
+        # The destination cannot reach it and Hyper-V migrates none: the
+        # caller ejects it first.
         dest_dir = os.path.join(self.solo_disk, 'vm1')
-        image = os.path.join(dest_dir, 'configdrive.iso')
         self._refused(os_win_exc.HyperVException, 'node1', 'solo',
-                      dest_dir, image)
-        os.makedirs(dest_dir)
-        self._refused(os_win_exc.HyperVException, 'node1', 'solo',
-                      dest_dir, image)
+                      dest_dir, 'eject it before the migration')
 
     def test_an_armed_fault_changes_nothing(self):
         dest_dir = os.path.join(self.solo_disk, 'vm1')
-        self._copy_dvd_images(dest_dir)
+        self._eject_dvd_images(dest_dir)
         self.state.arm_fault('livemigrationutils.live_migrate_vm_with_storage',
                              message='migration job failed')
         self._refused(os_win_exc.HyperVException, 'node1', 'solo',
@@ -229,7 +232,7 @@ class TestLiveMigrationWithStorage(WorldTestCase):
     def test_a_failure_after_the_copies_removes_them(self):
         dest_dir = os.path.join(self.solo_disk, 'vm1')
         # The caller's DVD image copy is not the migration's: it stays.
-        self._copy_dvd_images(dest_dir)
+        self._eject_dvd_images(dest_dir)
         with mock.patch.object(self.state, 'migrate_vm', autospec=True,
                                side_effect=sim_state.SimulatorError('gone')):
             self._refused(os_win_exc.HyperVException, 'node1', 'solo',
@@ -247,7 +250,7 @@ class TestLiveMigrationWithStorage(WorldTestCase):
 
     def test_a_failed_copy_removes_the_partial_copies(self):
         dest_dir = os.path.join(self.solo_disk, 'vm1')
-        self._copy_dvd_images(dest_dir)
+        self._eject_dvd_images(dest_dir)
         real_copy = shutil.copyfileobj
         calls = []
 
@@ -266,7 +269,7 @@ class TestLiveMigrationWithStorage(WorldTestCase):
         # Another host clusters the VM between any two steps of the
         # migration: it is refused, and nothing changes.
         dest_dir = os.path.join(self.solo_disk, 'vm1')
-        self._copy_dvd_images(dest_dir)
+        self._eject_dvd_images(dest_dir)
         lmutils = self.utils('livemigrationutils')
 
         def prepare():
