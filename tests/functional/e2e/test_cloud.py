@@ -64,6 +64,7 @@ class CloudTestCase(testtools.TestCase):
                                    % proc.stdout)
             cls.cloud = cloud_mod.Cloud(cls.root)
             cls.conn = cls.cloud.admin_connection()
+            cls.providers = {}
             cls.env = dict(os.environ, PATH=BIN + os.pathsep +
                            os.environ.get('PATH', ''))
             for line in cls.cloud.openrc_lines():
@@ -126,19 +127,28 @@ class CloudTestCase(testtools.TestCase):
         self.fail('%s is no node of the clusters' % host)
 
     def provider(self, name):
-        found = self.openstack('resource provider list', '--name', name)
-        self.assertEqual(1, len(found), name)
-        return found[0]['uuid']
+        """The uuid of the provider ``name`` (looked up once: a provider
+        keeps its uuid for the cloud's life)."""
+        if name not in self.providers:
+            found = self.openstack('resource provider list', '--name', name)
+            self.assertEqual(1, len(found), name)
+            self.providers[name] = found[0]['uuid']
+        return self.providers[name]
 
     def csv_provider(self, cluster):
         return self.provider('hyperv-csv:%s:%s' % (cluster.name,
                                                    cluster.volumes[0][0]))
 
     def allocations(self, server_id):
-        """{provider uuid: {resource class: amount}} of a consumer."""
-        return {a['resource_provider']: a['resources']
-                for a in self.openstack('resource provider allocation show',
-                                        server_id)}
+        """{provider uuid: {resource class: amount}} of a consumer, read
+        through openstacksdk (each `openstack` command costs its own
+        Python start; tests/functional/test_openstack_cli.py shows that
+        the CLI reads the same)."""
+        answer = self.conn.placement.get('/allocations/%s' % server_id,
+                                         microversion='1.28')
+        self.assertEqual(200, answer.status_code, answer.text)
+        return {rp: a['resources']
+                for rp, a in answer.json()['allocations'].items()}
 
     def flavor(self, disk):
         name = _flavor_name(disk)
