@@ -150,6 +150,13 @@ class CloudTestCase(testtools.TestCase):
         return {rp: a['resources']
                 for rp, a in answer.json()['allocations'].items()}
 
+    def disk_used(self, provider):
+        """The DISK_GB used on a provider (read through openstacksdk)."""
+        answer = self.conn.placement.get(
+            '/resource_providers/%s/usages' % provider, microversion='1.9')
+        self.assertEqual(200, answer.status_code, answer.text)
+        return answer.json()['usages'].get('DISK_GB', 0)
+
     def flavor(self, disk):
         name = _flavor_name(disk)
         if self.conn.compute.find_flavor(name) is None:
@@ -248,9 +255,7 @@ class CloudTestCase(testtools.TestCase):
         for disk in vm['disks']:
             self.assertTrue(disk['path'].startswith(csv_folder),
                             disk['path'])
-        self.assertEqual(0, [u['usage'] for u in self.openstack(
-            'resource provider usage show', self.csv_provider(left))
-            if u['resource_class'] == 'DISK_GB'][0])
+        self.assertEqual(0, self.disk_used(self.csv_provider(left)))
         return vm
 
 
@@ -346,10 +351,7 @@ class TestLocalCloud(CloudTestCase):
         for server in servers:
             self.delete(server['id'])
         for cluster in self.cloud.clusters:
-            usage = self.openstack('resource provider usage show',
-                                   self.csv_provider(cluster))
-            self.assertEqual([0], [u['usage'] for u in usage
-                                   if u['resource_class'] == 'DISK_GB'])
+            self.assertEqual(0, self.disk_used(self.csv_provider(cluster)))
 
     def test_no_password_on_a_command_line_or_in_a_log(self):
         # Every service's log and every set-up command's (keystone-manage
@@ -484,9 +486,7 @@ class TestLocalCloud(CloudTestCase):
         for disk in vm['disks']:
             self.assertTrue(disk['path'].startswith(host.instances_path),
                             disk['path'])
-        self.assertEqual(0, [u['usage'] for u in self.openstack(
-            'resource provider usage show', self.csv_provider(cluster))
-            if u['resource_class'] == 'DISK_GB'][0])
+        self.assertEqual(0, self.disk_used(self.csv_provider(cluster)))
         # And back into the cluster, clustered on arrival.
         server = self.migrate(server['id'], '--live-migration', '--host',
                               cluster.nodes[0])
