@@ -46,6 +46,8 @@ HOST_RESERVED_MEMORY_MB = sim_state.HOST_RESERVED_MEMORY_MB
 # How often a listener of owner changes looks at the state file, in
 # seconds: what a change waits at most before its listeners hear of it.
 OWNER_CHANGE_POLL_INTERVAL = 0.1
+# The fault that ends the owner change listeners (hvc-sim fail ...).
+_LISTENER_FAULT = 'clusterutils.get_vm_owner_change_listener_v2'
 # How often a caller waiting for a group move looks whether it is done.
 GROUP_MOVE_POLL_INTERVAL = 0.05
 # What MSCluster_Node says of a simulated node: its State and its
@@ -547,20 +549,20 @@ class ClusterUtils(_SimulatedUtils):
             cluster = self._cluster()
             seen = start
             while not self._listeners_stopped.is_set():
-                # A fault armed for this method ends the listener, as a
-                # cluster service restart ends the notifications.
-                fault = self._state.take_fault(
-                    'clusterutils.get_vm_owner_change_listener_v2')
-                if fault is not None:
-                    raise os_win_exc.ClusterException(fault)
                 try:
-                    changes = self._state.owner_changes(cluster, seen)
+                    changes, armed = self._state.owner_changes(
+                        cluster, seen, fault=_LISTENER_FAULT)
                 except sim_state.SimulatorError as e:
                     if not os.path.exists(self._state.path):
                         return
                     raise os_win_exc.ClusterException(
                         'Cannot read the owner changes of the simulated '
                         'cluster %s: %s' % (cluster, e)) from e
+                # A fault armed for this method ends the listener, as a
+                # cluster service restart ends the notifications.
+                fault = armed and self._state.take_fault(_LISTENER_FAULT)
+                if fault:
+                    raise os_win_exc.ClusterException(fault)
                 for change in changes:
                     seen = change.seq
                     try:

@@ -1157,12 +1157,19 @@ class ClusterState(object):
                                'owner_changes').fetchone()
         return row['seq'] or 0
 
-    def owner_changes(self, cluster, after):
-        """The owner changes of ``cluster`` after sequence ``after``."""
+    def owner_changes(self, cluster, after, fault=None):
+        """The owner changes of ``cluster`` after sequence ``after``; with
+        ``fault`` (a method's name), also whether a fault is armed for it
+        (one read: a listener asks ten times a second): (changes, armed)."""
         with self._db() as conn:
-            return [OwnerChange(**r) for r in conn.execute(
+            changes = [OwnerChange(**r) for r in conn.execute(
                 'SELECT * FROM owner_changes WHERE cluster = ? AND seq > ? '
                 'ORDER BY seq', (cluster, after))]
+            if fault is None:
+                return changes
+            return changes, conn.execute(
+                'SELECT 1 FROM faults WHERE method = ?',
+                (fault,)).fetchone() is not None
 
     def group_failure(self, name):
         """Why the group of ``name`` is Failed, or None if it is not."""
