@@ -56,7 +56,6 @@ from nova.scheduler.client import report
 
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv as seam
-from hvc_driver.hyperv import locks
 from hvc_driver import layout
 from hvc_driver import vmops as vmops_module
 from hvc_oswin_api import constants as os_win_const
@@ -123,7 +122,7 @@ class ClusterOps(seam.UsesHyperV):
         """The cluster-wide lock of one VM."""
         lock_path = layout.image_cache_dir()
         self._hyperv.pathutils.check_create_dir(lock_path)
-        return locks.cluster_lock(
+        return self._hyperv.cluster_lock(
             os.path.join(lock_path, '%s%s.lock' % (LOCK_PREFIX, vm_name)))
 
     def _owner(self, vm_name):

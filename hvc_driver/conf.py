@@ -8,17 +8,39 @@ GROUP = cfg.OptGroup(
          'on every node of a Hyper-V failover cluster (and on standalone '
          'Hyper-V hosts that instances move to and from).')
 
-BACKEND_OSWIN = 'oswin'
+BACKEND_AGENT = 'agent'
 BACKEND_SIMULATED = 'simulated'
 
 OPTS = [
-    cfg.StrOpt('backend', default=BACKEND_OSWIN,
-               choices=[(BACKEND_OSWIN, 'Hyper-V through os-win (Windows).'),
+    cfg.StrOpt('backend', default=BACKEND_AGENT,
+               choices=[(BACKEND_AGENT,
+                         'The hvc-agent of the Hyper-V host (agent_url), '
+                         'which runs os-win on Windows, or a simulated '
+                         'node.'),
                         (BACKEND_SIMULATED,
-                         'The simulated cluster of hvc-sim (Linux, tests, '
-                         'demos).')],
-               help='What the driver talks to: the real Hyper-V host and '
-                    'failover cluster, or a simulated cluster.'),
+                         'A node of the simulated cluster of hvc-sim, '
+                         'in-process (nova\'s functional tests).')],
+               help='What the driver talks to: the agent on its Hyper-V '
+                    'host, or a simulated node in this process.'),
+    cfg.URIOpt('agent_url', schemes=['https', 'http'],
+               help='The hvc-agent of the Hyper-V host this nova-compute '
+                    'plays, e.g. https://hv-node1.example.org:8642. '
+                    'Plain http only to an agent bound to 127.0.0.1 (the '
+                    'local cloud, tests). Required when backend = agent.'),
+    cfg.StrOpt('agent_ca_file',
+               help='The CA certificate (PEM) that signed the agent\'s '
+                    'server certificate.'),
+    cfg.StrOpt('agent_cert_file',
+               help='This nova-compute\'s client certificate (PEM), which '
+                    'the agent requires; signed by the CA the agent '
+                    'trusts.'),
+    cfg.StrOpt('agent_key_file',
+               help='The private key of agent_cert_file (PEM).'),
+    cfg.IntOpt('agent_timeout', default=60, min=1,
+               help='Seconds a call to the agent may take before it fails. '
+                    'Long operations (live migrations, storage copies, '
+                    'offline cluster moves) run as jobs on the agent, '
+                    'which this bounds each wait for, not the job.'),
     cfg.BoolOpt('standalone_host',
                 help='Set to true on a Hyper-V host in no failover cluster. '
                      'It then reports the disk that holds [DEFAULT] '

@@ -27,9 +27,10 @@ JOLIET_LEVEL = 3
 ROCK_RIDGE_VERSION = '1.09'
 
 
-def make_config_drive(instance_md, path):
-    """Write the config drive of ``instance_md`` (nova's InstanceMetadata)
-    to ``path``: every (path, data) pair of its
+def make_config_drive(instance_md):
+    """The config drive of ``instance_md`` (nova's InstanceMetadata), as
+    bytes (a few hundred KiB, written to the host's storage in one
+    piece): every (path, data) pair of its
     ``metadata_for_config_drive()``, as nova's ConfigDriveBuilder does."""
     iso = pycdlib.PyCdlib()
     iso.new(interchange_level=ISO9660_1999, vol_ident=VOLUME_LABEL,
@@ -49,7 +50,9 @@ def make_config_drive(instance_md, path):
             iso.add_fp(io.BytesIO(data), len(data), iso_path + ';1',
                        rr_name=posixpath.basename(iso_path),
                        joliet_path=iso_path)
-        iso.write(path)
+        image = io.BytesIO()
+        iso.write_fp(image)
+        return image.getvalue()
     finally:
         iso.close()
 

@@ -86,7 +86,7 @@ class HyperVClusterDriver(driver.ComputeDriver):
             node = self._hyperv.bind(host)
             self._check_role(host, node)
             self._check_instances_path(host)
-        except (hyperv.OsWinNeedsEventlet,) + hvc_exc.OSWIN_ERRORS as e:
+        except hvc_exc.OSWIN_ERRORS as e:
             raise exception.NovaException(
                 'nova-compute on %s cannot use the Hyper-V %s (%s backend): '
                 '%s' % (host, self._role, self._hyperv.backend, e)) from e

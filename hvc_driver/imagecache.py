@@ -29,11 +29,12 @@ from oslo_utils import uuidutils
 
 import nova.conf
 from nova import exception
+from nova.compute import utils as compute_utils
 from nova import objects
 from nova.virt import images
 
+from hvc_agent import files
 from hvc_driver import exception as hvc_exc
-from hvc_driver.hyperv import locks
 from hvc_driver import layout
 from hvc_oswin_api import constants as os_win_const
 from hvc_oswin_api import paths
@@ -122,10 +123,21 @@ class ImageCache(object):
         LOG.info('Fetching image %s into the image cache at %s',
                  image_id, path)
         partial = self._partial(image_id, disk_format)
-        # fetch removes the partial file when the download fails.
-        images.fetch(context, image_id, partial)
-        self._publish(partial, path,
-                      lambda p: self._check_standalone(image_id, p))
+        self._publish(partial, path, lambda p: self._download(
+            context, image_id, p))
+
+    def _download(self, context, image_id, partial):
+        """Glance's image into ``partial`` on the host's storage, streamed
+        through this process in pieces (``hvc_agent.files.Writer``); then
+        refused if it is a differencing disk. nova's images.fetch writes a
+        local file only; the host's storage is the agent's."""
+        writer = files.Writer(self._hyperv.pathutils, partial)
+        with compute_utils.disk_ops_semaphore:
+            images.IMAGE_API.download(context, image_id, data=writer)
+        writer.close()
+        LOG.info('Fetched image %s: %d bytes written to %s', image_id,
+                 writer.bytes_written, partial)
+        self._check_standalone(image_id, partial)
 
     def _grow_copy(self, base, path, size_bytes, disk_format):
         LOG.info('Caching %s grown to %d bytes at %s', base, size_bytes,
@@ -140,7 +152,7 @@ class ImageCache(object):
 
     def _lock(self, name):
         """The cluster-wide lock ``name`` of the cache (a file in it)."""
-        return locks.cluster_lock(
+        return self._hyperv.cluster_lock(
             os.path.join(self.cache_dir, LOCK_PREFIX + name))
 
     def _cached(self, name, make):

@@ -9,6 +9,7 @@ from oslo_utils import excutils
 from nova.compute import task_states
 from nova.image import glance
 
+from hvc_agent import files
 from hvc_driver import diskchain
 from hvc_driver import layout
 from hvc_driver import vmops
@@ -50,11 +51,15 @@ class SnapshotOps(object):
                 expected_state=task_states.IMAGE_PENDING_UPLOAD)
             disk_format = self._hyperv.vhdutils.get_vhd_format(
                 image_path).lower()
-            with open(image_path, 'rb') as image_file:
-                self._image_api.update(
-                    context, image_id,
-                    {'disk_format': disk_format, 'container_format': 'bare'},
-                    image_file)
+            # Streamed from the host's storage, a piece at a time.
+            image_file = files.Reader(self._hyperv.pathutils, image_path)
+            self._image_api.update(
+                context, image_id,
+                {'disk_format': disk_format, 'container_format': 'bare'},
+                image_file)
+            LOG.info('Uploaded %d bytes of %s to image %s',
+                     image_file.bytes_read, image_path, image_id,
+                     instance=instance)
         except Exception:
             with excutils.save_and_reraise_exception():
                 try:

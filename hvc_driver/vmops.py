@@ -118,10 +118,9 @@ class VMOps(seam.UsesHyperV):
                 break
             if not self._pathutils.exists(path):
                 continue
-            with self._pathutils.open(path, 'rb') as log:
-                log.seek(0, os.SEEK_END)
-                log.seek(max(0, log.tell() - wanted))
-                output = log.read(wanted) + output
+            size = self._pathutils.get_size(path)
+            output = self._pathutils.read_file(
+                path, max(0, size - wanted), wanted) + output
         return output
 
     # A VM that arrives on this node, or leaves it, through the cluster.
@@ -242,7 +241,8 @@ class VMOps(seam.UsesHyperV):
             network_info=network_info)
         path = os.path.join(instance_dir, layout.CONFIG_DRIVE)
         LOG.info('Creating the config drive at %s', path, instance=instance)
-        configdrive.make_config_drive(metadata, path)
+        self._pathutils.write_file(path,
+                                   configdrive.make_config_drive(metadata))
         return path
 
     def attach_config_drive(self, vm_name, path, vm_gen=None):
@@ -462,11 +462,10 @@ class VMOps(seam.UsesHyperV):
 
     def _mark_moved(self, instance):
         mark_path = self._layout.moved_mark(instance.name)
-        with self._pathutils.open(mark_path, 'w') as mark:
-            mark.write('%s left node %s unclustered while being deleted; it '
-                       'may run on another node from these disks. Remove '
-                       'this file once it does not.\n'
-                       % (instance.name, self._hyperv.node))
+        self._pathutils.write_file(mark_path, (
+            '%s left node %s unclustered while being deleted; it may run on '
+            'another node from these disks. Remove this file once it does '
+            'not.\n' % (instance.name, self._hyperv.node)).encode('utf-8'))
 
     @translate_oswin_errors('destroy an instance', instance_not_found=False)
     def destroy(self, instance, destroy_disks=True, network_info=None):

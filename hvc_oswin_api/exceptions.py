@@ -104,3 +104,9 @@ _BY_NAME = {cls.__name__: cls for cls in (
     HyperVvNicNotFound, HyperVvSwitchNotFound, HyperVClusterException,
     ClusterException, ClusterObjectNotFound, ClusterGroupMigrationFailed,
     ClusterGroupMigrationTimeOut, SMBException, VHDException, x_wmi)}
+
+
+def by_name(name):
+    """The class of this module named ``name`` (OSWinException for a name
+    it does not have)."""
+    return _BY_NAME.get(name, OSWinException)

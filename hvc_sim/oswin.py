@@ -27,6 +27,7 @@ import time
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
+from hvc_agent import files as agent_files
 from hvc_oswin_api import cluster_wmi
 from hvc_oswin_api import constants
 from hvc_oswin_api import exceptions as os_win_exc
@@ -637,6 +638,18 @@ class PathUtils(_SimulatedUtils):
     @_faultable(OSError)
     def exists(self, path):
         return os.path.exists(path)
+
+    @_faultable(OSError)
+    def get_size(self, path):
+        return os.path.getsize(path)
+
+    @_faultable(OSError)
+    def read_file(self, path, offset=0, length=-1):
+        return agent_files.read_file(path, offset, length)
+
+    @_faultable(OSError)
+    def write_file(self, path, data, offset=0):
+        agent_files.write_file(path, data, offset)
 
     @_faultable(OSError)
     def listdir(self, path):

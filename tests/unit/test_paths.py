@@ -51,7 +51,8 @@ class TestInstanceDirectories(driver_fixtures.SimulatedTestCase):
             self.hyperv, test_vmops.volumeops.VolumeOps(self.hyperv),
             test_vmops.mock.Mock())
         self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.virt.images.fetch', side_effect=test_vmops.fake_fetch))
+            'nova.virt.images.IMAGE_API.download',
+            side_effect=test_vmops.fake_download))
         instance = test_vmops._instance(root_gb=1)
         instance.display_name = '../../escape'
         self.useFixture(driver_fixtures.fixtures.MockPatchObject(

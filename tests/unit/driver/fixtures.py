@@ -11,6 +11,7 @@ import testtools
 import nova.conf
 import nova.virt
 
+from hvc_agent import oswin as agent_oswin
 from hvc_driver import conf as hvc_conf
 from hvc_driver import hyperv
 from hvc_driver import layout
@@ -24,7 +25,7 @@ SHIM_DIR = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'nova',
                         'virt')
 
 # The os-win class behind each utils kind, for create_autospec.
-OSWIN_CLASSES = hyperv.OSWIN_CLASSES
+OSWIN_CLASSES = agent_oswin.OSWIN_CLASSES
 
 
 def import_class(path):
@@ -121,17 +122,29 @@ class WMICluster(object):
 
 
 class OsWinFixture(fixtures.Fixture):
-    """The oswin backend, with each utils object an autospec of os-win's.
+    """The agent's os-win host (``hvc_agent.oswin.OsWin``) in this
+    process, behind the driver's seam, with each utils object an autospec
+    of os-win's: the driver and the agent's os-win side together, without
+    the wire between them (which the agent's contract tests cover).
 
     ``self.utils[kind]`` is what ``utilsfactory.get_<kind>()`` returns.
     """
 
     def _setUp(self):
         conf = self.useFixture(config_fixture.Config(CONF))
-        conf.config(backend='oswin', group='hyperv_cluster')
-        # The os-win backend runs in nova-compute's eventlet mode only.
-        self.useFixture(fixtures.MockPatch(
-            'nova.utils.concurrency_mode_threading', return_value=False))
+        conf.config(backend='agent', group='hyperv_cluster')
+        connect = hyperv.HyperV._connect
+
+        def oswin_unless_simulated(seam, host):
+            if seam.simulated:
+                return connect(seam, host)
+            return agent_oswin.OsWin(standalone=bool(
+                CONF.hyperv_cluster.standalone_host))
+        self.useFixture(fixtures.MockPatchObject(
+            hyperv.HyperV, '_connect', oswin_unless_simulated))
+        # What the agent writes to the host's storage in plain Python.
+        self.write_file = self.useFixture(fixtures.MockPatch(
+            'hvc_agent.files.write_file', autospec=True)).mock
         self.utils = {}
         for kind, path in OSWIN_CLASSES.items():
             self.utils[kind] = mock.create_autospec(import_class(path),

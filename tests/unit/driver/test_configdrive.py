@@ -3,6 +3,7 @@
 import io
 import os
 import subprocess
+import tempfile
 from unittest import mock
 
 import fixtures
@@ -61,8 +62,12 @@ class TestConfigDrive(testtools.TestCase):
         self.addCleanup(iso.close)
         return iso
 
+    def _write(self):
+        with open(self.path, 'wb') as f:
+            f.write(configdrive.make_config_drive(self.instance_md))
+
     def test_an_iso_labelled_config_2_with_every_metadata_file(self):
-        configdrive.make_config_drive(self.instance_md, self.path)
+        self._write()
         iso = self._open()
         self.assertEqual(b'config-2', iso.pvd.volume_identifier.rstrip())
         self.assertTrue(iso.has_rock_ridge())
@@ -78,7 +83,12 @@ class TestConfigDrive(testtools.TestCase):
                 rr_path='/ec2') if not (c.is_dot() or c.is_dotdot())))
         self.popen.assert_not_called()
 
-    def test_nothing_but_the_iso_is_written(self):
-        configdrive.make_config_drive(self.instance_md, self.path)
-        self.assertEqual(['configdrive.iso'],
-                         os.listdir(os.path.dirname(self.path)))
+    def test_nothing_is_written_but_its_bytes_are_returned(self):
+        # No temporary files: the driver writes the bytes to the host's
+        # storage (through the agent).
+        before = os.listdir(tempfile.gettempdir())
+        image = configdrive.make_config_drive(self.instance_md)
+        self.assertEqual(b'CD001', image[32769:32774])
+        self.assertEqual([], os.listdir(os.path.dirname(self.path)))
+        self.assertEqual(sorted(before),
+                         sorted(os.listdir(tempfile.gettempdir())))

@@ -1,6 +1,8 @@
 """Loading the driver the way nova does, its options and its seam."""
 
 import os
+import subprocess
+import sys
 from unittest import mock
 
 from os_win import exceptions as os_win_exc
@@ -12,6 +14,7 @@ from nova import exception
 from nova.virt import driver as nova_driver
 from nova.virt import virtapi
 
+from hvc_agent import oswin as agent_oswin
 from hvc_driver import conf as hvc_conf
 from hvc_driver import driver
 from hvc_driver import exception as hvc_exc
@@ -155,7 +158,8 @@ class TestInitHost(testtools.TestCase):
         instance = test_vmops._instance(root_gb=1)
         instance.host = 'node2.cloud.example.com'
         self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.virt.images.fetch', side_effect=test_vmops.fake_fetch))
+            'nova.virt.images.IMAGE_API.download',
+            side_effect=test_vmops.fake_download))
         self.driver.spawn(None, instance, test_vmops._image_meta(), [],
                           None, {})
         self.assertEqual('node2', self.cluster.state.get_vm(
@@ -222,7 +226,7 @@ class TestInitHostOsWin(testtools.TestCase):
             'Invalid namespace')})
         self.driver.init_host('hv-solo')
         probe.assert_called_once_with(
-            'clusterutils', timeout=hyperv.CLUSTER_PROBE_TIMEOUT_SECONDS)
+            'clusterutils', timeout=agent_oswin.CLUSTER_PROBE_TIMEOUT_SECONDS)
         self.assertEqual(['HV-SOLO'], self.driver.get_available_nodes())
         self.assertTrue(self.driver._hyperv.standalone)
 
@@ -257,13 +261,6 @@ class TestInitHostOsWin(testtools.TestCase):
         self.clusterutils.delete.assert_called_once_with(
             test_vmops._instance().name)
         self.oswin.utils['vmutils'].destroy_vm.assert_called_once()
-
-    def test_native_threading_mode_is_refused_with_the_fix(self):
-        self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.utils.concurrency_mode_threading', return_value=True))
-        err = self.assertRaises(exception.NovaException,
-                                self.driver.init_host, 'hv-node1')
-        self.assertIn('[DEFAULT] concurrency_backend = eventlet', str(err))
 
     def test_a_host_that_is_not_a_member_does_not_start(self):
         # os-win's check_cluster_state passes for any cluster
@@ -336,7 +333,7 @@ class TestHyperVSeam(testtools.TestCase):
         oswin = self.useFixture(driver_fixtures.OsWinFixture())
         seam = hyperv.HyperV(driver_fixtures.CONF)
         seam.bind('node1')
-        for kind in hyperv.UTILS:
+        for kind in agent_oswin.UTILS:
             self.assertIs(oswin.utils[kind], getattr(seam, kind)._target)
         # Made once, then reused.
         self.assertIs(seam.vmutils, seam.vmutils)
@@ -377,22 +374,22 @@ class TestHyperVSeam(testtools.TestCase):
         oswin.utils['pathutils'].exists.side_effect = OSError('disk gone')
         self.assertRaises(OSError, seam.pathutils.exists, 'x')
 
-    def test_oswin_backend_refuses_native_threading(self):
+    def test_nova_compute_never_imports_os_win(self):
         # nova-compute's default mode forbids eventlet, which os-win
-        # imports: a clear message, not an ImportError deep in os-win.
-        self.useFixture(driver_fixtures.OsWinFixture())
-        self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.utils.concurrency_mode_threading', return_value=True))
-        seam = hyperv.HyperV(driver_fixtures.CONF)
-        err = self.assertRaises(hyperv.OsWinNeedsEventlet, seam.bind,
-                                'node1')
-        self.assertIn('concurrency_backend = eventlet', str(err))
+        # imports: the driver and the agent's client must not import it.
+        code = ('import sys; from hvc_driver import driver; '
+                'from hvc_agent import client; '
+                'print(sorted(m for m in sys.modules '
+                'if m.split(".")[0] == "os_win"))')
+        out = subprocess.run([sys.executable, '-c', code], check=True,
+                             capture_output=True, text=True).stdout
+        self.assertEqual('[]', out.strip())
 
     def test_simulated_backend_uses_the_state_file(self):
         cluster = self.useFixture(driver_fixtures.SimulatedClusterFixture())
         seam = hyperv.HyperV(driver_fixtures.CONF)
         seam.bind('node3')
-        for kind in hyperv.UTILS:
+        for kind in agent_oswin.UTILS:
             self.assertIsInstance(getattr(seam, kind),
                                   sim_oswin.UTILS_CLASSES[kind])
         self.assertEqual(['node1', 'node2', 'node3'],
@@ -414,6 +411,7 @@ class TestHyperVSeam(testtools.TestCase):
         oswin.pipe_handler_class.assert_called_once_with('pipe',
                                                          log_file='log')
         self.useFixture(driver_fixtures.SimulatedClusterFixture())
+        seam.bind('node1')
         self.assertIsInstance(seam.named_pipe_handler('pipe', log_file='log'),
                               sim_oswin.NamedPipeHandler)
 

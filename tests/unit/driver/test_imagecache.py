@@ -21,14 +21,14 @@ class ImageCacheTestCase(driver_fixtures.SimulatedTestCase):
         self.partials = []
 
     def _fetch(self, before_done=None):
-        def fetch(context, image_id, path):
-            self.partials.append(path)
-            with open(path, 'wb') as f:
-                f.write(b'mine')
+        def fetch(context, image_id, data):
+            self.partials.append(data.path)
+            data.write(b'mine')
+            data.flush()
             if before_done:
                 before_done()
         self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.virt.images.fetch', side_effect=fetch))
+            'nova.virt.images.IMAGE_API.download', side_effect=fetch))
 
     def _cache_dir_files(self):
         return sorted(f for f in os.listdir(self.cache.cache_dir)

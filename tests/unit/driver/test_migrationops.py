@@ -32,7 +32,8 @@ class _MigrationOpsBase(driver_fixtures.SimulatedTestCase):
         self.ops = migrationops.MigrationOps(self.hyperv, self.vmops,
                                              self.layout)
         self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.virt.images.fetch', side_effect=test_vmops.fake_fetch))
+            'nova.virt.images.IMAGE_API.download',
+            side_effect=test_vmops.fake_download))
         self.placement = self.useFixture(driver_fixtures.fixtures.MockPatch(
             'nova.scheduler.client.report.report_client_singleton')
         ).mock.return_value

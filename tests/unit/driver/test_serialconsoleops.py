@@ -161,7 +161,7 @@ class TestVMOpsSerialConsole(OsWinTestCase):
         self.oswin.utils['clusterutils'].vm_exists.return_value = False
         self.oswin.utils['pathutils'].exists.return_value = False
         self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.virt.images.fetch'))
+            'nova.virt.images.IMAGE_API.download'))
         self.vmops = vmops.VMOps(
             self.hyperv, volumeops.VolumeOps(self.hyperv),
             mock.create_autospec(virtapi.VirtAPI, instance=True))
@@ -259,11 +259,10 @@ class TestSimulated(driver_fixtures.SimulatedTestCase):
             self.hyperv, volumeops.VolumeOps(self.hyperv),
             mock.create_autospec(virtapi.VirtAPI, instance=True))
 
-        def fetch(context, image_id, path):
-            with open(path, 'wb') as f:
-                f.write(b'\0' * 4096)
+        def fetch(context, image_id, data):
+            data.write(b'\0' * 4096)
         self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.virt.images.fetch', side_effect=fetch))
+            'nova.virt.images.IMAGE_API.download', side_effect=fetch))
         self.instance = test_vmops._instance(root_gb=1)
         self.vmops.spawn(None, self.instance, test_vmops._image_meta(), [],
                          None)

@@ -4,7 +4,7 @@ import inspect
 import os
 from unittest import mock
 
-from hvc_driver import hyperv
+from hvc_agent import oswin as agent_oswin
 from hvc_oswin_api import constants
 from hvc_oswin_api import exceptions as os_win_exc
 from hvc_sim import oswin as sim_oswin
@@ -41,10 +41,10 @@ class TestSignatures(testtools.TestCase):
     def test_every_simulated_method_matches_os_win(self):
         for kind, cls in sim_oswin.UTILS_CLASSES.items():
             oswin_cls = driver_fixtures.import_class(
-                hyperv.OSWIN_CLASSES[kind])
+                agent_oswin.OSWIN_CLASSES[kind])
             methods = _public_methods(cls)
             self.assertTrue(methods, kind)
-            adapter = hyperv._OSWIN_ADAPTERS.get(kind)
+            adapter = agent_oswin._OSWIN_ADAPTERS.get(kind)
             for name in methods:
                 oswin_method = getattr(oswin_cls, name, None)
                 if oswin_method is not None:
@@ -81,7 +81,7 @@ class TestSignatures(testtools.TestCase):
     def test_the_counterparts_are_what_utilsfactory_picks(self):
         # On Windows Server 2016+ utilsfactory returns these classes.
         from os_win import utilsfactory
-        for kind, path in hyperv.OSWIN_CLASSES.items():
+        for kind, path in agent_oswin.OSWIN_CLASSES.items():
             variants = utilsfactory.utils_map[kind]
             newest = variants[-1] if isinstance(variants, list) else variants
             self.assertEqual(path, newest['path'], kind)

@@ -17,6 +17,7 @@ from nova.network import model as network_model
 from nova import objects
 from nova.virt import virtapi
 
+from hvc_agent import oswin as agent_oswin
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv
 from hvc_oswin_api import exceptions as api_exc
@@ -27,13 +28,13 @@ from hvc_sim import cmd as sim_cmd
 from hvc_sim import oswin as sim_oswin
 from hvc_sim import ovs as sim_ovs
 from tests.unit.driver import fixtures as driver_fixtures
-from tests.unit.driver import test_command
+from tests.unit import test_agent_command as test_command
 from tests.unit.driver import test_vmops
 
 PORT = test_vmops.PORT_ID
 # ovs-vsctl's own --timeout, and the seam's grace before it kills it.
 OVS_VSCTL_KILLED_AFTER = (vifops.OVS_VSCTL_TIMEOUT +
-                          hyperv.OVS_VSCTL_KILL_GRACE_SECONDS)
+                          agent_oswin.OVS_VSCTL_KILL_GRACE_SECONDS)
 MAC = 'fa:16:3e:00:00:01'
 VSWITCH = 'ovs-switch'
 
@@ -62,7 +63,7 @@ class TestVIFOpsOsWin(driver_fixtures.OsWinTestCase):
         self.conf.config(vswitch_name=VSWITCH, group='hyperv_cluster')
         self.networkutils = self.oswin.utils['networkutils']
         self.execute = self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'hvc_driver.hyperv.command.execute', autospec=True,
+            'hvc_agent.command.execute', autospec=True,
             return_value='')).mock
         self.hyperv = hyperv.HyperV(driver_fixtures.CONF)
         self.hyperv.bind('node1')
@@ -186,7 +187,7 @@ class TestVMOpsOvsOsWin(test_vmops.OsWinVMOpsBase):
         super().setUp()
         self.conf.config(vswitch_name=VSWITCH, group='hyperv_cluster')
         self.execute = self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'hvc_driver.hyperv.command.execute', autospec=True,
+            'hvc_agent.command.execute', autospec=True,
             return_value='')).mock
 
     def test_spawn_plugs_while_waiting_for_neutron(self):
@@ -328,11 +329,10 @@ class TestSimulatedOvs(driver_fixtures.SimulatedTestCase):
             self.assertEqual([], self.state.ovs_ports())
 
     def test_spawn_and_destroy_on_the_simulated_cluster(self):
-        def fetch(context, image_id, path):
-            with open(path, 'wb') as f:
-                f.write(b'\0' * 4096)
+        def fetch(context, image_id, data):
+            data.write(b'\0' * 4096)
         self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.virt.images.fetch', side_effect=fetch))
+            'nova.virt.images.IMAGE_API.download', side_effect=fetch))
         ops = vmops.VMOps(
             self.hyperv, volumeops.VolumeOps(self.hyperv),
             mock.create_autospec(virtapi.VirtAPI, instance=True))

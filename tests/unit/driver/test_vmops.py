@@ -51,11 +51,10 @@ def _image_meta(disk_format='vhdx', id=IMAGE_ID, **properties):
         'container_format': 'bare', 'properties': properties})
 
 
-def fake_fetch(context, image_id, path):
-    """nova.virt.images.fetch of a 4 KiB image (a fixed disk to the
-    simulated cluster)."""
-    with open(path, 'wb') as f:
-        f.write(b'\0' * 4096)
+def fake_download(context, image_id, data):
+    """glance's download of a 4 KiB image (a fixed disk to the simulated
+    cluster) into ``data``."""
+    data.write(b'\0' * 4096)
 
 
 def _vifs(vif_type='hyperv'):
@@ -89,7 +88,7 @@ class OsWinVMOpsBase(driver_fixtures.OsWinTestCase):
         self.vmops = vmops.VMOps(self.hyperv, volumeops.VolumeOps(self.hyperv),
                                  self.virtapi)
         self.fetch = self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.virt.images.fetch')).mock
+            'nova.virt.images.IMAGE_API.download')).mock
         self.pathutils.exists.return_value = False
 
     def _spawn(self, instance, image_meta=None, network_info=None,
@@ -111,8 +110,8 @@ class VMOpsTestCase(OsWinVMOpsBase):
                              IMAGE_ID + '.vhdx')
         root = os.path.join(instance_dir, 'root.vhdx')
         ephemeral = os.path.join(instance_dir, 'ephemeral.vhdx')
-        [(_context, _image_id, partial)] = [
-            c[0] for c in self.fetch.call_args_list]
+        [partial] = [c.kwargs['data'].path
+                     for c in self.fetch.call_args_list]
         self.assertEqual(os.path.dirname(cache), os.path.dirname(partial))
         self.assertRegex(os.path.basename(partial),
                          r'^%s\.part\.[0-9a-f]{32}\.vhdx$' % IMAGE_ID)
@@ -252,7 +251,8 @@ class VMOpsTestCase(OsWinVMOpsBase):
         make_config_drive = self.useFixture(
             driver_fixtures.fixtures.MockPatch(
                 'hvc_driver.configdrive.make_config_drive',
-                autospec=True)).mock
+                autospec=True, return_value=b'iso')).mock
+        write_file = self.oswin.write_file
         metadata = self.useFixture(driver_fixtures.fixtures.MockPatch(
             'nova.api.metadata.base.InstanceMetadata')).mock
         self.conf.config(config_drive_inject_password=True,
@@ -266,7 +266,8 @@ class VMOpsTestCase(OsWinVMOpsBase):
         metadata.assert_called_once_with(
             instance, content=['f'], extra_md={'admin_pass': 'secret'},
             network_info=_vifs())
-        make_config_drive.assert_called_once_with(metadata.return_value, iso)
+        make_config_drive.assert_called_once_with(metadata.return_value)
+        write_file.assert_any_call(iso, b'iso', 0)
         self.vmutils.attach_ide_drive.assert_any_call(
             instance.name, iso, 1, 0, drive_type='DVD')
 
@@ -531,7 +532,7 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         self.vmops = vmops.VMOps(self.hyperv, volumeops.VolumeOps(self.hyperv),
                                  self.virtapi)
         self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.virt.images.fetch', side_effect=fake_fetch))
+            'nova.virt.images.IMAGE_API.download', side_effect=fake_download))
 
     def _spawn(self, instance):
         self.vmops.spawn(None, instance, _image_meta(), _vifs(), None)
@@ -700,13 +701,13 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
         victim = os.path.join(self.cluster.instances_path, 'instance-victim',
                               'root.vhdx')
 
-        def fetch(context, image_id, path):
-            with open(path, 'w') as f:
-                json.dump({'magic': sim_oswin._VHD_MAGIC, 'format': 'VHDX',
-                           'type': os_win_const.VHD_TYPE_DIFFERENCING,
-                           'virtual_size': units.Gi, 'parent': victim}, f)
+        def fetch(context, image_id, data):
+            data.write(json.dumps(
+                {'magic': sim_oswin._VHD_MAGIC, 'format': 'VHDX',
+                 'type': os_win_const.VHD_TYPE_DIFFERENCING,
+                 'virtual_size': units.Gi, 'parent': victim}).encode())
         self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.virt.images.fetch', side_effect=fetch))
+            'nova.virt.images.IMAGE_API.download', side_effect=fetch))
         instance = _instance(root_gb=1)
         err = self.assertRaises(exception.ImageUnacceptable, self._spawn,
                                 instance)
@@ -760,7 +761,7 @@ class DisksOnTheirCSVTestCase(driver_fixtures.SimulatedTestCase):
                                  mock.create_autospec(virtapi.VirtAPI,
                                                       instance=True))
         self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'nova.virt.images.fetch', side_effect=fake_fetch))
+            'nova.virt.images.IMAGE_API.download', side_effect=fake_download))
         self.provider = {
             v.name: csv_model.provider_uuid('cluster1', v.id)
             for v in self.cluster.state.shared_volumes()}

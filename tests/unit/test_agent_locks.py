@@ -10,7 +10,7 @@ from unittest import mock
 import fixtures
 import testtools
 
-from hvc_driver.hyperv import locks
+from hvc_agent import locks
 
 
 class FakeKernel32(object):
@@ -78,7 +78,7 @@ class TestClusterLock(testtools.TestCase):
         holder = subprocess.Popen(
             [sys.executable, '-c',
              'import sys, time\n'
-             'from hvc_driver.hyperv import locks\n'
+             'from hvc_agent import locks\n'
              'with locks.cluster_lock(sys.argv[1]):\n'
              '    print("held", flush=True)\n'
              '    time.sleep(1)\n', self.path],

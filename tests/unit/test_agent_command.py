@@ -8,7 +8,7 @@ import fixtures
 from oslo_concurrency import processutils
 import testtools
 
-from hvc_driver.hyperv import command
+from hvc_agent import command
 
 
 class WindowsPopen(fixtures.Fixture):

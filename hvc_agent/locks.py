@@ -36,25 +36,39 @@ _local = {}
 _local_guard = threading.Lock()
 
 
+class LockBusy(Exception):
+    """The lock was not free within the time the caller would wait."""
+
+
 def _local_lock(path):
     with _local_guard:
         return _local.setdefault(os.path.normcase(path), threading.Lock())
 
 
 @contextlib.contextmanager
-def cluster_lock(path, kernel32=None):
+def cluster_lock(path, kernel32=None, timeout=None):
     """Hold the cluster-wide lock that is the file ``path`` (made, with
     its folder, if need be; left in place) for the ``with`` block.
     ``kernel32``: the Windows API, kernel32 on Windows (given by the
-    tests)."""
-    with _local_lock(path):
+    tests). ``timeout``: seconds to wait for it at most (LockBusy), or
+    None.
+
+    The agent enters and leaves the block from different threads (a lease
+    taken by one request, released by another): nothing here is bound to
+    a thread.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    local = _local_lock(path)
+    if not local.acquire(timeout=-1 if timeout is None else timeout):
+        raise LockBusy(path)
+    try:
         # As oslo.concurrency's external locks: the folder too.
         os.makedirs(os.path.dirname(path), exist_ok=True)
         if kernel32 is None and os.name == 'nt':
             import ctypes
             kernel32 = ctypes.WinDLL('kernel32', use_last_error=True)
         if kernel32 is not None:
-            handle = _open_exclusive(kernel32, path)
+            handle = _open_exclusive(kernel32, path, deadline)
             try:
                 yield
             finally:
@@ -62,11 +76,28 @@ def cluster_lock(path, kernel32=None):
         else:
             import fcntl
             with open(path, 'a') as f:
-                fcntl.flock(f, fcntl.LOCK_EX)
+                _flock(f, deadline)
                 try:
                     yield
                 finally:
                     fcntl.flock(f, fcntl.LOCK_UN)
+    finally:
+        local.release()
+
+
+def _flock(f, deadline):
+    import fcntl
+    if deadline is None:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        return
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise LockBusy(f.name)
+            time.sleep(RETRY_SECONDS)
 
 
 def _last_error():
@@ -75,9 +106,9 @@ def _last_error():
     return ctypes.get_last_error()
 
 
-def _open_exclusive(kernel32, path):
+def _open_exclusive(kernel32, path, deadline=None):
     """A handle of ``path`` opened with no sharing, once nobody else has
-    it open."""
+    it open (LockBusy after ``deadline``)."""
     while True:
         handle = kernel32.CreateFileW(path, _GENERIC_READ_WRITE, 0, None,
                                       _OPEN_ALWAYS, _FILE_ATTRIBUTE_NORMAL,
@@ -87,4 +118,6 @@ def _open_exclusive(kernel32, path):
         error = _last_error()
         if error != _ERROR_SHARING_VIOLATION:
             raise OSError(error, 'cannot open the lock file %s' % path)
+        if deadline is not None and time.monotonic() > deadline:
+            raise LockBusy(path)
         time.sleep(RETRY_SECONDS)

@@ -1,0 +1,126 @@
+"""``hvc-agent``: serve this Hyper-V host to its nova-compute.
+
+    hvc-agent --config-file C:\\OpenStack\\etc\\hvc-agent.conf
+
+Runs until stopped (SIGTERM, SIGINT, or the Windows service's stop).
+"""
+
+import ipaddress
+import signal
+import socket
+import ssl
+import sys
+import threading
+
+from cheroot import wsgi
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from hvc_agent import app
+from hvc_agent import conf as agent_conf
+
+LOG = logging.getLogger(__name__)
+
+
+class ConfigError(Exception):
+    pass
+
+
+def _is_loopback(host):
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == 'localhost'
+
+
+def make_host(options):
+    """The Hyper-V host the options name."""
+    if options.backend == agent_conf.BACKEND_SIMULATED:
+        if not options.simulated_state_file or not \
+                options.simulated_node_name:
+            raise ConfigError('[agent] backend = simulated needs '
+                              'simulated_state_file and simulated_node_name')
+        from hvc_agent import simulated
+        return simulated.Simulated(options.simulated_state_file,
+                                   options.simulated_node_name)
+    from hvc_agent import oswin
+    return oswin.OsWin(standalone=options.standalone_host)
+
+
+def make_server(options, application):
+    """A cheroot server of ``application``: HTTPS that requires a client
+    certificate signed by ``ca_file``, or plain HTTP on a loopback
+    address."""
+    server = wsgi.Server((options.bind_host, options.bind_port),
+                         application, numthreads=8,
+                         max=options.threads, server_name='hvc-agent')
+    if options.insecure_loopback:
+        if not _is_loopback(options.bind_host):
+            raise ConfigError(
+                '[agent] insecure_loopback serves anyone without '
+                'authentication: it is refused on %s (bind it to '
+                '127.0.0.1, or set cert_file, key_file and ca_file)'
+                % options.bind_host)
+        return server
+    missing = [name for name in ('cert_file', 'key_file', 'ca_file')
+               if not getattr(options, name)]
+    if missing:
+        raise ConfigError('[agent] %s must be set: the agent serves HTTPS '
+                          'with client certificates only'
+                          % ', '.join(missing))
+    from cheroot.ssl import builtin
+    adapter = builtin.BuiltinSSLAdapter(options.cert_file, options.key_file,
+                                        certificate_chain=options.ca_file)
+    # Every caller must present a certificate the CA signed.
+    adapter.context.verify_mode = ssl.CERT_REQUIRED
+    adapter.context.minimum_version = ssl.TLSVersion.TLSv1_2
+    server.ssl_adapter = adapter
+    return server
+
+
+def main(argv=None):
+    conf = cfg.ConfigOpts()
+    agent_conf.register_opts(conf)
+    logging.register_options(conf)
+    try:
+        conf(sys.argv[1:] if argv is None else argv, project='hvc',
+             prog='hvc-agent')
+    except cfg.Error as e:
+        print('hvc-agent: %s' % e, file=sys.stderr)
+        return 2
+    logging.setup(conf, 'hvc-agent')
+    options = conf.agent
+    try:
+        host = make_host(options)
+        application = app.Agent(host, options.instances_path)
+        server = make_server(options, application)
+    except (ConfigError, OSError, ssl.SSLError) as e:
+        print('hvc-agent: %s' % e, file=sys.stderr)
+        return 2
+    stopped = threading.Event()
+
+    def stop(signum, frame):
+        stopped.set()
+        threading.Thread(target=server.stop, daemon=True).start()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+    try:
+        server.prepare()
+    except (OSError, socket.error) as e:
+        print('hvc-agent: cannot listen on %s:%s: %s'
+              % (options.bind_host, options.bind_port, e), file=sys.stderr)
+        return 2
+    application.start()
+    LOG.info('hvc-agent of %s (%s backend) serving on %s:%s (%s)',
+             host.node_name(), options.backend, *server.bind_addr[:2],
+             'plain HTTP, loopback only' if options.insecure_loopback
+             else 'HTTPS, client certificates required')
+    try:
+        server.serve()
+    finally:
+        application.stop()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The ``[agent]`` options of hvc-agent."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup(
+    'agent', title='hvc-agent',
+    help='The agent on a Hyper-V host, which the nova-compute of that host '
+         '(on Linux) drives over HTTPS.')
+
+BACKEND_OSWIN = 'oswin'
+BACKEND_SIMULATED = 'simulated'
+DEFAULT_PORT = 8642
+
+OPTS = [
+    cfg.HostAddressOpt('bind_host', default='0.0.0.0',
+                       help='The address the agent listens on.'),
+    cfg.PortOpt('bind_port', default=DEFAULT_PORT,
+                help='The TCP port the agent listens on (open it in the '
+                     'host\'s firewall to the nova-compute host only).'),
+    cfg.StrOpt('cert_file',
+               help='The agent\'s server certificate (PEM), whose subject '
+                    'alternative names hold the name nova-compute reaches '
+                    'it by. Required unless bind_host is a loopback '
+                    'address.'),
+    cfg.StrOpt('key_file', help='The private key of cert_file (PEM).'),
+    cfg.StrOpt('ca_file',
+               help='The CA certificate (PEM) that signs the client '
+                    'certificates of the nova-compute services allowed to '
+                    'call this agent: every caller must present one.'),
+    cfg.BoolOpt('insecure_loopback', default=False,
+                help='Serve plain HTTP, without authentication. Refused '
+                     'unless bind_host is a loopback address: for tests '
+                     'and the local cloud, where every process is on one '
+                     'machine.'),
+    cfg.StrOpt('backend', default=BACKEND_OSWIN,
+               choices=[(BACKEND_OSWIN, 'This Windows host, through os-win.'),
+                        (BACKEND_SIMULATED,
+                         'A node of the simulated cluster (hvc-sim).')],
+               help='The Hyper-V host the agent serves.'),
+    cfg.StrOpt('instances_path',
+               help='The instances path of this host, as nova-compute\'s '
+                    '[DEFAULT] instances_path names it (on a cluster node, '
+                    'a folder on a CSV). The agent refuses any path that '
+                    'is neither under it nor on one of its cluster\'s '
+                    'CSVs.'),
+    cfg.BoolOpt('standalone_host',
+                help='Whether this Hyper-V host is in no failover cluster '
+                     '(backend = oswin). Unset, the agent asks the host '
+                     '(the failover cluster\'s WMI provider, within 30 s).'),
+    cfg.StrOpt('simulated_state_file',
+               help='The simulated cluster\'s state file (backend = '
+                    'simulated).'),
+    cfg.StrOpt('simulated_node_name',
+               help='The simulated node this agent serves (backend = '
+                    'simulated).'),
+    cfg.IntOpt('threads', default=64, min=4,
+               help='The most requests served at once: each nova-compute '
+                    'keeps a few waiting (its event stream, jobs, locks).'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    return [(GROUP, OPTS)]

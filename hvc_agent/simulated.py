@@ -1,0 +1,74 @@
+"""The agent's Hyper-V on a simulated node: the simulated cluster's utils
+(``hvc_sim``) for one node of the hvc-sim state file.
+
+The same object serves nova-compute in-process (``[hyperv_cluster]
+backend = simulated``, as nova's functional tests run it) and the agent
+(``hvc-agent --backend simulated``), so that both run the same simulated
+world.
+"""
+
+import threading
+
+from hvc_agent import locks
+
+
+class Simulated(object):
+    """Simulated node ``node_name`` (or the cluster's spelling of it, as
+    Windows resolves its own computer name) of the state file."""
+
+    def __init__(self, state_file, node_name):
+        from hvc_sim import state as sim_state
+        self._state = sim_state.ClusterState(state_file)
+        self._node = self._state.resolve_node(node_name) or node_name
+        self._utils = {}
+        self._guard = threading.Lock()
+
+    def utils(self, kind):
+        with self._guard:
+            utils = self._utils.get(kind)
+            if utils is None:
+                from hvc_sim import oswin as sim_oswin
+                utils = self._utils[kind] = sim_oswin.UTILS_CLASSES[kind](
+                    self._state, self._node)
+            return utils
+
+    def node_name(self):
+        return self.utils('clusterutils').get_node_name()
+
+    def in_a_cluster(self):
+        node = self._state.node(self._node)
+        return node is not None and node.cluster is not None
+
+    def is_standalone_host(self):
+        """Whether the simulated world has this node as a host in no
+        cluster."""
+        node = self._state.node(self._node)
+        return node is not None and node.cluster is None
+
+    def named_pipe_handler(self, pipe_name, log_file):
+        from hvc_sim import oswin as sim_oswin
+        return sim_oswin.NamedPipeHandler(self._state, self._node,
+                                          pipe_name, log_file=log_file)
+
+    def vm_exists_on(self, host, vm_name):
+        from hvc_sim import oswin as sim_oswin
+        return sim_oswin.VMUtils(
+            self._state, self._state.resolve_node(host) or host).vm_exists(
+                vm_name)
+
+    def remote_path(self, node, path):
+        from hvc_sim import shares
+        return shares.share_path(node, path)
+
+    def ovs_vsctl(self, args, timeout):
+        from hvc_sim import ovs as sim_ovs
+        return sim_ovs.ovs_vsctl(self._state, self._node,
+                                 ['--timeout=%d' % timeout] + list(args))
+
+    def local_path(self, path):
+        """The local path behind another node's view of one."""
+        from hvc_sim import shares
+        return shares.local_path(path)
+
+    def cluster_lock(self, path, timeout=None):
+        return locks.cluster_lock(path, timeout=timeout)

@@ -1,0 +1,215 @@
+"""An hvc-agent on 127.0.0.1 for the tests: in a thread (the contract
+suite) or as the real console script (start-up, TLS), and the
+certificates of a small PKI made with cryptography."""
+
+import datetime
+import ipaddress
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import NameOID
+import fixtures
+from oslo_config import cfg
+
+from hvc_agent import app
+from hvc_agent import cmd
+from hvc_agent import conf as agent_conf
+from hvc_agent import simulated
+
+BIN = os.path.dirname(sys.executable)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=30, process=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError('the agent exited with %s' % process.returncode)
+        try:
+            with socket.create_connection(('127.0.0.1', port), 0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError('nothing listens on port %d' % port)
+
+
+class PKI(object):
+    """A CA, and certificates it signs, as PEM files in ``directory``."""
+
+    def __init__(self, directory, name='hvc-test-ca'):
+        self.directory = directory
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        self._name = subject
+        self._cert = self._builder(
+            subject, self._key.public_key()).add_extension(
+                x509.BasicConstraints(ca=True, path_length=None),
+                critical=True).sign(self._key, hashes.SHA256())
+        self.ca_file = self._write('%s.crt' % name, self._cert.public_bytes(
+            serialization.Encoding.PEM))
+
+    def _builder(self, subject, public_key):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return x509.CertificateBuilder().subject_name(subject).issuer_name(
+            getattr(self, '_name', subject)).public_key(
+            public_key).serial_number(
+            x509.random_serial_number()).not_valid_before(
+            now - datetime.timedelta(minutes=5)).not_valid_after(
+            now + datetime.timedelta(days=1))
+
+    def _write(self, name, data):
+        path = os.path.join(self.directory, name)
+        with open(path, 'wb') as f:
+            f.write(data)
+        return path
+
+    def issue(self, name, server=False):
+        """(certificate file, key file) for ``name``: a server's (for
+        127.0.0.1 and localhost) or a client's."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = self._builder(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]),
+            key.public_key())
+        if server:
+            builder = builder.add_extension(x509.SubjectAlternativeName([
+                x509.DNSName('localhost'),
+                x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]),
+                critical=False).add_extension(x509.ExtendedKeyUsage(
+                    [ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        else:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        cert = builder.sign(self._key, hashes.SHA256())
+        return (self._write('%s.crt' % name, cert.public_bytes(
+                    serialization.Encoding.PEM)),
+                self._write('%s.key' % name, key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption())))
+
+
+def agent_options(**overrides):
+    """The [agent] options, as hvc-agent reads them."""
+    conf = cfg.ConfigOpts()
+    agent_conf.register_opts(conf)
+    conf([], project='hvc-test')
+    for name, value in overrides.items():
+        conf.set_override(name, value, group='agent')
+    return conf.agent
+
+
+class AgentThreadFixture(fixtures.Fixture):
+    """hvc-agent's application and server for simulated node ``node``, in
+    a thread of this process, on a free port: plain HTTP on 127.0.0.1,
+    or HTTPS with client certificates when ``pki`` is given."""
+
+    def __init__(self, state_file, node, instances_path, pki=None):
+        super().__init__()
+        self.state_file = state_file
+        self.node = node
+        self.instances_path = instances_path
+        self.pki = pki
+
+    def _setUp(self):
+        self.port = free_port()
+        options = dict(bind_host='127.0.0.1', bind_port=self.port)
+        if self.pki is None:
+            options['insecure_loopback'] = True
+            self.url = 'http://127.0.0.1:%d' % self.port
+        else:
+            cert, key = self.pki.issue('agent-%s' % self.node, server=True)
+            options.update(cert_file=cert, key_file=key,
+                           ca_file=self.pki.ca_file)
+            self.url = 'https://127.0.0.1:%d' % self.port
+        self.application = app.Agent(
+            simulated.Simulated(self.state_file, self.node),
+            self.instances_path)
+        self.server = cmd.make_server(agent_options(**options),
+                                      self.application)
+        self.server.prepare()
+        self.application.start()
+        thread = threading.Thread(target=self.server.serve, daemon=True)
+        thread.start()
+        self.addCleanup(thread.join, 10)
+        self.addCleanup(self.application.stop)
+        self.addCleanup(self.server.stop)
+
+
+class AgentProcessFixture(fixtures.Fixture):
+    """The real ``hvc-agent`` console script with ``config`` (a dict of
+    [agent] options) for the simulated node, on a free port."""
+
+    def __init__(self, directory, config, port=None):
+        super().__init__()
+        self.directory = directory
+        self.config = config
+        self.port = port
+
+    @classmethod
+    def simulated(cls, directory, state_file, node, instances_path,
+                  pki=None):
+        """An agent of simulated node ``node``: HTTPS with client
+        certificates of ``pki``, or plain HTTP on 127.0.0.1."""
+        config = dict(backend='simulated', simulated_state_file=state_file,
+                      simulated_node_name=node,
+                      instances_path=instances_path)
+        if pki is None:
+            config['insecure_loopback'] = True
+        else:
+            cert, key = pki.issue('agent-%s' % node, server=True)
+            config.update(cert_file=cert, key_file=key, ca_file=pki.ca_file)
+        agent = cls(directory, config)
+        agent.url = '%s://127.0.0.1:%%d' % ('http' if pki is None
+                                            else 'https')
+        return agent
+
+    def _setUp(self):
+        self.port = self.port or free_port()
+        if getattr(self, 'url', '').endswith('%d'):
+            self.url = self.url % self.port
+        self.conf_file = os.path.join(self.directory, 'agent-%d.conf'
+                                      % self.port)
+        config = dict(self.config, bind_port=self.port)
+        config.setdefault('bind_host', '127.0.0.1')
+        with open(self.conf_file, 'w') as f:
+            f.write('[agent]\n')
+            for key, value in config.items():
+                f.write('%s = %s\n' % (key, value))
+        self.log_file = os.path.join(self.directory, 'agent-%d.log'
+                                     % self.port)
+        self.start()
+
+    def start(self):
+        self.log = open(self.log_file, 'ab')
+        self.process = subprocess.Popen(
+            [os.path.join(BIN, 'hvc-agent'), '--config-file',
+             self.conf_file], stdout=self.log, stderr=subprocess.STDOUT)
+        self.addCleanup(self.stop)
+        wait_for_port(self.port, process=self.process)
+
+    def stop(self, kill=False):
+        if self.process.poll() is None:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.terminate()
+            self.process.wait(30)
+        self.log.close()
+
+    def output(self):
+        with open(self.log_file) as f:
+            return f.read()
