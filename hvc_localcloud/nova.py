@@ -12,6 +12,8 @@ import os
 import shutil
 import sys
 
+from oslo_log import log as oslo_log
+
 from hvc_localcloud import ini
 from hvc_localcloud import procs
 from hvc_localcloud import uwsgi
@@ -23,6 +25,13 @@ SCHEDULER_FILTERS = ['ComputeFilter', 'ComputeCapabilitiesFilter',
                      'ImagePropertiesFilter', 'ServerGroupAntiAffinityFilter',
                      'ServerGroupAffinityFilter',
                      'HyperVClusterKeepCSVFilter']
+# nova's log levels (oslo.log's and nova's own), and, without --debug, the
+# two debug lines tools/build_phases.py reads to tell where a build's time
+# goes: nova's lock waits and holds (the resource tracker's, a build's),
+# and how long the driver's inventory reports take.
+LOG_LEVELS = oslo_log.get_default_log_levels() + [
+    'glanceclient=WARN', 'oslo.privsep.daemon=INFO',
+    'oslo_concurrency.lockutils=DEBUG', 'hvc_driver.hostops=DEBUG']
 
 
 class Nova(object):
@@ -48,6 +57,8 @@ class Nova(object):
                 'my_ip': '127.0.0.1',
                 'state_path': state_path,
                 'graceful_shutdown_timeout': 5,
+                'default_log_levels': (None if self.cloud.debug
+                                       else LOG_LEVELS),
             },
             'placement': keystone.service_auth('nova'),
             'neutron': keystone.service_auth('nova'),

@@ -8,9 +8,12 @@ simulated clusters, everything else the same. On each: N servers (1 vCPU,
 until all are ACTIVE, the failures, then all deleted at once. For the
 Hyper-V cluster driver also: every VM on the node nova names, and DISK_GB
 on the CSV providers back to zero afterwards. Prints each cloud's start
-time and the memory of each service.
+time, where a build's time went (tools/build_phases.py: the median of each
+phase, the builds per node, the resource tracker's lock holders, the
+driver's own inventory reports) and the memory of each service.
 
     .venv/bin/python tools/bench_cloud.py [--servers 50] [--eventlet]
+                                          [--keep-logs DIR]
 
 Goals: no failure; time to ACTIVE within 1.2x of the baseline's.
 """
@@ -30,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 
 from hvc_localcloud import cloud as cloud_mod  # noqa: E402
 from hvc_localcloud import procs  # noqa: E402
+import build_phases  # noqa: E402  (tools/)
 
 GOAL_RATIO = 1.2
 TIMEOUT = 900
@@ -83,7 +87,7 @@ def _csv_disk_usage(cloud, conn):
     return usage
 
 
-def run(driver, servers, eventlet):
+def run(driver, servers, eventlet, keep_logs=None):
     root = tempfile.mkdtemp(prefix='hvc-bench-%s-' % driver)
     args = [sys.executable, '-m', 'hvc_localcloud', 'start', '--root', root,
             '--driver', driver] + (['--eventlet'] if eventlet else [])
@@ -113,6 +117,8 @@ def run(driver, servers, eventlet):
         result['active_seconds'] = time.monotonic() - start
         result['failures'] = sum(1 for s in states.values()
                                  if s[0] != 'ACTIVE')
+        # Before the deletes add their own lock holds to the logs.
+        result['phases'] = build_phases.parse(cloud.path('log'))
         if driver == 'hyperv':
             nodes = _sim_nodes(cloud)
             result['misplaced'] = sum(
@@ -134,6 +140,10 @@ def run(driver, servers, eventlet):
     finally:
         subprocess.run([sys.executable, '-m', 'hvc_localcloud', 'stop',
                         '--root', root], stdout=subprocess.DEVNULL)
+        if keep_logs:
+            shutil.copytree(os.path.join(root, 'log'),
+                            os.path.join(keep_logs, driver),
+                            dirs_exist_ok=True)
         shutil.rmtree(root, ignore_errors=True)
     return result
 
@@ -165,6 +175,8 @@ def report(results, servers):
     ]
     for what, ok in checks:
         print('  [%s] %s' % ('met' if ok else 'NOT MET', what))
+    print()
+    build_phases.report([(r['driver'], r['phases']) for r in results])
     print('\nMemory (RSS, MB, with each service\'s child processes), with '
           'the servers booted:')
     names = list(hyperv['memory_mb'])
@@ -183,13 +195,16 @@ def main():
     parser.add_argument('--eventlet', action='store_true',
                         help='nova-compute with concurrency_backend = '
                              'eventlet (both clouds)')
+    parser.add_argument('--keep-logs', metavar='DIR',
+                        help='copy each cloud\'s log folder to DIR/<driver>')
     args = parser.parse_args()
     results = []
     for driver in ('fake', 'hyperv'):
         print('%s cloud: starting, booting %d servers...' % (driver,
                                                              args.servers),
               flush=True)
-        results.append(run(driver, args.servers, args.eventlet))
+        results.append(run(driver, args.servers, args.eventlet,
+                           args.keep_logs))
     return 0 if report(results, args.servers) else 1
 
 
