@@ -71,6 +71,10 @@ sample-config: $(BIN)/.installed
 		--output-file etc/hvc/placement-sync.conf.sample
 	$(BIN)/oslo-config-generator --namespace hvc.driver \
 		--output-file etc/hvc/nova-hyperv-cluster.conf.sample
+	$(BIN)/oslo-config-generator --namespace hvc.scheduler \
+		--output-file etc/hvc/nova-scheduler-hyperv-cluster.conf.sample
+	$(BIN)/oslo-config-generator --namespace hvc.agent \
+		--output-file etc/hvc/hvc-agent.conf.sample
 
 clean:
 	rm -rf $(VENV) .stestr
