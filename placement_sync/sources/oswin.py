@@ -20,6 +20,8 @@ tool cannot tell which provider is its, and publishing nothing is safer
 than draining one.
 """
 
+import contextlib
+
 from os_win import exceptions as os_win_exc
 from os_win import utilsfactory
 
@@ -32,9 +34,18 @@ _GiB = 1024 ** 3
 
 
 def load(instances_folder=measure.DEFAULT_INSTANCES_FOLDER):
-    try:
+    with _read():
         clusterutils = utilsfactory.get_clusterutils()
         diskutils = utilsfactory.get_diskutils()
+    return [cluster(clusterutils, diskutils, instances_folder)]
+
+
+def cluster(clusterutils, diskutils, instances_folder):
+    """The cluster of os-win's ``clusterutils`` (a ClusterUtils), its CSVs
+    measured through ``diskutils`` (a DiskUtils), as a model.Cluster;
+    InvalidInventory when it cannot be read. hvc-agent serves it to the
+    agent source with the utils of its own thread."""
+    with _read():
         clusterutils.check_cluster_state()
         cluster_name = cluster_wmi.cluster_name(clusterutils)
         volumes, offline = [], []
@@ -45,16 +56,24 @@ def load(instances_folder=measure.DEFAULT_INSTANCES_FOLDER):
             else:
                 volumes.append(volume)
         nodes = clusterutils.get_cluster_node_names()
+    return model.Cluster(name=cluster_name,
+                         nodes=tuple(nodes),
+                         shared_volumes=tuple(volumes),
+                         offline_volumes=tuple(offline))
+
+
+@contextlib.contextmanager
+def _read():
+    """What os-win, WMI or a CSV without a resource raise, as
+    InvalidInventory."""
+    try:
+        yield
     except cluster_wmi.NoResource as e:
         raise exception.InvalidInventory(str(e))
     except (os_win_exc.OSWinException, os_win_exc.x_wmi, OSError,
             AttributeError, IndexError) as e:
         raise exception.InvalidInventory(
             'cannot read the local failover cluster through os-win: %s' % e)
-    return [model.Cluster(name=cluster_name,
-                          nodes=tuple(nodes),
-                          shared_volumes=tuple(volumes),
-                          offline_volumes=tuple(offline))]
 
 
 def _volume(csv, diskutils, instances_folder):

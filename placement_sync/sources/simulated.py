@@ -13,22 +13,26 @@ GiB = 1024 ** 3
 def load(state_file, instances_folder=measure.DEFAULT_INSTANCES_FOLDER):
     state = sim_state.ClusterState(state_file)
     try:
-        nodes = state.nodes()
-        volumes = state.shared_volumes()
-        return [
-            model.Cluster(
-                name=cluster,
-                nodes=tuple(n.name for n in nodes if n.cluster == cluster),
-                shared_volumes=tuple(
-                    model.SharedVolume(id=v.id, name=v.name,
-                                       total_gb=v.total_gb,
-                                       usage=_usage(v, instances_folder))
-                    for v in volumes if v.cluster == cluster))
-            for cluster in state.clusters()]
+        return [cluster(state, name, instances_folder)
+                for name in state.clusters()]
     except sim_state.SimulatorError as e:
         # Says what is wrong with the file (missing, not a state file,
         # locked...), in one line.
         raise exception.InvalidInventory(str(e))
+
+
+def cluster(state, name, instances_folder):
+    """Cluster ``name`` of the simulated world ``state`` (a
+    ``hvc_sim.state.ClusterState``), as a model.Cluster (SimulatorError
+    when the state file cannot be read). hvc-agent serves it to the agent
+    source for the simulated node it plays."""
+    return model.Cluster(
+        name=name,
+        nodes=tuple(n.name for n in state.nodes(name)),
+        shared_volumes=tuple(
+            model.SharedVolume(id=v.id, name=v.name, total_gb=v.total_gb,
+                               usage=_usage(v, instances_folder))
+            for v in state.shared_volumes(name)))
 
 
 def _usage(volume, instances_folder):
