@@ -6,6 +6,11 @@ agent's boot id (``X-Hvc-Agent-Boot``), which changes when it restarts.
 
 ``GET /v1/host``
     this host: its node name, whether it is in a cluster, the boot id.
+``GET /v1/cluster?instances_folder=F``
+    this host's failover cluster as placement_sync reads it: its name,
+    nodes and CSVs, each measured (``F`` the CSVs' instances folder), or
+    offline with its reason (``placement_sync.model.as_plain``); refused
+    on a standalone host.
 ``POST /v1/call`` ``{"target", "method", "args", "kwargs"}``
     one method of a utils object (``target`` a utils kind) or of the host
     (``target`` ``host``); ``{"result"}``, or the error it raised.
@@ -148,6 +153,8 @@ class Agent(object):
         self._start(self._expire_leases, 'lock leases')
 
     def stop(self):
+        if self._stopped.is_set():
+            return
         self._stopped.set()
         if self.host.in_a_cluster():
             self.host.utils('clusterutils').stop_vm_owner_change_listeners()
@@ -267,6 +274,26 @@ class Agent(object):
         return {'node': self.host.node_name(),
                 'in_a_cluster': self.host.in_a_cluster(),
                 'boot': self.boot}
+
+    def _get_cluster(self, parts, query, environ):
+        """What placement_sync's agent source needs of this cluster."""
+        from placement_sync import model
+        from placement_sync.sources import measure
+        if parts:
+            raise Unknown('no such resource: /v1/cluster/%s'
+                          % '/'.join(parts))
+        folder = query.get('instances_folder')
+        if not folder:
+            raise Malformed('no instances_folder')
+        try:
+            measure.instances_dir('', folder)
+        except ValueError as e:
+            raise Malformed('instances_folder %s' % e)
+        if not self.host.in_a_cluster():
+            raise Refused('%s is a standalone host, in no failover cluster: '
+                          'it has no Cluster Shared Volumes'
+                          % self.host.node_name())
+        return {'cluster': model.as_plain(self.host.cluster_facts(folder))}
 
     def _callable(self, request):
         """The method a call or job request names, its arguments

@@ -49,6 +49,9 @@ JOB_METHODS = {
 }
 # How long one wait for a job lasts on the agent (the client asks again).
 JOB_WAIT_SECONDS = 10
+# How long a job's waiter waits before it asks an agent that did not
+# answer again.
+JOB_RETRY_SECONDS = 0.5
 # How long one long poll for events lasts.
 EVENT_WAIT_SECONDS = 10
 # How long a cluster lock is held without renewal before the agent
@@ -167,12 +170,24 @@ class AgentClient(object):
             'target': target, 'method': method, 'args': list(args),
             'kwargs': kwargs})['job']
         started = time.monotonic()
+        unreachable_since = None
         while True:
             try:
                 state = self._json(
                     'GET', '/v1/jobs/%s' % job,
                     params={'wait': JOB_WAIT_SECONDS},
                     timeout=JOB_WAIT_SECONDS + self.timeout)
+                unreachable_since = None
+            except wire.AgentUnreachable:
+                # A blip (or the agent restarting) is waited out for an
+                # agent timeout; the job runs on meanwhile, if it still
+                # can.
+                now = time.monotonic()
+                unreachable_since = unreachable_since or now
+                if now - unreachable_since > self.timeout:
+                    raise
+                time.sleep(JOB_RETRY_SECONDS)
+                continue
             except wire.AgentRefused as e:
                 raise wire.AgentError(
                     'the agent at %s lost job %s (%s.%s): it restarted, '

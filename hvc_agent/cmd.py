@@ -41,8 +41,17 @@ def make_host(options):
             raise ConfigError('[agent] backend = simulated needs '
                               'simulated_state_file and simulated_node_name')
         from hvc_agent import simulated
-        return simulated.Simulated(options.simulated_state_file,
-                                   options.simulated_node_name)
+        from hvc_sim import state as sim_state
+        try:
+            host = simulated.Simulated(options.simulated_state_file,
+                                       options.simulated_node_name)
+            if host.node_name() is None:
+                raise sim_state.SimulatorError('no node %s in it'
+                                               % options.simulated_node_name)
+        except sim_state.SimulatorError as e:
+            raise ConfigError('[agent] simulated_state_file %s: %s'
+                              % (options.simulated_state_file, e))
+        return host
     from hvc_agent import oswin
     return oswin.OsWin(standalone=options.standalone_host)
 
@@ -91,17 +100,27 @@ def main(argv=None):
     logging.setup(conf, 'hvc-agent')
     options = conf.agent
     try:
+        # The server first: a configuration that would serve without
+        # authentication is refused before anything else is looked at.
+        server = make_server(options, None)
         host = make_host(options)
-        application = app.Agent(host, options.instances_path)
-        server = make_server(options, application)
+        server.wsgi_app = application = app.Agent(host,
+                                                  options.instances_path)
     except (ConfigError, OSError, ssl.SSLError) as e:
         print('hvc-agent: %s' % e, file=sys.stderr)
         return 2
     stopped = threading.Event()
 
+    def stop_both():
+        # The application first: its long polls end, so that the server
+        # need not wait for them.
+        application.stop()
+        server.stop()
+
     def stop(signum, frame):
-        stopped.set()
-        threading.Thread(target=server.stop, daemon=True).start()
+        if not stopped.is_set():
+            stopped.set()
+            threading.Thread(target=stop_both, daemon=True).start()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
     try:
@@ -118,7 +137,8 @@ def main(argv=None):
     try:
         server.serve()
     finally:
-        application.stop()
+        if not stopped.is_set():
+            application.stop()
     return 0
 
 

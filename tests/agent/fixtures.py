@@ -1,9 +1,7 @@
 """An hvc-agent on 127.0.0.1 for the tests: in a thread (the contract
-suite) or as the real console script (start-up, TLS), and the
-certificates of a small PKI made with cryptography."""
+suite) or as the real console script (start-up, TLS), with the
+certificates of hvc_localcloud.pki."""
 
-import datetime
-import ipaddress
 import os
 import socket
 import subprocess
@@ -11,12 +9,6 @@ import sys
 import threading
 import time
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID
-from cryptography.x509.oid import NameOID
 import fixtures
 from oslo_config import cfg
 
@@ -24,6 +16,10 @@ from hvc_agent import app
 from hvc_agent import cmd
 from hvc_agent import conf as agent_conf
 from hvc_agent import simulated
+from hvc_localcloud import pki
+
+# A CA and the certificates it signs (the local cloud's PKI code).
+PKI = pki.PKI
 
 BIN = os.path.dirname(sys.executable)
 
@@ -45,61 +41,6 @@ def wait_for_port(port, timeout=30, process=None):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError('nothing listens on port %d' % port)
-
-
-class PKI(object):
-    """A CA, and certificates it signs, as PEM files in ``directory``."""
-
-    def __init__(self, directory, name='hvc-test-ca'):
-        self.directory = directory
-        self._key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        self._name = subject
-        self._cert = self._builder(
-            subject, self._key.public_key()).add_extension(
-                x509.BasicConstraints(ca=True, path_length=None),
-                critical=True).sign(self._key, hashes.SHA256())
-        self.ca_file = self._write('%s.crt' % name, self._cert.public_bytes(
-            serialization.Encoding.PEM))
-
-    def _builder(self, subject, public_key):
-        now = datetime.datetime.now(datetime.timezone.utc)
-        return x509.CertificateBuilder().subject_name(subject).issuer_name(
-            getattr(self, '_name', subject)).public_key(
-            public_key).serial_number(
-            x509.random_serial_number()).not_valid_before(
-            now - datetime.timedelta(minutes=5)).not_valid_after(
-            now + datetime.timedelta(days=1))
-
-    def _write(self, name, data):
-        path = os.path.join(self.directory, name)
-        with open(path, 'wb') as f:
-            f.write(data)
-        return path
-
-    def issue(self, name, server=False):
-        """(certificate file, key file) for ``name``: a server's (for
-        127.0.0.1 and localhost) or a client's."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = self._builder(
-            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]),
-            key.public_key())
-        if server:
-            builder = builder.add_extension(x509.SubjectAlternativeName([
-                x509.DNSName('localhost'),
-                x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]),
-                critical=False).add_extension(x509.ExtendedKeyUsage(
-                    [ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        else:
-            builder = builder.add_extension(x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        cert = builder.sign(self._key, hashes.SHA256())
-        return (self._write('%s.crt' % name, cert.public_bytes(
-                    serialization.Encoding.PEM)),
-                self._write('%s.key' % name, key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption())))
 
 
 def agent_options(**overrides):
@@ -194,6 +135,7 @@ class AgentProcessFixture(fixtures.Fixture):
         self.start()
 
     def start(self):
+        """Start the agent (again, after ``stop``)."""
         self.log = open(self.log_file, 'ab')
         self.process = subprocess.Popen(
             [os.path.join(BIN, 'hvc-agent'), '--config-file',
@@ -202,13 +144,22 @@ class AgentProcessFixture(fixtures.Fixture):
         wait_for_port(self.port, process=self.process)
 
     def stop(self, kill=False):
+        """Stop the agent: SIGTERM, or SIGKILL (a crash) with ``kill``."""
         if self.process.poll() is None:
             if kill:
                 self.process.kill()
             else:
                 self.process.terminate()
-            self.process.wait(30)
-        self.log.close()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise RuntimeError('the agent did not stop on SIGTERM '
+                                   'within 30 s; its log:\n%s'
+                                   % self.output()[-5000:])
+        if not self.log.closed:
+            self.log.close()
 
     def output(self):
         with open(self.log_file) as f:
