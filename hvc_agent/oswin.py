@@ -455,3 +455,12 @@ class OsWin(object):
     def cluster_lock(self, path, timeout=None):
         from hvc_agent import locks
         return locks.cluster_lock(path, timeout=timeout)
+
+    def cluster_facts(self, instances_folder):
+        """This host's cluster as placement_sync's os-win source reads it
+        (a ``placement_sync.model.Cluster``), through os-win's own utils of
+        this thread (the source catches os-win's errors)."""
+        from placement_sync.sources import oswin as oswin_source
+        return oswin_source.cluster(self.utils('clusterutils')._target,
+                                    self.utils('diskutils')._target,
+                                    instances_folder)

@@ -72,3 +72,11 @@ class Simulated(object):
 
     def cluster_lock(self, path, timeout=None):
         return locks.cluster_lock(path, timeout=timeout)
+
+    def cluster_facts(self, instances_folder):
+        """This node's cluster as placement_sync's simulated source reads
+        it (a ``placement_sync.model.Cluster``)."""
+        from placement_sync.sources import simulated as simulated_source
+        return simulated_source.cluster(
+            self._state, self._state.node(self._node).cluster,
+            instances_folder)

@@ -83,7 +83,7 @@ def _print_report(result, dry_run):
         print('placement is up to date: nothing to change')
 
 
-_MEASURING_SOURCES = ('oswin', 'simulated')
+_MEASURING_SOURCES = ('oswin', 'simulated', 'agent')
 
 
 def reserve_policy(conf):

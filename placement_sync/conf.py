@@ -34,7 +34,10 @@ sync_opts = [
                         ('oswin', 'the local failover cluster, via os-win '
                          '(run on a cluster node)'),
                         ('simulated', 'the simulated cluster '
-                         '(simulated_state_file)')],
+                         '(simulated_state_file)'),
+                        ('agent', 'each cluster through the hvc-agent of '
+                         'one of its nodes (agent_cluster), from any '
+                         'machine, e.g. a Linux controller')],
                help='Where the cluster facts come from.'),
     cfg.StrOpt('inventory_file', default='/etc/hvc/clusters.yaml',
                help='YAML file naming the clusters, their nodes (nova '
@@ -43,6 +46,36 @@ sync_opts = [
     cfg.StrOpt('simulated_state_file', default='/var/lib/hvc/sim.db',
                help='State file of the simulated cluster (see hvc-sim). '
                     'Used when source = simulated.'),
+    cfg.MultiStrOpt('agent_cluster', default=[],
+                    help='source = agent: one cluster and the hvc-agents '
+                         'of its nodes, as "NAME: URL, URL, ...", e.g. '
+                         '"hvcluster1: https://hv-node1.example.org:8642, '
+                         'https://hv-node2.example.org:8642"; give the '
+                         'option once per cluster. The agents are asked in '
+                         'order until one answers (one that fails is '
+                         'logged, and the next asked), and must report the '
+                         'cluster NAME (case aside; the name the cluster '
+                         'reports is the one published). A cluster none of '
+                         'whose agents answers fails the run, and nothing '
+                         'is written. A standalone Hyper-V host has no CSV: '
+                         'its agent is not listed here (it answers that it '
+                         'is in no cluster). Plain http only to an agent '
+                         'bound to 127.0.0.1.'),
+    cfg.StrOpt('agent_ca_file',
+               help='source = agent: the CA certificate (PEM) that signed '
+                    'the agents\' server certificates. Unset: the '
+                    'system\'s CAs.'),
+    cfg.StrOpt('agent_cert_file',
+               help='source = agent: this tool\'s client certificate '
+                    '(PEM), which the agents require; signed by the CA '
+                    'the agents trust ([agent] ca_file).'),
+    cfg.StrOpt('agent_key_file',
+               help='source = agent: the private key of agent_cert_file '
+                    '(PEM).'),
+    cfg.IntOpt('agent_timeout', default=60, min=1,
+               help='source = agent: seconds an agent may take to answer, '
+                    'measuring its cluster\'s CSVs included, before the '
+                    'next agent of the cluster is asked.'),
     cfg.BoolOpt('manage_host_aggregates', default=True,
                 help='Keep one nova host aggregate per cluster holding its '
                      'hosts; its uuid is the placement aggregate the CSV '
@@ -64,8 +97,9 @@ sync_opts = [
                     'files from what else a measured CSV holds.'),
     cfg.BoolOpt('reserve_measured_usage', default=True,
                 help='Where the source measures the CSVs (oswin, '
-                     'simulated), set each provider\'s DISK_GB reserved to '
-                     'what the volume holds outside nova\'s allocations '
+                     'simulated, agent), set each provider\'s DISK_GB '
+                     'reserved to what the volume holds outside nova\'s '
+                     'allocations '
                      '(image cache, uploads, logs, foreign files; never '
                      'below the volume\'s reserved_gb), plus '
                      'reserve_headroom_gb. The instances\' folders are told '

@@ -130,6 +130,44 @@ class DesiredCluster:
     offline: dict = dataclasses.field(default_factory=dict)
 
 
+def as_plain(value):
+    """A fact (a Cluster, say) as plain values, which JSON and hvc-agent's
+    wire carry: each record a dict of its fields, a set a sorted tuple;
+    ``cluster_from_plain`` makes the Cluster again."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: as_plain(getattr(value, f.name))
+                for f in dataclasses.fields(value)}
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted(as_plain(v) for v in value))
+    if isinstance(value, (tuple, list)):
+        return tuple(as_plain(v) for v in value)
+    return value
+
+
+def cluster_from_plain(data):
+    """The Cluster of ``as_plain``'s values; ValueError for values of
+    another shape (what the values hold is for validate_clusters)."""
+    try:
+        return Cluster(
+            name=data['name'], nodes=tuple(data['nodes']),
+            shared_volumes=tuple(_volume_from_plain(volume)
+                                 for volume in data['shared_volumes']),
+            offline_volumes=tuple(OfflineVolume(**volume)
+                                  for volume in data['offline_volumes']))
+    except (KeyError, TypeError) as e:
+        raise ValueError('not a cluster (%s: %s): %.200r'
+                         % (type(e).__name__, e, data))
+
+
+def _volume_from_plain(volume):
+    usage = volume['usage']
+    if usage is not None:
+        usage = VolumeUsage(**dict(usage, instance_folders=tuple(
+            tuple(folder) for folder in usage['instance_folders'])))
+    return SharedVolume(**dict(volume, traits=frozenset(volume['traits']),
+                               usage=usage))
+
+
 def provider_uuid(cluster_name, volume_id):
     return str(uuid.uuid5(NAMESPACE, 'csv:%s:%s' % (cluster_name, volume_id)))
 

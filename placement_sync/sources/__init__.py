@@ -1,4 +1,5 @@
-"""Where cluster facts come from: a YAML file, os-win, or the simulator.
+"""Where cluster facts come from: a YAML file, os-win, the simulator, or
+the clusters' hvc-agents.
 
 Each source returns a list of ``model.Cluster``; ``validate_clusters``
 checks what no source may get wrong, before anything is written.
@@ -15,7 +16,7 @@ from placement_sync.sources import measure
 def load_clusters(conf):
     """The clusters named by ``[placement_sync] source``, validated."""
     source = conf.placement_sync.source
-    if source in ('oswin', 'simulated'):
+    if source in ('oswin', 'simulated', 'agent'):
         try:
             measure.instances_dir('', conf.placement_sync.csv_instances_folder)
         except ValueError as e:
@@ -39,6 +40,9 @@ def load_clusters(conf):
             raise exception.InvalidInventory(
                 'cannot read the simulated cluster state file %s: %s'
                 % (path, e))
+    elif source == 'agent':
+        from placement_sync.sources import agent
+        clusters = agent.load(conf.placement_sync)
     else:  # oslo.config's choices make this unreachable.
         raise exception.InvalidInventory('unknown source %r' % source)
     validate_clusters(clusters)

@@ -12,6 +12,7 @@ from os_win.utils.compute import clusterutils
 from os_win.utils.storage import diskutils
 import testtools
 
+from hvc_agent import oswin as agent_oswin
 from placement_sync import exception
 from placement_sync import model
 from placement_sync import sources
@@ -193,6 +194,26 @@ class TestOsWinSource(testtools.TestCase):
             os_win_exc.HyperVClusterException('Not enough cluster nodes.'))
         err = self.assertRaises(exception.InvalidInventory, oswin.load)
         self.assertIn('cannot read the local failover cluster', str(err))
+        self.assertIn('Not enough cluster nodes', str(err))
+
+    def test_the_agent_serves_what_the_source_reads_on_the_node(self):
+        # hvc-agent's os-win host, for the agent source: the same cluster,
+        # through os-win's own utils of the request's thread.
+        self._csvs(('C:\\ClusterStorage\\Volume1',
+                    _resource('Cluster Disk 1', RESOURCE_1)),
+                   ('C:\\ClusterStorage\\Volume2',
+                    _resource('Cluster Disk 2', RESOURCE_2, OFFLINE)))
+        self.sizes = {'C:\\ClusterStorage\\Volume1': 500 * GiB}
+        host = agent_oswin.OsWin(standalone=False)
+        [cluster] = oswin.load('Instances')
+        self.assertEqual(cluster, host.cluster_facts('Instances'))
+        self.assertEqual(1, len(cluster.offline_volumes))
+        # os-win's errors, not the agent's translations of them: the
+        # source says what failed.
+        self.cluster.check_cluster_state.side_effect = (
+            os_win_exc.HyperVClusterException('Not enough cluster nodes.'))
+        err = self.assertRaises(exception.InvalidInventory,
+                                host.cluster_facts, 'Instances')
         self.assertIn('Not enough cluster nodes', str(err))
 
 
