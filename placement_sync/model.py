@@ -10,10 +10,11 @@ import re
 import unicodedata
 import uuid
 
-import os_traits
-
 DISK_GB = 'DISK_GB'
-SHARING_TRAIT = os_traits.MISC_SHARES_VIA_AGGREGATE
+# os_traits.MISC_SHARES_VIA_AGGREGATE. os_traits is imported only to
+# check trait names: hvc-agent serves the os-win source's facts on Windows
+# without it (tools/agent_dependencies.py).
+SHARING_TRAIT = 'MISC_SHARES_VIA_AGGREGATE'
 # Marks the providers this project created, so they can be listed in one
 # request and are never confused with somebody else's.
 OWNER_TRAIT = 'CUSTOM_HYPERV_CLUSTER_CSV'
@@ -319,6 +320,7 @@ def volume_problems(cluster_name, volume):
 
 def trait_problem(trait):
     """Why placement would refuse the trait name, or None."""
+    import os_traits
     if not isinstance(trait, str) or not (
             CUSTOM_TRAIT.match(trait) or trait in os_traits.get_traits()):
         return '%r is neither a standard trait nor CUSTOM_[A-Z0-9_]+' % (

@@ -32,15 +32,16 @@ from packaging import requirements
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUIREMENTS = os.path.join(ROOT, 'etc', 'windows',
                             'hvc-agent-requirements.txt')
-# This project's packages that hvc-agent's os-win path may import.
-OWN = frozenset(['hvc_agent', 'hvc_oswin_api'])
+# This project's packages that hvc-agent's os-win path may import
+# (placement_sync's os-win source, which GET /v1/cluster serves).
+OWN = frozenset(['hvc_agent', 'hvc_oswin_api', 'placement_sync'])
 WINDOWS = {'sys_platform': 'win32', 'platform_system': 'Windows',
            'os_name': 'nt', 'extra': ''}
 # The agent's modules and what its os-win host imports when it runs.
 MODULES = ['hvc_agent.cmd', 'hvc_agent.app', 'hvc_agent.oswin',
            'hvc_agent.command', 'hvc_agent.locks', 'hvc_agent.files',
            'hvc_agent.wire', 'cheroot.ssl.builtin', 'os_win.utilsfactory',
-           'os_win.utils._wqlutils']
+           'os_win.utils._wqlutils', 'placement_sync.sources.oswin']
 
 
 def _name(dist):
@@ -110,7 +111,7 @@ def main(argv):
     allowed |= OWN | {m.partition('.')[0] for m in sys.modules}
     allowed |= {top for top, dists in tops.items()
                 if any(_name(d) in allowed_dists for d in dists)}
-    allowed -= {'hvc_driver', 'hvc_sim', 'placement_sync', 'nova'}
+    allowed -= {'hvc_driver', 'hvc_sim', 'nova'}
     before = set(sys.modules)
     hide_other_distributions(allowed_dists | {'hyperv-cluster'})
     blocker = Blocker(allowed)

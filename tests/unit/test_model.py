@@ -1,3 +1,4 @@
+import os_traits
 import testtools
 
 from placement_sync import model
@@ -22,6 +23,10 @@ class TestDesiredState(testtools.TestCase):
         self.assertEqual({'MISC_SHARES_VIA_AGGREGATE', model.OWNER_TRAIT,
                           'STORAGE_DISK_SSD'}, provider.traits)
         self.assertEqual('hyperv-cluster-c1', cluster.host_aggregate_name)
+
+    def test_the_sharing_trait_is_os_traits_own(self):
+        self.assertEqual(os_traits.MISC_SHARES_VIA_AGGREGATE,
+                         model.SHARING_TRAIT)
 
     def test_uuids_are_stable_and_distinct(self):
         # Pinned: a change would orphan every provider ever published.
