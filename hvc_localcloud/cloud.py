@@ -3,7 +3,9 @@
 ``Cloud(root).start()`` installs what is missing, starts MariaDB, RabbitMQ,
 keystone, placement, glance, neutron, nova (api, conductor, scheduler with
 hvc_scheduler's filter and weigher, one nova-compute per node of two
-simulated clusters of one simulated world) and ``hvc-placement-sync``,
+simulated clusters of one simulated world, each driving the node's own
+``hvc-agent`` over HTTPS with a client certificate) and
+``hvc-placement-sync``,
 converts the flavors for targeted moves, waits until a server can be booted,
 then returns with everything running in the background. ``stop()``, from
 any process, stops all of it. What runs is recorded in ``cloud.json`` in
@@ -24,6 +26,7 @@ import sys
 import threading
 import time
 
+from hvc_localcloud import agents
 from hvc_localcloud import debian
 from hvc_localcloud import glance
 from hvc_localcloud import images
@@ -139,6 +142,7 @@ class Cloud(object):
         self.glance = glance.Glance(self)
         self.neutron = neutron.Neutron(self)
         self.nova = nova.Nova(self)
+        self.agents = agents.Agents(self)
 
     # Layout.
 
@@ -190,11 +194,42 @@ class Cloud(object):
         service's configuration folder), its folder; its log goes on."""
         return self._record(name, procs.respawn(self.processes()[name]))
 
+    def uses_agents(self):
+        """Whether the nova-compute services drive Hyper-V hosts (through
+        their agents), rather than nova's fake driver."""
+        return self.driver == 'hyperv'
+
+    def start_agent(self, node, host):
+        """Start (and record) the hvc-agent of a node of ``host`` (a
+        ``SimulatedCluster`` or a ``StandaloneHost``), on a port of its
+        own."""
+        name = agents.name(node)
+        with self._lock:
+            if name not in self.ports:
+                port = procs.free_ports(1)[0]
+                while port in self.ports.values():
+                    port = procs.free_ports(1)[0]
+                self.ports[name] = port
+        return self._record(name, self.agents.start(node, host))
+
     def start_compute(self, node, cluster, eventlet=None):
-        """Start (and record) the nova-compute of a node; in eventlet mode
-        if ``eventlet`` says so (default: as the cloud's)."""
+        """Start (and record) the nova-compute of a node, once its agent
+        answers (started first unless it runs); in eventlet mode if
+        ``eventlet`` says so (default: as the cloud's)."""
+        if self.uses_agents():
+            record = self.running().get(agents.name(node))
+            if record is None:
+                record = self.start_agent(node, cluster)
+            self.agents.wait(node, record)
         return self._record('nova-compute-' + node, self.nova.start_compute(
             node, cluster, eventlet=eventlet))
+
+    def stop_compute(self, node):
+        """Stop the nova-compute of a node, then its agent."""
+        processes = self.processes()
+        for name in ('nova-compute-' + node, agents.name(node)):
+            if name in processes:
+                procs.stop(processes[name], timeout=20)
 
     # Start.
 
@@ -239,7 +274,10 @@ class Cloud(object):
                     'data/keystone'):
             os.makedirs(self.path(sub))
         self.id = secrets.token_hex(4)
-        self.ports = dict(zip(PORTS, procs.free_ports(len(PORTS))))
+        # The agents' ports with the others': none is bound yet.
+        names = list(PORTS) + ([agents.name(n) for n in self.nodes()]
+                               if self.uses_agents() else [])
+        self.ports = dict(zip(names, procs.free_ports(len(names))))
         self.secrets = {'rabbitmq': secrets.token_hex(16),
                         'admin': secrets.token_hex(16)}
         for user in set(DATABASES.values()):
@@ -247,6 +285,8 @@ class Cloud(object):
         for user in keystone.SERVICE_USERS:
             self.secrets['user_' + user] = secrets.token_hex(16)
         self._save(SECRETS_FILE, self.secrets)
+        if self.uses_agents():
+            self.agents.pki  # the cloud's CA, made now
         self.state = {'id': self.id, 'ports': self.ports,
                       'driver': self.driver, 'eventlet': self.eventlet,
                       'started_at': time.time(), 'processes': {},
@@ -262,6 +302,11 @@ class Cloud(object):
         db = self._record('mariadb', self.db.start())
         rabbit = self._record('rabbitmq', self.rabbitmq.start())
         self._init_clusters()
+        if self.uses_agents():
+            # Each nova-compute waits for its own when it starts.
+            for cluster in self.clusters:
+                for node in cluster.nodes:
+                    self.start_agent(node, cluster)
         for service in (self.keystone, self.placement, self.glance,
                         self.neutron, self.nova):
             service.configure()
@@ -488,12 +533,15 @@ class Cloud(object):
     def stop(self):
         """Stop every process of the cloud; returns the names of those
         that had to be killed. The OpenStack services go first (all at
-        once), then the broker and the database, then Erlang's port
-        mapper, from which the broker deregisters."""
+        once), then the agents (a nova-compute stopping still calls its
+        own), the broker and the database, then Erlang's port mapper,
+        from which the broker deregisters."""
         self._stop_starter()
         processes = self.processes()
         last = ('rabbitmq', 'mariadb', 'epmd')
-        waves = [[n for n in processes if n not in last],
+        waves = [[n for n in processes if n not in last and
+                  not n.startswith(agents.PREFIX)],
+                 [n for n in processes if n.startswith(agents.PREFIX)] +
                  [n for n in ('rabbitmq', 'mariadb') if n in processes],
                  [n for n in ('epmd',) if n in processes]]
         killed = []

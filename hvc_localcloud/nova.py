@@ -121,10 +121,11 @@ class Nova(object):
         })
         if self.cloud.eventlet if eventlet is None else eventlet:
             sections['DEFAULT']['concurrency_backend'] = 'eventlet'
-        sections['hyperv_cluster'] = {
-            'backend': 'simulated',
-            'simulated_state_file': cluster.state_file,
-        }
+        # The node's hvc-agent, over HTTPS with a client certificate; its
+        # instances_path is the one above (hvc_localcloud.agents).
+        sections['hyperv_cluster'] = (
+            self.cloud.agents.compute_options(node)
+            if self.cloud.uses_agents() else {})
         if cluster.standalone:
             sections['hyperv_cluster']['standalone_host'] = True
         return ini.write(os.path.join(self.etc, 'nova-compute-%s.conf'

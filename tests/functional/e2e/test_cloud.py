@@ -5,7 +5,9 @@ One cloud (``python -m hvc_localcloud start`` in a temporary folder) serves
 every test of this module: MariaDB, RabbitMQ, keystone, placement, glance,
 neutron, nova's services with one real ``nova-compute`` per node of two
 simulated clusters of one simulated world (hv-a1..3 on cluster-a, hv-b1..2
-on cluster-b), the project's scheduler plugins, and ``hvc-placement-sync``
+on cluster-b), each in native-threading mode driving the node's own
+``hvc-agent`` over HTTPS with a client certificate, the project's
+scheduler plugins, and ``hvc-placement-sync``
 in periodic mode. A watchdog process stops the cloud
 when the test process ends in any way (a failure, an interrupt, a kill);
 tearDownClass stops it first on a normal end.
@@ -20,14 +22,20 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 
+import fixtures
+import psutil
+import requests
 import testtools
 
+from hvc_localcloud import agents
 from hvc_localcloud import cloud as cloud_mod
+from hvc_localcloud import pki
 from hvc_localcloud import procs
 from tests.localcloud import leaks
 
@@ -358,6 +366,67 @@ class TestLocalCloud(CloudTestCase):
         # bootstrap, nova-manage) so far.
         self.assertEqual([], leaks.find(self.cloud))
 
+    def test_each_nova_compute_drives_its_own_agent_over_tls(self):
+        """Every nova-compute runs in nova's default native-threading mode
+        with the agent backend, connected to its own hvc-agent, which
+        refuses whoever has no client certificate of the cloud's CA."""
+        status = subprocess.run(
+            [sys.executable, '-m', 'hvc_localcloud', 'status', '--root',
+             self.root], stdout=subprocess.PIPE, text=True, timeout=60)
+        self.assertEqual(0, status.returncode, status.stdout)
+        processes = self.cloud.processes()
+        for cluster in self.cloud.clusters:
+            for node in cluster.nodes:
+                agent = agents.name(node)
+                self.assertRegex(status.stdout, r'\n%s +\d+ +up ' % agent)
+                with open(self.cloud.log('nova-compute-' + node)) as log:
+                    self.assertIn(
+                        'Hyper-V cluster driver: nova host %s plays %s '
+                        '(failover cluster; agent backend, native '
+                        'threading)' % (node, node), log.read())
+                with open(self.cloud.log(agent)) as log:
+                    self.assertIn('hvc-agent of %s (simulated backend) '
+                                  'serving on 127.0.0.1:%d (HTTPS, client '
+                                  'certificates required)'
+                                  % (node, self.cloud.ports[agent]),
+                                  log.read())
+                self.wait_until(
+                    lambda: self.cloud.ports[agent] in self._connected_to(
+                        processes['nova-compute-' + node]),
+                    'nova-compute of %s has no connection to its agent'
+                    % node)
+                self._assert_refused_without_certificate(node)
+        for name in os.listdir(self.cloud.path('pki')):
+            if name.endswith('.key'):
+                self.assertEqual(0o600, stat.S_IMODE(os.stat(
+                    self.cloud.path('pki', name)).st_mode), name)
+
+    @staticmethod
+    def _connected_to(record):
+        """The local ports a process has TCP connections to."""
+        return {c.raddr[1] for c in psutil.Process(
+            record['pid']).net_connections('tcp')
+            if c.raddr and c.status == psutil.CONN_ESTABLISHED}
+
+    def _assert_refused_without_certificate(self, node):
+        url = self.cloud.agents.url(node) + '/v1/host'
+        ca_file = self.cloud.agents.pki.ca_file
+        # Its nova-compute's certificate: served.
+        answer = requests.get(url, verify=ca_file, timeout=30,
+                              cert=self.cloud.agents.client_files(node))
+        self.assertEqual(node, answer.json()['node'])
+        # No certificate, a certificate of another CA, plain HTTP: refused.
+        self.assertRaises(requests.exceptions.SSLError, requests.get, url,
+                          verify=ca_file, timeout=30)
+        rogue = pki.PKI(self.useFixture(fixtures.TempDir()).path,
+                        name='rogue-ca')
+        self.assertRaises(requests.exceptions.RequestException,
+                          requests.get, url, verify=ca_file, timeout=30,
+                          cert=rogue.issue('nova-compute-' + node))
+        self.assertRaises(requests.exceptions.RequestException,
+                          requests.get, url.replace('https:', 'http:'),
+                          timeout=30)
+
     # Moves (the seeded flavors are converted, as targeted moves need).
 
     def migrate(self, server_id, *args):
@@ -454,12 +523,12 @@ class TestLocalCloud(CloudTestCase):
         self.hvc_sim(cluster, 'add-host', host.name, '--vcpus', '8',
                      '--memory-mb', '16384')
         since = datetime.datetime.utcnow()
-        record = self.cloud.start_compute(host.name, host)
-        self.addCleanup(self._retire_compute, host.name, record)
+        self.cloud.start_compute(host.name, host)
+        self.addCleanup(self._retire_compute, host.name)
         self.wait_for_compute(host.name, since)
         self.cloud.nova.discover_hosts()
         with open(self.cloud.log('nova-compute-' + host.name)) as log:
-            self.assertIn('(standalone host; simulated backend, native '
+            self.assertIn('(standalone host; agent backend, native '
                           'threading)', log.read())
         # Its own disk is its DISK_GB; it takes the instance once nova's
         # scheduler has its provider.
@@ -502,20 +571,20 @@ class TestLocalCloud(CloudTestCase):
         cluster = self.cloud.clusters[0]
         threading_log = self.cloud.log('nova-compute-' + cluster.nodes[0])
         with open(threading_log) as log:
-            self.assertIn('(failover cluster; simulated backend, native '
+            self.assertIn('(failover cluster; agent backend, native '
                           'threading)', log.read())
         node = 'hv-a4'
         self.hvc_sim(cluster, 'add-node', node, '--cluster', cluster.name,
                      '--vcpus', '8', '--memory-mb', '16384')
         since = datetime.datetime.utcnow()
-        record = self.cloud.start_compute(node, cluster, eventlet=True)
-        self.addCleanup(self._retire_compute, node, record)
+        self.cloud.start_compute(node, cluster, eventlet=True)
+        self.addCleanup(self._retire_compute, node)
         self.wait_for_compute(node, since)
         # Mapped once its service is there, as an operator does: the
         # scheduler must never pick an unmapped node.
         self.cloud.nova.discover_hosts()
         with open(self.cloud.log('nova-compute-' + node)) as log:
-            self.assertIn('(failover cluster; simulated backend, eventlet)',
+            self.assertIn('(failover cluster; agent backend, eventlet)',
                           log.read())
         # Once hvc-placement-sync has put it in its cluster's aggregate,
         # it takes an instance whose disk is on the cluster's CSV.
@@ -539,14 +608,15 @@ class TestLocalCloud(CloudTestCase):
         self.assert_placed(server, disk_gb=1, cluster=cluster)
         self.delete(server['id'])
 
-    def _retire_compute(self, node, record):
+    def _retire_compute(self, node):
         """Take a node the test added out of the cloud: no later boot may
-        land on it (a stopped service looks up for a minute)."""
+        land on it (a stopped service looks up for a minute); its agent
+        stops after its nova-compute."""
         [service] = self.conn.compute.services(binary='nova-compute',
                                                host=node)
         self.conn.compute.disable_service(service, node, 'nova-compute',
                                           'the test is done with it')
-        procs.stop(record)
+        self.cloud.stop_compute(node)
         self.conn.compute.delete_service(service)
 
     # High availability: nova follows the failover cluster.
