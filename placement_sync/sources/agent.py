@@ -101,10 +101,10 @@ def load(options):
             try:
                 found = _ask(url, name, options)
             except _AGENT_FAILURES as e:
-                failures.append('%s: %s' % (url, ' '.join(str(e).split())))
+                failures.append(_failure(url, e))
                 continue
             for failure in failures:
-                LOG.warning('cluster %s: agent %s; asked %s instead', name,
+                LOG.warning('cluster %s: %s; asked %s instead', name,
                             failure, url)
             clusters.append(found)
             break
@@ -115,6 +115,15 @@ def load(options):
         raise exception.InvalidInventory(
             '%s; nothing is written' % '; '.join(problems))
     return clusters
+
+
+def _failure(url, error):
+    """What went wrong with the agent at ``url``, on one line that names
+    it."""
+    reason = ' '.join(str(error).split())
+    if url.rstrip('/') in reason:
+        return reason
+    return 'the agent at %s: %s' % (url, reason)
 
 
 def _ask(url, name, options):

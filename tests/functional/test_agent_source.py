@@ -1,0 +1,146 @@
+"""hvc-placement-sync with source = agent against a real placement and
+real hvc-agents (the console script, HTTPS with client certificates) of
+simulated nodes: what it publishes is what source = simulated publishes
+for the same world; a node's agent down is passed over; a cluster none of
+whose agents answers fails the run and nothing is written."""
+
+import json
+import os
+
+from hvc_demo import scheduler_standin
+from hvc_sim import state as sim_state
+from placement_sync import model
+from tests.agent import fixtures as agent_fixtures
+from tests import fixtures as hvc_fixtures
+from tests.functional import test_cli
+
+GiB = 1024 ** 3
+
+
+class TestAgentSource(hvc_fixtures.PlacementTestCase):
+    """Cluster A (nodes A-node1, A-node2; Volume1 with an instance's folder
+    and a foreign file, Volume2) and cluster B (B-node1; Data)."""
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(hvc_fixtures.fixtures.TempDir()).path
+        self.state_file = os.path.join(self.tmp, 'world.db')
+        self.a, self.b = self.unique('a'), self.unique('b')
+        self.nodes = {self.a: ['%s-node1' % self.a, '%s-node2' % self.a],
+                      self.b: ['%s-node1' % self.b]}
+        state = sim_state.ClusterState(self.state_file)
+        state.init(self.a, self.nodes[self.a],
+                   [('Volume1', 100), ('Volume2', 40)])
+        state.add_cluster(self.b, self.nodes[self.b], [('Data', 20)])
+        state.add_file('Volume1', 'OpenStack/Instances/instance-1/root.vhdx',
+                       3 * GiB, cluster=self.a)
+        state.add_file('Volume1', 'backups/a.bak', 7 * GiB, cluster=self.a)
+        self.volumes = {(v.cluster, v.name): v.id
+                        for v in state.shared_volumes()}
+        client = self.client()
+        for nodes in self.nodes.values():
+            for node in nodes:
+                scheduler_standin.create_compute_node(client, node)
+        self.pki = agent_fixtures.PKI(self.tmp)
+        cert, key = self.pki.issue('placement-sync')
+        self.tls = dict(agent_ca_file=self.pki.ca_file, agent_cert_file=cert,
+                        agent_key_file=key)
+        self.agents = {}
+
+    def _agent(self, node):
+        self.agents[node] = self.useFixture(
+            agent_fixtures.AgentProcessFixture.simulated(
+                self.tmp, self.state_file, node,
+                os.path.join(self.tmp, 'instances-%s' % node), self.pki))
+        return self.agents[node].url
+
+    def _dead_url(self):
+        return 'https://127.0.0.1:%d' % agent_fixtures.free_port()
+
+    def _run(self, *args, clusters=None, **options):
+        """hvc-placement-sync with ``clusters`` ({name: [agent URL]}) as
+        [placement_sync] agent_cluster (source = agent), or ``options``."""
+        if clusters is not None:
+            options = dict(self.tls, source='agent', **options)
+            # The option once per cluster: a line each.
+            options['agent_cluster'] = '\nagent_cluster = '.join(
+                '%s: %s' % (name, ', '.join(urls))
+                for name, urls in clusters.items())
+        return test_cli.run('hvc-placement-sync', '--config-file',
+                            self.conf_file(**options), *args)
+
+    def _simulated(self, *args):
+        return self._run(*args, source='simulated',
+                         simulated_state_file=self.state_file)
+
+    def _providers(self):
+        """{(cluster, volume name): its inventory} of what placement holds
+        of the world's CSVs."""
+        client = self.client()
+        found = {}
+        for (cluster, name), volume_id in self.volumes.items():
+            rp_uuid = model.provider_uuid(cluster, volume_id)
+            if client.get_provider(rp_uuid) is not None:
+                found[cluster, name] = client.get_inventories(rp_uuid)[1]
+        return found
+
+    def test_it_publishes_what_the_simulated_source_does(self):
+        clusters = {self.a: [self._agent(n) for n in self.nodes[self.a]],
+                    self.b: [self._agent(n) for n in self.nodes[self.b]]}
+        result = self._run('--once', clusters=clusters)
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertEqual('', result.stderr)
+        for cluster, volume in ((self.a, 'Volume1'), (self.a, 'Volume2'),
+                                (self.b, 'Data')):
+            self.assertIn('create provider hyperv-csv:%s:%s'
+                          % (cluster, volume), result.stdout)
+        providers = self._providers()
+        self.assertEqual(3, len(providers))
+        # 10 GiB outside nova (no nova credentials: the instance's folder
+        # counts too) and 5 of headroom.
+        self.assertEqual(15, providers[self.a, 'Volume1']['DISK_GB'][
+            'reserved'])
+        # The simulated source finds nothing to change.
+        again = self._simulated('--once')
+        self.assertEqual(0, again.returncode, again.stderr)
+        self.assertEqual('placement is up to date: nothing to change\n',
+                         again.stdout)
+        # Both sources report the same volumes, measured alike.
+        reports = [json.loads(result.stdout) for result in (
+            self._run('report', '--format', 'json', clusters=clusters),
+            self._simulated('report', '--format', 'json'))]
+        ours = [[c for c in report['clusters']
+                 if c['name'] in (self.a, self.b)] for report in reports]
+        self.assertEqual(2, len(ours[0]))
+        self.assertEqual(ours[1], ours[0])
+        [volume1] = [v for c in ours[0] for v in c['shared_volumes']
+                     if v['name'] == 'Volume1']
+        self.assertEqual(10.0, volume1['volume']['used_gb'])
+
+    def test_a_node_s_agent_down_another_node_s_answers(self):
+        first, second = [self._agent(n) for n in self.nodes[self.a]]
+        self.agents[self.nodes[self.a][0]].stop()
+        result = self._run('--once', clusters={self.a: [first, second]})
+        self.assertEqual(0, result.returncode, result.stderr)
+        [warning] = result.stderr.strip().splitlines()
+        self.assertIn('cluster %s: the agent at %s did not answer GET '
+                      '/v1/cluster' % (self.a, first), warning)
+        self.assertIn('asked %s instead' % second, warning)
+        self.assertEqual({(self.a, 'Volume1'), (self.a, 'Volume2')},
+                         set(self._providers()))
+
+    def test_a_cluster_none_of_whose_agents_answers_writes_nothing(self):
+        dead1, dead2 = self._dead_url(), self._dead_url()
+        result = self._run('--once', clusters={
+            self.a: [self._agent(self.nodes[self.a][0])],
+            self.b: [dead1, dead2]})
+        self.assertEqual(1, result.returncode, result.stderr)
+        [error] = result.stderr.strip().splitlines()
+        self.assertTrue(error.startswith(
+            'hvc-placement-sync: error: cluster %s: none of its agents '
+            'answered (the agent at %s did not answer GET /v1/cluster: '
+            % (self.b, dead1)), error)
+        self.assertIn('; the agent at %s did not answer' % dead2, error)
+        self.assertEqual('', result.stdout)
+        # Nothing of either cluster: the run stopped before any write.
+        self.assertEqual({}, self._providers())
