@@ -34,52 +34,73 @@ def sync_conf_of(**options):
     return conf
 
 
-class TestAgentSource(testtools.TestCase):
-    """Clusters a (nodes a1, a2) and b (node b1), and a standalone host."""
+class AgentWorld(fixtures.Fixture):
+    """A simulated world: cluster ``a`` (nodes <a>-node1 and <a>-node2;
+    Volume1, which holds an instance's folder of 3 GiB and a foreign file
+    of 7 GiB, and Volume2), cluster ``b`` (<b>-node1; Data) and the
+    standalone host solo; the hvc-agent of a node on demand (the console
+    script, HTTPS with client certificates of a small PKI), and
+    placement_sync's TLS options for them (``tls``)."""
 
-    def setUp(self):
-        super().setUp()
-        self.logs = self.useFixture(fixtures.FakeLogger())
-        self.tmp = self.useFixture(fixtures.TempDir()).path
-        self.state_file = os.path.join(self.tmp, 'world.db')
+    def __init__(self, a='a', b='b'):
+        super().__init__()
+        self.a, self.b = a, b
+        self.nodes = {a: ['%s-node1' % a, '%s-node2' % a],
+                      b: ['%s-node1' % b]}
+
+    def _setUp(self):
+        self.directory = self.useFixture(fixtures.TempDir()).path
+        self.state_file = os.path.join(self.directory, 'world.db')
         state = sim_state.ClusterState(self.state_file)
-        state.init('a', ['a1', 'a2'], [('Volume1', 100), ('Volume2', 50)])
-        state.add_cluster('b', ['b1'], [('Data', 20)])
+        state.init(self.a, self.nodes[self.a],
+                   [('Volume1', 100), ('Volume2', 50)])
+        state.add_cluster(self.b, self.nodes[self.b], [('Data', 20)])
         state.add_host('solo')
-        # An instance's folder and a foreign file: both measured.
         state.add_file('Volume1', 'OpenStack/Instances/instance-1/root.vhdx',
-                       3 * GiB, cluster='a')
-        state.add_file('Volume1', 'backups/a.bak', 7 * GiB, cluster='a')
+                       3 * GiB, cluster=self.a)
+        state.add_file('Volume1', 'backups/a.bak', 7 * GiB, cluster=self.a)
         self.state = state
-        self.pki = agent_fixtures.PKI(self.tmp)
+        self.pki = agent_fixtures.PKI(self.directory)
         cert, key = self.pki.issue('placement-sync')
         self.tls = dict(agent_ca_file=self.pki.ca_file, agent_cert_file=cert,
                         agent_key_file=key)
         self.agents = {}
 
-    def _agent(self, node):
-        agent = self.agents[node] = self.useFixture(
+    def agent(self, node):
+        """The URL of node ``node``'s agent, started."""
+        self.agents[node] = self.useFixture(
             agent_fixtures.AgentProcessFixture.simulated(
-                self.tmp, self.state_file, node,
-                os.path.join(self.tmp, 'instances-%s' % node), self.pki))
-        return agent.url
+                self.directory, self.state_file, node,
+                os.path.join(self.directory, 'instances-%s' % node),
+                self.pki))
+        return self.agents[node].url
+
+    @staticmethod
+    def dead_url():
+        return 'https://127.0.0.1:%d' % agent_fixtures.free_port()
+
+
+class TestAgentSource(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.logs = self.useFixture(fixtures.FakeLogger())
+        self.world = self.useFixture(AgentWorld())
 
     def _conf(self, *clusters, **options):
         return sync_conf_of(source='agent', agent_cluster=list(clusters),
-                            **dict(self.tls, **options))
+                            **dict(self.world.tls, **options))
 
     def _load(self, *clusters):
         return agent_source.load(self._conf(*clusters).placement_sync)
 
-    @staticmethod
-    def _dead_url():
-        return 'https://127.0.0.1:%d' % agent_fixtures.free_port()
-
     def test_each_cluster_as_the_simulated_source_reads_it(self):
-        conf = self._conf('a: %s, %s' % (self._agent('a1'), self._dead_url()),
-                          'b: %s' % self._agent('b1'))
+        world = self.world
+        conf = self._conf('a: %s, %s' % (world.agent('a-node1'),
+                                         world.dead_url()),
+                          'b: %s' % world.agent('b-node1'))
         clusters = sources.load_clusters(conf)
-        self.assertEqual(simulated_source.load(self.state_file, FOLDER),
+        self.assertEqual(simulated_source.load(self.world.state_file, FOLDER),
                          clusters)
         [volume1] = [v for v in clusters[0].shared_volumes
                      if v.name == 'Volume1']
@@ -90,18 +111,19 @@ class TestAgentSource(testtools.TestCase):
         self.assertEqual('', self.logs.output)
 
     def test_a_node_down_its_cluster_is_read_through_another(self):
-        first, second = self._agent('a1'), self._agent('a2')
-        self.agents['a1'].stop()
+        first, second = [self.world.agent(node)
+                         for node in ('a-node1', 'a-node2')]
+        self.world.agents['a-node1'].stop()
         [cluster] = self._load('a: %s, %s' % (first, second))
-        self.assertEqual(simulated_source.load(self.state_file, FOLDER)[0],
-                         cluster)
+        self.assertEqual(
+            simulated_source.load(self.world.state_file, FOLDER)[0], cluster)
         self.assertIn('cluster a: the agent at %s did not answer GET '
                       '/v1/cluster: ' % first, self.logs.output)
         self.assertIn('asked %s instead' % second, self.logs.output)
 
     def test_a_cluster_none_of_whose_agents_answers_fails_the_run(self):
-        dead1, dead2 = self._dead_url(), self._dead_url()
-        conf = self._conf('b: %s' % self._agent('b1'),
+        dead1, dead2 = self.world.dead_url(), self.world.dead_url()
+        conf = self._conf('b: %s' % self.world.agent('b-node1'),
                           'a: %s, %s' % (dead1, dead2))
         err = self.assertRaises(exception.InvalidInventory,
                                 sources.load_clusters, conf)
@@ -115,8 +137,8 @@ class TestAgentSource(testtools.TestCase):
         self.assertNotIn('cluster b', message)
 
     def test_agents_of_another_cluster_or_of_no_cluster_are_passed_over(self):
-        solo, b1, a2 = self._agent('solo'), self._agent('b1'), self._agent(
-            'a2')
+        solo, b1, a2 = [self.world.agent(node)
+                        for node in ('solo', 'b-node1', 'a-node2')]
         [cluster] = self._load('A: %s, %s, %s' % (solo, b1, a2))
         # The cluster's own spelling is published, as os-win reads it.
         self.assertEqual('a', cluster.name)
@@ -129,18 +151,19 @@ class TestAgentSource(testtools.TestCase):
         self.assertIn('standalone host', str(err))
 
     def test_without_a_client_certificate_the_agent_is_not_asked(self):
-        url = self._agent('a1')
+        url = self.world.agent('a-node1')
         conf = sync_conf_of(source='agent', agent_cluster=['a: %s' % url],
-                            agent_ca_file=self.pki.ca_file)
+                            agent_ca_file=self.world.pki.ca_file)
         err = self.assertRaises(exception.InvalidInventory, agent_source.load,
                                 conf.placement_sync)
         self.assertIn('TLS with the agent at %s failed' % url, str(err))
 
     def test_the_agent_refuses_an_instances_folder_that_walks_out(self):
-        agent = agent_source._Agent(self._agent('a1'),
-                                    ca_file=self.tls['agent_ca_file'],
-                                    cert_file=self.tls['agent_cert_file'],
-                                    key_file=self.tls['agent_key_file'])
+        tls = self.world.tls
+        agent = agent_source._Agent(self.world.agent('a-node1'),
+                                    ca_file=tls['agent_ca_file'],
+                                    cert_file=tls['agent_cert_file'],
+                                    key_file=tls['agent_key_file'])
         self.addCleanup(agent.close)
         err = self.assertRaises(wire.AgentRefused, agent.cluster, '..\\x')
         self.assertIn('instances_folder', str(err))

@@ -5,63 +5,35 @@ for the same world; a node's agent down is passed over; a cluster none of
 whose agents answers fails the run and nothing is written."""
 
 import json
-import os
 
 from hvc_demo import scheduler_standin
-from hvc_sim import state as sim_state
 from placement_sync import model
-from tests.agent import fixtures as agent_fixtures
+from tests.agent import test_agent_source as agent_source_tests
 from tests import fixtures as hvc_fixtures
 from tests.functional import test_cli
 
-GiB = 1024 ** 3
-
 
 class TestAgentSource(hvc_fixtures.PlacementTestCase):
-    """Cluster A (nodes A-node1, A-node2; Volume1 with an instance's folder
-    and a foreign file, Volume2) and cluster B (B-node1; Data)."""
+    """The world of ``AgentWorld``, its clusters named for the test."""
 
     def setUp(self):
         super().setUp()
-        self.tmp = self.useFixture(hvc_fixtures.fixtures.TempDir()).path
-        self.state_file = os.path.join(self.tmp, 'world.db')
-        self.a, self.b = self.unique('a'), self.unique('b')
-        self.nodes = {self.a: ['%s-node1' % self.a, '%s-node2' % self.a],
-                      self.b: ['%s-node1' % self.b]}
-        state = sim_state.ClusterState(self.state_file)
-        state.init(self.a, self.nodes[self.a],
-                   [('Volume1', 100), ('Volume2', 40)])
-        state.add_cluster(self.b, self.nodes[self.b], [('Data', 20)])
-        state.add_file('Volume1', 'OpenStack/Instances/instance-1/root.vhdx',
-                       3 * GiB, cluster=self.a)
-        state.add_file('Volume1', 'backups/a.bak', 7 * GiB, cluster=self.a)
+        world = self.world = self.useFixture(agent_source_tests.AgentWorld(
+            self.unique('a'), self.unique('b')))
+        self.a, self.b, self.nodes = world.a, world.b, world.nodes
+        self.state_file = world.state_file
         self.volumes = {(v.cluster, v.name): v.id
-                        for v in state.shared_volumes()}
+                        for v in world.state.shared_volumes()}
         client = self.client()
         for nodes in self.nodes.values():
             for node in nodes:
                 scheduler_standin.create_compute_node(client, node)
-        self.pki = agent_fixtures.PKI(self.tmp)
-        cert, key = self.pki.issue('placement-sync')
-        self.tls = dict(agent_ca_file=self.pki.ca_file, agent_cert_file=cert,
-                        agent_key_file=key)
-        self.agents = {}
-
-    def _agent(self, node):
-        self.agents[node] = self.useFixture(
-            agent_fixtures.AgentProcessFixture.simulated(
-                self.tmp, self.state_file, node,
-                os.path.join(self.tmp, 'instances-%s' % node), self.pki))
-        return self.agents[node].url
-
-    def _dead_url(self):
-        return 'https://127.0.0.1:%d' % agent_fixtures.free_port()
 
     def _run(self, *args, clusters=None, **options):
         """hvc-placement-sync with ``clusters`` ({name: [agent URL]}) as
         [placement_sync] agent_cluster (source = agent), or ``options``."""
         if clusters is not None:
-            options = dict(self.tls, source='agent', **options)
+            options = dict(self.world.tls, source='agent', **options)
             # The option once per cluster: a line each.
             options['agent_cluster'] = '\nagent_cluster = '.join(
                 '%s: %s' % (name, ', '.join(urls))
@@ -85,8 +57,8 @@ class TestAgentSource(hvc_fixtures.PlacementTestCase):
         return found
 
     def test_it_publishes_what_the_simulated_source_does(self):
-        clusters = {self.a: [self._agent(n) for n in self.nodes[self.a]],
-                    self.b: [self._agent(n) for n in self.nodes[self.b]]}
+        clusters = {self.a: [self.world.agent(n) for n in self.nodes[self.a]],
+                    self.b: [self.world.agent(n) for n in self.nodes[self.b]]}
         result = self._run('--once', clusters=clusters)
         self.assertEqual(0, result.returncode, result.stderr)
         self.assertEqual('', result.stderr)
@@ -118,8 +90,8 @@ class TestAgentSource(hvc_fixtures.PlacementTestCase):
         self.assertEqual(10.0, volume1['volume']['used_gb'])
 
     def test_a_node_s_agent_down_another_node_s_answers(self):
-        first, second = [self._agent(n) for n in self.nodes[self.a]]
-        self.agents[self.nodes[self.a][0]].stop()
+        first, second = [self.world.agent(n) for n in self.nodes[self.a]]
+        self.world.agents[self.nodes[self.a][0]].stop()
         result = self._run('--once', clusters={self.a: [first, second]})
         self.assertEqual(0, result.returncode, result.stderr)
         [warning] = result.stderr.strip().splitlines()
@@ -130,9 +102,9 @@ class TestAgentSource(hvc_fixtures.PlacementTestCase):
                          set(self._providers()))
 
     def test_a_cluster_none_of_whose_agents_answers_writes_nothing(self):
-        dead1, dead2 = self._dead_url(), self._dead_url()
+        dead1, dead2 = self.world.dead_url(), self.world.dead_url()
         result = self._run('--once', clusters={
-            self.a: [self._agent(self.nodes[self.a][0])],
+            self.a: [self.world.agent(self.nodes[self.a][0])],
             self.b: [dead1, dead2]})
         self.assertEqual(1, result.returncode, result.stderr)
         [error] = result.stderr.strip().splitlines()
