@@ -58,7 +58,8 @@ LOG = logging.getLogger(__name__)
 
 # What may be called, beside the utils kinds' public methods.
 HOST_METHODS = frozenset(['node_name', 'in_a_cluster', 'is_standalone_host',
-                          'vm_exists_on', 'remote_path', 'ovs_vsctl'])
+                          'path_flavour', 'vm_exists_on', 'remote_path',
+                          'ovs_vsctl'])
 UTILS_KINDS = frozenset(['vmutils', 'hostutils', 'clusterutils',
                          'pathutils', 'vhdutils', 'smbutils', 'networkutils',
                          'livemigrationutils', 'diskutils'])

@@ -221,6 +221,9 @@ class AgentClient(object):
     def is_standalone_host(self):
         return self.call('host', 'is_standalone_host')
 
+    def path_flavour(self):
+        return self.call('host', 'path_flavour')
+
     def vm_exists_on(self, host, vm_name):
         return self.call('host', 'vm_exists_on', host, vm_name)
 

@@ -422,6 +422,10 @@ class OsWin(object):
         return _OsWin(utilsfactory.get_named_pipe_handler(
             pipe_name, log_file=log_file))
 
+    def path_flavour(self):
+        """How the host names paths (``os.name``): 'nt' on Windows."""
+        return os.name
+
     def vm_exists_on(self, host, vm_name):
         from os_win import utilsfactory
         return _OsWin(utilsfactory.get_vmutils(host=host)).vm_exists(vm_name)

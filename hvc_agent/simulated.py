@@ -7,6 +7,7 @@ backend = simulated``, as nova's functional tests run it) and the agent
 world.
 """
 
+import os
 import threading
 
 from hvc_agent import locks
@@ -49,6 +50,11 @@ class Simulated(object):
         from hvc_sim import oswin as sim_oswin
         return sim_oswin.NamedPipeHandler(self._state, self._node,
                                           pipe_name, log_file=log_file)
+
+    def path_flavour(self):
+        """How the host names paths (``os.name``): the simulated world's
+        storage is this machine's folders."""
+        return os.name
 
     def vm_exists_on(self, host, vm_name):
         from hvc_sim import oswin as sim_oswin

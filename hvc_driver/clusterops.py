@@ -37,7 +37,6 @@ The rules:
 """
 
 import collections
-import os
 
 import os_resource_classes as orc
 from oslo_log import log as logging
@@ -120,10 +119,10 @@ class ClusterOps(seam.UsesHyperV):
 
     def _lock(self, vm_name):
         """The cluster-wide lock of one VM."""
-        lock_path = layout.image_cache_dir()
+        lock_path = layout.image_cache_dir(self._path)
         self._hyperv.pathutils.check_create_dir(lock_path)
         return self._hyperv.cluster_lock(
-            os.path.join(lock_path, '%s%s.lock' % (LOCK_PREFIX, vm_name)))
+            self._path.join(lock_path, '%s%s.lock' % (LOCK_PREFIX, vm_name)))
 
     def _owner(self, vm_name):
         """The node the cluster runs ``vm_name`` on; None if unclustered."""

@@ -6,7 +6,6 @@ image, with a revert point between them for each resize that grew it
 disks cannot be resized), needs it as one standalone disk.
 """
 
-import os
 
 from nova import exception
 
@@ -35,7 +34,7 @@ def flat_copy(hyperv, top, dest):
     of its parent, and merged down into it.
     """
     pathutils, vhdutils = hyperv.pathutils, hyperv.vhdutils
-    base, ext = os.path.splitext(dest)
+    base, ext = hyperv.path.splitext(dest)
     chain = chain_of(vhdutils, top)
     copies = ['%s.part%d%s' % (base, level, ext)
               for level in range(len(chain))]

@@ -19,7 +19,6 @@ disk's VM, and while any instance of that image is not deleted in nova
 that file's cluster-wide lock, after looking again.
 """
 
-import os
 import re
 
 from oslo_log import log as logging
@@ -74,8 +73,13 @@ class ImageCache(object):
         self._layout = instance_layout
 
     @property
+    def _path(self):
+        """The path rules of the Hyper-V host (``HyperV.path``)."""
+        return self._hyperv.path
+
+    @property
     def cache_dir(self):
-        return layout.image_cache_dir()
+        return layout.image_cache_dir(self._path)
 
     def _check_standalone(self, image_id, path):
         """A differencing disk would chain to any path it names (another
@@ -92,7 +96,7 @@ class ImageCache(object):
     def _partial(self, name, disk_format):
         """A partial file of our own, whatever another node does; with the
         format's extension, which Windows' virtual disk API wants."""
-        return os.path.join(self.cache_dir, '%s.part.%s.%s' % (
+        return self._path.join(self.cache_dir, '%s.part.%s.%s' % (
             name, uuidutils.generate_uuid(dashed=False), disk_format))
 
     def _publish(self, partial, path, prepare):
@@ -147,19 +151,19 @@ class ImageCache(object):
             self._hyperv.pathutils.copyfile(base, partial)
             self._hyperv.vhdutils.resize_vhd(partial, size_bytes,
                                              is_file_max_size=False)
-        self._publish(self._partial(os.path.basename(path), disk_format),
+        self._publish(self._partial(self._path.basename(path), disk_format),
                       path, copy_and_grow)
 
     def _lock(self, name):
         """The cluster-wide lock ``name`` of the cache (a file in it)."""
         return self._hyperv.cluster_lock(
-            os.path.join(self.cache_dir, LOCK_PREFIX + name))
+            self._path.join(self.cache_dir, LOCK_PREFIX + name))
 
     def _cached(self, name, make):
         """The cache's file ``name``, made by ``make(path)`` under the
         cluster-wide lock of that name if it is not there yet."""
         pathutils = self._hyperv.pathutils
-        path = os.path.join(self.cache_dir, name)
+        path = self._path.join(self.cache_dir, name)
         if pathutils.exists(path):
             return path
         pathutils.check_create_dir(self.cache_dir)
@@ -220,7 +224,7 @@ class ImageCache(object):
                                if i.image_ref}
         in_chains = self._parents_in_use()
         for name, match in sorted(cached.items()):
-            path = os.path.join(self.cache_dir, name)
+            path = self._path.join(self.cache_dir, name)
             if match.group('part') or match.group('grown'):
                 max_age = CONF.image_cache.\
                     remove_unused_resized_minimum_age_seconds
@@ -238,7 +242,7 @@ class ImageCache(object):
 
     def _remove_unused(self, context, name, match):
         pathutils = self._hyperv.pathutils
-        path = os.path.join(self.cache_dir, name)
+        path = self._path.join(self.cache_dir, name)
         # The lock it is made under (a partial file: of what it makes).
         lock_name = '%s%s.%s.lock' % (match.group('image'),
                                       match.group('grown') or '',
@@ -279,7 +283,7 @@ class ImageCache(object):
         max_age = CONF.image_cache.remove_unused_original_minimum_age_seconds
         for name in names:
             vm_name = name[len(layout.INSTANCE_LOCK_PREFIX):-len('.lock')]
-            path = os.path.join(self.cache_dir, name)
+            path = self._path.join(self.cache_dir, name)
             try:
                 if (vm_name in alive or
                         pathutils.get_age_of_file(path) < max_age):
@@ -299,13 +303,13 @@ class ImageCache(object):
         parents = set()
         for root in roots:
             for directory in _listing(pathutils, root):
-                directory = os.path.join(root, directory)
+                directory = self._path.join(root, directory)
                 if paths.same(directory, self.cache_dir):
                     continue
                 for name in _listing(pathutils, directory):
                     if not name.lower().endswith(('.vhd', '.vhdx')):
                         continue
-                    disk = os.path.join(directory, name)
+                    disk = self._path.join(directory, name)
                     for _depth in range(_MAX_CHAIN):
                         try:
                             disk = vhdutils.get_vhd_parent_path(disk)

@@ -13,8 +13,6 @@ A standalone Hyper-V host has no CSV: its instances' directories are under
 its own ``instances_path``, whose disk holds their DISK_GB.
 """
 
-import os
-
 import nova.conf
 from nova import exception
 from nova.scheduler.client import report
@@ -62,10 +60,10 @@ def allocations_of(context, instance):
         context, instance.uuid)['allocations']
 
 
-def image_cache_dir():
-    """One image cache for the whole cluster, on the shared path."""
-    return os.path.join(CONF.instances_path,
-                        CONF.image_cache.subdirectory_name)
+def image_cache_dir(path):
+    """One image cache for the whole cluster, on the shared path (joined
+    by ``path``, the host's ntpath or posixpath)."""
+    return path.join(CONF.instances_path, CONF.image_cache.subdirectory_name)
 
 
 class DiskNotOnThisCluster(Exception):
@@ -103,13 +101,18 @@ class InstanceLayout(object):
         self._hyperv = hyperv
         self._volumes = None
 
+    @property
+    def _path(self):
+        """The path rules of the Hyper-V host (``HyperV.path``)."""
+        return self._hyperv.path
+
     def _shared_volumes(self, refresh=False):
         if self._volumes is None or refresh:
             self._volumes = self._hyperv.clusterutils.list_shared_volumes()
         return self._volumes
 
     def _csv_root(self, volume):
-        return os.path.join(volume.path, *instances_folder_parts())
+        return self._path.join(volume.path, *instances_folder_parts())
 
     def csv_of(self, allocations):
         """The CSV (``cluster_wmi.SharedVolume``) whose provider holds the
@@ -153,17 +156,17 @@ class InstanceLayout(object):
         instances_path for None."""
         root = (CONF.instances_path if volume is None
                 else self._csv_root(volume))
-        return os.path.join(root, _folder_name(vm_name))
+        return self._path.join(root, _folder_name(vm_name))
 
     def instance_dir(self, vm_name):
         """The directory of an instance: where it is, on any CSV of the
         cluster or under instances_path; instances_path's if none is."""
         exists = self._hyperv.pathutils.exists
         vm_name = _folder_name(vm_name)
-        default = os.path.join(CONF.instances_path, vm_name)
+        default = self._path.join(CONF.instances_path, vm_name)
         for refresh in (False, True):
             for volume in self._shared_volumes(refresh):
-                path = os.path.join(self._csv_root(volume), vm_name)
+                path = self._path.join(self._csv_root(volume), vm_name)
                 if exists(path):
                     return path
             if exists(default):
@@ -178,18 +181,18 @@ class InstanceLayout(object):
         None."""
         name = '%s.%s' % (_folder_name(vm_name), migration_uuid)
         for volume in self._shared_volumes(refresh=True):
-            path = os.path.join(self._csv_root(volume), name)
+            path = self._path.join(self._csv_root(volume), name)
             if self._hyperv.pathutils.exists(path):
                 return path
         return None
 
     def instance_file(self, vm_name, name):
-        return os.path.join(self.instance_dir(vm_name), name)
+        return self._path.join(self.instance_dir(vm_name), name)
 
     def existing_file(self, vm_name, name, inst_dir=None):
         """The instance's file ``name`` (in ``inst_dir`` if given), or
         None if there is none."""
-        path = os.path.join(inst_dir or self.instance_dir(vm_name), name)
+        path = self._path.join(inst_dir or self.instance_dir(vm_name), name)
         return path if self._hyperv.pathutils.exists(path) else None
 
     def disk_path(self, vm_name, disk, inst_dir=None):
@@ -219,8 +222,8 @@ class InstanceLayout(object):
     def console_log_paths(self, vm_name):
         """The serial port logs of a VM, oldest first."""
         inst_dir = self.instance_dir(vm_name)
-        return [os.path.join(inst_dir, CONSOLE_LOG_ARCHIVE),
-                os.path.join(inst_dir, CONSOLE_LOG)]
+        return [self._path.join(inst_dir, CONSOLE_LOG_ARCHIVE),
+                self._path.join(inst_dir, CONSOLE_LOG)]
 
     def moved_mark(self, vm_name):
         return self.instance_file(vm_name, MOVED_MARK)

@@ -32,7 +32,6 @@ Nova's contract around both:
   runs elsewhere, and after a copy the source's directory is gone already.
 """
 
-import os
 
 from oslo_log import log as logging
 
@@ -328,8 +327,8 @@ class LiveMigrationOps(seam.UsesHyperV):
                 # cannot reach: the destination gets a copy, which it
                 # attaches on arrival, and the source's is ejected.
                 self._pathutils.copy(config_drive, self._hyperv.remote_path(
-                    dest_node, os.path.join(arrival_dir,
-                                            layout.CONFIG_DRIVE)))
+                    dest_node, self._path.join(arrival_dir,
+                                               layout.CONFIG_DRIVE)))
                 self._vmutils.detach_vm_disk(vm_name, config_drive,
                                              is_physical=False)
                 ejected = True

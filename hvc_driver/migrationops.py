@@ -45,7 +45,6 @@ back.
 
 import json
 import ntpath
-import os
 
 from oslo_log import log as logging
 from oslo_utils import units
@@ -288,7 +287,7 @@ class MigrationOps(seam.UsesHyperV):
                     copied[source] = self._vmops.cached_image(
                         context, image_meta, ntpath.basename(source))
                 else:
-                    target = os.path.join(inst_dir, ntpath.basename(source))
+                    target = self._path.join(inst_dir, ntpath.basename(source))
                     self._pathutils.copyfile(source, target)
                     parent = self._vhdutils.get_vhd_parent_path(source)
                     if parent:
@@ -303,7 +302,7 @@ class MigrationOps(seam.UsesHyperV):
         for name in (layout.CONFIG_DRIVE, layout.CONSOLE_LOG):
             source = self._layout.existing_file(vm_name, name, source_dir)
             if source:
-                target = os.path.join(inst_dir, name)
+                target = self._path.join(inst_dir, name)
                 self._pathutils.copyfile(source, target)
                 if name == layout.CONFIG_DRIVE:
                     config_drive = target
@@ -379,9 +378,8 @@ class MigrationOps(seam.UsesHyperV):
 
     # Disks and flavor.
 
-    @staticmethod
-    def _revert_point(path, migration_uuid):
-        base, ext = os.path.splitext(path)
+    def _revert_point(self, path, migration_uuid):
+        base, ext = self._path.splitext(path)
         return '%s.%s%s' % (base, migration_uuid, ext)
 
     def _grow(self, vm_name, disk, migration_uuid, old_size, new_size):

@@ -1,7 +1,6 @@
 """Instance snapshots uploaded to glance."""
 
 import ntpath
-import os
 
 from oslo_log import log as logging
 from oslo_utils import excutils
@@ -24,13 +23,18 @@ class SnapshotOps(object):
         self._layout = instance_layout or layout.InstanceLayout(hyperv)
         self._image_api = glance.API()
 
+    @property
+    def _path(self):
+        """The path rules of the Hyper-V host (``HyperV.path``)."""
+        return self._hyperv.path
+
     def _export_root_disk(self, instance, export_dir):
         """A standalone copy of the root disk (which this driver itself
         would boot: no parent); returns its path."""
         root = vmops.find_root_disk(self._hyperv, self._layout, instance)
         return diskchain.flat_copy(
             self._hyperv, root,
-            os.path.join(export_dir, ntpath.basename(root)))
+            self._path.join(export_dir, ntpath.basename(root)))
 
     @vmops.translate_oswin_errors('snapshot an instance')
     def snapshot(self, context, instance, image_id, update_task_state):
@@ -40,8 +44,8 @@ class SnapshotOps(object):
         # A checkpoint freezes the root disk while we copy it; the VM
         # writes into the checkpoint's differencing disk meanwhile.
         checkpoint = vmutils.take_vm_snapshot(vm_name)
-        export_dir = os.path.join(self._layout.instance_dir(instance.name),
-                                  'export-%s' % image_id)
+        export_dir = self._path.join(
+            self._layout.instance_dir(instance.name), 'export-%s' % image_id)
         try:
             self._hyperv.pathutils.check_remove_dir(export_dir)
             self._hyperv.pathutils.check_create_dir(export_dir)

@@ -1,6 +1,5 @@
 """The life cycle of instances on the node a driver instance plays."""
 
-import os
 import time
 
 from oslo_log import log as logging
@@ -198,8 +197,8 @@ class VMOps(seam.UsesHyperV):
 
     def _create_root_disk(self, context, instance, image_meta, instance_dir):
         cached = self._imagecache.get_cached_image(context, image_meta)
-        ext = os.path.splitext(cached)[1]
-        root_path = os.path.join(instance_dir, layout.ROOT_DISK + ext)
+        ext = self._path.splitext(cached)[1]
+        root_path = self._path.join(instance_dir, layout.ROOT_DISK + ext)
         image_size = self._vhdutils.get_vhd_size(cached)['VirtualSize']
         root_gb = instance.flavor.root_gb
         root_size = root_gb * units.Gi
@@ -226,7 +225,7 @@ class VMOps(seam.UsesHyperV):
 
     def _create_blank_disk(self, instance_dir, name, size_bytes):
         fmt = self._vhdutils.get_best_supported_vhd_format().lower()
-        path = os.path.join(instance_dir, '%s.%s' % (name, fmt))
+        path = self._path.join(instance_dir, '%s.%s' % (name, fmt))
         self._vhdutils.create_dynamic_vhd(path, size_bytes)
         return path
 
@@ -239,7 +238,7 @@ class VMOps(seam.UsesHyperV):
         metadata = instance_metadata.InstanceMetadata(
             instance, content=injected_files, extra_md=extra_md,
             network_info=network_info)
-        path = os.path.join(instance_dir, layout.CONFIG_DRIVE)
+        path = self._path.join(instance_dir, layout.CONFIG_DRIVE)
         LOG.info('Creating the config drive at %s', path, instance=instance)
         self._pathutils.write_file(path,
                                    configdrive.make_config_drive(metadata))
@@ -273,7 +272,7 @@ class VMOps(seam.UsesHyperV):
         """This cluster's cached copy of the image ``image_meta`` that the
         image cache of another cluster calls ``name`` (the image itself,
         or a grown copy of it: ``<image>_<GB>.<format>``)."""
-        base, _ext = os.path.splitext(name)
+        base, _ext = self._path.splitext(name)
         image_id, _sep, grown_gb = base.partition('_')
         if image_id != image_meta.id:
             raise exception.ImageNotFound(image_id=image_id)
@@ -351,7 +350,8 @@ class VMOps(seam.UsesHyperV):
                 self._clusterutils.vm_exists(vm_name)):
             raise exception.InstanceExists(name=vm_name)
         leftover = self._layout.instance_dir(vm_name)
-        if self._pathutils.exists(os.path.join(leftover, layout.MOVED_MARK)):
+        if self._pathutils.exists(self._path.join(leftover,
+                                                  layout.MOVED_MARK)):
             # The disks there may be in use by the VM that left.
             raise hvc_exc.InstanceDirectoryInUse(vm_name=vm_name,
                                                  path=leftover)

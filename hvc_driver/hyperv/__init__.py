@@ -19,6 +19,8 @@ cluster-wide locks (lock files on a CSV, held by the host), another node's
 view of a path (its administrative share) and of a VM.
 """
 
+import ntpath
+import posixpath
 import time
 
 from oslo_log import log as logging
@@ -50,6 +52,8 @@ class HyperV(object):
         self._conf = conf
         self.host = None
         self.node = None
+        # ntpath or posixpath: how the host joins and splits its paths.
+        self.path = None
         self._hyperv_host = None
         self._utils = {}
         self._standalone = None
@@ -67,6 +71,10 @@ class HyperV(object):
             # Unset: as the host tells (a host in no cluster, or the
             # simulated world's standalone hosts).
             self._standalone = self._hyperv_host.is_standalone_host()
+        # Paths are named as the host names them: nova-compute on Linux
+        # joins a Windows host's paths by Windows' rules.
+        self.path = (ntpath if self._hyperv_host.path_flavour() == 'nt'
+                     else posixpath)
         self.node = self.clusterutils.get_node_name()
         return self.node
 
@@ -278,6 +286,11 @@ class UsesHyperV(object):
     @property
     def _vhdutils(self):
         return self._hyperv.vhdutils
+
+    @property
+    def _path(self):
+        """The path rules of the Hyper-V host (``HyperV.path``)."""
+        return self._hyperv.path
 
 
 class NoCluster(object):

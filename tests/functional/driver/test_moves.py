@@ -525,7 +525,7 @@ class TestColdMigrationToAnotherCluster(ColdMigrationTestCase):
             disk = json.loads(open(disk).read())['parent']
             self.assertEqual(data_dir, os.path.dirname(disk))
         root_info = json.loads(open(disk).read())
-        self.assertEqual(layout.image_cache_dir(),
+        self.assertEqual(layout.image_cache_dir(os.path),
                          os.path.dirname(root_info['parent']))
         self.assertTrue(os.path.exists(root_info['parent']))
         return server
@@ -805,7 +805,7 @@ class TestMovesOutOfTheCluster(MovesTestCase):
         local_dir = os.path.join(nova.conf.CONF.instances_path, name)
         server, copied = self._assert_moved(
             server, 'solo', self.node_rp['solo'], local_dir, clustered=False,
-            parent_dir=layout.image_cache_dir())
+            parent_dir=layout.image_cache_dir(os.path))
         self.assertGreater(copied, 0)
         self.assertFalse(os.path.exists(home))
         server = self._move(server, {'migrate': {'host': 'node1'}},
@@ -813,7 +813,7 @@ class TestMovesOutOfTheCluster(MovesTestCase):
         server = self._confirm_resize(server)
         self._assert_moved(server, 'node1', self.csv_rp, home,
                            clustered=True,
-                           parent_dir=layout.image_cache_dir())
+                           parent_dir=layout.image_cache_dir(os.path))
         self.assertFalse(os.path.exists(local_dir))
         self.assertIn('booting on node1', self._console(server))
 

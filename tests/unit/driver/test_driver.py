@@ -19,6 +19,7 @@ from hvc_driver import conf as hvc_conf
 from hvc_driver import driver
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv
+from hvc_driver import layout
 from hvc_oswin_api import exceptions as api_exc
 from hvc_sim import oswin as sim_oswin
 from tests.unit.driver import fixtures as driver_fixtures
@@ -328,6 +329,23 @@ class TestHyperVSeam(testtools.TestCase):
         self.useFixture(driver_fixtures.fixtures.FakeLogger())
         self.conf = self.useFixture(
             config_fixture.Config(driver_fixtures.CONF))
+
+    def test_a_windows_host_s_paths_are_joined_by_windows_rules(self):
+        # nova-compute on Linux names the paths of a Windows host: with
+        # backslashes, whatever its own os.path does.
+        self.useFixture(driver_fixtures.OsWinFixture())
+        self.useFixture(driver_fixtures.fixtures.MockPatch(
+            'hvc_agent.oswin.os.name', 'nt'))
+        self.conf.config(
+            instances_path='C:\\ClusterStorage\\Volume1\\Instances')
+        seam = hyperv.HyperV(driver_fixtures.CONF)
+        seam.bind('node1')
+        self.assertEqual(
+            'C:\\ClusterStorage\\Volume1\\Instances\\instance-1',
+            layout.InstanceLayout(seam).new_instance_dir('instance-1', None))
+        self.assertEqual(
+            'C:\\ClusterStorage\\Volume1\\Instances\\_base',
+            layout.image_cache_dir(seam.path))
 
     def test_oswin_backend_uses_utilsfactory(self):
         oswin = self.useFixture(driver_fixtures.OsWinFixture())

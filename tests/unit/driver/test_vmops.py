@@ -653,7 +653,7 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
             self.vmops.spawn(None, instance, _image_meta(disk_format='vhd'),
                              _vifs(), None)
         vhdutils = self.hyperv.vhdutils
-        grown = os.path.join(layout.image_cache_dir(),
+        grown = os.path.join(layout.image_cache_dir(os.path),
                              '%s_1.vhd' % IMAGE_ID)
         for instance in (first, second):
             root = os.path.join(self.layout.instance_dir(instance.name),
@@ -667,7 +667,7 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
                          vhdutils.get_vhd_size(grown)['VirtualSize'])
         self.assertEqual(
             sorted([IMAGE_ID + '.vhd', IMAGE_ID + '_1.vhd']),
-            sorted(f for f in os.listdir(layout.image_cache_dir())
+            sorted(f for f in os.listdir(layout.image_cache_dir(os.path))
                    if not f.startswith('hvc-image-')))
         # A VHDX child grows itself.
         third = _instance(root_gb=1, id=3)
