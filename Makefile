@@ -8,7 +8,8 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 
 .PHONY: demo test scenario unit functional pep8 bench sample-config clean \
-	cloud cloud-stop cloud-status cloud-deps bench-cloud bench-failover
+	cloud cloud-stop cloud-status cloud-deps bench-cloud bench-failover \
+	bench-agent
 
 $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -41,6 +42,11 @@ cloud-status: $(BIN)/.installed
 # 50 servers at once on the local cloud, against nova's fake driver.
 bench-cloud: $(BIN)/.installed cloud-deps
 	$(BIN)/python tools/bench_cloud.py
+
+# The seam's round trip through hvc-agent (HTTP and HTTPS) against the
+# same calls in-process, an owner change through it, a file in pieces.
+bench-agent: $(BIN)/.installed
+	$(BIN)/python tools/bench_agent.py
 
 # nova's in-process deployment on the simulated cluster: boot, delete, and
 # where each allocation landed.
