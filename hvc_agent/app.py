@@ -162,7 +162,9 @@ class Agent(object):
         with self._guard:
             self._events_changed.notify_all()
             leases, self._leases = list(self._leases.values()), {}
-            readers, self._readers = list(self._readers.values()), {}
+            readers = [reader for _pipe, reader in
+                       self._readers.values()]
+            self._readers = {}
         for lease in leases:
             lease.held.__exit__(None, None, None)
         for reader in readers:

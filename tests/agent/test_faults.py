@@ -182,6 +182,16 @@ class TestAgentRestarts(AgentTestCase):
         self.assertEqual(log, self.state.write_to_pipe('node1', pipe, ''))
         reader.stop()
 
+    def test_an_agent_with_serial_readers_stops_on_sigterm(self):
+        # It stopped each reader's (pipe, reader) entry as the reader: the
+        # error ended the stop before the server's, which served on.
+        name = self._vm()
+        self.client.named_pipe_handler(
+            '\\\\.\\pipe\\%s' % name,
+            os.path.join(self.root, 'console.log')).start()
+        self.agent.stop()  # SIGTERM; fails if it still runs after 30 s
+        self.assertEqual(0, self.agent.process.returncode)
+
 
 class TestAuthentication(AgentTestCase):
 
