@@ -91,6 +91,13 @@ class Nova(object):
             # them: moves keep their disk on its CSV and stay in their
             # cluster.
             'filter_scheduler': {
+                # A burst of boots is weighed before any of them is
+                # consumed from its host's state, so every host ties and
+                # nova takes the first, over and over: one node would build
+                # them all, each claim reading all of the node's
+                # allocations from placement under the resource
+                # tracker's lock. Ties go to any of the best hosts.
+                'shuffle_best_same_weighed_hosts': True,
                 'available_filters': ini.Multi([
                     'nova.scheduler.filters.all_filters',
                     'hvc_scheduler.filters.HyperVClusterKeepCSVFilter']),
