@@ -87,6 +87,29 @@ def _csv_disk_usage(cloud, conn):
     return usage
 
 
+_TICKS = os.sysconf('SC_CLK_TCK')
+
+
+def cpu_seconds(pid):
+    """CPU time (user and system) of a process and the rest of its group,
+    and of the children they waited for."""
+    total = 0
+    for member in procs.group_members(pid):
+        try:
+            with open('/proc/%d/stat' % member) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime: fields 14 to 17 of proc(5).
+        total += sum(int(v) for v in fields[11:15])
+    return total / _TICKS
+
+
+def _cpu(cloud):
+    return {name: cpu_seconds(record['pid'])
+            for name, record in cloud.processes().items()}
+
+
 def run(driver, servers, eventlet, keep_logs=None):
     root = tempfile.mkdtemp(prefix='hvc-bench-%s-' % driver)
     args = [sys.executable, '-m', 'hvc_localcloud', 'start', '--root', root,
@@ -109,6 +132,8 @@ def run(driver, servers, eventlet, keep_logs=None):
                 name='bench-%d' % i, image_id=image.id, flavor_id=flavor.id,
                 networks='none').id
 
+        result['load'] = os.getloadavg()[0]
+        cpu_before = _cpu(cloud)
         start = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(servers) as pool:
             ids = list(pool.map(create, range(servers)))
@@ -117,6 +142,9 @@ def run(driver, servers, eventlet, keep_logs=None):
         result['active_seconds'] = time.monotonic() - start
         result['failures'] = sum(1 for s in states.values()
                                  if s[0] != 'ACTIVE')
+        result['cpu_seconds'] = {
+            name: seconds - cpu_before.get(name, 0)
+            for name, seconds in _cpu(cloud).items()}
         # Before the deletes add their own lock holds to the logs.
         result['phases'] = build_phases.parse(cloud.path('log'))
         if driver == 'hyperv':
@@ -151,13 +179,18 @@ def run(driver, servers, eventlet, keep_logs=None):
 def report(results, servers):
     print('\n%d servers booted at once, then deleted (1 vCPU, 128 MB, 1 GB, '
           'no ports):' % servers)
-    print('%-8s %9s %12s %13s %9s %11s' % (
+    print('%-8s %9s %12s %13s %9s %11s %11s %6s' % (
         'driver', 'start s', 'API accept s', 'all ACTIVE s', 'failures',
-        'deleted s'))
+        'deleted s', 'CPU s (1)', 'load'))
     for r in results:
-        print('%-8s %9.1f %12.1f %13.1f %9d %11.1f' % (
+        print('%-8s %9.1f %12.1f %13.1f %9d %11.1f %11.1f %6.1f' % (
             r['driver'], r['start_seconds'], r['api_seconds'],
-            r['active_seconds'], r['failures'], r['delete_seconds']))
+            r['active_seconds'], r['failures'], r['delete_seconds'],
+            sum(r['cpu_seconds'].values()), r['load']))
+    print('(1) the CPU time the whole cloud used from the first create until '
+          'all were ACTIVE, on %d CPUs;\n    load: the load average when '
+          'the creates began (other work on the machine slows a run)'
+          % os.cpu_count())
     base = next(r for r in results if r['driver'] == 'fake')
     hyperv = next(r for r in results if r['driver'] == 'hyperv')
     ratio = hyperv['active_seconds'] / base['active_seconds']
@@ -178,14 +211,18 @@ def report(results, servers):
     print()
     build_phases.report([(r['driver'], r['phases']) for r in results])
     print('\nMemory (RSS, MB, with each service\'s child processes), with '
-          'the servers booted:')
+          'the servers booted, and CPU seconds until they were:')
     names = list(hyperv['memory_mb'])
-    print('  %-32s %8s %8s' % ('service', 'fake', 'hyperv'))
+    print('  %-32s %8s %8s %8s %8s' % ('service', 'fake', 'hyperv',
+                                       'CPU fake', 'hyperv'))
     for name in names:
-        print('  %-32s %8.0f %8.0f' % (name, base['memory_mb'].get(name, 0),
-                                       hyperv['memory_mb'][name]))
-    print('  %-32s %8.0f %8.0f' % ('total', sum(base['memory_mb'].values()),
-                                   sum(hyperv['memory_mb'].values())))
+        print('  %-32s %8.0f %8.0f %8.1f %8.1f' % (
+            name, base['memory_mb'].get(name, 0), hyperv['memory_mb'][name],
+            base['cpu_seconds'].get(name, 0), hyperv['cpu_seconds'][name]))
+    print('  %-32s %8.0f %8.0f %8.1f %8.1f' % (
+        'total', sum(base['memory_mb'].values()),
+        sum(hyperv['memory_mb'].values()), sum(base['cpu_seconds'].values()),
+        sum(hyperv['cpu_seconds'].values())))
     return all(ok for _what, ok in checks)
 
 
