@@ -464,8 +464,13 @@ class ClusterOps(seam.UsesHyperV):
             if migration.status in _AWAITING_CONFIRMATION:
                 continue
             instance = self._instance(context, migration.instance_uuid)
-            if instance is not None and instance.task_state is not None:
-                continue  # nova is at it.
+            if instance is not None and (
+                    instance.task_state is not None or
+                    instance.vm_state == vm_states.RESIZED):
+                # nova is at it: a confirm sets no task state, and marks
+                # the migration confirmed before it drops its allocation;
+                # a revert gives it back.
+                continue
             vm_name = instance.name if instance else None
             with self._lock(vm_name or migration.uuid):
                 if instance is not None and self._vmutils.vm_exists(vm_name):

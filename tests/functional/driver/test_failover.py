@@ -18,6 +18,7 @@ import fixtures
 from oslo_utils import uuidutils
 
 from nova.compute import task_states
+from nova.compute import vm_states
 from nova import context as nova_context
 from nova import objects
 from nova import utils as nova_utils
@@ -64,6 +65,22 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
         server = self._boot(self.flavor, host=node, networks=networks)
         self.assertEqual(node, server['OS-EXT-SRV-ATTR:host'])
         return server
+
+    def _moving(self, server, status, migration_type):
+        """``server`` (on node1) and a migration of it to node2 in
+        ``status``, holding the allocations as a move does."""
+        context = nova_context.get_admin_context()
+        instance = objects.Instance.get_by_uuid(context, server['id'])
+        migration = objects.Migration(
+            context, instance_uuid=instance.uuid,
+            uuid=uuidutils.generate_uuid(),
+            source_compute='node1', source_node='node1', dest_compute='node2',
+            dest_node='node2', status=status, migration_type=migration_type,
+            dest_compute_id=objects.ComputeNode.get_by_nodename(
+                context, 'node2').id)
+        migration.create()
+        self._hold_as_a_move_does(server, migration)
+        return instance, migration
 
     def _hold_as_a_move_does(self, server, migration):
         """The allocations of a move from node1 to node2 of ``server`` in
@@ -432,18 +449,8 @@ class TestSourceKilledDuringALiveMigration(FailoverTestCase):
         allocation held by the migration and the destination's by the
         instance, as nova's conductor and source left them."""
         server = self._boot_on('node1')
-        context = nova_context.get_admin_context()
-        instance = objects.Instance.get_by_uuid(context, server['id'])
-        migration = objects.Migration(
-            context, instance_uuid=instance.uuid,
-            uuid=uuidutils.generate_uuid(),
-            source_compute='node1', source_node='node1', dest_compute='node2',
-            dest_node='node2', status='running',
-            migration_type='live-migration',
-            dest_compute_id=objects.ComputeNode.get_by_nodename(
-                context, 'node2').id)
-        migration.create()
-        self._hold_as_a_move_does(server, migration)
+        instance, migration = self._moving(server, 'running',
+                                           'live-migration')
         instance.task_state = task_states.MIGRATING
         instance.save()
         self.computes['node1'].stop()
@@ -475,6 +482,27 @@ class TestSourceKilledDuringALiveMigration(FailoverTestCase):
             self.computes['node1'])
         self._assert_ended_on(server, migration, 'node1')
         self.assertIsNone(self.sim.group_move(name))
+
+
+class TestAConfirmInProgress(FailoverTestCase):
+    """nova's confirm of a cold migration from node1 to node2 marks the
+    migration confirmed, then drops the source's allocation it holds; the
+    instance keeps vm_state resized, with no task state, until then. The
+    source's periodic check in between must leave that allocation to
+    nova: dropping it first made nova's own delete fail on the consumer's
+    generation, and the instance went to ERROR."""
+
+    def test_the_source_s_check_leaves_the_allocation_to_nova(self):
+        server = self._boot_on('node1')
+        instance, migration = self._moving(server, 'confirmed', 'migration')
+        self.sim.move_vm(self._vm(server).name, 'node2')
+        instance.vm_state = vm_states.RESIZED
+        instance.task_state = None
+        instance.save()
+        self.computes['node1'].driver._clusterops.check()
+        self.assertEqual(
+            {self.node_rp['node1'], self.csv_rp},
+            set(self._get_allocations_by_server_uuid(migration.uuid)))
 
 
 class TestSourceKilledDuringAColdMigration(FailoverTestCase):
