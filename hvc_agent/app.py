@@ -36,8 +36,10 @@ agent's boot id (``X-Hvc-Agent-Boot``), which changes when it restarts.
 
 Every path a request names (an argument that is an absolute path) must be
 under this host's instances path or one of its cluster's CSVs (or another
-node's view of those through its administrative share, or a named pipe):
-anything else is refused (403) before the host is touched.
+node's view of those through its administrative share, or a named pipe),
+or under the other hosts' storage that instances move to and from
+(``[agent] other_hosts_storage``): anything else is refused (403) before
+the host is touched.
 """
 
 import collections
@@ -126,11 +128,13 @@ class _Lease(object):
 class Agent(object):
     """The WSGI application serving ``host`` (an ``hvc_agent.simulated.
     Simulated`` or ``hvc_agent.oswin.OsWin``) whose instances path is
-    ``instances_path``."""
+    ``instances_path``; ``other_hosts_storage``: the folders of other
+    hosts that instances move to and from with their disks."""
 
-    def __init__(self, host, instances_path):
+    def __init__(self, host, instances_path, other_hosts_storage=()):
         self.host = host
         self.instances_path = instances_path
+        self.other_hosts_storage = list(other_hosts_storage)
         self.boot = uuid.uuid4().hex
         self._jobs = {}
         self._readers = {}
@@ -533,12 +537,14 @@ class Agent(object):
                       'Cluster Shared Volumes' % path)
 
     def _storage_roots(self, fresh):
-        """The instances path and the CSVs' mount paths (looked up again
-        at most every few seconds, or when ``fresh``)."""
+        """The instances path, the other hosts' storage and the CSVs'
+        mount paths (looked up again at most every few seconds, or when
+        ``fresh``)."""
         now = time.monotonic()
         if fresh or self._roots is None or now - self._roots[0] > \
                 _ROOTS_KEPT_SECONDS:
             roots = [self.instances_path] if self.instances_path else []
+            roots += self.other_hosts_storage
             if self.host.in_a_cluster():
                 roots += [v.path for v in self.host.utils(
                     'clusterutils').list_shared_volumes()]

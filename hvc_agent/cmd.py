@@ -104,8 +104,8 @@ def main(argv=None):
         # authentication is refused before anything else is looked at.
         server = make_server(options, None)
         host = make_host(options)
-        server.wsgi_app = application = app.Agent(host,
-                                                  options.instances_path)
+        server.wsgi_app = application = app.Agent(
+            host, options.instances_path, options.other_hosts_storage)
     except (ConfigError, OSError, ssl.SSLError) as e:
         print('hvc-agent: %s' % e, file=sys.stderr)
         return 2

@@ -42,7 +42,18 @@ OPTS = [
                     '[DEFAULT] instances_path names it (on a cluster node, '
                     'a folder on a CSV). The agent refuses any path that '
                     'is neither under it nor on one of its cluster\'s '
-                    'CSVs.'),
+                    'CSVs (nor under other_hosts_storage).'),
+    cfg.ListOpt('other_hosts_storage', default=[],
+                help='The storage of the other Hyper-V hosts that instances '
+                     'move to and from with their disks (a live or cold '
+                     'migration to another cluster, to or from a '
+                     'standalone host), as those hosts name it: the CSVs '
+                     'of other clusters (C:\\ClusterStorage), the '
+                     'instances paths of standalone hosts. Paths under '
+                     'these folders are served too: another host\'s '
+                     'through its administrative share, or as the '
+                     'destination of a live migration. Empty, such moves '
+                     'are refused.'),
     cfg.BoolOpt('standalone_host',
                 help='Whether this Hyper-V host is in no failover cluster '
                      '(backend = oswin). Unset, the agent asks the host '

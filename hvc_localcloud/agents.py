@@ -69,6 +69,10 @@ class Agents(object):
                 'simulated_node_name': node,
                 # nova-compute's [DEFAULT] instances_path.
                 'instances_path': host.instances_path,
+                # Instances move with their disks to and from the other
+                # hosts of the world: its storage holds every cluster's
+                # CSVs and every standalone host's disk.
+                'other_hosts_storage': host.world_storage(),
             },
         })
 

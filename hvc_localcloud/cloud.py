@@ -72,11 +72,15 @@ class _InTheWorld(object):
     def state_file(self):
         return world_file(self.root)
 
+    def world_storage(self):
+        """The folder of the world's storage: every CSV, every standalone
+        host's disk."""
+        from hvc_sim import state as sim_state
+        return sim_state.ClusterState(self.state_file).storage_root
+
     def _storage(self, *parts):
         """A folder of the world's storage."""
-        from hvc_sim import state as sim_state
-        return os.path.join(
-            sim_state.ClusterState(self.state_file).storage_root, *parts)
+        return os.path.join(self.world_storage(), *parts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,11 +229,17 @@ class Cloud(object):
             node, cluster, eventlet=eventlet))
 
     def stop_compute(self, node):
-        """Stop the nova-compute of a node, then its agent."""
+        """Take a node out of the cloud: stop its nova-compute, then its
+        agent, and forget both (and the agent's port)."""
         processes = self.processes()
         for name in ('nova-compute-' + node, agents.name(node)):
             if name in processes:
                 procs.stop(processes[name], timeout=20)
+        with self._lock:
+            for name in ('nova-compute-' + node, agents.name(node)):
+                self.state.get('processes', {}).pop(name, None)
+            self.ports.pop(agents.name(node), None)
+            self._save(STATE_FILE, self.state)
 
     # Start.
 

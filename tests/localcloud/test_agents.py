@@ -66,6 +66,26 @@ class TestAgents(testtools.TestCase):
         self.assertEqual(self.cloud.ports, self.cloud._load(
             cloud_mod.STATE_FILE)['ports'])
 
+    def test_an_agent_reaches_the_storage_of_the_other_hosts_only(self):
+        # Cold migrations to another cluster read the source node's disks
+        # through its administrative share; live migrations with storage
+        # name the destination's folder, which may be a standalone host's.
+        record = self.cloud.start_agent(self.node, self.cluster)
+        self.cloud.agents.wait(self.node, record)
+        cert, key = self.cloud.agents.client_files(self.node)
+        pathutils = self._client(ca_file=self.cloud.agents.pki.ca_file,
+                                 cert_file=cert, key_file=key).utils(
+                                     'pathutils')
+        other = self.cloud.clusters[1]
+        standalone = cloud_mod.StandaloneHost('hv-s1', self.cloud.root)
+        for path in ('//%s/C$%s' % (other.nodes[0], other.instances_path),
+                     standalone.instances_path, self.cluster.instances_path):
+            self.assertFalse(pathutils.exists(path + '/nothing'), path)
+        for path in ('/etc/passwd', '//%s/C$/etc/passwd' % other.nodes[0],
+                     self.cluster.state_file,
+                     self.cloud.path('pki', agents.CA_NAME + '.key')):
+            self.assertRaises(wire.AgentRefused, pathutils.exists, path)
+
     def test_keys_are_readable_by_their_owner_only(self):
         self.cloud.agents.configure(self.node, self.cluster)
         folder = self.cloud.path('pki')
