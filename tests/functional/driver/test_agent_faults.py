@@ -126,9 +126,9 @@ class AgentTestCase(test_failover.FailoverTestCase):
         The server, settled."""
         self._wait_until('nova and the cluster settle',
                          lambda: self._settled(server), timeout=60)
-        [vm] = self.sim.vms()
-        self.assertEqual(server['OS-EXT-SRV-ATTR:instance_name'], vm.name)
-        server = self._assert_followed(server, vm.node)
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self.assertEqual([name], [vm.name for vm in self.sim.vms()])
+        server = self._assert_followed(server, self._vm(server).node)
         for migration in self._migrations(server):
             self.assertEqual({}, self._get_allocations_by_server_uuid(
                 migration['uuid']), migration)
