@@ -181,30 +181,27 @@ class TestAgentKilledDuringMoves(AgentTestCase):
     runs the move as a job (live) or is asked until the group arrives
     (cold). The move goes on in the cluster."""
 
-    def _kill_mid_move(self, server, action):
+    def _kill_mid_move(self, server, action, source, target):
         name = server['OS-EXT-SRV-ATTR:instance_name']
         self.sim.set_group_move_seconds(MOVE_SECONDS)
         self.api.post_server_action(server['id'], action)
-        self._wait_until('the cluster moves %s' % name,
-                         lambda: self.sim.group_move(name) == 'node2')
-        self._kill('node1')
-        self._restart('node1')
+        self._wait_until('the cluster moves %s to %s' % (name, target),
+                         lambda: self.sim.group_move(name) == target)
+        self._kill(source)
+        self._restart(source)
 
-    def test_a_live_migration(self):
+    def test_a_live_then_a_cold_migration(self):
         server = self._boot_on('node1')
+        # The job lost, the source finds the VM still on itself (the move
+        # is not done yet) and nova rolls back; the cluster's move ends
+        # and node2 follows it.
         self._kill_mid_move(server, {'os-migrateLive': {
-            'host': 'node2', 'block_migration': 'auto'}})
-        # The job lost, the source reports the VM on itself (the move is
-        # not done yet) and nova rolls back; the cluster's move ends and
-        # node2 follows it.
+            'host': 'node2', 'block_migration': 'auto'}}, 'node1', 'node2')
         server = self._assert_converged(server)
         self.assertEqual(('ACTIVE', 'node2'), (
             server['status'], server['OS-EXT-SRV-ATTR:host']))
-        self._assert_nothing_left_after_delete(server)
-
-    def test_a_cold_migration(self):
-        server = self._boot_on('node1')
-        self._kill_mid_move(server, {'migrate': {'host': 'node2'}})
+        self._kill_mid_move(server, {'migrate': {'host': 'node1'}},
+                            'node2', 'node1')
         self._wait_until('nova and the cluster settle',
                          lambda: self._settled(server), timeout=60)
         server = self.api.get_server(server['id'])
@@ -214,7 +211,7 @@ class TestAgentKilledDuringMoves(AgentTestCase):
         if server['status'] == 'ERROR':
             # The source lost its agent while it waited for the group to
             # arrive: the resize failed, the cluster's move went on, and
-            # node2 follows the VM (off); a hard reboot starts it there.
+            # node1 follows the VM (off); a hard reboot starts it there.
             server = self._reboot_server(server, hard=True)
         self.assertEqual(os_win_const.HYPERV_VM_STATE_ENABLED,
                          self._vm(server).state)
