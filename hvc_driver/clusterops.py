@@ -96,8 +96,10 @@ class NotYet(Exception):
 class ClusterOps(seam.UsesHyperV):
 
     def __init__(self, hyperv, vmops, volumeops, hostops, virtapi,
-                 instance_layout):
+                 instance_layout, live_migrating=lambda instance_uuid: False):
         self._hyperv = hyperv
+        # Whether this node is live-migrating an instance away now.
+        self._live_migrating = live_migrating
         self._vmops = vmops
         self._volumeops = volumeops
         self._hostops = hostops
@@ -462,6 +464,11 @@ class ClusterOps(seam.UsesHyperV):
         placement = report.report_client_singleton()
         for migration in migrations:
             if migration.status in _AWAITING_CONFIRMATION:
+                continue
+            if self._live_migrating(migration.instance_uuid):
+                # nova's post-migration, inside this node's live
+                # migration, drops the allocation once the destination
+                # cleared the instance's task.
                 continue
             instance = self._instance(context, migration.instance_uuid)
             if instance is not None and (

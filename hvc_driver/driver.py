@@ -64,7 +64,8 @@ class HyperVClusterDriver(driver.ComputeDriver):
             self._hyperv, self._vmops, instance_layout)
         self._clusterops = clusterops.ClusterOps(
             self._hyperv, self._vmops, self._volumeops, self._hostops,
-            virtapi, instance_layout)
+            virtapi, instance_layout,
+            live_migrating=self._livemigrationops.is_migrating)
         self._follower = failover.Follower(self._hyperv, self._clusterops)
         self._imagecache = imagecache.ImageCache(self._hyperv,
                                                  instance_layout)

@@ -71,6 +71,14 @@ class LiveMigrationOps(seam.UsesHyperV):
         self._vmops = vmops
         self._volumeops = volumeops
         self._layout = instance_layout
+        # The instances this node is live-migrating away now (uuids).
+        self._outgoing = set()
+
+    def is_migrating(self, instance_uuid):
+        """Whether this node's live migration of the instance runs now:
+        nova's post-migration (which drops the source's allocation) runs
+        inside it, after the destination cleared the instance's task."""
+        return instance_uuid in self._outgoing
 
     # On the destination.
 
@@ -250,17 +258,21 @@ class LiveMigrationOps(seam.UsesHyperV):
         Never raises for a failed move: nova would put the instance in
         ERROR, while the VM runs on here as before.
         """
-        if _copies(migrate_data):
-            moved = self._copy_out(context, instance,
-                                   migrate_data.migration.dest_node)
-        else:
-            moved = self._cluster_move(instance,
+        self._outgoing.add(instance.uuid)
+        try:
+            if _copies(migrate_data):
+                moved = self._copy_out(context, instance,
                                        migrate_data.migration.dest_node)
-        if moved:
-            post_method(context, instance, dest, block_migration,
-                        migrate_data)
-        else:
-            recover_method(context, instance, dest, migrate_data)
+            else:
+                moved = self._cluster_move(instance,
+                                           migrate_data.migration.dest_node)
+            if moved:
+                post_method(context, instance, dest, block_migration,
+                            migrate_data)
+            else:
+                recover_method(context, instance, dest, migrate_data)
+        finally:
+            self._outgoing.discard(instance.uuid)
 
     def _cluster_move(self, instance, dest_node):
         """Move the VM's group to ``dest_node``; whether it went."""

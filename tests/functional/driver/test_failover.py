@@ -505,6 +505,32 @@ class TestAConfirmInProgress(FailoverTestCase):
             set(self._get_allocations_by_server_uuid(migration.uuid)))
 
 
+class TestAPostLiveMigrationInProgress(FailoverTestCase):
+    """nova's live migration from node1 runs its post-migration inside the
+    source driver's live_migration: the destination clears the instance's
+    task, then the source drops the allocation its migration holds. The
+    source's periodic check in between must leave it to nova (under load,
+    dropping it first failed nova's delete and put the instance in
+    ERROR); once the source's live migration is over, a migration left
+    running is a leftover, and its allocation goes."""
+
+    def test_the_source_s_check_waits_for_its_own_live_migration(self):
+        server = self._boot_on('node1')
+        instance, migration = self._moving(server, 'running',
+                                           'live-migration')
+        self.sim.move_vm(self._vm(server).name, 'node2')
+        driver = self.computes['node1'].driver
+        driver._livemigrationops._outgoing.add(instance.uuid)
+        driver._clusterops.check()
+        self.assertEqual(
+            {self.node_rp['node1'], self.csv_rp},
+            set(self._get_allocations_by_server_uuid(migration.uuid)))
+        driver._livemigrationops._outgoing.discard(instance.uuid)
+        driver._clusterops.check()
+        self.assertEqual({}, self._get_allocations_by_server_uuid(
+            migration.uuid))
+
+
 class TestSourceKilledDuringAColdMigration(FailoverTestCase):
     """node1's nova-compute dies in the middle of a cold migration, after
     the cluster moved the VM (off) to node2: when it starts again nova
