@@ -117,10 +117,13 @@ def main(argv=None):
         application.stop()
         server.stop()
 
+    serving = threading.Event()
+
     def stop(signum, frame):
         if not stopped.is_set():
             stopped.set()
-            threading.Thread(target=stop_both, daemon=True).start()
+            if serving.is_set():
+                threading.Thread(target=stop_both, daemon=True).start()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
     try:
@@ -134,6 +137,12 @@ def main(argv=None):
              host.node_name(), options.backend, *server.bind_addr[:2],
              'plain HTTP, loopback only' if options.insecure_loopback
              else 'HTTPS, client certificates required')
+    # A stop asked for while the agent was starting ends it here; one
+    # asked for from now on ends its serving.
+    serving.set()
+    if stopped.is_set():
+        stop_both()
+        return 0
     try:
         server.serve()
     finally:
