@@ -533,8 +533,9 @@ class Agent(object):
             if any(paths.is_within(local, root)
                    for root in self._storage_roots(fresh)):
                 return
-        raise Refused('%s is outside this host\'s instances path and '
-                      'Cluster Shared Volumes' % path)
+        raise Refused('%s is outside this host\'s instances path, its '
+                      'Cluster Shared Volumes and [agent] '
+                      'other_hosts_storage' % path)
 
     def _storage_roots(self, fresh):
         """The instances path, the other hosts' storage and the CSVs'

@@ -71,8 +71,13 @@ OPTS = [
 
 
 def register_opts(conf):
-    conf.register_group(GROUP)
-    conf.register_opts(OPTS, group=GROUP)
+    # A group of its own for each ConfigOpts: oslo.config keeps a group's
+    # options, and their overrides, in the OptGroup object, so one shared
+    # by two ConfigOpts (the tests' agents, the README's checks) would
+    # share their overrides.
+    group = cfg.OptGroup(GROUP.name, title=GROUP.title, help=GROUP.help)
+    conf.register_group(group)
+    conf.register_opts(OPTS, group=group)
 
 
 def list_opts():
