@@ -50,6 +50,17 @@ class AgentTestCase(testtools.TestCase):
         vmutils.update_vm(name, 512, 0, 1, 0, False, 1.0)
         return name
 
+    def _clustered_vm_moving_slowly(self):
+        """A running clustered VM, and the clusterutils through the agent;
+        the world's group moves take 30 s."""
+        name = self._vm()
+        clusterutils = self.client.utils('clusterutils')
+        clusterutils.add_vm_to_cluster(name)
+        self.client.utils('vmutils').set_vm_state(
+            name, constants.HYPERV_VM_STATE_ENABLED)
+        self.state.set_group_move_seconds(30)
+        return name, clusterutils
+
     def _restart(self, kill=True):
         self.agent.stop(kill=kill)
         self.agent.start()
@@ -103,12 +114,7 @@ class TestAgentRestarts(AgentTestCase):
         self.assertEqual(2, len(calls))
 
     def test_a_job_lost_with_its_agent_fails_its_caller(self):
-        name = self._vm()
-        clusterutils = self.client.utils('clusterutils')
-        clusterutils.add_vm_to_cluster(name)
-        self.client.utils('vmutils').set_vm_state(
-            name, constants.HYPERV_VM_STATE_ENABLED)
-        self.state.set_group_move_seconds(30)
+        name, clusterutils = self._clustered_vm_moving_slowly()
         self.useFixture(fixtures.MockPatch(
             'hvc_agent.client.JOB_WAIT_SECONDS', 0.5))
         outcome = []
@@ -129,12 +135,7 @@ class TestAgentRestarts(AgentTestCase):
         self.assertIn('lost job', str(error))
 
     def test_a_job_is_cancelled_through_the_cluster(self):
-        name = self._vm()
-        clusterutils = self.client.utils('clusterutils')
-        clusterutils.add_vm_to_cluster(name)
-        self.client.utils('vmutils').set_vm_state(
-            name, constants.HYPERV_VM_STATE_ENABLED)
-        self.state.set_group_move_seconds(30)
+        name, clusterutils = self._clustered_vm_moving_slowly()
         job = self.client._json('POST', '/v1/jobs', {
             'target': 'clusterutils', 'method': 'live_migrate_vm',
             'args': [name, 'node2', 60], 'kwargs': {}})['job']
