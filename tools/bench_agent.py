@@ -187,13 +187,17 @@ def main():
                 medians.setdefault(label, []).append(median)
                 print('    %-30s %7.3f / %7.3f' % (name, median, p90))
         for label, host in hosts[1:]:
-            overhead = statistics.median(
-                [a - b for a, b in zip(medians[label],
-                                       medians['in-process'])])
-            print('  wire overhead (%s): %.3f ms median per call (goal: a '
-                  'round trip under %.1f ms) %s'
-                  % (label, overhead, GOAL_MS,
-                     'OK' if max(medians[label]) < GOAL_MS else 'OVER'))
+            # get_node_name does no work on the host: its time is the
+            # round trip itself. The others add the simulated world's
+            # sqlite reads, paid in-process too: the wire's cost is the
+            # difference.
+            added = [a - b for a, b in zip(medians[label],
+                                           medians['in-process'])]
+            print('  %s: round trip %.3f ms; added to each call %.3f ms '
+                  'median, %.3f ms worst (goal: under %.1f ms) %s'
+                  % (label, medians[label][0], statistics.median(added),
+                     max(added), GOAL_MS,
+                     'OK' if max(added) < GOAL_MS else 'OVER'))
         agent = hosts[-1][1]
         median, worst = _event_latency(agent, state, args.events)
         print('Owner change to the listener through the agent (HTTPS), %d '
