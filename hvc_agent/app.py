@@ -64,7 +64,7 @@ HOST_METHODS = frozenset(['node_name', 'in_a_cluster', 'is_standalone_host',
                           'ovs_vsctl'])
 UTILS_KINDS = frozenset(['vmutils', 'hostutils', 'clusterutils',
                          'pathutils', 'vhdutils', 'smbutils', 'networkutils',
-                         'livemigrationutils', 'diskutils'])
+                         'livemigrationutils', 'diskutils', 'metricsutils'])
 # Methods that are not calls: the event stream, files and readers have
 # their own requests.
 NOT_CALLS = frozenset([

@@ -43,6 +43,7 @@ OSWIN_CLASSES = {
     'livemigrationutils':
         'os_win.utils.compute.livemigrationutils.LiveMigrationUtils',
     'diskutils': 'os_win.utils.storage.diskutils.DiskUtils',
+    'metricsutils': 'os_win.utils.metrics.metricsutils.MetricsUtils',
 }
 UTILS = tuple(OSWIN_CLASSES)
 # How long a probe for a failover cluster waits for the cluster's WMI
@@ -367,10 +368,24 @@ class _OsWinLiveMigrationUtils(_OsWin):
         return moves
 
 
+class _OsWinMetricsUtils(_OsWin):
+    """os-win's metricsutils, whose disk and NIC metrics are generators
+    (read while WMI answers): lists, read here."""
+
+    def get_disk_metrics(self, vm_name):
+        with _translated():
+            return list(self._target.get_disk_metrics(vm_name))
+
+    def get_vnic_metrics(self, vm_name):
+        with _translated():
+            return list(self._target.get_vnic_metrics(vm_name))
+
+
 # The os-win utils wrapped with more than error translation.
 _OSWIN_ADAPTERS = {'clusterutils': _OsWinClusterUtils,
                    'pathutils': _OsWinPathUtils,
-                   'livemigrationutils': _OsWinLiveMigrationUtils}
+                   'livemigrationutils': _OsWinLiveMigrationUtils,
+                   'metricsutils': _OsWinMetricsUtils}
 
 
 class OsWin(object):

@@ -19,6 +19,7 @@ from nova.virt import driver
 
 from hvc_driver import clusterops
 from hvc_driver import conf as hvc_conf
+from hvc_driver import diagnosticsops
 from hvc_driver import exception as hvc_exc
 from hvc_driver import failover
 from hvc_driver import hostops
@@ -69,6 +70,7 @@ class HyperVClusterDriver(driver.ComputeDriver):
         self._follower = failover.Follower(self._hyperv, self._clusterops)
         self._imagecache = imagecache.ImageCache(self._hyperv,
                                                  instance_layout)
+        self._diagnosticsops = diagnosticsops.DiagnosticsOps(self._hyperv)
 
     # The node.
 
@@ -247,6 +249,15 @@ class HyperVClusterDriver(driver.ComputeDriver):
 
     def get_console_output(self, context, instance):
         return self._vmops.get_console_output(instance)
+
+    def get_diagnostics(self, instance):
+        return self._diagnosticsops.get_diagnostics(instance)
+
+    def get_instance_diagnostics(self, instance):
+        return self._diagnosticsops.get_instance_diagnostics(instance)
+
+    def get_host_uptime(self):
+        return self._diagnosticsops.get_host_uptime()
 
     def plug_vifs(self, instance, network_info):
         # The vNICs are made with the VM, named by port id; the Hyper-V

@@ -124,6 +124,11 @@ class HostOps(object):
 
         local_gb is 0 on a cluster node: instance disks are on the CSVs,
         which placement tracks as sharing providers, not on the node.
+        Nova's resource tracker still counts each instance's disk against
+        local_gb (its free_disk_gb goes below 0), so a measured
+        disk_available_least (0) would be "more disk than the database
+        expected" to the scheduler on every request: a cluster node
+        reports none (None).
         """
         self._check_node(nodename)
         cpus, vcpus = self._cpus()
@@ -137,7 +142,8 @@ class HostOps(object):
             'memory_mb_used': total_mb - free_mb,
             'local_gb': disk_gb,
             'local_gb_used': disk_used_gb,
-            'disk_available_least': disk_gb - disk_used_gb,
+            'disk_available_least': (disk_gb - disk_used_gb
+                                     if self._hyperv.standalone else None),
             # Nova's resource tracker counts the instances' vCPUs itself.
             'vcpus_used': 0,
             'hypervisor_type': HYPERVISOR_TYPE,

@@ -61,6 +61,8 @@ class VIFOps(object):
         # take it as a port.
         self._hyperv.networkutils.connect_vnic_to_vswitch(
             CONF.hyperv_cluster.vswitch_name, nic)
+        # What the NIC sends and receives, for nova's diagnostics.
+        self._hyperv.metricsutils.enable_port_metrics_collection(nic)
         bridge = _bridge(vif)
         external_ids = (
             ('iface-id', vif.get('ovs_interfaceid') or vif['id']),

@@ -301,6 +301,9 @@ class VMOps(seam.UsesHyperV):
         self._volumeops.attach_volumes(block_device_info, instance)
         if config_drive:
             self.attach_config_drive(vm_name, config_drive, vm_gen)
+        # Hyper-V's resource metering of its processors, memory and disks,
+        # for nova's diagnostics (diagnosticsops).
+        self._hyperv.metricsutils.enable_vm_metrics_collection(vm_name)
         self.cluster(vm_name)
 
     def cluster(self, vm_name):

@@ -23,6 +23,7 @@ import os
 import shutil
 import threading
 import time
+import uuid
 
 from oslo_log import log as logging
 from oslo_utils import uuidutils
@@ -161,6 +162,22 @@ class VMUtils(_SimulatedUtils):
     @_faultable(os_win_exc.HyperVException)
     def get_vm_generation(self, vm_name):
         return self._lookup_vm_check(vm_name).generation
+
+    @_faultable(os_win_exc.HyperVException)
+    def set_boot_order(self, vm_name, device_boot_order):
+        """Generation 1: device kinds (BOOT_DEVICE_*); generation 2: the
+        paths of attached drives, each of which must be attached (os-win
+        looks each up among the VM's drives)."""
+        vm = self._lookup_vm_check(vm_name)
+        devices = list(device_boot_order)
+        if vm.generation == constants.VM_GEN_2:
+            attached = {d.path for d in self._state.disks(vm_name)}
+            missing = [d for d in devices if d and d not in attached]
+            if missing:
+                raise os_win_exc.HyperVException(
+                    'no drive %s attached to %s' % (missing[0], vm_name))
+            devices = [d for d in devices if d]
+        self._state.set_boot_order(vm_name, devices, owner=self._node)
 
     @_faultable(os_win_exc.HyperVException)
     def set_vm_state(self, vm_name, req_state):
@@ -883,6 +900,119 @@ class NetworkUtils(_SimulatedUtils):
                                        vswitch_name):
             raise os_win_exc.HyperVvNicNotFound(vnic_name=switch_port_name)
 
+    @_faultable(os_win_exc.HyperVException)
+    def get_vnic_mac_address(self, switch_port_name):
+        mine = {vm.name for vm in self._state.vms(node=self._node)}
+        for nic in self._state.nics():
+            if nic.name == switch_port_name and nic.vm_name in mine:
+                return _mac_address(nic)
+        raise os_win_exc.HyperVvNicNotFound(vnic_name=switch_port_name)
+
+
+class MetricsUtils(_SimulatedUtils):
+    """os_win.utils.metrics.metricsutils.MetricsUtils on a simulated node:
+    Hyper-V's resource metering. Nothing is measured (0) until metering is
+    on (``enable_vm_metrics_collection`` for the processors, memory and
+    disks; ``enable_port_metrics_collection`` for a NIC's switch port);
+    then what a VM used grows with the time it has run.
+    """
+
+    KIND = 'metricsutils'
+    # A running simulated VM's use: 5% of the simulated hosts' 2400 MHz
+    # per vCPU; MB read and written per disk, and received and sent per
+    # NIC, every 10 s.
+    CPU_MHZ_PER_VCPU = 120
+    DISK_MB_PER_10_S = (4, 1)
+    NIC_MB_PER_10_S = (2, 1)
+
+    def _vm(self, vm_name):
+        # os-win's metricsutils raises a plain NotFound for a VM this host
+        # does not run, and for a switch port it has not.
+        vm = self._state.get_vm(vm_name)
+        if vm is None or vm.node != self._node:
+            raise os_win_exc.NotFound(resource=vm_name)
+        return vm
+
+    @staticmethod
+    def _tens_of_seconds_run(vm):
+        if vm.state in _RUNNING and vm.started_at:
+            return int(max(0.0, time.time() - vm.started_at) // 10)
+        return 0
+
+    @_faultable(os_win_exc.HyperVException)
+    def enable_vm_metrics_collection(self, vm_name):
+        self._state.meter(self._vm(vm_name).name, owner=self._node)
+
+    @_faultable(os_win_exc.HyperVException)
+    def enable_port_metrics_collection(self, switch_port_name):
+        # os-win looks the switch port up by name: the NIC must be
+        # connected to a virtual switch.
+        connected = self._state.nic_vswitches(node=self._node)
+        for nic in self._state.nics():
+            if nic.name == switch_port_name and nic.name in connected:
+                self._state.meter(nic.vm_name, nic.name, owner=self._node)
+                return
+        raise os_win_exc.NotFound(resource=switch_port_name)
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_cpu_metrics(self, vm_name):
+        """(average MHz used, vCPUs, ms the VM has been on)."""
+        vm = self._vm(vm_name)
+        running = vm.state in _RUNNING and vm.started_at
+        on_ms = int((time.time() - vm.started_at) * 1000) if running else 0
+        used = (vm.vcpus * self.CPU_MHZ_PER_VCPU
+                if running and '' in self._state.metered(vm_name) else 0)
+        return used, vm.vcpus, on_ms
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_memory_metrics(self, vm_name):
+        vm = self._vm(vm_name)
+        if vm.state in _RUNNING and '' in self._state.metered(vm_name):
+            return vm.memory_mb
+        return 0
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_disk_metrics(self, vm_name):
+        vm = self._vm(vm_name)
+        tens = (self._tens_of_seconds_run(vm)
+                if '' in self._state.metered(vm_name) else 0)
+        read, write = self.DISK_MB_PER_10_S
+        metrics = []
+        for disk in self._state.disks(vm_name):
+            # os-win meters no DVD (a config drive).
+            metered = tens if disk.drive_type != constants.DVD else 0
+            metrics.append({
+                'read_mb': metered * read, 'write_mb': metered * write,
+                'instance_id': '%s\\%s\\%s' % (
+                    vm.id, disk.controller, disk.slot),
+                'host_resource': disk.path})
+        return metrics
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_vnic_metrics(self, vm_name):
+        """The NICs connected to a virtual switch (each has a port)."""
+        vm = self._vm(vm_name)
+        metered = self._state.metered(vm_name)
+        connected = self._state.nic_vswitches(vm_name=vm_name)
+        tens = self._tens_of_seconds_run(vm)
+        rx, tx = self.NIC_MB_PER_10_S
+        return [{'rx_mb': tens * rx if nic.name in metered else 0,
+                 'tx_mb': tens * tx if nic.name in metered else 0,
+                 'element_name': nic.name,
+                 'address': _mac_address(nic)}
+                for nic in self._state.nics(vm_name)
+                if nic.name in connected]
+
+
+def _mac_address(nic):
+    """The NIC's MAC address as WMI gives it (12 hex digits): the one it
+    was made with, or a dynamic one from Hyper-V's range (00155D)."""
+    if nic.mac_address:
+        return nic.mac_address.replace(':', '').replace('-', '').upper()
+    digest = uuid.uuid5(uuid.NAMESPACE_OID,
+                        '%s/%s' % (nic.vm_name, nic.name)).hex
+    return ('00155D' + digest[:6]).upper()
+
 
 class LiveMigrationUtils(_SimulatedUtils):
     """os_win.utils.compute.livemigrationutils.LiveMigrationUtils on a
@@ -1223,4 +1353,4 @@ def _remove_quietly(path, folder=False):
 
 UTILS_CLASSES = {cls.KIND: cls for cls in (
     VMUtils, HostUtils, ClusterUtils, PathUtils, VHDUtils, SMBUtils,
-    NetworkUtils, LiveMigrationUtils, DiskUtils)}
+    NetworkUtils, LiveMigrationUtils, DiskUtils, MetricsUtils)}

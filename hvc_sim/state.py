@@ -96,6 +96,15 @@ CREATE TABLE IF NOT EXISTS vm_nics (
     mac_address TEXT,
     PRIMARY KEY (vm_name, name)
 );
+CREATE TABLE IF NOT EXISTS vm_boot_order (
+    vm_name TEXT PRIMARY KEY REFERENCES vms(name) ON DELETE CASCADE,
+    devices TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vm_metering (
+    vm_name TEXT NOT NULL REFERENCES vms(name) ON DELETE CASCADE,
+    element TEXT NOT NULL,
+    PRIMARY KEY (vm_name, element)
+);
 CREATE TABLE IF NOT EXISTS vm_serial_ports (
     vm_name TEXT NOT NULL REFERENCES vms(name) ON DELETE CASCADE,
     port_number INTEGER NOT NULL,
@@ -423,6 +432,23 @@ def folder_physical_bytes(path):
             except FileNotFoundError:
                 pass  # removed while we walked.
     return total
+
+
+# What a simulated guest writes to its serial port as it boots: a Linux
+# guest's console, as a console log shows it.
+_BOOT_OUTPUT = """\
+hvc-sim: {vm} booting on {node} at {at}
+[    0.000000] Linux version 6.1.0-hvc-sim (a simulated guest)
+[    0.000000] Command line: BOOT_IMAGE=/vmlinuz root=LABEL=root console=ttyS0
+[    0.000000] Hypervisor detected: Microsoft Hyper-V
+[    0.412000] hv_vmbus: Vmbus version:5.3
+[    1.108000] EXT4-fs (sda1): mounted filesystem with ordered data mode
+[    2.356000] cloud-init[301]: Cloud-init running 'init-local'
+[    3.724000] cloud-init[412]: Cloud-init running 'init': datasource found
+[    5.019000] cloud-init[498]: Cloud-init running 'modules:final'
+
+{vm} login:
+"""
 
 
 class ClusterState(object):
@@ -938,6 +964,40 @@ class ClusterState(object):
                     (vm_name,))
             return [Nic(**r) for r in rows]
 
+    # A VM's boot order: generation 1, device kinds (os-win's
+    # BOOT_DEVICE_*); generation 2, drive paths. None until it is set
+    # (Hyper-V's default).
+
+    def set_boot_order(self, vm_name, devices, owner=None):
+        with self._db(write=True) as conn:
+            self._require_vm(conn, vm_name, owner)
+            conn.execute('INSERT OR REPLACE INTO vm_boot_order '
+                         'VALUES (?, ?)', (vm_name, json.dumps(devices)))
+
+    def boot_order(self, vm_name):
+        with self._db() as conn:
+            row = conn.execute('SELECT devices FROM vm_boot_order WHERE '
+                               'vm_name = ?', (vm_name,)).fetchone()
+            return None if row is None else json.loads(row['devices'])
+
+    # Hyper-V's resource metering, turned on for a VM (its processors,
+    # memory and disks: element '') or for one of its NICs' switch ports
+    # (element: the NIC's name). It is a setting of the VM: it moves with
+    # it.
+
+    def meter(self, vm_name, element='', owner=None):
+        with self._db(write=True) as conn:
+            self._require_vm(conn, vm_name, owner)
+            conn.execute('INSERT OR IGNORE INTO vm_metering VALUES (?, ?)',
+                         (vm_name, element))
+
+    def metered(self, vm_name):
+        """The elements of ``vm_name`` that Hyper-V meters."""
+        with self._db() as conn:
+            return {r['element'] for r in conn.execute(
+                'SELECT element FROM vm_metering WHERE vm_name = ?',
+                (vm_name,))}
+
     # The serial ports of a VM (COM1, COM2) and what they connect to.
 
     def set_serial_port(self, vm_name, port_number, connection, owner=None):
@@ -1361,8 +1421,8 @@ class ClusterState(object):
         """The simulated guest writes to its serial ports as it boots on
         ``node``: to the reader of each port's pipe there, or into the
         pipe's buffer until a reader connects."""
-        text = 'hvc-sim: %s booting on %s at %s\n' % (
-            vm_name, node, time.strftime('%Y-%m-%dT%H:%M:%S'))
+        text = _BOOT_OUTPUT.format(
+            vm=vm_name, node=node, at=time.strftime('%Y-%m-%dT%H:%M:%S'))
         for pipe in self.serial_ports(vm_name).values():
             log_file = self.write_to_pipe(node, pipe, text)
             if not log_file:

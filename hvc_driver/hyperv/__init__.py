@@ -266,6 +266,10 @@ class HyperV(object):
     def diskutils(self):
         return self._get('diskutils')
 
+    @property
+    def metricsutils(self):
+        return self._get('metricsutils')
+
 
 class UsesHyperV(object):
     """The utils of ``self._hyperv`` (a ``HyperV``) as the *ops classes

@@ -294,9 +294,29 @@ class TestLocalCloud(CloudTestCase):
         self.assertEqual('active', self.openstack(
             'image show', snapshot['id'])['status'])
 
-        # The simulated VM's serial console log, through nova's API.
-        self.assertIn(name, self.openstack('console log show', server['id'],
-                                           fmt=None))
+        # The simulated VM's serial console log, through nova's API: a
+        # guest's boot, to its login prompt.
+        console = self.openstack('console log show', server['id'], fmt=None)
+        self.assertIn('%s login:' % name, console)
+        self.assertGreater(len(console.splitlines()), 5, console)
+
+        # Diagnostics and the node's uptime, from Hyper-V's own figures.
+        diagnostics = self.openstack(
+            '--os-compute-api-version', '2.48', 'server show',
+            '--diagnostics', server['id'])
+        self.assertEqual(
+            ('running', 'hyperv', 1, {'maximum': 128, 'used': 128}),
+            (diagnostics['state'], diagnostics['driver'],
+             diagnostics['num_cpus'], diagnostics['memory_details']),
+            diagnostics)
+        # The root disk, and the config drive's DVD if it has one.
+        self.assertEqual(1 + diagnostics['has_config_drive'],
+                         diagnostics['num_disks'])
+        hypervisor = self.openstack(
+            '--os-compute-api-version', '2.88', 'hypervisor show',
+            server['OS-EXT-SRV-ATTR:hypervisor_hostname'])
+        # openstack reads the "HH:MM:SS up ..." line into its parts.
+        self.assertRegex(hypervisor['uptime'], r'^(\d+ days?, )?\d+:\d\d:\d\d')
 
         self.delete(server['id'])
         self.assertNotIn(name, self.sim_vms(cluster))

@@ -107,6 +107,8 @@ class TestInitHost(testtools.TestCase):
         # cluster nodes report.
         resources = self.driver.get_available_resource('solo')
         self.assertGreater(resources['local_gb'], 0)
+        self.assertEqual(resources['local_gb'] - resources['local_gb_used'],
+                         resources['disk_available_least'])
         tree = provider_tree.ProviderTree()
         tree.new_root('solo', 'rp-solo')
         self.driver.update_provider_tree(tree, 'solo')

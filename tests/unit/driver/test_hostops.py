@@ -107,6 +107,10 @@ class HostOpsTestCase(driver_fixtures.OsWinTestCase):
                 'uuid', 'vcpus', 'memory_mb', 'memory_mb_used', 'local_gb',
                 'hypervisor_type', 'hypervisor_version',
                 'hypervisor_hostname')})
+        # No local disk, so no measure of it either: nova's scheduler
+        # would compare 0 with the instances' disks nova counts on the
+        # node and warn on every request.
+        self.assertIsNone(resources['disk_available_least'])
         cpu_info = jsonutils.loads(resources['cpu_info'])
         self.assertEqual({'sockets': 2, 'cores': 8, 'threads': 2},
                          cpu_info['topology'])
