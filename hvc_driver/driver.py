@@ -28,6 +28,7 @@ from hvc_driver import imagecache
 from hvc_driver import layout
 from hvc_driver import livemigrationops
 from hvc_driver import migrationops
+from hvc_driver import rescueops
 from hvc_driver import snapshotops
 from hvc_driver import vmops
 from hvc_driver import volumeops
@@ -71,6 +72,8 @@ class HyperVClusterDriver(driver.ComputeDriver):
         self._imagecache = imagecache.ImageCache(self._hyperv,
                                                  instance_layout)
         self._diagnosticsops = diagnosticsops.DiagnosticsOps(self._hyperv)
+        self._rescueops = rescueops.RescueOps(self._hyperv, self._vmops,
+                                              instance_layout)
 
     # The node.
 
@@ -249,6 +252,14 @@ class HyperVClusterDriver(driver.ComputeDriver):
 
     def get_console_output(self, context, instance):
         return self._vmops.get_console_output(instance)
+
+    def rescue(self, context, instance, network_info, image_meta,
+               rescue_password, block_device_info, share_info=None):
+        self._rescueops.rescue(context, instance, network_info, image_meta,
+                               rescue_password)
+
+    def unrescue(self, context, instance):
+        self._rescueops.unrescue(instance)
 
     def get_diagnostics(self, instance):
         return self._diagnosticsops.get_diagnostics(instance)

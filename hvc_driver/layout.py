@@ -27,6 +27,9 @@ ROOT_DISK = 'root'
 EPHEMERAL_DISK = 'ephemeral'
 SWAP_DISK = 'swap'
 CONFIG_DRIVE = 'configdrive.iso'
+# A rescue's boot disk and config drive, beside the instance's own.
+RESCUE_DISK = 'rescue'
+RESCUE_CONFIG_DRIVE = 'configdrive-rescue.iso'
 # The log of the VM's serial port; what nova's console output API shows.
 # Its reader rotates it to CONSOLE_LOG_ARCHIVE.
 CONSOLE_LOG = 'console.log'
@@ -214,9 +217,10 @@ class InstanceLayout(object):
             self.disk_path(vm_name, disk, inst_dir)
             for disk in (ROOT_DISK, EPHEMERAL_DISK, SWAP_DISK)) if path]
 
-    def root_disk_candidates(self, vm_name):
-        """Where the root disk is, in the formats it may have."""
-        return [self.instance_file(vm_name, '%s.%s' % (ROOT_DISK, ext))
+    def root_disk_candidates(self, vm_name, name=ROOT_DISK):
+        """Where the root disk (or the rescue disk, ``name``) is, in the
+        formats it may have."""
+        return [self.instance_file(vm_name, '%s.%s' % (name, ext))
                 for ext in ('vhdx', 'vhd')]
 
     def console_log_paths(self, vm_name):

@@ -195,10 +195,14 @@ class VMOps(seam.UsesHyperV):
             return os_win_const.VM_GEN_2
         return os_win_const.VM_GEN_1
 
-    def _create_root_disk(self, context, instance, image_meta, instance_dir):
+    def create_root_disk(self, context, instance, image_meta, instance_dir,
+                         name=layout.ROOT_DISK):
+        """The disk ``name`` (the root disk, or a rescue disk) of
+        ``image_meta``'s image in ``instance_dir``, of the flavor's root
+        size."""
         cached = self._imagecache.get_cached_image(context, image_meta)
         ext = self._path.splitext(cached)[1]
-        root_path = self._path.join(instance_dir, layout.ROOT_DISK + ext)
+        root_path = self._path.join(instance_dir, name + ext)
         image_size = self._vhdutils.get_vhd_size(cached)['VirtualSize']
         root_gb = instance.flavor.root_gb
         root_size = root_gb * units.Gi
@@ -229,16 +233,18 @@ class VMOps(seam.UsesHyperV):
         self._vhdutils.create_dynamic_vhd(path, size_bytes)
         return path
 
-    def _create_config_drive(self, context, instance, injected_files,
-                             admin_password, network_info, instance_dir):
-        """An ISO of the instance's metadata, next to its disks."""
+    def create_config_drive(self, context, instance, injected_files,
+                            admin_password, network_info, instance_dir,
+                            name=layout.CONFIG_DRIVE):
+        """An ISO of the instance's metadata, next to its disks (``name``:
+        the instance's, or a rescue's)."""
         extra_md = {}
         if admin_password and CONF.hyperv_cluster.config_drive_inject_password:
             extra_md['admin_pass'] = admin_password
         metadata = instance_metadata.InstanceMetadata(
             instance, content=injected_files, extra_md=extra_md,
             network_info=network_info)
-        path = self._path.join(instance_dir, layout.CONFIG_DRIVE)
+        path = self._path.join(instance_dir, name)
         LOG.info('Creating the config drive at %s', path, instance=instance)
         self._pathutils.write_file(path,
                                    configdrive.make_config_drive(metadata))
@@ -364,8 +370,8 @@ class VMOps(seam.UsesHyperV):
             # Leftovers of an earlier failed attempt are not ours to reuse.
             self._pathutils.check_remove_dir(leftover)
             self._pathutils.check_create_dir(inst_dir)
-            disks = [self._create_root_disk(context, instance, image_meta,
-                                            inst_dir)]
+            disks = [self.create_root_disk(context, instance, image_meta,
+                                           inst_dir)]
             flavor = instance.flavor
             if flavor.ephemeral_gb:
                 disks.append(self._create_blank_disk(
@@ -377,7 +383,7 @@ class VMOps(seam.UsesHyperV):
 
             config_drive = None
             if nova_configdrive.required_by(instance):
-                config_drive = self._create_config_drive(
+                config_drive = self.create_config_drive(
                     context, instance, injected_files, admin_password,
                     network_info, inst_dir)
             self.build_vm(instance, self.vm_generation(image_meta),

@@ -286,6 +286,12 @@ class TestLocalCloud(CloudTestCase):
         self.assertEqual('running', self.sim_vms(cluster)[name]['state'])
         self.openstack('server reboot', '--wait', server['id'], fmt=None)
         self.wait_for(server['id'], 'ACTIVE')
+        # Rescued from the same image, then back on its own root disk.
+        self.openstack('server rescue', server['id'], fmt=None)
+        self.wait_for(server['id'], 'RESCUE')
+        self.assertEqual('running', self.sim_vms(cluster)[name]['state'])
+        self.openstack('server unrescue', server['id'], fmt=None)
+        self.wait_for(server['id'], 'ACTIVE')
 
         snapshot = self.openstack('server image create', '--wait', '--name',
                                   'e2e-snapshot', server['id'])
