@@ -48,6 +48,8 @@ class HyperVClusterDriver(driver.ComputeDriver):
         # The cluster's instance adopted, or rebuilt around its disks.
         supports_evacuate=True,
         has_imagecache=True,
+        # Generation 2 VMs, or any VM while it is stopped.
+        supports_attach_interface=True,
     )
 
     def __init__(self, virtapi):
@@ -278,6 +280,12 @@ class HyperVClusterDriver(driver.ComputeDriver):
 
     def unplug_vifs(self, instance, network_info):
         pass
+
+    def attach_interface(self, context, instance, image_meta, vif):
+        self._vmops.attach_interface(instance, vif)
+
+    def detach_interface(self, context, instance, vif):
+        self._vmops.detach_interface(instance, vif)
 
     def power_off(self, instance, timeout=0, retry_interval=0):
         self._vmops.power_off(instance, timeout, retry_interval)

@@ -445,6 +445,43 @@ class VMOps(seam.UsesHyperV):
                         'instance all the same', [e[1] for e in events],
                         CONF.vif_plugging_timeout, instance=instance)
 
+    # Network adapters added and removed later (nova's interface attach
+    # and detach).
+
+    def _can_hot_plug_nics(self, vm_name):
+        """Hyper-V changes a running VM's network adapters on generation
+        2 VMs only (Windows Server 2016 and later: this driver's minimum).
+        """
+        return (self._vmutils.get_vm_generation(vm_name) ==
+                os_win_const.VM_GEN_2 or
+                self._vmutils.get_vm_state(vm_name) ==
+                os_win_const.HYPERV_VM_STATE_DISABLED)
+
+    @translate_oswin_errors('attach an interface')
+    def attach_interface(self, instance, vif):
+        vm_name = instance.name
+        self._vifops.check(vif)
+        if not self._can_hot_plug_nics(vm_name):
+            raise exception.InterfaceAttachFailed(instance_uuid=instance.uuid)
+        self._vmutils.create_nic(vm_name, vif['id'], vif['address'])
+        try:
+            self._vifops.plug(instance, vif)
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                self._vmutils.destroy_nic(vm_name, vif['id'])
+        LOG.info('Attached port %s to %s', vif['id'], vm_name,
+                 instance=instance)
+
+    @translate_oswin_errors('detach an interface')
+    def detach_interface(self, instance, vif):
+        vm_name = instance.name
+        if not self._can_hot_plug_nics(vm_name):
+            raise exception.InterfaceDetachFailed(instance_uuid=instance.uuid)
+        self._vifops.unplug(instance, vif)
+        self._vmutils.destroy_nic(vm_name, vif['id'])
+        LOG.info('Detached port %s from %s', vif['id'], vm_name,
+                 instance=instance)
+
     # Removal.
 
     def _ignoring_not_found(self, func, vm_name, *args):

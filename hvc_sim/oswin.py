@@ -317,12 +317,26 @@ class VMUtils(_SimulatedUtils):
 
     @_faultable(os_win_exc.HyperVException)
     def create_nic(self, vm_name, nic_name, mac_address=None):
+        self._check_nic_hot_plug(vm_name)
         self._state.add_nic(vm_name, nic_name, mac_address, owner=self._node)
 
     @_faultable(os_win_exc.HyperVException)
     def destroy_nic(self, vm_name, nic_name):
+        if nic_name in self.get_vm_nic_names(vm_name):
+            self._check_nic_hot_plug(vm_name)
         # os-win ignores a NIC that is gone already.
         self._state.remove_nic(vm_name, nic_name)
+
+    def _check_nic_hot_plug(self, vm_name):
+        """Hyper-V adds and removes a running VM's network adapters on
+        generation 2 VMs only ("Add or remove network adapters with hot
+        add/remove", Windows Server 2016 and later, Microsoft Learn)."""
+        vm = self._lookup_vm_check(vm_name)
+        if (vm.state != constants.HYPERV_VM_STATE_DISABLED and
+                vm.generation != constants.VM_GEN_2):
+            raise os_win_exc.HyperVException(
+                'the network adapters of generation 1 VM %s cannot change '
+                'while it runs' % vm_name)
 
     @_faultable(os_win_exc.HyperVException)
     def get_vm_nic_names(self, vm_name):

@@ -20,6 +20,7 @@ from nova.virt import virtapi
 from hvc_agent import oswin as agent_oswin
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv
+from hvc_oswin_api import constants as os_win_const
 from hvc_oswin_api import exceptions as api_exc
 from hvc_driver import vifops
 from hvc_driver import vmops
@@ -230,6 +231,34 @@ class TestVMOpsOvsOsWin(test_vmops.OsWinVMOpsBase):
             mock.call(['ovs-vsctl', '--timeout=120', '--', '--if-exists',
                        'del-port', 'br-int', PORT], OVS_VSCTL_KILLED_AFTER),
             self.execute.call_args)
+
+    def test_an_attached_ovs_port_is_plugged_or_taken_back(self):
+        instance = test_vmops._instance()
+        self.vmutils.get_vm_generation.return_value = os_win_const.VM_GEN_2
+        self.vmops.attach_interface(instance, _ovs_vif())
+        self.vmutils.create_nic.assert_called_once_with(instance.name, PORT,
+                                                        MAC)
+        self.assertIn('add-port', self.execute.call_args.args[0])
+        # A plug that fails leaves no vNIC behind.
+        self.execute.side_effect = processutils.ProcessExecutionError(
+            stderr='boom', exit_code=1)
+        self.assertRaises(exception.VirtualInterfacePlugException,
+                          self.vmops.attach_interface, instance, _ovs_vif())
+        self.vmutils.destroy_nic.assert_called_once_with(instance.name,
+                                                         PORT)
+
+    def test_a_running_generation_1_vm_takes_no_interface(self):
+        instance = test_vmops._instance()
+        self.vmutils.get_vm_generation.return_value = os_win_const.VM_GEN_1
+        self.vmutils.get_vm_state.return_value = (
+            os_win_const.HYPERV_VM_STATE_ENABLED)
+        self.assertRaises(exception.InterfaceAttachFailed,
+                          self.vmops.attach_interface, instance, _ovs_vif())
+        self.assertRaises(exception.InterfaceDetachFailed,
+                          self.vmops.detach_interface, instance, _ovs_vif())
+        self.vmutils.create_nic.assert_not_called()
+        self.vmutils.destroy_nic.assert_not_called()
+        self.execute.assert_not_called()
 
     def test_destroy_unplugs_once_the_vm_is_gone(self):
         instance = test_vmops._instance()
