@@ -426,10 +426,17 @@ class TestServerLifecycle(HyperVClusterTestCase):
         # Nova answered 501 (the driver had none).
         server = self._boot(self._flavor())
         output = self.api.post_server_action(
-            server['id'], {'os-getConsoleOutput': {'length': 5}})['output']
+            server['id'], {'os-getConsoleOutput': {}})['output']
         self.assertIn('%s booting on %s' % (
             server['OS-EXT-SRV-ATTR:instance_name'],
             server['OS-EXT-SRV-ATTR:host']), output)
+        # The last lines only, when asked (nova cuts them): the guest's
+        # login prompt last.
+        tail = self.api.post_server_action(
+            server['id'], {'os-getConsoleOutput': {'length': 3}})['output']
+        self.assertTrue(output.endswith(tail), tail)
+        self.assertLessEqual(len(tail.splitlines()), 3)
+        self.assertIn('login:', tail.splitlines()[-1])
         # The guest's output went through COM1, connected to its pipe.
         name = server['OS-EXT-SRV-ATTR:instance_name']
         self.assertEqual({1: '\\\\.\\pipe\\%s' % name},
