@@ -1,9 +1,10 @@
 """What crosses the wire between nova-compute and its agent: JSON values
 that keep what the seam returns, and errors that keep their class.
 
-The seam's calls take and return plain values, tuples, dicts with string
-keys, bytes (rarely) and ``cluster_wmi.SharedVolume`` records; JSON alone
-would turn tuples into lists and lose the records, so those are tagged.
+The seam's calls take and return plain values, tuples, sets (os-win's
+``networkutils.get_vnic_ids``), dicts with string keys, bytes (rarely) and
+``cluster_wmi.SharedVolume`` records; JSON alone would turn tuples and
+sets into lists and lose the records, so those are tagged.
 An error crosses as its class name, arguments and attributes: on the
 client it is raised again as the same ``hvc_oswin_api.exceptions`` class,
 OSError (with its errno, so FileExistsError stays FileExistsError) or
@@ -19,6 +20,7 @@ from hvc_oswin_api import cluster_wmi
 from hvc_oswin_api import exceptions as oswin_exc
 
 _TUPLE = '__tuple__'
+_SET = '__set__'
 _BYTES = '__bytes__'
 _RECORD = '__record__'
 # The records that cross, by name.
@@ -45,6 +47,9 @@ def encode(value):
         return {_TUPLE: [encode(v) for v in value]}
     if isinstance(value, list):
         return [encode(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        # Sorted: the same set is the same bytes.
+        return {_SET: sorted((encode(v) for v in value), key=json.dumps)}
     if isinstance(value, dict):
         return {str(k): encode(v) for k, v in value.items()}
     if isinstance(value, (bytes, bytearray)):
@@ -64,6 +69,8 @@ def decode(value):
     if isinstance(value, dict):
         if _TUPLE in value:
             return tuple(decode(v) for v in value[_TUPLE])
+        if _SET in value:
+            return {decode(v) for v in value[_SET]}
         if _BYTES in value:
             return base64.b64decode(value[_BYTES])
         if _RECORD in value:

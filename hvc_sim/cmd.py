@@ -221,6 +221,7 @@ def describe_vm(state, vm):
     """One VM as a JSON-able dict, with its disks, NICs and cluster group."""
     group = state.get_cluster_group(vm.name)
     vswitches = state.nic_vswitches(vm_name=vm.name)
+    vlans = state.nic_vlans(vm.name)
     # The node's Open vSwitch ports named after the VM's NICs.
     ovs_ports = {p.name: p for p in state.ovs_ports(vm.node)}
 
@@ -243,6 +244,7 @@ def describe_vm(state, vm):
                   for d in state.disks(vm.name)],
         'nics': [{'name': n.name, 'mac_address': n.mac_address,
                   'vswitch': vswitches.get(n.name),
+                  'vlan': vlans.get(n.name),
                   'ovs_port': ovs_port(n.name)}
                  for n in state.nics(vm.name)],
         'serial_ports': {str(number): connection for number, connection in

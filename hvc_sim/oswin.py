@@ -915,6 +915,22 @@ class NetworkUtils(_SimulatedUtils):
             raise os_win_exc.HyperVvNicNotFound(vnic_name=switch_port_name)
 
     @_faultable(os_win_exc.HyperVException)
+    def set_vswitch_port_vlan_id(self, vlan_id=None, switch_port_name=None,
+                                 **kwargs):
+        # Access mode only: trunks are not simulated.
+        if kwargs.get('trunk_vlans') is not None:
+            raise AttributeError('VLAN trunks are not simulated')
+        if not self._state.set_nic_vlan(self._node, switch_port_name,
+                                        vlan_id):
+            raise os_win_exc.HyperVvNicNotFound(vnic_name=switch_port_name)
+
+    @_faultable(os_win_exc.HyperVException)
+    def get_vnic_ids(self):
+        """The names of the vNICs of the VMs this node runs (a set, as
+        os-win's)."""
+        return self._state.nic_names(node=self._node)
+
+    @_faultable(os_win_exc.HyperVException)
     def get_vnic_mac_address(self, switch_port_name):
         mine = {vm.name for vm in self._state.vms(node=self._node)}
         for nic in self._state.nics():

@@ -119,6 +119,14 @@ CREATE TABLE IF NOT EXISTS nic_vswitches (
     FOREIGN KEY (vm_name, nic_name) REFERENCES vm_nics(vm_name, name)
         ON DELETE CASCADE
 );
+CREATE TABLE IF NOT EXISTS nic_vlans (
+    vm_name TEXT NOT NULL,
+    nic_name TEXT NOT NULL,
+    vlan_id INTEGER NOT NULL,
+    PRIMARY KEY (vm_name, nic_name),
+    FOREIGN KEY (vm_name, nic_name) REFERENCES vm_nics(vm_name, name)
+        ON DELETE CASCADE
+);
 CREATE TABLE IF NOT EXISTS ovs_ports (
     node TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -964,6 +972,13 @@ class ClusterState(object):
                     (vm_name,))
             return [Nic(**r) for r in rows]
 
+    def nic_names(self, node):
+        """The names of the NICs of the VMs of ``node`` (a set)."""
+        with self._db() as conn:
+            return {r['name'] for r in conn.execute(
+                'SELECT vm_nics.name FROM vm_nics JOIN vms ON '
+                'vms.name = vm_nics.vm_name WHERE vms.node = ?', (node,))}
+
     # A VM's boot order: generation 1, device kinds (os-win's
     # BOOT_DEVICE_*); generation 2, drive paths. None until it is set
     # (Hyper-V's default).
@@ -1032,6 +1047,27 @@ class ClusterState(object):
                          'VALUES (?, ?, ?)',
                          (row['vm_name'], nic_name, vswitch))
             return True
+
+    def set_nic_vlan(self, node, nic_name, vlan_id):
+        """Tag the switch port of the NIC ``nic_name`` of a VM ``node``
+        runs with VLAN ``vlan_id`` (access mode); False if ``node`` runs no
+        VM with such a NIC."""
+        with self._db(write=True) as conn:
+            row = conn.execute(
+                'SELECT vm_nics.vm_name FROM vm_nics JOIN vms ON '
+                'vms.name = vm_nics.vm_name WHERE vms.node = ? AND '
+                'vm_nics.name = ?', (node, nic_name)).fetchone()
+            if row is None:
+                return False
+            conn.execute('INSERT OR REPLACE INTO nic_vlans VALUES (?, ?, ?)',
+                         (row['vm_name'], nic_name, vlan_id))
+            return True
+
+    def nic_vlans(self, vm_name):
+        """{NIC name: VLAN id} of the tagged NICs of VM ``vm_name``."""
+        with self._db() as conn:
+            return {r['nic_name']: r['vlan_id'] for r in conn.execute(
+                'SELECT * FROM nic_vlans WHERE vm_name = ?', (vm_name,))}
 
     def nic_vswitches(self, node=None, vm_name=None):
         """{NIC name: virtual switch} of the connected NICs of the VMs of

@@ -197,6 +197,17 @@ class SeamContract(object):
         reader.stop()
         self.assertEqual(b'login: ', self.seam.pathutils.read_file(log))
 
+    def test_the_vnics_of_the_node_s_vms_as_a_set(self):
+        name = self._vm()
+        self.seam.vmutils.create_nic(name, 'port-2', '00:15:5d:00:00:02')
+        self.seam.vmutils.create_nic(name, 'port-1', '00:15:5d:00:00:01')
+        self.assertEqual({'port-1', 'port-2'},
+                         self.seam.networkutils.get_vnic_ids())
+        # Another node's VMs' vNICs are not this node's.
+        self.assertEqual(set(), self._seam('node2').networkutils
+                         .get_vnic_ids())
+        self.seam.networkutils.connect_vnic_to_vswitch('external', 'port-1')
+
     def test_another_node_s_path_and_open_vswitch(self):
         path = os.path.join(self.root, 'x')
         remote = self.seam.remote_path('node2', path)
