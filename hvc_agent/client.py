@@ -158,17 +158,19 @@ class AgentClient(object):
 
     def call(self, target, method, *args, **kwargs):
         """``target.method(*args, **kwargs)`` on the agent."""
-        return self._json('POST', '/v1/call', {
-            'target': target, 'method': method, 'args': list(args),
-            'kwargs': kwargs})['result']
+        return self._call(target, method, args, kwargs)
+
+    def _call(self, target, method, args, kwargs, timeout=None):
+        return self._json('POST', '/v1/call',
+                          _call_body(target, method, args, kwargs),
+                          timeout=timeout)['result']
 
     def run_job(self, target, method, args, kwargs, timeout=None):
         """``target.method(...)`` as a job on the agent, waited for; the
         job is cancelled once it outlasts ``timeout`` seconds (and an
         agent timeout more)."""
-        job = self._json('POST', '/v1/jobs', {
-            'target': target, 'method': method, 'args': list(args),
-            'kwargs': kwargs})['job']
+        job = self._json('POST', '/v1/jobs',
+                         _call_body(target, method, args, kwargs))['job']
         started = time.monotonic()
         unreachable_since = None
         while True:
@@ -231,10 +233,20 @@ class AgentClient(object):
         return self.call('host', 'remote_path', node, path)
 
     def ovs_vsctl(self, args, timeout):
-        return self._json('POST', '/v1/call', {
-            'target': 'host', 'method': 'ovs_vsctl',
-            'args': [list(args), timeout], 'kwargs': {}},
-            timeout=timeout + self.timeout)['result']
+        # ovs-vsctl's own timeout, and the agent's on top.
+        return self._call('host', 'ovs_vsctl', [list(args), timeout], {},
+                          timeout=timeout + self.timeout)
+
+    def cluster(self, instances_folder):
+        """The facts of the agent's failover cluster as placement_sync
+        reads them (``placement_sync.model.as_plain``'s values);
+        ValueError for an answer that is not one."""
+        answer = self._json('GET', '/v1/cluster',
+                            params={'instances_folder': instances_folder})
+        if not isinstance(answer, dict) or 'cluster' not in answer:
+            raise ValueError('the agent at %s answered no cluster: %.200r'
+                             % (self.url, answer))
+        return answer['cluster']
 
     def named_pipe_handler(self, pipe_name, log_file):
         return RemotePipeReader(self, pipe_name, log_file)
@@ -319,6 +331,11 @@ class AgentClient(object):
         self._request('PUT', '/v1/files', data=bytes(data), params={
             'path': path, 'offset': offset},
             headers={'Content-Type': 'application/octet-stream'})
+
+
+def _call_body(target, method, args, kwargs):
+    return {'target': target, 'method': method, 'args': list(args),
+            'kwargs': dict(kwargs)}
 
 
 class RemoteUtils(object):

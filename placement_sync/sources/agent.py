@@ -32,19 +32,6 @@ LOG = logging.getLogger(__name__)
 OPTION = '[placement_sync] agent_cluster'
 
 
-class _Agent(agent_client.AgentClient):
-
-    def cluster(self, instances_folder):
-        """The agent's cluster (model.Cluster); ValueError for an answer
-        that is not one."""
-        answer = self._json('GET', '/v1/cluster',
-                            params={'instances_folder': instances_folder})
-        if not isinstance(answer, dict) or 'cluster' not in answer:
-            raise ValueError('the agent at %s answered no cluster: %.200r'
-                             % (self.url, answer))
-        return model.cluster_from_plain(answer['cluster'])
-
-
 # What asking one agent may raise: the agent down or refusing
 # (wire.AgentError), an error the agent raised (as the wire gives it
 # back), an answer that is not a cluster.
@@ -127,12 +114,13 @@ def _failure(url, error):
 
 
 def _ask(url, name, options):
-    agent = _Agent(url, ca_file=options.agent_ca_file,
-                   cert_file=options.agent_cert_file,
-                   key_file=options.agent_key_file,
-                   timeout=options.agent_timeout)
+    agent = agent_client.AgentClient(
+        url, ca_file=options.agent_ca_file,
+        cert_file=options.agent_cert_file, key_file=options.agent_key_file,
+        timeout=options.agent_timeout)
     try:
-        found = agent.cluster(options.csv_instances_folder)
+        found = model.cluster_from_plain(
+            agent.cluster(options.csv_instances_folder))
     finally:
         agent.close()
     if str(found.name).casefold() != name.casefold():

@@ -160,14 +160,14 @@ class TestAgentSource(testtools.TestCase):
 
     def test_the_agent_refuses_an_instances_folder_that_walks_out(self):
         tls = self.world.tls
-        agent = agent_source._Agent(self.world.agent('a-node1'),
-                                    ca_file=tls['agent_ca_file'],
-                                    cert_file=tls['agent_cert_file'],
-                                    key_file=tls['agent_key_file'])
+        agent = agent_client.AgentClient(self.world.agent('a-node1'),
+                                         ca_file=tls['agent_ca_file'],
+                                         cert_file=tls['agent_cert_file'],
+                                         key_file=tls['agent_key_file'])
         self.addCleanup(agent.close)
         err = self.assertRaises(wire.AgentRefused, agent.cluster, '..\\x')
         self.assertIn('instances_folder', str(err))
-        self.assertEqual('a', agent.cluster(FOLDER).name)
+        self.assertEqual('a', agent.cluster(FOLDER)['name'])
         # Anything else under /v1/cluster is no resource.
         self.assertRaises(wire.AgentRefused, agent_client.AgentClient._json,
                           agent, 'GET', '/v1/cluster/x')
