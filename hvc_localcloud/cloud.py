@@ -225,18 +225,26 @@ class Cloud(object):
             if record is None:
                 record = self.start_agent(node, cluster)
             self.agents.wait(node, record)
-        return self._record('nova-compute-' + node, self.nova.start_compute(
+        record = self._record('nova-compute-' + node, self.nova.start_compute(
             node, cluster, eventlet=eventlet))
+        if self.uses_agents():
+            # The host's neutron agent, beside its nova-compute.
+            self._record(neutron.agent_name(node),
+                         self.neutron.start_agent(node))
+        return record
 
     def stop_compute(self, node):
-        """Take a node out of the cloud: stop its nova-compute, then its
-        agent, and forget both (and the agent's port)."""
+        """Take a node out of the cloud: stop its nova-compute and its
+        neutron agent, then its hvc-agent (both call it), and forget them
+        (and the hvc-agent's port)."""
         processes = self.processes()
-        for name in ('nova-compute-' + node, agents.name(node)):
+        names = ('nova-compute-' + node, neutron.agent_name(node),
+                 agents.name(node))
+        for name in names:
             if name in processes:
                 procs.stop(processes[name], timeout=20)
         with self._lock:
-            for name in ('nova-compute-' + node, agents.name(node)):
+            for name in names:
                 self.state.get('processes', {}).pop(name, None)
             self.ports.pop(agents.name(node), None)
             self._save(STATE_FILE, self.state)
@@ -328,8 +336,9 @@ class Cloud(object):
             try:
                 futures = [pool.submit(self.rabbitmq.wait, rabbit),
                            pool.submit(self._start_keystone)]
-                for service in (self.placement, self.glance, self.neutron):
+                for service in (self.placement, self.glance):
                     futures.append(pool.submit(self._start_api, service))
+                futures.append(pool.submit(self._start_neutron))
                 futures.append(pool.submit(self._start_nova, futures[0],
                                            futures[1:3]))
                 for future in concurrent.futures.as_completed(futures):
@@ -342,6 +351,9 @@ class Cloud(object):
 
         self._step('nova-compute services (%s)' % self.driver)
         self._wait_for_computes()
+        if self.uses_agents():
+            self.neutron.wait_for_agents(self.admin_connection(),
+                                         self.nodes())
         self.nova.discover_hosts()
         self._record(SYNC, self._start_sync())
         self._wait_for_csv_providers()
@@ -377,6 +389,10 @@ class Cloud(object):
     def _start_api(self, service):
         service.db_sync()
         service.wait(self._record(service.name, service.start()))
+
+    def _start_neutron(self):
+        self._start_api(self.neutron)
+        self._record(neutron.RPC_SERVER, self.neutron.start_rpc_server())
 
     def _start_nova(self, rabbit_ready, catalog_ready):
         """``catalog_ready``: keystone's and placement's starts. nova's
@@ -472,6 +488,7 @@ class Cloud(object):
             allow_duplicates=True)
         for name, spec in FLAVORS.items():
             conn.compute.create_flavor(name=name, **spec)
+        self.neutron.seed(conn)
         # As an operator does: each flavor's disk in a request group of its
         # own, which moves to a named host need.
         self.convert_flavors()

@@ -1,9 +1,14 @@
-"""neutron's API (ML2) behind uWSGI, with keystone auth.
+"""neutron: its API (ML2) behind uWSGI with keystone auth, its RPC server,
+and one ``hvc-neutron-agent`` per simulated Hyper-V host.
 
-Nova asks neutron on every boot, delete and move, even for servers with no
-ports. There is no Hyper-V neutron agent here, so no port would bind: the
-local cloud's servers have no ports (``--nic none``) and no agent, RPC
-server or periodic worker of neutron runs.
+ML2 binds ports with the project's ``hyperv`` mechanism driver on flat and
+VLAN networks of ``physnet1`` (project networks: VLANs 100 to 199), to
+the host whose agent is alive (nova's host name). Each agent runs beside
+its host's nova-compute and reaches the host through the host's
+hvc-agent (its own client certificate of the cloud's CA); it reports to
+the RPC server over RabbitMQ and turns a port ACTIVE once its vNIC is on
+the host's virtual switch, and neutron tells nova (network-vif-plugged).
+The cloud seeds one shared flat network, ``hvc-net``.
 """
 
 import os
@@ -13,6 +18,25 @@ import sys
 from hvc_localcloud import ini
 from hvc_localcloud import procs
 from hvc_localcloud import uwsgi
+
+RPC_SERVER = 'neutron-rpc-server'
+# The process name of a host's neutron agent: PREFIX + the host's name.
+AGENT_PREFIX = 'hvc-neutron-agent-'
+AGENT_TYPE = 'HyperV agent'
+VIF_TYPE = 'hyperv'
+PHYSNET = 'physnet1'
+# The Hyper-V virtual switch of physnet1 on every simulated host.
+VSWITCH = 'external'
+PROJECT_VLANS = '100:199'
+# Seconds between an agent's state reports: it is alive in neutron
+# within seconds of its start.
+REPORT_INTERVAL = 5
+NETWORK = 'hvc-net'
+SUBNET_CIDR = '10.0.0.0/24'
+
+
+def agent_name(node):
+    return AGENT_PREFIX + node
 
 
 class Neutron(object):
@@ -40,9 +64,13 @@ class Neutron(object):
                 'auth_strategy': 'keystone',
                 'api_paste_config': paste,
                 'transport_url': self.cloud.rabbitmq.transport_url(),
-                # No port ever changes state here; nothing to tell nova.
-                'notify_nova_on_port_status_changes': False,
-                'notify_nova_on_port_data_changes': False,
+                # nova waits for network-vif-plugged when it boots.
+                'notify_nova_on_port_status_changes': True,
+                'notify_nova_on_port_data_changes': True,
+                # One RPC worker, which takes the agents' state reports
+                # too: 2 cores.
+                'rpc_workers': 1,
+                'rpc_state_report_workers': 0,
                 'state_path': self.cloud.path('data', 'neutron'),
             },
             'database': {'connection': self.cloud.db.url('neutron',
@@ -54,10 +82,12 @@ class Neutron(object):
         })
         ini.write(os.path.join(self.etc, 'plugins', 'ml2', 'ml2_conf.ini'), {
             'ml2': {'type_drivers': 'flat,vlan',
-                    'tenant_network_types': '',
-                    'mechanism_drivers': 'openvswitch',
+                    'project_network_types': 'vlan',
+                    'mechanism_drivers': 'hyperv',
                     'extension_drivers': 'port_security'},
-            'ml2_type_flat': {'flat_networks': '*'},
+            'ml2_type_flat': {'flat_networks': PHYSNET},
+            'ml2_type_vlan': {'network_vlan_ranges': '%s:%s' % (
+                PHYSNET, PROJECT_VLANS)},
         })
 
     def _config_args(self):
@@ -79,3 +109,55 @@ class Neutron(object):
 
     def wait(self, record):
         uwsgi.wait(self.cloud, self.name, record, self.url)
+
+    def start_rpc_server(self):
+        return procs.spawn([procs.venv_bin(RPC_SERVER)] + self._config_args(),
+                           self.cloud.log(RPC_SERVER))
+
+    def agent_conf(self, node):
+        """The configuration of the neutron agent of ``node``: nova's host
+        name, the cloud's message queue, the node's hvc-agent."""
+        ca = self.cloud.agents.pki
+        cert, key = ca.issue(agent_name(node))
+        return ini.write(self.cloud.path('etc', 'neutron',
+                                         agent_name(node) + '.conf'), {
+            'DEFAULT': {'debug': self.cloud.debug, 'host': node,
+                        'transport_url': self.cloud.rabbitmq.transport_url()},
+            'AGENT': {'report_interval': REPORT_INTERVAL},
+            'hyperv_agent': {
+                'vswitch_mappings': '%s:%s' % (PHYSNET, VSWITCH),
+                'agent_url': self.cloud.agents.url(node),
+                'agent_ca_file': ca.ca_file, 'agent_cert_file': cert,
+                'agent_key_file': key},
+        })
+
+    def start_agent(self, node):
+        return procs.spawn([procs.venv_bin('hvc-neutron-agent'),
+                            '--config-file', self.agent_conf(node)],
+                           self.cloud.log(agent_name(node)))
+
+    def wait_for_agents(self, conn, nodes, timeout=120):
+        """Until the agent of every node in ``nodes`` is alive in
+        neutron."""
+        def alive():
+            up = {a.host for a in conn.network.agents(agent_type=AGENT_TYPE)
+                  if a.is_alive}
+            for node in nodes:
+                record = self.cloud.processes().get(agent_name(node))
+                if record is not None and not procs.alive(record):
+                    log = self.cloud.log(agent_name(node))
+                    raise procs.StartError('%s exited; see %s:\n%s' % (
+                        agent_name(node), log, procs.tail(log)))
+            return set(nodes) <= up
+        procs.wait_until(alive, 'the neutron agents of %s' % ', '.join(nodes),
+                         None, self.cloud.log(RPC_SERVER), timeout)
+
+    def seed(self, conn):
+        """A shared flat network of physnet1 for every project. No DHCP
+        server runs: instances get their address from the config drive."""
+        network = conn.network.create_network(
+            name=NETWORK, shared=True, provider_network_type='flat',
+            provider_physical_network=PHYSNET)
+        conn.network.create_subnet(
+            network_id=network.id, name=NETWORK + '-v4', ip_version=4,
+            cidr=SUBNET_CIDR, enable_dhcp=False)

@@ -126,6 +126,10 @@ class Nova(object):
             'max_concurrent_builds': 10,
             'max_concurrent_snapshots': 10,
         })
+        # A cluster live migration makes the instance's vNICs on the
+        # destination only once the VM has moved: no network-vif-plugged
+        # can come before it, so nova must not wait for one.
+        sections['compute'] = {'live_migration_wait_for_vif_plug': False}
         if self.cloud.eventlet if eventlet is None else eventlet:
             sections['DEFAULT']['concurrency_backend'] = 'eventlet'
         # The node's hvc-agent, over HTTPS with a client certificate; its

@@ -14,6 +14,7 @@ from hvc_agent import client
 from hvc_agent import wire
 from hvc_localcloud import agents
 from hvc_localcloud import cloud as cloud_mod
+from hvc_localcloud import neutron
 from hvc_localcloud import procs
 
 
@@ -132,11 +133,28 @@ class TestAgents(testtools.TestCase):
             procs, 'stop', side_effect=lambda record, timeout: stopped.append(
                 record['name'])))
         names = ['nova-compute-' + self.node, agents.name(self.node),
+                 neutron.agent_name(self.node), neutron.RPC_SERVER,
                  'nova-api', 'rabbitmq', 'mariadb', 'epmd']
         self.cloud.state['processes'] = {n: {'name': n} for n in names}
         self.cloud.stop()
-        self.assertEqual(['nova-api', 'nova-compute-' + self.node],
-                         sorted(stopped[:2]))
+        # The neutron agent goes with the OpenStack services: it calls the
+        # hvc-agent, and the RPC server over the broker.
+        self.assertEqual(sorted(['nova-api', 'nova-compute-' + self.node,
+                                 neutron.agent_name(self.node),
+                                 neutron.RPC_SERVER]),
+                         sorted(stopped[:4]))
         self.assertEqual([agents.name(self.node), 'mariadb', 'rabbitmq'],
-                         sorted(stopped[2:5]))
+                         sorted(stopped[4:7]))
         self.assertEqual('epmd', stopped[-1])
+
+    def test_a_node_taken_out_stops_its_hvc_agent_last(self):
+        stopped = []
+        self.useFixture(fixtures.MockPatchObject(
+            procs, 'stop', side_effect=lambda record, timeout: stopped.append(
+                record['name'])))
+        names = ['nova-compute-' + self.node, neutron.agent_name(self.node),
+                 agents.name(self.node)]
+        self.cloud.state['processes'] = {n: {'name': n} for n in names}
+        self.cloud.stop_compute(self.node)
+        self.assertEqual(names, stopped)
+        self.assertEqual({}, self.cloud.processes())

@@ -217,6 +217,8 @@ class TestCommandLines(testtools.TestCase):
             cloud.nova.start_service(binary)
         cluster = cloud.clusters[0]
         cloud.nova.start_compute(cluster.nodes[0], cluster)
+        cloud.neutron.start_rpc_server()
+        cloud.neutron.start_agent(cluster.nodes[0])
         cloud.nova.discover_hosts()
         cloud._start_sync()
         cloud.convert_flavors()

@@ -1,0 +1,59 @@
+"""``hvc-neutron-agent``: the neutron agent of one Hyper-V host, on Linux
+beside that host's nova-compute.
+
+    hvc-neutron-agent --config-file /etc/neutron/neutron.conf \\
+        --config-file /etc/neutron/hvc-neutron-agent-HOST.conf
+
+Runs until stopped (SIGTERM, SIGINT).
+"""
+
+import signal
+import sys
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from hvc_neutron import conf as agent_conf
+
+LOG = logging.getLogger(__name__)
+
+
+def main(argv=None):
+    from neutron.agent import rpc as agent_rpc
+    from neutron.common import config as common_config
+    from neutron.conf.agent import common as agent_common
+    from neutron_lib.agent import topics
+    from neutron_lib import context as n_context
+
+    from hvc_agent import client
+    from hvc_neutron import agent
+
+    conf = cfg.CONF
+    common_config.register_common_config_options()
+    agent_common.register_agent_state_opts_helper(conf)
+    agent_conf.register_opts(conf)
+    common_config.init(sys.argv[1:] if argv is None else argv)
+    common_config.setup_logging()
+    options = conf.hyperv_agent
+    if not options.agent_url:
+        sys.exit('[hyperv_agent] agent_url is not set: the agent needs the '
+                 'hvc-agent of its Hyper-V host')
+    hvc_agent = client.AgentClient(
+        options.agent_url, ca_file=options.agent_ca_file,
+        cert_file=options.agent_cert_file, key_file=options.agent_key_file,
+        timeout=options.agent_timeout)
+    neutron_agent = agent.HypervNeutronAgent(
+        conf.host, hvc_agent.utils('networkutils'),
+        agent_rpc.PluginApi(topics.PLUGIN),
+        agent_rpc.PluginReportStateAPI(topics.REPORTS),
+        n_context.get_admin_context_without_session(),
+        options.vswitch_mappings, options.local_network_vswitch,
+        polling_interval=options.polling_interval,
+        report_interval=conf.AGENT.report_interval)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_args: neutron_agent.stop())
+    try:
+        neutron_agent.run()
+    finally:
+        hvc_agent.close()
+    LOG.info('%s stopped', agent.BINARY)

@@ -1,0 +1,49 @@
+"""The ``[hyperv_agent]`` options of hvc-neutron-agent. The rest is
+neutron's: ``[DEFAULT] host`` (nova-compute's host name for this Hyper-V
+host), ``transport_url`` (the cloud's message queue), ``[AGENT]
+report_interval``."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup(
+    'hyperv_agent', title='hvc-neutron-agent',
+    help='The neutron agent of one Hyper-V host: it runs on Linux, beside '
+         'the nova-compute of that host, and wires the host\'s vNICs '
+         'through the host\'s hvc-agent.')
+
+OPTS = [
+    cfg.DictOpt('vswitch_mappings', default={},
+                help='physical network:Hyper-V virtual switch pairs, e.g. '
+                     'physnet1:external. Ports on flat and VLAN networks of '
+                     'a physical network are connected to its switch; '
+                     'ports on no other physical network bind to this '
+                     'host.'),
+    cfg.StrOpt('local_network_vswitch', default='private',
+               help='The Hyper-V virtual switch of ports on local '
+                    'networks (a private switch: the host\'s VMs only).'),
+    cfg.FloatOpt('polling_interval', default=1.0, min=0.1,
+                 help='Seconds between two looks at the host\'s vNICs and '
+                      'the ports bound to the host.'),
+    cfg.StrOpt('agent_url',
+               help='The hvc-agent of this Hyper-V host (https://HOST:8642), '
+                    'as nova-compute\'s [hyperv_cluster] agent_url.'),
+    cfg.StrOpt('agent_ca_file',
+               help='The CA certificate (PEM) that signs the hvc-agent\'s '
+                    'server certificate.'),
+    cfg.StrOpt('agent_cert_file',
+               help='The client certificate (PEM) presented to the '
+                    'hvc-agent, signed by the CA of its ca_file.'),
+    cfg.StrOpt('agent_key_file',
+               help='The private key of agent_cert_file (PEM).'),
+    cfg.IntOpt('agent_timeout', default=60, min=1,
+               help='Seconds one request to the hvc-agent may take.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    return [(GROUP, OPTS)]

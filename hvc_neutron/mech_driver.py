@@ -1,0 +1,42 @@
+"""The ML2 mechanism driver ``hyperv``: binds a port on a host whose
+hvc-neutron-agent is alive, to a segment whose physical network that
+agent maps to a Hyper-V virtual switch (or to a local network).
+
+    [ml2]
+    mechanism_drivers = hyperv
+
+The port's VIF type is ``hyperv``: nova's Hyper-V drivers make a vNIC
+named by the port id and leave it to the agent, which connects it to the
+switch and reports the port up.
+"""
+
+from neutron_lib.api.definitions import portbindings
+from neutron_lib import constants
+
+from neutron.plugins.ml2.drivers import mech_agent
+
+# What hvc-neutron-agent reports as its type (networking-hyperv's name, so
+# that tools that know it recognize it).
+AGENT_TYPE = 'HyperV agent'
+# nova's network_model.VIF_TYPE_HYPERV (neutron-lib no longer names it).
+VIF_TYPE = 'hyperv'
+
+
+class HypervMechanismDriver(mech_agent.SimpleAgentMechanismDriverBase):
+
+    # The agent wires layer 2 only: a vNIC on a switch (and VLAN).
+    connectivity = portbindings.CONNECTIVITY_L2
+
+    def __init__(self):
+        # No security groups are enforced on the vNIC (the agent sets no
+        # ACLs): nova must not count on the port being filtered.
+        super().__init__(AGENT_TYPE, VIF_TYPE,
+                         {portbindings.CAP_PORT_FILTER: False})
+
+    def get_allowed_network_types(self, agent=None):
+        return [constants.TYPE_LOCAL, constants.TYPE_FLAT,
+                constants.TYPE_VLAN]
+
+    def get_mappings(self, agent):
+        """{physical network: Hyper-V virtual switch} of the agent."""
+        return agent['configurations'].get('vswitch_mappings', {})
