@@ -19,27 +19,36 @@ from oslo_log import log as logging
 import testtools
 
 from hvc_agent import conf as agent_conf
+from hvc_neutron import conf as neutron_agent_conf
 from tests import readme
 
 ETC = os.path.join(os.path.dirname(__file__), '..', '..', 'etc')
 UNIT = os.path.join(ETC, 'systemd', 'nova-compute-hyperv@.service')
 WINSW = os.path.join(ETC, 'windows', 'hvc-agent-service.xml')
 # Where the README's options may come from: nova's own, the libraries'
-# nova-compute reads, and this project's driver, agent and placement_sync.
+# nova-compute reads, neutron's ML2, and this project's driver, agents and
+# placement_sync.
 NAMESPACES = ('nova.conf', 'oslo.log', 'oslo.concurrency', 'oslo.messaging',
-              'hvc.driver', 'hvc.agent', 'hvc.placement_sync')
+              'neutron.ml2', 'hvc.driver', 'hvc.agent', 'hvc.placement_sync',
+              'hvc.neutron_agent')
+# hvc-neutron-agent's options, until they are registered under
+# oslo.config.opts with a sample of their own (make sample-config).
+UNREGISTERED = {'hvc.neutron_agent': neutron_agent_conf.list_opts}
 # This project's groups: only its own namespaces define them.
 OWN_GROUPS = {'hyperv_cluster': 'hvc.driver', 'agent': 'hvc.agent',
-              'placement_sync': 'hvc.placement_sync'}
+              'placement_sync': 'hvc.placement_sync',
+              'hyperv_agent': 'hvc.neutron_agent'}
 
 
 def _list_opts(namespaces=NAMESPACES):
     """[(namespace, group name, opt)] of ``namespaces``."""
-    entry_points = {ep.name: ep for ep in importlib.metadata.entry_points(
+    list_opts = {ep.name: ep.load for ep in importlib.metadata.entry_points(
         group='oslo.config.opts')}
+    list_opts.update((name, lambda f=f: f) for name, f in
+                     UNREGISTERED.items())
     found = []
     for namespace in namespaces:
-        for group, opts in entry_points[namespace].load()():
+        for group, opts in list_opts[namespace]()():
             name = getattr(group, 'name', group) or 'DEFAULT'
             found.extend((namespace, name, opt) for opt in opts)
     return found
@@ -114,7 +123,7 @@ class TestReadmeDeploying(testtools.TestCase):
     def test_its_snippets_are_valid_as_written(self):
         # Each value as the option's type reads it (a comment on an
         # option's line would be part of its value).
-        self.assertEqual(3, len(self.ini))
+        self.assertEqual(5, len(self.ini))
         for block in self.ini:
             conf = _config_opts()
             conf(['--config-file'] + self._files(block), project='hvc-test',
@@ -135,7 +144,8 @@ class TestReadmeDeploying(testtools.TestCase):
         self.assertEqual('nova/hyperv/%i', service['StateDirectory'])
         self.assertEqual('multi-user.target', unit['Install']['WantedBy'])
         # The README's files at the unit's paths, for hv-node1.
-        _, nova_conf, host_conf = self.ini
+        # (The Windows agent's, then nova-compute's two, then networking's.)
+        _, nova_conf, host_conf = self.ini[:3]
         files = dict(zip(['/etc/nova/nova.conf', '/etc/nova/hyperv/%i.conf'],
                          self._files(nova_conf, host_conf)))
         conf = _config_opts(('nova.conf', 'oslo.concurrency', 'hvc.driver'))

@@ -35,6 +35,7 @@ import testtools
 
 from hvc_localcloud import agents
 from hvc_localcloud import cloud as cloud_mod
+from hvc_localcloud import neutron
 from hvc_localcloud import pki
 from hvc_localcloud import procs
 from tests.localcloud import leaks
@@ -217,14 +218,43 @@ class CloudTestCase(testtools.TestCase):
                             '%s not up after its restart' % name)
             time.sleep(1)
 
-    def boot(self, name, flavor='hvc.tiny', wait=True):
+    def boot(self, name, flavor='hvc.tiny', wait=True, network=None):
+        """A server with no port, or with a port on ``network``."""
         args = ['server create', '--image', cloud_mod.IMAGE_NAME,
-                '--flavor', flavor, '--nic', 'none', name]
+                '--flavor', flavor] + (
+            ['--network', network] if network else ['--nic', 'none']) + [
+            name]
         if wait:
             args.insert(1, '--wait')
         server = self.openstack(*args)
         self.addCleanup(self._delete_quietly, server['id'])
         return server
+
+    def assert_port_bound(self, server, timeout=60):
+        """The server's one port is ACTIVE and bound to its node, VIF type
+        hyperv, and the node's VM has its vNIC on the virtual switch
+        (read through neutron's API and hvc-sim)."""
+        host = server['OS-EXT-SRV-ATTR:host']
+
+        def port():
+            [found] = self.conn.network.ports(device_id=server['id'])
+            return found
+        deadline = time.monotonic() + timeout
+        while True:
+            found = port()
+            seen = (found.status, found.binding_host_id,
+                    found.binding_vif_type)
+            if seen == ('ACTIVE', host, neutron.VIF_TYPE):
+                break
+            self.assertLess(time.monotonic(), deadline,
+                            'port %s of %s is %s, not ACTIVE on %s' % (
+                                found.id, server['id'], seen, host))
+            time.sleep(1)
+        vm = self.sim_vms(self.cluster_of(host))[
+            server['OS-EXT-SRV-ATTR:instance_name']]
+        self.assertEqual([(found.id, neutron.VSWITCH)],
+                         [(n['name'], n['vswitch']) for n in vm['nics']])
+        return found
 
     def _delete_quietly(self, server_id):
         try:
@@ -477,8 +507,9 @@ class TestLocalCloud(CloudTestCase):
         return vm
 
     def test_live_and_cold_migration_inside_the_cluster(self):
-        server = self.boot('e2e-moves')
+        server = self.boot('e2e-moves', network=neutron.NETWORK)
         cluster, vm = self.assert_placed(server, disk_gb=1)
+        port = self.assert_port_bound(server)
         source = server['OS-EXT-SRV-ATTR:host']
         target = sorted(set(cluster.nodes) - {source})[0]
         server = self.migrate(server['id'], '--live-migration', '--host',
@@ -487,6 +518,8 @@ class TestLocalCloud(CloudTestCase):
             server['OS-EXT-SRV-ATTR:host'], server['status']))
         self.assert_placed(server, disk_gb=1)
         self.assert_files_stay(cluster, vm, server)
+        # The port moved with it, the same port.
+        self.assertEqual(port.id, self.assert_port_bound(server).id)
         # Untargeted: the weigher keeps it in its cluster.
         server = self.migrate(server['id'], '--live-migration')
         self.assertIn(server['OS-EXT-SRV-ATTR:host'], cluster.nodes)
@@ -500,6 +533,7 @@ class TestLocalCloud(CloudTestCase):
         self.assertEqual(target, server['OS-EXT-SRV-ATTR:host'])
         self.assert_placed(server, disk_gb=1)
         self.assert_files_stay(cluster, vm, server)
+        self.assertEqual(port.id, self.assert_port_bound(server).id)
         self.delete(server['id'])
 
     def test_cold_migration_to_the_other_cluster_and_back(self):
@@ -654,8 +688,9 @@ class TestLocalCloud(CloudTestCase):
             time.sleep(1)
 
     def test_a_failover_is_followed(self):
-        server = self.boot('e2e-failover')
+        server = self.boot('e2e-failover', network=neutron.NETWORK)
         cluster, _vm = self.assert_placed(server, disk_gb=1)
+        self.assert_port_bound(server)
         name = server['OS-EXT-SRV-ATTR:instance_name']
         target = sorted(set(cluster.nodes) -
                         {server['OS-EXT-SRV-ATTR:host']})[0]
@@ -667,6 +702,8 @@ class TestLocalCloud(CloudTestCase):
         server = self.openstack('server show', server['id'])
         self.assertEqual('ACTIVE', server['status'])
         self.assert_placed(server, disk_gb=1)
+        # The port's binding followed the VM to its new node.
+        self.assert_port_bound(server)
         self.assertIn('cluster-failover', [
             e['Action'] for e in self.openstack('server event list',
                                                 server['id'])])
