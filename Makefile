@@ -88,6 +88,8 @@ sample-config: $(BIN)/.installed
 		--output-file etc/hvc/nova-scheduler-hyperv-cluster.conf.sample
 	$(BIN)/oslo-config-generator --namespace hvc.agent \
 		--output-file etc/hvc/hvc-agent.conf.sample
+	$(BIN)/oslo-config-generator --namespace hvc.neutron_agent \
+		--output-file etc/hvc/hvc-neutron-agent.conf.sample
 
 clean:
 	rm -rf $(VENV) .stestr

@@ -19,7 +19,6 @@ from oslo_log import log as logging
 import testtools
 
 from hvc_agent import conf as agent_conf
-from hvc_neutron import conf as neutron_agent_conf
 from tests import readme
 
 ETC = os.path.join(os.path.dirname(__file__), '..', '..', 'etc')
@@ -31,9 +30,6 @@ WINSW = os.path.join(ETC, 'windows', 'hvc-agent-service.xml')
 NAMESPACES = ('nova.conf', 'oslo.log', 'oslo.concurrency', 'oslo.messaging',
               'neutron.ml2', 'hvc.driver', 'hvc.agent', 'hvc.placement_sync',
               'hvc.neutron_agent')
-# hvc-neutron-agent's options, until they are registered under
-# oslo.config.opts with a sample of their own (make sample-config).
-UNREGISTERED = {'hvc.neutron_agent': neutron_agent_conf.list_opts}
 # This project's groups: only its own namespaces define them.
 OWN_GROUPS = {'hyperv_cluster': 'hvc.driver', 'agent': 'hvc.agent',
               'placement_sync': 'hvc.placement_sync',
@@ -44,8 +40,6 @@ def _list_opts(namespaces=NAMESPACES):
     """[(namespace, group name, opt)] of ``namespaces``."""
     list_opts = {ep.name: ep.load for ep in importlib.metadata.entry_points(
         group='oslo.config.opts')}
-    list_opts.update((name, lambda f=f: f) for name, f in
-                     UNREGISTERED.items())
     found = []
     for namespace in namespaces:
         for group, opts in list_opts[namespace]()():
