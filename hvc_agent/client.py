@@ -95,12 +95,15 @@ class AgentClient(object):
         self._stop_listeners = threading.Event()
 
     @classmethod
-    def from_conf(cls, conf):
-        options = conf.hyperv_cluster
+    def from_options(cls, options, group):
+        """The agent that the options of ``group`` name (its agent_url,
+        agent_ca_file, agent_cert_file, agent_key_file and agent_timeout:
+        nova-compute's [hyperv_cluster], hvc-neutron-agent's
+        [hyperv_agent])."""
         if not options.agent_url:
             raise wire.AgentError(
-                '[hyperv_cluster] agent_url is not set: backend = agent '
-                'needs the address of the hvc-agent of this Hyper-V host')
+                '[%s] agent_url is not set: it is the address of the '
+                'hvc-agent of this Hyper-V host' % group)
         return cls(options.agent_url, ca_file=options.agent_ca_file,
                    cert_file=options.agent_cert_file,
                    key_file=options.agent_key_file,

@@ -26,6 +26,7 @@ def main(argv=None):
     from neutron_lib import context as n_context
 
     from hvc_agent import client
+    from hvc_agent import wire
     from hvc_neutron import agent
 
     conf = cfg.CONF
@@ -35,13 +36,10 @@ def main(argv=None):
     common_config.init(sys.argv[1:] if argv is None else argv)
     common_config.setup_logging()
     options = conf.hyperv_agent
-    if not options.agent_url:
-        sys.exit('[hyperv_agent] agent_url is not set: the agent needs the '
-                 'hvc-agent of its Hyper-V host')
-    hvc_agent = client.AgentClient(
-        options.agent_url, ca_file=options.agent_ca_file,
-        cert_file=options.agent_cert_file, key_file=options.agent_key_file,
-        timeout=options.agent_timeout)
+    try:
+        hvc_agent = client.AgentClient.from_options(options, 'hyperv_agent')
+    except wire.AgentError as e:
+        sys.exit(str(e))
     neutron_agent = agent.HypervNeutronAgent(
         conf.host, hvc_agent.utils('networkutils'),
         agent_rpc.PluginApi(topics.PLUGIN),

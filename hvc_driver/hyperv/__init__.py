@@ -92,7 +92,8 @@ class HyperV(object):
             return simulated.Simulated(options.simulated_state_file,
                                        options.simulated_node_name or host)
         from hvc_agent import client
-        return client.AgentClient.from_conf(self._conf)
+        return client.AgentClient.from_options(self._conf.hyperv_cluster,
+                                               'hyperv_cluster')
 
     def _close(self):
         close = getattr(self._hyperv_host, 'close', None)
