@@ -85,10 +85,11 @@ class TestConfigDrive(testtools.TestCase):
 
     def test_nothing_is_written_but_its_bytes_are_returned(self):
         # No temporary files: the driver writes the bytes to the host's
-        # storage (through the agent).
-        before = os.listdir(tempfile.gettempdir())
+        # storage (through the agent). A temporary folder of this test's
+        # own: other test processes use the system's meanwhile.
+        self.useFixture(fixtures.MonkeyPatch(
+            'tempfile.tempdir', self.useFixture(fixtures.TempDir()).path))
         image = configdrive.make_config_drive(self.instance_md)
         self.assertEqual(b'CD001', image[32769:32774])
         self.assertEqual([], os.listdir(os.path.dirname(self.path)))
-        self.assertEqual(sorted(before),
-                         sorted(os.listdir(tempfile.gettempdir())))
+        self.assertEqual([], os.listdir(tempfile.gettempdir()))
