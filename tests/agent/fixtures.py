@@ -81,13 +81,21 @@ class AgentThreadFixture(fixtures.Fixture):
             self.instances_path)
         self.server = cmd.make_server(agent_options(**options),
                                       self.application)
+        # In this eventlet-patched process, cheroot's select holds the hub
+        # for its whole timeout (0.5 s) when no connection is ready: every
+        # new connection waited for it (the real hvc-agent runs native
+        # threads).
+        self.server.expiration_interval = 0.01
         self.server.prepare()
         self.application.start()
         thread = threading.Thread(target=self.server.serve, daemon=True)
         thread.start()
         self.addCleanup(thread.join, 10)
-        self.addCleanup(self.application.stop)
+        # As hvc-agent stops (cleanups run last first): the application
+        # first, which answers its long polls, so the server has no request
+        # to wait for (cheroot waits up to 5 s for each).
         self.addCleanup(self.server.stop)
+        self.addCleanup(self.application.stop)
 
 
 class AgentProcessFixture(fixtures.Fixture):
