@@ -26,9 +26,12 @@ agent's boot id (``X-Hvc-Agent-Boot``), which changes when it restarts.
     happened meanwhile was not heard).
 ``GET /v1/files?path=P&offset=O&length=L``, ``PUT /v1/files?path=P&offset=O``
     a file's bytes, read or written in pieces.
-``POST /v1/pipes`` ``{"pipe", "log_file"}``, ``POST /v1/pipes/ID/flush``,
-``DELETE /v1/pipes/ID``
-    a serial port pipe copied into its log file.
+``POST /v1/pipes`` ``{"pipe", "log_file", "console"}``,
+``POST /v1/pipes/ID/flush``, ``DELETE /v1/pipes/ID``
+    a serial port pipe copied into its log file and, with ``console``
+    (``{"address", "port_range"}``), served as a TCP console for
+    nova-serialproxy (``hvc_agent.serialproxy``): ``{"reader",
+    "console": {"host", "port"} or null}``.
 ``POST /v1/locks`` ``{"path", "wait", "lease"}``, ``PUT /v1/locks/ID``,
 ``DELETE /v1/locks/ID``
     a cluster lock file held for the caller, released when its lease ends
@@ -52,6 +55,7 @@ import uuid
 from oslo_log import log as logging
 
 from hvc_agent import locks
+from hvc_agent import serialproxy
 from hvc_agent import wire
 from hvc_oswin_api import constants as oswin_const
 from hvc_oswin_api import paths
@@ -451,18 +455,27 @@ class Agent(object):
         if not pipe or not log_file:
             raise Malformed('a reader needs pipe and log_file')
         self._check_paths([pipe, log_file])
+        console = request.get('console')
+        if console is not None:
+            try:
+                serialproxy.parse_port_range(console['port_range'])
+                if not console['address']:
+                    raise ValueError('no address')
+            except (KeyError, TypeError, ValueError) as e:
+                raise Malformed('a console needs an address and a '
+                                'port_range FIRST:LAST: %s' % e)
         with self._guard:
             # One reader per pipe: a client that restarts it replaces it.
             old = [i for i, (p, _r) in self._readers.items() if p == pipe]
             stale = [self._readers.pop(i)[1] for i in old]
         for reader in stale:
             reader.stop()
-        reader = self.host.named_pipe_handler(pipe, log_file)
+        reader = self.host.named_pipe_handler(pipe, log_file, console)
         reader.start()
         reader_id = uuid.uuid4().hex
         with self._guard:
             self._readers[reader_id] = (pipe, reader)
-        return {'reader': reader_id}
+        return {'reader': reader_id, 'console': reader.console_address()}
 
     def _reader(self, parts):
         with self._guard:

@@ -251,8 +251,8 @@ class AgentClient(object):
                              % (self.url, answer))
         return answer['cluster']
 
-    def named_pipe_handler(self, pipe_name, log_file):
-        return RemotePipeReader(self, pipe_name, log_file)
+    def named_pipe_handler(self, pipe_name, log_file, console=None):
+        return RemotePipeReader(self, pipe_name, log_file, console)
 
     @contextlib.contextmanager
     def cluster_lock(self, path):
@@ -377,18 +377,29 @@ class RemoteUtils(object):
 
 class RemotePipeReader(object):
     """os-win's NamedPipeHandler on the agent's host: it copies the VM's
-    serial port pipe into ``log_file`` there."""
+    serial port pipe into ``log_file`` there and, with ``console``, serves
+    it as a TCP console (``hvc_agent.serialproxy``)."""
 
-    def __init__(self, client, pipe_name, log_file):
+    def __init__(self, client, pipe_name, log_file, console=None):
         self._client = client
         self._pipe_name = pipe_name
         self._log_file = log_file
+        self._console = console
+        self._console_address = None
         self._id = None
 
     def start(self):
-        self._id = self._client._json('POST', '/v1/pipes', {
-            'pipe': self._pipe_name, 'log_file': self._log_file})['reader']
+        answer = self._client._json('POST', '/v1/pipes', {
+            'pipe': self._pipe_name, 'log_file': self._log_file,
+            'console': self._console})
+        self._id, self._console_address = answer['reader'], answer.get(
+            'console')
         self._client._readers[self._pipe_name] = self
+
+    def console_address(self):
+        """{"host", "port"} of the VM's TCP console on the host, or
+        None."""
+        return self._console_address
 
     def restart(self):
         try:
@@ -399,6 +410,7 @@ class RemotePipeReader(object):
 
     def stop(self):
         self._client._readers.pop(self._pipe_name, None)
+        self._console_address = None
         if self._id is not None:
             reader, self._id = self._id, None
             self._client._json('DELETE', '/v1/pipes/%s' % reader)

@@ -432,10 +432,14 @@ class OsWin(object):
         node = self.node_name().lower()
         return any(node == member.lower() for member in members)
 
-    def named_pipe_handler(self, pipe_name, log_file):
+    def named_pipe_handler(self, pipe_name, log_file, console=None):
+        """os-win's reader of a VM's serial port pipe into ``log_file``
+        and, with ``console``, a TCP console (``hvc_agent.serialproxy``)."""
+        from hvc_agent import serialproxy
         from os_win import utilsfactory
-        return _OsWin(utilsfactory.get_named_pipe_handler(
-            pipe_name, log_file=log_file))
+        return _OsWin(serialproxy.ConsoleReader(
+            utilsfactory.get_named_pipe_handler, pipe_name, log_file,
+            console))
 
     def path_flavour(self):
         """How the host names paths (``os.name``): 'nt' on Windows."""

@@ -7,6 +7,7 @@ backend = simulated``, as nova's functional tests run it) and the agent
 world.
 """
 
+import functools
 import os
 import threading
 
@@ -46,10 +47,15 @@ class Simulated(object):
         node = self._state.node(self._node)
         return node is not None and node.cluster is None
 
-    def named_pipe_handler(self, pipe_name, log_file):
+    def named_pipe_handler(self, pipe_name, log_file, console=None):
+        """The reader of a VM's serial port pipe into ``log_file`` and,
+        with ``console``, a TCP console (``hvc_agent.serialproxy``)."""
+        from hvc_agent import serialproxy
         from hvc_sim import oswin as sim_oswin
-        return sim_oswin.NamedPipeHandler(self._state, self._node,
-                                          pipe_name, log_file=log_file)
+        return serialproxy.ConsoleReader(
+            functools.partial(sim_oswin.NamedPipeHandler, self._state,
+                              self._node),
+            pipe_name, log_file, console)
 
     def path_flavour(self):
         """How the host names paths (``os.name``): the simulated world's

@@ -255,6 +255,9 @@ class HyperVClusterDriver(driver.ComputeDriver):
     def get_console_output(self, context, instance):
         return self._vmops.get_console_output(instance)
 
+    def get_serial_console(self, context, instance):
+        return self._vmops.get_serial_console(instance)
+
     def rescue(self, context, instance, network_info, image_meta,
                rescue_password, block_device_info, share_info=None):
         self._rescueops.rescue(context, instance, network_info, image_meta,

@@ -1,4 +1,5 @@
-"""The serial console log of the VMs this node runs.
+"""The serial console of the VMs this node runs: its log, and its TCP
+console for nova-serialproxy.
 
 Hyper-V connects a VM's COM1 to a named pipe; nothing reads it unless
 someone does. As compute-hyperv did, a reader (os-win's NamedPipeHandler,
@@ -6,15 +7,26 @@ made through the seam) copies the pipe into ``console.log`` in the
 instance directory while the VM runs on this node. The reader caps the
 log: past 512 KiB it rotates it to ``console.log.1`` (os-win's
 MAX_CONSOLE_LOG_FILE_SIZE), so at most two such files exist per VM.
+
+With nova's ``[serial_console] enabled``, the same reader also serves the
+pipe as a TCP console on the Hyper-V host, at ``proxyclient_address`` and
+a port of ``port_range`` (``hvc_agent.serialproxy``): the address that
+``get_serial_console`` gives nova-serialproxy. A pipe has one reader, so
+the log and the console are one.
 """
 
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
+import nova.conf
+from nova.console import type as console_type
+from nova import exception
+
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv as seam
 
 LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
 
 # The VM's serial port the reader listens to (os-win counts from 1).
 SERIAL_PORT = 1
@@ -60,7 +72,8 @@ class SerialConsoleOps(seam.UsesHyperV):
                 self.connect_serial_port(vm_name)
                 reader = self._hyperv.named_pipe_handler(
                     pipe_path(vm_name),
-                    log_file=self._layout.console_log_paths(vm_name)[-1])
+                    log_file=self._layout.console_log_paths(vm_name)[-1],
+                    console=self._console())
                 reader.start()
             except Exception:
                 LOG.exception('The serial console log of %s on node %s '
@@ -72,6 +85,29 @@ class SerialConsoleOps(seam.UsesHyperV):
                 return
             self._readers[vm_name] = reader
             LOG.debug('Logging the serial port of %s', vm_name)
+
+    @staticmethod
+    def _console():
+        """Where the host serves the VMs' TCP consoles, or None."""
+        if not CONF.serial_console.enabled:
+            return None
+        return {'address': CONF.serial_console.proxyclient_address,
+                'port_range': CONF.serial_console.port_range}
+
+    def get_serial_console(self, instance):
+        """The TCP console of an instance whose VM this node runs
+        (``nova.console.type.ConsoleSerial``)."""
+        reader = self._readers.get(instance.name)
+        if reader is None:
+            # Stopped, or not (yet) running here.
+            raise exception.InstanceNotReady(instance_id=instance.uuid)
+        address = reader.console_address()
+        if address is None:
+            # Started before [serial_console] was enabled, or its reader
+            # could not serve it: a restart of nova-compute starts it.
+            raise exception.ConsoleTypeUnavailable(console_type='serial')
+        return console_type.ConsoleSerial(host=address['host'],
+                                          port=address['port'])
 
     def stop_log(self, vm_name):
         """Stop logging a VM's serial port (it stops or leaves the node)."""

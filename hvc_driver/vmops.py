@@ -122,6 +122,9 @@ class VMOps(seam.UsesHyperV):
                 path, max(0, size - wanted), wanted) + output
         return output
 
+    def get_serial_console(self, instance):
+        return self._serialconsoleops.get_serial_console(instance)
+
     # A VM that arrives on this node, or leaves it, through the cluster.
 
     @translate_oswin_errors('take over an instance')

@@ -49,7 +49,7 @@ DATABASES = {'keystone': 'keystone', 'placement': 'placement',
              'glance': 'glance', 'neutron': 'neutron', 'nova_api': 'nova',
              'nova_cell0': 'nova', 'nova': 'nova'}
 PORTS = ('mariadb', 'rabbitmq', 'rabbitmq_dist', 'epmd', 'keystone',
-         'placement', 'glance', 'neutron', 'nova')
+         'placement', 'glance', 'neutron', 'nova', 'nova-serialproxy')
 SYNC_INTERVAL = 5
 # The process name of hvc-placement-sync.
 SYNC = 'hvc-placement-sync'
@@ -404,7 +404,8 @@ class Cloud(object):
             ready.result()
         api = self._record('nova-api', self.nova.start_api())
         rabbit_ready.result()
-        for binary in ('nova-conductor', 'nova-scheduler'):
+        for binary in ('nova-conductor', 'nova-scheduler',
+                       'nova-serialproxy'):
             self._record(binary, self.nova.start_service(binary))
         # Each waits for nova-conductor to answer before it loads its
         # driver.

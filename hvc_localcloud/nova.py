@@ -1,6 +1,7 @@
-"""Nova: api (behind uWSGI), conductor, scheduler and one nova-compute per
-simulated cluster node, each with its own host, state_path (so its own
-compute node identity) and configuration file.
+"""Nova: api (behind uWSGI), conductor, scheduler, the serial console
+proxy and one nova-compute per simulated cluster node, each with its own
+host, state_path (so its own compute node identity) and configuration
+file.
 
 The controller services share ``nova.conf``; a compute's file has no
 database credentials, as on a real compute host. nova-compute runs as the
@@ -20,11 +21,13 @@ from hvc_localcloud import uwsgi
 
 DRIVERS = {'hyperv': 'hyperv_cluster.HyperVClusterDriver',
            'fake': 'fake.SmallFakeDriver'}
-# nova 34's default filters, and the project's.
+# nova 34's default filters, the hints that put servers on the same or
+# different hosts (tempest's multinode tests give them), and the
+# project's.
 SCHEDULER_FILTERS = ['ComputeFilter', 'ComputeCapabilitiesFilter',
                      'ImagePropertiesFilter', 'ServerGroupAntiAffinityFilter',
-                     'ServerGroupAffinityFilter',
-                     'HyperVClusterKeepCSVFilter']
+                     'ServerGroupAffinityFilter', 'DifferentHostFilter',
+                     'SameHostFilter', 'HyperVClusterKeepCSVFilter']
 # nova's log levels (oslo.log's and nova's own), and, without --debug, the
 # two debug lines tools/build_phases.py reads to tell where a build's time
 # goes: nova's lock waits and holds (the resource tracker's, a build's),
@@ -67,6 +70,16 @@ class Nova(object):
                                  send_service_user_token=True),
             'oslo_concurrency': {'lock_path': os.path.join(state_path,
                                                            'lock')},
+            # nova-serialproxy (controller) and the URLs nova-compute
+            # gives (base_url): each VM's serial console is served on its
+            # node's agent at 127.0.0.1, a port of nova's default range.
+            'serial_console': {
+                'enabled': True,
+                'base_url': 'ws://127.0.0.1:%d/'
+                            % self.cloud.ports['nova-serialproxy'],
+                'serialproxy_host': '127.0.0.1',
+                'serialproxy_port': self.cloud.ports['nova-serialproxy'],
+                'proxyclient_address': '127.0.0.1'},
         }
 
     def configure(self):

@@ -485,11 +485,13 @@ class ClusterState(object):
             raise self._file_error(e) from e
         conn.row_factory = sqlite3.Row
         try:
-            conn.execute('PRAGMA journal_mode=WAL')
             conn.execute('PRAGMA foreign_keys=ON')
-            if create:
-                conn.executescript(_SCHEMA)
             if create or not self._vm_schema_ready:
+                # WAL is a property of the file: set once per state object,
+                # not on every connection (it costs a lock and a read).
+                conn.execute('PRAGMA journal_mode=WAL')
+                if create:
+                    conn.executescript(_SCHEMA)
                 conn.executescript(_VM_SCHEMA)
                 self._vm_schema_ready = True
             if conn.execute('SELECT 1 FROM group_moves WHERE due <= ? '
@@ -1455,19 +1457,42 @@ class ClusterState(object):
 
     def write_boot_message(self, vm_name, node):
         """The simulated guest writes to its serial ports as it boots on
-        ``node``: to the reader of each port's pipe there, or into the
-        pipe's buffer until a reader connects."""
+        ``node``."""
         text = _BOOT_OUTPUT.format(
             vm=vm_name, node=node, at=time.strftime('%Y-%m-%dT%H:%M:%S'))
         for pipe in self.serial_ports(vm_name).values():
-            log_file = self.write_to_pipe(node, pipe, text)
-            if not log_file:
-                continue
-            try:
-                with open(log_file, 'a') as log:
-                    log.write(text)
-            except OSError as e:
-                LOG.debug('No console log for %s: %s', vm_name, e)
+            self._guest_writes(vm_name, node, pipe, text)
+
+    def type_into_pipe(self, node, pipe, data):
+        """What a serial console client types into ``pipe`` on ``node``
+        (bytes): the guest's getty there echoes it, and answers each line
+        with its login prompt. Nothing if no VM running there has its
+        serial port on that pipe."""
+        with self._db() as conn:
+            row = conn.execute(
+                'SELECT vms.name FROM vms JOIN vm_serial_ports ON '
+                'vm_serial_ports.vm_name = vms.name WHERE vms.node = ? AND '
+                'vms.state = ? AND vm_serial_ports.connection = ?',
+                (node, VM_STATE_ENABLED, pipe)).fetchone()
+        if row is None:
+            return
+        typed = data.decode('utf-8', 'replace')
+        typed = typed.replace('\r\n', '\r').replace('\n', '\r')
+        text = typed.replace('\r', '\r\n%s login: ' % row['name'])
+        self._guest_writes(row['name'], node, pipe, text)
+
+    def _guest_writes(self, vm_name, node, pipe, text):
+        """The guest writes ``text`` to its serial port's ``pipe`` on
+        ``node``: to the log of the reader connected there, or into the
+        pipe's buffer until a reader connects."""
+        log_file = self.write_to_pipe(node, pipe, text)
+        if not log_file:
+            return
+        try:
+            with open(log_file, 'a') as log:
+                log.write(text)
+        except OSError as e:
+            LOG.debug('No console log for %s: %s', vm_name, e)
 
     _GROUPS = ('SELECT cluster_groups.*, nodes.cluster FROM cluster_groups '
                'JOIN nodes ON nodes.name = cluster_groups.owner_node')

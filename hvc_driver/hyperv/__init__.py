@@ -149,11 +149,15 @@ class HyperV(object):
             return NoCluster(self._hyperv_host.node_name())
         return self._hyperv_host.utils(kind)
 
-    def named_pipe_handler(self, pipe_name, log_file):
+    def named_pipe_handler(self, pipe_name, log_file, console=None):
         """A reader that copies a named pipe into ``log_file``, not
-        started (os-win's NamedPipeHandler, on the host)."""
+        started (os-win's NamedPipeHandler, on the host); with ``console``
+        (``{"address", "port_range"}``) it also serves the pipe as a TCP
+        console there (``hvc_agent.serialproxy``), at its
+        ``console_address()``."""
         self._require_host('named pipe handler')
-        return self._hyperv_host.named_pipe_handler(pipe_name, log_file)
+        return self._hyperv_host.named_pipe_handler(pipe_name, log_file,
+                                                    console)
 
     def vm_runs_on(self, host, vm_name):
         """Whether Hyper-V host ``host`` (another one: a live migration's

@@ -4,6 +4,7 @@ the wire (plain HTTP and HTTPS with client certificates), so that the wire
 changes nothing the driver sees."""
 
 import os
+import socket
 import threading
 import time
 
@@ -197,6 +198,45 @@ class SeamContract(object):
         reader.stop()
         self.assertEqual(b'login: ', self.seam.pathutils.read_file(log))
 
+    def test_a_serial_console_beside_the_log(self):
+        name = self._vm()
+        vmutils = self.seam.vmutils
+        pipe = '\\\\.\\pipe\\%s' % name
+        vmutils.set_vm_serial_port_connection(name, 1, pipe)
+        log = os.path.join(self.root, name, 'console.log')
+        reader = self.seam.named_pipe_handler(
+            pipe, log, console={'address': '127.0.0.1',
+                                'port_range': '20000:40000'})
+        reader.start()
+        self.addCleanup(reader.stop)
+        address = reader.console_address()
+        self.assertEqual('127.0.0.1', address['host'])
+        self.assertTrue(20000 <= address['port'] <= 40000, address)
+        vmutils.set_vm_state(name, constants.HYPERV_VM_STATE_ENABLED)
+        with socket.create_connection((address['host'], address['port']),
+                                      timeout=30) as console:
+            # Typed until the guest's getty answers: the first bytes may
+            # come before the reader knows its client.
+            answer = b''
+            while b'login: ' not in answer:
+                console.sendall(b'\r')
+                answer += console.recv(4096)
+            console.sendall(b'root\r')
+            while b'root\r\n%s login: ' % name.encode() not in answer:
+                answer += console.recv(4096)
+            # The log has it all: the boot, and what the console saw.
+            reader.flush_log_file()
+            logged = self.seam.pathutils.read_file(log)
+            self.assertIn(b'Linux version', logged)
+            self.assertIn(b'root\r\n%s login: ' % name.encode(), logged)
+            reader.stop()
+            # The client is let go (its connection ends), and no other is
+            # taken.
+            _drain(console)
+        self.assertIsNone(reader.console_address())
+        self.assertRaises(OSError, socket.create_connection,
+                          (address['host'], address['port']), 5)
+
     def test_the_vnics_of_the_node_s_vms_as_a_set(self):
         name = self._vm()
         self.seam.vmutils.create_nic(name, 'port-2', '00:15:5d:00:00:02')
@@ -232,6 +272,12 @@ class TestThroughTheAgent(SeamContract, testtools.TestCase):
     """backend = agent, an agent per node over plain HTTP on 127.0.0.1."""
 
     pki = False
+
+    def setUp(self):
+        # A stopped listener ends with its long poll: a short one here.
+        self.useFixture(fixtures.MockPatch(
+            'hvc_agent.client.EVENT_WAIT_SECONDS', 1))
+        super().setUp()
 
     def _agent(self, node, pki):
         return agent_fixtures.AgentThreadFixture(
@@ -278,6 +324,20 @@ class TestThroughTheAgent(SeamContract, testtools.TestCase):
         self.assertRaises(wire.AgentRefused, self.seam.vhdutils.get_vhd_info,
                           '//node2/C$/etc/passwd')
 
+    def test_a_console_without_an_address_and_port_range_is_refused(self):
+        agent = client.AgentClient(self.seam._hyperv_host.url,
+                                   **self._tls())
+        self.addCleanup(agent.close)
+        for console in ({'address': '127.0.0.1'},
+                        {'address': '', 'port_range': '1:2'},
+                        {'address': '127.0.0.1', 'port_range': '2:1'}, 'x'):
+            err = self.assertRaises(
+                wire.AgentRefused, agent._json, 'POST', '/v1/pipes', {
+                    'pipe': '\\\\.\\pipe\\vm1', 'console': console,
+                    'log_file': os.path.join(self.root, 'console.log')})
+            self.assertIn('a console needs an address and a port_range',
+                          str(err))
+
     def test_what_is_not_the_seam_is_refused(self):
         agent = client.AgentClient(self.seam._hyperv_host.url,
                                    **self._tls())
@@ -310,3 +370,9 @@ for _name in dir(TestThroughTheAgentWithTLS):
             'test_a_clustered_vm_moves_live_and_offline',
             'test_owner_changes_are_heard_until_stopped'):
         setattr(TestThroughTheAgentWithTLS, _name, None)
+
+
+def _drain(sock):
+    """Read ``sock`` until its peer closes it."""
+    while sock.recv(4096):
+        pass

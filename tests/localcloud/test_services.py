@@ -213,7 +213,8 @@ class TestCommandLines(testtools.TestCase):
             service.start()
         cloud.nova.db_sync()
         cloud.nova.start_api()
-        for binary in ('nova-conductor', 'nova-scheduler'):
+        for binary in ('nova-conductor', 'nova-scheduler',
+                       'nova-serialproxy'):
             cloud.nova.start_service(binary)
         cluster = cloud.clusters[0]
         cloud.nova.start_compute(cluster.nodes[0], cluster)

@@ -12,7 +12,9 @@ does, and nothing else tells nova. Run with stestr or testtools.
 import io
 import os
 import random
+import socket
 import time
+import urllib.parse
 
 import fixtures
 from oslo_utils import uuidutils
@@ -227,11 +229,43 @@ def _unless(node, reconcile):
 
 class TestFailover(FailoverTestCase):
 
+    def _serial_console(self, server):
+        """(host, port) of the server's serial console, as nova-serialproxy
+        learns it from its token."""
+        url = self.api.api_post(
+            '/servers/%s/remote-consoles' % server['id'],
+            {'remote_console': {'protocol': 'serial', 'type': 'serial'}}
+        ).body['remote_console']['url']
+        token = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)[
+            'token'][0]
+        microversion, self.admin_api.microversion = (
+            self.admin_api.microversion, '2.31')
+        try:
+            console = self.admin_api.api_get(
+                '/os-console-auth-tokens/%s' % token).body['console']
+        finally:
+            self.admin_api.microversion = microversion
+        self.assertEqual(server['id'], console['instance_uuid'])
+        return console['host'], int(console['port'])
+
+    def _assert_serial_console_answers(self, address, name):
+        """Typed into the console at ``address``, the guest's getty
+        answers."""
+        with socket.create_connection(address, timeout=20) as console:
+            answer = b''
+            while b'%s login: ' % name.encode() not in answer:
+                console.sendall(b'\r')
+                answer += console.recv(4096)
+
     def test_a_failover_is_followed(self):
+        self.flags(enabled=True, proxyclient_address='127.0.0.1',
+                   port_range='20000:40000', group='serial_console')
         port = self._port()
         server = self._boot_on('node1', port)
         name = server['OS-EXT-SRV-ATTR:instance_name']
         self.assertIn('booting on node1', self._console(server))
+        before = self._serial_console(server)
+        self._assert_serial_console_answers(before, name)
         self.sim.move_vm(name, 'node2', restart=True)
         start = time.monotonic()
         server = self._assert_followed(server, 'node2', port)
@@ -245,6 +279,11 @@ class TestFailover(FailoverTestCase):
                          in self._console(server))
         self.assertFalse(self.computes['node1'].manager.driver._vmops
                          .logs_console_of(name))
+        # The serial console is node2's now; node1's is gone.
+        after = self._serial_console(server)
+        self.assertNotEqual(before, after)
+        self._assert_serial_console_answers(after, name)
+        self.assertRaises(OSError, socket.create_connection, before, 5)
         # nova manages it there: stop, start, delete.
         self._stop_server(server)
         self.assertEqual(os_win_const.HYPERV_VM_STATE_DISABLED,

@@ -22,11 +22,13 @@ import json
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 import fixtures
 import psutil
@@ -335,6 +337,13 @@ class TestLocalCloud(CloudTestCase):
         console = self.openstack('console log show', server['id'], fmt=None)
         self.assertIn('%s login:' % name, console)
         self.assertGreater(len(console.splitlines()), 5, console)
+        # Its serial console, through nova-serialproxy's websocket to the
+        # node's agent: the guest's getty answers what is typed.
+        url = self.openstack('console url show', '--serial',
+                             server['id'])['url']
+        self.assertEqual('ws', urllib.parse.urlparse(url).scheme, url)
+        self.assertIn(b'%s login: ' % name.encode(),
+                      _type_into_console(url, b'root\r'))
 
         # Diagnostics and the node's uptime, from Hyper-V's own figures.
         diagnostics = self.openstack(
@@ -734,3 +743,39 @@ class TestLocalCloud(CloudTestCase):
         self.hvc_sim(cluster, 'resume', node)
         self.wait_until(lambda: service_status()[0] == 'enabled',
                         '%s was not enabled again after resume' % node)
+
+
+def _type_into_console(url, keys):
+    """What a serial console at ``url`` (nova-serialproxy's) answers to
+    ``keys``, up to its next login prompt (within 60 s)."""
+    from websockify import websocket
+
+    def retried(call, *args):
+        # A blocking socket: "want read" means a frame came in pieces.
+        while True:
+            try:
+                return call(*args)
+            except (websocket.WebSocketWantReadError,
+                    websocket.WebSocketWantWriteError):
+                continue
+
+    class Client(websocket.WebSocket):
+        def send_request(self, method, path):
+            # websockify's client leaves the query (the token) out.
+            super().send_request(method, '%s?%s' % (
+                path, urllib.parse.urlparse(url).query))
+
+    console = Client()
+    retried(console.connect, url, None, ['binary'])
+    console.socket.settimeout(60)
+    try:
+        retried(console.send, keys)
+        answer = b''
+        while not answer.rstrip().endswith(b'login:'):
+            frame = retried(console.recv)
+            if frame is None:
+                break  # closed.
+            answer += frame
+        return answer
+    finally:
+        console.shutdown(socket.SHUT_RDWR)

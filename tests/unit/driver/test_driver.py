@@ -426,14 +426,21 @@ class TestHyperVSeam(testtools.TestCase):
         oswin = self.useFixture(driver_fixtures.OsWinFixture())
         seam = hyperv.HyperV(driver_fixtures.CONF)
         seam.bind('node1')
-        self.assertIs(oswin.pipe_handler,
-                      seam.named_pipe_handler('pipe', log_file='log')._target)
+        reader = seam.named_pipe_handler('pipe', log_file='log')
+        reader.start()
         oswin.pipe_handler_class.assert_called_once_with('pipe',
                                                          log_file='log')
+        oswin.pipe_handler.start.assert_called_once_with()
+        reader.stop()
+        oswin.pipe_handler.stop.assert_called_once_with()
         self.useFixture(driver_fixtures.SimulatedClusterFixture())
         seam.bind('node1')
-        self.assertIsInstance(seam.named_pipe_handler('pipe', log_file='log'),
-                              sim_oswin.NamedPipeHandler)
+        with mock.patch.object(sim_oswin, 'NamedPipeHandler',
+                               autospec=True) as handler_class:
+            reader = seam.named_pipe_handler('pipe', log_file='log')
+            reader.start()
+        handler_class.assert_called_once_with(mock.ANY, 'node1', 'pipe',
+                                              log_file='log')
 
     def test_simulated_backend_needs_a_state_file(self):
         self.conf.config(backend='simulated', simulated_state_file=None,

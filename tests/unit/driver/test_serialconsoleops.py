@@ -1,6 +1,8 @@
 """The serial console log: os-win (autospec) and the simulated cluster."""
 
 import os
+import socket
+import time
 from unittest import mock
 
 from hvc_driver import driver
@@ -11,6 +13,7 @@ from hvc_driver import serialconsoleops
 from hvc_driver import vmops
 from hvc_driver import volumeops
 from hvc_oswin_api import constants as os_win_const
+from nova import exception
 from nova import objects
 from nova.virt import virtapi
 from os_win import exceptions as os_win_exc
@@ -141,6 +144,109 @@ class TestSerialConsoleOps(OsWinTestCase):
         self.ops.start_logs([VM])
         self.assertEqual([], self.handlers)
         self.assertIn('WMI down', self.logger.output)
+
+
+class TestSerialConsole(OsWinTestCase):
+    """[serial_console] enabled: the reader also serves the pipe over TCP,
+    for nova-serialproxy (os-win's handler with its queues, as
+    compute-hyperv made it)."""
+
+    def setUp(self):
+        super().setUp()
+        self.flags = dict(enabled=True, proxyclient_address='127.0.0.1',
+                          port_range='20000:40000')
+        self.conf.config(group='serial_console', **self.flags)
+        self.instance = objects.Instance(uuid=UUID, id=1)  # VM's name
+
+    def _queues(self):
+        kwargs = self.oswin.pipe_handler_class.call_args.kwargs
+        return kwargs['input_queue'], kwargs['output_queue'], kwargs[
+            'connect_event']
+
+    @staticmethod
+    def _typed(input_queue):
+        """What os-win's reader would write to the pipe next (once the
+        proxy took the client: until then the queue passes nothing)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            typed = input_queue.get(timeout=0.1, continue_on_timeout=False)
+            if typed:
+                return typed
+            time.sleep(0.01)  # no client yet: get returned at once.
+        return None
+
+    def test_the_reader_is_made_with_its_queues(self):
+        self.ops.start_log(VM)
+        self.oswin.pipe_handler_class.assert_called_once_with(
+            PIPE, input_queue=mock.ANY, output_queue=mock.ANY,
+            connect_event=mock.ANY, log_file=self._log_path())
+        self.handlers[0].start.assert_called_once_with()
+        console = self.ops.get_serial_console(self.instance)
+        self.assertEqual('127.0.0.1', console.host)
+        self.assertTrue(20000 <= console.port <= 40000, console.port)
+
+    def test_a_client_and_the_pipe_talk_through_the_queues(self):
+        self.ops.start_log(VM)
+        input_queue, output_queue, connected = self._queues()
+        console = self.ops.get_serial_console(self.instance)
+        # Before a client: what the guest writes is the log's only.
+        self.assertFalse(connected.is_set())
+        output_queue.put(b'lost')
+        with socket.create_connection((console.host, console.port),
+                                      timeout=10) as client:
+            client.sendall(b'root\r')
+            self.assertEqual(b'root\r', self._typed(input_queue))
+            self.assertTrue(connected.is_set())
+            output_queue.put(b'Password: ')
+            self.assertEqual(b'Password: ', client.recv(4096))
+        # The client went: the reader's writer stops waiting for it.
+        self.assertIn(input_queue.get(timeout=10), (None, b''))
+        self.ops.stop_log(VM)
+        self.handlers[0].stop.assert_called_once_with()
+        self.assertRaises(OSError, socket.create_connection,
+                          (console.host, console.port), 5)
+
+    def test_a_second_client_waits_for_the_first(self):
+        self.ops.start_log(VM)
+        input_queue, _output_queue, _connected = self._queues()
+        console = self.ops.get_serial_console(self.instance)
+        address = (console.host, console.port)
+        with socket.create_connection(address, timeout=10) as first:
+            first.sendall(b'1')
+            self.assertEqual(b'1', self._typed(input_queue))
+            second = socket.create_connection(address, timeout=10)
+            second.sendall(b'2')
+            self.assertIsNone(input_queue.get(timeout=0.5,
+                                              continue_on_timeout=False))
+        # The first one gone, the second is served.
+        self.assertEqual(b'2', self._typed(input_queue))
+        second.close()
+        self.ops.stop_log(VM)
+
+    def test_no_console_for_a_vm_that_does_not_run_here(self):
+        self.assertRaises(exception.InstanceNotReady,
+                          self.ops.get_serial_console, self.instance)
+
+    def test_no_console_from_a_reader_started_without(self):
+        self.conf.config(enabled=False, group='serial_console')
+        self.ops.start_log(VM)
+        self.oswin.pipe_handler_class.assert_called_once_with(
+            PIPE, log_file=self._log_path())
+        self.assertRaises(exception.ConsoleTypeUnavailable,
+                          self.ops.get_serial_console, self.instance)
+
+    def test_a_taken_port_range_is_a_reader_that_did_not_start(self):
+        taken = socket.socket()
+        self.addCleanup(taken.close)
+        taken.bind(('127.0.0.1', 0))
+        port = taken.getsockname()[1]
+        self.conf.config(port_range='%d:%d' % (port, port),
+                         group='serial_console')
+        self.ops.start_log(VM)
+        self.assertIn('no free port in %d:%d on 127.0.0.1' % (port, port),
+                      self.logger.output)
+        self.assertFalse(self.ops.is_logging(VM))
+        self.assertEqual([], self.handlers)
 
 
 class TestVMOpsSerialConsole(OsWinTestCase):
