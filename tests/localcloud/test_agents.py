@@ -5,6 +5,7 @@ reaches it; what each nova-compute is configured with; the stop order."""
 import configparser
 import os
 import stat
+import time
 
 import fixtures
 import requests
@@ -146,6 +147,32 @@ class TestAgents(testtools.TestCase):
         self.assertEqual([agents.name(self.node), 'mariadb', 'rabbitmq'],
                          sorted(stopped[4:7]))
         self.assertEqual('epmd', stopped[-1])
+
+    def test_the_broker_and_database_stop_after_every_service(self):
+        # Services still talk to both as they stop (nova-compute reports
+        # its state, the RPC server answers its agents).
+        events = []
+
+        def stop(record, timeout):
+            events.append(('start', record['name']))
+            time.sleep(0.05)
+            events.append(('end', record['name']))
+        self.useFixture(fixtures.MockPatchObject(procs, 'stop',
+                                                 side_effect=stop))
+        # The broker and the database listed first: stopped in the same
+        # wave as the services, they would start stopping before those end.
+        services = ['nova-api', 'nova-compute-' + self.node,
+                    neutron.RPC_SERVER, neutron.agent_name(self.node)]
+        names = ['rabbitmq', 'mariadb'] + services + [
+            agents.name(self.node), 'epmd']
+        self.cloud.state['processes'] = {n: {'name': n} for n in names}
+        self.cloud.stop()
+        last_service_end = max(events.index(('end', n)) for n in services)
+        for name in ('rabbitmq', 'mariadb', agents.name(self.node)):
+            self.assertGreater(events.index(('start', name)),
+                               last_service_end, name)
+        self.assertGreater(events.index(('start', 'epmd')), max(
+            events.index(('end', n)) for n in ('rabbitmq', 'mariadb')))
 
     def test_a_node_taken_out_stops_its_hvc_agent_last(self):
         stopped = []

@@ -62,6 +62,10 @@ class TestParse(testtools.TestCase):
             (vol + ['reserved_gb'], 101,
              'clusters[0].shared_volumes[1].reserved_gb: must be between 0 '
              'and total_gb (100), got 101'),
+            # placement would refuse it half-way through a run.
+            (vol + ['reserved_gb'], -1,
+             'clusters[0].shared_volumes[1].reserved_gb: must be between 0 '
+             'and total_gb (100), got -1'),
             (vol + ['allocation_ratio'], 0,
              'clusters[0].shared_volumes[1].allocation_ratio: must be a '
              'finite number > 0'),

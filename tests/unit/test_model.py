@@ -38,6 +38,22 @@ class TestDesiredState(testtools.TestCase):
                             model.provider_uuid('c1', ''))
 
 
+class TestVolumeFigures(testtools.TestCase):
+    """Refused before any write: placement refuses them mid-run."""
+
+    def test_reserved_gb_between_0_and_total(self):
+        for reserved in (-1, 501, 1.5, True):
+            volume = model.SharedVolume(id='v1', name='Volume1',
+                                        total_gb=500, reserved_gb=reserved)
+            self.assertEqual(['reserved_gb'], [
+                f for f, _p in model.volume_problems('c1', volume)],
+                reserved)
+        for reserved in (0, 500):
+            volume = model.SharedVolume(id='v1', name='Volume1',
+                                        total_gb=500, reserved_gb=reserved)
+            self.assertEqual([], model.volume_problems('c1', volume))
+
+
 class TestNamesPlacementAndNovaRefuse(testtools.TestCase):
     """Refused before any write, with the field named: placement on
     MariaDB answers 500 to a 4-byte character, nova refuses an aggregate

@@ -53,6 +53,19 @@ class TestInventory(testtools.TestCase):
         self.assertEqual(self.DESIRED,
                          plan.inventory_to_write({}, self.DESIRED))
 
+    def test_any_field_that_differs_is_written(self):
+        # Not only total and reserved: an operator's allocation_ratio, or
+        # a max_unit or step_size placement holds otherwise, is put right.
+        wanted = self.DESIRED['DISK_GB']
+        for field, value in (('allocation_ratio', 2.0),
+                             ('max_unit', wanted['max_unit'] - 1),
+                             ('step_size', 10), ('min_unit', 5),
+                             ('total', wanted['total'] + 1),
+                             ('reserved', wanted['reserved'] + 1)):
+            observed = {'DISK_GB': dict(wanted, **{field: value})}
+            self.assertEqual(self.DESIRED, plan.inventory_to_write(
+                observed, self.DESIRED), field)
+
     def test_drain(self):
         observed = {'DISK_GB': dict(self.DESIRED['DISK_GB'], reserved=0)}
         drained = plan.drained(observed)

@@ -109,3 +109,11 @@ class TestSameClusterWeigher(testtools.TestCase):
         self.assertEqual(0, weigher._weigh_object(_host(cluster='c1'),
                                                   _spec()))
         self.assertEqual(100.0, weigher.weight_multiplier(_host()))
+
+    def test_an_aggregate_s_multiplier_wins(self):
+        # As nova's weighers: the host aggregate's metadata, then the
+        # option.
+        weigher = weighers.HyperVClusterSameClusterWeigher()
+        host = _host(cluster='c1')
+        host.aggregates[0].metadata['same_cluster_weight_multiplier'] = '2.5'
+        self.assertEqual(2.5, weigher.weight_multiplier(host))
