@@ -42,6 +42,8 @@ from hvc_localcloud import rabbitmq
 STATE_FILE = 'cloud.json'
 SECRETS_FILE = 'secrets.json'
 IMAGE_NAME = 'hvc-test-vhd'
+# The same disk as a generation 2 VM's (what NICs are hot added to).
+IMAGE_NAME_GEN2 = 'hvc-test-vhd-gen2'
 # Flavors every cloud has; tests and benchmarks make their own too.
 FLAVORS = {'hvc.tiny': dict(vcpus=1, ram=128, disk=1),
            'hvc.small': dict(vcpus=1, ram=512, disk=10)}
@@ -483,10 +485,12 @@ class Cloud(object):
     def _seed(self):
         conn = self.admin_connection()
         path = images.write_vhd(self.path('data', IMAGE_NAME + '.vhd'))
-        conn.image.create_image(
-            name=IMAGE_NAME, filename=path, disk_format='vhd',
-            container_format='bare', visibility='public', wait=True,
-            allow_duplicates=True)
+        for name, properties in ((IMAGE_NAME, {}), (IMAGE_NAME_GEN2, {
+                'hw_machine_type': 'hyperv-gen2'})):
+            conn.image.create_image(
+                name=name, filename=path, disk_format='vhd',
+                container_format='bare', visibility='public', wait=True,
+                allow_duplicates=True, **properties)
         for name, spec in FLAVORS.items():
             conn.compute.create_flavor(name=name, **spec)
         self.neutron.seed(conn)

@@ -220,9 +220,10 @@ class CloudTestCase(testtools.TestCase):
                             '%s not up after its restart' % name)
             time.sleep(1)
 
-    def boot(self, name, flavor='hvc.tiny', wait=True, network=None):
+    def boot(self, name, flavor='hvc.tiny', wait=True, network=None,
+             image=cloud_mod.IMAGE_NAME):
         """A server with no port, or with a port on ``network``."""
-        args = ['server create', '--image', cloud_mod.IMAGE_NAME,
+        args = ['server create', '--image', image,
                 '--flavor', flavor] + (
             ['--network', network] if network else ['--nic', 'none']) + [
             name]
@@ -232,31 +233,29 @@ class CloudTestCase(testtools.TestCase):
         self.addCleanup(self._delete_quietly, server['id'])
         return server
 
-    def assert_port_bound(self, server, timeout=60):
-        """The server's one port is ACTIVE and bound to its node, VIF type
-        hyperv, and the node's VM has its vNIC on the virtual switch
-        (read through neutron's API and hvc-sim)."""
+    def assert_port_bound(self, server, count=1, timeout=60):
+        """The server's ``count`` ports are ACTIVE and bound to its node,
+        VIF type hyperv, and the node's VM has their vNICs on the virtual
+        switch (read through neutron's API and hvc-sim)."""
         host = server['OS-EXT-SRV-ATTR:host']
-
-        def port():
-            [found] = self.conn.network.ports(device_id=server['id'])
-            return found
         deadline = time.monotonic() + timeout
         while True:
-            found = port()
-            seen = (found.status, found.binding_host_id,
-                    found.binding_vif_type)
-            if seen == ('ACTIVE', host, neutron.VIF_TYPE):
+            ports = list(self.conn.network.ports(device_id=server['id']))
+            seen = {p.id: (p.status, p.binding_host_id, p.binding_vif_type)
+                    for p in ports}
+            if len(ports) == count and set(seen.values()) == {
+                    ('ACTIVE', host, neutron.VIF_TYPE)}:
                 break
             self.assertLess(time.monotonic(), deadline,
-                            'port %s of %s is %s, not ACTIVE on %s' % (
-                                found.id, server['id'], seen, host))
+                            'ports of %s are %s, not %d ACTIVE on %s' % (
+                                server['id'], seen, count, host))
             time.sleep(1)
         vm = self.sim_vms(self.cluster_of(host))[
             server['OS-EXT-SRV-ATTR:instance_name']]
-        self.assertEqual([(found.id, neutron.VSWITCH)],
-                         [(n['name'], n['vswitch']) for n in vm['nics']])
-        return found
+        self.assertEqual(sorted((p, neutron.VSWITCH) for p in seen),
+                         sorted((n['name'], n['vswitch'])
+                                for n in vm['nics']))
+        return ports
 
     def _delete_quietly(self, server_id):
         try:
@@ -518,7 +517,7 @@ class TestLocalCloud(CloudTestCase):
     def test_live_and_cold_migration_inside_the_cluster(self):
         server = self.boot('e2e-moves', network=neutron.NETWORK)
         cluster, vm = self.assert_placed(server, disk_gb=1)
-        port = self.assert_port_bound(server)
+        [port] = self.assert_port_bound(server)
         source = server['OS-EXT-SRV-ATTR:host']
         target = sorted(set(cluster.nodes) - {source})[0]
         server = self.migrate(server['id'], '--live-migration', '--host',
@@ -528,7 +527,8 @@ class TestLocalCloud(CloudTestCase):
         self.assert_placed(server, disk_gb=1)
         self.assert_files_stay(cluster, vm, server)
         # The port moved with it, the same port.
-        self.assertEqual(port.id, self.assert_port_bound(server).id)
+        self.assertEqual([port.id], [
+            p.id for p in self.assert_port_bound(server)])
         # Untargeted: the weigher keeps it in its cluster.
         server = self.migrate(server['id'], '--live-migration')
         self.assertIn(server['OS-EXT-SRV-ATTR:host'], cluster.nodes)
@@ -542,7 +542,8 @@ class TestLocalCloud(CloudTestCase):
         self.assertEqual(target, server['OS-EXT-SRV-ATTR:host'])
         self.assert_placed(server, disk_gb=1)
         self.assert_files_stay(cluster, vm, server)
-        self.assertEqual(port.id, self.assert_port_bound(server).id)
+        self.assertEqual([port.id], [
+            p.id for p in self.assert_port_bound(server)])
         self.delete(server['id'])
 
     def test_cold_migration_to_the_other_cluster_and_back(self):
@@ -697,9 +698,18 @@ class TestLocalCloud(CloudTestCase):
             time.sleep(1)
 
     def test_a_failover_is_followed(self):
-        server = self.boot('e2e-failover', network=neutron.NETWORK)
+        # Generation 2: a running VM takes a hot-added NIC.
+        server = self.boot('e2e-failover', network=neutron.NETWORK,
+                           image=cloud_mod.IMAGE_NAME_GEN2)
         cluster, _vm = self.assert_placed(server, disk_gb=1)
         self.assert_port_bound(server)
+        extra = self.openstack('port create', '--network', neutron.NETWORK,
+                               'e2e-failover-extra')
+        self.addCleanup(self.conn.network.delete_port, extra['id'],
+                        ignore_missing=True)
+        self.openstack('server add port', server['id'], extra['id'],
+                       fmt=None)
+        self.assert_port_bound(server, count=2)
         name = server['OS-EXT-SRV-ATTR:instance_name']
         target = sorted(set(cluster.nodes) -
                         {server['OS-EXT-SRV-ATTR:host']})[0]
@@ -711,8 +721,12 @@ class TestLocalCloud(CloudTestCase):
         server = self.openstack('server show', server['id'])
         self.assertEqual('ACTIVE', server['status'])
         self.assert_placed(server, disk_gb=1)
-        # The port's binding followed the VM to its new node.
-        self.assert_port_bound(server)
+        # The ports' bindings followed the VM to its new node, and the
+        # new node detaches the attached one.
+        self.assert_port_bound(server, count=2)
+        self.openstack('server remove port', server['id'], extra['id'],
+                       fmt=None)
+        self.assert_port_bound(server, count=1)
         self.assertIn('cluster-failover', [
             e['Action'] for e in self.openstack('server event list',
                                                 server['id'])])
