@@ -70,6 +70,28 @@ OPTS = [
 ]
 
 
+def client_opts(caller, timeout_help, prefix=''):
+    """The options of a caller of hvc-agents (nova-compute,
+    hvc-neutron-agent, hvc-placement-sync): the TLS files it presents and
+    trusts, and how long it waits for an answer. ``caller`` names it in
+    the help, ``prefix`` says when the options count."""
+    return [
+        cfg.StrOpt('agent_ca_file',
+                   help=prefix + 'The CA certificate (PEM) that signed the '
+                   'agents\' server certificates. Unset: the system\'s '
+                   'CAs.'),
+        cfg.StrOpt('agent_cert_file',
+                   help=prefix + '%s client certificate (PEM), which the '
+                   'agents require; signed by the CA they trust ([agent] '
+                   'ca_file).' % caller),
+        cfg.StrOpt('agent_key_file',
+                   help=prefix + 'The private key of agent_cert_file '
+                   '(PEM).'),
+        cfg.IntOpt('agent_timeout', default=60, min=1,
+                   help=prefix + timeout_help),
+    ]
+
+
 def register_opts(conf):
     # A group of its own for each ConfigOpts: oslo.config keeps a group's
     # options, and their overrides, in the OptGroup object, so one shared

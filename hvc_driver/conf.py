@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+from hvc_agent import conf as agent_conf
+
 GROUP = cfg.OptGroup(
     'hyperv_cluster', title='Hyper-V cluster compute driver',
     help='Options of nova\'s hyperv_cluster.HyperVClusterDriver, which runs '
@@ -27,20 +29,12 @@ OPTS = [
                     'plays, e.g. https://hv-node1.example.org:8642. '
                     'Plain http only to an agent bound to 127.0.0.1 (the '
                     'local cloud, tests). Required when backend = agent.'),
-    cfg.StrOpt('agent_ca_file',
-               help='The CA certificate (PEM) that signed the agent\'s '
-                    'server certificate.'),
-    cfg.StrOpt('agent_cert_file',
-               help='This nova-compute\'s client certificate (PEM), which '
-                    'the agent requires; signed by the CA the agent '
-                    'trusts.'),
-    cfg.StrOpt('agent_key_file',
-               help='The private key of agent_cert_file (PEM).'),
-    cfg.IntOpt('agent_timeout', default=60, min=1,
-               help='Seconds a call to the agent may take before it fails. '
-                    'Long operations (live migrations, storage copies, '
-                    'offline cluster moves) run as jobs on the agent, '
-                    'which this bounds each wait for, not the job.'),
+] + agent_conf.client_opts(
+    'This nova-compute\'s',
+    'Seconds a call to the agent may take before it fails. Long '
+    'operations (live migrations, storage copies, offline cluster moves) '
+    'run as jobs on the agent, which this bounds each wait for, not the '
+    'job.') + [
     cfg.BoolOpt('standalone_host',
                 help='Set to true on a Hyper-V host in no failover cluster. '
                      'It then reports the disk that holds [DEFAULT] '

@@ -5,6 +5,8 @@ report_interval``."""
 
 from oslo_config import cfg
 
+from hvc_agent import conf as agent_conf
+
 GROUP = cfg.OptGroup(
     'hyperv_agent', title='hvc-neutron-agent',
     help='The neutron agent of one Hyper-V host: it runs on Linux, beside '
@@ -27,17 +29,9 @@ OPTS = [
     cfg.StrOpt('agent_url',
                help='The hvc-agent of this Hyper-V host (https://HOST:8642), '
                     'as nova-compute\'s [hyperv_cluster] agent_url.'),
-    cfg.StrOpt('agent_ca_file',
-               help='The CA certificate (PEM) that signs the hvc-agent\'s '
-                    'server certificate.'),
-    cfg.StrOpt('agent_cert_file',
-               help='The client certificate (PEM) presented to the '
-                    'hvc-agent, signed by the CA of its ca_file.'),
-    cfg.StrOpt('agent_key_file',
-               help='The private key of agent_cert_file (PEM).'),
-    cfg.IntOpt('agent_timeout', default=60, min=1,
-               help='Seconds one request to the hvc-agent may take.'),
-]
+] + agent_conf.client_opts(
+    'This hvc-neutron-agent\'s',
+    'Seconds one request to the hvc-agent may take.')
 
 
 def register_opts(conf):

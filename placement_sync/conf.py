@@ -11,6 +11,7 @@ import copy
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
+from hvc_agent import conf as agent_conf
 from placement_sync import model
 
 SYNC_GROUP = 'placement_sync'
@@ -61,21 +62,11 @@ sync_opts = [
                          'its agent is not listed here (it answers that it '
                          'is in no cluster). Plain http only to an agent '
                          'bound to 127.0.0.1.'),
-    cfg.StrOpt('agent_ca_file',
-               help='source = agent: the CA certificate (PEM) that signed '
-                    'the agents\' server certificates. Unset: the '
-                    'system\'s CAs.'),
-    cfg.StrOpt('agent_cert_file',
-               help='source = agent: this tool\'s client certificate '
-                    '(PEM), which the agents require; signed by the CA '
-                    'the agents trust ([agent] ca_file).'),
-    cfg.StrOpt('agent_key_file',
-               help='source = agent: the private key of agent_cert_file '
-                    '(PEM).'),
-    cfg.IntOpt('agent_timeout', default=60, min=1,
-               help='source = agent: seconds an agent may take to answer, '
-                    'measuring its cluster\'s CSVs included, before the '
-                    'next agent of the cluster is asked.'),
+] + agent_conf.client_opts(
+    'This tool\'s',
+    'Seconds an agent may take to answer, measuring its cluster\'s CSVs '
+    'included, before the next agent of the cluster is asked.',
+    prefix='source = agent: ') + [
     cfg.BoolOpt('manage_host_aggregates', default=True,
                 help='Keep one nova host aggregate per cluster holding its '
                      'hosts; its uuid is the placement aggregate the CSV '
