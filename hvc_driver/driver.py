@@ -1,9 +1,9 @@
 """HyperVClusterDriver: nova's compute driver for a Hyper-V cluster node.
 
-One nova-compute service runs on every node of the failover cluster (the
-blueprint's option B), so the scheduler sees each node's own VCPU and
-MEMORY_MB; the instances' disks live on Cluster Shared Volumes, which
-placement_sync publishes as sharing DISK_GB providers. This class is the
+One nova-compute service runs for every node of the failover cluster, so
+the scheduler sees each node's own VCPU and MEMORY_MB; the instances'
+disks live on Cluster Shared Volumes, which placement_sync publishes as
+sharing DISK_GB providers. This class is the
 thin surface nova calls: the work is done by one *ops class per concern,
 and all Hyper-V access goes through ``hvc_driver.hyperv``.
 

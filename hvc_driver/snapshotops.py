@@ -10,6 +10,7 @@ from nova.image import glance
 
 from hvc_agent import files
 from hvc_driver import diskchain
+from hvc_driver import exception as hvc_exc
 from hvc_driver import layout
 from hvc_driver import vmops
 
@@ -36,7 +37,7 @@ class SnapshotOps(object):
             self._hyperv, root,
             self._path.join(export_dir, ntpath.basename(root)))
 
-    @vmops.translate_oswin_errors('snapshot an instance')
+    @hvc_exc.translate_oswin_errors('snapshot an instance')
     def snapshot(self, context, instance, image_id, update_task_state):
         vm_name = instance.name
         vmutils = self._hyperv.vmutils

@@ -56,10 +56,6 @@ def find_root_disk(hyperv, instance_layout, instance):
     raise exception.DiskNotFound(location=' or '.join(candidates))
 
 
-# Kept here too: the other *ops modules use it as vmops.translate_oswin_errors.
-translate_oswin_errors = hvc_exc.translate_oswin_errors
-
-
 class VMOps(seam.UsesHyperV):
     """Creates, runs and removes the VMs of instances on one node."""
 
@@ -78,29 +74,29 @@ class VMOps(seam.UsesHyperV):
 
     # Inspection.
 
-    @translate_oswin_errors('list instances')
+    @hvc_exc.translate_oswin_errors('list instances')
     def list_instances(self):
         return self._vmutils.list_instances()
 
-    @translate_oswin_errors('list instances')
+    @hvc_exc.translate_oswin_errors('list instances')
     def list_instance_uuids(self):
         # Nova's uuid is the first note of the VMs it created.
         return [notes[0] for _name, notes in
                 self._vmutils.list_instance_notes()
                 if notes and uuidutils.is_uuid_like(notes[0])]
 
-    @translate_oswin_errors('look up an instance')
+    @hvc_exc.translate_oswin_errors('look up an instance')
     def instance_exists(self, instance):
         return self._vmutils.vm_exists(instance.name)
 
-    @translate_oswin_errors('get the state of an instance')
+    @hvc_exc.translate_oswin_errors('get the state of an instance')
     def get_info(self, instance):
         summary = self._vmutils.get_vm_summary_info(instance.name)
         return hardware.InstanceInfo(
             state=POWER_STATES.get(summary['EnabledState'],
                                    power_state.NOSTATE))
 
-    @translate_oswin_errors('read the console output of an instance')
+    @hvc_exc.translate_oswin_errors('read the console output of an instance')
     def get_console_output(self, instance):
         """The tail of the serial port's log (and of the log it rotated
         to before, when the tail reaches back there), as bytes.
@@ -127,7 +123,7 @@ class VMOps(seam.UsesHyperV):
 
     # A VM that arrives on this node, or leaves it, through the cluster.
 
-    @translate_oswin_errors('take over an instance')
+    @hvc_exc.translate_oswin_errors('take over an instance')
     def take_over(self, instance, network_info):
         """What runs outside a VM that now runs here: its Open vSwitch
         ports in this node's OVS, and the reader of its serial port."""
@@ -137,7 +133,7 @@ class VMOps(seam.UsesHyperV):
         if self.is_running(instance):
             self._serialconsoleops.start_log(instance.name)
 
-    @translate_oswin_errors('get the state of an instance')
+    @hvc_exc.translate_oswin_errors('get the state of an instance')
     def is_running(self, instance):
         return (self._vmutils.get_vm_state(instance.name) ==
                 os_win_const.HYPERV_VM_STATE_ENABLED)
@@ -349,7 +345,7 @@ class VMOps(seam.UsesHyperV):
                 self._layout.provider_of(volume))
         return volume
 
-    @translate_oswin_errors('spawn an instance')
+    @hvc_exc.translate_oswin_errors('spawn an instance')
     def spawn(self, context, instance, image_meta, network_info,
               block_device_info, power_on=True, injected_files=None,
               admin_password=None, allocations=None):
@@ -460,7 +456,7 @@ class VMOps(seam.UsesHyperV):
                 self._vmutils.get_vm_state(vm_name) ==
                 os_win_const.HYPERV_VM_STATE_DISABLED)
 
-    @translate_oswin_errors('attach an interface')
+    @hvc_exc.translate_oswin_errors('attach an interface')
     def attach_interface(self, instance, vif):
         vm_name = instance.name
         self._vifops.check(vif)
@@ -475,7 +471,7 @@ class VMOps(seam.UsesHyperV):
         LOG.info('Attached port %s to %s', vif['id'], vm_name,
                  instance=instance)
 
-    @translate_oswin_errors('detach an interface')
+    @hvc_exc.translate_oswin_errors('detach an interface')
     def detach_interface(self, instance, vif):
         vm_name = instance.name
         if not self._can_hot_plug_nics(vm_name):
@@ -516,7 +512,8 @@ class VMOps(seam.UsesHyperV):
             'another node from these disks. Remove this file once it does '
             'not.\n' % (instance.name, self._hyperv.node)).encode('utf-8'))
 
-    @translate_oswin_errors('destroy an instance', instance_not_found=False)
+    @hvc_exc.translate_oswin_errors('destroy an instance',
+                                    instance_not_found=False)
     def destroy(self, instance, destroy_disks=True, network_info=None):
         """Remove the VM, its cluster group and its disks, whatever exists.
 
@@ -569,7 +566,8 @@ class VMOps(seam.UsesHyperV):
         LOG.info('Destroyed %s on node %s', vm_name, self._hyperv.node,
                  instance=instance)
 
-    @translate_oswin_errors('clean up an instance', instance_not_found=False)
+    @hvc_exc.translate_oswin_errors('clean up an instance',
+                                    instance_not_found=False)
     def cleanup(self, instance, destroy_disks=True, network_info=None):
         """Destroy, unless the cluster runs the VM on another node.
 
@@ -614,7 +612,7 @@ class VMOps(seam.UsesHyperV):
                 return False
             time.sleep(retry_interval)
 
-    @translate_oswin_errors('power off an instance')
+    @hvc_exc.translate_oswin_errors('power off an instance')
     def power_off(self, instance, timeout=0, retry_interval=0):
         self._serialconsoleops.stop_log(instance.name)
         if timeout and self._soft_shutdown(instance, timeout,
@@ -622,7 +620,7 @@ class VMOps(seam.UsesHyperV):
             return
         self._set_state(instance, os_win_const.HYPERV_VM_STATE_DISABLED)
 
-    @translate_oswin_errors('power on an instance')
+    @hvc_exc.translate_oswin_errors('power on an instance')
     def power_on(self, instance):
         self._set_state(instance, os_win_const.HYPERV_VM_STATE_ENABLED)
         self._serialconsoleops.start_log(instance.name)
@@ -638,7 +636,7 @@ class VMOps(seam.UsesHyperV):
         self._set_state(instance, os_win_const.HYPERV_VM_STATE_DISABLED)
         self._set_state(instance, os_win_const.HYPERV_VM_STATE_ENABLED)
 
-    @translate_oswin_errors('reboot an instance')
+    @hvc_exc.translate_oswin_errors('reboot an instance')
     def reboot(self, instance, reboot_type):
         if reboot_type == 'SOFT':
             if self._soft_shutdown(
@@ -655,19 +653,19 @@ class VMOps(seam.UsesHyperV):
         # The pipe's reader may have seen the pipe go: a new one.
         self._serialconsoleops.start_log(instance.name)
 
-    @translate_oswin_errors('pause an instance')
+    @hvc_exc.translate_oswin_errors('pause an instance')
     def pause(self, instance):
         self._set_state(instance, os_win_const.HYPERV_VM_STATE_PAUSED)
 
-    @translate_oswin_errors('unpause an instance')
+    @hvc_exc.translate_oswin_errors('unpause an instance')
     def unpause(self, instance):
         self._set_state(instance, os_win_const.HYPERV_VM_STATE_ENABLED)
 
-    @translate_oswin_errors('suspend an instance')
+    @hvc_exc.translate_oswin_errors('suspend an instance')
     def suspend(self, instance):
         self._set_state(instance, os_win_const.HYPERV_VM_STATE_SUSPENDED)
 
-    @translate_oswin_errors('resume an instance')
+    @hvc_exc.translate_oswin_errors('resume an instance')
     def resume(self, instance):
         self._set_state(instance, os_win_const.HYPERV_VM_STATE_ENABLED)
         self._serialconsoleops.start_log(instance.name)

@@ -14,7 +14,6 @@ from nova import exception
 from nova.virt import driver
 
 from hvc_driver import exception as hvc_exc
-from hvc_driver import vmops
 from hvc_oswin_api import constants as os_win_const
 
 LOG = logging.getLogger(__name__)
@@ -109,7 +108,7 @@ class VolumeOps(object):
                                      password=password)
         return path
 
-    @vmops.translate_oswin_errors('attach a volume')
+    @hvc_exc.translate_oswin_errors('attach a volume')
     def attach_volume(self, connection_info, instance):
         check_volume_type(connection_info)
         path = self._ensure_share_mapped(connection_info)
@@ -118,7 +117,7 @@ class VolumeOps(object):
         LOG.info('Attached SMB volume %s to %s', path, instance.name,
                  instance=instance)
 
-    @vmops.translate_oswin_errors('detach a volume')
+    @hvc_exc.translate_oswin_errors('detach a volume')
     def detach_volume(self, connection_info, instance):
         check_volume_type(connection_info)
         _share, path = _share_and_path(connection_info)
