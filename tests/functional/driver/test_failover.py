@@ -155,6 +155,14 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
     def _driver(self, node):
         return self.computes[node].manager.driver
 
+    def _check_now(self, *nodes):
+        """What each node's periodic check and its workers do, run now:
+        a test that nothing changes asserts after it, not after a wait."""
+        for node in nodes or NODES:
+            ops = self._driver(node)._clusterops
+            for vm_name in ops.check():
+                ops.reconcile(vm_name)
+
     def _service(self, node):
         [service] = self.admin_api.get_services(host=node,
                                                 binary='nova-compute')
@@ -345,7 +353,7 @@ class TestFailover(FailoverTestCase):
             time.sleep(rng.uniform(0, 0.3))
         self._assert_followed(server, node, port)
         # And it stays so: nothing left to undo it.
-        time.sleep(1)
+        self._check_now()
         self.assertTrue(self._nova_agrees(server, node, port))
         self.assertEqual([name], [vm.name for vm in self.sim.vms()])
         for other in set(NODES) - {node}:
@@ -741,8 +749,9 @@ class TestStoppedComputes(FailoverTestCase):
         name = server['OS-EXT-SRV-ATTR:instance_name']
         self.computes['node2'].stop()
         self.sim.move_vm(name, 'node2', restart=True)
-        time.sleep(1)
-        # Nobody followed it: node2's nova-compute is down.
+        # node1 lets it go, but nobody follows it: node2's nova-compute is
+        # down.
+        self._driver('node1')._clusterops.reconcile(name)
         self.assertEqual('node1', self.api.get_server(server['id'])[
             'OS-EXT-SRV-ATTR:host'])
         self.computes['node2'] = self.restart_compute_service(
@@ -800,7 +809,7 @@ class TestEvacuate(FailoverTestCase):
         self.assertEqual([name], [v.name for v in self.sim.vms()])
         # node2 comes back: the VM that left it stays where it runs.
         self._compute_up('node2')
-        time.sleep(1)
+        self._check_now('node2')
         self._assert_followed(server, 'node3')
 
     def test_evacuation_rebuilds_a_lost_vm_around_its_disks(self):
@@ -894,7 +903,8 @@ class TestMaintenance(FailoverTestCase):
                 'status': 'disabled', 'disabled_reason': 'firmware'})
         self.sim.drain('node1')
         self.sim.resume('node1')
-        time.sleep(2.5)
+        # What node1 does when it hears the resume, done now.
+        self._driver('node1')._clusterops.sync_node_state()
         service = self._service('node1')
         self.assertEqual(('disabled', 'firmware'),
                          (service['status'], service['disabled_reason']))

@@ -63,7 +63,8 @@ class TestOwnerChangeListener(HATestCase):
         return heard
 
     def test_every_node_of_the_cluster_hears_every_move_in_order(self):
-        self.state.add_cluster('cluster2', ['b1'], [('Data', 50)])
+        self.state.add_cluster('cluster2', ['b1', 'b2'], [('Data', 50)])
+        self._vm('vmb', 'b1')
         self._vm('vm1', 'node1')
         self._vm('vm2', 'node2', running=False)
         # Changes before a listener starts are not reported to it.
@@ -77,8 +78,10 @@ class TestOwnerChangeListener(HATestCase):
         expected = [('vm1', 'node2'), ('vm2', 'node3'), ('vm1', 'node1')]
         for node in ('node1', 'node2'):
             self.assertEqual(expected, self._wait_for(heard[node], 3), node)
-        time.sleep(3 * sim_oswin.OWNER_CHANGE_POLL_INTERVAL)
-        self.assertEqual([], heard['b1'])
+        # A node of another cluster hears only its own cluster's moves:
+        # the next one, and nothing of cluster1's before it.
+        self.state.move_vm('vmb', 'b2')
+        self.assertEqual([('vmb', 'b2')], self._wait_for(heard['b1'], 1))
 
     def test_stop_ends_the_listener_and_a_failing_callback_does_not(self):
         self._vm('vm1', 'node1')
