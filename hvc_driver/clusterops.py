@@ -40,7 +40,6 @@ import collections
 
 import os_resource_classes as orc
 from oslo_log import log as logging
-from oslo_utils import uuidutils
 
 import nova.conf
 from nova.compute import task_states
@@ -106,9 +105,9 @@ class ClusterOps(seam.UsesHyperV):
         self._virtapi = virtapi
         self._layout = instance_layout
         self._network = None
-        # Nova's VMs on this node, name to instance uuid, as last seen:
-        # what to let go of when the cluster moves one away.
-        self._served = {}
+        # Nova's VMs on this node: what to let go of when the cluster
+        # moves one away.
+        self._served = vmops.served_vms
 
     @property
     def _network_api(self):
@@ -147,11 +146,9 @@ class ClusterOps(seam.UsesHyperV):
             return None
 
     def served_here(self, vm_name):
-        """Whether this node runs something for ``vm_name``, or did when it
+        """Whether this node runs ``vm_name`` for nova, or did when it
         last looked."""
-        return bool(vm_name in self._served or
-                    self._vmops.served(vm_name) or
-                    self._vmops.logs_console_of(vm_name))
+        return vm_name in self._served
 
     # Following the cluster.
 
@@ -188,7 +185,7 @@ class ClusterOps(seam.UsesHyperV):
         if instance is None:
             # Deleted: nova's reaper of running deleted instances has it.
             return
-        self._served[vm_name] = instance.uuid
+        self._served.add(vm_name, instance.uuid)
         resize = self._check_idle(context, instance)
         failed = group['state'] == os_win_const.CLUSTER_GROUP_FAILED
         if not self._recorded_here(instance):
@@ -375,8 +372,7 @@ class ClusterOps(seam.UsesHyperV):
         if (self._is_here(self._owner(vm_name)) or
                 self._vmutils.vm_exists(vm_name)):
             return  # Back here meanwhile.
-        instance_uuid = (self._served.pop(vm_name, None) or
-                         self._vmops.served(vm_name))
+        instance_uuid = self._served.uuid_of(vm_name)
         instance = None
         if instance_uuid:
             instance = self._instance(nova_context.get_admin_context(),
@@ -401,10 +397,9 @@ class ClusterOps(seam.UsesHyperV):
         follows the node's state (sync_node_state)."""
         context = nova_context.get_admin_context()
         self.sync_node_state(context)
-        here = {name: notes[0] for name, notes in
-                self._vmutils.list_instance_notes()
-                if notes and uuidutils.is_uuid_like(notes[0])}
-        self._served = dict(here)
+        listed_since = self._served.now()
+        here = self._vmops.nova_vms_here()
+        self._served.found(here, listed_since)
         consumers = self._consumers_here(context)
         self._end_moves_that_ended(context, consumers)
         if not here:
@@ -619,7 +614,7 @@ class ClusterOps(seam.UsesHyperV):
             self._vmops.take_over(instance, network_info)
             if not self._vmops.is_running(instance):
                 self._vmops.power_on(instance)
-            self._served[vm_name] = instance.uuid
+            self._served.add(vm_name, instance.uuid)
             # Nova's evacuation claimed this node and kept the old one's
             # claim until that node's nova-compute starts again: the VM
             # does not run there.

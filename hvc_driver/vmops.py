@@ -1,5 +1,7 @@
 """The life cycle of instances on the node a driver instance plays."""
 
+import itertools
+import threading
 import time
 
 from oslo_log import log as logging
@@ -56,6 +58,54 @@ def find_root_disk(hyperv, instance_layout, instance):
     raise exception.DiskNotFound(location=' or '.join(candidates))
 
 
+class ServedVMs(object):
+    """Nova's VMs this node runs (VM name: instance uuid), as the driver
+    last saw them: what a spawn, a take over and an evacuation's adoption
+    record, and the listing of the node at start and at each periodic
+    check; what a delete or a let go forgets. What to let go of when the
+    cluster moves one away: the one record VMOps and ClusterOps share."""
+
+    def __init__(self):
+        self._entries = {}  # name: (instance uuid, when it was recorded)
+        self._clock = itertools.count()
+        self._guard = threading.Lock()
+
+    def add(self, vm_name, instance_uuid):
+        with self._guard:
+            self._entries[vm_name] = (instance_uuid, next(self._clock))
+
+    def forget(self, vm_name):
+        """The instance uuid ``vm_name`` had (None if unknown)."""
+        with self._guard:
+            entry = self._entries.pop(vm_name, None)
+        return entry[0] if entry else None
+
+    def __contains__(self, vm_name):
+        return vm_name in self._entries
+
+    def uuid_of(self, vm_name):
+        entry = self._entries.get(vm_name)
+        return entry[0] if entry else None
+
+    def now(self):
+        """Before a listing of the node: ``found`` keeps what is recorded
+        while it runs."""
+        with self._guard:
+            return next(self._clock)
+
+    def found(self, uuids_by_name, listed_since):
+        """What a listing begun at ``listed_since`` (``now()``) found on
+        the node: recorded; what it did not find is forgotten, unless it
+        was recorded after the listing began (a spawn that ended
+        meanwhile)."""
+        with self._guard:
+            for name, (_uuid, when) in list(self._entries.items()):
+                if name not in uuids_by_name and when < listed_since:
+                    del self._entries[name]
+            for name, instance_uuid in uuids_by_name.items():
+                self._entries[name] = (instance_uuid, next(self._clock))
+
+
 class VMOps(seam.UsesHyperV):
     """Creates, runs and removes the VMs of instances on one node."""
 
@@ -68,9 +118,7 @@ class VMOps(seam.UsesHyperV):
         self._serialconsoleops = serialconsoleops.SerialConsoleOps(
             hyperv, self._layout)
         self._vifops = vifops.VIFOps(hyperv)
-        # Nova's VMs this node spawned or took over (VM name: instance
-        # uuid): what to let go of when the cluster moves one away.
-        self._served = {}
+        self.served_vms = ServedVMs()
 
     # Inspection.
 
@@ -127,7 +175,7 @@ class VMOps(seam.UsesHyperV):
     def take_over(self, instance, network_info):
         """What runs outside a VM that now runs here: its Open vSwitch
         ports in this node's OVS, and the reader of its serial port."""
-        self._served[instance.name] = instance.uuid
+        self.served_vms.add(instance.name, instance.uuid)
         for vif in network_info or []:
             self._vifops.plug(instance, vif)
         if self.is_running(instance):
@@ -142,7 +190,7 @@ class VMOps(seam.UsesHyperV):
         """What this node ran outside a VM that runs elsewhere now: its
         serial port's reader, its Open vSwitch ports here. Never raises:
         the VM itself is not affected."""
-        self._served.pop(instance.name, None)
+        self.served_vms.forget(instance.name)
         self._serialconsoleops.stop_log(instance.name)
         for vif in network_info or []:
             try:
@@ -157,21 +205,27 @@ class VMOps(seam.UsesHyperV):
         return self._serialconsoleops.is_logging(vm_name)
 
     def served(self, vm_name):
-        """The uuid of the instance of ``vm_name`` if this node spawned or
-        took over that VM and has not let it go since, else None."""
-        return self._served.get(vm_name)
+        """The uuid of the instance of ``vm_name`` if this node runs that
+        VM for nova as far as it knows, else None."""
+        return self.served_vms.uuid_of(vm_name)
 
     def start_serial_console_logs(self):
         """On host start: log the serial ports of nova's VMs that run."""
+        listed_since = self.served_vms.now()
         try:
-            vm_names = [name for name, notes in
-                        self._vmutils.list_instance_notes()
-                        if notes and uuidutils.is_uuid_like(notes[0])]
+            here = self.nova_vms_here()
         except hvc_exc.OSWIN_ERRORS:
             LOG.exception('Cannot list the VMs of node %s: their serial '
                           'console logs are not started', self._hyperv.node)
             return
-        self._serialconsoleops.start_logs(vm_names)
+        self.served_vms.found(here, listed_since)
+        self._serialconsoleops.start_logs(list(here))
+
+    def nova_vms_here(self):
+        """{VM name: instance uuid} of nova's VMs on this node."""
+        return {name: notes[0] for name, notes in
+                self._vmutils.list_instance_notes()
+                if notes and uuidutils.is_uuid_like(notes[0])}
 
     # Creation.
 
@@ -404,7 +458,7 @@ class VMOps(seam.UsesHyperV):
                     # cleanup calls destroy again.
                     LOG.exception('Cleaning up after the failed spawn of %s '
                                   'failed', vm_name, instance=instance)
-        self._served[vm_name] = instance.uuid
+        self.served_vms.add(vm_name, instance.uuid)
         LOG.info('Spawned %s on node %s', vm_name, self._hyperv.node,
                  instance=instance)
 
@@ -557,7 +611,7 @@ class VMOps(seam.UsesHyperV):
             raise hvc_exc.InstanceMovedDuringDelete(
                 vm_name=vm_name, owner='another node', node=self._hyperv.node)
         # The VM is gone from this node: what its ports left outside it.
-        self._served.pop(vm_name, None)
+        self.served_vms.forget(vm_name)
         for vif in network_info or []:
             self._vifops.unplug(instance, vif)
         if destroy_disks:

@@ -14,6 +14,7 @@ from nova import objects
 from hvc_driver import clusterops
 from hvc_driver import failover
 from hvc_driver import hyperv
+from hvc_driver import vmops
 from hvc_oswin_api import constants
 from hvc_oswin_api import exceptions as os_win_exc
 from hvc_sim import oswin as sim_oswin
@@ -65,8 +66,7 @@ class TestNewestOwner(driver_fixtures.SimulatedTestCase):
         vmutils.set_vm_state('vm1', constants.HYPERV_VM_STATE_ENABLED)
         sim_oswin.ClusterUtils(self.state, 'node1').add_vm_to_cluster('vm1')
         self.vmops = mock.Mock()
-        self.vmops.logs_console_of.return_value = False
-        self.vmops.served.return_value = None
+        self.vmops.served_vms = vmops.ServedVMs()
         self.ops = clusterops.ClusterOps(self.hyperv, self.vmops, None, None,
                                          None, self.layout)
 
@@ -91,12 +91,11 @@ class TestNewestOwner(driver_fixtures.SimulatedTestCase):
         lock.assert_not_called()
 
     def test_a_vm_that_left_is_let_go_of(self):
-        self.ops._served['vm1'] = None
+        self.vmops.served_vms.add('vm1', None)
         self.state.move_vm('vm1', 'node3')
         self.ops.reconcile('vm1')
         [(gone, network_info), _kw] = self.vmops.let_go.call_args
         self.assertEqual(('vm1', []), (gone.name, network_info))
-        self.assertNotIn('vm1', self.ops._served)
 
 
 class TestBacklog(driver_fixtures.testtools.TestCase):

@@ -877,3 +877,31 @@ class DisksOnTheirCSVOsWinTestCase(OsWinVMOpsBase):
     def _spawn_on(self, instance, allocations):
         self.vmops.spawn(mock.sentinel.context, instance, _image_meta(),
                          _vifs(), None, allocations=allocations)
+
+
+class TestServedVMs(driver_fixtures.testtools.TestCase):
+    """The one record of the VMs a node runs for nova."""
+
+    def test_added_forgotten_and_found(self):
+        served = vmops.ServedVMs()
+        served.add('vm1', 'uuid-1')
+        self.assertIn('vm1', served)
+        self.assertEqual('uuid-1', served.uuid_of('vm1'))
+        self.assertEqual('uuid-1', served.forget('vm1'))
+        self.assertNotIn('vm1', served)
+        self.assertIsNone(served.forget('vm1'))
+        self.assertIsNone(served.uuid_of('vm1'))
+
+    def test_a_listing_keeps_what_was_recorded_while_it_ran(self):
+        served = vmops.ServedVMs()
+        served.add('gone', 'uuid-0')
+        listed_since = served.now()
+        # A spawn ends while the node is listed, after the listing passed.
+        served.add('spawned', 'uuid-2')
+        served.found({'vm1': 'uuid-1'}, listed_since)
+        self.assertEqual(['spawned', 'vm1'],
+                         sorted(n for n in ('gone', 'spawned', 'vm1')
+                                if n in served))
+        # The next listing that does not find it forgets it.
+        served.found({'vm1': 'uuid-1'}, served.now())
+        self.assertNotIn('spawned', served)
