@@ -381,11 +381,33 @@ class _OsWinMetricsUtils(_OsWin):
             return list(self._target.get_vnic_metrics(vm_name))
 
 
+class _OsWinNetworkUtils(_OsWin):
+    """os-win's NetworkUtilsR2, with what its public API lacks."""
+
+    def get_connected_vnic_ids(self):
+        """The names of the vNICs connected to a virtual switch (a set).
+
+        As os-win's connect_vnic_to_vswitch tells whether a vNIC is
+        connected: its switch port allocation (which os-win names after
+        the vNIC) exists and points at a switch. A VM destroyed takes its
+        allocations with it, so a vNIC made again under the same name is
+        not connected until it is connected again.
+        """
+        with _translated():
+            conn = self._target._conn
+            return set(
+                alloc.ElementName
+                for alloc in conn.Msvm_EthernetPortAllocationSettingData()
+                if alloc.ElementName and alloc.HostResource and
+                alloc.HostResource[0])
+
+
 # The os-win utils wrapped with more than error translation.
 _OSWIN_ADAPTERS = {'clusterutils': _OsWinClusterUtils,
                    'pathutils': _OsWinPathUtils,
                    'livemigrationutils': _OsWinLiveMigrationUtils,
-                   'metricsutils': _OsWinMetricsUtils}
+                   'metricsutils': _OsWinMetricsUtils,
+                   'networkutils': _OsWinNetworkUtils}
 
 
 class OsWin(object):

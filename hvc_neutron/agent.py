@@ -12,7 +12,11 @@ hvc-agent) and the ports neutron has bound to the host, and:
   and neutron tells nova (network-vif-plugged);
 - a vNIC the agent wired that is gone (deleted, failed over, migrated) is
   reported down; neutron ignores that if the port is bound elsewhere
-  already.
+  already. So is one that is on no switch any more: a new vNIC of the
+  same name, its VM destroyed and made again between two rounds (nova's
+  rebuild does that in a fraction of a second); it is then wired as a new
+  one, and its port goes DOWN and back ACTIVE, which nova's rebuild may be
+  waiting for (network-vif-plugged).
 
 A vNIC whose port is bound to no host or another one (a live migration's
 destination before nova activates its binding here) waits for a later
@@ -91,11 +95,17 @@ class HypervNeutronAgent(object):
         vnics = set(self._networkutils.get_vnic_ids())
         if not vnics and not self._wired:
             return
-        for port_id in sorted(self._wired - vnics):
+        # Wired, and on no switch now: a new vNIC of the same name.
+        made_again = vnics & self._wired
+        if made_again:
+            made_again -= set(self._networkutils.get_connected_vnic_ids())
+        for port_id in sorted((self._wired - vnics) | made_again):
             self._plugin_rpc.update_device_down(
                 self._context, port_id, self.agent_id, self.host)
             self._wired.discard(port_id)
-            LOG.info('The vNIC of port %s is gone: reported down', port_id)
+            LOG.info('The vNIC of port %s is %s: reported down', port_id,
+                     'on no switch (made again)' if port_id in made_again
+                     else 'gone')
         bound_here = {
             port['id']: port for port in
             self._plugin_rpc.get_ports_by_vnic_type_and_host(

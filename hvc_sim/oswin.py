@@ -931,6 +931,14 @@ class NetworkUtils(_SimulatedUtils):
         return self._state.nic_names(node=self._node)
 
     @_faultable(os_win_exc.HyperVException)
+    def get_connected_vnic_ids(self):
+        """The names of the vNICs of the VMs this node runs that are
+        connected to a virtual switch (a set; the seam's, not os-win's).
+        A vNIC made again under the same name (its VM destroyed and made
+        again) is not, until it is connected again."""
+        return set(self._state.nic_vswitches(node=self._node))
+
+    @_faultable(os_win_exc.HyperVException)
     def get_vnic_mac_address(self, switch_port_name):
         mine = {vm.name for vm in self._state.vms(node=self._node)}
         for nic in self._state.nics():

@@ -114,3 +114,26 @@ class TestFiles(testtools.TestCase):
         except FileNotFoundError:
             return
         self.assertIn('"format": "vpc"', out.stdout)
+
+    def test_the_tempest_image_is_a_vhdx_for_glance(self):
+        path = images.write_vhdx(os.path.join(
+            self.useFixture(fixtures.TempDir()).path, 'x.vhdx'), 1024 ** 3)
+        inspector = format_inspector.detect_file_format(path)
+        self.assertEqual('vhdx', str(inspector))
+        self.assertEqual(1024 ** 3, inspector.virtual_size)
+        inspector.safety_check()
+        self.assertEqual(4 * 1024 ** 2, os.path.getsize(path))
+        # The check value of CRC-32C, the headers' and region tables'
+        # checksum.
+        self.assertEqual(0xe3069283, images.crc32c(b'123456789'))
+        # qemu-img, where there is one, reads it (it checks the headers'
+        # checksums) and finds nothing wrong in it.
+        try:
+            out = subprocess.run(['qemu-img', 'info', '--output=json',
+                                  path], stdout=subprocess.PIPE, text=True)
+        except FileNotFoundError:
+            return
+        self.assertIn('"format": "vhdx"', out.stdout)
+        self.assertIn('"virtual-size": 1073741824', out.stdout)
+        self.assertEqual(0, subprocess.run(['qemu-img', 'check', path],
+                                           stdout=subprocess.PIPE).returncode)

@@ -155,6 +155,32 @@ class TestHypervNeutronAgent(testtools.TestCase):
         self.assertEqual(0, self.agent.agent_state()['configurations'][
             'devices'])
 
+    def test_a_vnic_made_again_between_two_rounds_is_wired_again(self):
+        """Its VM destroyed and made again between two rounds (nova's
+        rebuild, in a fraction of a second): the same name, on no switch.
+        Reported down and wired again, its port goes DOWN and back ACTIVE:
+        nova's rebuild waits for that (network-vif-plugged)."""
+        self._vm('vm1', [PORT_A, PORT_B])
+        self._bound_here(PORT_A)
+        self._bound_here(PORT_B)
+        self.agent.sync_once()
+        self.ports[PORT_A]['status'] = self.ports[PORT_B]['status'] = (
+            'ACTIVE')
+        self.state.delete_vm('vm1')
+        self._vm('vm1', [PORT_A])
+        self._vm('vm2', [PORT_B])
+        self.state.connect_nic(NODE, PORT_B, 'external')
+        self.agent.sync_once()
+        self.assertEqual([PORT_A], self._downs())
+        self.assertEqual([PORT_A, PORT_B, PORT_A], self._ups())
+        self.assertEqual({PORT_A: 'external', PORT_B: 'external'},
+                         self.state.nic_vswitches(node=NODE))
+        self.assertIn('on no switch', self.logger.output)
+        # Connected again: nothing more.
+        self.ports[PORT_A]['status'] = 'ACTIVE'
+        self.agent.sync_once()
+        self.assertEqual(([PORT_A], 3), (self._downs(), len(self._ups())))
+
     def test_another_node_s_vnics_are_not_this_node_s(self):
         self._vm('vm2', [PORT_A], node='node2')
         self._bound_here(PORT_A)

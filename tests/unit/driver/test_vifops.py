@@ -134,6 +134,25 @@ class TestVIFOpsOsWin(driver_fixtures.OsWinTestCase):
                                 _ovs_vif())
         self.assertIn('database connection failed', str(err))
 
+    def test_connected_vnics_are_those_whose_allocation_has_a_switch(self):
+        """As os-win's connect_vnic_to_vswitch tells whether a vNIC is
+        connected: a port allocation named after it, on a switch."""
+        switch = ('\\\\node1\\root\\virtualization\\v2:'
+                  'Msvm_VirtualEthernetSwitch.Name="1"')
+        wmi = mock.Mock(spec=['Msvm_EthernetPortAllocationSettingData'])
+        wmi.Msvm_EthernetPortAllocationSettingData.return_value = [
+            driver_fixtures.WMIObject(ElementName=PORT,
+                                      HostResource=[switch]),
+            driver_fixtures.WMIObject(ElementName='made-again',
+                                      HostResource=None),
+            driver_fixtures.WMIObject(ElementName='emptied',
+                                      HostResource=['']),
+            driver_fixtures.WMIObject(ElementName=None,
+                                      HostResource=[switch])]
+        self.networkutils._conn = wmi
+        self.assertEqual({PORT},
+                         self.hyperv.networkutils.get_connected_vnic_ids())
+
     def test_check(self):
         self.vifops.check(_ovs_vif())
         self.conf.config(vswitch_name=None, group='hyperv_cluster')
@@ -317,6 +336,22 @@ class TestSimulatedOvs(driver_fixtures.SimulatedTestCase):
         # The connection goes with the NIC.
         self.hyperv.vmutils.destroy_nic('vm1', PORT)
         self.assertEqual({}, self.state.nic_vswitches('node1'))
+
+    def test_connected_vnics(self):
+        networkutils = self.hyperv.networkutils
+        self._vm_with_nic()
+        self._vm_with_nic('vm2', 'port-2')
+        self.assertEqual(set(), networkutils.get_connected_vnic_ids())
+        networkutils.connect_vnic_to_vswitch(VSWITCH, PORT)
+        self.assertEqual({PORT}, networkutils.get_connected_vnic_ids())
+        self.assertEqual(set(), sim_oswin.NetworkUtils(
+            self.state, 'node2').get_connected_vnic_ids())
+        # Its VM destroyed and made again: a vNIC of the same name, on no
+        # switch.
+        self.hyperv.vmutils.destroy_vm('vm1')
+        self._vm_with_nic()
+        self.assertEqual({PORT, 'port-2'}, networkutils.get_vnic_ids())
+        self.assertEqual(set(), networkutils.get_connected_vnic_ids())
 
     def test_ovs_port_of_a_connected_vnic(self):
         self._vm_with_nic()
