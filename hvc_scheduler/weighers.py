@@ -27,7 +27,8 @@ class HyperVClusterSameClusterWeigher(weights.BaseHostWeigher):
 
     def _weigh_object(self, host_state, weight_properties):
         """1 for a node of the instance's cluster, else 0; 0 for all
-        when placing a new instance."""
+        when placing a new instance.
+        """
         placement = moving.placement_of(weight_properties)
         if placement is None or placement.cluster is None:
             return 0

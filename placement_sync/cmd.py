@@ -98,7 +98,8 @@ def reserve_policy(conf):
 
 def instance_names(conf):
     """Who tells instances' folders apart: nova, when its credentials are
-    there; else None (every folder counts as outside nova)."""
+    there; else None (every folder counts as outside nova).
+    """
     if not clients.has_credentials(conf, sync_conf.NOVA_GROUP):
         return None
     return nova.InstanceNames(clients.compute_proxy_factory(conf))
@@ -204,7 +205,8 @@ def _until_stopped(func, stop):
 def stop_on_signals(stop):
     """Set ``stop`` on SIGTERM, SIGINT (Ctrl+C) and, on Windows, SIGBREAK
     (Ctrl+Break, which a console program can send to a process group it
-    started: Python documents signal.SIGBREAK on Windows only)."""
+    started: Python documents signal.SIGBREAK on Windows only).
+    """
     for name in ('SIGTERM', 'SIGINT', 'SIGBREAK'):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), lambda *a: stop.set())
@@ -218,7 +220,8 @@ def stop_on_file(path, stop):
     reach only a process of the sender's console (Python's os.kill
     documentation), which a scheduled task has not. Creating this file is
     how an operator stops it cleanly. A leftover from a stop that found no
-    process is removed first; ConfigError if it cannot be."""
+    process is removed first; ConfigError if it cannot be.
+    """
     try:
         os.remove(path)
     except FileNotFoundError:

@@ -122,7 +122,8 @@ sync_opts = [
 
 def options_problem(conf):
     """What oslo.config cannot check, options that contradict each other;
-    or None."""
+    or None.
+    """
     options = conf[SYNC_GROUP]
     if 0 < options.reserve_headroom_gb < options.reserve_step_gb:
         # A reserve short of its headroom by less than the step is kept:

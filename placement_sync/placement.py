@@ -95,7 +95,8 @@ class PlacementClient(object):
         """ServiceUnavailable unless the endpoint is placement's API root
         (once per client): a real placement under a wrong path prefix
         answers its JSON 404 to every path, which reads as "nothing
-        there"."""
+        there".
+        """
         if self._root_checked:
             return
         try:
@@ -225,7 +226,8 @@ class PlacementClient(object):
 
     def get_disk_allocations(self, uuid):
         """(generation, {consumer: DISK_GB}) of the provider's
-        allocations of DISK_GB."""
+        allocations of DISK_GB.
+        """
         body = self.request(
             'GET', '/resource_providers/%s/allocations' % uuid,
             expect=(_GENERATION, 'allocations'))

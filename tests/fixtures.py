@@ -105,7 +105,8 @@ def nova_api_paste_ini():
 def nova_compute_proxy(api_fixture):
     """openstacksdk's compute proxy on nova's in-process API (the admin
     API of nova's test harness, which trusts headers in place of
-    keystone)."""
+    keystone).
+    """
     from keystoneauth1 import session as ks_session
     from keystoneauth1.loading import get_plugin_loader
     from openstack import connection

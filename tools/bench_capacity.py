@@ -132,7 +132,8 @@ class StaticNames(object):
 class ForeignFilesWorld(World):
     """Shared CSV providers, with files outside nova growing on the CSVs
     and the sync running periodically with ``reserve`` (a
-    capacity.ReservePolicy, or None for the fixed reserved_gb)."""
+    capacity.ReservePolicy, or None for the fixed reserved_gb).
+    """
 
     def __init__(self, server, clusters, reserve, fixed_reserved_gb):
         self.fixed = [dataclasses.replace(

@@ -92,7 +92,8 @@ _TICKS = os.sysconf('SC_CLK_TCK')
 
 def cpu_seconds(pid):
     """CPU time (user and system) of a process and the rest of its group,
-    and of the children they waited for."""
+    and of the children they waited for.
+    """
     total = 0
     for member in procs.group_members(pid):
         try:

@@ -76,7 +76,8 @@ def _microversions(conn):
 
 def tempest_conf(cloud, path):
     """tempest.conf for ``cloud``: what it has, and what this driver
-    does (``compute-feature-enabled``)."""
+    does (``compute-feature-enabled``).
+    """
     conn = cloud.admin_connection()
     auth = cloud.auth()
     image = conn.image.find_image(cloud_mod.IMAGE_NAME, ignore_missing=False)
@@ -136,7 +137,8 @@ def tempest_conf(cloud, path):
 
 def _expected():
     """[(regex, reason)] of etc/tempest/expected.txt: failures it
-    explains."""
+    explains.
+    """
     expected = []
     if not os.path.exists(EXPECTED):
         return expected

@@ -57,7 +57,8 @@ class TestVolumeFigures(testtools.TestCase):
 class TestNamesPlacementAndNovaRefuse(testtools.TestCase):
     """Refused before any write, with the field named: placement on
     MariaDB answers 500 to a 4-byte character, nova refuses an aggregate
-    name with whitespace at an end or an unprintable character."""
+    name with whitespace at an end or an unprintable character.
+    """
 
     def _problems(self, name='c1', node='n1', volume_name='Volume1',
                   volume_id='v1'):

@@ -1,5 +1,6 @@
 """The sample configurations in etc/hvc/ are what oslo-config-generator
-makes of the options today (``make sample-config`` regenerates them)."""
+makes of the options today (``make sample-config`` regenerates them).
+"""
 
 import configparser
 import os

@@ -1,5 +1,6 @@
 """Rescue and unrescue on the simulated cluster: which disk boots, where
-the root disk is, the config drive, and everything back as it was."""
+the root disk is, the config drive, and everything back as it was.
+"""
 
 import os
 from unittest import mock

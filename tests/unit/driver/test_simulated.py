@@ -468,7 +468,8 @@ class TestClusterUtils(SimulatedTestCase):
 class TestOfflineMoves(SimulatedTestCase):
     """An offline cluster move ends after the call that asks for it, as
     MoveClusterGroupEx's do: os-win's offline move reads an owner that can
-    still be the source; the seam waits for the cluster to end it."""
+    still be the source; the seam waits for the cluster to end it.
+    """
 
     def setUp(self):
         super().setUp()
@@ -505,7 +506,8 @@ class TestOfflineMoves(SimulatedTestCase):
 
 class TestWorld(SimulatedTestCase):
     """Two clusters and a standalone host in one world: each node sees
-    its own cluster only, and the cluster moves VMs inside itself."""
+    its own cluster only, and the cluster moves VMs inside itself.
+    """
 
     def setUp(self):
         super().setUp()

@@ -147,7 +147,8 @@ class TestVIFOpsOsWin(driver_fixtures.OsWinTestCase):
 
 class TestOvsVsctlOnWindows(driver_fixtures.OsWinTestCase):
     """A real node's ovs-vsctl, started as Windows starts processes (no
-    preexec_fn), here a stand-in on PATH that prints its arguments."""
+    preexec_fn), here a stand-in on PATH that prints its arguments.
+    """
 
     def setUp(self):
         super().setUp()
