@@ -41,10 +41,10 @@ import collections
 import os_resource_classes as orc
 from oslo_log import log as logging
 
-import nova.conf
 from nova.compute import task_states
 from nova.compute import utils as compute_utils
 from nova.compute import vm_states
+import nova.conf
 from nova import context as nova_context
 from nova import exception
 from nova.network import neutron

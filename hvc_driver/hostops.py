@@ -19,8 +19,8 @@ from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 from oslo_utils import units
 
-import nova.conf
 from nova.compute import utils as compute_utils
+import nova.conf
 from nova import exception
 from nova.objects import fields as obj_fields
 from nova.virt import driver

@@ -26,9 +26,9 @@ from oslo_utils import excutils
 from oslo_utils import units
 from oslo_utils import uuidutils
 
+from nova.compute import utils as compute_utils
 import nova.conf
 from nova import exception
-from nova.compute import utils as compute_utils
 from nova import objects
 from nova.virt import images
 

@@ -49,8 +49,8 @@ import ntpath
 from oslo_log import log as logging
 from oslo_utils import units
 
-import nova.conf
 from nova.compute import task_states
+import nova.conf
 from nova import exception
 from nova import objects
 

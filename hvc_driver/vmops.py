@@ -10,8 +10,8 @@ from oslo_utils import units
 from oslo_utils import uuidutils
 
 from nova.api.metadata import base as instance_metadata
-import nova.conf
 from nova.compute import power_state
+import nova.conf
 from nova import exception
 from nova.virt import configdrive as nova_configdrive
 from nova.virt import hardware

@@ -7,9 +7,9 @@ the compute driver recorded in its system metadata. Modelled on nova's
 CrossCellWeigher.
 """
 
+import nova.conf
 from nova.scheduler import utils
 from nova.scheduler import weights
-import nova.conf
 
 from hvc_scheduler import conf as sched_conf
 from hvc_scheduler import moving

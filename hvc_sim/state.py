@@ -757,8 +757,8 @@ class ClusterState(object):
         path = self._path_on(volume, relative_path)
         if os.path.exists(path):
             raise SimulatorError('%s exists already' % path)
-        free = (volume.total_gb * _SIZE_UNITS['G']
-                - folder_physical_bytes(volume.path))
+        free = (volume.total_gb * _SIZE_UNITS['G'] -
+                folder_physical_bytes(volume.path))
         if size_bytes > free:
             raise SimulatorError(
                 'not enough space on shared volume %s: %d bytes free, %d '

@@ -65,7 +65,7 @@ def reserve_gb(volume, outside_bytes, policy, current=None):
     covering = min(max(volume.reserved_gb, outside_gb), volume.total_gb)
     wanted = min(max(volume.reserved_gb, outside_gb + policy.headroom_gb),
                  volume.total_gb)
-    if (current is not None and covering <= current <= volume.total_gb
-            and abs(wanted - current) < policy.step_gb):
+    if (current is not None and covering <= current <= volume.total_gb and
+            abs(wanted - current) < policy.step_gb):
         return current
     return wanted

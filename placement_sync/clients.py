@@ -21,9 +21,9 @@ Exception or ValueError.
 from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import loading as ks_loading
 from openstack import config as sdk_config
+from openstack.config import cloud_region
 from openstack import connection
 from openstack import exceptions as sdk_exc
-from openstack.config import cloud_region
 
 from placement_sync import conf as sync_conf
 from placement_sync import exception

@@ -18,9 +18,9 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from placement_sync import cache
+from placement_sync import capacity
 from placement_sync import clients
 from placement_sync import conf as sync_conf
-from placement_sync import capacity
 from placement_sync import exception
 from placement_sync import flavor_cmd
 from placement_sync import host_aggregates
@@ -89,8 +89,8 @@ _MEASURING_SOURCES = ('oswin', 'simulated', 'agent')
 def reserve_policy(conf):
     """How measured CSVs are reserved, or None when they are not."""
     options = conf.placement_sync
-    if (not options.reserve_measured_usage
-            or options.source not in _MEASURING_SOURCES):
+    if (not options.reserve_measured_usage or
+            options.source not in _MEASURING_SOURCES):
         return None
     return capacity.ReservePolicy(headroom_gb=options.reserve_headroom_gb,
                                   step_gb=options.reserve_step_gb)

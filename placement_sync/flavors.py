@@ -31,8 +31,8 @@ def keeps_no_local_disk(flavor, extra_specs):
     (``resources:DISK_GB=0`` without the CSV group, e.g. for boots from
     volume): a CSV claim of its disk would change what it asks for.
     """
-    return (extra_specs.get(UNNUMBERED_DISK_KEY) == '0'
-            and CSV_DISK_KEY not in extra_specs and disk_gb(flavor) > 0)
+    return (extra_specs.get(UNNUMBERED_DISK_KEY) == '0' and
+            CSV_DISK_KEY not in extra_specs and disk_gb(flavor) > 0)
 
 
 def wanted_extra_specs(flavor, extra_specs):

@@ -268,8 +268,8 @@ class RemoveHost:
 
 def _missing_hosts(cluster, agg):
     """The cluster's nodes missing from the aggregate, by model.host_key."""
-    return ({model.host_key(n) for n in cluster.nodes}
-            - {model.host_key(h) for h in agg.hosts or []})
+    return ({model.host_key(n) for n in cluster.nodes} -
+            {model.host_key(h) for h in agg.hosts or []})
 
 
 def plan_host_aggregate(cluster, agg, nova_hosts):

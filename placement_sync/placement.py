@@ -86,8 +86,8 @@ class PlacementClient(object):
         if resp.status_code >= 400:
             self._refused(method, url, resp)
         answer = _json(resp) if resp.content else None
-        if expect and not (isinstance(answer, dict)
-                           and all(key in answer for key in expect)):
+        if expect and not (isinstance(answer, dict) and
+                           all(key in answer for key in expect)):
             raise self._not_placement(method, url, resp)
         return answer
 
@@ -117,8 +117,8 @@ class PlacementClient(object):
 
     def _refused(self, method, url, resp):
         errors = _json(resp)
-        if not (isinstance(errors, dict)
-                and isinstance(errors.get('errors'), list)):
+        if not (isinstance(errors, dict) and
+                isinstance(errors.get('errors'), list)):
             raise self._not_placement(method, url, resp)
         code = _error_code(errors)
         if resp.status_code == 404:

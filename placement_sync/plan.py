@@ -357,8 +357,8 @@ def unfinished(provider):
     """Ours, but cut short before it joined an aggregate: nothing can use
     it (the owner trait is set first, the aggregate last).
     """
-    return (model.OWNER_TRAIT in provider.traits and not provider.aggregates
-            and not provider.in_use)
+    return (model.OWNER_TRAIT in provider.traits and
+            not provider.aggregates and not provider.in_use)
 
 
 def _clash_message(want, holder):

@@ -205,8 +205,8 @@ class Reconciler(object):
         report.error('%s', error)
 
     def _sync_cluster(self, cluster, report):
-        clear_stale = (self.host_aggregates is not None
-                       and cluster.name not in self._stale_cleared)
+        clear_stale = (self.host_aggregates is not None and
+                       cluster.name not in self._stale_cleared)
         observed = self._observe(cluster, clear_stale)
         for key, step in plan_mod.plan_cluster(cluster, observed,
                                                self.reserve):
@@ -359,8 +359,8 @@ class Reconciler(object):
         for _attempt in range(MAX_ATTEMPTS):
             listed = self.placement.get_provider(want.uuid)
             provider = listed and self._read_if_there(
-                listed, ('inventories', 'traits', 'aggregates')
-                + self._measured_parts(want))
+                listed, ('inventories', 'traits', 'aggregates') +
+                self._measured_parts(want))
             if provider is not None:
                 return self._with_usages_if_resized(want, provider), None
             holder = self._name_holder(want.name)

@@ -126,8 +126,8 @@ def format_report(result):
     for cluster in result['clusters']:
         lines.append('cluster %s  (aggregate %s)'
                      % (_shown(cluster['name']), cluster['aggregate']))
-        lines.append('  nodes: %s' % (', '.join(map(_shown, cluster['nodes']))
-                                      or '(none)'))
+        lines.append('  nodes: %s' % (
+            ', '.join(map(_shown, cluster['nodes'])) or '(none)'))
         for v in cluster['shared_volumes']:
             state = ('  DRAINING' if v['draining']
                      else '  FULL' if v['full'] else '')

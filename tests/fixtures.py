@@ -107,8 +107,8 @@ def nova_compute_proxy(api_fixture):
     API of nova's test harness, which trusts headers in place of
     keystone).
     """
-    from keystoneauth1 import session as ks_session
     from keystoneauth1.loading import get_plugin_loader
+    from keystoneauth1 import session as ks_session
     from openstack import connection
 
     api = api_fixture.admin_api

@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 
 from hvc_localcloud import cloud as cloud_mod  # noqa: E402
 from hvc_localcloud import procs  # noqa: E402
+
 import build_phases  # noqa: E402  (tools/)
 
 GOAL_RATIO = 1.2

@@ -45,8 +45,8 @@ def _find_duplicate_keys(node, where, seen, duplicates):
         for key, value in node.value:
             label = key.value if isinstance(key, yaml.ScalarNode) else '?'
             path = '%s.%s' % (where, label) if where else label
-            if (isinstance(key, yaml.ScalarNode)
-                    and key.tag != 'tag:yaml.org,2002:merge'):
+            if (isinstance(key, yaml.ScalarNode) and
+                    key.tag != 'tag:yaml.org,2002:merge'):
                 line = key.start_mark.line + 1
                 if (key.tag, label) in first_line:
                     duplicates.append((line, path,

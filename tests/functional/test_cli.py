@@ -358,8 +358,8 @@ class TestOperatorConventions(hvc_fixtures.PlacementTestCase):
                               simulated_state_file=self.state,
                               reserve_headroom_gb=5, placement=placement)
         return subprocess.run(
-            [os.path.join(BIN, 'hvc-placement-sync'), '--config-file', conf]
-            + list(args), capture_output=True, text=True, timeout=120,
+            [os.path.join(BIN, 'hvc-placement-sync'), '--config-file', conf] +
+            list(args), capture_output=True, text=True, timeout=120,
             env=dict(self.env, **(env or {})))
 
     def _clouds_yaml(self, **clouds):

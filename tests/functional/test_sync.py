@@ -292,8 +292,8 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         gen = client.set_aggregates(vol1, gen, {foreign_agg})
         client.ensure_custom_traits({'CUSTOM_SOMEONE_ELSE'})
         _gen, traits = client.get_traits(vol1)
-        client.set_traits(vol1, gen, traits - {model.SHARING_TRAIT}
-                          | {'CUSTOM_SOMEONE_ELSE'})
+        client.set_traits(vol1, gen, traits - {model.SHARING_TRAIT} |
+                          {'CUSTOM_SOMEONE_ELSE'})
         node = client.list_providers(name=cluster.nodes[0])[0]['uuid']
         gen, aggs = client.get_aggregates(node)
         client.set_aggregates(node, gen, {foreign_agg})  # ours removed

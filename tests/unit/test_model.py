@@ -67,8 +67,8 @@ class TestNamesPlacementAndNovaRefuse(testtools.TestCase):
             offline_volumes=(model.OfflineVolume('v9', 'Off\x1b', 'off'),))
         volume = model.SharedVolume(id=volume_id, name=volume_name,
                                     total_gb=10)
-        return (model.cluster_problems(cluster)
-                + model.volume_problems(name, volume))
+        return (model.cluster_problems(cluster) +
+                model.volume_problems(name, volume))
 
     def _fields(self, **names):
         return [field for field, _problem in self._problems(**names)

@@ -657,8 +657,8 @@ class TestFailoverDuringAResize(FailoverTestCase):
         self.sim.move_vm(server['OS-EXT-SRV-ATTR:instance_name'], 'node3',
                          restart=True)
         self._wait_until('nova follows it to node3', lambda: self.api
-                         .get_server(server['id'])['OS-EXT-SRV-ATTR:host']
-                         == 'node3')
+                         .get_server(server['id'])['OS-EXT-SRV-ATTR:host'] ==
+                         'node3')
         [migration] = self.api.get_migrations()
         self.assertEqual(('node1', 'node3', 'finished'), (
             migration['source_compute'], migration['dest_compute'],
@@ -666,8 +666,8 @@ class TestFailoverDuringAResize(FailoverTestCase):
         # The instance on node3, the migration's hold on node1, the disk
         # on the CSV (twice until confirm, as nova claims it).
         self._wait_until('its allocation on node3', lambda: {
-            node: usage['VCPU'] for node, usage in self._usages().items()}
-            == {'node1': 2, 'node2': 0, 'node3': 2})
+            node: usage['VCPU'] for node, usage in self._usages().items()} ==
+            {'node1': 2, 'node2': 0, 'node3': 2})
         self.assertIn(clusterops.FAILOVER_ACTION, self._events(server))
         return self.api.get_server(server['id'])
 
@@ -696,8 +696,8 @@ class TestFailoverDuringAResize(FailoverTestCase):
         self.sim.move_vm(server['OS-EXT-SRV-ATTR:instance_name'], 'node1',
                          restart=True)
         self._wait_until('nova follows it to node1', lambda: self.api
-                         .get_server(server['id'])['OS-EXT-SRV-ATTR:host']
-                         == 'node1')
+                         .get_server(server['id'])['OS-EXT-SRV-ATTR:host'] ==
+                         'node1')
         server = self._revert_resize(server)
         self._assert_followed(server, 'node1')
 

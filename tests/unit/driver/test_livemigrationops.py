@@ -6,8 +6,8 @@ from unittest import mock
 from os_win import exceptions as os_win_exc
 
 from nova import exception
-from nova.objects import migrate_data as migrate_data_obj
 from nova import objects
+from nova.objects import migrate_data as migrate_data_obj
 
 from hvc_driver import exception as hvc_exc
 from hvc_driver import layout

@@ -7,12 +7,12 @@ from unittest import mock
 
 from hvc_driver import driver
 from hvc_driver import hyperv
-from hvc_oswin_api import exceptions as api_exc
 from hvc_driver import layout
 from hvc_driver import serialconsoleops
 from hvc_driver import vmops
 from hvc_driver import volumeops
 from hvc_oswin_api import constants as os_win_const
+from hvc_oswin_api import exceptions as api_exc
 from nova import exception
 from nova import objects
 from nova.virt import virtapi

@@ -4,12 +4,13 @@ import inspect
 import os
 from unittest import mock
 
+import testtools
+
 from hvc_agent import oswin as agent_oswin
 from hvc_oswin_api import constants
 from hvc_oswin_api import exceptions as os_win_exc
 from hvc_sim import oswin as sim_oswin
 from hvc_sim import state as sim_state
-import testtools
 from tests.unit.driver import fixtures as driver_fixtures
 
 

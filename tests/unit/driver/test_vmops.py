@@ -11,10 +11,10 @@ from hvc_driver import vmops
 from hvc_driver import volumeops
 from hvc_oswin_api import constants as os_win_const
 from hvc_sim import oswin as sim_oswin
+from nova.compute import power_state
 from nova import context as nova_context
 from nova import exception
 from nova import objects
-from nova.compute import power_state
 from nova.tests.unit import fake_instance
 from nova.virt import virtapi
 from os_win import exceptions as os_win_exc
