@@ -11,7 +11,7 @@ BIN = $(VENV)/bin
 	cloud cloud-stop cloud-status cloud-deps bench-cloud bench-failover \
 	bench-agent tempest
 
-$(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
+$(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.txt -r test-requirements.txt
@@ -78,18 +78,13 @@ bench: $(BIN)/.installed
 	$(BIN)/python tools/bench_sync.py
 	$(BIN)/python tools/bench_capacity.py
 
+# One sample in etc/hvc/ for each generator file (its namespace, its
+# output_file), as tox -e genconfig.
 sample-config: $(BIN)/.installed
 	mkdir -p etc/hvc
-	$(BIN)/oslo-config-generator --namespace hvc.placement_sync \
-		--output-file etc/hvc/placement-sync.conf.sample
-	$(BIN)/oslo-config-generator --namespace hvc.driver \
-		--output-file etc/hvc/nova-hyperv-cluster.conf.sample
-	$(BIN)/oslo-config-generator --namespace hvc.scheduler \
-		--output-file etc/hvc/nova-scheduler-hyperv-cluster.conf.sample
-	$(BIN)/oslo-config-generator --namespace hvc.agent \
-		--output-file etc/hvc/hvc-agent.conf.sample
-	$(BIN)/oslo-config-generator --namespace hvc.neutron_agent \
-		--output-file etc/hvc/hvc-neutron-agent.conf.sample
+	for conf in etc/oslo-config-generator/*.conf; do \
+		$(BIN)/oslo-config-generator --config-file $$conf || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .stestr

@@ -133,7 +133,8 @@ class Agent(object):
     """The WSGI application serving ``host`` (an ``hvc_agent.simulated.
     Simulated`` or ``hvc_agent.oswin.OsWin``) whose instances path is
     ``instances_path``; ``other_hosts_storage``: the folders of other
-    hosts that instances move to and from with their disks."""
+    hosts that instances move to and from with their disks.
+    """
 
     def __init__(self, host, instances_path, other_hosts_storage=()):
         self.host = host
@@ -156,7 +157,8 @@ class Agent(object):
 
     def start(self):
         """Listen to the cluster's owner changes, and end leases no one
-        renews."""
+        renews.
+        """
         if self.host.in_a_cluster():
             self._start(self._listen, 'owner changes')
         self._start(self._expire_leases, 'lock leases')
@@ -308,7 +310,8 @@ class Agent(object):
 
     def _callable(self, request):
         """The method a call or job request names, its arguments
-        checked."""
+        checked.
+        """
         try:
             target, method = request['target'], request['method']
             args, kwargs = list(request.get('args', ())), dict(
@@ -553,7 +556,8 @@ class Agent(object):
     def _storage_roots(self, fresh):
         """The instances path, the other hosts' storage and the CSVs'
         mount paths (looked up again at most every few seconds, or when
-        ``fresh``)."""
+        ``fresh``).
+        """
         now = time.monotonic()
         if fresh or self._roots is None or now - self._roots[0] > \
                 _ROOTS_KEPT_SECONDS:

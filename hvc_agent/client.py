@@ -70,7 +70,8 @@ BOOT_HEADER = 'X-Hvc-Agent-Boot'
 
 class EventsLost(wire.AgentError):
     """The event stream has a gap: the periodic check must find what was
-    in it."""
+    in it.
+    """
 
 
 class AgentClient(object):
@@ -99,7 +100,8 @@ class AgentClient(object):
         """The agent that the options of ``group`` name (its agent_url,
         agent_ca_file, agent_cert_file, agent_key_file and agent_timeout:
         nova-compute's [hyperv_cluster], hvc-neutron-agent's
-        [hyperv_agent])."""
+        [hyperv_agent]).
+        """
         if not options.agent_url:
             raise wire.AgentError(
                 '[%s] agent_url is not set: it is the address of the '
@@ -171,7 +173,8 @@ class AgentClient(object):
     def run_job(self, target, method, args, kwargs, timeout=None):
         """``target.method(...)`` as a job on the agent, waited for; the
         job is cancelled once it outlasts ``timeout`` seconds (and an
-        agent timeout more)."""
+        agent timeout more).
+        """
         job = self._json('POST', '/v1/jobs',
                          _call_body(target, method, args, kwargs))['job']
         started = time.monotonic()
@@ -243,7 +246,8 @@ class AgentClient(object):
     def cluster(self, instances_folder):
         """The facts of the agent's failover cluster as placement_sync
         reads them (``placement_sync.model.as_plain``'s values);
-        ValueError for an answer that is not one."""
+        ValueError for an answer that is not one.
+        """
         answer = self._json('GET', '/v1/cluster',
                             params={'instances_folder': instances_folder})
         if not isinstance(answer, dict) or 'cluster' not in answer:
@@ -291,7 +295,8 @@ class AgentClient(object):
     def owner_change_listener(self):
         """A listener of VM group owner changes (as os-win's): a function
         of a callback that runs until stop_listeners, and raises when
-        events may have been missed."""
+        events may have been missed.
+        """
         self._stop_listeners.clear()
 
         def listener(callback):
@@ -378,7 +383,8 @@ class RemoteUtils(object):
 class RemotePipeReader(object):
     """os-win's NamedPipeHandler on the agent's host: it copies the VM's
     serial port pipe into ``log_file`` there and, with ``console``, serves
-    it as a TCP console (``hvc_agent.serialproxy``)."""
+    it as a TCP console (``hvc_agent.serialproxy``).
+    """
 
     def __init__(self, client, pipe_name, log_file, console=None):
         self._client = client
@@ -398,7 +404,8 @@ class RemotePipeReader(object):
 
     def console_address(self):
         """{"host", "port"} of the VM's TCP console on the host, or
-        None."""
+        None.
+        """
         return self._console_address
 
     def restart(self):

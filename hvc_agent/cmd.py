@@ -59,7 +59,8 @@ def make_host(options):
 def make_server(options, application):
     """A cheroot server of ``application``: HTTPS that requires a client
     certificate signed by ``ca_file``, or plain HTTP on a loopback
-    address."""
+    address.
+    """
     server = wsgi.Server((options.bind_host, options.bind_port),
                          application, numthreads=8,
                          max=options.threads, server_name='hvc-agent')

@@ -74,7 +74,8 @@ def client_opts(caller, timeout_help, prefix=''):
     """The options of a caller of hvc-agents (nova-compute,
     hvc-neutron-agent, hvc-placement-sync): the TLS files it presents and
     trusts, and how long it waits for an answer. ``caller`` names it in
-    the help, ``prefix`` says when the options count."""
+    the help, ``prefix`` says when the options count.
+    """
     return [
         cfg.StrOpt('agent_ca_file',
                    help=prefix + 'The CA certificate (PEM) that signed the '

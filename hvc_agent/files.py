@@ -9,7 +9,8 @@ import os
 
 def read_file(path, offset=0, length=-1):
     """``length`` bytes (all to the end: -1) of the file at ``path`` from
-    ``offset``."""
+    ``offset``.
+    """
     with open(path, 'rb') as f:
         f.seek(offset)
         return f.read(length)
@@ -18,7 +19,8 @@ def read_file(path, offset=0, length=-1):
 def write_file(path, data, offset=0):
     """Write ``data`` at ``offset`` of the file at ``path``: offset 0
     makes the file anew, any other offset must be its end (a file is
-    written in order, piece by piece)."""
+    written in order, piece by piece).
+    """
     if offset == 0:
         with open(path, 'wb') as f:
             f.write(data)
@@ -34,7 +36,8 @@ def write_file(path, data, offset=0):
 class Writer(object):
     """A file object that writes ``path`` through ``pathutils`` (its
     ``write_file``) in pieces of ``piece_bytes``: what glance's download
-    writes an image into."""
+    writes an image into.
+    """
 
     def __init__(self, pathutils, path, piece_bytes=8 * 1024 * 1024):
         self._pathutils = pathutils
@@ -59,7 +62,8 @@ class Writer(object):
 
     def truncate(self, size=0):
         """Start again (glance's download truncates a file whose signature
-        is wrong)."""
+        is wrong).
+        """
         self._buffer = bytearray()
         self._offset = 0
         self._pathutils.write_file(self.path, b'', 0)
@@ -79,7 +83,8 @@ class Reader(object):
     """A file object that reads ``path`` through ``pathutils`` (its
     ``read_file``) a piece of ``piece_bytes`` at a time, whatever size the
     caller reads (glance's upload reads 64 KiB at a time): what a
-    snapshot goes to glance from."""
+    snapshot goes to glance from.
+    """
 
     def __init__(self, pathutils, path, piece_bytes=8 * 1024 * 1024):
         self._pathutils = pathutils

@@ -108,7 +108,8 @@ def _last_error():
 
 def _open_exclusive(kernel32, path, deadline=None):
     """A handle of ``path`` opened with no sharing, once nobody else has
-    it open (LockBusy after ``deadline``)."""
+    it open (LockBusy after ``deadline``).
+    """
     while True:
         handle = kernel32.CreateFileW(path, _GENERIC_READ_WRITE, 0, None,
                                       _OPEN_ALWAYS, _FILE_ATTRIBUTE_NORMAL,

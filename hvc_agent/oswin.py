@@ -74,7 +74,8 @@ def _translated():
 
 class _OsWin(object):
     """An os-win object whose os-win and WMI errors become the
-    ``hvc_oswin_api.exceptions`` of the same name."""
+    ``hvc_oswin_api.exceptions`` of the same name.
+    """
 
     def __init__(self, target):
         self._target = target
@@ -144,7 +145,8 @@ class _OsWinClusterUtils(_OsWin):
 
     def _deliver(self, event, callback):
         """A VM group's owner change to ``callback`` (other groups'
-        ignored); what the callback raises is logged, not raised."""
+        ignored); what the callback raises is logged, not raised.
+        """
         group_name = event['cluster_object_name']
         with _translated():
             if (self._target.get_cluster_group_type(group_name) !=
@@ -186,7 +188,8 @@ class _OsWinClusterUtils(_OsWin):
 class _OsWinPathUtils(_OsWin):
     """os-win's PathUtils, with the listing, file ages and file contents
     it lacks (what compute-hyperv's own PathUtils added; plain Python on
-    Windows)."""
+    Windows).
+    """
 
     def listdir(self, path):
         return os.listdir(path)
@@ -207,7 +210,8 @@ class _OsWinPathUtils(_OsWin):
 
 class _OsWinLiveMigrationUtils(_OsWin):
     """os-win's LiveMigrationUtils, with a live migration that puts the
-    VM's storage where the destination host keeps it."""
+    VM's storage where the destination host keeps it.
+    """
 
     # Msvm_VirtualSystemMigrationSettingData.MigrationType
     # VirtualSystemAndStorage (os-win's
@@ -294,7 +298,8 @@ class _OsWinLiveMigrationUtils(_OsWin):
     def _wait_for_job(self, vm, vm_name, job_path, ret_val, timeout):
         """Wait for the migration's job for ``timeout`` seconds at most,
         then stop it (os-win's own wait has no bound); its failure raised
-        as os-win raises it."""
+        as os-win raises it.
+        """
         jobutils = self._target._jobutils
         if ret_val == oswin_const.WMI_JOB_STATUS_STARTED and timeout:
             started = time.monotonic()
@@ -311,7 +316,8 @@ class _OsWinLiveMigrationUtils(_OsWin):
     def _system_settings_moved_to(self, conn, vm, dest_dir):
         """The VM's own directory (its configuration root), and its
         settings with the data roots Move-VM moves in ``dest_dir``, as the
-        migration's NewSystemSettingData."""
+        migration's NewSystemSettingData.
+        """
         from os_win.utils import _wqlutils
         found = [vssd for vssd in _wqlutils.get_element_associated_class(
             conn, 'Msvm_VirtualSystemSettingData', element_uuid=vm.Name)
@@ -332,7 +338,8 @@ class _OsWinLiveMigrationUtils(_OsWin):
         and their settings each at its file name in ``dest_dir``, as the
         migration's NewResourceSettingData (os-win's _get_vhd_setting_data
         sends them unchanged). Disks elsewhere (volumes on SMB shares,
-        which both hosts reach) are not sent: they stay where they are."""
+        which both hosts reach) are not sent: they stay where they are.
+        """
         from os_win.utils import _wqlutils
         disks, moved = [], []
         for sasd in _wqlutils.get_element_associated_class(
@@ -351,7 +358,8 @@ class _OsWinLiveMigrationUtils(_OsWin):
 
     def _parents_moved_to(self, conn, disks, dest_dir):
         """Msvm_MoveUnmanagedVhd instances (embedded) moving each parent
-        of ``disks`` (and its parents) into ``dest_dir``."""
+        of ``disks`` (and its parents) into ``dest_dir``.
+        """
         from os_win import utilsfactory
         vhdutils = utilsfactory.get_vhdutils()
         moves, seen = [], set()
@@ -370,7 +378,8 @@ class _OsWinLiveMigrationUtils(_OsWin):
 
 class _OsWinMetricsUtils(_OsWin):
     """os-win's metricsutils, whose disk and NIC metrics are generators
-    (read while WMI answers): lists, read here."""
+    (read while WMI answers): lists, read here.
+    """
 
     def get_disk_metrics(self, vm_name):
         with _translated():
@@ -413,7 +422,8 @@ _OSWIN_ADAPTERS = {'clusterutils': _OsWinClusterUtils,
 class OsWin(object):
     """os-win's utils on this host, one set per thread. ``standalone``:
     whether the host is in no failover cluster (None: probed once, on
-    first need)."""
+    first need).
+    """
 
     def __init__(self, standalone=None):
         self._local = threading.local()
@@ -456,7 +466,8 @@ class OsWin(object):
 
     def named_pipe_handler(self, pipe_name, log_file, console=None):
         """os-win's reader of a VM's serial port pipe into ``log_file``
-        and, with ``console``, a TCP console (``hvc_agent.serialproxy``)."""
+        and, with ``console``, a TCP console (``hvc_agent.serialproxy``).
+        """
         from hvc_agent import serialproxy
         from os_win import utilsfactory
         return _OsWin(serialproxy.ConsoleReader(
@@ -483,7 +494,8 @@ class OsWin(object):
 
     def ovs_vsctl(self, args, timeout):
         """Open vSwitch for Windows' ovs-vsctl, killed if it outlives its
-        own timeout (processutils runs nothing on Windows)."""
+        own timeout (processutils runs nothing on Windows).
+        """
         from hvc_agent import command
         return command.execute(
             ['ovs-vsctl', '--timeout=%d' % timeout] + list(args),
@@ -491,7 +503,8 @@ class OsWin(object):
 
     def local_path(self, path):
         """``C:\\rest`` for another node's view of it,
-        ``\\\\NODE\\C$\\rest``; any other path as it is."""
+        ``\\\\NODE\\C$\\rest``; any other path as it is.
+        """
         match = _ADMIN_SHARE.match(path)
         if match is None:
             return path
@@ -504,7 +517,8 @@ class OsWin(object):
     def cluster_facts(self, instances_folder):
         """This host's cluster as placement_sync's os-win source reads it
         (a ``placement_sync.model.Cluster``), through os-win's own utils of
-        this thread (the source catches os-win's errors)."""
+        this thread (the source catches os-win's errors).
+        """
         from placement_sync.sources import oswin as oswin_source
         return oswin_source.cluster(self.utils('clusterutils')._target,
                                     self.utils('diskutils')._target,

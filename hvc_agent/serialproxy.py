@@ -45,7 +45,8 @@ class ConsoleQueue(queue.Queue):
     client is connected, as os-win's ``ioutils.IOQueue`` (whose ``get``
     and ``put`` its NamedPipeHandler calls): ``put`` drops what comes when
     no client is there, ``get`` returns None once it is gone. Our own, so
-    that the simulated cluster imports no os-win."""
+    that the simulated cluster imports no os-win.
+    """
 
     def __init__(self, client_connected):
         super().__init__()
@@ -69,12 +70,14 @@ class ConsoleQueue(queue.Queue):
 
     def wake(self):
         """End a wait in ``get`` now (it returns nothing) rather than at
-        its next timeout: the client went."""
+        its next timeout: the client went.
+        """
         super().put(b'')
 
     def get_burst(self, max_size=BUFFER_SIZE):
         """What is there (waiting for the first piece), up to about
-        ``max_size`` bytes: fewer, larger sends."""
+        ``max_size`` bytes: fewer, larger sends.
+        """
         data = self.get()
         while data and len(data) <= max_size:
             more = self.get(timeout=BURST_TIMEOUT, continue_on_timeout=False)
@@ -90,7 +93,8 @@ class NoFreePort(Exception):
 
 def parse_port_range(port_range):
     """(first, last) of nova's ``[serial_console] port_range``
-    (``10000:20000``)."""
+    (``10000:20000``).
+    """
     try:
         first, last = (int(p) for p in port_range.split(':'))
     except (AttributeError, ValueError):
@@ -104,7 +108,8 @@ def parse_port_range(port_range):
 def listen(address, port_range):
     """A listening TCP socket on ``address`` at a free port of
     ``port_range``, the first tried at random (several readers start at
-    once, in several processes: binding is what reserves a port)."""
+    once, in several processes: binding is what reserves a port).
+    """
     first, last = parse_port_range(port_range)
     ports = list(range(first, last + 1))
     start = random.randrange(len(ports))

@@ -16,7 +16,8 @@ from hvc_agent import locks
 
 class Simulated(object):
     """Simulated node ``node_name`` (or the cluster's spelling of it, as
-    Windows resolves its own computer name) of the state file."""
+    Windows resolves its own computer name) of the state file.
+    """
 
     def __init__(self, state_file, node_name):
         from hvc_sim import state as sim_state
@@ -43,13 +44,15 @@ class Simulated(object):
 
     def is_standalone_host(self):
         """Whether the simulated world has this node as a host in no
-        cluster."""
+        cluster.
+        """
         node = self._state.node(self._node)
         return node is not None and node.cluster is None
 
     def named_pipe_handler(self, pipe_name, log_file, console=None):
         """The reader of a VM's serial port pipe into ``log_file`` and,
-        with ``console``, a TCP console (``hvc_agent.serialproxy``)."""
+        with ``console``, a TCP console (``hvc_agent.serialproxy``).
+        """
         from hvc_agent import serialproxy
         from hvc_sim import oswin as sim_oswin
         return serialproxy.ConsoleReader(
@@ -59,7 +62,8 @@ class Simulated(object):
 
     def path_flavour(self):
         """How the host names paths (``os.name``): the simulated world's
-        storage is this machine's folders."""
+        storage is this machine's folders.
+        """
         return os.name
 
     def vm_exists_on(self, host, vm_name):
@@ -87,7 +91,8 @@ class Simulated(object):
 
     def cluster_facts(self, instances_folder):
         """This node's cluster as placement_sync's simulated source reads
-        it (a ``placement_sync.model.Cluster``)."""
+        it (a ``placement_sync.model.Cluster``).
+        """
         from placement_sync.sources import simulated as simulated_source
         return simulated_source.cluster(
             self._state, self._state.node(self._node).cluster,

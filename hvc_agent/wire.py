@@ -30,7 +30,8 @@ _RECORDS = {'SharedVolume': cluster_wmi.SharedVolume}
 class AgentError(oswin_exc.HyperVException):
     """The agent failed a call with an error the seam does not name, or
     could not be asked at all: to the driver, a Hyper-V call that
-    failed."""
+    failed.
+    """
 
 
 class AgentUnreachable(AgentError):
@@ -39,7 +40,8 @@ class AgentUnreachable(AgentError):
 
 class AgentRefused(AgentError):
     """The agent refused the request itself (a path outside its storage,
-    a method it does not serve, a malformed request)."""
+    a method it does not serve, a malformed request).
+    """
 
 
 def encode(value):

@@ -57,7 +57,8 @@ def schedule(client, resources, node_names, preferred=None):
 
 def claim(client, allocation_request, consumer):
     """What the scheduler then writes: the chosen candidate's allocations
-    for a new instance ``consumer``."""
+    for a new instance ``consumer``.
+    """
     client.request('PUT', '/allocations/%s' % consumer, dict(
         allocation_request, project_id=PROJECT, user_id=USER,
         consumer_generation=None, consumer_type='INSTANCE'))

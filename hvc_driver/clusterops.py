@@ -41,10 +41,10 @@ import collections
 import os_resource_classes as orc
 from oslo_log import log as logging
 
-import nova.conf
 from nova.compute import task_states
 from nova.compute import utils as compute_utils
 from nova.compute import vm_states
+import nova.conf
 from nova import context as nova_context
 from nova import exception
 from nova.network import neutron
@@ -147,7 +147,8 @@ class ClusterOps(seam.UsesHyperV):
 
     def served_here(self, vm_name):
         """Whether this node runs ``vm_name`` for nova, or did when it
-        last looked."""
+        last looked.
+        """
         return vm_name in self._served
 
     # Following the cluster.
@@ -156,7 +157,8 @@ class ClusterOps(seam.UsesHyperV):
     def reconcile(self, vm_name):
         """Make nova agree with the cluster about ``vm_name``: follow it
         here if the cluster runs it here, let it go if it ran here and
-        runs elsewhere now. NotYet, or any error: try again later."""
+        runs elsewhere now. NotYet, or any error: try again later.
+        """
         if self._is_here(self._owner(vm_name)):
             with self._lock(vm_name):
                 self._follow(vm_name)
@@ -235,7 +237,8 @@ class ClusterOps(seam.UsesHyperV):
     def _move_resize_destination(self, instance, migration):
         """The destination of a resize awaiting confirmation is where the
         instance is: nova sends a revert there (whose hand_back gives the
-        VM to the source), and its resource tracker claims there."""
+        VM to the source), and its resource tracker claims there.
+        """
         if (migration.dest_compute, migration.dest_node) == (
                 self._hyperv.host, self._hyperv.node):
             return
@@ -291,7 +294,8 @@ class ClusterOps(seam.UsesHyperV):
     def move_allocation(self, context, instance):
         """The instance's VCPU and MEMORY_MB on this node's provider, once
         (from another node's provider, or from what its flavor asks when
-        none holds them); the rest of its allocation stays where it is."""
+        none holds them); the rest of its allocation stays where it is.
+        """
         mine = self._hostops.node_uuid()
         self._rewrite_allocation(
             context, instance, lambda held: _on_node(held, mine,
@@ -303,7 +307,8 @@ class ClusterOps(seam.UsesHyperV):
         """Drop the DISK_GB a refused move claimed beside the instance's
         own: every provider that holds only DISK_GB and is not the CSV its
         disks are on. Nova removes what the move claimed on this node's
-        provider itself; the instance's allocations are then as before."""
+        provider itself; the instance's allocations are then as before.
+        """
         own = instance.system_metadata.get(layout.CSV_PROVIDER_KEY)
 
         def without_other_disk(held):
@@ -317,7 +322,8 @@ class ClusterOps(seam.UsesHyperV):
         """PUT ``change(held)`` ({provider: {class: amount}}) as the
         instance's allocations unless it is what placement holds; with the
         consumer generation it was computed from, read again when another
-        writer came first. ``what`` the change is, for the log."""
+        writer came first. ``what`` the change is, for the log.
+        """
         placement = report.report_client_singleton()
         for _attempt in range(3):
             current = placement.get_allocs_for_consumer(context,
@@ -355,7 +361,8 @@ class ClusterOps(seam.UsesHyperV):
 
     def _bind_ports(self, context, instance):
         """The instance's ports bound to this host (what an evacuation
-        does), and its network info cache refreshed from them."""
+        does), and its network info cache refreshed from them.
+        """
         host = self._hyperv.host
         ports = self._network_api.list_ports(
             context, device_id=instance.uuid)['ports']
@@ -394,7 +401,8 @@ class ClusterOps(seam.UsesHyperV):
         whose allocation is not on this node: the names to reconcile.
 
         Also what was let go of is forgotten, and the compute service
-        follows the node's state (sync_node_state)."""
+        follows the node's state (sync_node_state).
+        """
         context = nova_context.get_admin_context()
         self.sync_node_state(context)
         listed_since = self._served.now()
@@ -421,7 +429,8 @@ class ClusterOps(seam.UsesHyperV):
         asked the driver to abort (at start-up, after a nova-compute
         killed mid-move; or an operator's abort), the allocations of the
         migrations that ended (``_end_moves_that_ended``). NotYet while
-        nova is still at it."""
+        nova is still at it.
+        """
         context = nova_context.get_admin_context()
         instance = self._instance(context, instance_uuid)
         if instance is not None and instance.task_state is not None:
@@ -431,7 +440,8 @@ class ClusterOps(seam.UsesHyperV):
 
     def _consumers_here(self, context):
         """{consumer uuid: allocation} of this node's provider; none while
-        nova-compute has not made it yet."""
+        nova-compute has not made it yet.
+        """
         response = report.report_client_singleton().get(
             '/resource_providers/%s/allocations' % self._hostops.node_uuid(),
             global_request_id=context.global_id)
@@ -451,7 +461,8 @@ class ClusterOps(seam.UsesHyperV):
         nova ends them. Their instance gets the allocation back when
         its VM runs here (the move did not happen), and it is dropped when
         the VM runs elsewhere (the cluster finished the move; the node
-        that runs it follows it)."""
+        that runs it follows it).
+        """
         if not consumers:
             return
         migrations = objects.MigrationList.get_by_filters(context, {
@@ -498,7 +509,8 @@ class ClusterOps(seam.UsesHyperV):
         """Cluster again a VM of nova's that runs here unclustered while
         nova has no task on it (a move out of the cluster that failed
         half-way, an administrator's mistake): unclustered, the cluster
-        would not restart it elsewhere if this node failed."""
+        would not restart it elsewhere if this node failed.
+        """
         if instance.task_state is not None:
             return  # mid-move: a live migration out unclusters it first.
         try:
@@ -516,7 +528,8 @@ class ClusterOps(seam.UsesHyperV):
     def sync_node_state(self, context=None):
         """Disable this compute service while the cluster has the node
         paused (drained) or down, so that nova puts no instance here; enable
-        it again once the node is up, unless someone else disabled it."""
+        it again once the node is up, unless someone else disabled it.
+        """
         context = context or nova_context.get_admin_context()
         states = self._clusterutils.get_cluster_node_states()
         state = next((s for name, s in states.items() if self._is_here(name)),
@@ -554,7 +567,8 @@ class ClusterOps(seam.UsesHyperV):
         """Whether nova's destroy must leave the VM of ``instance`` alone:
         the cluster runs it here while nova records it on another host (a
         failover not followed yet, or a failback to a node that nova
-        evacuated it from). It is followed instead."""
+        evacuated it from). It is followed instead.
+        """
         if (instance.deleted or not instance.host or
                 instance.host == self._hyperv.host):
             return False
@@ -569,7 +583,8 @@ class ClusterOps(seam.UsesHyperV):
 
     def instance_on_disk(self, instance):
         """Whether the instance's disks are on the cluster's storage (what
-        an evacuation to this node keeps)."""
+        an evacuation to this node keeps).
+        """
         try:
             vmops_module.find_root_disk(self._hyperv, self._layout, instance)
         except exception.DiskNotFound:
@@ -579,7 +594,8 @@ class ClusterOps(seam.UsesHyperV):
     def adoptable(self, instance):
         """Whether a VM of that name here is the instance itself, which nova
         records on another host (a failover; what an evacuation here
-        adopts), rather than a VM in the way."""
+        adopts), rather than a VM in the way.
+        """
         return bool(instance.host) and instance.host != self._hyperv.host
 
     @hvc_exc.translate_oswin_errors('evacuate an instance')
@@ -590,7 +606,8 @@ class ClusterOps(seam.UsesHyperV):
         cluster runs is adopted here, moved here first through the cluster
         if it runs on another node; only if the cluster has no VM of it is
         one built again around its disks on the shared storage. Never a
-        second VM, never new disks."""
+        second VM, never new disks.
+        """
         vm_name = instance.name
         with self._lock(vm_name):
             owner = self._owner(vm_name)
@@ -659,7 +676,8 @@ class ClusterOps(seam.UsesHyperV):
 def _on_node(held, node_rp, flavor):
     """The allocations ``held`` ({provider: {class: amount}}) with the node
     resources on ``node_rp`` only: the ones held there already, else those
-    of another node's provider, else what the flavor asks."""
+    of another node's provider, else what the flavor asks.
+    """
     wanted, node_parts = {}, {}
     for rp, resources in held.items():
         rest = {rc: n for rc, n in resources.items()

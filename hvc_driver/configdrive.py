@@ -31,7 +31,8 @@ def make_config_drive(instance_md):
     """The config drive of ``instance_md`` (nova's InstanceMetadata), as
     bytes (a few hundred KiB, written to the host's storage in one
     piece): every (path, data) pair of its
-    ``metadata_for_config_drive()``, as nova's ConfigDriveBuilder does."""
+    ``metadata_for_config_drive()``, as nova's ConfigDriveBuilder does.
+    """
     iso = pycdlib.PyCdlib()
     iso.new(interchange_level=ISO9660_1999, vol_ident=VOLUME_LABEL,
             joliet=JOLIET_LEVEL, rock_ridge=ROCK_RIDGE_VERSION,

@@ -31,7 +31,8 @@ class DiagnosticsOps(object):
     @hvc_exc.translate_oswin_errors('read the diagnostics of an instance')
     def get_instance_diagnostics(self, instance):
         """nova's Diagnostics object of ``instance`` (API 2.48 and
-        later)."""
+        later).
+        """
         vm_name = instance.name
         vmutils = self._hyperv.vmutils
         summary = vmutils.get_vm_summary_info(vm_name)
@@ -78,7 +79,8 @@ class DiagnosticsOps(object):
     def get_diagnostics(self, instance):
         """The same figures in the dictionary of API versions before 2.48
         (named as libvirt's driver names them where Hyper-V has the
-        figure)."""
+        figure).
+        """
         result = self.get_instance_diagnostics(instance)
         legacy = {'memory': result.memory_details.maximum * units.Ki,
                   'memory-actual': result.memory_details.used * units.Ki}
@@ -97,7 +99,8 @@ class DiagnosticsOps(object):
     def _cpu_utilisation(self, vm_name):
         """The VM's processor use since metering began, in percent of its
         processors' capacity: Hyper-V meters the average MHz it used
-        (os-win's ``get_cpu_metrics``), against the host's clock."""
+        (os-win's ``get_cpu_metrics``), against the host's clock.
+        """
         used_mhz, vcpus, _uptime_ms = (
             self._hyperv.metricsutils.get_cpu_metrics(vm_name))
         clock_mhz = self._hyperv.hostutils.get_cpus_info()[0][
@@ -118,7 +121,8 @@ class DiagnosticsOps(object):
         """The Hyper-V host's uptime, in the shape of ``uptime``'s output
         (what libvirt's driver returns and the os-hypervisors API shows):
         Windows counts no users or load, so those are 0, as compute-hyperv
-        had them."""
+        had them.
+        """
         uptime_ms = self._hyperv.hostutils.get_host_tick_count64()
         return '%s up %s,  0 users,  load average: 0, 0, 0' % (
             time.strftime('%H:%M:%S'),
@@ -127,6 +131,7 @@ class DiagnosticsOps(object):
 
 def _mac(address):
     """A MAC address as nova writes it (fa:16:3e:00:00:01) from Hyper-V's
-    (FA163E000001, Msvm_SyntheticEthernetPortSettingData.Address)."""
+    (FA163E000001, Msvm_SyntheticEthernetPortSettingData.Address).
+    """
     digits = address.replace(':', '').replace('-', '').lower()
     return ':'.join(digits[i:i + 2] for i in range(0, len(digits), 2))

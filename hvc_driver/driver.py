@@ -124,7 +124,8 @@ class HyperVClusterDriver(driver.ComputeDriver):
         """This host must be what [hyperv_cluster] standalone_host says: an
         active node of a failover cluster, or a host in none (which then
         reports its own DISK_GB: a cluster node doing so would count the
-        CSVs' bytes a second time)."""
+        CSVs' bytes a second time).
+        """
         if self._hyperv.standalone:
             if self._hyperv.in_a_cluster():
                 raise exception.NovaException(
@@ -148,7 +149,8 @@ class HyperVClusterDriver(driver.ComputeDriver):
         """A cluster node's instances_path must be on a CSV of its cluster:
         it holds the cluster's one image cache and the lock files that
         keep nodes from working on one VM or image at once, which must be
-        the same files on every node. A standalone host's is its own."""
+        the same files on every node. A standalone host's is its own.
+        """
         if self._hyperv.standalone:
             return
         csv_paths = [v.path for v in

@@ -99,7 +99,8 @@ class Follower(object):
 
     def submit(self, key, delay=0):
         """Reconcile ``key`` (a VM name, CHECK or NODE_STATE) in ``delay``
-        seconds, or sooner if it is queued sooner already."""
+        seconds, or sooner if it is queued sooner already.
+        """
         if self._backlog is not None:
             self._backlog.put(key, delay)
 
@@ -141,7 +142,8 @@ class Follower(object):
 
     def _heard(self, vm_name, new_node):
         """A VM's group has a new owner node. Never raises: os-win's
-        listener would sleep 2 s after it."""
+        listener would sleep 2 s after it.
+        """
         try:
             if self._hyperv.is_this_node(new_node):
                 self.submit(vm_name)
@@ -195,7 +197,8 @@ class Follower(object):
 
 class _Backlog(object):
     """Keys to handle, each queued once, each when it is due; a key put
-    while it is being handled is handled again after."""
+    while it is being handled is handled again after.
+    """
 
     def __init__(self):
         self._cond = threading.Condition()
@@ -215,7 +218,8 @@ class _Backlog(object):
 
     def get(self):
         """The next key that is due (it is busy until done); None once
-        closed."""
+        closed.
+        """
         with self._cond:
             while not self._closed:
                 now = time.monotonic()

@@ -19,8 +19,8 @@ from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 from oslo_utils import units
 
-import nova.conf
 from nova.compute import utils as compute_utils
+import nova.conf
 from nova import exception
 from nova.objects import fields as obj_fields
 from nova.virt import driver
@@ -44,7 +44,8 @@ _WMI_ARCHITECTURES = {
 def _timed(call):
     """Log (debug) how long the driver took for ``call`` of a node: nova
     calls these under its resource tracker's lock, which every claim of
-    the node waits for (tools/build_phases.py reads this)."""
+    the node waits for (tools/build_phases.py reads this).
+    """
     def decorator(func):
         @functools.wraps(func)
         def wrapper(self, *args, **kwargs):
@@ -89,7 +90,8 @@ class HostOps(object):
 
     def _local_disk_gb(self):
         """A standalone host's disk of instances_path, in whole GB (total,
-        used); (0, 0) on a cluster node, whose disks are on the CSVs."""
+        used); (0, 0) on a cluster node, whose disks are on the CSVs.
+        """
         if not self._hyperv.standalone:
             return 0, 0
         total, free = self._hyperv.diskutils.get_disk_capacity(

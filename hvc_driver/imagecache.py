@@ -26,9 +26,9 @@ from oslo_utils import excutils
 from oslo_utils import units
 from oslo_utils import uuidutils
 
+from nova.compute import utils as compute_utils
 import nova.conf
 from nova import exception
-from nova.compute import utils as compute_utils
 from nova import objects
 from nova.virt import images
 
@@ -95,7 +95,8 @@ class ImageCache(object):
 
     def _partial(self, name, disk_format):
         """A partial file of our own, whatever another node does; with the
-        format's extension, which Windows' virtual disk API wants."""
+        format's extension, which Windows' virtual disk API wants.
+        """
         return self._path.join(self.cache_dir, '%s.part.%s.%s' % (
             name, uuidutils.generate_uuid(dashed=False), disk_format))
 
@@ -134,7 +135,8 @@ class ImageCache(object):
         """Glance's image into ``partial`` on the host's storage, streamed
         through this process in pieces (``hvc_agent.files.Writer``); then
         refused if it is a differencing disk. nova's images.fetch writes a
-        local file only; the host's storage is the agent's."""
+        local file only; the host's storage is the agent's.
+        """
         writer = files.Writer(self._hyperv.pathutils, partial)
         with compute_utils.disk_ops_semaphore:
             images.IMAGE_API.download(context, image_id, data=writer)
@@ -161,7 +163,8 @@ class ImageCache(object):
 
     def _cached(self, name, make):
         """The cache's file ``name``, made by ``make(path)`` under the
-        cluster-wide lock of that name if it is not there yet."""
+        cluster-wide lock of that name if it is not there yet.
+        """
         pathutils = self._hyperv.pathutils
         path = self._path.join(self.cache_dir, name)
         if pathutils.exists(path):
@@ -202,7 +205,8 @@ class ImageCache(object):
         and no instance of nova still has, once old enough; downloads
         left half done; and the lock files of VMs that are gone.
         ``all_instances``: what nova's image cache manager found on the
-        nodes that share the instances path."""
+        nodes that share the instances path.
+        """
         if not CONF.image_cache.remove_unused_base_images:
             return
         pathutils = self._hyperv.pathutils
@@ -273,7 +277,8 @@ class ImageCache(object):
         them on the nodes sharing this cache, no node of the cluster
         (nor this host) has the VM, and nobody took the lock for
         remove_unused_original_minimum_age_seconds (a day). A VM name is
-        never given again, so nothing waits on such a lock any more."""
+        never given again, so nothing waits on such a lock any more.
+        """
         if not names:
             return
         alive = ({i.name for i in all_instances} |
@@ -296,7 +301,8 @@ class ImageCache(object):
 
     def _parents_in_use(self):
         """Every parent (grandparent...) of a virtual disk in an instance
-        directory on the cluster's storage, normalized."""
+        directory on the cluster's storage, normalized.
+        """
         pathutils = self._hyperv.pathutils
         vhdutils = self._hyperv.vhdutils
         roots = set(self._layout.instance_roots())

@@ -57,7 +57,8 @@ INSTANCE_LOCK_PREFIX = 'hvc-instance-'
 
 def allocations_of(context, instance):
     """The instance's allocations in placement now ({provider uuid:
-    {'resources': ...}}): what says which CSV its disk is on."""
+    {'resources': ...}}): what says which CSV its disk is on.
+    """
     placement = report.report_client_singleton()
     return placement.get_allocs_for_consumer(
         context, instance.uuid)['allocations']
@@ -65,7 +66,8 @@ def allocations_of(context, instance):
 
 def image_cache_dir(path):
     """One image cache for the whole cluster, on the shared path (joined
-    by ``path``, the host's ntpath or posixpath)."""
+    by ``path``, the host's ntpath or posixpath).
+    """
     return path.join(CONF.instances_path, CONF.image_cache.subdirectory_name)
 
 
@@ -75,7 +77,8 @@ class DiskNotOnThisCluster(Exception):
 
 def instances_folder_parts():
     """The folders of ``[hyperv_cluster] csv_instances_folder``, each
-    checked by Windows' rules (never ``..``): InvalidConfiguration."""
+    checked by Windows' rules (never ``..``): InvalidConfiguration.
+    """
     try:
         return paths.relative_folder_parts(
             CONF.hyperv_cluster.csv_instances_folder)
@@ -90,7 +93,8 @@ def _folder_name(vm_name):
     """``vm_name``, which names the instance's directory: one folder name
     by Windows' rules, so that the directory stays in its instances
     folder whatever nova's instance_name_template makes of a user's
-    input. InstanceNameNotAFolder else."""
+    input. InstanceNameNotAFolder else.
+    """
     problem = paths.component_problem(vm_name)
     if problem:
         raise hvc_exc.InstanceNameNotAFolder(vm_name=vm_name, reason=problem)
@@ -150,20 +154,23 @@ class InstanceLayout(object):
 
     def instance_roots(self):
         """Every folder that holds instance directories: each CSV's
-        instances folder, and instances_path."""
+        instances folder, and instances_path.
+        """
         return [self._csv_root(v) for v in self._shared_volumes(
             refresh=True)] + [CONF.instances_path]
 
     def new_instance_dir(self, vm_name, volume):
         """Where a new instance's directory goes: on ``volume``, or under
-        instances_path for None."""
+        instances_path for None.
+        """
         root = (CONF.instances_path if volume is None
                 else self._csv_root(volume))
         return self._path.join(root, _folder_name(vm_name))
 
     def instance_dir(self, vm_name):
         """The directory of an instance: where it is, on any CSV of the
-        cluster or under instances_path; instances_path's if none is."""
+        cluster or under instances_path; instances_path's if none is.
+        """
         exists = self._hyperv.pathutils.exists
         vm_name = _folder_name(vm_name)
         default = self._path.join(CONF.instances_path, vm_name)
@@ -181,7 +188,8 @@ class InstanceLayout(object):
         old directory until it is confirmed or reverted: beside it, named
         after the migration, so that the instance has one directory of its
         VM's name on the cluster's storage. The path if it is there, else
-        None."""
+        None.
+        """
         name = '%s.%s' % (_folder_name(vm_name), migration_uuid)
         for volume in self._shared_volumes(refresh=True):
             path = self._path.join(self._csv_root(volume), name)
@@ -194,13 +202,15 @@ class InstanceLayout(object):
 
     def existing_file(self, vm_name, name, inst_dir=None):
         """The instance's file ``name`` (in ``inst_dir`` if given), or
-        None if there is none."""
+        None if there is none.
+        """
         path = self._path.join(inst_dir or self.instance_dir(vm_name), name)
         return path if self._hyperv.pathutils.exists(path) else None
 
     def disk_path(self, vm_name, disk, inst_dir=None):
         """The instance's ``disk`` (ROOT_DISK...) in the format it has, or
-        None."""
+        None.
+        """
         inst_dir = inst_dir or self.instance_dir(vm_name)
         for ext in ('vhdx', 'vhd'):
             path = self.existing_file(vm_name, '%s.%s' % (disk, ext),
@@ -211,7 +221,8 @@ class InstanceLayout(object):
 
     def disks(self, vm_name, inst_dir=None):
         """The instance's disks that exist, in the order its VM has them
-        (root, ephemeral, swap)."""
+        (root, ephemeral, swap).
+        """
         inst_dir = inst_dir or self.instance_dir(vm_name)
         return [path for path in (
             self.disk_path(vm_name, disk, inst_dir)
@@ -219,7 +230,8 @@ class InstanceLayout(object):
 
     def root_disk_candidates(self, vm_name, name=ROOT_DISK):
         """Where the root disk (or the rescue disk, ``name``) is, in the
-        formats it may have."""
+        formats it may have.
+        """
         return [self.instance_file(vm_name, '%s.%s' % (name, ext))
                 for ext in ('vhdx', 'vhd')]
 

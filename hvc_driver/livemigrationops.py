@@ -51,13 +51,15 @@ CONF = nova.conf.CONF
 
 def _copies(migrate_data):
     """Whether this live migration copies the disks (from or to another
-    cluster or a standalone host) rather than moving a cluster group."""
+    cluster or a standalone host) rather than moving a cluster group.
+    """
     return not migrate_data.is_shared_instance_path
 
 
 def copied_out(migrate_data):
     """Whether nova's cleanup of a source node follows a live migration
-    that copied the disks away (the migrate data nova passes, or None)."""
+    that copied the disks away (the migrate data nova passes, or None).
+    """
     return (isinstance(migrate_data,
                        migrate_data_obj.HyperVLiveMigrateData) and
             'is_shared_instance_path' in migrate_data and
@@ -77,7 +79,8 @@ class LiveMigrationOps(seam.UsesHyperV):
     def is_migrating(self, instance_uuid):
         """Whether this node's live migration of the instance runs now:
         nova's post-migration (which drops the source's allocation) runs
-        inside it, after the destination cleared the instance's task."""
+        inside it, after the destination cleared the instance's task.
+        """
         return instance_uuid in self._outgoing
 
     # On the destination.
@@ -136,7 +139,8 @@ class LiveMigrationOps(seam.UsesHyperV):
     def _make_arrival_dir(self, context, instance):
         """The empty directory the source copies the disks to, on the
         storage of this node's DISK_GB allocation, named in the instance's
-        system metadata for the source."""
+        system metadata for the source.
+        """
         vm_name = instance.name
         if self._vmutils.vm_exists(vm_name):
             raise exception.InstanceExists(name=vm_name)
@@ -196,7 +200,8 @@ class LiveMigrationOps(seam.UsesHyperV):
                                                network_info, migrate_data):
         """The move failed and the VM runs on the source: leave it; only
         what this node may have started or made for it goes (the
-        directory a copy was to go to, if it stayed empty)."""
+        directory a copy was to go to, if it stayed empty).
+        """
         self._vmops.let_go(instance, network_info)
         if migrate_data is None or not _copies(migrate_data):
             return
@@ -220,7 +225,8 @@ class LiveMigrationOps(seam.UsesHyperV):
     def _arrival_dir(context, instance, consume=False):
         """The directory the destination made for a copy (as saved in the
         database: the instance objects of nova's calls predate it); the
-        destination consumes it once the move ended either way."""
+        destination consumes it once the move ended either way.
+        """
         fresh = objects.Instance.get_by_uuid(
             context, instance.uuid,
             expected_attrs=['system_metadata'])
@@ -315,7 +321,8 @@ class LiveMigrationOps(seam.UsesHyperV):
         cluster (or to or from a standalone host), into the directory the
         destination made; whether it went. Unclustered first (a
         clustered VM only moves inside its cluster), clustered again if it
-        stays."""
+        stays.
+        """
         vm_name = instance.name
         arrival_dir = self._arrival_dir(context, instance)
         if arrival_dir is None:
@@ -380,7 +387,8 @@ class LiveMigrationOps(seam.UsesHyperV):
 
     def _left(self, instance, source_dir):
         """The VM left with its disks: what Hyper-V did not move goes
-        with the old directory; whether it went (it did)."""
+        with the old directory; whether it went (it did).
+        """
         vm_name = instance.name
         # The console log, reader first; nova's cleanup of the source
         # after post_method then has nothing to remove (see the driver's
@@ -397,7 +405,8 @@ class LiveMigrationOps(seam.UsesHyperV):
 
     def _recluster(self, instance):
         """Cluster again a VM that stays here; a failure is logged, not
-        raised: nova's rollback must still put its records back."""
+        raised: nova's rollback must still put its records back.
+        """
         try:
             if not self._clusterutils.vm_exists(instance.name):
                 self._vmops.cluster(instance.name)
@@ -420,7 +429,8 @@ class LiveMigrationOps(seam.UsesHyperV):
         for ``openstack server migration abort``, and for an instance it
         finds migrating when its nova-compute starts: the move went on in
         the cluster while the service was gone, and may have ended either
-        way (the periodic check then settles the allocations)."""
+        way (the periodic check then settles the allocations).
+        """
         vm_name = instance.name
         if self._clusterutils.vm_exists(vm_name):
             group = self._clusterutils.get_cluster_group_state_info(vm_name)

@@ -49,8 +49,8 @@ import ntpath
 from oslo_log import log as logging
 from oslo_utils import units
 
-import nova.conf
 from nova.compute import task_states
+import nova.conf
 from nova import exception
 from nova import objects
 
@@ -72,7 +72,8 @@ _GROWABLE = ((layout.ROOT_DISK, 'root_gb', units.Gi),
 
 def _refuse(reason):
     """Refused before the VM was touched: nova puts the instance back as
-    it was (InstanceFaultRollback), with the reason as its fault."""
+    it was (InstanceFaultRollback), with the reason as its fault.
+    """
     return exception.InstanceFaultRollback(
         inner_exception=exception.ResizeError(reason=reason))
 
@@ -138,7 +139,8 @@ class MigrationOps(seam.UsesHyperV):
     @hvc_exc.translate_oswin_errors('check a cold migration from this node')
     def _check_move(self, context, instance, flavor, inside):
         """Refuse what cannot be done; whether the disks are copied (to
-        another cluster, or to another CSV of this one)."""
+        another cluster, or to another CSV of this one).
+        """
         old = instance.flavor
         for disk, field, _unit in _GROWABLE:
             new_size, old_size = getattr(flavor, field), getattr(old, field)
@@ -177,7 +179,8 @@ class MigrationOps(seam.UsesHyperV):
         move to another CSV, the revert point a grown VHD does not stand
         on); a grown VHDX keeps its revert point as its parent. From a
         move out of the cluster, the directory the source kept for a
-        revert goes."""
+        revert goes.
+        """
         if self._hyperv.in_this_cluster(migration.dest_node):
             kept = self._layout.kept_dir(instance.name, migration.uuid)
             if kept:
@@ -261,7 +264,8 @@ class MigrationOps(seam.UsesHyperV):
         directory (``info``, from migrate_disk_and_power_off) to the CSV
         of its DISK_GB allocation here, differencing disks given this
         cluster's cached image as parent, the VM built and clustered here.
-        Powered off."""
+        Powered off.
+        """
         vm_name = instance.name
         source_dir = info['source_dir']
         inst_dir = self._layout.new_instance_dir(
@@ -318,7 +322,8 @@ class MigrationOps(seam.UsesHyperV):
         destination: the VM goes back to the source node, powered off, for
         the source to revert (nothing is deleted). False when this is not
         such a revert (a VM that is not here, a source in another
-        cluster): destroy then does its usual job."""
+        cluster): destroy then does its usual job.
+        """
         if not (instance.task_state == task_states.RESIZE_REVERTING and
                 instance.migration_context is not None):
             return False
@@ -351,7 +356,8 @@ class MigrationOps(seam.UsesHyperV):
         """The VM of a resize being reverted, here: the destination's
         hand_back moved it; after a source that died mid-move, nova's
         start-up reverts it here (``_init_instance``) wherever in the
-        cluster the move left it, powered off."""
+        cluster the move left it, powered off.
+        """
         if self._hyperv.standalone:
             self._check_here(vm_name)
             return
@@ -365,7 +371,8 @@ class MigrationOps(seam.UsesHyperV):
 
     def _check_here(self, vm_name):
         """The VM runs on this node, as the cluster says (or, on a
-        standalone host, its Hyper-V)."""
+        standalone host, its Hyper-V).
+        """
         if self._hyperv.standalone:
             if not self._hyperv.vmutils.vm_exists(vm_name):
                 raise hvc_exc.InstanceOnAnotherNode(
@@ -405,7 +412,8 @@ class MigrationOps(seam.UsesHyperV):
 
     def _grown(self, vm_name, disk, migration_uuid):
         """(the disk, its revert point) when the migration grew it, else
-        (None, None)."""
+        (None, None).
+        """
         path = self._layout.disk_path(vm_name, disk)
         if path is None:
             return None, None
@@ -425,7 +433,8 @@ class MigrationOps(seam.UsesHyperV):
     def _drop_revert_point(self, vm_name, disk, migration_uuid):
         """A revert point the grown disk does not stand on (a VHD grown as
         a standalone copy) is no longer needed once confirmed; one it
-        stands on is its parent, and stays."""
+        stands on is its parent, and stays.
+        """
         path, revert_point = self._grown(vm_name, disk, migration_uuid)
         if path is None:
             return

@@ -116,7 +116,8 @@ class RescueOps(object):
     @staticmethod
     def _stable_device_rescue(instance, image_meta, vm_gen):
         """Whether the rescue image asks for a stable device rescue (one
-        this driver can do: else InstanceNotRescuable)."""
+        this driver can do: else InstanceNotRescuable).
+        """
         properties = image_meta.properties
         device = properties.get('hw_rescue_device')
         bus = properties.get('hw_rescue_bus')
@@ -173,7 +174,8 @@ class RescueOps(object):
     def _put_back(self, instance):
         """The disks, boot order and config drive of ``instance`` as before
         its rescue, and the rescue's files removed: from whatever a rescue
-        did of it, so that it can run again."""
+        did of it, so that it can run again.
+        """
         vm_name = instance.name
         vmutils = self._hyperv.vmutils
         pathutils = self._hyperv.pathutils

@@ -96,7 +96,8 @@ class SerialConsoleOps(seam.UsesHyperV):
 
     def get_serial_console(self, instance):
         """The TCP console of an instance whose VM this node runs
-        (``nova.console.type.ConsoleSerial``)."""
+        (``nova.console.type.ConsoleSerial``).
+        """
         reader = self._readers.get(instance.name)
         if reader is None:
             # Stopped, or not (yet) running here.

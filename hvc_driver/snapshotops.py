@@ -31,7 +31,8 @@ class SnapshotOps(object):
 
     def _export_root_disk(self, instance, export_dir):
         """A standalone copy of the root disk (which this driver itself
-        would boot: no parent); returns its path."""
+        would boot: no parent); returns its path.
+        """
         root = vmops.find_root_disk(self._hyperv, self._layout, instance)
         return diskchain.flat_copy(
             self._hyperv, root,

@@ -10,8 +10,8 @@ from oslo_utils import units
 from oslo_utils import uuidutils
 
 from nova.api.metadata import base as instance_metadata
-import nova.conf
 from nova.compute import power_state
+import nova.conf
 from nova import exception
 from nova.virt import configdrive as nova_configdrive
 from nova.virt import hardware
@@ -63,7 +63,8 @@ class ServedVMs(object):
     last saw them: what a spawn, a take over and an evacuation's adoption
     record, and the listing of the node at start and at each periodic
     check; what a delete or a let go forgets. What to let go of when the
-    cluster moves one away: the one record VMOps and ClusterOps share."""
+    cluster moves one away: the one record VMOps and ClusterOps share.
+    """
 
     def __init__(self):
         self._entries = {}  # name: (instance uuid, when it was recorded)
@@ -89,7 +90,8 @@ class ServedVMs(object):
 
     def now(self):
         """Before a listing of the node: ``found`` keeps what is recorded
-        while it runs."""
+        while it runs.
+        """
         with self._guard:
             return next(self._clock)
 
@@ -97,7 +99,8 @@ class ServedVMs(object):
         """What a listing begun at ``listed_since`` (``now()``) found on
         the node: recorded; what it did not find is forgotten, unless it
         was recorded after the listing began (a spawn that ended
-        meanwhile)."""
+        meanwhile).
+        """
         with self._guard:
             for name, (_uuid, when) in list(self._entries.items()):
                 if name not in uuids_by_name and when < listed_since:
@@ -174,7 +177,8 @@ class VMOps(seam.UsesHyperV):
     @hvc_exc.translate_oswin_errors('take over an instance')
     def take_over(self, instance, network_info):
         """What runs outside a VM that now runs here: its Open vSwitch
-        ports in this node's OVS, and the reader of its serial port."""
+        ports in this node's OVS, and the reader of its serial port.
+        """
         self.served_vms.add(instance.name, instance.uuid)
         for vif in network_info or []:
             self._vifops.plug(instance, vif)
@@ -189,7 +193,8 @@ class VMOps(seam.UsesHyperV):
     def let_go(self, instance, network_info):
         """What this node ran outside a VM that runs elsewhere now: its
         serial port's reader, its Open vSwitch ports here. Never raises:
-        the VM itself is not affected."""
+        the VM itself is not affected.
+        """
         self.served_vms.forget(instance.name)
         self._serialconsoleops.stop_log(instance.name)
         for vif in network_info or []:
@@ -206,7 +211,8 @@ class VMOps(seam.UsesHyperV):
 
     def served(self, vm_name):
         """The uuid of the instance of ``vm_name`` if this node runs that
-        VM for nova as far as it knows, else None."""
+        VM for nova as far as it knows, else None.
+        """
         return self.served_vms.uuid_of(vm_name)
 
     def start_serial_console_logs(self):
@@ -252,7 +258,8 @@ class VMOps(seam.UsesHyperV):
                          name=layout.ROOT_DISK):
         """The disk ``name`` (the root disk, or a rescue disk) of
         ``image_meta``'s image in ``instance_dir``, of the flavor's root
-        size."""
+        size.
+        """
         cached = self._imagecache.get_cached_image(context, image_meta)
         ext = self._path.splitext(cached)[1]
         root_path = self._path.join(instance_dir, name + ext)
@@ -290,7 +297,8 @@ class VMOps(seam.UsesHyperV):
                             admin_password, network_info, instance_dir,
                             name=layout.CONFIG_DRIVE):
         """An ISO of the instance's metadata, next to its disks (``name``:
-        the instance's, or a rescue's)."""
+        the instance's, or a rescue's).
+        """
         extra_md = {}
         if admin_password and CONF.hyperv_cluster.config_drive_inject_password:
             extra_md['admin_pass'] = admin_password
@@ -305,7 +313,8 @@ class VMOps(seam.UsesHyperV):
 
     def attach_config_drive(self, vm_name, path, vm_gen=None):
         """The ISO at ``path`` as the VM's DVD drive (its generation read
-        from Hyper-V unless given)."""
+        from Hyper-V unless given).
+        """
         if vm_gen is None:
             vm_gen = self._vmutils.get_vm_generation(vm_name)
         # Second IDE controller on generation 1, SCSI on generation 2.
@@ -330,7 +339,8 @@ class VMOps(seam.UsesHyperV):
     def cached_image(self, context, image_meta, name):
         """This cluster's cached copy of the image ``image_meta`` that the
         image cache of another cluster calls ``name`` (the image itself,
-        or a grown copy of it: ``<image>_<GB>.<format>``)."""
+        or a grown copy of it: ``<image>_<GB>.<format>``).
+        """
         base, _ext = self._path.splitext(name)
         image_id, _sep, grown_gb = base.partition('_')
         if image_id != image_meta.id:
@@ -344,7 +354,8 @@ class VMOps(seam.UsesHyperV):
                  network_info, block_device_info):
         """The clustered VM of an instance whose disks are made: its CPUs
         and memory, serial port, disks, NICs, volumes and config drive.
-        Powered off."""
+        Powered off.
+        """
         vm_name = instance.name
         flavor = instance.flavor
         self._vmutils.create_vm(vm_name, False, vm_gen, inst_dir,
@@ -367,7 +378,8 @@ class VMOps(seam.UsesHyperV):
 
     def cluster(self, vm_name):
         """Make the VM a clustered role of this node's cluster (nothing on
-        a standalone host)."""
+        a standalone host).
+        """
         if self._hyperv.standalone:
             return
         self._clusterutils.add_vm_to_cluster(
@@ -378,7 +390,8 @@ class VMOps(seam.UsesHyperV):
     def storage_of(self, instance, allocations):
         """The CSV that holds the instance's DISK_GB allocation (None if
         none does), recorded with the cluster (or the standalone host) in
-        its system metadata for the scheduler and for evacuations."""
+        its system metadata for the scheduler and for evacuations.
+        """
         try:
             volume = self._layout.csv_of(allocations)
         except layout.DiskNotOnThisCluster as e:

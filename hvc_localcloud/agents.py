@@ -45,7 +45,8 @@ class Agents(object):
 
     def compute_options(self, node):
         """The ``[hyperv_cluster]`` options of the nova-compute of
-        ``node``: its agent, and the certificates to reach it with."""
+        ``node``: its agent, and the certificates to reach it with.
+        """
         cert, key = self.client_files(node)
         return {'backend': 'agent', 'agent_url': self.url(node),
                 'agent_ca_file': self.pki.ca_file, 'agent_cert_file': cert,
@@ -54,7 +55,8 @@ class Agents(object):
     def configure(self, node, host):
         """The agent's configuration (and certificates) for ``node`` of
         ``host`` (a ``SimulatedCluster`` or a ``StandaloneHost``), and the
-        client certificate of its nova-compute."""
+        client certificate of its nova-compute.
+        """
         ca = self.pki
         cert, key = ca.issue(name(node), server=True)
         ca.issue('nova-compute-' + node)
@@ -84,7 +86,8 @@ class Agents(object):
 
     def wait(self, node, record, timeout=60):
         """Until the agent answers its nova-compute (over HTTPS, with the
-        client certificate)."""
+        client certificate).
+        """
         from hvc_agent import client
         cert, key = self.client_files(node)
         agent = client.AgentClient(self.url(node), ca_file=self.pki.ca_file,

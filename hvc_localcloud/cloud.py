@@ -63,7 +63,8 @@ class AlreadyRunning(RuntimeError):
 
 def world_file(root):
     """The simulated world's state file: both clusters, as one world, so
-    that an instance can move from one to the other."""
+    that an instance can move from one to the other.
+    """
     return os.path.join(root, 'clusters', 'world.sqlite')
 
 
@@ -76,7 +77,8 @@ class _InTheWorld(object):
 
     def world_storage(self):
         """The folder of the world's storage: every CSV, every standalone
-        host's disk."""
+        host's disk.
+        """
         from hvc_sim import state as sim_state
         return sim_state.ClusterState(self.state_file).storage_root
 
@@ -104,7 +106,8 @@ class SimulatedCluster(_InTheWorld):
 @dataclasses.dataclass(frozen=True)
 class StandaloneHost(_InTheWorld):
     """A simulated Hyper-V host in no cluster, in the clusters' world:
-    its instances_path is its own disk."""
+    its instances_path is its own disk.
+    """
     name: str
     root: str
     standalone = True
@@ -197,18 +200,21 @@ class Cloud(object):
         """Start a process of the cloud again (after it was stopped or
         killed) with the launch it was first started with: its argv, its
         whole environment (RabbitMQ's ports, node name and data; a uWSGI
-        service's configuration folder), its folder; its log goes on."""
+        service's configuration folder), its folder; its log goes on.
+        """
         return self._record(name, procs.respawn(self.processes()[name]))
 
     def uses_agents(self):
         """Whether the nova-compute services drive Hyper-V hosts (through
-        their agents), rather than nova's fake driver."""
+        their agents), rather than nova's fake driver.
+        """
         return self.driver == 'hyperv'
 
     def start_agent(self, node, host):
         """Start (and record) the hvc-agent of a node of ``host`` (a
         ``SimulatedCluster`` or a ``StandaloneHost``), on a port of its
-        own."""
+        own.
+        """
         name = agents.name(node)
         with self._lock:
             if name not in self.ports:
@@ -221,7 +227,8 @@ class Cloud(object):
     def start_compute(self, node, cluster, eventlet=None):
         """Start (and record) the nova-compute of a node, once its agent
         answers (started first unless it runs); in eventlet mode if
-        ``eventlet`` says so (default: as the cloud's)."""
+        ``eventlet`` says so (default: as the cloud's).
+        """
         if self.uses_agents():
             record = self.running().get(agents.name(node))
             if record is None:
@@ -238,7 +245,8 @@ class Cloud(object):
     def stop_compute(self, node):
         """Take a node out of the cloud: stop its nova-compute and its
         neutron agent, then its hvc-agent (both call it), and forget them
-        (and the hvc-agent's port)."""
+        (and the hvc-agent's port).
+        """
         processes = self.processes()
         names = ('nova-compute-' + node, neutron.agent_name(node),
                  agents.name(node))
@@ -400,7 +408,8 @@ class Cloud(object):
         """``catalog_ready``: keystone's and placement's starts. nova's
         services find placement in keystone's catalog once, when they
         start (openstacksdk keeps a service it did not find disabled for
-        good): they start once both are there."""
+        good): they start once both are there.
+        """
         self.nova.db_sync()
         for ready in catalog_ready:
             ready.result()
@@ -446,7 +455,8 @@ class Cloud(object):
 
     def sync_conf(self):
         """The configuration of hvc-placement-sync: every cluster of the
-        simulated world."""
+        simulated world.
+        """
         return ini.write(self.path('etc', 'hvc', 'placement-sync.conf'), {
             'DEFAULT': {'debug': self.debug},
             'placement_sync': {
@@ -551,7 +561,8 @@ class Cloud(object):
 
     def _stop_starter(self, timeout=120):
         """A start still running in another process is told to stop (it
-        then stops what it started), so that it starts nothing after us."""
+        then stops what it started), so that it starts nothing after us.
+        """
         starter = self.state.get('starter')
         if (not starter or starter['pid'] == os.getpid() or
                 not procs.alive(starter)):
@@ -567,7 +578,8 @@ class Cloud(object):
         that had to be killed. The OpenStack services go first (all at
         once), then the agents (a nova-compute stopping still calls its
         own), the broker and the database, then Erlang's port mapper,
-        from which the broker deregisters."""
+        from which the broker deregisters.
+        """
         self._stop_starter()
         processes = self.processes()
         last = ('rabbitmq', 'mariadb', 'epmd')

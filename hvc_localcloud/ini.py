@@ -1,5 +1,6 @@
 """Write the services' configuration files (readable by their owner only:
-they hold the cloud's passwords)."""
+they hold the cloud's passwords).
+"""
 
 import os
 
@@ -10,7 +11,8 @@ class Multi(list):
 
 def write(path, sections):
     """sections: {section: {option: value}}; None values are left out,
-    lists are comma separated (ListOpt), Multi values one line each."""
+    lists are comma separated (ListOpt), Multi values one line each.
+    """
     lines = []
     for section, options in sections.items():
         lines.append('[%s]' % section)

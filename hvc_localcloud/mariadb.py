@@ -54,7 +54,8 @@ class MariaDB(object):
 
     def _sql(self, sql):
         """Run SQL as root through the socket (passwords go in on stdin,
-        never on a command line)."""
+        never on a command line).
+        """
         proc = subprocess.run(
             [CLIENT, '--no-defaults', '--socket=' + self.socket, '--user=root',
              '--batch'], input=sql, text=True, stdout=subprocess.PIPE,

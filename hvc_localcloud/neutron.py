@@ -116,7 +116,8 @@ class Neutron(object):
 
     def agent_conf(self, node):
         """The configuration of the neutron agent of ``node``: nova's host
-        name, the cloud's message queue, the node's hvc-agent."""
+        name, the cloud's message queue, the node's hvc-agent.
+        """
         ca = self.cloud.agents.pki
         cert, key = ca.issue(agent_name(node))
         return ini.write(self.cloud.path('etc', 'neutron',
@@ -138,7 +139,8 @@ class Neutron(object):
 
     def wait_for_agents(self, conn, nodes, timeout=120):
         """Until the agent of every node in ``nodes`` is alive in
-        neutron."""
+        neutron.
+        """
         def alive():
             up = {a.host for a in conn.network.agents(agent_type=AGENT_TYPE)
                   if a.is_alive}
@@ -154,7 +156,8 @@ class Neutron(object):
 
     def seed(self, conn):
         """A shared flat network of physnet1 for every project. No DHCP
-        server runs: instances get their address from the config drive."""
+        server runs: instances get their address from the config drive.
+        """
         network = conn.network.create_network(
             name=NETWORK, shared=True, provider_network_type='flat',
             provider_physical_network=PHYSNET)

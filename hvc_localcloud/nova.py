@@ -125,7 +125,8 @@ class Nova(object):
 
     def compute_conf(self, node, cluster, eventlet=None):
         """The nova.conf of a node of ``cluster`` (or of a
-        ``StandaloneHost``)."""
+        ``StandaloneHost``).
+        """
         state_path = self.cloud.path('data', 'nova', node)
         sections = self._common(state_path)
         sections['DEFAULT'].update({

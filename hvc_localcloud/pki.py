@@ -12,10 +12,10 @@ import datetime
 import ipaddress
 import os
 
-from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.oid import NameOID
 
@@ -43,7 +43,8 @@ def _key_pem(key):
 class PKI(object):
     """A CA in ``directory`` (``NAME.crt``, its key ``NAME.key``), made
     there unless it is there already, and the certificates it signs,
-    valid for ``days``."""
+    valid for ``days``.
+    """
 
     def __init__(self, directory, name='hvc-test-ca', days=1):
         self.directory = directory
@@ -84,7 +85,8 @@ class PKI(object):
 
     def issue(self, name, server=False):
         """(certificate file, key file) for ``name``: a server's (for
-        127.0.0.1 and localhost) or a client's."""
+        127.0.0.1 and localhost) or a client's.
+        """
         key = ec.generate_private_key(ec.SECP256R1())
         builder = self._builder(
             x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]),

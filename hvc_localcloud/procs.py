@@ -29,7 +29,8 @@ aborting = threading.Event()
 
 def free_ports(count):
     """``count`` distinct free ports (held together while they are picked,
-    so that two picks cannot return the same port)."""
+    so that two picks cannot return the same port).
+    """
     socks = []
     try:
         for _ in range(count):
@@ -112,7 +113,8 @@ def rss_mb(pid):
 
 def _open_log(path):
     """A log file to append to, readable by its owner only: a service may
-    print what it was given."""
+    print what it was given.
+    """
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
                              0o600), 'ab')
 
@@ -143,7 +145,8 @@ def spawn(argv, log_file, env=None, cwd=None, stop_signal=signal.SIGTERM):
 
 def respawn(record):
     """Stop a recorded process (if it still runs) and start it again with
-    its recorded launch; returns the new record."""
+    its recorded launch; returns the new record.
+    """
     stop(record)
     return spawn(record['argv'], record['log_file'], env=record['env'],
                  cwd=record['cwd'], stop_signal=record['stop_signal'])
@@ -152,7 +155,8 @@ def respawn(record):
 def stop(record, timeout=15):
     """Signal the record's process group (SIGTERM unless the record says
     otherwise), SIGKILL what is left after ``timeout`` seconds. Returns
-    True if it had to kill."""
+    True if it had to kill.
+    """
     if not alive(record):
         # The leader is gone; its group may still hold children.
         members = group_members(record['pid'])

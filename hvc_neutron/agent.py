@@ -173,7 +173,8 @@ class HypervNeutronAgent(object):
 
     def run(self):
         """Until ``stop``: state reports in a thread of their own (a slow
-        round must not make the agent look dead), rounds in this one."""
+        round must not make the agent look dead), rounds in this one.
+        """
         reporter = threading.Thread(target=self._report_loop,
                                     name='report-state', daemon=True)
         reporter.start()

@@ -1,7 +1,8 @@
 """The ``[hyperv_agent]`` options of hvc-neutron-agent. The rest is
 neutron's: ``[DEFAULT] host`` (nova-compute's host name for this Hyper-V
 host), ``transport_url`` (the cloud's message queue), ``[AGENT]
-report_interval``."""
+report_interval``.
+"""
 
 from oslo_config import cfg
 

@@ -95,7 +95,8 @@ def shared_volumes(clusterutils):
 def _volume_ids(resource_id, linked):
     """(id, CSV, resource) of each CSV volume of one disk resource, given
     as (CSV, resource) pairs: its first volume by offset takes the
-    resource's Id, the others the Id and their offset."""
+    resource's Id, the others the Id and their offset.
+    """
     if len(linked) == 1:
         [(csv, resource)] = linked
         return [(resource_id, csv, resource)]
@@ -110,7 +111,8 @@ def _volume_ids(resource_id, linked):
 
 def node_states(clusterutils):
     """{node name: state} of the cluster of an os-win ClusterUtils, as
-    ``node_state`` tells it."""
+    ``node_state`` tells it.
+    """
     return {node.Name: node_state(
         node.State,
         # Not in MSCluster_Node before Windows Server 2016.

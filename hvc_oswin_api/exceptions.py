@@ -108,5 +108,6 @@ _BY_NAME = {cls.__name__: cls for cls in (
 
 def by_name(name):
     """The class of this module named ``name`` (OSWinException for a name
-    it does not have)."""
+    it does not have).
+    """
     return _BY_NAME.get(name, OSWinException)

@@ -17,7 +17,8 @@ _FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 
 def component_problem(name):
     """Why ``name`` cannot be one folder or file name on Windows, or
-    None."""
+    None.
+    """
     if not isinstance(name, str) or not name:
         return 'is empty'
     bad = sorted(set(_FORBIDDEN.findall(name)))
@@ -34,7 +35,8 @@ def component_problem(name):
 def relative_folder_parts(path):
     """The folder names of a relative folder written with either slash
     (``OpenStack\\Instances``); ValueError naming the part Windows would
-    refuse, or one that leaves the folder it is relative to."""
+    refuse, or one that leaves the folder it is relative to.
+    """
     parts = [p for p in re.split(r'[\\/]+', path or '') if p]
     if not parts:
         raise ValueError('%r names no folder' % (path,))
@@ -48,18 +50,21 @@ def relative_folder_parts(path):
 def key(path):
     """``path`` as Windows compares paths (the same Microsoft document:
     names are case-insensitive, ``/`` separates as ``\\`` does, ``.`` and
-    ``..`` are resolved): ``ntpath.normcase`` of ``ntpath.normpath``."""
+    ``..`` are resolved): ``ntpath.normcase`` of ``ntpath.normpath``.
+    """
     return ntpath.normcase(ntpath.normpath(path))
 
 
 def is_within(path, folder):
     """Whether ``path`` is ``folder`` or a path under it, compared as
-    Windows compares paths (``key``)."""
+    Windows compares paths (``key``).
+    """
     path, folder = key(path), key(folder)
     return path == folder or path.startswith(folder.rstrip('\\') + '\\')
 
 
 def same(path, other):
     """Whether two paths name the same file or folder as Windows compares
-    them (``key``)."""
+    them (``key``).
+    """
     return key(path) == key(other)

@@ -35,7 +35,8 @@ class Placement:
     @property
     def evacuating(self):
         """Its host is down, and its cluster restarts its VM on another of
-        its nodes: it can go nowhere else."""
+        its nodes: it can go nowhere else.
+        """
         return self.task_state == task_states.REBUILDING
 
     @property
@@ -45,7 +46,8 @@ class Placement:
 
 def cluster_of(host_state):
     """The failover cluster of a node, from the nova host aggregate
-    placement_sync keeps for each cluster; None for a host in none."""
+    placement_sync keeps for each cluster; None for a host in none.
+    """
     for aggregate in host_state.aggregates:
         name = aggregate.metadata.get(model.HOST_AGGREGATE_CLUSTER_KEY)
         if name:
@@ -55,7 +57,8 @@ def cluster_of(host_state):
 
 def placement_of(spec_obj):
     """The recorded Placement of the instance ``spec_obj`` is about, or
-    None (a new instance, or one the driver recorded nothing for)."""
+    None (a new instance, or one the driver recorded nothing for).
+    """
     if not hasattr(spec_obj, _MEMO):
         setattr(spec_obj, _MEMO, _look_up(spec_obj))
     return getattr(spec_obj, _MEMO)

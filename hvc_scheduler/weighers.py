@@ -7,9 +7,9 @@ the compute driver recorded in its system metadata. Modelled on nova's
 CrossCellWeigher.
 """
 
+import nova.conf
 from nova.scheduler import utils
 from nova.scheduler import weights
-import nova.conf
 
 from hvc_scheduler import conf as sched_conf
 from hvc_scheduler import moving
@@ -27,7 +27,8 @@ class HyperVClusterSameClusterWeigher(weights.BaseHostWeigher):
 
     def _weigh_object(self, host_state, weight_properties):
         """1 for a node of the instance's cluster, else 0; 0 for all
-        when placing a new instance."""
+        when placing a new instance.
+        """
         placement = moving.placement_of(weight_properties)
         if placement is None or placement.cluster is None:
             return 0

@@ -1,5 +1,6 @@
 """``hvc-sim``: create, change and inspect a simulated Hyper-V world:
-failover clusters with their nodes and CSVs, standalone hosts, VMs."""
+failover clusters with their nodes and CSVs, standalone hosts, VMs.
+"""
 
 import argparse
 import json

@@ -167,7 +167,8 @@ class VMUtils(_SimulatedUtils):
     def set_boot_order(self, vm_name, device_boot_order):
         """Generation 1: device kinds (BOOT_DEVICE_*); generation 2: the
         paths of attached drives, each of which must be attached (os-win
-        looks each up among the VM's drives)."""
+        looks each up among the VM's drives).
+        """
         vm = self._lookup_vm_check(vm_name)
         devices = list(device_boot_order)
         if vm.generation == constants.VM_GEN_2:
@@ -330,7 +331,8 @@ class VMUtils(_SimulatedUtils):
     def _check_nic_hot_plug(self, vm_name):
         """Hyper-V adds and removes a running VM's network adapters on
         generation 2 VMs only ("Add or remove network adapters with hot
-        add/remove", Windows Server 2016 and later, Microsoft Learn)."""
+        add/remove", Windows Server 2016 and later, Microsoft Learn).
+        """
         vm = self._lookup_vm_check(vm_name)
         if (vm.state != constants.HYPERV_VM_STATE_DISABLED and
                 vm.generation != constants.VM_GEN_2):
@@ -492,7 +494,8 @@ class ClusterUtils(_SimulatedUtils):
     def _start_move(self, vm_name, new_host, online):
         """Ask the cluster to move the group (MoveClusterGroupEx); whether
         it is done already. ClusterGroupMigrationFailed when the cluster
-        refuses."""
+        refuses.
+        """
         cluster = self._cluster()
         if self._group(vm_name) is None:
             raise os_win_exc.ClusterObjectNotFound(resource=vm_name)
@@ -507,7 +510,8 @@ class ClusterUtils(_SimulatedUtils):
 
     def _validate_move(self, vm_name, new_host, online):
         """As os-win's _validate_migration: the group must be on
-        ``new_host`` now."""
+        ``new_host`` now.
+        """
         group = self._group(vm_name)
         if group is None or group.owner_node != new_host:
             raise os_win_exc.ClusterGroupMigrationFailed(
@@ -520,7 +524,8 @@ class ClusterUtils(_SimulatedUtils):
         """Ask the cluster to move the group, and wait until it is done:
         the group on ``new_host``, or ClusterGroupMigrationFailed (the move
         failed or was cancelled), or ClusterGroupMigrationTimeOut after
-        ``timeout`` seconds (the move goes on)."""
+        ``timeout`` seconds (the move goes on).
+        """
         self._start_move(vm_name, new_host, online)
         started = time.monotonic()
         while self._state.group_move(vm_name) is not None:
@@ -535,7 +540,8 @@ class ClusterUtils(_SimulatedUtils):
     def cancel_cluster_group_migration(self, group_name, expected_state,
                                        timeout=None):
         """As os-win's: cancel the group's move if one is in progress; a
-        group that is moving nowhere is left as it is."""
+        group that is moving nowhere is left as it is.
+        """
         if self._group(group_name) is None:
             raise os_win_exc.ClusterObjectNotFound(resource=group_name)
         if self._state.cancel_group_move(group_name):
@@ -640,7 +646,8 @@ class ClusterUtils(_SimulatedUtils):
         its new node: the world's offline moves take time); os-win waits
         for the group to be Offline, which it is at once, then reads the
         owner: ClusterGroupMigrationFailed while the group is still on
-        its way (the move goes on)."""
+        its way (the move goes on).
+        """
         self._start_move(vm_name, new_host, online=False)
         self._validate_move(vm_name, new_host, online=False)
 
@@ -927,7 +934,8 @@ class NetworkUtils(_SimulatedUtils):
     @_faultable(os_win_exc.HyperVException)
     def get_vnic_ids(self):
         """The names of the vNICs of the VMs this node runs (a set, as
-        os-win's)."""
+        os-win's).
+        """
         return self._state.nic_names(node=self._node)
 
     @_faultable(os_win_exc.HyperVException)
@@ -1044,7 +1052,8 @@ class MetricsUtils(_SimulatedUtils):
 
 def _mac_address(nic):
     """The NIC's MAC address as WMI gives it (12 hex digits): the one it
-    was made with, or a dynamic one from Hyper-V's range (00155D)."""
+    was made with, or a dynamic one from Hyper-V's range (00155D).
+    """
     if nic.mac_address:
         return nic.mac_address.replace(':', '').replace('-', '').upper()
     digest = uuid.uuid5(uuid.NAMESPACE_OID,
@@ -1141,7 +1150,8 @@ class LiveMigrationUtils(_SimulatedUtils):
 
     def _destination(self, dest_host):
         """The world's name of host ``dest_host``, which must be up and
-        another host than this one."""
+        another host than this one.
+        """
         name = self._state.resolve_node(dest_host)
         node = self._state.node(name) if name else None
         if node is None or node.state != sim_state.NODE_UP:
@@ -1366,7 +1376,8 @@ def _parent_path(path):
 
 def _set_parent(path, parent):
     """Point the differencing disk ``path`` at ``parent``, as
-    VHDUtils.reconnect_parent_vhd does, keeping what was written in it."""
+    VHDUtils.reconnect_parent_vhd does, keeping what was written in it.
+    """
     disk = sim_state.virtual_disk(path)
     disk['parent'] = parent
     with open(path, 'w') as f:
@@ -1375,7 +1386,8 @@ def _set_parent(path, parent):
 
 def _copy_file(src, dest):
     """Copy ``src`` into a new file ``dest`` (never over one), which a
-    failure removes again."""
+    failure removes again.
+    """
     with open(src, 'rb') as fsrc:
         fdest = open(dest, 'xb')
         try:
@@ -1388,7 +1400,8 @@ def _copy_file(src, dest):
 
 def _copy_data(fsrc, fdest):
     """A sparse file stays sparse: a simulated disk of many GB costs this
-    machine what it did."""
+    machine what it did.
+    """
     info = os.fstat(fsrc.fileno())
     if (info.st_blocks * 512 >= info.st_size or
             not hasattr(os, 'SEEK_DATA')):

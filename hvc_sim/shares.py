@@ -33,7 +33,8 @@ def local_path(path):
 
 def reached_through_shares(cls):
     """Make each public method of a simulated utils class take share
-    paths: its string arguments are read as the local paths behind."""
+    paths: its string arguments are read as the local paths behind.
+    """
     for name, func in inspect.getmembers(cls, inspect.isfunction):
         if not name.startswith('_'):
             setattr(cls, name, _taking_share_paths(func))

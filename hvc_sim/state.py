@@ -419,7 +419,8 @@ def virtual_disk(path):
 
 def parse_size(text):
     """Bytes from ``text``: a whole number with an optional unit K, M, G
-    or T (powers of 1024), e.g. 512M or 20G."""
+    or T (powers of 1024), e.g. 512M or 20G.
+    """
     text = text.strip().upper().rstrip('B').rstrip('I')
     number, unit = text, ''
     if text and text[-1] in _SIZE_UNITS:
@@ -608,7 +609,8 @@ class ClusterState(object):
 
     def cluster_name(self):
         """The name of the only cluster (SimulatorError if there are
-        several: name one)."""
+        several: name one).
+        """
         with self._db() as conn:
             return self._the_cluster(conn, None)
 
@@ -749,13 +751,14 @@ class ClusterState(object):
     def add_file(self, volume_name, relative_path, size_bytes, cluster=None):
         """A file of ``size_bytes`` on a CSV that is no VM's disk (made
         sparse: it costs this machine nothing). Refused when the volume
-        has not that much free, as Windows refuses it."""
+        has not that much free, as Windows refuses it.
+        """
         volume = self.volume(volume_name, cluster)
         path = self._path_on(volume, relative_path)
         if os.path.exists(path):
             raise SimulatorError('%s exists already' % path)
-        free = (volume.total_gb * _SIZE_UNITS['G']
-                - folder_physical_bytes(volume.path))
+        free = (volume.total_gb * _SIZE_UNITS['G'] -
+                folder_physical_bytes(volume.path))
         if size_bytes > free:
             raise SimulatorError(
                 'not enough space on shared volume %s: %d bytes free, %d '
@@ -786,7 +789,8 @@ class ClusterState(object):
     def write_to_disk(self, path, physical_size):
         """A guest wrote into a dynamic or differencing simulated disk: it
         now takes ``physical_size`` bytes on its volume (at most its
-        virtual size)."""
+        virtual size).
+        """
         disk = virtual_disk(path) if os.path.isfile(path) else None
         if disk is None or disk.get('type') == _VHD_TYPE_FIXED:
             raise SimulatorError('%s is not a dynamic or differencing '
@@ -1053,7 +1057,8 @@ class ClusterState(object):
     def set_nic_vlan(self, node, nic_name, vlan_id):
         """Tag the switch port of the NIC ``nic_name`` of a VM ``node``
         runs with VLAN ``vlan_id`` (access mode); False if ``node`` runs no
-        VM with such a NIC."""
+        VM with such a NIC.
+        """
         with self._db(write=True) as conn:
             row = conn.execute(
                 'SELECT vm_nics.vm_name FROM vm_nics JOIN vms ON '
@@ -1227,7 +1232,8 @@ class ClusterState(object):
     def _move(self, conn, vm_name, node, restart_as=None):
         """The group of ``vm_name`` and its VM now on ``node``, which the
         owner change notifications report; ``restart_as``: the state the
-        VM restarts in (its uptime starts again), or None to keep it."""
+        VM restarts in (its uptime starts again), or None to keep it.
+        """
         conn.execute('UPDATE vms SET node = ? WHERE name = ?',
                      (node, vm_name))
         if restart_as is not None:
@@ -1258,7 +1264,8 @@ class ClusterState(object):
     def owner_changes(self, cluster, after, fault=None):
         """The owner changes of ``cluster`` after sequence ``after``; with
         ``fault`` (a method's name), also whether a fault is armed for it
-        (one read: a listener asks ten times a second): (changes, armed)."""
+        (one read: a listener asks ten times a second): (changes, armed).
+        """
         with self._db() as conn:
             changes = [OwnerChange(**r) for r in conn.execute(
                 'SELECT * FROM owner_changes WHERE cluster = ? AND seq > ? '
@@ -1314,13 +1321,15 @@ class ClusterState(object):
 
     def node_up(self, node, failback=False):
         """A node that was down is up again; with ``failback``, the VMs
-        that left it when it went down (and allow failback) come back."""
+        that left it when it went down (and allow failback) come back.
+        """
         return self._node_back(node, (NODE_DOWN,), failback)
 
     def resume(self, node, failback=False):
         """A paused node takes VMs again (Resume-ClusterNode); with
         ``failback``, the VMs drained from it come back (-Failback
-        Immediate)."""
+        Immediate).
+        """
         return self._node_back(node, (NODE_PAUSED,), failback)
 
     def isolate(self, node):
@@ -1328,7 +1337,8 @@ class ClusterState(object):
         Server 2016's compute resiliency): out of the membership, it takes
         no VM, while the VMs it runs go on running there, unmonitored.
         ``node_down`` ends the isolation as the cluster does once its
-        resiliency period is over, ``heal`` as a node back in touch."""
+        resiliency period is over, ``heal`` as a node back in touch.
+        """
         with self._db(write=True) as conn:
             self._set_node_state(conn, node, NODE_ISOLATED,
                                  (NODE_UP, NODE_PAUSED))
@@ -1337,7 +1347,8 @@ class ClusterState(object):
         """``node`` left the cluster too often: it is kept out (until
         ``heal``, Start-ClusterNode -ClearQuarantine) and its clustered
         VMs live-migrate to the up nodes, as a drain moves them. Returns a
-        Placement per clustered VM it had."""
+        Placement per clustered VM it had.
+        """
         with self._db(write=True) as conn:
             cluster = self._set_node_state(
                 conn, node, NODE_QUARANTINED,
@@ -1349,7 +1360,8 @@ class ClusterState(object):
     def heal(self, node, failback=False):
         """An isolated node is in touch with its cluster again, or a
         quarantined one is let back in: up; with ``failback``, the VMs
-        that left it come back."""
+        that left it come back.
+        """
         return self._node_back(node, (NODE_ISOLATED, NODE_QUARANTINED),
                                failback)
 
@@ -1385,7 +1397,8 @@ class ClusterState(object):
 
     def _free_memory(self, conn, cluster):
         """{node: free MB} of the up nodes of ``cluster``, as their hosts
-        count it (what the running VMs leave)."""
+        count it (what the running VMs leave).
+        """
         free = {r['name']: r['memory_mb'] - HOST_RESERVED_MEMORY_MB
                 for r in conn.execute(
                     'SELECT * FROM nodes WHERE cluster = ? AND state = ?',
@@ -1410,7 +1423,8 @@ class ClusterState(object):
     def _evacuate(self, conn, cluster, node, restart):
         """Place the clustered VMs of ``node`` on the other up nodes,
         biggest first. Returns the Placements, and the (VM, node) pairs of
-        the VMs that restarted."""
+        the VMs that restarted.
+        """
         free = self._free_memory(conn, cluster)
 
         def need_of(vm):
@@ -1457,7 +1471,8 @@ class ClusterState(object):
 
     def write_boot_message(self, vm_name, node):
         """The simulated guest writes to its serial ports as it boots on
-        ``node``."""
+        ``node``.
+        """
         text = _BOOT_OUTPUT.format(
             vm=vm_name, node=node, at=time.strftime('%Y-%m-%dT%H:%M:%S'))
         for pipe in self.serial_ports(vm_name).values():
@@ -1467,7 +1482,8 @@ class ClusterState(object):
         """What a serial console client types into ``pipe`` on ``node``
         (bytes): the guest's getty there echoes it, and answers each line
         with its login prompt. Nothing if no VM running there has its
-        serial port on that pipe."""
+        serial port on that pipe.
+        """
         with self._db() as conn:
             row = conn.execute(
                 'SELECT vms.name FROM vms JOIN vm_serial_ports ON '
@@ -1484,7 +1500,8 @@ class ClusterState(object):
     def _guest_writes(self, vm_name, node, pipe, text):
         """The guest writes ``text`` to its serial port's ``pipe`` on
         ``node``: to the log of the reader connected there, or into the
-        pipe's buffer until a reader connects."""
+        pipe's buffer until a reader connects.
+        """
         log_file = self.write_to_pipe(node, pipe, text)
         if not log_file:
             return
@@ -1572,7 +1589,8 @@ class ClusterState(object):
     def _finish_due_moves(self, conn):
         """The group moves that are due, done; one that can no longer end
         as asked (its node went down, its VM changed state) fails, and the
-        group stays where it is, as a real cluster's does."""
+        group stays where it is, as a real cluster's does.
+        """
         for move in conn.execute('SELECT group_moves.*, nodes.cluster FROM '
                                  'group_moves JOIN cluster_groups USING '
                                  '(name) JOIN nodes ON nodes.name = '
@@ -1592,7 +1610,8 @@ class ClusterState(object):
 
     def group_status(self, vm_name):
         """What the cluster says of the group of ``vm_name`` at one moment
-        (a GroupStatus), or None if it has none."""
+        (a GroupStatus), or None if it has none.
+        """
         with self._db() as conn:
             row = conn.execute(
                 'SELECT cluster_groups.owner_node, nodes.cluster, '
@@ -1609,7 +1628,8 @@ class ClusterState(object):
 
     def group_move(self, vm_name):
         """The node the cluster is moving the group of ``vm_name`` to, or
-        None when it moves it nowhere."""
+        None when it moves it nowhere.
+        """
         with self._db() as conn:
             row = conn.execute('SELECT node FROM group_moves WHERE name = ?',
                                (vm_name,)).fetchone()
@@ -1617,7 +1637,8 @@ class ClusterState(object):
 
     def cancel_group_move(self, vm_name):
         """Cancel the move of the group of ``vm_name`` if it is not done
-        yet; whether there was one to cancel."""
+        yet; whether there was one to cancel.
+        """
         with self._db(write=True) as conn:
             return bool(conn.execute('DELETE FROM group_moves WHERE name = ?',
                                      (vm_name,)).rowcount)
@@ -1637,7 +1658,8 @@ class ClusterState(object):
     def _group_move_seconds(conn, running):
         """How long a group move takes: as set, else none for a live move
         (os-win's live migration waits for it) and OFFLINE_MOVE_SECONDS
-        for an offline one (which Windows completes after the call)."""
+        for an offline one (which Windows completes after the call).
+        """
         row = conn.execute("SELECT value FROM settings WHERE key = "
                            "'group_move_seconds'").fetchone()
         if row:
@@ -1706,7 +1728,8 @@ class ClusterState(object):
 
     def write_to_pipe(self, node, pipe, text):
         """The log file of the reader of ``pipe`` on ``node``, for the
-        caller to write ``text`` to; or None: ``text`` was buffered."""
+        caller to write ``text`` to; or None: ``text`` was buffered.
+        """
         with self._db(write=True) as conn:
             row = conn.execute('SELECT log_file FROM pipe_readers WHERE '
                                'node = ? AND pipe = ?',
@@ -1811,7 +1834,8 @@ def _check_cluster(cluster_name, nodes, volumes, vcpus, memory_mb):
 
 def _check_name(what, name, forbidden=''):
     """Names are what nodes, placement providers and aggregates are found
-    by: an empty one would match anything."""
+    by: an empty one would match anything.
+    """
     if not isinstance(name, str) or not name.strip():
         raise SimulatorError('a %s needs a name, got %r' % (what, name))
     bad = sorted(set(forbidden) & set(name))
@@ -1829,7 +1853,8 @@ def _check_folder_name(what, name):
     """A cluster's and a CSV's names are folders of the world's storage
     (a CSV's mount point is C:\\ClusterStorage\\<name> on Windows): one
     folder name each, or it would land outside the storage, or in another
-    CSV's folder and be counted twice."""
+    CSV's folder and be counted twice.
+    """
     problem = paths.component_problem(name)
     if problem:
         raise SimulatorError('%s name %r cannot name a folder: it %s'

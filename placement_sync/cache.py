@@ -19,7 +19,8 @@ VERSION = 1
 
 def load(path):
     """{provider uuid: (generation, inventories, traits, allocations)},
-    or {}; allocations None when they were not read."""
+    or {}; allocations None when they were not read.
+    """
     try:
         with open(path) as f:
             data = json.load(f)

@@ -59,12 +59,13 @@ def reserve_gb(volume, outside_bytes, policy, current=None):
     """The DISK_GB reserve to write for ``volume`` (a model.SharedVolume
     with its configured floor ``reserved_gb``), given what it holds
     outside nova; ``current``: placement's reserve, kept when the change
-    is smaller than the step and it still covers what is outside."""
+    is smaller than the step and it still covers what is outside.
+    """
     outside_gb = int(math.ceil(outside_bytes / GiB))
     covering = min(max(volume.reserved_gb, outside_gb), volume.total_gb)
     wanted = min(max(volume.reserved_gb, outside_gb + policy.headroom_gb),
                  volume.total_gb)
-    if (current is not None and covering <= current <= volume.total_gb
-            and abs(wanted - current) < policy.step_gb):
+    if (current is not None and covering <= current <= volume.total_gb and
+            abs(wanted - current) < policy.step_gb):
         return current
     return wanted

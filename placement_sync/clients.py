@@ -21,9 +21,9 @@ Exception or ValueError.
 from keystoneauth1 import adapter as ks_adapter
 from keystoneauth1 import loading as ks_loading
 from openstack import config as sdk_config
+from openstack.config import cloud_region
 from openstack import connection
 from openstack import exceptions as sdk_exc
-from openstack.config import cloud_region
 
 from placement_sync import conf as sync_conf
 from placement_sync import exception
@@ -44,7 +44,8 @@ _SERVICE_TYPES = {sync_conf.PLACEMENT_GROUP: 'placement',
 
 def credentials_origin(conf, group):
     """Where the group's credentials come from: 'cloud' (--os-cloud),
-    'options' (the group's options) or 'environment'."""
+    'options' (the group's options) or 'environment'.
+    """
     if getattr(conf, 'os_cloud', None):
         return 'cloud'
     if conf[group].auth_type:
@@ -65,7 +66,8 @@ def has_credentials(conf, group):
 class _CloudsConfig(sdk_config.OpenStackConfig):
     """openstacksdk's loader, which also checks the shape of clouds.yaml:
     openstacksdk itself takes ``clouds`` as a list or a cloud that is not
-    a mapping and fails later with an AttributeError."""
+    a mapping and fails later with an AttributeError.
+    """
 
     def _validate_config_file(self, path, data):
         if not super()._validate_config_file(path, data):
@@ -85,7 +87,8 @@ class _CloudsConfig(sdk_config.OpenStackConfig):
 
 def _clouds_config():
     """openstacksdk's view of clouds.yaml and the OS_* variables, or
-    ConfigError."""
+    ConfigError.
+    """
     try:
         return _CloudsConfig()
     except Exception as e:  # openstacksdk raises several unrelated types.
@@ -94,7 +97,8 @@ def _clouds_config():
 
 def _environment_cloud_name(config):
     """The cloud the environment names: OS_CLOUD, the OS_* variables
-    ('envvars'), the only cloud of clouds.yaml; '' for none at all."""
+    ('envvars'), the only cloud of clouds.yaml; '' for none at all.
+    """
     if config.default_cloud == 'defaults':
         return ''
     return config.default_cloud
@@ -102,7 +106,8 @@ def _environment_cloud_name(config):
 
 def cloud(conf, group):
     """openstacksdk's CloudRegion for the group, or None when the group's
-    own options apply."""
+    own options apply.
+    """
     origin = credentials_origin(conf, group)
     if origin == 'options':
         return None
@@ -135,7 +140,8 @@ def cloud(conf, group):
 
 def _missing_credential(auth_type, value_of):
     """The options of which the auth plugin needs one and has none, or
-    None: keystoneauth finds them missing only at the first request."""
+    None: keystoneauth finds them missing only at the first request.
+    """
     for choices in _CREDENTIALS.get(auth_type, ()):
         if not any(value_of(name) for name in choices):
             return choices
@@ -145,7 +151,8 @@ def _missing_credential(auth_type, value_of):
 def _check_cloud(region, config, group):
     """ConfigError for what openstacksdk and keystoneauth take as given and
     fail on only at the first request (a traceback, on every periodic
-    retry)."""
+    retry).
+    """
     from_environment = region.name == config.envvar_key
 
     def field(name, section=''):
@@ -230,7 +237,8 @@ def compute_proxy_factory(conf):
     """A function that makes the openstacksdk compute proxy with the nova
     credentials; the credentials are checked now (bad options are an
     error before any work), the connection is made on first use (nova
-    down is an outage to ride out)."""
+    down is an outage to ride out).
+    """
     group = sync_conf.NOVA_GROUP
     region = cloud(conf, group)
     if region is not None:

@@ -18,9 +18,9 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from placement_sync import cache
+from placement_sync import capacity
 from placement_sync import clients
 from placement_sync import conf as sync_conf
-from placement_sync import capacity
 from placement_sync import exception
 from placement_sync import flavor_cmd
 from placement_sync import host_aggregates
@@ -89,8 +89,8 @@ _MEASURING_SOURCES = ('oswin', 'simulated', 'agent')
 def reserve_policy(conf):
     """How measured CSVs are reserved, or None when they are not."""
     options = conf.placement_sync
-    if (not options.reserve_measured_usage
-            or options.source not in _MEASURING_SOURCES):
+    if (not options.reserve_measured_usage or
+            options.source not in _MEASURING_SOURCES):
         return None
     return capacity.ReservePolicy(headroom_gb=options.reserve_headroom_gb,
                                   step_gb=options.reserve_step_gb)
@@ -98,7 +98,8 @@ def reserve_policy(conf):
 
 def instance_names(conf):
     """Who tells instances' folders apart: nova, when its credentials are
-    there; else None (every folder counts as outside nova)."""
+    there; else None (every folder counts as outside nova).
+    """
     if not clients.has_credentials(conf, sync_conf.NOVA_GROUP):
         return None
     return nova.InstanceNames(clients.compute_proxy_factory(conf))
@@ -204,7 +205,8 @@ def _until_stopped(func, stop):
 def stop_on_signals(stop):
     """Set ``stop`` on SIGTERM, SIGINT (Ctrl+C) and, on Windows, SIGBREAK
     (Ctrl+Break, which a console program can send to a process group it
-    started: Python documents signal.SIGBREAK on Windows only)."""
+    started: Python documents signal.SIGBREAK on Windows only).
+    """
     for name in ('SIGTERM', 'SIGINT', 'SIGBREAK'):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), lambda *a: stop.set())
@@ -218,7 +220,8 @@ def stop_on_file(path, stop):
     reach only a process of the sender's console (Python's os.kill
     documentation), which a scheduled task has not. Creating this file is
     how an operator stops it cleanly. A leftover from a stop that found no
-    process is removed first; ConfigError if it cannot be."""
+    process is removed first; ConfigError if it cannot be.
+    """
     try:
         os.remove(path)
     except FileNotFoundError:

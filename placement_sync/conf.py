@@ -122,7 +122,8 @@ sync_opts = [
 
 def options_problem(conf):
     """What oslo.config cannot check, options that contradict each other;
-    or None."""
+    or None.
+    """
     options = conf[SYNC_GROUP]
     if 0 < options.reserve_headroom_gb < options.reserve_step_gb:
         # A reserve short of its headroom by less than the step is kept:
@@ -145,11 +146,11 @@ def register_opts(conf):
 
 
 def _ks_opts():
-    return (ks_loading.get_session_conf_options()
-            + ks_loading.get_auth_common_conf_options()
-            + ks_loading.get_auth_plugin_conf_options('password')
-            + ks_loading.get_auth_plugin_conf_options('admin_token')
-            + ks_loading.get_adapter_conf_options(include_deprecated=False))
+    return (ks_loading.get_session_conf_options() +
+            ks_loading.get_auth_common_conf_options() +
+            ks_loading.get_auth_plugin_conf_options('password') +
+            ks_loading.get_auth_plugin_conf_options('admin_token') +
+            ks_loading.get_adapter_conf_options(include_deprecated=False))
 
 
 def list_opts():

@@ -20,7 +20,8 @@ class FlavorConverter(nova.NovaClient):
 
     def convert(self, names=(), every=False, dry_run=False):
         """Convert the named flavors (by name or id), or every flavor;
-        returns (lines to print, whether every flavor could be)."""
+        returns (lines to print, whether every flavor could be).
+        """
         lines, ok = [], True
         listed = self._call('reads', lambda c: list(
             c.flavors(details=True, is_public='none')))

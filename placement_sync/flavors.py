@@ -20,7 +20,8 @@ UNNUMBERED_DISK_KEY = 'resources:DISK_GB'
 
 def disk_gb(flavor):
     """The DISK_GB nova asks for a flavor: root, ephemeral and swap (swap
-    is in MB, rounded up to GB as nova does)."""
+    is in MB, rounded up to GB as nova does).
+    """
     return (flavor['disk'] + flavor.get('OS-FLV-EXT-DATA:ephemeral', 0) +
             int(math.ceil((flavor.get('swap') or 0) / 1024.0)))
 
@@ -28,9 +29,10 @@ def disk_gb(flavor):
 def keeps_no_local_disk(flavor, extra_specs):
     """Whether the flavor says itself that it claims no disk
     (``resources:DISK_GB=0`` without the CSV group, e.g. for boots from
-    volume): a CSV claim of its disk would change what it asks for."""
-    return (extra_specs.get(UNNUMBERED_DISK_KEY) == '0'
-            and CSV_DISK_KEY not in extra_specs and disk_gb(flavor) > 0)
+    volume): a CSV claim of its disk would change what it asks for.
+    """
+    return (extra_specs.get(UNNUMBERED_DISK_KEY) == '0' and
+            CSV_DISK_KEY not in extra_specs and disk_gb(flavor) > 0)
 
 
 def wanted_extra_specs(flavor, extra_specs):

@@ -29,7 +29,8 @@ class HostAggregates(nova.NovaClient):
     def __init__(self, compute_factory):
         """``compute_factory()`` makes the openstacksdk compute proxy; it
         is called on first use, so that nova being down at start-up is an
-        outage to ride out, not a crash."""
+        outage to ride out, not a crash.
+        """
         super().__init__(compute_factory)
         self._nova_hosts = None
 
@@ -43,7 +44,8 @@ class HostAggregates(nova.NovaClient):
 
         ``listed``: every cluster name the source lists (``desired``'s by
         default); a node of ``desired`` is taken out of the aggregate of a
-        cluster the source no longer lists."""
+        cluster the source no longer lists.
+        """
         existing = self._list()
         self._nova_hosts = None
         self._leave_unlisted(desired, existing, report, dry_run,
@@ -68,7 +70,8 @@ class HostAggregates(nova.NovaClient):
     def _leave_unlisted(self, desired, existing, report, dry_run, listed):
         """Hosts that are nodes of ``desired`` clusters leave the host
         aggregates of clusters the source no longer lists (a node moved
-        from a cluster removed from the source): one node, one cluster."""
+        from a cluster removed from the source): one node, one cluster.
+        """
         node_of = {model.host_key(n): c.name for c in desired
                    for n in c.nodes}
         for agg in existing:
@@ -143,7 +146,8 @@ class HostAggregates(nova.NovaClient):
 
     def _compute_hosts(self):
         """{model.host_key: [host names]} of nova's compute services, read
-        once per run: a host is added under nova's own spelling."""
+        once per run: a host is added under nova's own spelling.
+        """
         if self._nova_hosts is None:
             self._nova_hosts = collections.defaultdict(list)
             for service in self._call('reads', lambda c: list(
@@ -176,7 +180,8 @@ class HostAggregates(nova.NovaClient):
 
     def _hosts_now(self, agg):
         """The aggregate's hosts as nova has them now (it may be gone), by
-        model.host_key."""
+        model.host_key.
+        """
         try:
             return {model.host_key(h) for h in self._call(
                 'reads', lambda c: c.get_aggregate(agg.id)).hosts or []}
@@ -263,8 +268,8 @@ class RemoveHost:
 
 def _missing_hosts(cluster, agg):
     """The cluster's nodes missing from the aggregate, by model.host_key."""
-    return ({model.host_key(n) for n in cluster.nodes}
-            - {model.host_key(h) for h in agg.hosts or []})
+    return ({model.host_key(n) for n in cluster.nodes} -
+            {model.host_key(h) for h in agg.hosts or []})
 
 
 def plan_host_aggregate(cluster, agg, nova_hosts):

@@ -73,7 +73,8 @@ class SharedVolume:
 class OfflineVolume:
     """A CSV the cluster has but whose facts cannot be read now (offline,
     failed, its size unreadable). Its provider is kept as it is, never
-    drained as if the CSV were gone."""
+    drained as if the CSV were gone.
+    """
     id: str
     name: str
     reason: str
@@ -134,7 +135,8 @@ class DesiredCluster:
 def as_plain(value):
     """A fact (a Cluster, say) as plain values, which JSON and hvc-agent's
     wire carry: each record a dict of its fields, a set a sorted tuple;
-    ``cluster_from_plain`` makes the Cluster again."""
+    ``cluster_from_plain`` makes the Cluster again.
+    """
     if dataclasses.is_dataclass(value):
         return {f.name: as_plain(getattr(value, f.name))
                 for f in dataclasses.fields(value)}
@@ -147,7 +149,8 @@ def as_plain(value):
 
 def cluster_from_plain(data):
     """The Cluster of ``as_plain``'s values; ValueError for values of
-    another shape (what the values hold is for validate_clusters)."""
+    another shape (what the values hold is for validate_clusters).
+    """
     try:
         return Cluster(
             name=data['name'], nodes=tuple(data['nodes']),
@@ -183,7 +186,8 @@ def provider_name(cluster_name, volume_name):
 
 def cluster_of_provider_name(name):
     """The cluster a provider name of ``provider_name`` names (cluster
-    names have no ':'), or None for a name of another shape."""
+    names have no ':'), or None for a name of another shape.
+    """
     prefix, sep, rest = name.partition(':')
     cluster, sep2, _volume = rest.partition(':')
     if prefix != PROVIDER_NAME_PREFIX or not (sep and sep2) or not cluster:
@@ -216,13 +220,15 @@ def desired_state(clusters):
 def host_key(name):
     """A host name as nova compares it: case aside. Windows cluster node
     names ignore case, and so does nova's database (MySQL's collation):
-    the cluster may say HV-NODE1 where nova says hv-node1."""
+    the cluster may say HV-NODE1 where nova says hv-node1.
+    """
     return name.casefold()
 
 
 def name_problem(value):
     """Why ``value`` cannot be a name, or None. An empty name is refused
-    everywhere: placement's ``?name=`` would match every provider."""
+    everywhere: placement's ``?name=`` would match every provider.
+    """
     if not isinstance(value, str) or not value.strip():
         return 'must be a non-empty string, got %r' % (value,)
     for char in value:
@@ -239,7 +245,8 @@ def name_problem(value):
 
 def _nova_name_problem(value):
     """Why nova would refuse ``value`` in an aggregate's name, or None:
-    printable characters only, no whitespace at either end."""
+    printable characters only, no whitespace at either end.
+    """
     for char in value:
         category = unicodedata.category(char)
         if category.startswith('C') or category in ('Zl', 'Zp'):

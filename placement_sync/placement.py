@@ -86,8 +86,8 @@ class PlacementClient(object):
         if resp.status_code >= 400:
             self._refused(method, url, resp)
         answer = _json(resp) if resp.content else None
-        if expect and not (isinstance(answer, dict)
-                           and all(key in answer for key in expect)):
+        if expect and not (isinstance(answer, dict) and
+                           all(key in answer for key in expect)):
             raise self._not_placement(method, url, resp)
         return answer
 
@@ -95,7 +95,8 @@ class PlacementClient(object):
         """ServiceUnavailable unless the endpoint is placement's API root
         (once per client): a real placement under a wrong path prefix
         answers its JSON 404 to every path, which reads as "nothing
-        there"."""
+        there".
+        """
         if self._root_checked:
             return
         try:
@@ -116,8 +117,8 @@ class PlacementClient(object):
 
     def _refused(self, method, url, resp):
         errors = _json(resp)
-        if not (isinstance(errors, dict)
-                and isinstance(errors.get('errors'), list)):
+        if not (isinstance(errors, dict) and
+                isinstance(errors.get('errors'), list)):
             raise self._not_placement(method, url, resp)
         code = _error_code(errors)
         if resp.status_code == 404:
@@ -225,7 +226,8 @@ class PlacementClient(object):
 
     def get_disk_allocations(self, uuid):
         """(generation, {consumer: DISK_GB}) of the provider's
-        allocations of DISK_GB."""
+        allocations of DISK_GB.
+        """
         body = self.request(
             'GET', '/resource_providers/%s/allocations' % uuid,
             expect=(_GENERATION, 'allocations'))

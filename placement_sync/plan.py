@@ -31,7 +31,8 @@ DRAINING_MARK = ' (draining '
 class Provider:
     """A provider as placement showed it; a part that was not read is
     None (``aggregates`` of a member listed in the cluster's aggregate:
-    it holds that one)."""
+    it holds that one).
+    """
     uuid: str
     name: str
     generation: int
@@ -117,7 +118,8 @@ class CreateProvider:
         """All or nothing, as far as placement allows: a provider that
         cannot be finished is deleted again; one cut short (the process
         killed) carries the owner trait, so the next run finishes it or,
-        when its name is wanted for another CSV, removes it."""
+        when its name is wanted for another CSV, removes it.
+        """
         placement.ensure_custom_traits(self.traits)
         gen = placement.create_provider(self.uuid, self.name)['generation']
         try:
@@ -270,7 +272,8 @@ def capacity(inventories):
 def with_measured_reserve(want, provider, reserve, instance_names):
     """``want`` with its reserve set from what its volume holds outside
     nova (see ``capacity``), and why; ``want`` as it is when the volume is
-    not measured or ``reserve`` (a capacity.ReservePolicy) is None."""
+    not measured or ``reserve`` (a capacity.ReservePolicy) is None.
+    """
     usage = want.volume.usage
     if reserve is None or usage is None:
         return want, None
@@ -352,9 +355,10 @@ def plan_csv(want, aggregate, provider, holder=None, freed=frozenset(),
 
 def unfinished(provider):
     """Ours, but cut short before it joined an aggregate: nothing can use
-    it (the owner trait is set first, the aggregate last)."""
-    return (model.OWNER_TRAIT in provider.traits and not provider.aggregates
-            and not provider.in_use)
+    it (the owner trait is set first, the aggregate last).
+    """
+    return (model.OWNER_TRAIT in provider.traits and
+            not provider.aggregates and not provider.in_use)
 
 
 def _clash_message(want, holder):
@@ -372,7 +376,8 @@ def _clash_message(want, holder):
 
 def plan_member(cluster, member):
     """A member of the cluster's aggregate that is neither one of its CSVs
-    nor one of its nodes."""
+    nor one of its nodes.
+    """
     plan = Plan()
     if model.OWNER_TRAIT in member.traits:
         if not member.name.startswith(model.provider_name(cluster.name, '')):
@@ -396,7 +401,8 @@ def plan_member(cluster, member):
 
 def plan_retirement(member):
     """A CSV that is gone: delete its provider, or drain it while
-    something is still allocated on it."""
+    something is still allocated on it.
+    """
     plan = Plan()
     if not member.in_use:
         plan.actions.append(DeleteProvider(member.uuid, member.name,
@@ -420,7 +426,8 @@ def plan_retirement(member):
 
 def draining_name(name, uuid):
     """``name`` marked as draining, cut short as far as it takes to fit
-    placement's limit (a CSV's name may fill it already)."""
+    placement's limit (a CSV's name may fill it already).
+    """
     mark = '%s%s)' % (DRAINING_MARK, uuid[:8])
     return name[:model.MAX_NAME - len(mark)] + mark
 
@@ -447,7 +454,8 @@ def plan_node(cluster, node, candidates, unlisted=None):
     """A node of the cluster missing from its aggregate; ``candidates``:
     the providers whose name is the node's, case aside. It leaves the
     aggregates of clusters the source no longer lists (``unlisted``:
-    {aggregate: cluster}) as it joins: one node, one cluster."""
+    {aggregate: cluster}) as it joins: one node, one cluster.
+    """
     if len(candidates) > 1:
         return Plan(errors=[
             'node %s of cluster %s matches several resource providers (%s): '
@@ -480,7 +488,8 @@ def plan_cluster(cluster, observed, reserve=None):
     [(step key, Plan)]. A key names what ``reconcile`` reads again when
     the step's generation turns out stale: ('member', uuid), ('csv',
     uuid), ('node', name) or ('stale', uuid); ('offline', uuid) only
-    warns. ``reserve``: see ``plan_csv``."""
+    warns. ``reserve``: see ``plan_csv``.
+    """
     steps = []
     freed = set()
     for uuid, volume in sorted(cluster.offline.items()):

@@ -68,7 +68,8 @@ class Reconciler(object):
         measured volumes hold outside nova (None: their reserved_gb);
         ``instance_names``: a nova.InstanceNames, which tells the
         instances' folders from the rest (None: every folder counts as
-        outside nova)."""
+        outside nova).
+        """
         self.placement = placement
         self.host_aggregates = host_aggregates
         self.dry_run = dry_run
@@ -129,7 +130,8 @@ class Reconciler(object):
         Looked for only when a cluster has a provider this process does
         not know yet (a new name is a new provider): one listing of the
         providers (which the nodes share), and, for a volume id found
-        under another name, the nodes of that provider's aggregates."""
+        under another name, the nodes of that provider's aggregates.
+        """
         if all(model.provider_uuid(c.name, v.id) in self._cache
                for c in clusters for v in c.shared_volumes):
             return clusters
@@ -164,7 +166,8 @@ class Reconciler(object):
         published as a provider of another cluster (``others``: {uuid:
         (cluster name, provider)}) in an aggregate that holds nodes of
         ``cluster`` and none of its CSV providers (the old cluster's, not a
-        stray in this cluster's own); None if there is none."""
+        stray in this cluster's own); None if there is none.
+        """
         nodes = {model.host_key(n) for n in cluster.nodes}
         for volume in cluster.shared_volumes + cluster.offline_volumes:
             for old_cluster in sorted({name for name, _p in others.values()}):
@@ -202,8 +205,8 @@ class Reconciler(object):
         report.error('%s', error)
 
     def _sync_cluster(self, cluster, report):
-        clear_stale = (self.host_aggregates is not None
-                       and cluster.name not in self._stale_cleared)
+        clear_stale = (self.host_aggregates is not None and
+                       cluster.name not in self._stale_cleared)
         observed = self._observe(cluster, clear_stale)
         for key, step in plan_mod.plan_cluster(cluster, observed,
                                                self.reserve):
@@ -214,7 +217,8 @@ class Reconciler(object):
 
     def _carry_out(self, cluster, key, step, report):
         """Apply the step (report it, in a dry run); when a generation
-        turns out stale, read again, plan again and retry."""
+        turns out stale, read again, plan again and retry.
+        """
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 self._apply(step, report)
@@ -294,7 +298,8 @@ class Reconciler(object):
     def _unlisted_aggregates(self, nodes_missing):
         """{aggregate: cluster} of the other aggregates of the nodes missing
         from their cluster's aggregate that hold this tool's CSV providers
-        of a cluster the source no longer lists."""
+        of a cluster the source no longer lists.
+        """
         unlisted = {}
         others = {agg for candidates in nodes_missing.values()
                   for c in candidates for agg in c.aggregates}
@@ -354,8 +359,8 @@ class Reconciler(object):
         for _attempt in range(MAX_ATTEMPTS):
             listed = self.placement.get_provider(want.uuid)
             provider = listed and self._read_if_there(
-                listed, ('inventories', 'traits', 'aggregates')
-                + self._measured_parts(want))
+                listed, ('inventories', 'traits', 'aggregates') +
+                self._measured_parts(want))
             if provider is not None:
                 return self._with_usages_if_resized(want, provider), None
             holder = self._name_holder(want.name)
@@ -404,7 +409,8 @@ class Reconciler(object):
 
     def _name_holder(self, name):
         """The provider named exactly ``name``, or None. Never the first
-        of several: a case-blind database may return other spellings."""
+        of several: a case-blind database may return other spellings.
+        """
         found = [p for p in self.placement.list_providers(name=name)
                  if p['name'] == name]
         if len(found) > 1:
@@ -417,7 +423,8 @@ class Reconciler(object):
 
     def _all_providers(self):
         """Every provider placement has, listed once per run (by the first
-        step that needs them)."""
+        step that needs them).
+        """
         if self._providers is None:
             self._providers = self.placement.list_providers()
         return self._providers
@@ -425,7 +432,8 @@ class Reconciler(object):
     def _node_candidates(self, node):
         """The providers named as the node, case aside. Placement's
         ``?name=`` is as case-sensitive as its database, so one listing
-        of every provider serves all the nodes of the run."""
+        of every provider serves all the nodes of the run.
+        """
         if self._by_host_key is None:
             self._by_host_key = collections.defaultdict(list)
             for listed in self._all_providers():
@@ -437,7 +445,8 @@ class Reconciler(object):
 
     def _read_if_there(self, listed, parts):
         """A consistent snapshot of ``parts`` (every part read at one
-        generation), or None if the provider was deleted meanwhile."""
+        generation), or None if the provider was deleted meanwhile.
+        """
         get = {'inventories': self.placement.get_inventories,
                'traits': self.placement.get_traits,
                'aggregates': self.placement.get_aggregates,

@@ -23,7 +23,8 @@ def gather(placement, clusters=(), headroom_gb=0, instance_names=None):
     """{'clusters': [{name, aggregate, nodes, shared_volumes}],
     'warnings': [...]}, sorted. ``clusters``: the source's facts, for
     the volumes' side (measured volumes only); ``instance_names``: a
-    nova.InstanceNames, or None."""
+    nova.InstanceNames, or None.
+    """
     measured = {model.provider_uuid(c.name, v.id): v
                 for c in clusters for v in c.shared_volumes
                 if v.usage is not None}
@@ -109,7 +110,8 @@ def _disagreement(cluster, row, headroom_gb):
 
 def _shown(name):
     """A name as one line of text shows it: escaped, as repr() does, when
-    it holds a control (or other unprintable) character."""
+    it holds a control (or other unprintable) character.
+    """
     return name if name.isprintable() else repr(name)
 
 
@@ -124,8 +126,8 @@ def format_report(result):
     for cluster in result['clusters']:
         lines.append('cluster %s  (aggregate %s)'
                      % (_shown(cluster['name']), cluster['aggregate']))
-        lines.append('  nodes: %s' % (', '.join(map(_shown, cluster['nodes']))
-                                      or '(none)'))
+        lines.append('  nodes: %s' % (
+            ', '.join(map(_shown, cluster['nodes'])) or '(none)'))
         for v in cluster['shared_volumes']:
             state = ('  DRAINING' if v['draining']
                      else '  FULL' if v['full'] else '')

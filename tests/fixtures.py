@@ -105,9 +105,10 @@ def nova_api_paste_ini():
 def nova_compute_proxy(api_fixture):
     """openstacksdk's compute proxy on nova's in-process API (the admin
     API of nova's test harness, which trusts headers in place of
-    keystone)."""
-    from keystoneauth1 import session as ks_session
+    keystone).
+    """
     from keystoneauth1.loading import get_plugin_loader
+    from keystoneauth1 import session as ks_session
     from openstack import connection
 
     api = api_fixture.admin_api

@@ -1,5 +1,6 @@
 """README.md's sections and the code blocks in them, for the tests that
-check what it tells operators to type."""
+check what it tells operators to type.
+"""
 
 import os
 import re

@@ -50,7 +50,8 @@ def _name(dist):
 
 def closure(requirements_file=REQUIREMENTS):
     """The installed distributions the file names, and all they require
-    on Windows (normalized names)."""
+    on Windows (normalized names).
+    """
     with open(requirements_file) as f:
         todo = [requirements.Requirement(line.split('#')[0].strip())
                 for line in f if line.split('#')[0].strip()]
@@ -75,7 +76,8 @@ def closure(requirements_file=REQUIREMENTS):
 
 def hide_other_distributions(allowed_dists):
     """importlib.metadata knows only ``allowed_dists``, as on the host
-    (dnspython imports cryptography when its metadata says it is there)."""
+    (dnspython imports cryptography when its metadata says it is there).
+    """
     for function in ('distribution', 'version', 'metadata', 'requires'):
         real = getattr(importlib.metadata, function)
 

@@ -29,8 +29,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 from hvc_agent import client  # noqa: E402
-from hvc_localcloud import pki as agent_pki  # noqa: E402
 from hvc_agent import simulated  # noqa: E402
+from hvc_localcloud import pki as agent_pki  # noqa: E402
 from hvc_oswin_api import constants  # noqa: E402
 from hvc_sim import state as sim_state  # noqa: E402
 

@@ -103,18 +103,18 @@ class World(object):
         self.csv_used[cluster.name] += sign * disk_gb
         self.node_used[node][0] += sign * VCPUS
         self.node_used[node][1] += sign * MEMORY_MB
-        over = sum(max(0, self.csv_used[c.name]
-                       - c.shared_volumes[0].total_gb)
+        over = sum(max(0, self.csv_used[c.name] -
+                       c.shared_volumes[0].total_gb)
                    for c in self.clusters)
         self.peak_over = max(self.peak_over, over)
 
     def _really_fits(self, disk_gb):
         for node, cluster in self.cluster_of.items():
             vcpus, mem = self.node_used[node]
-            if (vcpus + VCPUS <= NODE_VCPUS * 4
-                    and mem + MEMORY_MB <= NODE_MEMORY_MB - 512
-                    and self.csv_used[cluster.name] + disk_gb
-                    <= cluster.shared_volumes[0].total_gb):
+            if (vcpus + VCPUS <= NODE_VCPUS * 4 and
+                    mem + MEMORY_MB <= NODE_MEMORY_MB - 512 and
+                    self.csv_used[cluster.name] + disk_gb <=
+                    cluster.shared_volumes[0].total_gb):
                 return True
         return False
 
@@ -132,7 +132,8 @@ class StaticNames(object):
 class ForeignFilesWorld(World):
     """Shared CSV providers, with files outside nova growing on the CSVs
     and the sync running periodically with ``reserve`` (a
-    capacity.ReservePolicy, or None for the fixed reserved_gb)."""
+    capacity.ReservePolicy, or None for the fixed reserved_gb).
+    """
 
     def __init__(self, server, clusters, reserve, fixed_reserved_gb):
         self.fixed = [dataclasses.replace(
@@ -155,8 +156,8 @@ class ForeignFilesWorld(World):
                 (consumer, disk_gb * capacity.GiB)
                 for consumer, (node, disk_gb) in self.instances.items()
                 if self.cluster_of[node].name == cluster.name))
-            used = (self.foreign_gb[cluster.name] * capacity.GiB
-                    + sum(b for _c, b in folders))
+            used = (self.foreign_gb[cluster.name] * capacity.GiB +
+                    sum(b for _c, b in folders))
             clusters.append(dataclasses.replace(cluster, shared_volumes=(
                 dataclasses.replace(volume, usage=model.VolumeUsage(
                     used_bytes=used,
@@ -184,8 +185,8 @@ class ForeignFilesWorld(World):
 
     def _account(self, node, disk_gb, sign):
         super()._account(node, disk_gb, sign)
-        beyond = sum(max(0, self.csv_used[c.name] + self.foreign_gb[c.name]
-                         - c.shared_volumes[0].total_gb)
+        beyond = sum(max(0, self.csv_used[c.name] + self.foreign_gb[c.name] -
+                         c.shared_volumes[0].total_gb)
                      for c in self.fixed)
         self.peak_beyond_free = max(self.peak_beyond_free, beyond)
 

@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 
 from hvc_localcloud import cloud as cloud_mod  # noqa: E402
 from hvc_localcloud import procs  # noqa: E402
+
 import build_phases  # noqa: E402  (tools/)
 
 GOAL_RATIO = 1.2
@@ -92,7 +93,8 @@ _TICKS = os.sysconf('SC_CLK_TCK')
 
 def cpu_seconds(pid):
     """CPU time (user and system) of a process and the rest of its group,
-    and of the children they waited for."""
+    and of the children they waited for.
+    """
     total = 0
     for member in procs.group_members(pid):
         try:

@@ -66,7 +66,8 @@ ARGS = None
 
 class Bench(object):
     """The benchmark, mixed into the in-process deployment's test case
-    (``bench_case``)."""
+    (``bench_case``).
+    """
 
     # Owner changes followed by events alone, as in-process.
     check_interval = test_failover.NO_CHECK
@@ -189,7 +190,8 @@ class Bench(object):
     def _counting_agent_bytes(self):
         """{'files': bytes, 'calls': bytes} sent and received through the
         agents from now on (bodies only: HTTP's headers are not
-        counted)."""
+        counted).
+        """
         moved = collections.Counter()
         request = agent_client.AgentClient._request
 

@@ -67,7 +67,8 @@ class BenchMoves(test_moves.MovesTestCase):
     @staticmethod
     def _written(before, after):
         """Bytes of the files made or changed between two listings, but
-        for console logs (which a booting guest writes to)."""
+        for console logs (which a booting guest writes to).
+        """
         return sum(after[p][0] for p in after
                    if before.get(p) != after[p] and
                    not os.path.basename(p).startswith('console.log'))
@@ -87,7 +88,8 @@ class BenchMoves(test_moves.MovesTestCase):
 
     def _count_copies(self):
         """Count the bytes the simulated hosts copy (file copies, and the
-        storage migration's), in self.copied."""
+        storage migration's), in self.copied.
+        """
         self.copied = 0
         copy, copy_file = sim_oswin.shutil.copy, sim_oswin._copy_file
 

@@ -65,14 +65,16 @@ def _lines(path):
 
 def _short(function):
     """nova.compute.resource_tracker.ResourceTracker.instance_claim ->
-    ResourceTracker.instance_claim"""
+    ResourceTracker.instance_claim
+    """
     parts = function.split('.<locals>')[0].split('.')
     return '.'.join(parts[-2:])
 
 
 def parse(log_folder):
     """{'builds': {request id: {mark: time or seconds}}, 'hosts': Counter,
-    'locks': {holder: [held s]}, 'driver': {call: [s]}}."""
+    'locks': {holder: [held s]}, 'driver': {call: [s]}}.
+    """
     builds = collections.defaultdict(dict)
     locks = collections.defaultdict(list)
     driver = collections.defaultdict(list)
@@ -156,7 +158,8 @@ def _median(values):
 
 def summary(parsed):
     """{phase: median seconds} over the builds, with 'total' (from the POST
-    to the end of the build) and 'builds'."""
+    to the end of the build) and 'builds'.
+    """
     per_build = [phases(b) for b in parsed['builds'].values()]
     out = {'builds': len(per_build)}
     for phase in PHASES + ('total',):
@@ -166,7 +169,8 @@ def summary(parsed):
 
 def report(results, out=print):
     """Print the phases of several runs side by side: results is
-    [(name, parse(...))]."""
+    [(name, parse(...))].
+    """
     sums = [(name, summary(parsed)) for name, parsed in results]
     out('Where a build\'s time went (median seconds per build, from the '
         'services\' logs):')

@@ -104,7 +104,8 @@ def tempest_image(cloud, name):
 
 def tempest_conf(cloud, path):
     """tempest.conf for ``cloud``: what it has, and what this driver
-    does (``compute-feature-enabled``)."""
+    does (``compute-feature-enabled``).
+    """
     conn = cloud.admin_connection()
     auth = cloud.auth()
     image, image_alt = [tempest_image(cloud, name) for name in IMAGE_NAMES]
@@ -200,7 +201,8 @@ def tempest_conf(cloud, path):
 
 def _expected():
     """[(regex, reason)] of etc/tempest/expected.txt: failures it
-    explains."""
+    explains.
+    """
     expected = []
     if not os.path.exists(EXPECTED):
         return expected

@@ -102,13 +102,15 @@ class HyperV(object):
 
     def in_this_cluster(self, node_name):
         """Whether the cluster's ``node_name`` is a node of this node's
-        cluster (compared as Windows compares computer names)."""
+        cluster (compared as Windows compares computer names).
+        """
         return any(node_name.lower() == member.lower() for member in
                    self.clusterutils.get_cluster_node_names())
 
     def is_this_node(self, node_name):
         """Whether the cluster's ``node_name`` is this node: Windows
-        compares computer names case-insensitively."""
+        compares computer names case-insensitively.
+        """
         return (node_name is not None and
                 node_name.lower() == (self.node or '').lower())
 
@@ -119,12 +121,14 @@ class HyperV(object):
     @property
     def standalone(self):
         """Whether this host plays a Hyper-V host in no failover cluster
-        (its ``clusterutils`` is then a ``NoCluster``)."""
+        (its ``clusterutils`` is then a ``NoCluster``).
+        """
         return bool(self._standalone)
 
     def in_a_cluster(self):
         """Whether this host is a node of a failover cluster, as the host
-        tells, whatever the configuration says."""
+        tells, whatever the configuration says.
+        """
         self._require_host('cluster probe')
         return self._hyperv_host.in_a_cluster()
 
@@ -154,26 +158,30 @@ class HyperV(object):
         started (os-win's NamedPipeHandler, on the host); with ``console``
         (``{"address", "port_range"}``) it also serves the pipe as a TCP
         console there (``hvc_agent.serialproxy``), at its
-        ``console_address()``."""
+        ``console_address()``.
+        """
         self._require_host('named pipe handler')
         return self._hyperv_host.named_pipe_handler(pipe_name, log_file,
                                                     console)
 
     def vm_runs_on(self, host, vm_name):
         """Whether Hyper-V host ``host`` (another one: a live migration's
-        destination) has VM ``vm_name``, as its own Hyper-V says."""
+        destination) has VM ``vm_name``, as its own Hyper-V says.
+        """
         self._require_host('remote VM check')
         return self._hyperv_host.vm_exists_on(host, vm_name)
 
     def cluster_lock(self, path):
         """A context manager that holds the lock file ``path`` (on a CSV)
-        for every node of the cluster (``hvc_agent.locks``)."""
+        for every node of the cluster (``hvc_agent.locks``).
+        """
         self._require_host('cluster lock')
         return self._hyperv_host.cluster_lock(path)
 
     def move_vm_here(self, vm_name, timeout=None):
         """Move the VM's group to this node through the cluster: live if it
-        runs, offline if not."""
+        runs, offline if not.
+        """
         group = self.clusterutils.get_cluster_group_state_info(vm_name)
         if group['state'] == oswin_const.CLUSTER_GROUP_ONLINE:
             self.clusterutils.live_migrate_vm(vm_name, self.node, timeout)
@@ -222,7 +230,8 @@ class HyperV(object):
     def remote_path(self, node, path):
         """``path`` of node ``node`` as this node reaches it: the node's
         administrative share (``\\\\NODE\\C$\\...``), which the
-        simulated world models (hvc_sim.shares)."""
+        simulated world models (hvc_sim.shares).
+        """
         self._require_host('remote path')
         return self._hyperv_host.remote_path(node, path)
 
@@ -278,7 +287,8 @@ class HyperV(object):
 
 class UsesHyperV(object):
     """The utils of ``self._hyperv`` (a ``HyperV``) as the *ops classes
-    use them: ``self._vmutils`` and so on."""
+    use them: ``self._vmutils`` and so on.
+    """
 
     @property
     def _vmutils(self):

@@ -41,7 +41,8 @@ _AGENT_FAILURES = (oswin_exc.OSWinException, oswin_exc.x_wmi, OSError,
 
 def parse_clusters(values):
     """[(cluster name, [agent URL, ...])] of the agent_cluster option's
-    values; ConfigError naming the value that is wrong."""
+    values; ConfigError naming the value that is wrong.
+    """
     clusters, names, urls = [], {}, {}
     for value in values:
         name, sep, rest = value.partition(':')
@@ -80,7 +81,8 @@ def parse_clusters(values):
 def load(options):
     """The clusters of ``options`` (conf.placement_sync), each from the
     first of its agents that answers; InvalidInventory naming every
-    cluster none of whose agents answered."""
+    cluster none of whose agents answered.
+    """
     problems, clusters = [], []
     for name, urls in parse_clusters(options.agent_cluster):
         failures = []
@@ -106,7 +108,8 @@ def load(options):
 
 def _failure(url, error):
     """What went wrong with the agent at ``url``, on one line that names
-    it."""
+    it.
+    """
     reason = ' '.join(str(error).split())
     if url.rstrip('/') in reason:
         return reason

@@ -20,7 +20,8 @@ _VOLUME_KEYS = {'id', 'name', 'total_gb', 'reserved_gb', 'allocation_ratio',
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A SafeLoader that refuses a key given twice in one mapping, which
     YAML would resolve silently by keeping the last (a second
-    ``shared_volumes: []`` would retire every CSV of the cluster)."""
+    ``shared_volumes: []`` would retire every CSV of the cluster).
+    """
 
     def construct_document(self, node):
         duplicates = []
@@ -34,7 +35,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def _find_duplicate_keys(node, where, seen, duplicates):
     """Add (line, key path, first line) to duplicates for each key given
-    twice in a mapping under ``node``."""
+    twice in a mapping under ``node``.
+    """
     if id(node) in seen:  # an alias of a node already looked at
         return
     seen.add(id(node))
@@ -43,8 +45,8 @@ def _find_duplicate_keys(node, where, seen, duplicates):
         for key, value in node.value:
             label = key.value if isinstance(key, yaml.ScalarNode) else '?'
             path = '%s.%s' % (where, label) if where else label
-            if (isinstance(key, yaml.ScalarNode)
-                    and key.tag != 'tag:yaml.org,2002:merge'):
+            if (isinstance(key, yaml.ScalarNode) and
+                    key.tag != 'tag:yaml.org,2002:merge'):
                 line = key.start_mark.line + 1
                 if (key.tag, label) in first_line:
                     duplicates.append((line, path,

@@ -45,7 +45,8 @@ DEFAULT_INSTANCES_FOLDER = 'OpenStack\\Instances'
 
 def instances_dir(csv_path, instances_folder):
     """The instances folder on a CSV (the option is Windows-spelled, and
-    checked by Windows' rules: ValueError for a part such as ``..``)."""
+    checked by Windows' rules: ValueError for a part such as ``..``).
+    """
     return os.path.join(csv_path, *paths.relative_folder_parts(
         instances_folder))
 
@@ -54,7 +55,8 @@ def file_bytes(path):
     """What the file at ``path`` takes on its volume: on Windows its
     allocated size, elsewhere its length. OSError if it cannot be read
     (FileNotFoundError for a file that is gone: on Windows, OSError maps
-    the Windows error code it is given)."""
+    the Windows error code it is given).
+    """
     if _get_compressed_file_size is None:
         return os.path.getsize(path)
     high = wintypes.DWORD(0)
@@ -68,7 +70,8 @@ def file_bytes(path):
 
 def folder_bytes(path, size_of=file_bytes):
     """What the files under ``path`` take; OSError when one cannot be
-    read (a walk that skipped it would under-count)."""
+    read (a walk that skipped it would under-count).
+    """
     def fail(error):
         raise error
     total = 0
@@ -83,7 +86,8 @@ def folder_bytes(path, size_of=file_bytes):
 
 def instance_folders(csv_path, instances_folder, size_of=file_bytes):
     """((folder name, bytes), ...) of each folder in the CSV's instances
-    folder, sorted; () when there is no such folder yet."""
+    folder, sorted; () when there is no such folder yet.
+    """
     root = instances_dir(csv_path, instances_folder)
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)

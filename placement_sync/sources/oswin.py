@@ -44,7 +44,8 @@ def cluster(clusterutils, diskutils, instances_folder):
     """The cluster of os-win's ``clusterutils`` (a ClusterUtils), its CSVs
     measured through ``diskutils`` (a DiskUtils), as a model.Cluster;
     InvalidInventory when it cannot be read. hvc-agent serves it to the
-    agent source with the utils of its own thread."""
+    agent source with the utils of its own thread.
+    """
     with _read():
         clusterutils.check_cluster_state()
         cluster_name = cluster_wmi.cluster_name(clusterutils)
@@ -65,7 +66,8 @@ def cluster(clusterutils, diskutils, instances_folder):
 @contextlib.contextmanager
 def _read():
     """What os-win, WMI or a CSV without a resource raise, as
-    InvalidInventory."""
+    InvalidInventory.
+    """
     try:
         yield
     except cluster_wmi.NoResource as e:

@@ -1,6 +1,7 @@
 """Cluster facts from the simulated world's state file: every cluster in
 it (its standalone hosts share nothing), with what each CSV really holds
-as the simulator counts it (``hvc_sim.state.physical_bytes``)."""
+as the simulator counts it (``hvc_sim.state.physical_bytes``).
+"""
 
 from hvc_sim import state as sim_state
 from placement_sync import exception
@@ -25,7 +26,8 @@ def cluster(state, name, instances_folder):
     """Cluster ``name`` of the simulated world ``state`` (a
     ``hvc_sim.state.ClusterState``), as a model.Cluster (SimulatorError
     when the state file cannot be read). hvc-agent serves it to the agent
-    source for the simulated node it plays."""
+    source for the simulated node it plays.
+    """
     return model.Cluster(
         name=name,
         nodes=tuple(n.name for n in state.nodes(name)),

@@ -1,6 +1,7 @@
 """An hvc-agent on 127.0.0.1 for the tests: in a thread (the contract
 suite) or as the real console script (start-up, TLS), with the
-certificates of hvc_localcloud.pki."""
+certificates of hvc_localcloud.pki.
+"""
 
 import os
 import socket
@@ -56,7 +57,8 @@ def agent_options(**overrides):
 class AgentThreadFixture(fixtures.Fixture):
     """hvc-agent's application and server for simulated node ``node``, in
     a thread of this process, on a free port: plain HTTP on 127.0.0.1,
-    or HTTPS with client certificates when ``pki`` is given."""
+    or HTTPS with client certificates when ``pki`` is given.
+    """
 
     def __init__(self, state_file, node, instances_path, pki=None):
         super().__init__()
@@ -100,7 +102,8 @@ class AgentThreadFixture(fixtures.Fixture):
 
 class AgentProcessFixture(fixtures.Fixture):
     """The real ``hvc-agent`` console script with ``config`` (a dict of
-    [agent] options) for the simulated node, on a free port."""
+    [agent] options) for the simulated node, on a free port.
+    """
 
     def __init__(self, directory, config, port=None):
         super().__init__()
@@ -112,7 +115,8 @@ class AgentProcessFixture(fixtures.Fixture):
     def simulated(cls, directory, state_file, node, instances_path,
                   pki=None):
         """An agent of simulated node ``node``: HTTPS with client
-        certificates of ``pki``, or plain HTTP on 127.0.0.1."""
+        certificates of ``pki``, or plain HTTP on 127.0.0.1.
+        """
         config = dict(backend='simulated', simulated_state_file=state_file,
                       simulated_node_name=node,
                       instances_path=instances_path)

@@ -1,7 +1,8 @@
 """placement_sync's agent source against real hvc-agents (the console
 script, HTTPS with client certificates) of simulated nodes: the same
 clusters as the simulated source reads, another node asked when one is
-down, and one clear error when none of a cluster's agents answers."""
+down, and one clear error when none of a cluster's agents answers.
+"""
 
 import os
 
@@ -40,7 +41,8 @@ class AgentWorld(fixtures.Fixture):
     of 7 GiB, and Volume2), cluster ``b`` (<b>-node1; Data) and the
     standalone host solo; the hvc-agent of a node on demand (the console
     script, HTTPS with client certificates of a small PKI), and
-    placement_sync's TLS options for them (``tls``)."""
+    placement_sync's TLS options for them (``tls``).
+    """
 
     def __init__(self, a='a', b='b'):
         super().__init__()

@@ -1,6 +1,7 @@
 """README.md's "Deploying": its openssl commands make certificates the
 real hvc-agent serves with and requires, and its curl check answers with
-the client certificate only."""
+the client certificate only.
+"""
 
 import json
 import ntpath

@@ -1,6 +1,7 @@
 """The agent's faults as nova-compute sees them, with the real hvc-agent
 console script: killed and started again, a caller without the right
-certificate, a configuration it must refuse."""
+certificate, a configuration it must refuse.
+"""
 
 import os
 import subprocess
@@ -52,7 +53,8 @@ class AgentTestCase(testtools.TestCase):
 
     def _clustered_vm_moving_slowly(self):
         """A running clustered VM, and the clusterutils through the agent;
-        the world's group moves take 30 s."""
+        the world's group moves take 30 s.
+        """
         name = self._vm()
         clusterutils = self.client.utils('clusterutils')
         clusterutils.add_vm_to_cluster(name)

@@ -2,7 +2,8 @@
 real hvc-agents (the console script, HTTPS with client certificates) of
 simulated nodes: what it publishes is what source = simulated publishes
 for the same world; a node's agent down is passed over; a cluster none of
-whose agents answers fails the run and nothing is written."""
+whose agents answers fails the run and nothing is written.
+"""
 
 import json
 
@@ -31,7 +32,8 @@ class TestAgentSource(hvc_fixtures.PlacementTestCase):
 
     def _run(self, *args, clusters=None, **options):
         """hvc-placement-sync with ``clusters`` ({name: [agent URL]}) as
-        [placement_sync] agent_cluster (source = agent), or ``options``."""
+        [placement_sync] agent_cluster (source = agent), or ``options``.
+        """
         if clusters is not None:
             options = dict(self.world.tls, source='agent', **options)
             # The option once per cluster: a line each.
@@ -47,7 +49,8 @@ class TestAgentSource(hvc_fixtures.PlacementTestCase):
 
     def _providers(self):
         """{(cluster, volume name): its inventory} of what placement holds
-        of the world's CSVs."""
+        of the world's CSVs.
+        """
         client = self.client()
         found = {}
         for (cluster, name), volume_id in self.volumes.items():

@@ -267,7 +267,8 @@ class TestPeriodic(hvc_fixtures.PlacementTestCase):
 
     def _hung(self, *args):
         """Periodic mode with ``args``, its request to placement in flight
-        and never answered: (its process, its log file)."""
+        and never answered: (its process, its log file).
+        """
         hung = socket.create_server(('127.0.0.1', 0))
         self.addCleanup(hung.close)
         hung.settimeout(60)
@@ -335,7 +336,8 @@ def _read(path):
 
 class TestOperatorConventions(hvc_fixtures.PlacementTestCase):
     """report beside the volume's truth; credentials from clouds.yaml and
-    OS_* variables, and which wins."""
+    OS_* variables, and which wins.
+    """
 
     def setUp(self):
         super().setUp()
@@ -356,8 +358,8 @@ class TestOperatorConventions(hvc_fixtures.PlacementTestCase):
                               simulated_state_file=self.state,
                               reserve_headroom_gb=5, placement=placement)
         return subprocess.run(
-            [os.path.join(BIN, 'hvc-placement-sync'), '--config-file', conf]
-            + list(args), capture_output=True, text=True, timeout=120,
+            [os.path.join(BIN, 'hvc-placement-sync'), '--config-file', conf] +
+            list(args), capture_output=True, text=True, timeout=120,
             env=dict(self.env, **(env or {})))
 
     def _clouds_yaml(self, **clouds):

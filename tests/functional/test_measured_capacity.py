@@ -9,13 +9,13 @@ instances' names. Run with stestr (testtools semantics).
 import math
 import os
 
+from hvc_localcloud import placement_server
 from hvc_sim import state as sim_state
 from placement_sync import capacity
 from placement_sync import nova
 from placement_sync import placement as placement_client
 from placement_sync import reconcile
 from placement_sync.sources import simulated as simulated_source
-from hvc_localcloud import placement_server
 from tests.functional.driver import test_nova_cluster
 
 

@@ -16,8 +16,8 @@ class TestOpenstackCli(hvc_fixtures.PlacementTestCase):
                    OS_ENDPOINT=self.endpoint, OS_TOKEN='admin',
                    OS_PLACEMENT_API_VERSION='1.39')
         result = subprocess.run(
-            [os.path.join(os.path.dirname(sys.executable), 'openstack')]
-            + list(args) + ['-f', 'json'],
+            [os.path.join(os.path.dirname(sys.executable), 'openstack')] +
+            list(args) + ['-f', 'json'],
             env=env, capture_output=True, text=True, timeout=120)
         self.assertEqual(0, result.returncode, result.stderr)
         return json.loads(result.stdout)

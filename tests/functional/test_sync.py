@@ -292,8 +292,8 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         gen = client.set_aggregates(vol1, gen, {foreign_agg})
         client.ensure_custom_traits({'CUSTOM_SOMEONE_ELSE'})
         _gen, traits = client.get_traits(vol1)
-        client.set_traits(vol1, gen, traits - {model.SHARING_TRAIT}
-                          | {'CUSTOM_SOMEONE_ELSE'})
+        client.set_traits(vol1, gen, traits - {model.SHARING_TRAIT} |
+                          {'CUSTOM_SOMEONE_ELSE'})
         node = client.list_providers(name=cluster.nodes[0])[0]['uuid']
         gen, aggs = client.get_aggregates(node)
         client.set_aggregates(node, gen, {foreign_agg})  # ours removed
@@ -479,7 +479,8 @@ class TestSync(hvc_fixtures.PlacementTestCase):
 
     def _flaky_proxy(self, failures):
         """A proxy to placement that first answers, per method, each of
-        ``failures[method]`` once; returns (endpoint, [answered codes])."""
+        ``failures[method]`` once; returns (endpoint, [answered codes]).
+        """
         failed = []
         target = self.endpoint
 
@@ -592,7 +593,8 @@ class TestSync(hvc_fixtures.PlacementTestCase):
 
 class StaticNames(object):
     """Instance names as nova's API would tell them (nova.InstanceNames);
-    tests/functional/test_measured_capacity.py asks the real one."""
+    tests/functional/test_measured_capacity.py asks the real one.
+    """
 
     def __init__(self, names):
         self.known = names
@@ -644,7 +646,8 @@ class TestMeasuredReserve(hvc_fixtures.PlacementTestCase):
 
     def _instance(self, vm_name, consumer, allocated_gb, written):
         """An instance's folder with a dynamic root disk that holds
-        ``written``, and its allocation."""
+        ``written``, and its allocation.
+        """
         folder = os.path.join(self.volume.path, 'OpenStack', 'Instances',
                               vm_name)
         os.makedirs(folder)

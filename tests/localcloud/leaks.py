@@ -1,7 +1,8 @@
 """Where a local cloud's passwords must not be: on a command line (of a
 recorded launch or of any process now) or in a log file; and every file of
 the cloud that holds one, and every log, is readable by its owner
-only."""
+only.
+"""
 
 import os
 import stat
@@ -22,7 +23,8 @@ def _holding(data, secrets):
 def _files(cloud):
     """(path, stat) of the cloud's regular files but the database's own
     (MariaDB keeps them in a folder of its owner's; nova stores its cells'
-    URLs in them)."""
+    URLs in them).
+    """
     skipped = cloud.path('data', 'mariadb')
     for folder, subfolders, names in os.walk(cloud.root):
         if folder == skipped:

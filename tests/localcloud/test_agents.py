@@ -1,6 +1,7 @@
 """The local cloud's hvc-agents without a whole cloud: one started by the
 cloud's own code for a simulated node, reached as its nova-compute
-reaches it; what each nova-compute is configured with; the stop order."""
+reaches it; what each nova-compute is configured with; the stop order.
+"""
 
 import configparser
 import os

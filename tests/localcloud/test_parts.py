@@ -1,5 +1,6 @@
 """The local cloud's own parts, without a cloud: processes, files, the
-test image."""
+test image.
+"""
 
 import os
 import stat

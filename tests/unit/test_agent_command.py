@@ -1,5 +1,6 @@
 """Commands run as a Windows node runs them: real processes, started by a
-subprocess.Popen that refuses ``preexec_fn`` as CPython's on Windows does."""
+subprocess.Popen that refuses ``preexec_fn`` as CPython's on Windows does.
+"""
 
 import subprocess
 import sys
@@ -14,7 +15,8 @@ from hvc_agent import command
 class WindowsPopen(fixtures.Fixture):
     """subprocess.Popen as on Windows: ValueError for a ``preexec_fn``
     (which oslo.concurrency's processutils always passes); otherwise the
-    real Popen. ``mock`` records the calls, ``processes`` what started."""
+    real Popen. ``mock`` records the calls, ``processes`` what started.
+    """
 
     def _setUp(self):
         popen = subprocess.Popen

@@ -1,6 +1,7 @@
 """hvc-agent runs on Windows with etc/windows/hvc-agent-requirements.txt
 alone: its os-win path imports nothing else (tools/agent_dependencies.py),
-and none of it is nova's side."""
+and none of it is nova's side.
+"""
 
 import importlib.util
 import json

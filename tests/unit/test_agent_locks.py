@@ -1,5 +1,6 @@
 """The cluster-wide lock: a lock file on a CSV that one node at a time
-holds open (no sharing on Windows, flock in the simulated world)."""
+holds open (no sharing on Windows, flock in the simulated world).
+"""
 
 import os
 import subprocess
@@ -16,7 +17,8 @@ from hvc_agent import locks
 class FakeKernel32(object):
     """CreateFileW and CloseHandle as Windows answers them: an open
     without sharing fails with ERROR_SHARING_VIOLATION while another
-    handle of the file is open."""
+    handle of the file is open.
+    """
 
     def __init__(self):
         self.open = {}

@@ -1,7 +1,8 @@
 """README.md's "Deploying" and the files it installs: every option it
 names exists, its configuration snippets are valid as written, the
 systemd template unit runs nova-compute on them, and the Windows service
-runs hvc-agent on its snippet."""
+runs hvc-agent on its snippet.
+"""
 
 import configparser
 import importlib.metadata

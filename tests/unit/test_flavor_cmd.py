@@ -1,6 +1,7 @@
 """``hvc-placement-sync flavors``: its output and exit codes, with
 openstacksdk's compute proxy autospecced (tests/functional/
-test_host_aggregates.py runs it against nova's real API)."""
+test_host_aggregates.py runs it against nova's real API).
+"""
 
 import contextlib
 import io

@@ -1,6 +1,7 @@
 """hvc-neutron-agent's rounds, against a simulated Hyper-V node served by
 an in-process hvc-agent (over HTTP, as the agent reaches it), with
-neutron's RPC clients autospec'd."""
+neutron's RPC clients autospec'd.
+"""
 
 from unittest import mock
 
@@ -111,7 +112,8 @@ class TestHypervNeutronAgent(testtools.TestCase):
 
     def test_a_port_bound_here_again_is_wired_again(self):
         """Bound elsewhere and back (a failover there and back, a move):
-        the port is DOWN though the agent wired its vNIC before."""
+        the port is DOWN though the agent wired its vNIC before.
+        """
         self._vm('vm1', [PORT_A])
         self._bound_here(PORT_A)
         self.agent.sync_once()
@@ -121,7 +123,8 @@ class TestHypervNeutronAgent(testtools.TestCase):
 
     def test_an_active_port_whose_vnic_is_new_here_is_wired(self):
         """The agent restarted, or the VM came back with its port still
-        ACTIVE: its vNIC is connected all the same."""
+        ACTIVE: its vNIC is connected all the same.
+        """
         self._vm('vm1', [PORT_A])
         self._bound_here(PORT_A, status='ACTIVE')
         self.agent.sync_once()
@@ -132,7 +135,8 @@ class TestHypervNeutronAgent(testtools.TestCase):
     def test_a_port_not_bound_here_waits(self):
         """Another VM's vNIC of no port of this host, and a port whose
         active binding is not here yet (a live migration's destination
-        before nova activates it): nothing wired, asked again later."""
+        before nova activates it): nothing wired, asked again later.
+        """
         self._vm('vm1', [PORT_A, PORT_B])
         self.ports[PORT_A] = _port(PORT_A)
         self.agent.sync_once()

@@ -1,5 +1,6 @@
 """The ML2 mechanism driver ``hyperv``: which segments it binds for which
-agent, and what binding it sets."""
+agent, and what binding it sets.
+"""
 
 from importlib import metadata
 from unittest import mock

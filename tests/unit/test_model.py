@@ -57,7 +57,8 @@ class TestVolumeFigures(testtools.TestCase):
 class TestNamesPlacementAndNovaRefuse(testtools.TestCase):
     """Refused before any write, with the field named: placement on
     MariaDB answers 500 to a 4-byte character, nova refuses an aggregate
-    name with whitespace at an end or an unprintable character."""
+    name with whitespace at an end or an unprintable character.
+    """
 
     def _problems(self, name='c1', node='n1', volume_name='Volume1',
                   volume_id='v1'):
@@ -66,8 +67,8 @@ class TestNamesPlacementAndNovaRefuse(testtools.TestCase):
             offline_volumes=(model.OfflineVolume('v9', 'Off\x1b', 'off'),))
         volume = model.SharedVolume(id=volume_id, name=volume_name,
                                     total_gb=10)
-        return (model.cluster_problems(cluster)
-                + model.volume_problems(name, volume))
+        return (model.cluster_problems(cluster) +
+                model.volume_problems(name, volume))
 
     def _fields(self, **names):
         return [field for field, _problem in self._problems(**names)

@@ -27,7 +27,8 @@ RESOURCE_2 = '0d3c9f52-8b1e-4a7d-b6c4-5e2f1a9d8c02'
 
 def _csv(path, guid, offset=MiB):
     """An MSCluster_ClusterSharedVolume; its VolumeOffset a uint64, which
-    the wmi module gives as a string."""
+    the wmi module gives as a string.
+    """
     return mock.Mock(spec_set=['Name', 'VolumeName', 'VolumeOffset'],
                      Name=path, VolumeName='\\\\?\\Volume{%s}\\' % guid,
                      VolumeOffset=str(offset))
@@ -41,7 +42,8 @@ def _resource(name, resource_id, state=ONLINE):
 
 def _link(csv, resource):
     """An MSCluster_ClusterSharedVolumeToResource: the wmi module gives its
-    references as the objects they point at."""
+    references as the objects they point at.
+    """
     return mock.Mock(spec_set=['GroupComponent', 'PartComponent'],
                      GroupComponent=csv, PartComponent=resource)
 
@@ -68,7 +70,8 @@ class TestOsWinSource(testtools.TestCase):
 
     def _csvs(self, *volumes):
         """(mount path, resource[, offset]) of each CSV volume, as the
-        cluster lists them."""
+        cluster lists them.
+        """
         conn = self.cluster._conn_cluster
         csvs = [_csv(path, 'c0ffee0%d-0000-4000-8000-00000000000%d' % (i, i),
                      *offset)
@@ -221,7 +224,8 @@ class TestAllocatedSize(testtools.TestCase):
     """On Windows a file counts what its volume allocates to it:
     kernel32's GetCompressedFileSizeW, stood in for here as ctypes calls
     it (the size's low DWORD returned, its high DWORD written through the
-    pointer given)."""
+    pointer given).
+    """
 
     PATH = 'C:\\ClusterStorage\\Volume1\\OpenStack\\Instances\\vm\\root.vhdx'
 

@@ -1,5 +1,6 @@
 """Names that become folders stay one folder: the driver's instance
-directories, the instances folder option, the simulated world's CSVs."""
+directories, the instances folder option, the simulated world's CSVs.
+"""
 
 import os
 import subprocess

@@ -16,7 +16,8 @@ ENDPOINT = 'http://placement.test'
 
 class _Placement(requests.adapters.BaseAdapter):
     """Answers every request with ``status`` (placement's JSON error body
-    for an error), without a network; counts the requests."""
+    for an error), without a network; counts the requests.
+    """
 
     def __init__(self):
         super().__init__()

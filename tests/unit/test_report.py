@@ -1,5 +1,6 @@
 """``hvc-placement-sync report``'s text: states and names as placement
-holds them."""
+holds them.
+"""
 
 import testtools
 
@@ -12,7 +13,8 @@ AGGREGATE = 'a0000000-0000-0000-0000-000000000001'
 
 class _Placement(object):
     """placement's answers for report.gather: {name: (total, reserved,
-    used)} of CSV providers, and nodes, in one aggregate."""
+    used)} of CSV providers, and nodes, in one aggregate.
+    """
 
     def __init__(self, csvs, nodes):
         self.providers = {'u%d' % i: (name, sizes)

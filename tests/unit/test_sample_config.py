@@ -1,7 +1,10 @@
 """The sample configurations in etc/hvc/ are what oslo-config-generator
-makes of the options today (``make sample-config`` regenerates them)."""
+makes of the options today (``make sample-config`` and ``tox -e
+genconfig`` regenerate them from etc/oslo-config-generator/).
+"""
 
 import configparser
+import glob
 import os
 import re
 
@@ -11,16 +14,21 @@ from oslo_config import generator
 import testtools
 
 ROOT = os.path.join(os.path.dirname(__file__), '..', '..')
+GENERATOR = os.path.join('etc', 'oslo-config-generator')
 
 
-def _makefile_samples():
-    """{namespace: sample file} of the Makefile's sample-config target."""
-    with open(os.path.join(ROOT, 'Makefile')) as f:
-        makefile = f.read().replace('\\\n', ' ')
-    [recipe] = re.findall(r'^sample-config:.*\n((?:\t.*\n)+)', makefile,
-                          re.MULTILINE)
-    return dict(re.findall(r'--namespace (\S+)\s+--output-file (\S+)',
-                           recipe))
+def _generator_files():
+    """{namespace: (generator file, sample file)} of
+    etc/oslo-config-generator/.
+    """
+    found = {}
+    for path in sorted(glob.glob(os.path.join(ROOT, GENERATOR, '*.conf'))):
+        conf = configparser.ConfigParser()
+        conf.read(path)
+        found[conf['DEFAULT']['namespace'].strip()] = (
+            os.path.join(GENERATOR, os.path.basename(path)),
+            conf['DEFAULT']['output_file'].strip())
+    return found
 
 
 class TestSampleConfig(testtools.TestCase):
@@ -29,21 +37,32 @@ class TestSampleConfig(testtools.TestCase):
         setup = configparser.ConfigParser()
         setup.read(os.path.join(ROOT, 'setup.cfg'))
         namespaces = {line.split('=')[0].strip() for line in
-                      setup['options.entry_points'][
+                      setup['entry_points'][
                           'oslo.config.opts'].strip().splitlines()}
-        samples = _makefile_samples()
-        self.assertEqual(namespaces, set(samples))
+        generated = _generator_files()
+        self.assertEqual(namespaces, set(generated))
+        with open(os.path.join(ROOT, 'Makefile')) as f:
+            makefile = f.read().replace('\\\n', ' ')
+        [recipe] = re.findall(r'^sample-config:.*\n((?:\t.*\n)+)', makefile,
+                              re.MULTILINE)
+        self.assertIn('oslo-config-generator --config-file $$conf', recipe)
+        self.assertIn('etc/oslo-config-generator/*.conf', recipe)
         with open(os.path.join(ROOT, 'tox.ini')) as f:
-            tox = dict(re.findall(r'--namespace (\S+) --output-file (\S+)',
-                                  f.read()))
-        self.assertEqual(samples, tox)
+            tox = re.findall(r'oslo-config-generator --config-file=(\S+)',
+                             f.read())
+        self.assertEqual(sorted(conf for conf, _ in generated.values()),
+                         sorted(tox))
+        for _conf, sample in generated.values():
+            self.assertTrue(sample.startswith('etc/hvc/'), sample)
 
     def test_samples_are_current(self):
         output = self.useFixture(fixtures.TempDir()).join('sample')
-        for namespace, sample in sorted(_makefile_samples().items()):
+        for namespace, (path, sample) in sorted(_generator_files().items()):
             conf = cfg.ConfigOpts()
             generator.register_cli_opts(conf)
-            conf(['--namespace', namespace, '--output-file', output])
+            conf(['--config-file', os.path.join(ROOT, path),
+                  '--output-file', output])
+            self.assertEqual([namespace], conf.namespace)
             generator.generate(conf)
             with open(output) as generated, \
                     open(os.path.join(ROOT, sample)) as f:

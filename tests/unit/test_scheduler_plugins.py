@@ -1,5 +1,6 @@
 """hvc_scheduler's filter and weigher on nova's HostState (the functional
-tests run them inside nova's scheduler)."""
+tests run them inside nova's scheduler).
+"""
 
 from nova import objects
 from nova.scheduler import host_manager

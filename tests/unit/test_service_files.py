@@ -68,7 +68,8 @@ class TestServiceFiles(testtools.TestCase):
 
 class TestStoppingPeriodicMode(testtools.TestCase):
     """Windows sends a program no SIGTERM: periodic mode also stops on its
-    stop file, and on Ctrl+Break (SIGBREAK)."""
+    stop file, and on Ctrl+Break (SIGBREAK).
+    """
 
     def setUp(self):
         super().setUp()

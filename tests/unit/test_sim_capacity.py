@@ -1,5 +1,6 @@
 """What a simulated CSV really holds: hvc-sim df, add-file, remove-file,
-write-disk, and the simulated os-win's PhysicalSize."""
+write-disk, and the simulated os-win's PhysicalSize.
+"""
 
 import contextlib
 import io

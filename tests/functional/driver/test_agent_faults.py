@@ -45,7 +45,8 @@ class AgentTestCase(test_failover.FailoverTestCase):
         """A node's nova-compute with its agent: started first (again on
         a restart of the service: the same agent), named in
         [hyperv_cluster] agent_url, which the driver reads once, when
-        init_host binds (every compute of this process shares CONF)."""
+        init_host binds (every compute of this process shares CONF).
+        """
         if name == 'compute' and host in NODES:
             agent = self.agents.get(host)
             if agent is None:
@@ -75,7 +76,8 @@ class AgentTestCase(test_failover.FailoverTestCase):
         """The agent that is to serve the first ``target.method`` call
         killed just before it: the call fails as an agent that died does.
         With ``restart`` the agent is back once the call failed. The
-        nodes this happened to (one at most)."""
+        nodes this happened to (one at most).
+        """
         real = client.AgentClient.call
         killed = []
 
@@ -96,7 +98,8 @@ class AgentTestCase(test_failover.FailoverTestCase):
 
     def _boot_until(self, flavor, status, host=None):
         """A server, once it is ``status`` (slower than nova's helper
-        waits when an agent restarts in the build)."""
+        waits when an agent restarts in the build).
+        """
         server = self.api.post_server({'server': self._build_server(
             image_uuid=test_nova_cluster.VHD_IMAGE, flavor_id=flavor,
             networks='none', host=host)})
@@ -123,7 +126,8 @@ class AgentTestCase(test_failover.FailoverTestCase):
     def _assert_converged(self, server):
         """One VM, on the node nova records; the allocations exact: the
         instance's on that node and the CSV, none held by a migration.
-        The server, settled."""
+        The server, settled.
+        """
         self._wait_until('nova and the cluster settle',
                          lambda: self._settled(server), timeout=60)
         name = server['OS-EXT-SRV-ATTR:instance_name']
@@ -148,7 +152,8 @@ class AgentTestCase(test_failover.FailoverTestCase):
 
 class TestAgentKilledDuringABoot(AgentTestCase):
     """Killed while the driver spawns: the VM made and clustered, not
-    started yet."""
+    started yet.
+    """
 
     def test_a_boot(self):
         # Back at once: the driver's cleanup removes what it made, and nova
@@ -179,7 +184,8 @@ class TestAgentKilledDuringABoot(AgentTestCase):
 class TestAgentKilledDuringMoves(AgentTestCase):
     """Killed while the cluster moves the VM's group: the source's agent
     runs the move as a job (live) or is asked until the group arrives
-    (cold). The move goes on in the cluster."""
+    (cold). The move goes on in the cluster.
+    """
 
     def _kill_mid_move(self, server, action, source, target):
         name = server['OS-EXT-SRV-ATTR:instance_name']
@@ -222,7 +228,8 @@ class TestAnOwnerChangeWhileAnAgentIsDown(AgentTestCase):
     """The cluster fails a VM over to a node whose agent is down: nobody
     hears of it. Once the agent is back, the node's listener ends (its
     connection broke, or its stream is new) and the driver's check finds
-    the VM: long before the periodic check would."""
+    the VM: long before the periodic check would.
+    """
 
     check_interval = test_failover.NO_CHECK
 

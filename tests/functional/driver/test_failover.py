@@ -70,7 +70,8 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
 
     def _moving(self, server, status, migration_type):
         """``server`` (on node1) and a migration of it to node2 in
-        ``status``, holding the allocations as a move does."""
+        ``status``, holding the allocations as a move does.
+        """
         context = nova_context.get_admin_context()
         instance = objects.Instance.get_by_uuid(context, server['id'])
         migration = objects.Migration(
@@ -87,7 +88,8 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
     def _hold_as_a_move_does(self, server, migration):
         """The allocations of a move from node1 to node2 of ``server`` in
         flight, as nova's conductor makes them: the migration holds the
-        source's (node1 and the CSV), the instance the destination's."""
+        source's (node1 and the CSV), the instance the destination's.
+        """
         held = self.placement.get('/allocations/%s' % server['id'],
                                   version='1.28').body
         for consumer, provider in ((migration.uuid, 'node1'),
@@ -108,7 +110,8 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
 
     def _nova_agrees(self, server, node, port=None):
         """nova's host and node, the allocations and the port binding all
-        say ``node`` (without failing: for waiting)."""
+        say ``node`` (without failing: for waiting).
+        """
         server = self.api.get_server(server['id'])
         allocations = {rp: a['resources'] for rp, a in
                        self._get_allocations_by_server_uuid(
@@ -123,7 +126,8 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
 
     def _assert_followed(self, server, node, port=None, alone=True):
         """The cluster runs it on ``node``, and nova agrees in every way;
-        for the only server (``alone``), nothing is allocated elsewhere."""
+        for the only server (``alone``), nothing is allocated elsewhere.
+        """
         vm = self._vm(server)
         self.assertEqual(node, vm.node)
         self.assertEqual(node, self.sim.get_cluster_group(vm.name).owner_node)
@@ -135,7 +139,8 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
 
     def _assert_usages(self, servers_by_node):
         """Each node's provider holds its servers' (of self.flavor) VCPU and
-        MEMORY_MB once, and the CSV their disks once."""
+        MEMORY_MB once, and the CSV their disks once.
+        """
         for node, usage in self._usages().items():
             count = servers_by_node.get(node, 0)
             self.assertEqual({'VCPU': 2 * count, 'MEMORY_MB': 1024 * count},
@@ -157,7 +162,8 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
 
     def _check_now(self, *nodes):
         """What each node's periodic check and its workers do, run now:
-        a test that nothing changes asserts after it, not after a wait."""
+        a test that nothing changes asserts after it, not after a wait.
+        """
         for node in nodes or NODES:
             ops = self._driver(node)._clusterops
             for vm_name in ops.check():
@@ -170,7 +176,8 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
 
     def _compute_down(self, node):
         """nova-compute of ``node`` stops, and nova knows it is down (as
-        its service group says some time after)."""
+        its service group says some time after).
+        """
         self.computes[node].stop()
         with nova_utils.temporary_mutation(self.admin_api,
                                            microversion='2.53'):
@@ -188,7 +195,8 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
 
     def _deaf(self, node):
         """nova-compute of ``node`` follows nothing (its notifications and
-        checks lost)."""
+        checks lost).
+        """
         self.useFixture(fixtures.MonkeyPatch(
             'hvc_driver.clusterops.ClusterOps.reconcile',
             _unless(node, clusterops.ClusterOps.reconcile)))
@@ -197,7 +205,8 @@ class FailoverTestCase(test_nova_cluster.HyperVClusterTestCase):
         """A server of ``image`` on each node, all asked for before any
         is built, each download from glance slowed down so that the
         others come meanwhile: the servers (ACTIVE), and the image ids
-        downloaded."""
+        downloaded.
+        """
         downloads = []
         download = self.glance.download
 
@@ -239,7 +248,8 @@ class TestFailover(FailoverTestCase):
 
     def _serial_console(self, server):
         """(host, port) of the server's serial console, as nova-serialproxy
-        learns it from its token."""
+        learns it from its token.
+        """
         url = self.api.api_post(
             '/servers/%s/remote-consoles' % server['id'],
             {'remote_console': {'protocol': 'serial', 'type': 'serial'}}
@@ -258,7 +268,8 @@ class TestFailover(FailoverTestCase):
 
     def _assert_serial_console_answers(self, address, name):
         """Typed into the console at ``address``, the guest's getty
-        answers."""
+        answers.
+        """
         with socket.create_connection(address, timeout=20) as console:
             answer = b''
             while b'%s login: ' % name.encode() not in answer:
@@ -421,7 +432,8 @@ class TestAVMLeftUnclustered(FailoverTestCase):
 
 class EvacuationTestCase(FailoverTestCase):
     """Its cluster restarts the VM on another of its nodes: an evacuation
-    goes nowhere else, and one refused leaves the allocations as before."""
+    goes nowhere else, and one refused leaves the allocations as before.
+    """
 
     other_clusters = (('cluster2', ('b1', 'b2'), (('Data', 100),)),)
     standalone_hosts = ('solo',)
@@ -432,7 +444,8 @@ class EvacuationTestCase(FailoverTestCase):
 
     def _cluster1_down_but(self, node):
         """A server on ``node``, whose nova-compute is down while the other
-        nodes of cluster1 take nothing: its allocations."""
+        nodes of cluster1 take nothing: its allocations.
+        """
         server = self._boot_on(node)
         for other in NODES:
             if other != node:
@@ -462,7 +475,8 @@ class TestEvacuationOutOfTheCluster(EvacuationTestCase):
 
 class TestEvacuationRefusedAfterTheClaim(EvacuationTestCase):
     """Without the filter the scheduler may pick any node: the driver
-    refuses, and what nova claimed there is gone again."""
+    refuses, and what nova claimed there is gone again.
+    """
 
     keep_csv_filter = False
 
@@ -487,14 +501,16 @@ class TestSourceKilledDuringALiveMigration(FailoverTestCase):
     nova finds the instance MIGRATING when it starts again, and asks the
     driver to abort; the migration then ends in error, and its allocation
     (the source's) must not outlive the move, whichever way the cluster
-    ended it."""
+    ended it.
+    """
 
     def _killed_mid_move(self):
         """What a live migration from node1 to node2 leaves when node1's
         nova-compute is killed once the cluster is moving the VM: the
         instance MIGRATING, the migration running, the source's
         allocation held by the migration and the destination's by the
-        instance, as nova's conductor and source left them."""
+        instance, as nova's conductor and source left them.
+        """
         server = self._boot_on('node1')
         instance, migration = self._moving(server, 'running',
                                            'live-migration')
@@ -537,7 +553,8 @@ class TestAConfirmInProgress(FailoverTestCase):
     instance keeps vm_state resized, with no task state, until then. The
     source's periodic check in between must leave that allocation to
     nova: dropping it first made nova's own delete fail on the consumer's
-    generation, and the instance went to ERROR."""
+    generation, and the instance went to ERROR.
+    """
 
     def test_the_source_s_check_leaves_the_allocation_to_nova(self):
         server = self._boot_on('node1')
@@ -559,7 +576,8 @@ class TestAPostLiveMigrationInProgress(FailoverTestCase):
     source's periodic check in between must leave it to nova (under load,
     dropping it first failed nova's delete and put the instance in
     ERROR); once the source's live migration is over, a migration left
-    running is a leftover, and its allocation goes."""
+    running is a leftover, and its allocation goes.
+    """
 
     def test_the_source_s_check_waits_for_its_own_live_migration(self):
         server = self._boot_on('node1')
@@ -583,7 +601,8 @@ class TestSourceKilledDuringAColdMigration(FailoverTestCase):
     the cluster moved the VM (off) to node2: when it starts again nova
     reverts the resize it finds migrating (the driver brings the VM back),
     and the migration it leaves in progress holds no allocation (the
-    periodic check, once nova's start-up is done with it)."""
+    periodic check, once nova's start-up is done with it).
+    """
 
     check_interval = 1
 
@@ -626,7 +645,8 @@ class TestSourceKilledDuringAColdMigration(FailoverTestCase):
 class TestFailoverDuringAResize(FailoverTestCase):
     """A resize awaiting confirmation whose VM the cluster moves: nova
     follows (the migration's destination too), and both confirm and
-    revert still end exact."""
+    revert still end exact.
+    """
 
     def _migrated_then_failed_over(self):
         server = self._boot_on('node1')
@@ -637,8 +657,8 @@ class TestFailoverDuringAResize(FailoverTestCase):
         self.sim.move_vm(server['OS-EXT-SRV-ATTR:instance_name'], 'node3',
                          restart=True)
         self._wait_until('nova follows it to node3', lambda: self.api
-                         .get_server(server['id'])['OS-EXT-SRV-ATTR:host']
-                         == 'node3')
+                         .get_server(server['id'])['OS-EXT-SRV-ATTR:host'] ==
+                         'node3')
         [migration] = self.api.get_migrations()
         self.assertEqual(('node1', 'node3', 'finished'), (
             migration['source_compute'], migration['dest_compute'],
@@ -646,8 +666,8 @@ class TestFailoverDuringAResize(FailoverTestCase):
         # The instance on node3, the migration's hold on node1, the disk
         # on the CSV (twice until confirm, as nova claims it).
         self._wait_until('its allocation on node3', lambda: {
-            node: usage['VCPU'] for node, usage in self._usages().items()}
-            == {'node1': 2, 'node2': 0, 'node3': 2})
+            node: usage['VCPU'] for node, usage in self._usages().items()} ==
+            {'node1': 2, 'node2': 0, 'node3': 2})
         self.assertIn(clusterops.FAILOVER_ACTION, self._events(server))
         return self.api.get_server(server['id'])
 
@@ -676,8 +696,8 @@ class TestFailoverDuringAResize(FailoverTestCase):
         self.sim.move_vm(server['OS-EXT-SRV-ATTR:instance_name'], 'node1',
                          restart=True)
         self._wait_until('nova follows it to node1', lambda: self.api
-                         .get_server(server['id'])['OS-EXT-SRV-ATTR:host']
-                         == 'node1')
+                         .get_server(server['id'])['OS-EXT-SRV-ATTR:host'] ==
+                         'node1')
         server = self._revert_resize(server)
         self._assert_followed(server, 'node1')
 
@@ -890,7 +910,8 @@ class TestMaintenance(FailoverTestCase):
 
     def _disabled(self, node):
         """Disabled, or enabled, in both nova's service and placement's
-        trait; None while they disagree."""
+        trait; None while they disagree.
+        """
         disabled = self._service(node)['status'] == 'disabled'
         trait = 'COMPUTE_STATUS_DISABLED' in self._get_provider_traits(
             self.node_rp[node])

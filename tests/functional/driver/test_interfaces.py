@@ -1,7 +1,8 @@
 """Interfaces attached and detached through nova's API (in-process nova on
 the simulated cluster, nova's neutron fixture): a generation 2 VM's vNIC
 is added and removed while it runs and stays through a failover; a
-running generation 1 VM's cannot change, a stopped one's can."""
+running generation 1 VM's cannot change, a stopped one's can.
+"""
 
 import io
 

@@ -58,7 +58,8 @@ class MovesTestCase(test_nova_cluster.HyperVClusterTestCase):
 
     def _move(self, server, action, status, server_status='ACTIVE'):
         """Run a move action; wait for its own migration record to reach
-        ``status`` (nova's helpers take the first record of the server)."""
+        ``status`` (nova's helpers take the first record of the server).
+        """
         before = self._last_migration(server)
         self.api.post_server_action(server['id'], action)
         for _attempt in range(100):
@@ -145,7 +146,8 @@ class TestLiveMigrationInsideTheCluster(MovesTestCase):
 
 class TestKeepCSVFilter(MovesTestCase):
     """Two CSVs in the cluster: a move keeps the disk allocation on the CSV
-    that holds the disks (HyperVClusterKeepCSVFilter)."""
+    that holds the disks (HyperVClusterKeepCSVFilter).
+    """
 
     volumes = (('Volume1', 5), ('Volume2', test_nova_cluster.CSV_GB))
 
@@ -170,7 +172,8 @@ class TestKeepCSVFilter(MovesTestCase):
 
 class TestSameClusterWeigher(MovesTestCase):
     """Another cluster with empty nodes (which nova's own weighers prefer):
-    an untargeted move stays in the instance's cluster."""
+    an untargeted move stays in the instance's cluster.
+    """
 
     other_clusters = (('cluster2', ('b1', 'b2'), (('Data', 500),)),)
 
@@ -221,7 +224,8 @@ class ColdMigrationTestCase(MovesTestCase):
 
 class TestColdMigrationInsideTheCluster(ColdMigrationTestCase):
     """Cold migration and resize: an offline cluster move, the disks grown
-    in place over a revert point; confirm and revert both exact."""
+    in place over a revert point; confirm and revert both exact.
+    """
 
     def test_migrate_then_confirm(self):
         server = self._boot(self._flavor(disk_group=True))
@@ -342,7 +346,8 @@ class TestColdMigrationInsideTheCluster(ColdMigrationTestCase):
 class TestSnapshotAfterAResize(ColdMigrationTestCase):
     """A resize that grew the root disk left a chain of three (the grown
     root, its revert point, the cached image): its snapshot is one
-    standalone disk, which boots."""
+    standalone disk, which boots.
+    """
 
     def test_the_snapshot_boots(self):
         update = self.glance.update
@@ -378,7 +383,8 @@ class TestSnapshotAfterAResize(ColdMigrationTestCase):
 class TestColdMigrationToAnotherCSV(ColdMigrationTestCase):
     """Its CSV has no room for nova's second claim of the disk until the
     move is confirmed: placement charges the cluster's other CSV, and the
-    disks are copied there; confirm and revert both end exact."""
+    disks are copied there; confirm and revert both end exact.
+    """
 
     volumes = (('Volume1', 15), ('Volume2', 5))
 
@@ -446,7 +452,8 @@ class TestAggregatesOfTheNodes(MovesTestCase):
     """Availability zones and tenant isolation put member_of on nova's
     unnumbered request group: with the disk in a group of its own (the
     flavors command) the CSV still serves it; without, NoValidHost. The
-    CSV providers stay out of those aggregates."""
+    CSV providers stay out of those aggregates.
+    """
 
     def _aggregate(self, name, metadata, az=None):
         body = {'aggregate': {'name': name}}
@@ -495,13 +502,15 @@ class TestAggregatesOfTheNodes(MovesTestCase):
 class TestColdMigrationToAnotherCluster(ColdMigrationTestCase):
     """To a node of another cluster the disks are copied to its CSV, the
     VM built and clustered there; confirm removes the source's copy,
-    revert builds the VM again on the source."""
+    revert builds the VM again on the source.
+    """
 
     other_clusters = (('cluster2', ('b1', 'b2'), (('Data', 500),)),)
 
     def _assert_in_cluster2(self, server, chain=1):
         """In cluster2, its disks on Data; the root disk's parents there
-        too (``chain`` - 1 of them: grown before) over the cached image."""
+        too (``chain`` - 1 of them: grown before) over the cached image.
+        """
         server = self.api.get_server(server['id'])
         host = server['OS-EXT-SRV-ATTR:host']
         self.assertIn(host, ('b1', 'b2'))
@@ -621,7 +630,8 @@ class TestMovesOutOfTheCluster(MovesTestCase):
     (not on the standalone host); a failed copy leaves it running on the
     source, clustered, with nothing left at the destination. Cold, the
     destination copies the disks and builds the VM (see
-    TestColdMigrationToAnotherCluster)."""
+    TestColdMigrationToAnotherCluster).
+    """
 
     other_clusters = (('cluster2', ('b1', 'b2'), (('Data', 500),)),)
     standalone_hosts = ('solo',)
@@ -643,7 +653,8 @@ class TestMovesOutOfTheCluster(MovesTestCase):
         """nova, Hyper-V and placement agree that it runs on ``host`` with
         its disks in ``instance_dir`` (their parents in ``parent_dir``, by
         default there too) and its DISK_GB on ``disk_rp``; the bytes of the
-        disks that were copied there."""
+        disks that were copied there.
+        """
         server = self.api.get_server(server['id'])
         self.assertEqual(host, server['OS-EXT-SRV-ATTR:host'])
         vm = self._vm(server)

@@ -51,7 +51,8 @@ NODE_UUID_NAMESPACE = uuid.UUID('0c3c4d55-3f08-4b4c-9f7c-2f7d3a1f5e21')
 
 def enable_scheduler_plugins(test, keep_csv_filter=True):
     """nova-scheduler with hvc_scheduler's filter and weigher, as the
-    README configures it (without the filter: not ``keep_csv_filter``)."""
+    README configures it (without the filter: not ``keep_csv_filter``).
+    """
     test.flags(available_filters=[
         'nova.scheduler.filters.all_filters',
         'hvc_scheduler.filters.HyperVClusterKeepCSVFilter'],
@@ -126,7 +127,8 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
         """Start ``name``; a cluster node's nova-compute with an
         instances_path on its own cluster's CSV, as its nova.conf has it
         (it refuses to start otherwise). In one process every host shares
-        the option: the others' value is back once the node started."""
+        the option: the others' value is back once the node started.
+        """
         node = self.sim.node(host) if name == 'compute' and host else None
         shared = nova.conf.CONF.instances_path
         if node is None or node.cluster is None or any(
@@ -146,7 +148,8 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
 
     def _publish_csvs(self):
         """placement_sync, as an operator runs it, into nova's placement:
-        the CSV providers, and one nova host aggregate per cluster."""
+        the CSV providers, and one nova host aggregate per cluster.
+        """
         endpoint = self.placement.fixture.endpoint
         reconciler = reconcile.Reconciler(
             placement_client.PlacementClient(
@@ -172,7 +175,8 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
                 disk_group=False):
         """A flavor; with ``disk_group``, converted as
         ``hvc-placement-sync flavors`` does (its disk in a request group
-        of its own, which targeted moves need)."""
+        of its own, which targeted moves need).
+        """
         flavor_id = self._create_flavor(memory_mb=memory_mb, vcpu=vcpu,
                                         disk=disk, ephemeral=ephemeral)
         if disk_group:
@@ -184,7 +188,8 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     def _boot(self, flavor_id, expected_state='ACTIVE', networks='none',
               host=None):
         """A server; on ``host`` when named (compute API 2.74, admin: the
-        flavor must have its disk in a group of its own)."""
+        flavor must have its disk in a group of its own).
+        """
         api = None
         if host:
             api = self.admin_api
@@ -196,7 +201,8 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
     def force_config_drive(self):
         """Every instance gets a config drive. genisoimage is no part of
         it (the driver builds the ISO itself): nova's mkisofs_cmd names
-        nothing that exists."""
+        nothing that exists.
+        """
         self.flags(mkisofs_cmd=os.path.join(
             self.useFixture(fixtures.TempDir()).path, 'no-genisoimage'),
             force_config_drive=True)

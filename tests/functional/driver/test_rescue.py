@@ -1,7 +1,8 @@
 """Rescue and unrescue through nova's API (in-process nova on the
 simulated cluster): the rescue image boots, the instance's own disks come
 back as they were, and a failover during a rescue is followed (unrescue
-on the new node)."""
+on the new node).
+"""
 
 import os
 

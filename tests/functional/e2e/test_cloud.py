@@ -139,7 +139,8 @@ class CloudTestCase(testtools.TestCase):
 
     def provider(self, name):
         """The uuid of the provider ``name`` (looked up once: a provider
-        keeps its uuid for the cloud's life)."""
+        keeps its uuid for the cloud's life).
+        """
         if name not in self.providers:
             found = self.openstack('resource provider list', '--name', name)
             self.assertEqual(1, len(found), name)
@@ -154,7 +155,8 @@ class CloudTestCase(testtools.TestCase):
         """{provider uuid: {resource class: amount}} of a consumer, read
         through openstacksdk (each `openstack` command costs its own
         Python start; tests/functional/test_openstack_cli.py shows that
-        the CLI reads the same)."""
+        the CLI reads the same).
+        """
         answer = self.conn.placement.get('/allocations/%s' % server_id,
                                          microversion='1.28')
         self.assertEqual(200, answer.status_code, answer.text)
@@ -192,7 +194,8 @@ class CloudTestCase(testtools.TestCase):
 
     def restart(self, name):
         """Start a process of the cloud again; fail with its log if it
-        does not stay up."""
+        does not stay up.
+        """
         record = self.cloud.restart(name)
         self.addCleanup(self._check_alive, name, record)
         return record
@@ -205,7 +208,8 @@ class CloudTestCase(testtools.TestCase):
 
     def wait_for_compute(self, host, since, timeout=WAIT):
         """Until the host's nova-compute has reported since ``since``
-        (a UTC datetime)."""
+        (a UTC datetime).
+        """
         name = 'nova-compute-' + host
         deadline = time.monotonic() + timeout
         while True:
@@ -236,7 +240,8 @@ class CloudTestCase(testtools.TestCase):
     def assert_port_bound(self, server, count=1, timeout=60):
         """The server's ``count`` ports are ACTIVE and bound to its node,
         VIF type hyperv, and the node's VM has their vNICs on the virtual
-        switch (read through neutron's API and hvc-sim)."""
+        switch (read through neutron's API and hvc-sim).
+        """
         host = server['OS-EXT-SRV-ATTR:host']
         deadline = time.monotonic() + timeout
         while True:
@@ -273,7 +278,8 @@ class CloudTestCase(testtools.TestCase):
                       cluster=None):
         """On a node of a cluster: VCPU and MEMORY_MB on the node's
         provider, DISK_GB on its cluster's CSV provider, the VM in the
-        simulated cluster on that node."""
+        simulated cluster on that node.
+        """
         host = server['OS-EXT-SRV-ATTR:host']
         cluster = cluster or self.cluster_of(host)
         self.assertEqual({
@@ -286,7 +292,8 @@ class CloudTestCase(testtools.TestCase):
 
     def assert_moved_to_cluster(self, server, cluster, left):
         """Placed on ``cluster``, its disks on that cluster's CSV, none of
-        its DISK_GB left on the CSV of the cluster it ``left``."""
+        its DISK_GB left on the CSV of the cluster it ``left``.
+        """
         _cluster, vm = self.assert_placed(server, disk_gb=1)
         csv_folder = os.path.join(
             os.path.splitext(cluster.state_file)[0] + '-storage',
@@ -433,7 +440,8 @@ class TestLocalCloud(CloudTestCase):
     def test_each_nova_compute_drives_its_own_agent_over_tls(self):
         """Every nova-compute runs in nova's default native-threading mode
         with the agent backend, connected to its own hvc-agent, which
-        refuses whoever has no client certificate of the cloud's CA."""
+        refuses whoever has no client certificate of the cloud's CA.
+        """
         status = subprocess.run(
             [sys.executable, '-m', 'hvc_localcloud', 'status', '--root',
              self.root], stdout=subprocess.PIPE, text=True, timeout=60)
@@ -502,7 +510,8 @@ class TestLocalCloud(CloudTestCase):
     def resized(self, server_id, command):
         """Confirm or revert a move waiting in VERIFY_RESIZE (``command``:
         'server migration confirm', 'server resize revert'); the server
-        once ACTIVE."""
+        once ACTIVE.
+        """
         self.openstack(command, server_id, fmt=None)
         return self.openstack('server show',
                               self.wait_for(server_id, 'ACTIVE').id)
@@ -637,7 +646,8 @@ class TestLocalCloud(CloudTestCase):
 
     def test_a_nova_compute_in_eventlet_mode_too(self):
         """The cloud's computes run in nova's default native-threading
-        mode; the driver runs in eventlet mode as well."""
+        mode; the driver runs in eventlet mode as well.
+        """
         cluster = self.cloud.clusters[0]
         threading_log = self.cloud.log('nova-compute-' + cluster.nodes[0])
         with open(threading_log) as log:
@@ -681,7 +691,8 @@ class TestLocalCloud(CloudTestCase):
     def _retire_compute(self, node):
         """Take a node the test added out of the cloud: no later boot may
         land on it (a stopped service looks up for a minute); its agent
-        stops after its nova-compute."""
+        stops after its nova-compute.
+        """
         [service] = self.conn.compute.services(binary='nova-compute',
                                                host=node)
         self.conn.compute.disable_service(service, node, 'nova-compute',
@@ -761,7 +772,8 @@ class TestLocalCloud(CloudTestCase):
 
 def _type_into_console(url, keys):
     """What a serial console at ``url`` (nova-serialproxy's) answers to
-    ``keys``, up to its next login prompt (within 60 s)."""
+    ``keys``, up to its next login prompt (within 60 s).
+    """
     from websockify import websocket
 
     def retried(call, *args):

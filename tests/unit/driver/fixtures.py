@@ -101,7 +101,8 @@ class WMICluster(object):
     def add_csv(self, mount_path, resource_id, online=True,
                 offset=1024 ** 2):
         """A CSV volume of the disk resource ``resource_id`` (one resource
-        may have several, at different offsets on its disk)."""
+        may have several, at different offsets on its disk).
+        """
         csv = WMIObject(Name=mount_path, VolumeOffset=str(offset),
                         VolumeName='\\\\?\\Volume{%s}\\' % uuid.uuid5(
                             uuid.NAMESPACE_URL, mount_path))

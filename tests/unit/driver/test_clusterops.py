@@ -1,5 +1,6 @@
 """ClusterOps and its Follower on their own: the allocation a move wants,
-the newest owner, the queue of work, and the os-win listener's stop."""
+the newest owner, the queue of work, and the os-win listener's stop.
+"""
 
 import queue
 import threading
@@ -170,7 +171,8 @@ class TestFollowerRetries(driver_fixtures.SimulatedTestCase):
 
     def _listener_made(self):
         """An event set once the follower's thread made its listener:
-        what the cluster changes from then on, it hears."""
+        what the cluster changes from then on, it hears.
+        """
         clusterutils = self.hyperv.clusterutils
         made = threading.Event()
         make = clusterutils.get_vm_owner_change_listener_v2
@@ -226,7 +228,8 @@ class TestOsWinListener(driver_fixtures.OsWinTestCase):
     def _listener(self, events):
         """The seam's owner change listener over os-win's private event
         listener (autospec), whose events come from ``events``: a list of
-        events, exceptions to raise, and callables to call."""
+        events, exceptions to raise, and callables to call.
+        """
         from os_win.utils.compute import _clusapi_utils
         from os_win.utils.compute import clusterutils as oswin_clusterutils
         seam = hyperv.HyperV(driver_fixtures.CONF)
@@ -314,7 +317,8 @@ class TestOsWinListener(driver_fixtures.OsWinTestCase):
 
 class TestNodeStateSync(driver_fixtures.SimulatedTestCase):
     """The compute service of a node the cluster keeps out of its
-    membership: disabled, saying why, and enabled once it is back."""
+    membership: disabled, saying why, and enabled once it is back.
+    """
 
     def setUp(self):
         super().setUp()

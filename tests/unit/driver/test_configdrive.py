@@ -27,7 +27,8 @@ METADATA = [
 
 def read_iso_file(iso, path):
     """``path`` (as nova's metadata names it) in ``iso``, by its Rock Ridge,
-    Joliet and plain ISO 9660 names: the three must agree."""
+    Joliet and plain ISO 9660 names: the three must agree.
+    """
     contents = set()
     for kind, name in (('rr_path', path), ('joliet_path', path),
                        ('iso_path', path + ';1')):

@@ -1,6 +1,7 @@
 """nova's diagnostics of an instance and the host's uptime: on the
 simulated cluster (Hyper-V's figures as a VM runs), and on os-win
-(autospec)."""
+(autospec).
+"""
 
 import re
 from unittest import mock
@@ -39,7 +40,8 @@ class TestDiagnosticsSimulated(driver_fixtures.SimulatedTestCase):
 
     def _after_running(self, seconds):
         """The simulated world's clock, ``seconds`` after the VM
-        started."""
+        started.
+        """
         started = self.cluster.state.get_vm(self.instance.name).started_at
         self.useFixture(driver_fixtures.fixtures.MockPatch(
             'hvc_sim.oswin.time.time', return_value=started + seconds))

@@ -213,7 +213,8 @@ class TestInitHostOsWin(testtools.TestCase):
 
     def _standalone(self, probe):
         """A host configured standalone, whose probe for a cluster
-        (ClusterUtils made with a bounded timeout) does ``probe``."""
+        (ClusterUtils made with a bounded timeout) does ``probe``.
+        """
         driver_fixtures.CONF.set_override('standalone_host', True,
                                           group='hyperv_cluster')
         self.addCleanup(driver_fixtures.CONF.clear_override,

@@ -1,5 +1,6 @@
 """The image cache's cleanup, on the simulated cluster's storage: what a
-disk of any node chains to, or an instance of nova still has, stays."""
+disk of any node chains to, or an instance of nova still has, stays.
+"""
 
 import os
 import time

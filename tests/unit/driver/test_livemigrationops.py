@@ -6,8 +6,8 @@ from unittest import mock
 from os_win import exceptions as os_win_exc
 
 from nova import exception
-from nova.objects import migrate_data as migrate_data_obj
 from nova import objects
+from nova.objects import migrate_data as migrate_data_obj
 
 from hvc_driver import exception as hvc_exc
 from hvc_driver import layout
@@ -140,7 +140,8 @@ class LiveMigrationOpsTestCase(test_vmops.OsWinVMOpsBase):
 
 class CopyInTestCase(test_vmops.OsWinVMOpsBase):
     """A live migration from another cluster or host, at the destination:
-    the directory for the copy, and what a failed one leaves."""
+    the directory for the copy, and what a failed one leaves.
+    """
 
     def setUp(self):
         super().setUp()
@@ -168,7 +169,8 @@ class CopyInTestCase(test_vmops.OsWinVMOpsBase):
 
     def _arrived(self, names):
         """The arrival directory holds these files (os-win has no
-        listing: the seam lists the real directory)."""
+        listing: the seam lists the real directory).
+        """
         self.saved.system_metadata[layout.ARRIVAL_DIR_KEY] = self.arrival_dir
         self.pathutils.exists.return_value = True
         os.makedirs(self.arrival_dir)

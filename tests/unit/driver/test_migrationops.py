@@ -1,5 +1,6 @@
 """MigrationOps' refusals, on the simulated cluster: each leaves the VM
-running where it was, before anything is touched."""
+running where it was, before anything is touched.
+"""
 
 import json
 import os
@@ -20,7 +21,8 @@ from tests.unit.driver import test_vmops
 
 class _MigrationOpsBase(driver_fixtures.SimulatedTestCase):
     """MigrationOps on ``node``, with the migration of an instance of it
-    to ``dest_node`` (nova's records and placement stand-ins)."""
+    to ``dest_node`` (nova's records and placement stand-ins).
+    """
 
     dest_node = None
 
@@ -118,7 +120,8 @@ class MigrationOpsTestCase(_MigrationOpsBase):
 
 class TestResizeOnAStandaloneHost(_MigrationOpsBase):
     """A standalone host resizes in place: its disk allocation is its own
-    (no CSV to check), and its own Hyper-V says the VM is there."""
+    (no CSV to check), and its own Hyper-V says the VM is there.
+    """
 
     node = dest_node = 'solo'
     standalone_hosts = ('solo',)

@@ -1,6 +1,7 @@
 """The seam's live migration with storage on os-win: what it asks of
 Hyper-V's WMI migration service, with os-win's LiveMigrationUtils
-autospecced."""
+autospecced.
+"""
 
 import json
 from unittest import mock
@@ -20,7 +21,8 @@ DVD = 'Microsoft:Hyper-V:Virtual CD/DVD Disk'
 class SettingData(driver_fixtures.WMIObject):
     """A WMI setting data object as the wmi module shows it: its
     properties are attributes, and GetText_(1) is the embedded instance
-    (here JSON of the properties as they are when it is called)."""
+    (here JSON of the properties as they are when it is called).
+    """
 
     def GetText_(self, text_format):  # noqa: N802 (WMI's name)
         if text_format != 1:  # wbemObjectTextFormatCIMDTD20
@@ -36,7 +38,8 @@ class ComputerSystem(driver_fixtures.WMIObject):
 
 class MigrationService(object):
     """Msvm_VirtualSystemMigrationService: records its checks and
-    migrations; ``migratable`` is what the check answers."""
+    migrations; ``migratable`` is what the check answers.
+    """
 
     def __init__(self):
         self.checks = []

@@ -7,12 +7,12 @@ from unittest import mock
 
 from hvc_driver import driver
 from hvc_driver import hyperv
-from hvc_oswin_api import exceptions as api_exc
 from hvc_driver import layout
 from hvc_driver import serialconsoleops
 from hvc_driver import vmops
 from hvc_driver import volumeops
 from hvc_oswin_api import constants as os_win_const
+from hvc_oswin_api import exceptions as api_exc
 from nova import exception
 from nova import objects
 from nova.virt import virtapi
@@ -149,7 +149,8 @@ class TestSerialConsoleOps(OsWinTestCase):
 class TestSerialConsole(OsWinTestCase):
     """[serial_console] enabled: the reader also serves the pipe over TCP,
     for nova-serialproxy (os-win's handler with its queues, as
-    compute-hyperv made it)."""
+    compute-hyperv made it).
+    """
 
     def setUp(self):
         super().setUp()
@@ -166,7 +167,8 @@ class TestSerialConsole(OsWinTestCase):
     @staticmethod
     def _typed(input_queue):
         """What os-win's reader would write to the pipe next (once the
-        proxy took the client: until then the queue passes nothing)."""
+        proxy took the client: until then the queue passes nothing).
+        """
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             typed = input_queue.get(timeout=0.1, continue_on_timeout=False)

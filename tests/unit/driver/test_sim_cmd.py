@@ -154,7 +154,8 @@ class TestOldStateFiles(testtools.TestCase):
 class TestBadInput(testtools.TestCase):
     """hvc-sim refuses what placement_sync would refuse, and a state file
     it cannot use, with one line and exit status 1; it never creates a
-    file a command only reads."""
+    file a command only reads.
+    """
 
     def setUp(self):
         super().setUp()

@@ -1,5 +1,6 @@
 """The simulated cluster's high availability: owner change notifications,
-nodes that go down, drain and come back, and Failed groups."""
+nodes that go down, drain and come back, and Failed groups.
+"""
 
 import os
 import threading
@@ -244,7 +245,8 @@ class TestDrain(HATestCase):
 
 class TestIsolationAndQuarantine(HATestCase):
     """Windows Server 2016's node statuses: MSCluster_Node says down, and
-    its StatusInformation why."""
+    its StatusInformation why.
+    """
 
     def _states(self):
         return self.utils('clusterutils', 'node2').get_cluster_node_states()

@@ -1,6 +1,7 @@
 """The simulated world's live migration with storage between Hyper-V
 hosts (out of a cluster, into another, to a standalone host and back),
-and the capacity of the disk that holds a path."""
+and the capacity of the disk that holds a path.
+"""
 
 import contextlib
 import hashlib
@@ -22,7 +23,8 @@ MB = 1024 ** 2
 
 class WorldTestCase(driver_fixtures.SimulatedTestCase):
     """cluster1 (node1..node3, CSV Volume1), cluster2 (b1, b2, CSV Data)
-    and the standalone host solo, whose local disk is a folder."""
+    and the standalone host solo, whose local disk is a folder.
+    """
 
     def setUp(self):
         super().setUp()
@@ -89,7 +91,8 @@ class TestLiveMigrationWithStorage(WorldTestCase):
     def _eject_dvd_images(self, dest_dir):
         """What the driver's source node does before the migration,
         which moves no DVD image: copy each to ``dest_dir``, and eject it.
-        The images it copied."""
+        The images it copied.
+        """
         os.makedirs(dest_dir, exist_ok=True)
         vmutils = self.utils('vmutils', self.state.get_vm('vm1').node)
         images = []

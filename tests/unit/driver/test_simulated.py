@@ -4,12 +4,13 @@ import inspect
 import os
 from unittest import mock
 
+import testtools
+
 from hvc_agent import oswin as agent_oswin
 from hvc_oswin_api import constants
 from hvc_oswin_api import exceptions as os_win_exc
 from hvc_sim import oswin as sim_oswin
 from hvc_sim import state as sim_state
-import testtools
 from tests.unit.driver import fixtures as driver_fixtures
 
 
@@ -468,7 +469,8 @@ class TestClusterUtils(SimulatedTestCase):
 class TestOfflineMoves(SimulatedTestCase):
     """An offline cluster move ends after the call that asks for it, as
     MoveClusterGroupEx's do: os-win's offline move reads an owner that can
-    still be the source; the seam waits for the cluster to end it."""
+    still be the source; the seam waits for the cluster to end it.
+    """
 
     def setUp(self):
         super().setUp()
@@ -505,7 +507,8 @@ class TestOfflineMoves(SimulatedTestCase):
 
 class TestWorld(SimulatedTestCase):
     """Two clusters and a standalone host in one world: each node sees
-    its own cluster only, and the cluster moves VMs inside itself."""
+    its own cluster only, and the cluster moves VMs inside itself.
+    """
 
     def setUp(self):
         super().setUp()

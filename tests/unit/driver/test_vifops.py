@@ -20,17 +20,17 @@ from nova.virt import virtapi
 from hvc_agent import oswin as agent_oswin
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv
-from hvc_oswin_api import constants as os_win_const
-from hvc_oswin_api import exceptions as api_exc
 from hvc_driver import vifops
 from hvc_driver import vmops
 from hvc_driver import volumeops
+from hvc_oswin_api import constants as os_win_const
+from hvc_oswin_api import exceptions as api_exc
 from hvc_sim import cmd as sim_cmd
 from hvc_sim import oswin as sim_oswin
 from hvc_sim import ovs as sim_ovs
 from tests.unit.driver import fixtures as driver_fixtures
-from tests.unit import test_agent_command as test_command
 from tests.unit.driver import test_vmops
+from tests.unit import test_agent_command as test_command
 
 PORT = test_vmops.PORT_ID
 # ovs-vsctl's own --timeout, and the seam's grace before it kills it.
@@ -166,7 +166,8 @@ class TestVIFOpsOsWin(driver_fixtures.OsWinTestCase):
 
 class TestOvsVsctlOnWindows(driver_fixtures.OsWinTestCase):
     """A real node's ovs-vsctl, started as Windows starts processes (no
-    preexec_fn), here a stand-in on PATH that prints its arguments."""
+    preexec_fn), here a stand-in on PATH that prints its arguments.
+    """
 
     def setUp(self):
         super().setUp()

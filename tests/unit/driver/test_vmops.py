@@ -11,10 +11,10 @@ from hvc_driver import vmops
 from hvc_driver import volumeops
 from hvc_oswin_api import constants as os_win_const
 from hvc_sim import oswin as sim_oswin
+from nova.compute import power_state
 from nova import context as nova_context
 from nova import exception
 from nova import objects
-from nova.compute import power_state
 from nova.tests.unit import fake_instance
 from nova.virt import virtapi
 from os_win import exceptions as os_win_exc
@@ -53,7 +53,8 @@ def _image_meta(disk_format='vhdx', id=IMAGE_ID, **properties):
 
 def fake_download(context, image_id, data):
     """glance's download of a 4 KiB image (a fixed disk to the simulated
-    cluster) into ``data``."""
+    cluster) into ``data``.
+    """
     data.write(b'\0' * 4096)
 
 
@@ -751,7 +752,8 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
 
 class DisksOnTheirCSVTestCase(driver_fixtures.SimulatedTestCase):
     """An instance's disks go to the CSV that holds its DISK_GB
-    allocation, as placement_sync names the CSVs' providers."""
+    allocation, as placement_sync names the CSVs' providers.
+    """
 
     volumes = (('Volume1', 100), ('Volume2', 200))
 
@@ -835,7 +837,8 @@ class DisksOnTheirCSVTestCase(driver_fixtures.SimulatedTestCase):
 class DisksOnTheirCSVOsWinTestCase(OsWinVMOpsBase):
     """The same on os-win: the CSVs and their ids from the cluster's WMI
     namespace (MSCluster_ClusterSharedVolume's Name is the mount path;
-    the id is its cluster resource's Id)."""
+    the id is its cluster resource's Id).
+    """
 
     def test_the_csv_is_found_by_its_resource_id(self):
         resource_id = '6a2b9f0e-5c1d-4e8f-a0b7-3c9d2e1f4a56'
