@@ -107,7 +107,8 @@ _CRC32C = _crc32c_table()
 
 def crc32c(data):
     """CRC-32C (Castagnoli), the checksum of VHDX headers and region
-    tables."""
+    tables.
+    """
     crc = 0xffffffff
     for byte in data:
         crc = _CRC32C[(crc ^ byte) & 0xff] ^ (crc >> 8)
@@ -116,7 +117,8 @@ def crc32c(data):
 
 def _with_checksum(structure):
     """``structure`` (its checksum at offset 4, zero) with its
-    checksum."""
+    checksum.
+    """
     struct.pack_into('<I', structure, 4, crc32c(structure))
     return bytes(structure)
 
@@ -167,7 +169,8 @@ def _vhdx_metadata(virtual_size):
 
 def vhdx_bytes(virtual_size=1024 ** 3):
     """An empty dynamic VHDX of ``virtual_size`` bytes (4 MiB): every
-    block of its BAT not present."""
+    block of its BAT not present.
+    """
     if virtual_size % _VHDX_LOGICAL_SECTOR:
         raise ValueError('a VHDX is a whole number of sectors')
     chunk_ratio = (2 ** 23 * _VHDX_LOGICAL_SECTOR) // _VHDX_BLOCK

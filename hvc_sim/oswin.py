@@ -943,7 +943,8 @@ class NetworkUtils(_SimulatedUtils):
         """The names of the vNICs of the VMs this node runs that are
         connected to a virtual switch (a set; the seam's, not os-win's).
         A vNIC made again under the same name (its VM destroyed and made
-        again) is not, until it is connected again."""
+        again) is not, until it is connected again.
+        """
         return set(self._state.nic_vswitches(node=self._node))
 
     @_faultable(os_win_exc.HyperVException)

@@ -32,8 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 from hvc_localcloud import cloud as cloud_mod  # noqa: E402
-from hvc_localcloud import ini  # noqa: E402
 from hvc_localcloud import images  # noqa: E402
+from hvc_localcloud import ini  # noqa: E402
 from hvc_localcloud import keystone  # noqa: E402
 from hvc_localcloud import neutron  # noqa: E402
 from hvc_localcloud import nova  # noqa: E402
@@ -90,7 +90,8 @@ def _microversions(conn):
 
 def tempest_image(cloud, name):
     """tempest's image ``name`` in ``cloud`` (uploaded once): an empty
-    VHDX of a generation 2 VM."""
+    VHDX of a generation 2 VM.
+    """
     conn = cloud.admin_connection()
     image = conn.image.find_image(name)
     if image is None:

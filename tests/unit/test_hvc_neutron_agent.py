@@ -163,7 +163,8 @@ class TestHypervNeutronAgent(testtools.TestCase):
         """Its VM destroyed and made again between two rounds (nova's
         rebuild, in a fraction of a second): the same name, on no switch.
         Reported down and wired again, its port goes DOWN and back ACTIVE:
-        nova's rebuild waits for that (network-vif-plugged)."""
+        nova's rebuild waits for that (network-vif-plugged).
+        """
         self._vm('vm1', [PORT_A, PORT_B])
         self._bound_here(PORT_A)
         self._bound_here(PORT_B)

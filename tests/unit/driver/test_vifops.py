@@ -136,7 +136,8 @@ class TestVIFOpsOsWin(driver_fixtures.OsWinTestCase):
 
     def test_connected_vnics_are_those_whose_allocation_has_a_switch(self):
         """As os-win's connect_vnic_to_vswitch tells whether a vNIC is
-        connected: a port allocation named after it, on a switch."""
+        connected: a port allocation named after it, on a switch.
+        """
         switch = ('\\\\node1\\root\\virtualization\\v2:'
                   'Msvm_VirtualEthernetSwitch.Name="1"')
         wmi = mock.Mock(spec=['Msvm_EthernetPortAllocationSettingData'])
