@@ -30,8 +30,8 @@ class Simulated(object):
         with self._guard:
             utils = self._utils.get(kind)
             if utils is None:
-                from hvc_sim import oswin as sim_oswin
-                utils = self._utils[kind] = sim_oswin.UTILS_CLASSES[kind](
+                from hvc_sim.oswin import utilsfactory
+                utils = self._utils[kind] = utilsfactory.UTILS_CLASSES[kind](
                     self._state, self._node)
             return utils
 
@@ -54,9 +54,9 @@ class Simulated(object):
         with ``console``, a TCP console (``hvc_agent.serialproxy``).
         """
         from hvc_agent import serialproxy
-        from hvc_sim import oswin as sim_oswin
+        from hvc_sim.oswin.io import namedpipe
         return serialproxy.ConsoleReader(
-            functools.partial(sim_oswin.NamedPipeHandler, self._state,
+            functools.partial(namedpipe.NamedPipeHandler, self._state,
                               self._node),
             pipe_name, log_file, console)
 
@@ -67,8 +67,8 @@ class Simulated(object):
         return os.name
 
     def vm_exists_on(self, host, vm_name):
-        from hvc_sim import oswin as sim_oswin
-        return sim_oswin.VMUtils(
+        from hvc_sim.oswin.compute import vmutils
+        return vmutils.VMUtils(
             self._state, self._state.resolve_node(host) or host).vm_exists(
                 vm_name)
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from hvc_sim import oswin as sim_oswin
+from hvc_sim.oswin import utilsfactory
 from hvc_sim import state as sim_state
 
 
@@ -267,13 +267,13 @@ def _print_vms(vms):
 def _check_faultable(name):
     """A typo would arm a fault that never fires: refuse it."""
     kind, _sep, method = name.partition('.')
-    cls = sim_oswin.UTILS_CLASSES.get(kind)
+    cls = utilsfactory.UTILS_CLASSES.get(kind)
     if (cls is None or method.startswith('_') or
             not callable(getattr(cls, method, None))):
         raise sim_state.SimulatorError(
             'no simulated os-win method %r: use KIND.METHOD with KIND one '
             'of %s, e.g. vmutils.create_vm'
-            % (name, ', '.join(sorted(sim_oswin.UTILS_CLASSES))))
+            % (name, ', '.join(sorted(utilsfactory.UTILS_CLASSES))))
 
 
 def _print_placements(placements):

@@ -54,7 +54,7 @@ import fixtures  # noqa: E402
 from oslo_utils import units  # noqa: E402
 
 from hvc_agent import client as agent_client  # noqa: E402
-from hvc_sim import oswin as sim_oswin  # noqa: E402
+from hvc_sim.oswin.compute import clusterutils  # noqa: E402
 
 NODES = test_failover.NODES
 POLL = 0.01
@@ -103,7 +103,7 @@ class Bench(object):
         print('\nnova follows the failover cluster (in-process nova, '
               'simulated cluster of %d nodes, %s; listener poll %.2f s)'
               % (len(NODES), 'each node through its hvc-agent' if ARGS.agent
-                 else 'in-process', sim_oswin.OWNER_CHANGE_POLL_INTERVAL),
+                 else 'in-process', clusterutils.OWNER_CHANGE_POLL_INTERVAL),
               file=out)
         self._failovers(out)
         self._image_downloads(out)

@@ -41,7 +41,8 @@ from tests.functional.driver import test_moves  # noqa: E402
 
 import fixtures  # noqa: E402
 
-from hvc_sim import oswin as sim_oswin  # noqa: E402
+from hvc_sim.oswin.compute import livemigrationutils  # noqa: E402
+from hvc_sim.oswin import pathutils  # noqa: E402
 
 IMAGE_MB = 300
 
@@ -91,7 +92,7 @@ class BenchMoves(test_moves.MovesTestCase):
         storage migration's), in self.copied.
         """
         self.copied = 0
-        copy, copy_file = sim_oswin.shutil.copy, sim_oswin._copy_file
+        copy, copy_file = pathutils.shutil.copy, livemigrationutils._copy_file
 
         def counted(real):
             def count(src, dest, *args, **kwargs):
@@ -99,9 +100,10 @@ class BenchMoves(test_moves.MovesTestCase):
                 return real(src, dest, *args, **kwargs)
             return count
         self.useFixture(fixtures.MonkeyPatch(
-            'hvc_sim.oswin.shutil.copy', counted(copy)))
+            'hvc_sim.oswin.pathutils.shutil.copy', counted(copy)))
         self.useFixture(fixtures.MonkeyPatch(
-            'hvc_sim.oswin._copy_file', counted(copy_file)))
+            'hvc_sim.oswin.compute.livemigrationutils._copy_file',
+            counted(copy_file)))
 
     def _timed_move(self, server, action, status, server_status):
         before = self._csv_bytes()

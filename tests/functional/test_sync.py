@@ -10,7 +10,7 @@ import requests
 
 from hvc_demo import scheduler_standin
 from hvc_localcloud import placement_server
-from hvc_sim import oswin as sim_oswin
+from hvc_sim.oswin.storage import vhdutils
 from hvc_sim import state as sim_state
 from placement_sync import cache
 from placement_sync import capacity
@@ -652,7 +652,7 @@ class TestMeasuredReserve(hvc_fixtures.PlacementTestCase):
                               vm_name)
         os.makedirs(folder)
         root = os.path.join(folder, 'root.vhdx')
-        sim_oswin.VHDUtils(self.sim, None).create_dynamic_vhd(
+        vhdutils.VHDUtils(self.sim, None).create_dynamic_vhd(
             root, allocated_gb * capacity.GiB)
         self.sim.write_to_disk(root, sim_state.parse_size(written))
         consumer = str(uuid.uuid5(uuid.NAMESPACE_DNS, consumer))

@@ -12,7 +12,7 @@ import testtools
 
 from hvc_oswin_api import constants
 from hvc_sim import cmd
-from hvc_sim import oswin as sim_oswin
+from hvc_sim.oswin.storage import vhdutils as sim_vhdutils
 from hvc_sim import state as sim_state
 
 GiB = 1024 ** 3
@@ -80,7 +80,7 @@ class TestCsvUsage(testtools.TestCase):
                           'g', 'lots')
 
     def test_virtual_disks_take_what_they_would_hold(self):
-        vhdutils = sim_oswin.VHDUtils(self.state, 'n1')
+        vhdutils = sim_vhdutils.VHDUtils(self.state, 'n1')
         folder = os.path.join(self.volume1.path, 'instance-1')
         os.makedirs(folder)
         dynamic = os.path.join(folder, 'root.vhdx')

@@ -18,7 +18,7 @@ from nova import objects
 from hvc_driver import layout
 from hvc_oswin_api import constants as os_win_const
 from hvc_oswin_api import exceptions as os_win_exc
-from hvc_sim import oswin as sim_oswin
+from hvc_sim.oswin.compute import livemigrationutils as sim_livemigrationutils
 from tests.functional.driver import test_nova_cluster
 
 
@@ -856,7 +856,8 @@ class TestMovesOutOfTheCluster(MovesTestCase):
     def test_a_copy_that_reports_failure_but_arrived_is_followed(self):
         # Hyper-V moved the VM, then its migration job failed: the source
         # finds it at the destination, and nova follows it there.
-        migrate = sim_oswin.LiveMigrationUtils.live_migrate_vm_with_storage
+        migrate = (sim_livemigrationutils.LiveMigrationUtils.
+                   live_migrate_vm_with_storage)
 
         def moved_then_failed(utils, vm_name, dest_host, dest_dir,
                               timeout=None):
@@ -864,7 +865,8 @@ class TestMovesOutOfTheCluster(MovesTestCase):
             raise os_win_exc.HyperVException('the migration job failed')
 
         self.useFixture(fixtures.MonkeyPatch(
-            'hvc_sim.oswin.LiveMigrationUtils.live_migrate_vm_with_storage',
+            'hvc_sim.oswin.compute.livemigrationutils.LiveMigrationUtils.'
+            'live_migrate_vm_with_storage',
             moved_then_failed))
         server = self._boot_on_node1()
         server, source_dir = self._arrive(server, 'b1')

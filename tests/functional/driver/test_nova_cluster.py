@@ -31,7 +31,8 @@ from hvc_driver import layout
 from hvc_localcloud import placement_server
 from hvc_oswin_api import constants as os_win_const
 from hvc_oswin_api import paths
-from hvc_sim import oswin as sim_oswin
+from hvc_sim.oswin.compute import vmutils as sim_vmutils
+from hvc_sim.oswin.storage import vhdutils
 from placement_sync import flavors
 from placement_sync import host_aggregates
 from placement_sync import model
@@ -462,13 +463,13 @@ class TestServerLifecycle(HyperVClusterTestCase):
         # The VM goes while destroy removes it; destroy must not
         # say InstanceNotFound, or nova never marks the server deleted.
         server = self._boot(self._flavor())
-        stop_vm_jobs = sim_oswin.VMUtils.stop_vm_jobs
+        stop_vm_jobs = sim_vmutils.VMUtils.stop_vm_jobs
 
         def racing(vmutils, vm_name, timeout=None):
             stop_vm_jobs(vmutils, vm_name, timeout)
             self.sim.delete_vm(vm_name)
         self.useFixture(fixtures.MonkeyPatch(
-            'hvc_sim.oswin.VMUtils.stop_vm_jobs', racing))
+            'hvc_sim.oswin.compute.vmutils.VMUtils.stop_vm_jobs', racing))
         self._delete_server(server)
         self.assertEqual([], self.sim.vms())
         self.assertEqual([], self.sim.cluster_groups())
@@ -521,7 +522,7 @@ class TestFaults(HyperVClusterTestCase):
         """A glance image whose data is a simulated VHD of virtual_gb,
         a differencing one over ``parent`` if given.
         """
-        data = json.dumps({'magic': sim_oswin._VHD_MAGIC, 'format': 'VHD',
+        data = json.dumps({'magic': vhdutils._VHD_MAGIC, 'format': 'VHD',
                            'type': (os_win_const.VHD_TYPE_DIFFERENCING
                                     if parent else
                                     os_win_const.VHD_TYPE_FIXED),

@@ -18,7 +18,8 @@ from hvc_driver import hyperv
 from hvc_driver import vmops
 from hvc_oswin_api import constants
 from hvc_oswin_api import exceptions as os_win_exc
-from hvc_sim import oswin as sim_oswin
+from hvc_sim.oswin.compute import clusterutils as sim_clusterutils
+from hvc_sim.oswin.compute import vmutils as sim_vmutils
 from tests.unit.driver import fixtures as driver_fixtures
 
 NODE1, NODE2, CSV = 'rp-node1', 'rp-node2', 'rp-csv'
@@ -61,11 +62,12 @@ class TestNewestOwner(driver_fixtures.SimulatedTestCase):
     def setUp(self):
         super().setUp()
         self.state = self.cluster.state
-        vmutils = sim_oswin.VMUtils(self.state, 'node1')
+        vmutils = sim_vmutils.VMUtils(self.state, 'node1')
         vmutils.create_vm('vm1', False, 1, '/x/vm1',
                           notes=['3f0d3d5c-1e7e-4bd6-a0c3-2a5b6f1c9b11'])
         vmutils.set_vm_state('vm1', constants.HYPERV_VM_STATE_ENABLED)
-        sim_oswin.ClusterUtils(self.state, 'node1').add_vm_to_cluster('vm1')
+        sim_clusterutils.ClusterUtils(self.state,
+                                      'node1').add_vm_to_cluster('vm1')
         self.vmops = mock.Mock()
         self.vmops.served_vms = vmops.ServedVMs()
         self.ops = clusterops.ClusterOps(self.hyperv, self.vmops, None, None,
@@ -161,9 +163,9 @@ class TestFollowerRetries(driver_fixtures.SimulatedTestCase):
 
     def _vm1_on_node2(self):
         """vm1, clustered on node2; an event set once it is reconciled."""
-        sim_oswin.VMUtils(self.cluster.state, 'node2').create_vm(
+        sim_vmutils.VMUtils(self.cluster.state, 'node2').create_vm(
             'vm1', False, 1, '/x/vm1')
-        sim_oswin.ClusterUtils(self.cluster.state,
+        sim_clusterutils.ClusterUtils(self.cluster.state,
                                'node2').add_vm_to_cluster('vm1')
         heard = threading.Event()
         self.ops.reconcile.side_effect = lambda vm_name: heard.set()

@@ -14,7 +14,8 @@ from hvc_driver import diagnosticsops
 from hvc_driver import hyperv
 from hvc_driver import vmops
 from hvc_driver import volumeops
-from hvc_sim import oswin as sim_oswin
+from hvc_sim.oswin import hostutils as sim_hostutils
+from hvc_sim.oswin.metrics import metricsutils as sim_metricsutils
 from tests.unit.driver import fixtures as driver_fixtures
 from tests.unit.driver import test_vmops
 
@@ -44,7 +45,8 @@ class TestDiagnosticsSimulated(driver_fixtures.SimulatedTestCase):
         """
         started = self.cluster.state.get_vm(self.instance.name).started_at
         self.useFixture(driver_fixtures.fixtures.MockPatch(
-            'hvc_sim.oswin.time.time', return_value=started + seconds))
+            'hvc_sim.oswin.metrics.metricsutils.time.time',
+            return_value=started + seconds))
 
     def test_a_running_instance(self):
         # Metering is on from the build.
@@ -60,7 +62,7 @@ class TestDiagnosticsSimulated(driver_fixtures.SimulatedTestCase):
         # 120 MHz of each vCPU's 2400: 5%.
         self.assertEqual([(0, 5), (1, 5)], [(c.id, c.utilisation)
                                             for c in diags.cpu_details])
-        read, write = sim_oswin.MetricsUtils.DISK_MB_PER_10_S
+        read, write = sim_metricsutils.MetricsUtils.DISK_MB_PER_10_S
         self.assertEqual([(TENS * read * units.Mi, TENS * write * units.Mi)],
                          [(d.read_bytes, d.write_bytes)
                           for d in diags.disk_details])
@@ -87,7 +89,7 @@ class TestDiagnosticsSimulated(driver_fixtures.SimulatedTestCase):
         self._after_running(RUN_SECONDS)
         [nic] = self.diagnosticsops.get_instance_diagnostics(
             self.instance).nic_details
-        rx, tx = sim_oswin.MetricsUtils.NIC_MB_PER_10_S
+        rx, tx = sim_metricsutils.MetricsUtils.NIC_MB_PER_10_S
         self.assertEqual(('fa:16:3e:00:00:01', TENS * rx * units.Mi,
                           TENS * tx * units.Mi),
                          (nic.mac_address, nic.rx_octets, nic.tx_octets))
@@ -128,7 +130,7 @@ class TestDiagnosticsSimulated(driver_fixtures.SimulatedTestCase):
 
     def test_host_uptime(self):
         self.useFixture(driver_fixtures.fixtures.MockPatchObject(
-            sim_oswin.HostUtils, 'get_host_tick_count64',
+            sim_hostutils.HostUtils, 'get_host_tick_count64',
             return_value=(26 * 3600 + 5 * 60 + 7) * 1000))
         self.assertRegex(
             self.diagnosticsops.get_host_uptime(),

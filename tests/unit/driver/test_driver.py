@@ -21,7 +21,8 @@ from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv
 from hvc_driver import layout
 from hvc_oswin_api import exceptions as api_exc
-from hvc_sim import oswin as sim_oswin
+from hvc_sim.oswin.io import namedpipe as sim_namedpipe
+from hvc_sim.oswin import utilsfactory as sim_utilsfactory
 from tests.unit.driver import fixtures as driver_fixtures
 from tests.unit.driver import test_vmops
 
@@ -412,7 +413,7 @@ class TestHyperVSeam(testtools.TestCase):
         seam.bind('node3')
         for kind in agent_oswin.UTILS:
             self.assertIsInstance(getattr(seam, kind),
-                                  sim_oswin.UTILS_CLASSES[kind])
+                                  sim_utilsfactory.UTILS_CLASSES[kind])
         self.assertEqual(['node1', 'node2', 'node3'],
                          seam.clusterutils.get_cluster_node_names())
         self.assertEqual(cluster.state_file, seam.vmutils._state.path)
@@ -436,7 +437,7 @@ class TestHyperVSeam(testtools.TestCase):
         oswin.pipe_handler.stop.assert_called_once_with()
         self.useFixture(driver_fixtures.SimulatedClusterFixture())
         seam.bind('node1')
-        with mock.patch.object(sim_oswin, 'NamedPipeHandler',
+        with mock.patch.object(sim_namedpipe, 'NamedPipeHandler',
                                autospec=True) as handler_class:
             reader = seam.named_pipe_handler('pipe', log_file='log')
             reader.start()

@@ -9,7 +9,7 @@ from unittest import mock
 
 from hvc_driver import imagecache
 from hvc_driver import layout
-from hvc_sim import oswin as sim_oswin
+from hvc_sim.oswin.storage import vhdutils
 from tests.unit.driver import fixtures as driver_fixtures
 
 CHAINED = '0a5e2b5e-7a8c-4d5f-9d8e-1c2b3a4d5e6f'
@@ -26,7 +26,7 @@ class TestClean(driver_fixtures.SimulatedTestCase):
             driver_fixtures.config_fixture.Config(driver_fixtures.CONF))
         self.cache = imagecache.ImageCache(self.hyperv, self.layout)
         os.makedirs(self.cache.cache_dir)
-        self.vhdutils = sim_oswin.VHDUtils(self.cluster.state, 'node1')
+        self.vhdutils = vhdutils.VHDUtils(self.cluster.state, 'node1')
         # Nova's database: which instances have an image.
         self.instances = self.useFixture(driver_fixtures.fixtures.MockPatch(
             'nova.objects.InstanceList.get_by_filters',

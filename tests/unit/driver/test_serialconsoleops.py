@@ -434,5 +434,5 @@ class TestSimulated(driver_fixtures.SimulatedTestCase):
 
 
 def simulated_vmutils(cluster, node):
-    from hvc_sim import oswin as sim_oswin
-    return sim_oswin.VMUtils(cluster.state, node)
+    from hvc_sim.oswin.compute import vmutils as sim_vmutils
+    return sim_vmutils.VMUtils(cluster.state, node)

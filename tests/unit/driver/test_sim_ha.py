@@ -11,7 +11,7 @@ import testtools
 
 from hvc_oswin_api import constants
 from hvc_oswin_api import exceptions as os_win_exc
-from hvc_sim import oswin as sim_oswin
+from hvc_sim.oswin import utilsfactory
 from hvc_sim import state as sim_state
 from tests.unit.driver import fixtures as driver_fixtures
 from tests.unit.driver import test_sim_cmd
@@ -27,7 +27,7 @@ class HATestCase(driver_fixtures.SimulatedTestCase):
         self.state = self.cluster.state
 
     def utils(self, kind, node='node1'):
-        return sim_oswin.UTILS_CLASSES[kind](self.state, node)
+        return utilsfactory.UTILS_CLASSES[kind](self.state, node)
 
     def _vm(self, name, node, memory_mb=1024, running=True, pipe=True):
         vmutils = self.utils('vmutils', node)

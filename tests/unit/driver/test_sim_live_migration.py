@@ -13,7 +13,7 @@ from unittest import mock
 from hvc_oswin_api import constants
 from hvc_oswin_api import exceptions as os_win_exc
 from hvc_sim import cmd
-from hvc_sim import oswin as sim_oswin
+from hvc_sim.oswin import utilsfactory
 from hvc_sim import state as sim_state
 from tests.unit.driver import fixtures as driver_fixtures
 from tests.unit.driver import test_simulated
@@ -35,7 +35,7 @@ class WorldTestCase(driver_fixtures.SimulatedTestCase):
             driver_fixtures.fixtures.TempDir()).path
 
     def utils(self, kind, node='node1'):
-        return sim_oswin.UTILS_CLASSES[kind](self.state, node)
+        return utilsfactory.UTILS_CLASSES[kind](self.state, node)
 
     def instances_dir(self, volume, cluster):
         return os.path.join(self.state.volume(volume, cluster).path,

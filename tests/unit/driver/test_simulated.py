@@ -9,7 +9,9 @@ import testtools
 from hvc_agent import oswin as agent_oswin
 from hvc_oswin_api import constants
 from hvc_oswin_api import exceptions as os_win_exc
-from hvc_sim import oswin as sim_oswin
+from hvc_sim.oswin import hostutils as sim_hostutils
+from hvc_sim.oswin.io import namedpipe as sim_namedpipe
+from hvc_sim.oswin import utilsfactory as sim_utilsfactory
 from hvc_sim import state as sim_state
 from tests.unit.driver import fixtures as driver_fixtures
 
@@ -40,7 +42,7 @@ def _public_methods(cls):
 class TestSignatures(testtools.TestCase):
 
     def test_every_simulated_method_matches_os_win(self):
-        for kind, cls in sim_oswin.UTILS_CLASSES.items():
+        for kind, cls in sim_utilsfactory.UTILS_CLASSES.items():
             oswin_cls = driver_fixtures.import_class(
                 agent_oswin.OSWIN_CLASSES[kind])
             methods = _public_methods(cls)
@@ -66,7 +68,7 @@ class TestSignatures(testtools.TestCase):
         # the simulated one with the same arguments.
         from os_win.utils.io import namedpipe
         oswin_cls = namedpipe.NamedPipeHandler
-        cls = sim_oswin.NamedPipeHandler
+        cls = sim_namedpipe.NamedPipeHandler
         for name in _public_methods(cls):
             self.assertEqual(
                 inspect.signature(getattr(oswin_cls, name)),
@@ -104,7 +106,7 @@ class SimulatedTestCase(driver_fixtures.SimulatedTestCase):
         self.state = self.cluster.state
 
     def utils(self, kind, node='node1'):
-        return sim_oswin.UTILS_CLASSES[kind](self.state, node)
+        return sim_utilsfactory.UTILS_CLASSES[kind](self.state, node)
 
 
 class TestVMUtils(SimulatedTestCase):
@@ -608,7 +610,7 @@ class TestHostUtils(SimulatedTestCase):
         total_kb, free_kb = hostutils.get_memory_info()
         self.assertEqual(16384 * 1024, total_kb)
         self.assertEqual(
-            (16384 - sim_oswin.HOST_RESERVED_MEMORY_MB) * 1024, free_kb)
+            (16384 - sim_hostutils.HOST_RESERVED_MEMORY_MB) * 1024, free_kb)
         vmutils = self.utils('vmutils')
         vmutils.create_vm('vm1', False, 1, '/x/vm1')
         vmutils.update_vm('vm1', 4096, 0, 2, 0, False, 1.0)

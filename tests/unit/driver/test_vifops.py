@@ -26,7 +26,7 @@ from hvc_driver import volumeops
 from hvc_oswin_api import constants as os_win_const
 from hvc_oswin_api import exceptions as api_exc
 from hvc_sim import cmd as sim_cmd
-from hvc_sim import oswin as sim_oswin
+from hvc_sim.oswin.network import networkutils as sim_networkutils
 from hvc_sim import ovs as sim_ovs
 from tests.unit.driver import fixtures as driver_fixtures
 from tests.unit.driver import test_vmops
@@ -333,7 +333,7 @@ class TestSimulatedOvs(driver_fixtures.SimulatedTestCase):
         # A node sees the vNICs of its own VMs only.
         self.assertRaises(
             api_exc.HyperVvNicNotFound,
-            sim_oswin.NetworkUtils(self.state, 'node2')
+            sim_networkutils.NetworkUtils(self.state, 'node2')
             .connect_vnic_to_vswitch, VSWITCH, PORT)
         # The connection goes with the NIC.
         self.hyperv.vmutils.destroy_nic('vm1', PORT)
@@ -346,7 +346,7 @@ class TestSimulatedOvs(driver_fixtures.SimulatedTestCase):
         self.assertEqual(set(), networkutils.get_connected_vnic_ids())
         networkutils.connect_vnic_to_vswitch(VSWITCH, PORT)
         self.assertEqual({PORT}, networkutils.get_connected_vnic_ids())
-        self.assertEqual(set(), sim_oswin.NetworkUtils(
+        self.assertEqual(set(), sim_networkutils.NetworkUtils(
             self.state, 'node2').get_connected_vnic_ids())
         # Its VM destroyed and made again: a vNIC of the same name, on no
         # switch.

@@ -10,7 +10,7 @@ from hvc_driver import layout
 from hvc_driver import vmops
 from hvc_driver import volumeops
 from hvc_oswin_api import constants as os_win_const
-from hvc_sim import oswin as sim_oswin
+from hvc_sim.oswin.storage import vhdutils as sim_vhdutils
 from nova.compute import power_state
 from nova import context as nova_context
 from nova import exception
@@ -704,7 +704,7 @@ class SimulatedVMOpsTestCase(driver_fixtures.SimulatedTestCase):
 
         def fetch(context, image_id, data):
             data.write(json.dumps(
-                {'magic': sim_oswin._VHD_MAGIC, 'format': 'VHDX',
+                {'magic': sim_vhdutils._VHD_MAGIC, 'format': 'VHDX',
                  'type': os_win_const.VHD_TYPE_DIFFERENCING,
                  'virtual_size': units.Gi, 'parent': victim}).encode())
         self.useFixture(driver_fixtures.fixtures.MockPatch(

@@ -1,0 +1,22 @@
+"""The simulated cluster's os-win: utils classes on the hvc-sim state file.
+
+Each class implements the subset of an os-win utils class that the driver
+calls, with the same method names, signatures, return shapes and
+exceptions (os-win's classes, as ``hvc_oswin_api.exceptions`` names them:
+no os-win, and so no eventlet, is imported); ``tests/unit/sim/oswin``
+checks the signatures against the installed os-win. VMs, disks, NICs and
+cluster groups live in the shared state file, so that every nova-compute
+service of one simulated cluster sees the same cluster, as real nodes do.
+Virtual disks are real files under the instances path whose content
+describes the disk (format, virtual size, parent), so file operations
+(pathutils) and disk operations (vhdutils) stay consistent.
+
+A fault armed with ``hvc-sim fail KIND.METHOD`` (or
+``ClusterState.arm_fault``) makes the next call of that method raise the
+os-win exception a failing Hyper-V call raises.
+
+The modules are laid out as os-win's under ``os_win/utils`` (with
+``storage/virtdisk/vhdutils.py`` as ``storage/vhdutils.py``), each class
+in the module of the same name; ``utilsfactory.UTILS_CLASSES`` maps the
+kinds to the classes, and ``base`` holds what they share.
+"""
