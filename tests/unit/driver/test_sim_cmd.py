@@ -231,7 +231,7 @@ class TestBadInput(testtools.TestCase):
         # Locked by another process's transaction for longer than a
         # change waits.
         self.useFixture(fixtures.MockPatch(
-            'hvc_sim.state.LOCK_TIMEOUT', 0.2))
+            'hvc_sim.state.db.LOCK_TIMEOUT', 0.2))
         holder = sqlite3.connect(self.path, isolation_level=None)
         holder.execute('BEGIN EXCLUSIVE')
         try:
