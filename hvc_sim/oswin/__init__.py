@@ -3,7 +3,7 @@
 Each class implements the subset of an os-win utils class that the driver
 calls, with the same method names, signatures, return shapes and
 exceptions (os-win's classes, as ``hvc_oswin_api.exceptions`` names them:
-no os-win, and so no eventlet, is imported); ``tests/unit/sim/oswin``
+no os-win, and so no eventlet, is imported); ``tests/unit/sim/test_oswin``
 checks the signatures against the installed os-win. VMs, disks, NICs and
 cluster groups live in the shared state file, so that every nova-compute
 service of one simulated cluster sees the same cluster, as real nodes do.

@@ -1,111 +1,16 @@
-"""The simulated cluster's high availability: owner change notifications,
-nodes that go down, drain and come back, and Failed groups.
+"""The simulated cluster's nodes that go down, drain, are isolated or
+quarantined, and come back.
 """
 
-import os
-import threading
 import time
-
-import fixtures
-import testtools
 
 from hvc_oswin_api import constants
 from hvc_oswin_api import exceptions as os_win_exc
-from hvc_sim.oswin import utilsfactory
 from hvc_sim import state as sim_state
-from tests.unit.driver import fixtures as driver_fixtures
-from tests.unit.driver import test_sim_cmd
-
-# node1..node3 have 16384 MB each, 2048 of it kept by the host.
-FREE_MB = 16384 - sim_state.HOST_RESERVED_MEMORY_MB
+from tests.unit.sim import fixtures as sim_fixtures
 
 
-class HATestCase(driver_fixtures.SimulatedTestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.state = self.cluster.state
-
-    def utils(self, kind, node='node1'):
-        return utilsfactory.UTILS_CLASSES[kind](self.state, node)
-
-    def _vm(self, name, node, memory_mb=1024, running=True, pipe=True):
-        vmutils = self.utils('vmutils', node)
-        vmutils.create_vm(name, False, 1, '/x/' + name, notes=[name])
-        vmutils.update_vm(name, memory_mb, 0, 1, 0, False, 1.0)
-        if pipe:
-            vmutils.set_vm_serial_port_connection(name, 1, 'pipe-' + name)
-        if running:
-            vmutils.set_vm_state(name, constants.HYPERV_VM_STATE_ENABLED)
-        self.utils('clusterutils', node).add_vm_to_cluster(name)
-
-    def _where(self):
-        return {vm.name: vm.node for vm in self.state.vms()}
-
-
-class TestOwnerChangeListener(HATestCase):
-
-    def _listen(self, node):
-        """Run node's listener on a thread; its (vm, node) pairs."""
-        clusterutils = self.utils('clusterutils', node)
-        heard = []
-        thread = threading.Thread(
-            target=clusterutils.get_vm_owner_change_listener_v2(),
-            args=(lambda vm, new: heard.append((vm, new)),))
-        thread.start()
-        self.addCleanup(thread.join, 5)
-        self.addCleanup(clusterutils.stop_vm_owner_change_listeners)
-        return heard, clusterutils, thread
-
-    def _wait_for(self, heard, count):
-        deadline = time.monotonic() + 5
-        while len(heard) < count and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return heard
-
-    def test_every_node_of_the_cluster_hears_every_move_in_order(self):
-        self.state.add_cluster('cluster2', ['b1', 'b2'], [('Data', 50)])
-        self._vm('vmb', 'b1')
-        self._vm('vm1', 'node1')
-        self._vm('vm2', 'node2', running=False)
-        # Changes before a listener starts are not reported to it.
-        self.state.move_vm('vm1', 'node3')
-        heard = {node: self._listen(node)[0]
-                 for node in ('node1', 'node2', 'b1')}
-        self.state.move_vm('vm1', 'node2')
-        # The offline move ends after os-win's call: the seam waits.
-        self.hyperv.move_offline_vm('vm2', 'node3', timeout=30)
-        self.utils('clusterutils', 'node2').live_migrate_vm('vm1', 'node1')
-        expected = [('vm1', 'node2'), ('vm2', 'node3'), ('vm1', 'node1')]
-        for node in ('node1', 'node2'):
-            self.assertEqual(expected, self._wait_for(heard[node], 3), node)
-        # A node of another cluster hears only its own cluster's moves:
-        # the next one, and nothing of cluster1's before it.
-        self.state.move_vm('vmb', 'b2')
-        self.assertEqual([('vmb', 'b2')], self._wait_for(heard['b1'], 1))
-
-    def test_stop_ends_the_listener_and_a_failing_callback_does_not(self):
-        self._vm('vm1', 'node1')
-        clusterutils = self.utils('clusterutils', 'node2')
-        heard = []
-
-        def callback(vm, node):
-            heard.append(node)
-            raise RuntimeError('a bug in the callback')
-        thread = threading.Thread(
-            target=clusterutils.get_vm_owner_change_listener_v2(),
-            args=(callback,))
-        thread.start()
-        self.state.move_vm('vm1', 'node2')
-        self.state.move_vm('vm1', 'node3')
-        self.assertEqual(['node2', 'node3'], self._wait_for(heard, 2))
-        clusterutils.stop_vm_owner_change_listeners()
-        thread.join(5)
-        self.assertFalse(thread.is_alive())
-        self.assertIn('unexpected exception', self.logger.output)
-
-
-class TestNodeDown(HATestCase):
+class TestNodeDown(sim_fixtures.HATestCase):
 
     def test_vms_restart_where_most_memory_is_free(self):
         self._vm('big', 'node1', memory_mb=8000)
@@ -140,9 +45,9 @@ class TestNodeDown(HATestCase):
             'clusterutils', 'node2').get_cluster_node_states()['node1'])
 
     def test_a_vm_that_fits_nowhere_is_failed_not_lost(self):
-        self._vm('huge', 'node1', memory_mb=FREE_MB - 1000)
-        self._vm('full2', 'node2', memory_mb=FREE_MB - 2000)
-        self._vm('full3', 'node3', memory_mb=FREE_MB - 3000)
+        self._vm('huge', 'node1', memory_mb=sim_fixtures.FREE_MB - 1000)
+        self._vm('full2', 'node2', memory_mb=sim_fixtures.FREE_MB - 2000)
+        self._vm('full3', 'node3', memory_mb=sim_fixtures.FREE_MB - 3000)
         [placement] = self.state.node_down('node1')
         self.assertIsNone(placement.node)
         self.assertIn('not enough memory on any node', placement.reason)
@@ -202,7 +107,7 @@ class TestNodeDown(HATestCase):
                           'vm1', 'node3')
 
 
-class TestDrain(HATestCase):
+class TestDrain(sim_fixtures.HATestCase):
 
     def test_drain_live_migrates_and_pauses_then_resume(self):
         self._vm('vm1', 'node1', memory_mb=2000)
@@ -231,19 +136,20 @@ class TestDrain(HATestCase):
             'clusterutils').get_cluster_node_states()['node1'])
 
     def test_a_vm_that_fits_nowhere_stays(self):
-        self._vm('huge', 'node1', memory_mb=FREE_MB)
+        self._vm('huge', 'node1', memory_mb=sim_fixtures.FREE_MB)
         self._vm('vm2', 'node2', memory_mb=1000)
         self._vm('vm3', 'node3', memory_mb=1000)
         [placement] = self.state.drain('node1')
         self.assertEqual(sim_state.Placement(
-            'huge', None, 'no up node can hold it (%d MB)' % FREE_MB),
+            'huge', None,
+            'no up node can hold it (%d MB)' % sim_fixtures.FREE_MB),
             placement)
         self.assertEqual('node1', self._where()['huge'])
         self.assertEqual(constants.CLUSTER_GROUP_ONLINE, self.utils(
             'clusterutils').get_cluster_group_state_info('huge')['state'])
 
 
-class TestIsolationAndQuarantine(HATestCase):
+class TestIsolationAndQuarantine(sim_fixtures.HATestCase):
     """Windows Server 2016's node statuses: MSCluster_Node says down, and
     its StatusInformation why.
     """
@@ -291,55 +197,3 @@ class TestIsolationAndQuarantine(HATestCase):
         self.assertEqual([sim_state.Placement('vm1', 'node1')],
                          self.state.heal('node1', failback=True))
         self.assertEqual(constants.CLUSTER_NODE_UP, self._states()['node1'])
-
-
-class TestCommands(testtools.TestCase):
-    """hvc-sim node-down, node-up, drain, resume and failover."""
-
-    def setUp(self):
-        super().setUp()
-        self.path = os.path.join(self.useFixture(fixtures.TempDir()).path,
-                                 'cluster.sqlite')
-        self.state = sim_state.ClusterState(self.path)
-        self.state.init('c1', ['n1', 'n2'], [('Volume1', 100)])
-        self.state.create_vm('instance-1', 'n2', 2, '/csv/instance-1',
-                             state=constants.HYPERV_VM_STATE_ENABLED)
-        self.state.add_cluster_group('instance-1')
-
-    run_cmd = test_sim_cmd.TestVMCommands.run_cmd
-
-    def test_failover_restarts_the_vm(self):
-        before = time.time()
-        self.assertEqual(0, self.run_cmd('failover', 'instance-1', 'n1')[0])
-        vm = self.state.get_vm('instance-1')
-        self.assertEqual('n1', vm.node)
-        self.assertGreaterEqual(vm.started_at, before)
-
-    def test_node_down_and_up(self):
-        status, out, _err = self.run_cmd('node-down', 'n2')
-        self.assertEqual((0, 'instance-1 -> n1\n'), (status, out))
-        self.assertEqual('down', self.state.node('n2').state)
-        self.assertEqual(0, self.run_cmd('node-up', 'n2')[0])
-        status, _out, err = self.run_cmd('node-up', 'n2')
-        self.assertEqual((1, 'hvc-sim: error: node n2 is up\n'),
-                         (status, err))
-
-    def test_isolate_quarantine_and_heal(self):
-        self.assertEqual((0, ''), self.run_cmd('isolate', 'n2')[:2])
-        self.assertEqual('isolated', self.state.node('n2').state)
-        self.assertEqual('n2', self.state.get_vm('instance-1').node)
-        self.assertEqual((0, 'instance-1 -> n1\n'),
-                         self.run_cmd('quarantine', 'n2')[:2])
-        self.assertEqual('quarantined', self.state.node('n2').state)
-        self.assertEqual((0, 'instance-1 -> n2\n'),
-                         self.run_cmd('heal', 'n2', '--failback')[:2])
-        status, _out, err = self.run_cmd('heal', 'n2')
-        self.assertEqual((1, 'hvc-sim: error: node n2 is up\n'),
-                         (status, err))
-
-    def test_drain_and_resume_with_failback(self):
-        self.assertEqual((0, 'instance-1 -> n1\n'),
-                         self.run_cmd('drain', 'n2')[:2])
-        self.assertEqual('paused', self.state.node('n2').state)
-        self.assertEqual((0, 'instance-1 -> n2\n'),
-                         self.run_cmd('resume', 'n2', '--failback')[:2])

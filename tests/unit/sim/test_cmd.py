@@ -6,12 +6,15 @@ import json
 import os
 import sqlite3
 import subprocess
+import time
 
 import fixtures
 import testtools
 
+from hvc_oswin_api import constants
 from hvc_sim import cmd
 from hvc_sim import state as sim_state
+from tests.unit.sim import fixtures as sim_fixtures
 
 
 class TestVMCommands(testtools.TestCase):
@@ -253,3 +256,67 @@ class TestBadInput(testtools.TestCase):
         else:
             os.chmod(self.path, 0o444)
         self.assertRefused('cannot be written', 'add-node', 'n2')
+
+
+class TestCommands(testtools.TestCase):
+    """hvc-sim node-down, node-up, drain, resume and failover."""
+
+    def setUp(self):
+        super().setUp()
+        self.path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                                 'cluster.sqlite')
+        self.state = sim_state.ClusterState(self.path)
+        self.state.init('c1', ['n1', 'n2'], [('Volume1', 100)])
+        self.state.create_vm('instance-1', 'n2', 2, '/csv/instance-1',
+                             state=constants.HYPERV_VM_STATE_ENABLED)
+        self.state.add_cluster_group('instance-1')
+
+    run_cmd = TestVMCommands.run_cmd
+
+    def test_failover_restarts_the_vm(self):
+        before = time.time()
+        self.assertEqual(0, self.run_cmd('failover', 'instance-1', 'n1')[0])
+        vm = self.state.get_vm('instance-1')
+        self.assertEqual('n1', vm.node)
+        self.assertGreaterEqual(vm.started_at, before)
+
+    def test_node_down_and_up(self):
+        status, out, _err = self.run_cmd('node-down', 'n2')
+        self.assertEqual((0, 'instance-1 -> n1\n'), (status, out))
+        self.assertEqual('down', self.state.node('n2').state)
+        self.assertEqual(0, self.run_cmd('node-up', 'n2')[0])
+        status, _out, err = self.run_cmd('node-up', 'n2')
+        self.assertEqual((1, 'hvc-sim: error: node n2 is up\n'),
+                         (status, err))
+
+    def test_isolate_quarantine_and_heal(self):
+        self.assertEqual((0, ''), self.run_cmd('isolate', 'n2')[:2])
+        self.assertEqual('isolated', self.state.node('n2').state)
+        self.assertEqual('n2', self.state.get_vm('instance-1').node)
+        self.assertEqual((0, 'instance-1 -> n1\n'),
+                         self.run_cmd('quarantine', 'n2')[:2])
+        self.assertEqual('quarantined', self.state.node('n2').state)
+        self.assertEqual((0, 'instance-1 -> n2\n'),
+                         self.run_cmd('heal', 'n2', '--failback')[:2])
+        status, _out, err = self.run_cmd('heal', 'n2')
+        self.assertEqual((1, 'hvc-sim: error: node n2 is up\n'),
+                         (status, err))
+
+    def test_drain_and_resume_with_failback(self):
+        self.assertEqual((0, 'instance-1 -> n1\n'),
+                         self.run_cmd('drain', 'n2')[:2])
+        self.assertEqual('paused', self.state.node('n2').state)
+        self.assertEqual((0, 'instance-1 -> n2\n'),
+                         self.run_cmd('resume', 'n2', '--failback')[:2])
+
+
+class TestFaultCommand(sim_fixtures.WorldTestCase):
+
+    def test_hvc_sim_fail_arms_the_new_methods(self):
+        for method in ('livemigrationutils.live_migrate_vm_with_storage',
+                       'livemigrationutils.check_live_migration_config',
+                       'diskutils.get_disk_capacity'):
+            with contextlib.redirect_stderr(io.StringIO()):
+                self.assertEqual(0, cmd.main(['--state', self.state.path,
+                                              'fail', method]))
+            self.assertEqual(1, self.state.faults()[method])

@@ -3,46 +3,18 @@ hosts (out of a cluster, into another, to a standalone host and back),
 and the capacity of the disk that holds a path.
 """
 
-import contextlib
 import hashlib
-import io
 import os
 import shutil
 from unittest import mock
 
 from hvc_oswin_api import constants
 from hvc_oswin_api import exceptions as os_win_exc
-from hvc_sim import cmd
-from hvc_sim.oswin import utilsfactory
 from hvc_sim import state as sim_state
-from tests.unit.driver import fixtures as driver_fixtures
-from tests.unit.driver import test_simulated
-
-MB = 1024 ** 2
+from tests.unit.sim import fixtures as sim_fixtures
 
 
-class WorldTestCase(driver_fixtures.SimulatedTestCase):
-    """cluster1 (node1..node3, CSV Volume1), cluster2 (b1, b2, CSV Data)
-    and the standalone host solo, whose local disk is a folder.
-    """
-
-    def setUp(self):
-        super().setUp()
-        self.state = self.cluster.state
-        self.state.add_cluster('cluster2', ['b1', 'b2'], [('Data', 50)])
-        self.state.add_host('solo')
-        self.solo_disk = self.useFixture(
-            driver_fixtures.fixtures.TempDir()).path
-
-    def utils(self, kind, node='node1'):
-        return utilsfactory.UTILS_CLASSES[kind](self.state, node)
-
-    def instances_dir(self, volume, cluster):
-        return os.path.join(self.state.volume(volume, cluster).path,
-                            'OpenStack', 'Instances')
-
-
-class TestLiveMigrationWithStorage(WorldTestCase):
+class TestLiveMigrationWithStorage(sim_fixtures.WorldTestCase):
 
     def setUp(self):
         super().setUp()
@@ -51,13 +23,13 @@ class TestLiveMigrationWithStorage(WorldTestCase):
         # The image cache: the parent of the VM's root disk.
         self.cached = os.path.join(cluster1, '_base', 'image.vhdx')
         os.makedirs(os.path.dirname(self.cached))
-        vhdutils.create_dynamic_vhd(self.cached, 1024 * MB)
-        self.state.write_to_disk(self.cached, 300 * MB)
+        vhdutils.create_dynamic_vhd(self.cached, 1024 * sim_fixtures.MB)
+        self.state.write_to_disk(self.cached, 300 * sim_fixtures.MB)
         self.vm_dir = os.path.join(cluster1, 'vm1')
         os.makedirs(self.vm_dir)
         root = os.path.join(self.vm_dir, 'root.vhdx')
         vhdutils.create_differencing_vhd(root, self.cached)
-        self.state.write_to_disk(root, 20 * MB)
+        self.state.write_to_disk(root, 20 * sim_fixtures.MB)
         iso = os.path.join(self.vm_dir, 'configdrive.iso')
         with open(iso, 'wb') as f:
             f.write(os.urandom(64 * 1024))
@@ -140,7 +112,8 @@ class TestLiveMigrationWithStorage(WorldTestCase):
         vhdutils = self.utils('vhdutils', dest_host)
         parent = vhdutils.get_vhd_parent_path(new_disks['root.vhdx'])
         self.assertEqual(os.path.join(dest_dir, 'image.vhdx'), parent)
-        self.assertEqual(300 * MB, sim_state.physical_bytes(parent))
+        self.assertEqual(300 * sim_fixtures.MB,
+                         sim_state.physical_bytes(parent))
         self.assertIsNone(vhdutils.get_vhd_parent_path(parent))
 
     def test_out_of_its_cluster_into_another_to_a_host_and_back(self):
@@ -148,7 +121,8 @@ class TestLiveMigrationWithStorage(WorldTestCase):
         self._migrate('node1', 'b1', to_b)
         # The image cache and the VM's own other files stay.
         self.assertTrue(os.path.isfile(self.cached))
-        self.assertEqual(300 * MB, sim_state.physical_bytes(self.cached))
+        self.assertEqual(300 * sim_fixtures.MB,
+                         sim_state.physical_bytes(self.cached))
         self.assertTrue(os.path.isfile(self.console_log))
         to_solo = os.path.join(self.solo_disk, 'Instances', 'vm1')
         self._migrate('b1', 'solo', to_solo)
@@ -280,7 +254,7 @@ class TestLiveMigrationWithStorage(WorldTestCase):
                 self.state.delete_cluster_group('vm1')
         files = self._files()
         rounds = 0
-        for n, error in test_simulated.interleavings(
+        for n, error in sim_fixtures.interleavings(
                 self, self.state,
                 lambda other: other.add_cluster_group('vm1'), prepare,
                 lambda: lmutils.live_migrate_vm_with_storage(
@@ -315,7 +289,7 @@ class TestLiveMigrationWithStorage(WorldTestCase):
              for d in self.state.disks('vm1')])
 
 
-class TestCheckLiveMigrationConfig(WorldTestCase):
+class TestCheckLiveMigrationConfig(sim_fixtures.WorldTestCase):
 
     def test_up_hosts_pass(self):
         for node in ('node1', 'b2', 'solo'):
@@ -329,49 +303,3 @@ class TestCheckLiveMigrationConfig(WorldTestCase):
         self.assertRaises(os_win_exc.HyperVException,
                           self.utils('livemigrationutils',
                                      'node1').check_live_migration_config)
-
-
-class TestDiskUtils(WorldTestCase):
-
-    def test_a_local_path_is_on_this_machines_disk(self):
-        usage = shutil.disk_usage(self.solo_disk)
-        total, free = self.utils('diskutils', 'solo').get_disk_capacity(
-            self.solo_disk)
-        self.assertEqual(usage.total, total)
-        # Others write to this machine's disk meanwhile.
-        self.assertAlmostEqual(usage.free, free, delta=256 * MB)
-
-    def test_a_csv_path_is_on_its_csv(self):
-        path = self.instances_dir('Data', 'cluster2')
-        os.makedirs(path)
-        self.state.add_file('Data', 'images/a.vhdx', 10 * 1024 ** 3,
-                            cluster='cluster2')
-        self.assertEqual(
-            (50 * 1024 ** 3, 40 * 1024 ** 3),
-            self.utils('diskutils', 'b1').get_disk_capacity(path))
-
-    def test_errors_as_os_win_raises_them(self):
-        diskutils = self.utils('diskutils', 'solo')
-        missing = os.path.join(self.solo_disk, 'missing')
-        err = self.assertRaises(os_win_exc.OSWinException,
-                                diskutils.get_disk_capacity, missing)
-        self.assertEqual(3, err.error_code)
-        self.assertEqual((0, 0), diskutils.get_disk_capacity(
-            missing, ignore_errors=True))
-        self.state.arm_fault('diskutils.get_disk_capacity', count=2)
-        self.assertRaises(os_win_exc.OSWinException,
-                          diskutils.get_disk_capacity, self.solo_disk)
-        self.assertEqual((0, 0), diskutils.get_disk_capacity(
-            self.solo_disk, ignore_errors=True))
-
-
-class TestFaultCommand(WorldTestCase):
-
-    def test_hvc_sim_fail_arms_the_new_methods(self):
-        for method in ('livemigrationutils.live_migrate_vm_with_storage',
-                       'livemigrationutils.check_live_migration_config',
-                       'diskutils.get_disk_capacity'):
-            with contextlib.redirect_stderr(io.StringIO()):
-                self.assertEqual(0, cmd.main(['--state', self.state.path,
-                                              'fail', method]))
-            self.assertEqual(1, self.state.faults()[method])
