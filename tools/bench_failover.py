@@ -25,8 +25,8 @@ Prints:
   another node of the cluster (cached), and a snapshot.
 
 The simulated cluster's listener looks at the state file every
-hvc_sim.oswin.OWNER_CHANGE_POLL_INTERVAL seconds; on Windows os-win's
-listener is woken by the cluster's notification port.
+hvc_sim.oswin.compute.clusterutils.OWNER_CHANGE_POLL_INTERVAL seconds; on
+Windows os-win's listener is woken by the cluster's notification port.
 """
 
 import argparse

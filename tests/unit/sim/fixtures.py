@@ -78,14 +78,8 @@ def interleavings(test, state, action, prepare, call):
         n += 1
 
 
-class HATestCase(driver_fixtures.SimulatedTestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.state = self.cluster.state
-
-    def utils(self, kind, node='node1'):
-        return utilsfactory.UTILS_CLASSES[kind](self.state, node)
+class HATestCase(SimulatedTestCase):
+    """Clustered VMs to fail over, drain and bring back."""
 
     def _vm(self, name, node, memory_mb=1024, running=True, pipe=True):
         vmutils = self.utils('vmutils', node)
@@ -101,21 +95,17 @@ class HATestCase(driver_fixtures.SimulatedTestCase):
         return {vm.name: vm.node for vm in self.state.vms()}
 
 
-class WorldTestCase(driver_fixtures.SimulatedTestCase):
+class WorldTestCase(SimulatedTestCase):
     """cluster1 (node1..node3, CSV Volume1), cluster2 (b1, b2, CSV Data)
     and the standalone host solo, whose local disk is a folder.
     """
 
     def setUp(self):
         super().setUp()
-        self.state = self.cluster.state
         self.state.add_cluster('cluster2', ['b1', 'b2'], [('Data', 50)])
         self.state.add_host('solo')
         self.solo_disk = self.useFixture(
             driver_fixtures.fixtures.TempDir()).path
-
-    def utils(self, kind, node='node1'):
-        return utilsfactory.UTILS_CLASSES[kind](self.state, node)
 
     def instances_dir(self, volume, cluster):
         return os.path.join(self.state.volume(volume, cluster).path,
