@@ -50,7 +50,8 @@ NODE_UUID_NAMESPACE = uuid.UUID('0c3c4d55-3f08-4b4c-9f7c-2f7d3a1f5e21')
 
 def enable_scheduler_plugins(test, keep_csv_filter=True):
     """nova-scheduler with hvc_scheduler's filter and weigher, as the
-    README configures it (without the filter: not ``keep_csv_filter``).
+    deploying guide configures it (without the filter: not
+    ``keep_csv_filter``).
     """
     test.flags(available_filters=[
         'nova.scheduler.filters.all_filters',
