@@ -271,7 +271,7 @@ class ClusterOps(seam.UsesHyperV):
     def move_allocation(self, context, instance):
         """The instance's VCPU and MEMORY_MB on this node's provider."""
         placement.move_node_resources(context, instance, self._hyperv.node,
-                                 self._hostops.node_uuid())
+                                      self._hostops.node_uuid())
 
     def _bind_ports(self, context, instance):
         """The instance's ports bound to this host (what an evacuation
@@ -322,8 +322,8 @@ class ClusterOps(seam.UsesHyperV):
         listed_since = self._served.now()
         here = self._vmops.nova_vms_here()
         self._served.found(here, listed_since)
-        consumers = placement.allocations_on_provider(context,
-                                            self._hostops.node_uuid())
+        consumers = placement.allocations_on_provider(
+            context, self._hostops.node_uuid())
         self._end_moves_that_ended(context, consumers)
         if not here:
             return []

@@ -100,8 +100,9 @@ class EvacuateOps(seam.UsesHyperV):
             # Nova's evacuation claimed this node and kept the old one's
             # claim until that node's nova-compute starts again: the VM
             # does not run there.
-            placement.move_node_resources(context, instance, self._hyperv.node,
-                                     self._hostops.node_uuid())
+            placement.move_node_resources(context, instance,
+                                          self._hyperv.node,
+                                          self._hostops.node_uuid())
 
     def _move_here(self, vm_name, owner):
         LOG.info('Moving %s from node %s to this node %s through the '
