@@ -96,7 +96,7 @@ def client_opts(caller, timeout_help, prefix=''):
 def register_opts(conf):
     # A group of its own for each ConfigOpts: oslo.config keeps a group's
     # options, and their overrides, in the OptGroup object, so one shared
-    # by two ConfigOpts (the tests' agents, the README's checks) would
+    # by two ConfigOpts (the tests' agents, the deploying guide's checks) would
     # share their overrides.
     group = cfg.OptGroup(GROUP.name, title=GROUP.title, help=GROUP.help)
     conf.register_group(group)

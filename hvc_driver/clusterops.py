@@ -1,5 +1,5 @@
-"""Nova follows the failover cluster: failovers, lost nodes, evacuation
-and maintenance.
+"""Nova follows the failover cluster: failovers, lost nodes and
+maintenance (nova's own evacuation is ``evacuateops``).
 
 The failover cluster moves VMs on its own: a node fails and its VMs restart
 on the others, a node is drained (Suspend-ClusterNode -Drain) and its VMs
@@ -38,10 +38,8 @@ The rules:
 
 import collections
 
-import os_resource_classes as orc
 from oslo_log import log as logging
 
-from nova.compute import task_states
 from nova.compute import utils as compute_utils
 from nova.compute import vm_states
 import nova.conf
@@ -50,24 +48,18 @@ from nova import exception
 from nova.network import neutron
 from nova import objects
 from nova.scheduler.client import query
-from nova.scheduler.client import report
 
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv as seam
-from hvc_driver import layout
-from hvc_driver import vmops as vmops_module
+from hvc_driver import placement
 from hvc_oswin_api import constants as os_win_const
 from hvc_oswin_api import exceptions as os_win_exc
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
 
-LOCK_PREFIX = layout.INSTANCE_LOCK_PREFIX
 # The instance action of each move of the cluster that nova followed.
 FAILOVER_ACTION = 'cluster-failover'
-# What an instance holds on its compute node's provider, and what follows
-# it to another node; the rest (DISK_GB on its CSV) stays where it is.
-NODE_RESOURCES = (orc.VCPU, orc.PCPU, orc.MEMORY_MB)
 # The reason of a compute service this driver disabled, which it alone
 # enables again (nova's libvirt driver marks its own the same way).
 DISABLED_REASON = 'AUTO: Hyper-V failover cluster: node %s is %s'
@@ -94,13 +86,12 @@ class NotYet(Exception):
 
 class ClusterOps(seam.UsesHyperV):
 
-    def __init__(self, hyperv, vmops, volumeops, hostops, virtapi,
-                 instance_layout, live_migrating=lambda instance_uuid: False):
+    def __init__(self, hyperv, vmops, hostops, virtapi, instance_layout,
+                 live_migrating=lambda instance_uuid: False):
         self._hyperv = hyperv
         # Whether this node is live-migrating an instance away now.
         self._live_migrating = live_migrating
         self._vmops = vmops
-        self._volumeops = volumeops
         self._hostops = hostops
         self._virtapi = virtapi
         self._layout = instance_layout
@@ -117,20 +108,6 @@ class ClusterOps(seam.UsesHyperV):
 
     def _is_here(self, node):
         return self._hyperv.is_this_node(node)
-
-    def _lock(self, vm_name):
-        """The cluster-wide lock of one VM."""
-        lock_path = layout.image_cache_dir(self._path)
-        self._hyperv.pathutils.check_create_dir(lock_path)
-        return self._hyperv.cluster_lock(
-            self._path.join(lock_path, '%s%s.lock' % (LOCK_PREFIX, vm_name)))
-
-    def _owner(self, vm_name):
-        """The node the cluster runs ``vm_name`` on; None if unclustered."""
-        try:
-            return self._clusterutils.get_vm_host(vm_name)
-        except hvc_exc.OSWIN_NOT_FOUND:
-            return None
 
     def _recorded_here(self, instance):
         return (instance.host == self._hyperv.host and
@@ -159,15 +136,15 @@ class ClusterOps(seam.UsesHyperV):
         here if the cluster runs it here, let it go if it ran here and
         runs elsewhere now. NotYet, or any error: try again later.
         """
-        if self._is_here(self._owner(vm_name)):
-            with self._lock(vm_name):
+        if self._is_here(self._hyperv.owner_of(vm_name)):
+            with self._layout.instance_lock(vm_name):
                 self._follow(vm_name)
         elif self.served_here(vm_name):
-            with self._lock(vm_name):
+            with self._layout.instance_lock(vm_name):
                 self._let_go(vm_name)
 
     def _follow(self, vm_name):
-        owner = self._owner(vm_name)
+        owner = self._hyperv.owner_of(vm_name)
         if not self._is_here(owner):
             # Moved on meanwhile: its newest owner follows it.
             return
@@ -292,72 +269,9 @@ class ClusterOps(seam.UsesHyperV):
         LOG.error('%s', fault.format_message(), instance=instance)
 
     def move_allocation(self, context, instance):
-        """The instance's VCPU and MEMORY_MB on this node's provider, once
-        (from another node's provider, or from what its flavor asks when
-        none holds them); the rest of its allocation stays where it is.
-        """
-        mine = self._hostops.node_uuid()
-        self._rewrite_allocation(
-            context, instance, lambda held: _on_node(held, mine,
-                                                     instance.flavor),
-            'VCPU and MEMORY_MB moved to node %s, where the failover '
-            'cluster runs it (provider %s)' % (self._hyperv.node, mine))
-
-    def release_disk_claimed_elsewhere(self, context, instance):
-        """Drop the DISK_GB a refused move claimed beside the instance's
-        own: every provider that holds only DISK_GB and is not the CSV its
-        disks are on. Nova removes what the move claimed on this node's
-        provider itself; the instance's allocations are then as before.
-        """
-        own = instance.system_metadata.get(layout.CSV_PROVIDER_KEY)
-
-        def without_other_disk(held):
-            return {rp: resources for rp, resources in held.items()
-                    if rp == own or set(resources) != {orc.DISK_GB}}
-        self._rewrite_allocation(context, instance, without_other_disk,
-                                 'DISK_GB released beside that on CSV '
-                                 'provider %s' % own)
-
-    def _rewrite_allocation(self, context, instance, change, what):
-        """PUT ``change(held)`` ({provider: {class: amount}}) as the
-        instance's allocations unless it is what placement holds; with the
-        consumer generation it was computed from, read again when another
-        writer came first. ``what`` the change is, for the log.
-        """
-        placement = report.report_client_singleton()
-        for _attempt in range(3):
-            current = placement.get_allocs_for_consumer(context,
-                                                        instance.uuid)
-            held = {rp: alloc['resources'] for rp, alloc in
-                    current['allocations'].items()}
-            if not held:
-                return
-            wanted = change(held)
-            if wanted == held:
-                return
-            response = placement.put(
-                '/allocations/%s' % instance.uuid,
-                {'allocations': {rp: {'resources': resources}
-                                 for rp, resources in wanted.items()},
-                 'consumer_generation': current['consumer_generation'],
-                 'project_id': current['project_id'],
-                 'user_id': current['user_id']},
-                version=report.CONSUMER_GENERATION_VERSION,
-                global_request_id=context.global_id)
-            if response.status_code == 204:
-                LOG.info('Allocation of %s: %s: %s', instance.uuid, what,
-                         wanted, instance=instance)
-                return
-            errors = response.json().get('errors') or [{}]
-            if errors[0].get('code') != 'placement.concurrent_update':
-                raise hvc_exc.AllocationNotChanged(
-                    instance_uuid=instance.uuid, node=self._hyperv.node,
-                    change=what,
-                    reason=errors[0].get('detail', response.text))
-            # Changed meanwhile (nova, or another node): read it again.
-        raise hvc_exc.AllocationNotChanged(
-            instance_uuid=instance.uuid, node=self._hyperv.node,
-            change=what, reason='it kept changing meanwhile')
+        """The instance's VCPU and MEMORY_MB on this node's provider."""
+        placement.move_node_resources(context, instance, self._hyperv.node,
+                                      self._hostops.node_uuid())
 
     def _bind_ports(self, context, instance):
         """The instance's ports bound to this host (what an evacuation
@@ -376,7 +290,7 @@ class ClusterOps(seam.UsesHyperV):
                  host, instance=instance)
 
     def _let_go(self, vm_name):
-        if (self._is_here(self._owner(vm_name)) or
+        if (self._is_here(self._hyperv.owner_of(vm_name)) or
                 self._vmutils.vm_exists(vm_name)):
             return  # Back here meanwhile.
         instance_uuid = self._served.uuid_of(vm_name)
@@ -408,7 +322,8 @@ class ClusterOps(seam.UsesHyperV):
         listed_since = self._served.now()
         here = self._vmops.nova_vms_here()
         self._served.found(here, listed_since)
-        consumers = self._consumers_here(context)
+        consumers = placement.allocations_on_provider(
+            context, self._hostops.node_uuid())
         self._end_moves_that_ended(context, consumers)
         if not here:
             return []
@@ -436,21 +351,8 @@ class ClusterOps(seam.UsesHyperV):
         if instance is not None and instance.task_state is not None:
             raise NotYet('nova is still ending the live migration of %s '
                          '(task %s)' % (instance_uuid, instance.task_state))
-        self._end_moves_that_ended(context, self._consumers_here(context))
-
-    def _consumers_here(self, context):
-        """{consumer uuid: allocation} of this node's provider; none while
-        nova-compute has not made it yet.
-        """
-        response = report.report_client_singleton().get(
-            '/resource_providers/%s/allocations' % self._hostops.node_uuid(),
-            global_request_id=context.global_id)
-        if response.status_code == 404:
-            return {}
-        if response.status_code != 200:
-            raise exception.ResourceProviderAllocationRetrievalFailed(
-                rp_uuid=self._hostops.node_uuid(), error=response.text)
-        return response.json()['allocations']
+        self._end_moves_that_ended(context, placement.allocations_on_provider(
+            context, self._hostops.node_uuid()))
 
     def _end_moves_that_ended(self, context, consumers):
         """The migrations that hold allocations on this node's provider
@@ -467,7 +369,6 @@ class ClusterOps(seam.UsesHyperV):
             return
         migrations = objects.MigrationList.get_by_filters(context, {
             'uuid': list(consumers)})
-        placement = report.report_client_singleton()
         for migration in migrations:
             if migration.status in _AWAITING_CONFIRMATION:
                 continue
@@ -485,18 +386,18 @@ class ClusterOps(seam.UsesHyperV):
                 # a revert gives it back.
                 continue
             vm_name = instance.name if instance else None
-            with self._lock(vm_name or migration.uuid):
+            with self._layout.instance_lock(vm_name or migration.uuid):
                 if instance is not None and self._vmutils.vm_exists(vm_name):
                     if self._clusterutils.vm_exists(vm_name) and (
                             self._clusterutils.get_cluster_group_state_info(
                                 vm_name)['migration_queued']):
                         continue  # Not ended in the cluster yet.
-                    placement.move_allocations(context, migration.uuid,
-                                               instance.uuid)
+                    placement.give_back_migration_allocation(
+                        context, migration.uuid, instance.uuid)
                     what = 'given back to instance %s, whose VM runs here'
                 else:
-                    placement.delete_allocation_for_instance(
-                        context, migration.uuid, consumer_type='migration')
+                    placement.drop_migration_allocation(context,
+                                                        migration.uuid)
                     what = ('dropped: instance %s runs elsewhere, or is '
                             'gone')
             LOG.warning('Migration %s (%s) of instance %s ended %s but still '
@@ -572,7 +473,7 @@ class ClusterOps(seam.UsesHyperV):
         if (instance.deleted or not instance.host or
                 instance.host == self._hyperv.host):
             return False
-        owner = self._owner(instance.name)
+        owner = self._hyperv.owner_of(instance.name)
         if not self._is_here(owner):
             return False
         LOG.warning('Not destroying %s: the failover cluster runs it on this '
@@ -580,118 +481,3 @@ class ClusterOps(seam.UsesHyperV):
                     'it here instead', instance.name, self._hyperv.node,
                     instance.host, instance=instance)
         return True
-
-    def instance_on_disk(self, instance):
-        """Whether the instance's disks are on the cluster's storage (what
-        an evacuation to this node keeps).
-        """
-        try:
-            vmops_module.find_root_disk(self._hyperv, self._layout, instance)
-        except exception.DiskNotFound:
-            return False
-        return True
-
-    def adoptable(self, instance):
-        """Whether a VM of that name here is the instance itself, which nova
-        records on another host (a failover; what an evacuation here
-        adopts), rather than a VM in the way.
-        """
-        return bool(instance.host) and instance.host != self._hyperv.host
-
-    @hvc_exc.translate_oswin_errors('evacuate an instance')
-    def evacuate(self, context, instance, image_meta, network_info,
-                 block_device_info, bdms, detach_block_devices,
-                 attach_block_devices):
-        """nova's evacuation (its host is down) to this node: the VM the
-        cluster runs is adopted here, moved here first through the cluster
-        if it runs on another node; only if the cluster has no VM of it is
-        one built again around its disks on the shared storage. Never a
-        second VM, never new disks.
-        """
-        vm_name = instance.name
-        with self._lock(vm_name):
-            owner = self._owner(vm_name)
-            instance.task_state = task_states.REBUILD_SPAWNING
-            instance.save(expected_task_state=[task_states.REBUILDING])
-            if owner is None and not self._vmutils.vm_exists(vm_name):
-                self._rebuild_from_disks(context, instance, image_meta,
-                                         network_info, bdms,
-                                         detach_block_devices,
-                                         attach_block_devices)
-            else:
-                if owner is None:
-                    # Here, but it lost its group: clustered again.
-                    self._vmops.cluster(vm_name)
-                elif not self._is_here(owner):
-                    self._move_here(vm_name, owner)
-                self._volumeops.map_shares(block_device_info)
-                LOG.info('Evacuation of %s adopts its VM, which the failover '
-                         'cluster runs on this node %s', vm_name,
-                         self._hyperv.node, instance=instance)
-            self._vmops.take_over(instance, network_info)
-            if not self._vmops.is_running(instance):
-                self._vmops.power_on(instance)
-            self._served.add(vm_name, instance.uuid)
-            # Nova's evacuation claimed this node and kept the old one's
-            # claim until that node's nova-compute starts again: the VM
-            # does not run there.
-            self.move_allocation(context, instance)
-
-    def _move_here(self, vm_name, owner):
-        LOG.info('Moving %s from node %s to this node %s through the '
-                 'failover cluster', vm_name, owner, self._hyperv.node)
-        self._hyperv.move_vm_here(
-            vm_name, CONF.hyperv_cluster.live_migration_timeout or None)
-
-    def _rebuild_from_disks(self, context, instance, image_meta,
-                            network_info, bdms, detach_block_devices,
-                            attach_block_devices):
-        vm_name = instance.name
-        if self._hyperv.pathutils.exists(self._layout.moved_mark(vm_name)):
-            # A VM that left its node while being deleted may run from them.
-            raise hvc_exc.InstanceDirectoryInUse(
-                vm_name=vm_name, path=self._layout.instance_dir(vm_name))
-        # DiskNotFound without a root disk.
-        vmops_module.find_root_disk(self._hyperv, self._layout, instance)
-        disks = self._layout.disks(vm_name)
-        # As nova's own evacuation: the volumes attached anew for this host.
-        detach_block_devices(context, bdms)
-        block_device_info = attach_block_devices(context, instance, bdms)
-        LOG.info('The failover cluster has no VM of %s: building it again '
-                 'on this node %s around its disks %s', vm_name,
-                 self._hyperv.node, ', '.join(disks), instance=instance)
-        try:
-            self._vmops.build_vm(
-                instance, self._vmops.vm_generation(image_meta),
-                self._layout.instance_dir(vm_name), disks,
-                self._layout.existing_file(vm_name, layout.CONFIG_DRIVE),
-                network_info,
-                block_device_info)
-        except Exception:
-            self._vmops.destroy(instance, destroy_disks=False,
-                                network_info=network_info)
-            raise
-
-
-def _on_node(held, node_rp, flavor):
-    """The allocations ``held`` ({provider: {class: amount}}) with the node
-    resources on ``node_rp`` only: the ones held there already, else those
-    of another node's provider, else what the flavor asks.
-    """
-    wanted, node_parts = {}, {}
-    for rp, resources in held.items():
-        rest = {rc: n for rc, n in resources.items()
-                if rc not in NODE_RESOURCES}
-        part = {rc: n for rc, n in resources.items() if rc in NODE_RESOURCES}
-        if rest:
-            wanted[rp] = rest
-        if part:
-            node_parts[rp] = part
-    if node_rp in node_parts:
-        part = node_parts[node_rp]
-    elif node_parts:
-        part = node_parts[sorted(node_parts)[0]]
-    else:
-        part = {orc.VCPU: flavor.vcpus, orc.MEMORY_MB: flavor.memory_mb}
-    wanted[node_rp] = dict(wanted.get(node_rp, {}), **part)
-    return wanted

@@ -20,6 +20,7 @@ from nova.virt import driver
 from hvc_driver import clusterops
 from hvc_driver import conf as hvc_conf
 from hvc_driver import diagnosticsops
+from hvc_driver import evacuateops
 from hvc_driver import exception as hvc_exc
 from hvc_driver import failover
 from hvc_driver import hostops
@@ -32,6 +33,7 @@ from hvc_driver import rescueops
 from hvc_driver import snapshotops
 from hvc_driver import vmops
 from hvc_driver import volumeops
+import hvc_names
 from hvc_oswin_api import paths
 
 LOG = logging.getLogger(__name__)
@@ -67,9 +69,12 @@ class HyperVClusterDriver(driver.ComputeDriver):
         self._migrationops = migrationops.MigrationOps(
             self._hyperv, self._vmops, instance_layout)
         self._clusterops = clusterops.ClusterOps(
-            self._hyperv, self._vmops, self._volumeops, self._hostops,
-            virtapi, instance_layout,
+            self._hyperv, self._vmops, self._hostops, virtapi,
+            instance_layout,
             live_migrating=self._livemigrationops.is_migrating)
+        self._evacuateops = evacuateops.EvacuateOps(
+            self._hyperv, self._vmops, self._volumeops, self._hostops,
+            instance_layout)
         self._follower = failover.Follower(self._hyperv, self._clusterops)
         self._imagecache = imagecache.ImageCache(self._hyperv,
                                                  instance_layout)
@@ -209,10 +214,10 @@ class HyperVClusterDriver(driver.ComputeDriver):
         # cluster's VM of it may run here already, which is no clash but
         # what the evacuation adopts.
         return (self._vmops.instance_exists(instance) and
-                not self._clusterops.adoptable(instance))
+                not self._evacuateops.adoptable(instance))
 
     def instance_on_disk(self, instance):
-        return self._clusterops.instance_on_disk(instance)
+        return self._evacuateops.instance_on_disk(instance)
 
     def get_info(self, instance, use_cache=True):
         return self._vmops.get_info(instance)
@@ -361,15 +366,15 @@ class HyperVClusterDriver(driver.ComputeDriver):
             # A rebuild in place is nova's own: destroy, then spawn.
             raise NotImplementedError()
         cluster = self._hyperv.clusterutils.get_cluster_name()
-        recorded = instance.system_metadata.get(layout.CLUSTER_KEY)
+        recorded = instance.system_metadata.get(hvc_names.CLUSTER_KEY)
         if recorded is not None and recorded != cluster:
             # Its cluster restarts its VM on another of its nodes: a copy
             # built here would run beside it. (HyperVClusterKeepCSVFilter
             # schedules no evacuation here.) What nova claimed for it here
             # goes: nova removes this node's part, this its DISK_GB.
             try:
-                self._clusterops.release_disk_claimed_elsewhere(context,
-                                                                instance)
+                self._evacuateops.release_disk_claimed_elsewhere(context,
+                                                                 instance)
             except Exception:
                 LOG.exception('Cannot release the DISK_GB the refused '
                               'evacuation of %s claimed: see its '
@@ -379,13 +384,14 @@ class HyperVClusterDriver(driver.ComputeDriver):
                 instance_uuid=instance.uuid, cluster=recorded,
                 host=self._hyperv.host)
         if (self._hyperv.standalone or
-                instance.system_metadata.get(layout.STANDALONE_HOST_KEY)):
+                instance.system_metadata.get(hvc_names.STANDALONE_HOST_KEY)):
             # To or from a standalone host: no disk of it is here (its
             # disks were on the lost host); nova's rebuild from the image.
             raise NotImplementedError()
-        self._clusterops.evacuate(context, instance, image_meta,
-                                  network_info, block_device_info, bdms,
-                                  detach_block_devices, attach_block_devices)
+        self._evacuateops.evacuate(context, instance, image_meta,
+                                   network_info, block_device_info, bdms,
+                                   detach_block_devices,
+                                   attach_block_devices)
 
     def manage_image_cache(self, context, all_instances):
         self._imagecache.clean(context, all_instances)

@@ -15,11 +15,10 @@ its own ``instances_path``, whose disk holds their DISK_GB.
 
 import nova.conf
 from nova import exception
-from nova.scheduler.client import report
 
 from hvc_driver import exception as hvc_exc
+import hvc_names
 from hvc_oswin_api import paths
-from placement_sync import model as csv_model
 
 CONF = nova.conf.CONF
 
@@ -37,31 +36,10 @@ CONSOLE_LOG_ARCHIVE = CONSOLE_LOG + '.1'
 # Left in the directory of a VM the cluster moved away while it was being
 # deleted: a later delete or spawn keeps off the disks while it is there.
 MOVED_MARK = 'MOVED-WHILE-DELETED.txt'
-# The instance's system metadata naming the failover cluster it runs in
-# and the placement provider of the CSV that holds its disks: what the
-# scheduler's weigher and filter (hvc_scheduler) keep moves to.
-CLUSTER_KEY = 'hyperv_cluster'
-CSV_PROVIDER_KEY = 'hyperv_cluster_csv_provider'
-# The standalone Hyper-V host whose own disk holds the instance's disks.
-STANDALONE_HOST_KEY = 'hyperv_standalone_host'
-# The directory a live migration from another cluster or host copies the
-# instance's disks to: made and named by the destination (whose storage
-# the source does not know), read by the source, which starts the copy.
-ARRIVAL_DIR_KEY = 'hyperv_cluster_arrival_dir'
-
 
 # The cluster-wide lock of one VM (what follows the cluster takes it), a
 # file in the image cache folder: hvc-instance-<VM name>.lock.
 INSTANCE_LOCK_PREFIX = 'hvc-instance-'
-
-
-def allocations_of(context, instance):
-    """The instance's allocations in placement now ({provider uuid:
-    {'resources': ...}}): what says which CSV its disk is on.
-    """
-    placement = report.report_client_singleton()
-    return placement.get_allocs_for_consumer(
-        context, instance.uuid)['allocations']
 
 
 def image_cache_dir(path):
@@ -137,7 +115,7 @@ class InstanceLayout(object):
             return None
         cluster = self._hyperv.clusterutils.get_cluster_name()
         for refresh in (False, True):
-            by_provider = {csv_model.provider_uuid(cluster, v.id): v
+            by_provider = {hvc_names.provider_uuid(cluster, v.id): v
                            for v in self._shared_volumes(refresh)}
             for rp in providers:
                 if rp in by_provider:
@@ -147,9 +125,18 @@ class InstanceLayout(object):
             'Shared Volume of cluster %s as hvc-placement-sync publishes '
             'them' % (', '.join(providers), cluster))
 
+    def instance_lock(self, vm_name):
+        """The cluster-wide lock of one VM: every node that changes nova's
+        records of it, or moves it, holds it.
+        """
+        lock_dir = image_cache_dir(self._path)
+        self._hyperv.pathutils.check_create_dir(lock_dir)
+        return self._hyperv.cluster_lock(self._path.join(
+            lock_dir, '%s%s.lock' % (INSTANCE_LOCK_PREFIX, vm_name)))
+
     def provider_of(self, volume):
         """The placement provider of a CSV of this cluster."""
-        return csv_model.provider_uuid(
+        return hvc_names.provider_uuid(
             self._hyperv.clusterutils.get_cluster_name(), volume.id)
 
     def instance_roots(self):

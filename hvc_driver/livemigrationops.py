@@ -43,6 +43,8 @@ from nova.objects import migrate_data as migrate_data_obj
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv as seam
 from hvc_driver import layout
+from hvc_driver import placement
+import hvc_names
 from hvc_oswin_api import constants as os_win_const
 
 LOG = logging.getLogger(__name__)
@@ -89,7 +91,7 @@ class LiveMigrationOps(seam.UsesHyperV):
     def check_can_live_migrate_destination(self, context, instance,
                                            src_compute_info):
         source = src_compute_info['hypervisor_hostname']
-        allocations = layout.allocations_of(context, instance)
+        allocations = placement.allocations_of(context, instance)
         if self._hyperv.in_this_cluster(source):
             self._check_cluster_move(instance, allocations)
             return migrate_data_obj.HyperVLiveMigrateData(
@@ -114,7 +116,7 @@ class LiveMigrationOps(seam.UsesHyperV):
         nodes of its cluster when that CSV has no room for nova's second
         claim; only a scheduler without it gets here.)
         """
-        held_by = instance.system_metadata.get(layout.CSV_PROVIDER_KEY)
+        held_by = instance.system_metadata.get(hvc_names.CSV_PROVIDER_KEY)
         wanted = [rp for rp, alloc in allocations.items()
                   if alloc['resources'].get('DISK_GB')]
         if wanted and wanted != [held_by]:
@@ -144,7 +146,8 @@ class LiveMigrationOps(seam.UsesHyperV):
         vm_name = instance.name
         if self._vmutils.vm_exists(vm_name):
             raise exception.InstanceExists(name=vm_name)
-        volume = self._layout.csv_of(layout.allocations_of(context, instance))
+        volume = self._layout.csv_of(
+            placement.allocations_of(context, instance))
         arrival_dir = self._layout.new_instance_dir(vm_name, volume)
         if self._pathutils.exists(arrival_dir):
             # Another instance's, or a copy nobody cleaned up: not ours to
@@ -158,7 +161,7 @@ class LiveMigrationOps(seam.UsesHyperV):
         # own that are not for this node to save.
         fresh = objects.Instance.get_by_uuid(
             context, instance.uuid, expected_attrs=['system_metadata'])
-        fresh.system_metadata[layout.ARRIVAL_DIR_KEY] = arrival_dir
+        fresh.system_metadata[hvc_names.ARRIVAL_DIR_KEY] = arrival_dir
         fresh.save()
         LOG.info('%s will arrive in %s', vm_name, arrival_dir,
                  instance=instance)
@@ -180,7 +183,7 @@ class LiveMigrationOps(seam.UsesHyperV):
         # nova's record of it first (saved by nova after this call), then
         # what runs here for it.
         self._vmops.storage_of(instance,
-                               layout.allocations_of(context, instance))
+                               placement.allocations_of(context, instance))
         arrival_dir = self._arrival_dir(context, instance, consume=True)
         if copied_in:
             # The copy the source made of its config drive (see _copy_out).
@@ -230,9 +233,9 @@ class LiveMigrationOps(seam.UsesHyperV):
         fresh = objects.Instance.get_by_uuid(
             context, instance.uuid,
             expected_attrs=['system_metadata'])
-        path = fresh.system_metadata.get(layout.ARRIVAL_DIR_KEY)
+        path = fresh.system_metadata.get(hvc_names.ARRIVAL_DIR_KEY)
         if consume and path is not None:
-            del fresh.system_metadata[layout.ARRIVAL_DIR_KEY]
+            del fresh.system_metadata[hvc_names.ARRIVAL_DIR_KEY]
             fresh.save()
         return path
 

@@ -58,6 +58,8 @@ from hvc_driver import diskchain
 from hvc_driver import exception as hvc_exc
 from hvc_driver import hyperv as seam
 from hvc_driver import layout
+from hvc_driver import placement
+import hvc_names
 from hvc_oswin_api import constants as os_win_const
 from hvc_oswin_api import paths
 
@@ -154,8 +156,8 @@ class MigrationOps(seam.UsesHyperV):
             # Resized on a standalone host, whose disk holds the
             # allocation.
             return False
-        held_by = instance.system_metadata.get(layout.CSV_PROVIDER_KEY)
-        allocations = layout.allocations_of(context, instance)
+        held_by = instance.system_metadata.get(hvc_names.CSV_PROVIDER_KEY)
+        allocations = placement.allocations_of(context, instance)
         try:
             volume = self._layout.csv_of(allocations)
         except layout.DiskNotOnThisCluster as e:
@@ -215,7 +217,7 @@ class MigrationOps(seam.UsesHyperV):
         if kept or not self._hyperv.in_this_cluster(migration.dest_node):
             # Its directory is here, its VM was let go: build it again.
             self._vmops.storage_of(instance,
-                                   layout.allocations_of(context, instance))
+                                   placement.allocations_of(context, instance))
             self._vmops.build_vm(
                 instance, self._vmops.vm_generation(instance.image_meta),
                 self._layout.instance_dir(vm_name),

@@ -23,6 +23,7 @@ from hvc_driver import imagecache
 from hvc_driver import layout
 from hvc_driver import serialconsoleops
 from hvc_driver import vifops
+import hvc_names
 from hvc_oswin_api import constants as os_win_const
 from hvc_oswin_api import exceptions as os_win_exc
 
@@ -400,15 +401,15 @@ class VMOps(seam.UsesHyperV):
         cluster = self._clusterutils.get_cluster_name()
         metadata = instance.system_metadata
         if cluster is None:
-            metadata.pop(layout.CLUSTER_KEY, None)
-            metadata[layout.STANDALONE_HOST_KEY] = self._hyperv.node
+            metadata.pop(hvc_names.CLUSTER_KEY, None)
+            metadata[hvc_names.STANDALONE_HOST_KEY] = self._hyperv.node
         else:
-            metadata[layout.CLUSTER_KEY] = cluster
-            metadata.pop(layout.STANDALONE_HOST_KEY, None)
+            metadata[hvc_names.CLUSTER_KEY] = cluster
+            metadata.pop(hvc_names.STANDALONE_HOST_KEY, None)
         if volume is None:
-            instance.system_metadata.pop(layout.CSV_PROVIDER_KEY, None)
+            instance.system_metadata.pop(hvc_names.CSV_PROVIDER_KEY, None)
         else:
-            instance.system_metadata[layout.CSV_PROVIDER_KEY] = (
+            instance.system_metadata[hvc_names.CSV_PROVIDER_KEY] = (
                 self._layout.provider_of(volume))
         return volume
 

@@ -100,9 +100,9 @@ class Nova(object):
                           'discover_hosts_in_cells_interval': -1},
             # The cloud is for trying things out and for load tests.
             'quota': {'instances': -1, 'cores': -1, 'ram': -1},
-            # The project's scheduler plugins, as the README configures
-            # them: moves keep their disk on its CSV and stay in their
-            # cluster.
+            # The project's scheduler plugins, as the deploying guide
+            # configures them: moves keep their disk on its CSV and stay in
+            # their cluster.
             'filter_scheduler': {
                 # A burst of boots is weighed before any of them is
                 # consumed from its host's state, so every host ties and

@@ -13,8 +13,8 @@ from nova import context as nova_context
 from nova import exception
 from nova import objects
 
-from hvc_driver import layout
-from placement_sync import model
+import hvc_names
+
 
 LOG = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def cluster_of(host_state):
     placement_sync keeps for each cluster; None for a host in none.
     """
     for aggregate in host_state.aggregates:
-        name = aggregate.metadata.get(model.HOST_AGGREGATE_CLUSTER_KEY)
+        name = aggregate.metadata.get(hvc_names.HOST_AGGREGATE_CLUSTER_KEY)
         if name:
             return name
     return None
@@ -80,8 +80,8 @@ def _look_up(spec_obj):
     except (exception.InstanceMappingNotFound, exception.InstanceNotFound):
         return None
     metadata = instance.system_metadata
-    cluster = metadata.get(layout.CLUSTER_KEY)
-    provider = metadata.get(layout.CSV_PROVIDER_KEY)
+    cluster = metadata.get(hvc_names.CLUSTER_KEY)
+    provider = metadata.get(hvc_names.CSV_PROVIDER_KEY)
     if cluster is None and provider is None:
         return None
     return Placement(cluster=cluster, csv_provider=provider,

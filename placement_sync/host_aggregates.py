@@ -16,6 +16,7 @@ import dataclasses
 from openstack import exceptions as sdk_exc
 from oslo_log import log as logging
 
+import hvc_names
 from placement_sync import exception
 from placement_sync import model
 from placement_sync import nova
@@ -75,7 +76,8 @@ class HostAggregates(nova.NovaClient):
         node_of = {model.host_key(n): c.name for c in desired
                    for n in c.nodes}
         for agg in existing:
-            old = (agg.metadata or {}).get(model.HOST_AGGREGATE_CLUSTER_KEY)
+            old = (agg.metadata or {}).get(
+                hvc_names.HOST_AGGREGATE_CLUSTER_KEY)
             if not old or old in listed:
                 continue
             for host in sorted(agg.hosts or []):
@@ -91,11 +93,11 @@ class HostAggregates(nova.NovaClient):
 
     def _find(self, cluster, existing):
         marked = [agg for agg in existing if (agg.metadata or {}).get(
-            model.HOST_AGGREGATE_CLUSTER_KEY) == cluster.name]
+            hvc_names.HOST_AGGREGATE_CLUSTER_KEY) == cluster.name]
         if len(marked) > 1:
             raise exception.NameClash(
                 'nova has %d host aggregates marked %s=%s (ids %s): keep '
-                'one' % (len(marked), model.HOST_AGGREGATE_CLUSTER_KEY,
+                'one' % (len(marked), hvc_names.HOST_AGGREGATE_CLUSTER_KEY,
                          cluster.name, ', '.join(str(a.id) for a in marked)))
         if marked:
             return marked[0]
@@ -107,7 +109,7 @@ class HostAggregates(nova.NovaClient):
                         'that placement_sync did not create; rename it, or '
                         'set its metadata %s=%s to hand it over'
                         % (agg.name, agg.id,
-                           model.HOST_AGGREGATE_CLUSTER_KEY, cluster.name))
+                           hvc_names.HOST_AGGREGATE_CLUSTER_KEY, cluster.name))
                 # An empty, unmarked aggregate of our name is our own from
                 # a run cut short between create and set_metadata.
                 return agg
@@ -172,7 +174,7 @@ class HostAggregates(nova.NovaClient):
         """Carry out one action; False when it could not be (reported)."""
         if isinstance(action, MarkHostAggregate):
             self._call('writes', lambda c: c.set_aggregate_metadata(
-                agg, {model.HOST_AGGREGATE_CLUSTER_KEY: action.cluster}))
+                agg, {hvc_names.HOST_AGGREGATE_CLUSTER_KEY: action.cluster}))
             return True
         if isinstance(action, AddHost):
             return self._add_host(agg, action.host, action.cluster, report)
@@ -239,7 +241,7 @@ class MarkHostAggregate:
 
     def describe(self):
         return 'mark host aggregate %s with %s=%s' % (
-            self.aggregate, model.HOST_AGGREGATE_CLUSTER_KEY, self.cluster)
+            self.aggregate, hvc_names.HOST_AGGREGATE_CLUSTER_KEY, self.cluster)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,7 +283,7 @@ def plan_host_aggregate(cluster, agg, nova_hosts):
     """
     step = plan.Plan()
     if (agg.metadata or {}).get(
-            model.HOST_AGGREGATE_CLUSTER_KEY) != cluster.name:
+            hvc_names.HOST_AGGREGATE_CLUSTER_KEY) != cluster.name:
         step.actions.append(MarkHostAggregate(agg.name, cluster.name))
     nodes = {model.host_key(n): n for n in cluster.nodes}
     for key in sorted(_missing_hosts(cluster, agg)):

@@ -8,7 +8,8 @@ agree without talking to each other.
 import dataclasses
 import re
 import unicodedata
-import uuid
+
+import hvc_names
 
 DISK_GB = 'DISK_GB'
 # os_traits.MISC_SHARES_VIA_AGGREGATE. os_traits is imported only to
@@ -18,10 +19,6 @@ SHARING_TRAIT = 'MISC_SHARES_VIA_AGGREGATE'
 # Marks the providers this project created, so they can be listed in one
 # request and are never confused with somebody else's.
 OWNER_TRAIT = 'CUSTOM_HYPERV_CLUSTER_CSV'
-PROVIDER_NAME_PREFIX = 'hyperv-csv'
-HOST_AGGREGATE_PREFIX = 'hyperv-cluster'
-# Metadata key on the nova host aggregate naming its cluster.
-HOST_AGGREGATE_CLUSTER_KEY = 'hyperv_cluster'
 
 # Placement's limits (placement/schemas, placement/db/constants.py):
 # inventory amounts are 32-bit integers, allocation ratios single-precision
@@ -39,9 +36,6 @@ MAX_NOVA_NAME = 255
 # Characters no name may hold: they break every line they are printed on,
 # and a lone surrogate cannot be encoded at all.
 _CONTROL = {'Cc': 'a control character', 'Cs': 'a lone surrogate'}
-
-# Fixed for ever: changing it would orphan every provider ever created.
-NAMESPACE = uuid.UUID('5b0c6a34-8f0e-4a53-9d3e-6a1f3c7b2e90')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,33 +166,6 @@ def _volume_from_plain(volume):
                                usage=usage))
 
 
-def provider_uuid(cluster_name, volume_id):
-    return str(uuid.uuid5(NAMESPACE, 'csv:%s:%s' % (cluster_name, volume_id)))
-
-
-def placement_aggregate_uuid(cluster_name):
-    return str(uuid.uuid5(NAMESPACE, 'aggregate:%s' % cluster_name))
-
-
-def provider_name(cluster_name, volume_name):
-    return '%s:%s:%s' % (PROVIDER_NAME_PREFIX, cluster_name, volume_name)
-
-
-def cluster_of_provider_name(name):
-    """The cluster a provider name of ``provider_name`` names (cluster
-    names have no ':'), or None for a name of another shape.
-    """
-    prefix, sep, rest = name.partition(':')
-    cluster, sep2, _volume = rest.partition(':')
-    if prefix != PROVIDER_NAME_PREFIX or not (sep and sep2) or not cluster:
-        return None
-    return cluster
-
-
-def host_aggregate_name(cluster_name):
-    return '%s-%s' % (HOST_AGGREGATE_PREFIX, cluster_name)
-
-
 def desired_state(clusters):
     """The desired state of every cluster, from the facts."""
     return [
@@ -206,13 +173,13 @@ def desired_state(clusters):
             name=c.name,
             nodes=tuple(c.nodes),
             providers=tuple(
-                DesiredProvider(uuid=provider_uuid(c.name, v.id),
-                                name=provider_name(c.name, v.name),
+                DesiredProvider(uuid=hvc_names.provider_uuid(c.name, v.id),
+                                name=hvc_names.provider_name(c.name, v.name),
                                 cluster=c.name,
                                 volume=v)
                 for v in c.shared_volumes),
-            host_aggregate_name=host_aggregate_name(c.name),
-            offline={provider_uuid(c.name, v.id): v
+            host_aggregate_name=hvc_names.host_aggregate_name(c.name),
+            offline={hvc_names.provider_uuid(c.name, v.id): v
                      for v in c.offline_volumes})
         for c in clusters]
 
@@ -256,9 +223,10 @@ def _nova_name_problem(value):
     if value != value.strip():
         return ('must not begin or end with whitespace: nova refuses it in '
                 'the host aggregate name, got %r' % value)
-    if len(host_aggregate_name(value)) > MAX_NOVA_NAME:
+    if len(hvc_names.host_aggregate_name(value)) > MAX_NOVA_NAME:
         return ('makes a host aggregate name of %d characters; nova allows '
-                '%d' % (len(host_aggregate_name(value)), MAX_NOVA_NAME))
+                '%d' % (len(hvc_names.host_aggregate_name(value)),
+                        MAX_NOVA_NAME))
     return None
 
 
@@ -318,7 +286,7 @@ def volume_problems(cluster_name, volume):
         problem = trait_problem(trait)
         if problem:
             problems.append(('traits', problem))
-    name = provider_name(cluster_name, volume.name)
+    name = hvc_names.provider_name(cluster_name, volume.name)
     if isinstance(volume.name, str) and len(name) > MAX_NAME:
         problems.append(('name', 'makes a provider name of %d characters; '
                          'placement allows %d' % (len(name), MAX_NAME)))

@@ -17,6 +17,7 @@ import dataclasses
 
 from oslo_log import log as logging
 
+import hvc_names
 from placement_sync import capacity as volume_capacity
 from placement_sync import exception
 from placement_sync import model
@@ -380,7 +381,8 @@ def plan_member(cluster, member):
     """
     plan = Plan()
     if model.OWNER_TRAIT in member.traits:
-        if not member.name.startswith(model.provider_name(cluster.name, '')):
+        if not member.name.startswith(
+                hvc_names.provider_name(cluster.name, '')):
             plan.warnings.append(
                 'provider %s is in the aggregate of cluster %s but is the '
                 'CSV of another cluster; left alone'
@@ -514,7 +516,7 @@ def plan_cluster(cluster, observed, reserve=None):
         if node in observed.nodes:
             steps.append((('node', node), plan_node(
                 cluster, node, observed.nodes[node], observed.unlisted)))
-    stale = model.placement_aggregate_uuid(cluster.name)
+    stale = hvc_names.placement_aggregate_uuid(cluster.name)
     for member in observed.stale_members:
         steps.append((('stale', member.uuid), plan_membership(
             member, stale, False, 'cluster %s now uses its nova host '

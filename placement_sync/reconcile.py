@@ -24,6 +24,7 @@ import time
 
 from oslo_log import log as logging
 
+import hvc_names
 from placement_sync import exception
 from placement_sync import model
 from placement_sync import placement as placement_client
@@ -110,7 +111,8 @@ class Reconciler(object):
                                                 self.dry_run, listed)
         else:
             desired = [dataclasses.replace(
-                c, placement_aggregate=model.placement_aggregate_uuid(c.name))
+                c, placement_aggregate=hvc_names.placement_aggregate_uuid(
+                    c.name))
                 for c in desired]
         for cluster in desired:
             if cluster.placement_aggregate is None:
@@ -132,13 +134,13 @@ class Reconciler(object):
         providers (which the nodes share), and, for a volume id found
         under another name, the nodes of that provider's aggregates.
         """
-        if all(model.provider_uuid(c.name, v.id) in self._cache
+        if all(hvc_names.provider_uuid(c.name, v.id) in self._cache
                for c in clusters for v in c.shared_volumes):
             return clusters
         listed = {c.name for c in clusters}
         others = {}
         for found in self._all_providers():
-            cluster = model.cluster_of_provider_name(found['name'])
+            cluster = hvc_names.cluster_of_provider_name(found['name'])
             if cluster is not None and cluster not in listed:
                 others[found['uuid']] = (cluster, found)
         if not others:
@@ -171,14 +173,14 @@ class Reconciler(object):
         nodes = {model.host_key(n) for n in cluster.nodes}
         for volume in cluster.shared_volumes + cluster.offline_volumes:
             for old_cluster in sorted({name for name, _p in others.values()}):
-                uuid = model.provider_uuid(old_cluster, volume.id)
+                uuid = hvc_names.provider_uuid(old_cluster, volume.id)
                 if uuid not in others:
                     continue
                 for aggregate in sorted(
                         self.placement.get_aggregates(uuid)[1]):
                     members = self.placement.list_providers(
                         member_of=aggregate)
-                    if any(model.cluster_of_provider_name(m['name']) ==
+                    if any(hvc_names.cluster_of_provider_name(m['name']) ==
                            cluster.name for m in members):
                         continue
                     if any(model.host_key(m['name']) in nodes
@@ -287,7 +289,7 @@ class Reconciler(object):
             stale_members = tuple(filter(None, (
                 self._read_if_there(listed, ('aggregates',))
                 for listed in self.placement.list_providers(
-                    member_of=model.placement_aggregate_uuid(
+                    member_of=hvc_names.placement_aggregate_uuid(
                         cluster.name)))))
         return plan_mod.ObservedCluster(
             members=tuple(members), csvs=csvs, name_holders=holders,
@@ -305,7 +307,7 @@ class Reconciler(object):
                   for c in candidates for agg in c.aggregates}
         for agg in sorted(others):
             for found in self.placement.list_providers(member_of=agg):
-                cluster = model.cluster_of_provider_name(found['name'])
+                cluster = hvc_names.cluster_of_provider_name(found['name'])
                 if cluster is not None and cluster not in self._listed:
                     unlisted[agg] = cluster
         return unlisted
@@ -337,7 +339,7 @@ class Reconciler(object):
         if member is None:
             return plan_mod.Plan()
         return plan_mod.plan_membership(
-            member, model.placement_aggregate_uuid(cluster.name), False,
+            member, hvc_names.placement_aggregate_uuid(cluster.name), False,
             'cluster %s now uses its nova host aggregate' % cluster.name)
 
     def _observe_listed_csv(self, want, listed):

@@ -14,6 +14,7 @@ no longer has, or holds back space that is free.
 import collections
 import json
 
+import hvc_names
 from placement_sync import capacity
 from placement_sync import model
 from placement_sync import plan
@@ -25,7 +26,7 @@ def gather(placement, clusters=(), headroom_gb=0, instance_names=None):
     the volumes' side (measured volumes only); ``instance_names``: a
     nova.InstanceNames, or None.
     """
-    measured = {model.provider_uuid(c.name, v.id): v
+    measured = {hvc_names.provider_uuid(c.name, v.id): v
                 for c in clusters for v in c.shared_volumes
                 if v.usage is not None}
     by_cluster = collections.defaultdict(list)

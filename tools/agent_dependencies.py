@@ -6,8 +6,9 @@ requirements importable.
 Imports the agent's command, application and os-win host, and every os-win
 module the host loads (its utils classes, utilsfactory, the WQL helpers),
 as ``hvc-agent`` on Windows does, in a process where nothing is importable
-beyond the standard library, this project's ``hvc_agent`` and
-``hvc_oswin_api``, and the distributions
+beyond the standard library, this project's ``hvc_agent``,
+``hvc_oswin_api``, ``hvc_names`` and ``placement_sync``, and the
+distributions
 ``etc/windows/hvc-agent-requirements.txt`` names with everything they
 require (markers evaluated as on Windows). An import of anything else
 fails as it would on a Windows host that has only those installed (what
@@ -33,8 +34,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUIREMENTS = os.path.join(ROOT, 'etc', 'windows',
                             'hvc-agent-requirements.txt')
 # This project's packages that hvc-agent's os-win path may import
-# (placement_sync's os-win source, which GET /v1/cluster serves).
-OWN = frozenset(['hvc_agent', 'hvc_oswin_api', 'placement_sync'])
+# (placement_sync's os-win source, which GET /v1/cluster serves, and the
+# provider names it reports).
+OWN = frozenset(['hvc_agent', 'hvc_names', 'hvc_oswin_api',
+                 'placement_sync'])
 WINDOWS = {'sys_platform': 'win32', 'platform_system': 'Windows',
            'os_name': 'nt', 'extra': ''}
 # The agent's modules and what its os-win host imports when it runs.

@@ -155,9 +155,9 @@ def tempest_conf(cloud, path):
             'block_migration_for_live_migration': True,
             'console_output': True, 'rescue': True,
             # The driver does a stable device rescue of a disk on SCSI
-            # only (see the README); three of tempest's four stable device
-            # rescue tests ask for libvirt's buses (virtio, usb, an IDE
-            # cdrom), which it refuses.
+            # only (doc/source/install/deploying.md); three of tempest's
+            # four stable device rescue tests ask for libvirt's buses
+            # (virtio, usb, an IDE cdrom), which it refuses.
             'stable_rescue': False,
             'snapshot': True, 'suspend': True, 'pause': True,
             'config_drive': True,

@@ -12,10 +12,10 @@
 
 """Sphinx configuration of the documentation (tox -e docs).
 
-The pages take their text from README.md (Markdown, through MyST's
-parser) with ``.. include::`` between its section titles, so that the
-README, which tests read, stays the one source; the configuration
-reference comes from the options themselves (oslo_config.sphinxext).
+The operators' pages are Markdown (MyST's parser), which tests read for
+the commands and configuration they give; the front page takes the
+README's introduction; the configuration reference comes from the options
+themselves (oslo_config.sphinxext).
 """
 
 extensions = [
@@ -24,7 +24,7 @@ extensions = [
     'myst_parser',
 ]
 
-source_suffix = {'.rst': 'restructuredtext'}
+source_suffix = {'.rst': 'restructuredtext', '.md': 'markdown'}
 master_doc = 'index'
 project = 'Hyper-V cluster driver'
 copyright = '2026-present, hyperv-cluster developers'
@@ -33,10 +33,9 @@ html_theme = 'openstackdocs'
 html_static_path = ['_static']
 exclude_patterns = ['_build']
 
-# README.md's fragments start below its top level: their first title is
-# a ### one.
+# A page's sections may skip a level (a ### under a #).
 suppress_warnings = ['myst.header']
-# README's fenced blocks name languages Pygments may not know (powershell
+# The pages' fenced blocks name languages Pygments may not know (powershell
 # is known; "text" blocks are plain).
 highlight_language = 'none'
 

@@ -1,8 +1,9 @@
 # Registers hvc-placement-sync in periodic mode as a scheduled task on a
 # node of the failover cluster (source = oswin): it starts at boot, runs
 # as long as the node is up, and is restarted when it stops on a failure.
-# Run once on each node, in an elevated PowerShell. See README.md,
-# "Running hvc-placement-sync as a service".
+# Run once on each node, in an elevated PowerShell. See
+# doc/source/admin/placement-sync.md, "Running hvc-placement-sync as a
+# service".
 #
 #   .\install-hvc-placement-sync.ps1 -Exe C:\hvc\venv\Scripts\hvc-placement-sync.exe `
 #       -ConfigFile C:\ProgramData\hvc\placement-sync.conf

@@ -171,6 +171,14 @@ class HyperV(object):
         self._require_host('remote VM check')
         return self._hyperv_host.vm_exists_on(host, vm_name)
 
+    def owner_of(self, vm_name):
+        """The node the cluster runs ``vm_name`` on; None if unclustered."""
+        try:
+            return self.clusterutils.get_vm_host(vm_name)
+        except (oswin_exc.HyperVVMNotFoundException,
+                oswin_exc.ClusterObjectNotFound):
+            return None
+
     def cluster_lock(self, path):
         """A context manager that holds the lock file ``path`` (on a CSV)
         for every node of the cluster (``hvc_agent.locks``).

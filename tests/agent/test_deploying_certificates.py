@@ -1,6 +1,6 @@
-"""README.md's "Deploying": its openssl commands make certificates the
-real hvc-agent serves with and requires, and its curl check answers with
-the client certificate only.
+"""The deploying guide (doc/source/install/deploying.md): its openssl
+commands make certificates the real hvc-agent serves with and requires,
+and its curl check answers with the client certificate only.
 """
 
 import json
@@ -14,12 +14,12 @@ import testtools
 
 from hvc_sim import state as sim_state
 from tests.agent import fixtures as agent_fixtures
-from tests import readme
+from tests import docs
 
-# What the README's commands name, and what they stand for here.
-README_HOST = 'hv-node1.example.org'
-README_CLIENT = 'nova-compute-hv-node1'
-README_PKI = '/etc/nova/hyperv/pki/'
+# What the guide's commands name, and what they stand for here.
+GUIDE_HOST = 'hv-node1.example.org'
+GUIDE_CLIENT = 'nova-compute-hv-node1'
+GUIDE_PKI = '/etc/nova/hyperv/pki/'
 
 
 @testtools.skipUnless(shutil.which('openssl') and shutil.which('curl'),
@@ -31,13 +31,13 @@ class TestReadmeCertificates(testtools.TestCase):
         self.tmp = self.useFixture(fixtures.TempDir()).path
         self.pki = os.path.join(self.tmp, 'pki')
         os.mkdir(self.pki)
-        text = readme.section('Deploying')
-        [self.make_certs, self.curl] = readme.blocks(text, 'sh')
-        [self.agent_ini] = [block for block in readme.blocks(text, 'ini')
+        text = docs.page('install/deploying.md')
+        [self.make_certs, self.curl] = docs.blocks(text, 'sh')
+        [self.agent_ini] = [block for block in docs.blocks(text, 'ini')
                             if block.startswith('[agent]')]
         # The commands as written, for an agent reached as localhost.
         subprocess.run(['sh', '-e', '-c', self.make_certs.replace(
-            README_HOST, 'localhost')], cwd=self.pki, check=True,
+            GUIDE_HOST, 'localhost')], cwd=self.pki, check=True,
             capture_output=True, timeout=120)
         state_file = os.path.join(self.tmp, 'sim.db')
         sim_state.ClusterState(state_file).init('cluster1', ['node1'],
@@ -45,18 +45,18 @@ class TestReadmeCertificates(testtools.TestCase):
         config = dict(backend='simulated', simulated_state_file=state_file,
                       simulated_node_name='node1',
                       instances_path=os.path.join(self.tmp, 'instances'))
-        # The agent's files as the README's [agent] section names them.
+        # The agent's files as the guide's [agent] section names them.
         for line in self.agent_ini.splitlines():
             name, _, value = line.partition(' = ')
             if name in ('cert_file', 'key_file', 'ca_file'):
                 config[name] = os.path.join(self.pki, ntpath.basename(
-                    value.replace(README_HOST, 'localhost')))
+                    value.replace(GUIDE_HOST, 'localhost')))
         self.agent = self.useFixture(agent_fixtures.AgentProcessFixture(
             self.tmp, config))
 
     def _curl(self, command):
-        command = command.replace(README_PKI, self.pki + '/').replace(
-            '%s:8642' % README_HOST, 'localhost:%d' % self.agent.port)
+        command = command.replace(GUIDE_PKI, self.pki + '/').replace(
+            '%s:8642' % GUIDE_HOST, 'localhost:%d' % self.agent.port)
         return subprocess.run(['sh', '-c', command], capture_output=True,
                               text=True, timeout=60)
 
@@ -77,7 +77,7 @@ class TestReadmeCertificates(testtools.TestCase):
 
     def test_a_server_certificate_is_no_client_certificate(self):
         # Signed by the same CA, but for serverAuth only.
-        server = self.curl.replace(README_CLIENT, 'localhost')
+        server = self.curl.replace(GUIDE_CLIENT, 'localhost')
         self.assertIn('localhost.key', server)
         proc = self._curl(server)
         self.assertNotEqual(0, proc.returncode)

@@ -8,7 +8,7 @@ whose agents answers fails the run and nothing is written.
 import json
 
 from hvc_demo import scheduler_standin
-from placement_sync import model
+import hvc_names
 from tests.agent import test_agent_source as agent_source_tests
 from tests import fixtures as hvc_fixtures
 from tests.functional import test_cli
@@ -54,7 +54,7 @@ class TestAgentSource(hvc_fixtures.PlacementTestCase):
         client = self.client()
         found = {}
         for (cluster, name), volume_id in self.volumes.items():
-            rp_uuid = model.provider_uuid(cluster, volume_id)
+            rp_uuid = hvc_names.provider_uuid(cluster, volume_id)
             if client.get_provider(rp_uuid) is not None:
                 found[cluster, name] = client.get_inventories(rp_uuid)[1]
         return found

@@ -11,8 +11,8 @@ import time
 import yaml
 
 from hvc_localcloud import placement_server
+import hvc_names
 from hvc_sim import state as sim_state
-from placement_sync import model
 from tests import fixtures as hvc_fixtures
 
 BIN = os.path.dirname(sys.executable)
@@ -47,7 +47,7 @@ class TestSyncCommand(hvc_fixtures.PlacementTestCase):
     def _owned(self, cluster):
         client = self.client()
         return [v for v in cluster.shared_volumes if client.get_provider(
-            model.provider_uuid(cluster.name, v.id))]
+            hvc_names.provider_uuid(cluster.name, v.id))]
 
     def test_once_converges_and_report_shows_it(self):
         cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 100)))
@@ -76,7 +76,7 @@ class TestSyncCommand(hvc_fixtures.PlacementTestCase):
         self.assertIn('nothing to change', result.stdout)
         with open(path) as f:
             providers = json.load(f)['providers']
-        self.assertIn(model.provider_uuid(cluster.name, 'Volume1-id'),
+        self.assertIn(hvc_names.provider_uuid(cluster.name, 'Volume1-id'),
                       providers)
 
     def test_dry_run_writes_nothing(self):
@@ -405,7 +405,7 @@ class TestOperatorConventions(hvc_fixtures.PlacementTestCase):
         self.assertEqual([], [w for w in data['warnings'] if self.name in w])
 
     def test_credentials_from_clouds_yaml_and_os_variables(self):
-        uuid_of = model.provider_uuid
+        uuid_of = hvc_names.provider_uuid
         volume_id = self.sim.volume('Volume1').id
         env = self._clouds_yaml(test=(self.endpoint, 'admin'))
         # No [placement] options at all.

@@ -9,6 +9,7 @@ import dataclasses
 import threading
 import uuid
 
+import hvc_names
 from placement_sync import model
 from placement_sync import placement as placement_client
 from tests import fixtures as hvc_fixtures
@@ -70,9 +71,9 @@ class TestConcurrentSyncers(hvc_fixtures.PlacementTestCase):
             self.assertEqual([], errors)
 
         for cluster in clusters:
-            agg = model.placement_aggregate_uuid(cluster.name)
+            agg = hvc_names.placement_aggregate_uuid(cluster.name)
             for vol in cluster.shared_volumes:
-                rp = model.provider_uuid(cluster.name, vol.id)
+                rp = hvc_names.provider_uuid(cluster.name, vol.id)
                 disk = client.get_inventories(rp)[1]['DISK_GB']
                 self.assertEqual(vol.total_gb, disk['total'])
                 self.assertEqual({agg}, client.get_aggregates(rp)[1])

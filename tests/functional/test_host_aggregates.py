@@ -11,6 +11,7 @@ import dataclasses
 from nova.tests.functional import integrated_helpers
 
 from hvc_localcloud import placement_server
+import hvc_names
 from placement_sync import flavor_cmd
 from placement_sync import host_aggregates
 from placement_sync import model
@@ -64,7 +65,7 @@ class TestHostAggregates(integrated_helpers.ProviderUsageBaseTestCase):
         agg = self._aggregate()
         self.assertEqual(sorted(NODES), sorted(agg['hosts']))
         self.assertEqual({'hyperv_cluster': 'hvc1'}, agg['metadata'])
-        csv = model.provider_uuid('hvc1', 'v1')
+        csv = hvc_names.provider_uuid('hvc1', 'v1')
         self.assertEqual({agg['uuid']}, self._placement_aggregates(csv))
         for host in NODES:
             # Nova mirrored the host aggregate into placement.
@@ -96,8 +97,8 @@ class TestHostAggregates(integrated_helpers.ProviderUsageBaseTestCase):
         reconciler = self._reconciler()
         reconciler.host_aggregates = None  # as with the option off
         self.assertEqual([], reconciler.sync([self._cluster()]).errors)
-        derived = model.placement_aggregate_uuid('hvc1')
-        csv = model.provider_uuid('hvc1', 'v1')
+        derived = hvc_names.placement_aggregate_uuid('hvc1')
+        csv = hvc_names.provider_uuid('hvc1', 'v1')
         self.assertEqual({derived}, self._placement_aggregates(csv))
         result = self._reconciler().sync([self._cluster()])
         self.assertEqual([], result.errors)

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import hvc_names
 from placement_sync import model
 from tests import fixtures as hvc_fixtures
 
@@ -25,10 +26,10 @@ class TestOpenstackCli(hvc_fixtures.PlacementTestCase):
     def test_csv_provider_inventory_traits_aggregates(self):
         cluster = self.cluster(volumes=(('Volume1', 500),))
         self.assertEqual([], self.reconciler().sync([cluster]).errors)
-        name = model.provider_name(cluster.name, 'Volume1')
+        name = hvc_names.provider_name(cluster.name, 'Volume1')
         [provider] = self.openstack('resource', 'provider', 'list',
                                     '--name', name)
-        self.assertEqual(model.provider_uuid(cluster.name, 'Volume1-id'),
+        self.assertEqual(hvc_names.provider_uuid(cluster.name, 'Volume1-id'),
                          provider['uuid'])
         [disk] = self.openstack('resource', 'provider', 'inventory', 'list',
                                 provider['uuid'])

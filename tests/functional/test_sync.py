@@ -10,6 +10,7 @@ import requests
 
 from hvc_demo import scheduler_standin
 from hvc_localcloud import placement_server
+import hvc_names
 from hvc_sim.oswin.storage import vhdutils
 from hvc_sim import state as sim_state
 from placement_sync import cache
@@ -32,10 +33,10 @@ class TestSync(hvc_fixtures.PlacementTestCase):
     def _state(self, cluster):
         """What placement holds for a cluster, as plain data."""
         client = self.client()
-        agg = model.placement_aggregate_uuid(cluster.name)
+        agg = hvc_names.placement_aggregate_uuid(cluster.name)
         state = {'providers': {}, 'nodes': {}}
         for vol in cluster.shared_volumes:
-            rp_uuid = model.provider_uuid(cluster.name, vol.id)
+            rp_uuid = hvc_names.provider_uuid(cluster.name, vol.id)
             rp = client.get_provider(rp_uuid)
             if rp is None:
                 continue
@@ -108,7 +109,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         # Someone changes a provider behind the cache's back: its
         # generation moves, so the next process reads it and repairs it.
         client = self.client()
-        vol1 = model.provider_uuid(cluster.name, 'Volume1-id')
+        vol1 = hvc_names.provider_uuid(cluster.name, 'Volume1-id')
         gen, inventories = client.get_inventories(vol1)
         inventories['DISK_GB']['total'] = 50
         inventories['DISK_GB']['max_unit'] = 50
@@ -148,13 +149,13 @@ class TestSync(hvc_fixtures.PlacementTestCase):
                       state['providers']['Volume3']['traits'])
         # Volume2 had no allocations: it is gone.
         self.assertIsNone(self.client().get_provider(
-            model.provider_uuid(cluster.name, 'Volume2-id')))
+            hvc_names.provider_uuid(cluster.name, 'Volume2-id')))
 
     def test_removed_csv_with_allocations_drains_then_goes(self):
         cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))
         self.reconciler().sync([cluster])
         client = self.client()
-        vol2 = model.provider_uuid(cluster.name, 'Volume2-id')
+        vol2 = hvc_names.provider_uuid(cluster.name, 'Volume2-id')
         consumer = self._allocate(client, vol2, 100)
         shrunk = dataclasses.replace(
             cluster, shared_volumes=cluster.shared_volumes[:1])
@@ -177,7 +178,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))
         self.reconciler().sync([cluster])
         client = self.client()
-        vol2 = model.provider_uuid(cluster.name, 'Volume2-id')
+        vol2 = hvc_names.provider_uuid(cluster.name, 'Volume2-id')
         self._allocate(client, vol2, 10)
         before = client.get_provider(vol2)
         offline = dataclasses.replace(
@@ -199,14 +200,14 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertEqual(before, client.get_provider(vol2))
         self.assertEqual(0, client.get_inventories(vol2)[1]['DISK_GB'][
             'reserved'])
-        self.assertEqual(600, client.get_inventories(model.provider_uuid(
+        self.assertEqual(600, client.get_inventories(hvc_names.provider_uuid(
             cluster.name, 'Volume1-id'))[1]['DISK_GB']['total'])
 
     def test_shrink_below_usage_is_written_and_reported(self):
         cluster = self.cluster()
         self.reconciler().sync([cluster])
         client = self.client()
-        vol1 = model.provider_uuid(cluster.name, 'Volume1-id')
+        vol1 = hvc_names.provider_uuid(cluster.name, 'Volume1-id')
         self._allocate(client, vol1, 400)
         shrunk = dataclasses.replace(cluster, shared_volumes=(
             _volume(cluster, 'Volume1', total_gb=300),))
@@ -262,8 +263,8 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertEqual(([], []), (result.errors, result.warnings))
         self.assertEqual(3, len(self._state(cluster)['nodes']))
         for nodes in self._state(cluster)['nodes'].values():
-            self.assertEqual({model.placement_aggregate_uuid(cluster.name)},
-                             nodes)
+            self.assertEqual(
+                {hvc_names.placement_aggregate_uuid(cluster.name)}, nodes)
         again = self.reconciler()
         self.assertEqual([], again.sync([shouting]).changes)
         self.assertEqual(0, again.placement.requests['writes'])
@@ -277,15 +278,15 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         result = self.reconciler().sync([nameless])
         self.assertIn('has no resource provider yet', result.warnings[0])
         members = self.client().list_providers(
-            member_of=model.placement_aggregate_uuid(nameless.name))
-        self.assertEqual([model.provider_name(nameless.name, 'Volume1')],
+            member_of=hvc_names.placement_aggregate_uuid(nameless.name))
+        self.assertEqual([hvc_names.provider_name(nameless.name, 'Volume1')],
                          [p['name'] for p in members])
 
     def test_foreign_aggregates_and_traits_are_kept(self):
         cluster = self.cluster()
         self.reconciler().sync([cluster])
         client = self.client()
-        vol1 = model.provider_uuid(cluster.name, 'Volume1-id')
+        vol1 = hvc_names.provider_uuid(cluster.name, 'Volume1-id')
         foreign_agg = str(uuid.uuid4())
         gen, _aggs = client.get_aggregates(vol1)
         # Ours removed, a foreign one added: the sync must merge the two.
@@ -301,7 +302,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertEqual([], result.errors)
         self.assertIn('CUSTOM_SOMEONE_ELSE', client.get_traits(vol1)[1])
         self.assertIn(model.SHARING_TRAIT, client.get_traits(vol1)[1])
-        agg = model.placement_aggregate_uuid(cluster.name)
+        agg = hvc_names.placement_aggregate_uuid(cluster.name)
         self.assertEqual({agg, foreign_agg}, client.get_aggregates(vol1)[1])
         self.assertEqual({agg, foreign_agg}, client.get_aggregates(node)[1])
 
@@ -309,8 +310,8 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))
         client = self.client()
         squatter = str(uuid.uuid4())
-        client.create_provider(squatter,
-                               model.provider_name(cluster.name, 'Volume1'))
+        client.create_provider(
+            squatter, hvc_names.provider_name(cluster.name, 'Volume1'))
         result = self.reconciler().sync([cluster])
         self.assertEqual(1, len(result.errors))
         self.assertIn('did not create', result.errors[0])
@@ -318,7 +319,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertEqual(set(), client.get_traits(squatter)[1])
         # The other volume is published all the same.
         self.assertIsNotNone(client.get_provider(
-            model.provider_uuid(cluster.name, 'Volume2-id')))
+            hvc_names.provider_uuid(cluster.name, 'Volume2-id')))
 
     def test_provider_placement_refuses_is_not_left_behind(self):
         cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300)))
@@ -335,18 +336,18 @@ class TestSync(hvc_fixtures.PlacementTestCase):
             c.split()[2].rsplit(':', 1)[1] for c in result.changes
             if c.startswith('create provider')])
         client = self.client()
-        vol1 = model.provider_uuid(cluster.name, 'Volume1-id')
+        vol1 = hvc_names.provider_uuid(cluster.name, 'Volume1-id')
         self.assertIsNone(client.get_provider(vol1))
         self.assertEqual([], client.list_providers(
-            name=model.provider_name(cluster.name, 'Volume1')))
+            name=hvc_names.provider_name(cluster.name, 'Volume1')))
         self.assertEqual([], self.reconciler().sync([cluster]).errors)
         self.assertIsNotNone(client.get_provider(vol1))
 
     def _unfinished_provider(self, cluster, volume_id, allocated_gb=0):
         """Ours, cut short after its owner trait, holding Volume1's name."""
         client = self.client()
-        rp_uuid = model.provider_uuid(cluster.name, volume_id)
-        gen = client.create_provider(rp_uuid, model.provider_name(
+        rp_uuid = hvc_names.provider_uuid(cluster.name, volume_id)
+        gen = client.create_provider(rp_uuid, hvc_names.provider_name(
             cluster.name, 'Volume1'))['generation']
         client.ensure_custom_traits({model.OWNER_TRAIT})
         gen = client.set_traits(rp_uuid, gen, {model.OWNER_TRAIT})
@@ -363,7 +364,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         client = self.client()
         self.assertIsNone(client.get_provider(stale))
         self.assertIsNotNone(client.get_provider(
-            model.provider_uuid(cluster.name, 'Volume1-id')))
+            hvc_names.provider_uuid(cluster.name, 'Volume1-id')))
 
     def test_provider_with_allocations_is_never_deleted(self):
         cluster = self.cluster()
@@ -378,14 +379,14 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         cluster = self.cluster()
         self.reconciler().sync([cluster])
         client = self.client()
-        old = model.provider_uuid(cluster.name, 'Volume1-id')
+        old = hvc_names.provider_uuid(cluster.name, 'Volume1-id')
         consumer = self._allocate(client, old, 100)
         replaced = dataclasses.replace(cluster, shared_volumes=(
             _volume(cluster, 'Volume1', id='new-id'),))
         result = self.reconciler().sync([replaced])
         self.assertEqual([], result.errors)
-        new = model.provider_uuid(cluster.name, 'new-id')
-        self.assertEqual(model.provider_name(cluster.name, 'Volume1'),
+        new = hvc_names.provider_uuid(cluster.name, 'new-id')
+        self.assertEqual(hvc_names.provider_name(cluster.name, 'Volume1'),
                          client.get_provider(new)['name'])
         self.assertIn('(draining', client.get_provider(old)['name'])
         scheduler_standin.release(client, consumer)
@@ -398,7 +399,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         client = self.client()
         stranger = str(uuid.uuid4())
         gen = client.create_provider(stranger, 'some-switch')['generation']
-        agg = model.placement_aggregate_uuid(cluster.name)
+        agg = hvc_names.placement_aggregate_uuid(cluster.name)
         client.set_aggregates(stranger, gen, {agg})
         result = self.reconciler().sync([cluster])
         self.assertTrue(any('some-switch' in w and 'left alone' in w
@@ -409,10 +410,10 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         ours, theirs = self.cluster(), self.cluster()
         self.reconciler().sync([ours, theirs])
         client = self.client()
-        stray = model.provider_uuid(theirs.name, 'Volume1-id')
+        stray = hvc_names.provider_uuid(theirs.name, 'Volume1-id')
         gen, aggs = client.get_aggregates(stray)
         client.set_aggregates(stray, gen, aggs | {
-            model.placement_aggregate_uuid(ours.name)})
+            hvc_names.placement_aggregate_uuid(ours.name)})
         result = self.reconciler().sync([ours])
         self.assertEqual([], result.errors)
         self.assertTrue(any('CSV of another cluster' in w
@@ -426,7 +427,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         reconciler = self.reconciler()
         self.assertEqual([], reconciler.sync([cluster]).changes)
         self.assertEqual(
-            1, len(self.client().list_providers(name=model.provider_name(
+            1, len(self.client().list_providers(name=hvc_names.provider_name(
                 cluster.name, 'Cluster Volume 1'))))
 
     def test_dry_run_writes_nothing(self):
@@ -441,7 +442,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         cluster = self.cluster(volumes=(('Volume1', 500), ('Volume2', 300),
                                         ('Volume3', 100)))
         self.reconciler().sync([cluster])
-        self._allocate(self.client(), model.provider_uuid(
+        self._allocate(self.client(), hvc_names.provider_uuid(
             cluster.name, 'Volume2-id'), 100)
         # A node leaves, a CSV grows, one allocated CSV and one empty go.
         changed = dataclasses.replace(
@@ -475,7 +476,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertEqual([], reconciler.sync([cluster]).errors)
         self.assertEqual(4, len(failed))
         self.assertIsNotNone(self.client().get_provider(
-            model.provider_uuid(cluster.name, 'Volume1-id')))
+            hvc_names.provider_uuid(cluster.name, 'Volume1-id')))
 
     def _flaky_proxy(self, failures):
         """A proxy to placement that first answers, per method, each of
@@ -527,7 +528,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
     def test_a_renamed_cluster_is_refused_not_published_twice(self):
         cluster = self.cluster(volumes=(('Volume1', 100),))
         self.reconciler().sync([cluster])
-        old_rp = model.provider_uuid(cluster.name, 'Volume1-id')
+        old_rp = hvc_names.provider_uuid(cluster.name, 'Volume1-id')
         self._allocate(self.client(), old_rp, 80)
         renamed = dataclasses.replace(cluster, name=cluster.name + '-new')
         result = self.reconciler().sync([renamed])
@@ -538,15 +539,16 @@ class TestSync(hvc_fixtures.PlacementTestCase):
                       error)
         self.assertEqual([], result.changes)
         self.assertIsNone(self.client().get_provider(
-            model.provider_uuid(renamed.name, 'Volume1-id')))
+            hvc_names.provider_uuid(renamed.name, 'Volume1-id')))
         # 20 GB are left on the volume, and nowhere else.
         self.assertEqual([], [c for c in self._candidates(80)
                               if old_rp in c['allocations'] or
                               renamed.name in str(c)])
         for node in cluster.nodes:
             [found] = self.client().list_providers(name=node)
-            self.assertEqual({model.placement_aggregate_uuid(cluster.name)},
-                             self.client().get_aggregates(found['uuid'])[1])
+            self.assertEqual(
+                {hvc_names.placement_aggregate_uuid(cluster.name)},
+                self.client().get_aggregates(found['uuid'])[1])
         # Its old name back: nothing to do.
         self.assertEqual(([], []), (
             lambda r: (r.errors, r.changes))(self.reconciler().sync(
@@ -562,7 +564,7 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         result = self.reconciler().sync([ours])
         self.assertEqual([], result.errors)
         self.assertIsNotNone(self.client().get_provider(
-            model.provider_uuid(ours.name, 'Volume1-id')))
+            hvc_names.provider_uuid(ours.name, 'Volume1-id')))
 
     def test_a_node_leaves_the_aggregate_of_a_cluster_no_longer_listed(
             self):
@@ -576,10 +578,10 @@ class TestSync(hvc_fixtures.PlacementTestCase):
         self.assertTrue(any(
             'remove %s from aggregate %s: it is a node of cluster %s, and the '
             'source no longer lists cluster %s' % (
-                moved, model.placement_aggregate_uuid(old.name), new.name,
+                moved, hvc_names.placement_aggregate_uuid(old.name), new.name,
                 old.name) in c for c in result.changes), result.changes)
         [found] = self.client().list_providers(name=moved)
-        self.assertEqual({model.placement_aggregate_uuid(new.name)},
+        self.assertEqual({hvc_names.placement_aggregate_uuid(new.name)},
                          self.client().get_aggregates(found['uuid'])[1])
 
     # Allocations, as nova's scheduler makes them.
@@ -618,7 +620,7 @@ class TestMeasuredReserve(hvc_fixtures.PlacementTestCase):
         self.node_rp = scheduler_standin.create_compute_node(
             self.client(), '%s-node1' % self.name)
         self.volume = self.sim.volume('Volume1')
-        self.csv = model.provider_uuid(self.name, self.volume.id)
+        self.csv = hvc_names.provider_uuid(self.name, self.volume.id)
         self.names = StaticNames({})
 
     def _reconciler(self, names=None):

@@ -1,7 +1,7 @@
-"""README.md's "Deploying" and the files it installs: every option it
-names exists, its configuration snippets are valid as written, the
-systemd template unit runs nova-compute on them, and the Windows service
-runs hvc-agent on its snippet.
+"""The deploying guide (doc/source/install/deploying.md) and the files it
+installs: every option it names exists, its configuration snippets are
+valid as written, the systemd template unit runs nova-compute on them,
+and the Windows service runs hvc-agent on its snippet.
 """
 
 import configparser
@@ -20,12 +20,12 @@ from oslo_log import log as logging
 import testtools
 
 from hvc_agent import conf as agent_conf
-from tests import readme
+from tests import docs
 
 ETC = os.path.join(os.path.dirname(__file__), '..', '..', 'etc')
 UNIT = os.path.join(ETC, 'systemd', 'nova-compute-hyperv@.service')
 WINSW = os.path.join(ETC, 'windows', 'hvc-agent-service.xml')
-# Where the README's options may come from: nova's own, the libraries'
+# Where the guide's options may come from: nova's own, the libraries'
 # nova-compute reads, neutron's ML2, and this project's driver, agents and
 # placement_sync.
 NAMESPACES = ('nova.conf', 'oslo.log', 'oslo.concurrency', 'oslo.messaging',
@@ -83,8 +83,8 @@ class TestReadmeDeploying(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.text = readme.section('Deploying')
-        self.ini = readme.blocks(self.text, 'ini')
+        self.text = docs.page('install/deploying.md')
+        self.ini = docs.blocks(self.text, 'ini')
         self.tmp = self.useFixture(fixtures.TempDir()).path
 
     def _files(self, *blocks):
@@ -138,7 +138,7 @@ class TestReadmeDeploying(testtools.TestCase):
         self.assertEqual('on-failure', service['Restart'])
         self.assertEqual('nova/hyperv/%i', service['StateDirectory'])
         self.assertEqual('multi-user.target', unit['Install']['WantedBy'])
-        # The README's files at the unit's paths, for hv-node1.
+        # The guide's files at the unit's paths, for hv-node1.
         # (The Windows agent's, then nova-compute's two, then networking's.)
         _, nova_conf, host_conf = self.ini[:3]
         files = dict(zip(['/etc/nova/nova.conf', '/etc/nova/hyperv/%i.conf'],
@@ -207,7 +207,7 @@ class TestReadmeDeploying(testtools.TestCase):
             failure.get('action') for failure in service.findall(
                 'onfailure')])
         self.assertEqual('15 sec', service.findtext('stoptimeout'))
-        # The README installs it under the names WinSW finds each other by.
+        # The guide installs it under the names WinSW finds each other by.
         self.assertIn('C:\\hvc\\hvc-agent-service.exe install', self.text)
         self.assertIn('Copy-Item hvc-agent-service.xml C:\\hvc\\',
                       self.text)

@@ -16,6 +16,7 @@ from nova import context as nova_context
 from nova import objects
 
 from hvc_driver import layout
+import hvc_names
 from hvc_oswin_api import constants as os_win_const
 from hvc_oswin_api import exceptions as os_win_exc
 from hvc_sim.oswin.compute import livemigrationutils as sim_livemigrationutils
@@ -132,7 +133,7 @@ class TestLiveMigrationInsideTheCluster(MovesTestCase):
         self._assert_on(server, source)
         instance = self._instance(server)
         self.assertEqual(self.csv_rp,
-                         instance.system_metadata[layout.CSV_PROVIDER_KEY])
+                         instance.system_metadata[hvc_names.CSV_PROVIDER_KEY])
         # And it moves once the cluster can.
         self._assert_on(self._live_migrate_to(server, host=target), target)
 
@@ -428,7 +429,7 @@ class TestColdMigrationToAnotherCSV(ColdMigrationTestCase):
                               if os.sep + 'Volume1' + os.sep in p and
                               vm.name in p])
         self.assertEqual(self.csv_rps['Volume2'], self._instance(
-            server).system_metadata[layout.CSV_PROVIDER_KEY])
+            server).system_metadata[hvc_names.CSV_PROVIDER_KEY])
 
     def test_migrate_then_revert(self):
         server = self._revert_resize(self.server)
@@ -440,7 +441,7 @@ class TestColdMigrationToAnotherCSV(ColdMigrationTestCase):
         self.assertEqual([], [p for p in self._disk_files()
                               if os.sep + 'Volume2' + os.sep in p])
         self.assertEqual(self.csv_rps['Volume1'], self._instance(
-            server).system_metadata[layout.CSV_PROVIDER_KEY])
+            server).system_metadata[hvc_names.CSV_PROVIDER_KEY])
 
     def _instance(self, server):
         return objects.Instance.get_by_uuid(
@@ -685,7 +686,7 @@ class TestMovesOutOfTheCluster(MovesTestCase):
                 self.assertEqual(0, usages['DISK_GB'], node)
         for rp in set(self.csv_rps.values()) - {disk_rp}:
             self.assertEqual(0, self._get_provider_usages(rp)['DISK_GB'])
-        self.assertNotIn(layout.ARRIVAL_DIR_KEY,
+        self.assertNotIn(hvc_names.ARRIVAL_DIR_KEY,
                          self._instance(server).system_metadata)
         return server, self._disk_bytes(instance_dir)
 
@@ -734,7 +735,7 @@ class TestMovesOutOfTheCluster(MovesTestCase):
         self.assertGreater(copied, 0)
         self.assertFalse(os.path.exists(source_dir))
         self.assertEqual('cluster2', self._instance(server).system_metadata[
-            layout.CLUSTER_KEY])
+            hvc_names.CLUSTER_KEY])
         # It is cluster2's now: a cluster move to b2, no copy.
         files = self._instance_files(server)
         server = self._live_migrate_to(server, host='b2')
@@ -755,9 +756,9 @@ class TestMovesOutOfTheCluster(MovesTestCase):
         self.assertGreater(copied, 0)
         self.assertFalse(os.path.exists(source_dir))
         metadata = self._instance(server).system_metadata
-        self.assertNotIn(layout.CLUSTER_KEY, metadata)
-        self.assertNotIn(layout.CSV_PROVIDER_KEY, metadata)
-        self.assertEqual('solo', metadata[layout.STANDALONE_HOST_KEY])
+        self.assertNotIn(hvc_names.CLUSTER_KEY, metadata)
+        self.assertNotIn(hvc_names.CSV_PROVIDER_KEY, metadata)
+        self.assertEqual('solo', metadata[hvc_names.STANDALONE_HOST_KEY])
         self._reboot_server(server, hard=True)
         self.assertIn('booting on solo', self._console(server))
 
@@ -775,8 +776,8 @@ class TestMovesOutOfTheCluster(MovesTestCase):
             if not f.startswith(layout.CONSOLE_LOG)))
         self.assertFalse(os.path.exists(local_dir))
         metadata = self._instance(server).system_metadata
-        self.assertEqual(self.csv_rp, metadata[layout.CSV_PROVIDER_KEY])
-        self.assertNotIn(layout.STANDALONE_HOST_KEY, metadata)
+        self.assertEqual(self.csv_rp, metadata[hvc_names.CSV_PROVIDER_KEY])
+        self.assertNotIn(hvc_names.STANDALONE_HOST_KEY, metadata)
         # Clustered again: the cluster moves it, and nova follows.
         server = self._live_migrate_to(server, host='node2')
         self._assert_moved(server, 'node2', self.csv_rp,

@@ -27,15 +27,14 @@ from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional import integrated_helpers
 
 from hvc_driver import imagecache
-from hvc_driver import layout
 from hvc_localcloud import placement_server
+import hvc_names
 from hvc_oswin_api import constants as os_win_const
 from hvc_oswin_api import paths
 from hvc_sim.oswin.compute import vmutils as sim_vmutils
 from hvc_sim.oswin.storage import vhdutils
 from placement_sync import flavors
 from placement_sync import host_aggregates
-from placement_sync import model
 from placement_sync import placement as placement_client
 from placement_sync import reconcile
 from placement_sync.sources import simulated as simulated_source
@@ -52,7 +51,8 @@ NODE_UUID_NAMESPACE = uuid.UUID('0c3c4d55-3f08-4b4c-9f7c-2f7d3a1f5e21')
 
 def enable_scheduler_plugins(test, keep_csv_filter=True):
     """nova-scheduler with hvc_scheduler's filter and weigher, as the
-    README configures it (without the filter: not ``keep_csv_filter``).
+    deploying guide configures it (without the filter: not
+    ``keep_csv_filter``).
     """
     test.flags(available_filters=[
         'nova.scheduler.filters.all_filters',
@@ -169,7 +169,7 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
             a['metadata']['hyperv_cluster']: a['uuid']
             for a in self.admin_api.api_get(
                 '/os-aggregates').body['aggregates']}
-        return {v.name: model.provider_uuid(v.cluster, v.id)
+        return {v.name: hvc_names.provider_uuid(v.cluster, v.id)
                 for v in self.sim.shared_volumes()}
 
     def _flavor(self, disk=10, ephemeral=0, memory_mb=1024, vcpu=2,
@@ -243,7 +243,7 @@ class TestDisksOnTheirCSV(HyperVClusterTestCase):
             nova_context.get_admin_context(), server['id'],
             expected_attrs=['system_metadata'])
         self.assertEqual(self.csv_rps['Volume2'],
-                         instance.system_metadata[layout.CSV_PROVIDER_KEY])
+                         instance.system_metadata[hvc_names.CSV_PROVIDER_KEY])
         self._delete_server(server)
         self.assertFalse(os.path.exists(on_volume2))
         self.assertEqual(0, self._get_provider_usages(

@@ -1,11 +1,10 @@
-"""ClusterOps and its Follower on their own: the allocation a move wants,
-the newest owner, the queue of work, and the os-win listener's stop.
+"""ClusterOps and its Follower on their own: the newest owner, the queue
+of work, and the os-win listener's stop.
 """
 
 import queue
 import threading
 import time
-import types
 from unittest import mock
 
 import fixtures
@@ -22,39 +21,8 @@ from hvc_sim.oswin.compute import clusterutils as sim_clusterutils
 from hvc_sim.oswin.compute import vmutils as sim_vmutils
 from tests.unit.driver import fixtures as driver_fixtures
 
-NODE1, NODE2, CSV = 'rp-node1', 'rp-node2', 'rp-csv'
+NODE1 = 'rp-node1'
 objects.register_all()
-
-
-class TestAllocationOnTheNode(driver_fixtures.testtools.TestCase):
-
-    flavor = types.SimpleNamespace(vcpus=2, memory_mb=1024)
-
-    def test_node_resources_move_and_the_disk_stays(self):
-        self.assertEqual(
-            {NODE2: {'VCPU': 2, 'MEMORY_MB': 1024}, CSV: {'DISK_GB': 10}},
-            clusterops._on_node({NODE1: {'VCPU': 2, 'MEMORY_MB': 1024},
-                                 CSV: {'DISK_GB': 10}}, NODE2, self.flavor))
-
-    def test_an_evacuation_s_double_claim_is_dropped(self):
-        # Nova's evacuation keeps the old node's claim until that node's
-        # nova-compute starts; the VM runs here only.
-        self.assertEqual(
-            {NODE2: {'VCPU': 2, 'MEMORY_MB': 1024}, CSV: {'DISK_GB': 10}},
-            clusterops._on_node({NODE1: {'VCPU': 2, 'MEMORY_MB': 1024},
-                                 NODE2: {'VCPU': 2, 'MEMORY_MB': 1024},
-                                 CSV: {'DISK_GB': 10}}, NODE2, self.flavor))
-
-    def test_what_nova_dropped_comes_from_the_flavor(self):
-        self.assertEqual(
-            {NODE2: {'VCPU': 2, 'MEMORY_MB': 1024}, CSV: {'DISK_GB': 10}},
-            clusterops._on_node({CSV: {'DISK_GB': 10}}, NODE2, self.flavor))
-
-    def test_other_resources_of_the_old_node_stay(self):
-        self.assertEqual(
-            {NODE1: {'DISK_GB': 5}, NODE2: {'VCPU': 2, 'MEMORY_MB': 1024}},
-            clusterops._on_node({NODE1: {'VCPU': 2, 'MEMORY_MB': 1024,
-                                         'DISK_GB': 5}}, NODE2, self.flavor))
 
 
 class TestNewestOwner(driver_fixtures.SimulatedTestCase):
@@ -71,17 +39,17 @@ class TestNewestOwner(driver_fixtures.SimulatedTestCase):
         self.vmops = mock.Mock()
         self.vmops.served_vms = vmops.ServedVMs()
         self.ops = clusterops.ClusterOps(self.hyperv, self.vmops, None, None,
-                                         None, self.layout)
+                                         self.layout)
 
     def test_a_node_whose_turn_comes_after_the_vm_moved_on_does_nothing(self):
-        lock = self.ops._lock
+        lock = self.layout.instance_lock
 
         def moved_while_waiting(vm_name):
             # The VM moves on while this node waits for the lock.
             self.state.move_vm(vm_name, 'node2')
             return lock(vm_name)
         self.useFixture(driver_fixtures.fixtures.MockPatchObject(
-            self.ops, '_lock', side_effect=moved_while_waiting))
+            self.layout, 'instance_lock', side_effect=moved_while_waiting))
         with mock.patch.object(objects.Instance, 'get_by_uuid') as get:
             self.ops.reconcile('vm1')
         get.assert_not_called()
@@ -89,7 +57,7 @@ class TestNewestOwner(driver_fixtures.SimulatedTestCase):
 
     def test_a_node_that_never_ran_it_does_not_take_the_lock(self):
         self.state.move_vm('vm1', 'node2')
-        with mock.patch.object(self.ops, '_lock') as lock:
+        with mock.patch.object(self.layout, 'instance_lock') as lock:
             self.ops.reconcile('vm1')
         lock.assert_not_called()
 
@@ -332,8 +300,8 @@ class TestNodeStateSync(driver_fixtures.SimulatedTestCase):
         self.virtapi = mock.Mock()
         hostops = mock.Mock()
         hostops.node_uuid.return_value = NODE1
-        self.ops = clusterops.ClusterOps(self.hyperv, mock.Mock(), None,
-                                         hostops, self.virtapi, self.layout)
+        self.ops = clusterops.ClusterOps(self.hyperv, mock.Mock(), hostops,
+                                         self.virtapi, self.layout)
 
     def _sync(self):
         self.ops.sync_node_state(mock.sentinel.context)

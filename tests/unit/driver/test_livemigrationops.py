@@ -13,6 +13,7 @@ from hvc_driver import exception as hvc_exc
 from hvc_driver import layout
 from hvc_driver import livemigrationops
 from hvc_driver import volumeops
+import hvc_names
 from tests.unit.driver import test_vmops
 
 CONF = test_vmops.driver_fixtures.CONF
@@ -27,7 +28,7 @@ class LiveMigrationOpsTestCase(test_vmops.OsWinVMOpsBase):
         self.ops = livemigrationops.LiveMigrationOps(
             self.hyperv, self.vmops, mock.Mock(), self.layout)
         self.instance = test_vmops._instance()
-        self.instance.system_metadata[layout.CSV_PROVIDER_KEY] = 'csv-rp'
+        self.instance.system_metadata[hvc_names.CSV_PROVIDER_KEY] = 'csv-rp'
         self.placement = self.useFixture(
             test_vmops.driver_fixtures.fixtures.MockPatch(
                 'nova.scheduler.client.report.report_client_singleton')
@@ -171,7 +172,8 @@ class CopyInTestCase(test_vmops.OsWinVMOpsBase):
         """The arrival directory holds these files (os-win has no
         listing: the seam lists the real directory).
         """
-        self.saved.system_metadata[layout.ARRIVAL_DIR_KEY] = self.arrival_dir
+        self.saved.system_metadata[hvc_names.ARRIVAL_DIR_KEY] = (
+            self.arrival_dir)
         self.pathutils.exists.return_value = True
         os.makedirs(self.arrival_dir)
         for name in names:
@@ -185,9 +187,9 @@ class CopyInTestCase(test_vmops.OsWinVMOpsBase):
         self.pathutils.check_create_dir.assert_called_once_with(
             self.arrival_dir)
         self.assertEqual(self.arrival_dir, self.saved.system_metadata[
-            layout.ARRIVAL_DIR_KEY])
+            hvc_names.ARRIVAL_DIR_KEY])
         self.save.assert_called_once_with()
-        self.assertNotIn(layout.ARRIVAL_DIR_KEY,
+        self.assertNotIn(hvc_names.ARRIVAL_DIR_KEY,
                          self.instance.system_metadata)
 
     def test_a_failed_copy_leaves_nothing_at_the_destination(self):
@@ -198,7 +200,7 @@ class CopyInTestCase(test_vmops.OsWinVMOpsBase):
             self.instance.name)
         self.pathutils.check_remove_dir.assert_called_once_with(
             self.arrival_dir)
-        self.assertNotIn(layout.ARRIVAL_DIR_KEY,
+        self.assertNotIn(hvc_names.ARRIVAL_DIR_KEY,
                          self.saved.system_metadata)
 
     def test_a_directory_with_disks_in_it_is_not_removed(self):

@@ -14,6 +14,7 @@ from hvc_driver import layout
 from hvc_driver import migrationops
 from hvc_driver import vmops
 from hvc_driver import volumeops
+import hvc_names
 from hvc_oswin_api import constants as os_win_const
 from tests.unit.driver import fixtures as driver_fixtures
 from tests.unit.driver import test_vmops
@@ -64,7 +65,7 @@ class MigrationOpsTestCase(_MigrationOpsBase):
                          None)
         [volume] = self.hyperv.clusterutils.list_shared_volumes()
         self.csv_rp = self.layout.provider_of(volume)
-        self.instance.system_metadata[layout.CSV_PROVIDER_KEY] = self.csv_rp
+        self.instance.system_metadata[hvc_names.CSV_PROVIDER_KEY] = self.csv_rp
         self._allocate(self.csv_rp)
 
     def _allocate(self, disk_provider):

@@ -28,9 +28,9 @@ from hvc_oswin_api import exceptions as api_exc
 from hvc_sim import cmd as sim_cmd
 from hvc_sim.oswin.network import networkutils as sim_networkutils
 from hvc_sim import ovs as sim_ovs
+from tests.unit.agent import test_command
 from tests.unit.driver import fixtures as driver_fixtures
 from tests.unit.driver import test_vmops
-from tests.unit import test_agent_command as test_command
 
 PORT = test_vmops.PORT_ID
 # ovs-vsctl's own --timeout, and the seam's grace before it kills it.

@@ -9,6 +9,7 @@ from hvc_driver import hyperv
 from hvc_driver import layout
 from hvc_driver import vmops
 from hvc_driver import volumeops
+import hvc_names
 from hvc_oswin_api import constants as os_win_const
 from hvc_sim.oswin.storage import vhdutils as sim_vhdutils
 from nova.compute import power_state
@@ -20,7 +21,6 @@ from nova.virt import virtapi
 from os_win import exceptions as os_win_exc
 from oslo_config import fixture as config_fixture
 from oslo_utils import units
-from placement_sync import model as csv_model
 from placement_sync import sources as csv_sources
 from placement_sync.sources import oswin as oswin_source
 from tests.unit.driver import fixtures as driver_fixtures
@@ -765,7 +765,7 @@ class DisksOnTheirCSVTestCase(driver_fixtures.SimulatedTestCase):
         self.useFixture(driver_fixtures.fixtures.MockPatch(
             'nova.virt.images.IMAGE_API.download', side_effect=fake_download))
         self.provider = {
-            v.name: csv_model.provider_uuid('cluster1', v.id)
+            v.name: hvc_names.provider_uuid('cluster1', v.id)
             for v in self.cluster.state.shared_volumes()}
 
     def _allocations(self, disk_provider, gb=1):
@@ -789,7 +789,7 @@ class DisksOnTheirCSVTestCase(driver_fixtures.SimulatedTestCase):
             self.cluster.csv_instances_dir('Volume1'), instance.name)))
         # Recorded for the scheduler, which keeps moves on this CSV.
         self.assertEqual(self.provider['Volume2'], instance.system_metadata[
-            layout.CSV_PROVIDER_KEY])
+            hvc_names.CSV_PROVIDER_KEY])
         # Everything else finds it there.
         self.assertIn(b'booting on node1',
                       self.vmops.get_console_output(instance))
@@ -798,19 +798,19 @@ class DisksOnTheirCSVTestCase(driver_fixtures.SimulatedTestCase):
 
     def test_no_disk_allocation_goes_under_instances_path(self):
         instance = _instance(root_gb=0)
-        instance.system_metadata[layout.CSV_PROVIDER_KEY] = 'stale'
+        instance.system_metadata[hvc_names.CSV_PROVIDER_KEY] = 'stale'
         self.vmops.spawn(None, instance, _image_meta(), [], None,
                          allocations={'node-rp': {'resources': {'VCPU': 2}}})
         self.assertEqual(
             os.path.join(driver_fixtures.CONF.instances_path, instance.name),
             self.layout.instance_dir(instance.name))
-        self.assertNotIn(layout.CSV_PROVIDER_KEY, instance.system_metadata)
+        self.assertNotIn(hvc_names.CSV_PROVIDER_KEY, instance.system_metadata)
 
     def test_a_disk_allocation_on_no_csv_of_the_cluster_is_refused(self):
         # Another cluster's CSV, say: the disks would be where nothing was
         # allocated. Refused before anything is made.
         instance = _instance(root_gb=1)
-        foreign = csv_model.provider_uuid('cluster2', 'some-volume-id')
+        foreign = hvc_names.provider_uuid('cluster2', 'some-volume-id')
         err = self.assertRaises(
             hvc_exc.DiskAllocationElsewhere, self.vmops.spawn, None,
             instance, _image_meta(), [], None,
@@ -826,7 +826,7 @@ class DisksOnTheirCSVTestCase(driver_fixtures.SimulatedTestCase):
         instance = _instance(root_gb=1)
         self.layout.instance_dir('warm-the-cache')
         volume_id = self.cluster.state.add_volume('Volume3', 50)
-        provider = csv_model.provider_uuid('cluster1', volume_id)
+        provider = hvc_names.provider_uuid('cluster1', volume_id)
         self.vmops.spawn(None, instance, _image_meta(), [], None,
                          allocations=self._allocations(provider))
         self.assertEqual(os.path.join(
@@ -846,7 +846,7 @@ class DisksOnTheirCSVOsWinTestCase(OsWinVMOpsBase):
                                'b1d8e2c4-0000-4000-8000-000000000001')
         self.oswin.wmi.add_csv('C:\\ClusterStorage\\Data2', resource_id)
         instance = _instance()
-        allocations = {csv_model.provider_uuid('cluster1', resource_id): {
+        allocations = {hvc_names.provider_uuid('cluster1', resource_id): {
             'resources': {'DISK_GB': 10}}}
         self._spawn_on(instance, allocations)
         expected = os.path.join('C:\\ClusterStorage\\Data2', 'OpenStack',
@@ -870,7 +870,7 @@ class DisksOnTheirCSVOsWinTestCase(OsWinVMOpsBase):
         for number, volume in enumerate(cluster.shared_volumes, 1):
             instance = _instance(id=number)
             self._spawn_on(instance, {
-                csv_model.provider_uuid(cluster.name, volume.id): {
+                hvc_names.provider_uuid(cluster.name, volume.id): {
                     'resources': {'DISK_GB': 10}}})
             self.assertEqual(
                 os.path.join('C:\\ClusterStorage\\' + volume.name,

@@ -11,7 +11,7 @@ import sys
 
 import testtools
 
-_TOOL = os.path.join(os.path.dirname(__file__), '..', '..', 'tools',
+_TOOL = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'tools',
                      'agent_dependencies.py')
 _spec = importlib.util.spec_from_file_location('agent_dependencies', _TOOL)
 agent_dependencies = importlib.util.module_from_spec(_spec)

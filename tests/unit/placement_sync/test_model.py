@@ -1,6 +1,7 @@
 import os_traits
 import testtools
 
+import hvc_names
 from placement_sync import model
 
 VOLUME = model.SharedVolume(id='v1', name='Volume1', total_gb=500,
@@ -15,7 +16,7 @@ class TestDesiredState(testtools.TestCase):
     def test_provider_from_facts(self):
         [cluster] = model.desired_state([CLUSTER])
         [provider] = cluster.providers
-        self.assertEqual(model.provider_uuid('c1', 'v1'), provider.uuid)
+        self.assertEqual(hvc_names.provider_uuid('c1', 'v1'), provider.uuid)
         self.assertEqual('hyperv-csv:c1:Volume1', provider.name)
         self.assertEqual({'DISK_GB': {
             'total': 500, 'reserved': 20, 'min_unit': 1, 'max_unit': 500,
@@ -31,11 +32,11 @@ class TestDesiredState(testtools.TestCase):
     def test_uuids_are_stable_and_distinct(self):
         # Pinned: a change would orphan every provider ever published.
         self.assertEqual('478c6066-4e94-5c01-9a2f-af726322d858',
-                         model.provider_uuid('c1', 'v1'))
-        self.assertNotEqual(model.provider_uuid('c1', 'v1'),
-                            model.provider_uuid('c2', 'v1'))
-        self.assertNotEqual(model.placement_aggregate_uuid('c1'),
-                            model.provider_uuid('c1', ''))
+                         hvc_names.provider_uuid('c1', 'v1'))
+        self.assertNotEqual(hvc_names.provider_uuid('c1', 'v1'),
+                            hvc_names.provider_uuid('c2', 'v1'))
+        self.assertNotEqual(hvc_names.placement_aggregate_uuid('c1'),
+                            hvc_names.provider_uuid('c1', ''))
 
 
 class TestVolumeFigures(testtools.TestCase):

@@ -2,6 +2,9 @@
 tests run them inside nova's scheduler).
 """
 
+import subprocess
+import sys
+
 from nova import objects
 from nova.scheduler import host_manager
 import testtools
@@ -118,3 +121,19 @@ class TestSameClusterWeigher(testtools.TestCase):
         host = _host(cluster='c1')
         host.aggregates[0].metadata['same_cluster_weight_multiplier'] = '2.5'
         self.assertEqual(2.5, weigher.weight_multiplier(host))
+
+
+class TestWhatTheSchedulerLoads(testtools.TestCase):
+
+    def test_nothing_of_the_compute_driver(self):
+        # nova-scheduler loads the plugins; the names they share with the
+        # driver are in hvc_names.
+        proc = subprocess.run(
+            [sys.executable, '-c',
+             'import sys\n'
+             'from hvc_scheduler import filters, weighers\n'
+             'print(sorted(m for m in sys.modules '
+             'if m.startswith("hvc_driver")))'],
+            capture_output=True, text=True, timeout=120)
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertEqual('[]', proc.stdout.strip())
