@@ -36,6 +36,7 @@ from tests import docs
 
 ETC = os.path.join(os.path.dirname(__file__), '..', '..', 'etc')
 UNIT = os.path.join(ETC, 'systemd', 'nova-compute-hyperv@.service')
+NEUTRON_UNIT = os.path.join(ETC, 'systemd', 'hvc-neutron-agent@.service')
 WINSW = os.path.join(ETC, 'windows', 'hvc-agent-service.xml')
 # Where the guide's options may come from: nova's own, the libraries'
 # nova-compute reads, neutron's ML2, and this project's driver, agents and
@@ -177,26 +178,57 @@ class TestReadmeDeploying(testtools.TestCase):
         self.assertIn('systemctl enable --now nova-compute-hyperv@hv-node1',
                       self.text)
 
+    def test_the_neutron_unit_runs_the_agent_on_its_two_files(self):
+        unit = configparser.ConfigParser(strict=False, interpolation=None)
+        unit.read(NEUTRON_UNIT)
+        service = unit['Service']
+        argv = shlex.split(service['ExecStart'])
+        self.assertEqual('hvc-neutron-agent', os.path.basename(argv[0]))
+        self.assertEqual(
+            ['--config-file', '/etc/neutron/neutron.conf',
+             '--config-file', '/etc/neutron/hvc-neutron-agent-%i.conf'],
+            argv[1:])
+        self.assertEqual(('neutron', 'on-failure', 'multi-user.target'),
+                         (service['User'], service['Restart'],
+                          unit['Install']['WantedBy']))
+        # The guide's file, installed at the unit's path for hv-node1.
+        [agent_ini] = [block for block in self.ini
+                       if '[hyperv_agent]' in block]
+        name = os.path.basename(argv[4].replace('%i', 'hv-node1'))
+        self.assertIn('`/etc/neutron/%s`' % name, self.text)
+        self.assertIn('install -o root -g neutron -m 0640 %s /etc/neutron/'
+                      % name, self.text)
+        conf = _config_opts(('hvc.neutron_agent',))
+        conf.register_opt(cfg.StrOpt('host'))  # neutron's own
+        conf(['--config-file', self._files(agent_ini)[0]], project='neutron',
+             default_config_files=[])
+        self.assertEqual(
+            ('hv-node1', 'https://hv-node1.example.org:8642'),
+            (conf.host, conf.hyperv_agent.agent_url))
+        self.assertIn('systemctl enable --now hvc-neutron-agent@hv-node1',
+                      self.text)
+
     @testtools.skipUnless(shutil.which('systemd-analyze'),
                           'systemd-analyze is not installed')
-    def test_systemd_accepts_the_unit(self):
-        # An instance of the template, nova-compute where it is installed
+    def test_systemd_accepts_the_units(self):
+        # An instance of each template, its command where it is installed
         # here (systemd checks that it is executable).
-        with open(UNIT) as f:
-            text = f.read().replace(
-                '/usr/bin/nova-compute',
-                os.path.join(os.path.dirname(sys.executable),
-                             'nova-compute'))
-        instance = os.path.join(self.tmp, 'nova-compute-hyperv@hv-node1'
-                                '.service')
-        with open(instance, 'w') as f:
-            f.write(text)
-        proc = subprocess.run(['systemd-analyze', 'verify', instance],
-                              capture_output=True, text=True, timeout=60)
-        complaints = [line for line in proc.stderr.splitlines()
-                      if 'nova-compute-hyperv' in line]
-        self.assertEqual(([], 0), (complaints, proc.returncode),
-                         proc.stderr)
+        for unit, command in ((UNIT, 'nova-compute'),
+                              (NEUTRON_UNIT, 'hvc-neutron-agent')):
+            with open(unit) as f:
+                text = f.read().replace(
+                    '/usr/bin/' + command,
+                    os.path.join(os.path.dirname(sys.executable), command))
+            instance = os.path.join(self.tmp, os.path.basename(
+                unit).replace('@', '@hv-node1'))
+            with open(instance, 'w') as f:
+                f.write(text)
+            proc = subprocess.run(['systemd-analyze', 'verify', instance],
+                                  capture_output=True, text=True, timeout=60)
+            complaints = [line for line in proc.stderr.splitlines()
+                          if os.path.basename(instance) in line]
+            self.assertEqual(([], 0), (complaints, proc.returncode),
+                             proc.stderr)
 
     def test_the_windows_service_runs_the_agent_on_its_snippet(self):
         service = ElementTree.parse(WINSW).getroot()
