@@ -27,6 +27,7 @@ import time
 
 from hvc_localcloud import cloud as cloud_mod
 from hvc_localcloud import debian
+from hvc_localcloud import neutron
 from hvc_localcloud import procs
 
 DEFAULT_ROOT = '.cloud'
@@ -61,11 +62,12 @@ def status(cloud, out=sys.stdout):
 
 
 def usage(cloud, root_arg):
+    driver = cloud.state.get('driver', cloud.driver)
     return '''\
 The local cloud runs (started in {seconds} s; {driver} compute driver).
 
     source {root}/openrc
-    openstack server create --image {image} --flavor hvc.tiny --nic none vm1
+    openstack server create --image {image} --flavor hvc.tiny {nic} --wait vm1
     openstack server list --long
     openstack resource provider list
     hvc-sim --state $HVC_SIM_STATE vms
@@ -73,8 +75,10 @@ The local cloud runs (started in {seconds} s; {driver} compute driver).
 Logs: {root}/log/   Status: python -m hvc_localcloud status --root {root}
 Stop: make cloud-stop  (python -m hvc_localcloud stop --root {root})'''.format(
         seconds=cloud.state.get('start_seconds', '?'),
-        driver=cloud.state.get('driver', cloud.driver),
-        root=root_arg, image=cloud_mod.IMAGE_NAME)
+        driver=driver, root=root_arg, image=cloud_mod.IMAGE_NAME,
+        # nova's fake driver runs no neutron agent: no port is bound.
+        nic=('--nic none' if driver == 'fake'
+             else '--network %s' % neutron.NETWORK))
 
 
 def main(argv=None):
