@@ -20,9 +20,8 @@ module the host loads (its utils classes, utilsfactory, the WQL helpers),
 as ``hvc-agent`` on Windows does, in a process where nothing is importable
 beyond the standard library, this project's ``hvc_agent``,
 ``hvc_oswin_api``, ``hvc_names`` and ``placement_sync``, and the
-distributions
-``etc/windows/hvc-agent-requirements.txt`` names with everything they
-require (markers evaluated as on Windows). An import of anything else
+distributions ``etc/windows/hvc-agent-requirements.txt`` names with
+everything they require (markers evaluated as on Windows). An import of anything else
 fails as it would on a Windows host that has only those installed (what
 a package imports only when it is there is left out). Prints the
 distributions the imported modules come from, and exits 1 if an import
@@ -34,10 +33,12 @@ ctypes' Windows libraries) only on Windows, so those are not exercised.
 
 import importlib
 import importlib.abc
+from importlib import machinery
 import importlib.metadata
 import json
 import os
 import re
+import site
 import sys
 
 from packaging import requirements
@@ -104,21 +105,43 @@ def hide_other_distributions(allowed_dists):
 
 
 class Blocker(importlib.abc.MetaPathFinder):
-    """Refuses every top-level module outside ``allowed``."""
+    """Refuses every top-level module outside ``allowed``, but for what
+    an allowed package vendors: setuptools' pkg_resources (which os-win
+    imports) puts ``setuptools/_vendor`` on sys.path and imports
+    ``backports`` and ``jaraco`` from there when they are not installed,
+    as on the host.
+    """
 
     def __init__(self, allowed):
         self.allowed = allowed
         self.refused = []
 
+    def _vendored_paths(self):
+        """The sys.path entries inside an allowed package's folder."""
+        found = []
+        for entry in sys.path:
+            for site_dir in map(os.path.abspath, site.getsitepackages()):
+                rel = os.path.relpath(os.path.abspath(entry), site_dir)
+                if (not rel.startswith(os.pardir) and rel != os.curdir and
+                        rel.split(os.sep)[0] in self.allowed):
+                    found.append(entry)
+        return found
+
     def find_spec(self, name, path, target=None):
         top = name.partition('.')[0]
         # The interpreter's build variables are the standard library's.
-        if top not in self.allowed and not top.startswith(
-                '_sysconfigdata_'):
-            self.refused.append(name)
-            raise ModuleNotFoundError('No module named %r (not required '
-                                      'on Windows)' % name, name=name)
-        return None
+        if top in self.allowed or top.startswith('_sysconfigdata_'):
+            return None
+        if name != top and top in sys.modules:
+            return None  # in a vendored package that was let through
+        if name == top:
+            spec = machinery.PathFinder.find_spec(name,
+                                                  self._vendored_paths())
+            if spec is not None:
+                return spec
+        self.refused.append(name)
+        raise ModuleNotFoundError('No module named %r (not required on '
+                                  'Windows)' % name, name=name)
 
 
 def main(argv):
