@@ -41,15 +41,6 @@ class TestDesiredState(testtools.TestCase):
         self.assertEqual(os_traits.MISC_SHARES_VIA_AGGREGATE,
                          model.SHARING_TRAIT)
 
-    def test_uuids_are_stable_and_distinct(self):
-        # Pinned: a change would orphan every provider ever published.
-        self.assertEqual('478c6066-4e94-5c01-9a2f-af726322d858',
-                         hvc_names.provider_uuid('c1', 'v1'))
-        self.assertNotEqual(hvc_names.provider_uuid('c1', 'v1'),
-                            hvc_names.provider_uuid('c2', 'v1'))
-        self.assertNotEqual(hvc_names.placement_aggregate_uuid('c1'),
-                            hvc_names.provider_uuid('c1', ''))
-
 
 class TestVolumeFigures(testtools.TestCase):
     """Refused before any write: placement refuses them mid-run."""
