@@ -21,11 +21,11 @@ as ``hvc-agent`` on Windows does, in a process where nothing is importable
 beyond the standard library, this project's ``hvc_agent``,
 ``hvc_oswin_api``, ``hvc_names`` and ``placement_sync``, and the
 distributions ``etc/windows/hvc-agent-requirements.txt`` names with
-everything they require (markers evaluated as on Windows). An import of anything else
-fails as it would on a Windows host that has only those installed (what
-a package imports only when it is there is left out). Prints the
-distributions the imported modules come from, and exits 1 if an import
-failed.
+everything they require (markers evaluated as on Windows). An import of
+anything else fails as it would on a Windows host that has only those
+installed (what a package imports only when it is there is left out).
+Prints the distributions the imported modules come from, and exits 1 if
+an import failed.
 
 Run it on Linux: os-win imports its Windows-only modules (PyMI's ``wmi``,
 ctypes' Windows libraries) only on Windows, so those are not exercised.

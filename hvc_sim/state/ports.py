@@ -28,15 +28,12 @@ class Ports(object):
         virtual switch; False if ``node`` runs no VM with such a NIC.
         """
         with self._db(write=True) as conn:
-            row = conn.execute(
-                'SELECT vm_nics.vm_name FROM vm_nics JOIN vms ON '
-                'vms.name = vm_nics.vm_name WHERE vms.node = ? AND '
-                'vm_nics.name = ?', (node, nic_name)).fetchone()
-            if row is None:
+            vm_name = _vm_of_nic(conn, node, nic_name)
+            if vm_name is None:
                 return False
             conn.execute('INSERT OR REPLACE INTO nic_vswitches '
                          'VALUES (?, ?, ?)',
-                         (row['vm_name'], nic_name, vswitch))
+                         (vm_name, nic_name, vswitch))
             return True
 
     def set_nic_vlan(self, node, nic_name, vlan_id):
@@ -45,14 +42,11 @@ class Ports(object):
         VM with such a NIC.
         """
         with self._db(write=True) as conn:
-            row = conn.execute(
-                'SELECT vm_nics.vm_name FROM vm_nics JOIN vms ON '
-                'vms.name = vm_nics.vm_name WHERE vms.node = ? AND '
-                'vm_nics.name = ?', (node, nic_name)).fetchone()
-            if row is None:
+            vm_name = _vm_of_nic(conn, node, nic_name)
+            if vm_name is None:
                 return False
             conn.execute('INSERT OR REPLACE INTO nic_vlans VALUES (?, ?, ?)',
-                         (row['vm_name'], nic_name, vlan_id))
+                         (vm_name, nic_name, vlan_id))
             return True
 
     def nic_vlans(self, vm_name):
@@ -118,3 +112,12 @@ class Ports(object):
                                     bridge=r['bridge'],
                                     external_ids=json.loads(r['external_ids']))
                     for r in rows]
+
+
+def _vm_of_nic(conn, node, nic_name):
+    """The VM ``node`` runs that has the NIC ``nic_name``, or None."""
+    row = conn.execute(
+        'SELECT vm_nics.vm_name FROM vm_nics JOIN vms ON '
+        'vms.name = vm_nics.vm_name WHERE vms.node = ? AND '
+        'vm_nics.name = ?', (node, nic_name)).fetchone()
+    return row['vm_name'] if row else None
