@@ -1,6 +1,6 @@
 # Two commands on a fresh machine with Python 3.11 and make:
 #   make demo   the demo on the simulated cluster
-#   make test   every test (what CI runs)
+#   make test   the style checks, then every test (what CI runs)
 # and a real cloud on this machine (every service in its own process):
 #   make cloud  /  make cloud-stop
 PYTHON ?= python3.11
@@ -21,7 +21,9 @@ $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg pyproject.to
 demo: $(BIN)/.installed
 	$(BIN)/python -m hvc_demo
 
+# flake8 with hacking first (about 10 s): CI runs only this target.
 test: $(BIN)/.installed cloud-deps
+	$(BIN)/flake8
 	$(BIN)/python tools/run_tests.py
 
 # MariaDB and RabbitMQ from Debian (as root) for the local cloud and its
