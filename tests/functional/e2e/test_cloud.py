@@ -190,32 +190,19 @@ class CloudTestCase(testtools.TestCase):
         return name
 
     def wait_for(self, server_id, status, timeout=WAIT):
-        """The server once its status is ``status`` (or one of them) and
-        nova has no task on it. Polled every half second: the CLI's
-        --wait polls every 5 s, which made the suite a minute longer.
-        """
-        statuses = (status,) if isinstance(status, str) else status
         deadline = time.monotonic() + timeout
         while True:
             server = self.conn.compute.get_server(server_id)
-            if server.status in statuses and not server.task_state:
+            if server.status == status and not server.task_state:
                 return server
-            if server.status == 'ERROR' and 'ERROR' not in statuses:
+            if server.status == 'ERROR' and status != 'ERROR':
                 self.fail('server %s went to ERROR: %s' % (
                     server_id, server.fault))
             if time.monotonic() > deadline:
                 self.fail('server %s is %s (task %s) after %ss, not %s' % (
                     server_id, server.status, server.task_state, timeout,
-                    ' or '.join(statuses)))
-            time.sleep(0.5)
-
-    def wait_gone(self, server_id, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        while self.conn.compute.find_server(server_id) is not None:
-            self.assertLess(time.monotonic(), deadline,
-                            'server %s not deleted after %ss'
-                            % (server_id, timeout))
-            time.sleep(0.5)
+                    status))
+            time.sleep(1)
 
     def restart(self, name):
         """Start a process of the cloud again; fail with its log if it
@@ -296,8 +283,7 @@ class CloudTestCase(testtools.TestCase):
             pass
 
     def delete(self, server_id):
-        self.openstack('server delete', server_id, fmt=None)
-        self.wait_gone(server_id)
+        self.openstack('server delete', '--wait', server_id, fmt=None)
         self.assertEqual({}, self.allocations(server_id))
 
     def assert_placed(self, server, disk_gb, vcpu=1, memory_mb=128,
@@ -348,7 +334,7 @@ class TestLocalCloud(CloudTestCase):
         self.openstack('server start', server['id'], fmt=None)
         self.wait_for(server['id'], 'ACTIVE')
         self.assertEqual('running', self.sim_vms(cluster)[name]['state'])
-        self.openstack('server reboot', server['id'], fmt=None)
+        self.openstack('server reboot', '--wait', server['id'], fmt=None)
         self.wait_for(server['id'], 'ACTIVE')
         # Rescued from the same image, then back on its own root disk.
         self.openstack('server rescue', server['id'], fmt=None)
@@ -529,8 +515,8 @@ class TestLocalCloud(CloudTestCase):
 
     def migrate(self, server_id, *args):
         """A move; waits until it is done (VERIFY_RESIZE or ACTIVE)."""
-        self.openstack('server migrate', server_id, *args, fmt=None)
-        self.wait_for(server_id, ('ACTIVE', 'VERIFY_RESIZE'))
+        self.openstack('server migrate', '--wait', server_id, *args,
+                       fmt=None)
         return self.openstack('server show', server_id)
 
     def resized(self, server_id, command):
