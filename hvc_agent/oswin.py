@@ -402,6 +402,32 @@ class _OsWinMetricsUtils(_OsWin):
             return list(self._target.get_vnic_metrics(vm_name))
 
 
+class _AclRule(object):
+    """An extended port ACL as os-win's NetworkUtilsR2 takes it (the
+    shape networking-hyperv gave its rules): ``to_dict`` gives the WMI
+    properties it sets, equality against a WMI ACL tells whether the
+    port has it already, and os-win writes the ``Weight`` it chose.
+    """
+
+    FIELDS = ('Direction', 'Action', 'LocalPort', 'Protocol',
+              'RemoteIPAddress', 'Stateful', 'IdleSessionTimeout')
+
+    def __init__(self, rule):
+        for field in self.FIELDS:
+            setattr(self, field, rule[field])
+        self.Weight = None
+
+    def to_dict(self):
+        return {field: getattr(self, field) for field in self.FIELDS}
+
+    def __eq__(self, other):
+        return all(getattr(other, field, None) == getattr(self, field)
+                   for field in self.FIELDS)
+
+    def __hash__(self):
+        return hash(tuple(self.to_dict().items()))
+
+
 class _OsWinNetworkUtils(_OsWin):
     """os-win's NetworkUtilsR2, with what its public API lacks."""
 
@@ -421,6 +447,35 @@ class _OsWinNetworkUtils(_OsWin):
                 for alloc in conn.Msvm_EthernetPortAllocationSettingData()
                 if alloc.ElementName and alloc.HostResource and
                 alloc.HostResource[0])
+
+    # Security group rules cross the wire as dicts of the ACL's WMI
+    # properties; os-win takes rule objects.
+
+    def create_security_rules(self, switch_port_name, sg_rules):
+        with _translated():
+            self._target.create_security_rules(
+                switch_port_name, [_AclRule(rule) for rule in sg_rules])
+
+    def remove_security_rules(self, switch_port_name, sg_rules):
+        with _translated():
+            self._target.remove_security_rules(
+                switch_port_name, [_AclRule(rule) for rule in sg_rules])
+
+    def get_security_rules(self, switch_port_name):
+        """The port's extended ACLs: dicts of their WMI properties and
+        Weight, found as os-win's remove_security_rules finds them.
+        """
+        from os_win.utils import _wqlutils
+
+        with _translated():
+            target = self._target
+            port = target._get_switch_port_allocation(switch_port_name)[0]
+            acls = _wqlutils.get_element_associated_class(
+                target._conn, target._PORT_EXT_ACL_SET_DATA,
+                element_instance_id=port.InstanceID)
+            return [dict({field: getattr(acl, field)
+                          for field in _AclRule.FIELDS}, Weight=acl.Weight)
+                    for acl in acls]
 
 
 # The os-win utils wrapped with more than error translation.

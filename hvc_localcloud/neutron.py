@@ -140,6 +140,9 @@ class Neutron(object):
             'hyperv_agent': {
                 'vswitch_mappings': '%s:%s' % (PHYSNET, VSWITCH),
                 'agent_url': self.cloud.agents.url(node),
+                # Longer than the end-to-end tests wait for a security
+                # group change: they see neutron's casts at work.
+                'security_group_resync_interval': 600,
                 'agent_ca_file': ca.ca_file, 'agent_cert_file': cert,
                 'agent_key_file': key},
         })

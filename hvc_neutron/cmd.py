@@ -32,6 +32,7 @@ LOG = logging.getLogger(__name__)
 
 def main(argv=None):
     from neutron.agent import rpc as agent_rpc
+    from neutron.api.rpc.handlers import securitygroups_rpc as sg_rpc
     from neutron.common import config as common_config
     from neutron.conf.agent import common as agent_common
     from neutron_lib.agent import topics
@@ -56,14 +57,21 @@ def main(argv=None):
         conf.host, hvc_agent.utils('networkutils'),
         agent_rpc.PluginApi(topics.PLUGIN),
         agent_rpc.PluginReportStateAPI(topics.REPORTS),
+        sg_rpc.SecurityGroupServerRpcApi(topics.PLUGIN),
         n_context.get_admin_context_without_session(),
         options.vswitch_mappings, options.local_network_vswitch,
         polling_interval=options.polling_interval,
-        report_interval=conf.AGENT.report_interval)
+        report_interval=conf.AGENT.report_interval,
+        acl_resync_interval=options.security_group_resync_interval)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_args: neutron_agent.stop())
+    # neutron's security group casts, fanned out to every agent.
+    casts = agent_rpc.create_consumers(
+        [agent.SecurityGroupCasts(neutron_agent)], topics.AGENT,
+        [[topics.SECURITY_GROUP, topics.UPDATE]])
     try:
         neutron_agent.run()
     finally:
+        casts.close()
         hvc_agent.close()
     LOG.info('%s stopped', agent.BINARY)

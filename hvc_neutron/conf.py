@@ -39,6 +39,12 @@ OPTS = [
     cfg.FloatOpt('polling_interval', default=1.0, min=0.1,
                  help='Seconds between two looks at the host\'s vNICs and '
                       'the ports bound to the host.'),
+    cfg.IntOpt('security_group_resync_interval', default=60, min=1,
+               help='Seconds between two comparisons of every wired '
+                    'port\'s ACLs with its security groups, beside the '
+                    'ones neutron\'s casts of a change trigger (in case '
+                    'a cast was lost). Each is one RPC call with the '
+                    'rules of all the host\'s ports.'),
     cfg.StrOpt('agent_url',
                help='The hvc-agent of this Hyper-V host (https://HOST:8642), '
                     'as nova-compute\'s [hyperv_cluster] agent_url.'),

@@ -40,10 +40,10 @@ class HypervMechanismDriver(mech_agent.SimpleAgentMechanismDriverBase):
     connectivity = portbindings.CONNECTIVITY_L2
 
     def __init__(self):
-        # No security groups are enforced on the vNIC (the agent sets no
-        # ACLs): nova must not count on the port being filtered.
+        # The agent filters the vNIC: its security groups become the
+        # switch port's ACLs before the port is reported up.
         super().__init__(AGENT_TYPE, VIF_TYPE,
-                         {portbindings.CAP_PORT_FILTER: False})
+                         {portbindings.CAP_PORT_FILTER: True})
 
     def get_allowed_network_types(self, agent=None):
         return [constants.TYPE_LOCAL, constants.TYPE_FLAT,

@@ -45,6 +45,10 @@ class HyperVvNicNotFound(NotFound, HyperVException):
     msg_fmt = 'vNic not found: %(vnic_name)s'
 
 
+class HyperVPortNotFoundException(NotFound, HyperVException):
+    msg_fmt = 'Switch port not found: %(port_name)s'
+
+
 class HyperVvSwitchNotFound(NotFound, HyperVException):
     msg_fmt = 'vSwitch not found: %(vswitch_name)s.'
 
@@ -113,7 +117,8 @@ def translate(error):
 
 _BY_NAME = {cls.__name__: cls for cls in (
     OSWinException, NotFound, HyperVException, HyperVVMNotFoundException,
-    HyperVvNicNotFound, HyperVvSwitchNotFound, HyperVClusterException,
+    HyperVvNicNotFound, HyperVPortNotFoundException, HyperVvSwitchNotFound,
+    HyperVClusterException,
     ClusterException, ClusterObjectNotFound, ClusterGroupMigrationFailed,
     ClusterGroupMigrationTimeOut, SMBException, VHDException, x_wmi)}
 

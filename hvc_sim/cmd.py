@@ -258,7 +258,10 @@ def describe_vm(state, vm):
         'nics': [{'name': n.name, 'mac_address': n.mac_address,
                   'vswitch': vswitches.get(n.name),
                   'vlan': vlans.get(n.name),
-                  'ovs_port': ovs_port(n.name)}
+                  'ovs_port': ovs_port(n.name),
+                  # Its switch port's extended ACLs, highest weight first.
+                  'acls': sorted(state.nic_acls(vm.name, n.name),
+                                 key=lambda acl: -acl['Weight'])}
                  for n in state.nics(vm.name)],
         'serial_ports': {str(number): connection for number, connection in
                          sorted(state.serial_ports(vm.name).items())},

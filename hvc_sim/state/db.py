@@ -108,6 +108,16 @@ CREATE TABLE IF NOT EXISTS nic_vlans (
     FOREIGN KEY (vm_name, nic_name) REFERENCES vm_nics(vm_name, name)
         ON DELETE CASCADE
 );
+-- A switch port's extended ACLs (JSON of their WMI properties): a feature
+-- of the port's allocation, so only a connected NIC has them; they move
+-- with the VM and go with its NIC.
+CREATE TABLE IF NOT EXISTS nic_acls (
+    vm_name TEXT NOT NULL,
+    nic_name TEXT NOT NULL,
+    acl TEXT NOT NULL,
+    FOREIGN KEY (vm_name, nic_name) REFERENCES nic_vswitches(vm_name, nic_name)
+        ON DELETE CASCADE
+);
 CREATE TABLE IF NOT EXISTS ovs_ports (
     node TEXT NOT NULL,
     name TEXT NOT NULL,

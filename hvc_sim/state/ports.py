@@ -31,8 +31,11 @@ class Ports(object):
             vm_name = _vm_of_nic(conn, node, nic_name)
             if vm_name is None:
                 return False
-            conn.execute('INSERT OR REPLACE INTO nic_vswitches '
-                         'VALUES (?, ?, ?)',
+            # Moved to another switch, the port keeps its features (its
+            # ACLs): an update, not a replace.
+            conn.execute('INSERT INTO nic_vswitches VALUES (?, ?, ?) '
+                         'ON CONFLICT (vm_name, nic_name) DO UPDATE SET '
+                         'vswitch = excluded.vswitch',
                          (vm_name, nic_name, vswitch))
             return True
 
@@ -71,6 +74,37 @@ class Ports(object):
         with self._db() as conn:
             return {r['nic_name']: r['vswitch']
                     for r in conn.execute(query, params)}
+
+    def change_nic_acls(self, node, nic_name, change):
+        """Change the extended ACLs of the switch port of the NIC
+        ``nic_name`` of a VM ``node`` runs, in one transaction.
+
+        ``change(acls)`` gets the port's ACLs (a list of dicts) and changes
+        it in place (or raises: nothing changes). False if ``node`` runs
+        no VM with such a NIC connected to a switch.
+        """
+        with self._db(write=True) as conn:
+            vm_name = _vm_of_nic(conn, node, nic_name)
+            if vm_name is None or conn.execute(
+                    'SELECT 1 FROM nic_vswitches WHERE vm_name = ? AND '
+                    'nic_name = ?', (vm_name, nic_name)).fetchone() is None:
+                return False
+            before = _acls(conn, vm_name, nic_name)
+            acls = list(before)
+            change(acls)
+            if acls == before:
+                return True
+            conn.execute('DELETE FROM nic_acls WHERE vm_name = ? AND '
+                         'nic_name = ?', (vm_name, nic_name))
+            conn.executemany('INSERT INTO nic_acls VALUES (?, ?, ?)', [
+                (vm_name, nic_name, json.dumps(acl, sort_keys=True))
+                for acl in acls])
+            return True
+
+    def nic_acls(self, vm_name, nic_name):
+        """The extended ACLs of a NIC's switch port (dicts)."""
+        with self._db() as conn:
+            return _acls(conn, vm_name, nic_name)
 
     def change_ovs_ports(self, node, change):
         """Change the OVS ports of ``node`` in one transaction, as one
@@ -112,6 +146,12 @@ class Ports(object):
                                     bridge=r['bridge'],
                                     external_ids=json.loads(r['external_ids']))
                     for r in rows]
+
+
+def _acls(conn, vm_name, nic_name):
+    return [json.loads(r['acl']) for r in conn.execute(
+        'SELECT acl FROM nic_acls WHERE vm_name = ? AND nic_name = ? '
+        'ORDER BY rowid', (vm_name, nic_name))]
 
 
 def _vm_of_nic(conn, node, nic_name):

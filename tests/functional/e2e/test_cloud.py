@@ -720,12 +720,43 @@ class TestLocalCloud(CloudTestCase):
             self.assertLess(time.monotonic(), deadline, what)
             time.sleep(1)
 
+    def vnic_acls(self, server, port_id):
+        """The extended ACLs on the switch port of a port's vNIC, read in
+        the simulated world: {(direction, action, protocol, local port,
+        remote address)}.
+        """
+        vm = self.sim_vms(self.cluster_of(server['OS-EXT-SRV-ATTR:host']))[
+            server['OS-EXT-SRV-ATTR:instance_name']]
+        [nic] = [n for n in vm['nics'] if n['name'] == port_id]
+        return {(a['Direction'], a['Action'], a['Protocol'], a['LocalPort'],
+                 a['RemoteIPAddress']) for a in nic['acls']}
+
     def test_a_failover_is_followed(self):
+        # Deleted after the server (cleanups run last first).
+        group = self.openstack('security group create', 'e2e-ssh')
+        self.addCleanup(self.conn.network.delete_security_group,
+                        group['id'], ignore_missing=True)
         # Generation 2: a running VM takes a hot-added NIC.
         server = self.boot('e2e-failover', network=neutron.NETWORK,
                            image=cloud_mod.IMAGE_NAME_GEN2)
         cluster, _vm = self.assert_placed(server, disk_gb=1)
-        self.assert_port_bound(server)
+        [port] = self.assert_port_bound(server)
+        # Filtered by its security group (the project's default): denied
+        # but for what the group allows, such as egress anywhere.
+        acls = self.vnic_acls(server, port.id)
+        self.assertEqual(16, len([a for a in acls if a[1] == 2]), acls)
+        self.assertIn((2, 1, '6', 'ANY', '0.0.0.0/0'), acls)
+        # A group added to the server: on its vNIC within seconds, through
+        # neutron's cast to the agents (the agents' own look again is a
+        # minute away).
+        self.openstack('security group rule create', '--protocol', 'tcp',
+                       '--dst-port', '22', '--remote-ip', '192.0.2.0/24',
+                       group['id'])
+        self.openstack('server add security group', server['id'],
+                       group['id'], fmt=None)
+        ssh = (1, 1, '6', '22', '192.0.2.0/24')
+        self.wait_until(lambda: ssh in self.vnic_acls(server, port.id),
+                        'the group\'s rule is not on the vNIC', timeout=30)
         extra = self.openstack('port create', '--network', neutron.NETWORK,
                                'e2e-failover-extra')
         self.addCleanup(self.conn.network.delete_port, extra['id'],
@@ -744,9 +775,12 @@ class TestLocalCloud(CloudTestCase):
         server = self.openstack('server show', server['id'])
         self.assertEqual('ACTIVE', server['status'])
         self.assert_placed(server, disk_gb=1)
-        # The ports' bindings followed the VM to its new node, and the
-        # new node detaches the attached one.
+        # The ports' bindings followed the VM to its new node, and so did
+        # the ACLs; the new node detaches the attached one.
         self.assert_port_bound(server, count=2)
+        self.assertIn(ssh, self.vnic_acls(server, port.id))
+        self.assertIn((2, 1, '6', 'ANY', '0.0.0.0/0'),
+                      self.vnic_acls(server, extra['id']))
         self.openstack('server remove port', server['id'], extra['id'],
                        fmt=None)
         self.assert_port_bound(server, count=1)

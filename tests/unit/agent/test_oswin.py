@@ -10,14 +10,18 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The seam's live migration with storage on os-win: what it asks of
-Hyper-V's WMI migration service, with os-win's LiveMigrationUtils
-autospecced.
+"""The agent's os-win adapters: the live migration with storage (what it
+asks of Hyper-V's WMI migration service, with os-win's LiveMigrationUtils
+autospecced) and a switch port's security rules.
 """
 
 import json
 from unittest import mock
 
+import fixtures
+import testtools
+
+from hvc_agent import oswin as agent_oswin
 from hvc_driver import hyperv
 from hvc_oswin_api import exceptions as api_exc
 from tests.unit.driver import fixtures as driver_fixtures
@@ -265,3 +269,83 @@ class TestLiveMigrateVMWithStorage(driver_fixtures.OsWinTestCase):
                           self.seam_lmutils.live_migrate_vm_with_storage,
                           'vm1', 'b1', DEST_DIR)
         self.assertEqual([], self.conn.service.migrations)
+
+
+class Acl(driver_fixtures.WMIObject):
+    """Msvm_EthernetSwitchPortExtendedAclSettingData as the wmi module
+    shows it: its properties are attributes, ``set`` sets some.
+    """
+
+    def set(self, **properties):
+        self.__dict__.update(properties)
+
+
+class TestSecurityRules(testtools.TestCase):
+    """The seam's security rules on os-win's own NetworkUtilsR2 (its
+    weights, its check for ACLs the port has), with only WMI faked: the
+    port's allocation, its associated ACLs, and the job that adds and
+    removes them (autospecced).
+    """
+
+    PORT = 'port-1'
+
+    def setUp(self):
+        super().setUp()
+        from os_win.utils import _wqlutils
+        from os_win.utils import jobutils
+        from os_win.utils.network import networkutils
+        target = networkutils.NetworkUtilsR2.__new__(
+            networkutils.NetworkUtilsR2)
+        target._enable_cache = False
+        target._switch_ports = {}
+        target._sg_acl_sds = {}
+        target._jobutils = mock.create_autospec(jobutils.JobUtils,
+                                                instance=True)
+        # root/virtualization/v2 (Windows Server 2012 R2 and later: one
+        # connection for both).
+        wmi = mock.Mock(spec=['Msvm_EthernetSwitchPortExtendedAclSettingData'])
+        wmi.Msvm_EthernetSwitchPortExtendedAclSettingData.new.side_effect = (
+            Acl)
+        target._conn_attr = target._compat_conn_attr = wmi
+        self.port = driver_fixtures.WMIObject(InstanceID='port-alloc-1',
+                                              ElementName=self.PORT)
+        self.useFixture(fixtures.MockPatchObject(
+            networkutils.NetworkUtilsR2, '_get_switch_port_allocation',
+            autospec=True, return_value=(self.port, True)))
+        # The ACLs on the port: what the job added, less what it removed.
+        self.on_port = []
+        target._jobutils.add_multiple_virt_features.side_effect = (
+            lambda acls, port: self.on_port.extend(acls))
+        target._jobutils.remove_multiple_virt_features.side_effect = (
+            lambda acls: [self.on_port.remove(a) for a in acls])
+        self.useFixture(fixtures.MockPatchObject(
+            _wqlutils, 'get_element_associated_class', autospec=True,
+            side_effect=lambda conn, class_name, element_instance_id: list(
+                self.on_port)))
+        self.netutils = agent_oswin._OsWinNetworkUtils(target)
+
+    def _rule(self, port='22', action=1):
+        return {'Direction': 1, 'Action': action, 'Protocol': '6',
+                'LocalPort': port, 'RemoteIPAddress': '0.0.0.0/0',
+                'Stateful': action == 1, 'IdleSessionTimeout': 0}
+
+    def test_rules_go_on_the_port_weighted_by_os_win(self):
+        self.netutils.create_security_rules(
+            self.PORT, [self._rule('ANY', action=2)])
+        self.netutils.create_security_rules(
+            self.PORT, [self._rule('22'), self._rule('80')])
+        self.assertEqual(
+            [dict(self._rule('ANY', action=2), Weight=1),
+             dict(self._rule('22'), Weight=65499),
+             dict(self._rule('80'), Weight=65498)],
+            self.netutils.get_security_rules(self.PORT))
+        # One the port has already is not added again.
+        self.netutils.create_security_rules(self.PORT, [self._rule('22')])
+        self.assertEqual(3, len(self.on_port))
+
+    def test_rules_are_removed_by_value(self):
+        self.netutils.create_security_rules(
+            self.PORT, [self._rule('22'), self._rule('80')])
+        self.netutils.remove_security_rules(self.PORT, [self._rule('22')])
+        self.assertEqual([dict(self._rule('80'), Weight=65498)],
+                         self.netutils.get_security_rules(self.PORT))

@@ -19,9 +19,11 @@ from unittest import mock
 
 import fixtures
 from neutron.agent import rpc as agent_rpc
+from neutron.api.rpc.handlers import securitygroups_rpc as sg_rpc
 import testtools
 
 from hvc_agent import client
+from hvc_neutron import acls
 from hvc_neutron import agent
 from hvc_oswin_api import constants
 from tests.agent import fixtures as agent_fixtures
@@ -37,6 +39,15 @@ def _port(port_id, status='DOWN', admin_state_up=True):
     """A port as get_ports_by_vnic_type_and_host returns it."""
     return {'id': port_id, 'status': status,
             'admin_state_up': admin_state_up, 'binding:host_id': NODE}
+
+
+# Egress anywhere (IPv4), and SSH from a /24.
+RULES = [{'direction': 'egress', 'ethertype': 'IPv4'},
+         {'direction': 'ingress', 'ethertype': 'IPv4', 'protocol': 'tcp',
+          'port_range_min': 22, 'port_range_max': 22,
+          'source_ip_prefix': '192.0.2.0/24'}]
+SSH = acls.Acl(acls.DIRECTION_IN, acls.ACTION_ALLOW, '6', '22',
+               '192.0.2.0/24', True)
 
 
 def _details(port_id, network_type='flat', physnet='physnet1',
@@ -64,10 +75,18 @@ class TestHypervNeutronAgent(testtools.TestCase):
                                                instance=True)
         self.state_rpc = mock.create_autospec(
             agent_rpc.PluginReportStateAPI, instance=True)
+        self.sg_rpc = mock.create_autospec(
+            sg_rpc.SecurityGroupServerRpcApi, instance=True)
         self.plugin_rpc.get_ports_by_vnic_type_and_host.return_value = []
-        self.agent = agent.HypervNeutronAgent(
-            NODE, agent_client.utils('networkutils'), self.plugin_rpc,
-            self.state_rpc, mock.sentinel.context, MAPPINGS, 'private')
+        self.networkutils = agent_client.utils('networkutils')
+        self.agent = self._agent()
+        # {port id: the port as security_group_rules_for_devices gives it}
+        self.sg_ports = {}
+        self.sg_rpc.security_group_rules_for_devices.side_effect = (
+            lambda context, devices: {
+                d: self.sg_ports.get(d, {'id': d, 'device': d,
+                                         'security_group_rules': RULES})
+                for d in devices if d in self.ports})
         self.ports = {}
         self.details = {}
         self.plugin_rpc.get_ports_by_vnic_type_and_host.side_effect = (
@@ -75,6 +94,16 @@ class TestHypervNeutronAgent(testtools.TestCase):
         self.plugin_rpc.get_devices_details_list.side_effect = (
             lambda context, devices, agent_id, host: [
                 self.details.get(d, {'device': d}) for d in devices])
+
+    def _agent(self):
+        return agent.HypervNeutronAgent(
+            NODE, self.networkutils, self.plugin_rpc, self.state_rpc,
+            self.sg_rpc, mock.sentinel.context, MAPPINGS, 'private')
+
+    def _acls(self, vm_name='vm1', port_id=PORT_A):
+        """{Acl: weight} on the port's vNIC in the simulated world."""
+        return {acls.Acl.from_wmi(a): a['Weight']
+                for a in self.state.nic_acls(vm_name, port_id)}
 
     def _vm(self, name, nics, node=NODE):
         self.state.create_vm(name, node, constants.VM_GEN_2,
@@ -258,3 +287,112 @@ class TestHypervNeutronAgent(testtools.TestCase):
         self.agent.run()
         self.assertEqual([PORT_A], self._ups())
         self.state_rpc.report_state.assert_called()
+
+    # Security groups.
+
+    def test_a_port_is_filtered_before_it_is_reported_up(self):
+        self._vm('vm1', [PORT_A])
+        self._bound_here(PORT_A)
+        seen = []
+        self.plugin_rpc.update_device_up.side_effect = (
+            lambda *args: seen.append(set(self._acls())))
+        self.agent.sync_once()
+        wanted = acls.port_acls({'security_group_rules': RULES})
+        self.assertEqual([wanted], seen)
+        self.assertIn(SSH, wanted)
+        self.sg_rpc.security_group_rules_for_devices.assert_called_once_with(
+            mock.sentinel.context, [PORT_A])
+
+    def test_a_port_whose_acls_fail_is_not_reported_up(self):
+        self._vm('vm1', [PORT_A])
+        self._bound_here(PORT_A)
+        self.state.arm_fault('networkutils.create_security_rules')
+        self.agent.sync_once()
+        self.assertEqual([], self._ups())
+        self.assertIn('simulated failure', self.logger.output)
+        self.agent.sync_once()
+        self.assertEqual([PORT_A], self._ups())
+        self.assertIn(SSH, self._acls())
+
+    def test_a_cast_change_is_applied_at_the_next_round_as_a_diff(self):
+        self._vm('vm1', [PORT_A])
+        self._bound_here(PORT_A)
+        self.agent.sync_once()
+        self.ports[PORT_A]['status'] = 'ACTIVE'
+        before = self._acls()
+        https = {'direction': 'ingress', 'ethertype': 'IPv4',
+                 'protocol': 'tcp', 'port_range_min': 443,
+                 'port_range_max': 443}
+        self.sg_ports[PORT_A] = {'id': PORT_A, 'security_group_rules': [
+            RULES[0], https]}
+        # Nothing cast yet: nothing asked.
+        self.agent.sync_once()
+        self.assertEqual(before, self._acls())
+        agent.SecurityGroupCasts(self.agent).security_groups_rule_updated(
+            mock.sentinel.context, security_groups=['sg-1'])
+        self.agent.sync_once()
+        after = self._acls()
+        self.assertNotIn(SSH, after)
+        https_acl = acls.Acl(acls.DIRECTION_IN, acls.ACTION_ALLOW, '6',
+                             '443', '0.0.0.0/0', True)
+        self.assertIn(https_acl, after)
+        # Only the difference was written: what stayed kept its weight.
+        del before[SSH]
+        del after[https_acl]
+        self.assertEqual(before, after)
+
+    def test_the_acls_are_looked_at_again_without_a_cast(self):
+        self.agent = agent.HypervNeutronAgent(
+            NODE, self.networkutils, self.plugin_rpc, self.state_rpc,
+            self.sg_rpc, mock.sentinel.context, MAPPINGS, 'private',
+            acl_resync_interval=0)
+        self._vm('vm1', [PORT_A])
+        self._bound_here(PORT_A)
+        self.agent.sync_once()
+        self.ports[PORT_A]['status'] = 'ACTIVE'
+        self.sg_ports[PORT_A] = {'id': PORT_A, 'security_group_rules': [
+            RULES[0]]}
+        self.agent.sync_once()
+        self.assertNotIn(SSH, self._acls())
+
+    def test_a_port_without_port_security_loses_its_acls(self):
+        self._vm('vm1', [PORT_A])
+        self._bound_here(PORT_A)
+        self.agent.sync_once()
+        self.ports[PORT_A]['status'] = 'ACTIVE'
+        self.sg_ports[PORT_A] = {'id': PORT_A, 'security_group_rules': [],
+                                 'port_security_enabled': False}
+        agent.SecurityGroupCasts(self.agent).security_groups_member_updated(
+            mock.sentinel.context, security_groups=['sg-1'])
+        self.agent.sync_once()
+        self.assertEqual({}, self._acls())
+
+    def test_a_new_agent_changes_only_what_differs(self):
+        """Restarted, or the VM failed over here with its ACLs: what the
+        vNIC has is read, and only the difference is written.
+        """
+        self._vm('vm1', [PORT_A])
+        self._bound_here(PORT_A)
+        self.agent.sync_once()
+        before = self._acls()
+        self.sg_ports[PORT_A] = {'id': PORT_A, 'security_group_rules': [
+            RULES[0]]}
+        self._agent().sync_once()
+        del before[SSH]
+        self.assertEqual(before, self._acls())
+
+    def test_a_change_neutron_could_not_give_is_asked_again(self):
+        self._vm('vm1', [PORT_A])
+        self._bound_here(PORT_A)
+        self.agent.sync_once()
+        self.ports[PORT_A]['status'] = 'ACTIVE'
+        self.sg_ports[PORT_A] = {'id': PORT_A, 'security_group_rules': [
+            RULES[0]]}
+        answer = self.sg_rpc.security_group_rules_for_devices.side_effect
+        self.sg_rpc.security_group_rules_for_devices.side_effect = (
+            RuntimeError('the RPC server went away'))
+        self.agent.refresh_acls()
+        self.assertRaises(RuntimeError, self.agent.sync_once)
+        self.sg_rpc.security_group_rules_for_devices.side_effect = answer
+        self.agent.sync_once()
+        self.assertNotIn(SSH, self._acls())

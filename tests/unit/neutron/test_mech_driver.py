@@ -65,13 +65,13 @@ class TestHypervMechanismDriver(testtools.TestCase):
             _segment('flat', 'physnet1'),
             _agent(agent_type='Open vSwitch agent')))
 
-    def test_the_binding_is_vif_type_hyperv_with_no_port_filter(self):
+    def test_the_binding_is_vif_type_hyperv_filtered_by_the_agent(self):
         context = mock.Mock()
         self.assertTrue(self.driver.try_to_bind_segment_for_agent(
             context, _segment('flat', 'physnet1'), _agent()))
         context.set_binding.assert_called_once_with(
             'segment-1', 'hyperv',
-            {portbindings.CAP_PORT_FILTER: False,
+            {portbindings.CAP_PORT_FILTER: True,
              portbindings.VIF_DETAILS_CONNECTIVITY:
                  portbindings.CONNECTIVITY_L2})
 
