@@ -694,6 +694,59 @@ class TestSnapshotAndVolumes(HyperVClusterTestCase):
             os.path.join(self.cluster.instances_path, name))))
         self._delete_server(server)
 
+    def test_shelve_offload_and_unshelve(self):
+        """Shelved: a snapshot in glance, the VM and its cluster group gone,
+        its allocations freed (nova offloads at once by default).
+        Unshelved: a VM made from that snapshot on the node the scheduler
+        picks, clustered, with allocations on that node and the CSV.
+        """
+        # nova's glance fixture keeps what an upload sends, so that the
+        # shelved image can be downloaded again.
+        update = self.glance.update
+
+        def keeping_update(context, image_id, metadata, data=None,
+                           purge_props=False):
+            if data is not None:
+                self.glance._imagedata[image_id] = data.read()
+            return update(context, image_id, metadata,
+                          purge_props=purge_props)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.GlanceFixture.update',
+            lambda glance, *a, **kw: keeping_update(*a, **kw)))
+        server = self._boot(self._flavor(disk=10))
+        name = server['OS-EXT-SRV-ATTR:instance_name']
+        self._shelve_server(server)
+        self.assertIsNone(self.sim.get_vm(name))
+        self.assertIsNone(self.sim.get_cluster_group(name))
+        self.assertEqual({}, self._get_allocations_by_server_uuid(
+            server['id']))
+        self.assertEqual(0, self._get_provider_usages(
+            self.csv_rp)['DISK_GB'])
+        [shelved] = [i for i in self.glance.images.values()
+                     if i['name'] == server['name'] + '-shelved']
+        self.assertEqual('vhd', shelved['disk_format'])
+
+        server = self._unshelve_server(server)
+        host = server['OS-EXT-SRV-ATTR:host']
+        vm = self._vm(server)
+        self.assertEqual((host, os_win_const.HYPERV_VM_STATE_ENABLED),
+                         (vm.node, vm.state))
+        self.assertEqual(host, self.sim.get_cluster_group(name).owner_node)
+        self.assertEqual({
+            self.node_rp[host]: {'VCPU': 2, 'MEMORY_MB': 1024},
+            self.csv_rp: {'DISK_GB': 10},
+        }, {rp: a['resources'] for rp, a in
+            self._get_allocations_by_server_uuid(server['id']).items()})
+        # A root disk of the flavor's size, from the snapshot; nova
+        # deleted the shelved image.
+        [root] = [d.path for d in self.sim.disks(name)]
+        self.assertEqual(10 * units.Gi, vhdutils.VHDUtils(
+            self.sim, host).get_vhd_size(root)['VirtualSize'])
+        self.assertNotIn(shelved['id'], self.glance.images)
+        self._delete_server(server)
+        self.assertEqual(0, self._get_provider_usages(
+            self.csv_rp)['DISK_GB'])
+
     def test_config_drive_is_an_iso_attached_as_a_dvd(self):
         self.force_config_drive()
         server = self._boot(self._flavor())

@@ -392,8 +392,7 @@ class TestHyperVSeam(testtools.TestCase):
             (os_win_exc.ClusterObjectNotFound(resource='vm1'),
              api_exc.ClusterObjectNotFound),
             # Classes the api does not name: their nearest ancestor's.
-            (os_win_exc.HyperVPortNotFoundException(port_name='p'),
-             api_exc.NotFound),
+            (os_win_exc.DiskNotFound(resource='p'), api_exc.NotFound),
             (os_win_exc.ClusterPropertyListEntryNotFound(
                 property_name='p'), api_exc.ClusterException),
             (os_win_exc.x_wmi('WMI says no'), api_exc.x_wmi),

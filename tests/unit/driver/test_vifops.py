@@ -430,7 +430,7 @@ class TestSimulatedOvs(driver_fixtures.SimulatedTestCase):
         [nic] = json.loads(out.getvalue())['nics']
         self.assertEqual(
             {'name': PORT, 'mac_address': MAC, 'vswitch': VSWITCH,
-             'vlan': None,
+             'vlan': None, 'acls': [],
              'ovs_port': {'bridge': 'br-int',
                           'external_ids': port.external_ids}}, nic)
         ops.destroy(instance, network_info=[_ovs_vif()])
