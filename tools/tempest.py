@@ -190,7 +190,7 @@ def tempest_conf(cloud, path):
             'vnc_console': False, 'spice_console': False,
             # No set_admin_password in the driver.
             'change_password': False,
-            'shelve': False, 'personality': False,
+            'shelve': True, 'personality': False,
             'attach_encrypted_volume': False, 'metadata_service': False,
             # nova's own (since Wallaby): a server's hostname from its
             # name with '.' as '-'.
