@@ -409,8 +409,7 @@ class _AclRule(object):
     port has it already, and os-win writes the ``Weight`` it chose.
     """
 
-    FIELDS = ('Direction', 'Action', 'LocalPort', 'Protocol',
-              'RemoteIPAddress', 'Stateful', 'IdleSessionTimeout')
+    FIELDS = oswin_const.SECURITY_RULE_FIELDS
 
     def __init__(self, rule):
         for field in self.FIELDS:

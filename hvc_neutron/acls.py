@@ -65,7 +65,7 @@ class Acl(collections.namedtuple('Acl', [
 
     def to_wmi(self):
         """The ACL as the seam's networkutils takes it: the WMI class's
-        properties (IdleSessionTimeout 0: Hyper-V's default).
+        properties (IdleSessionTimeout 0, as networking-hyperv set it).
         """
         acl = dict(zip(self.WMI_FIELDS, self))
         acl['IdleSessionTimeout'] = 0

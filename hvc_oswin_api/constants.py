@@ -82,3 +82,10 @@ VIRTUAL_STORAGE_TYPE_DEVICE_VHDX = 3
 # What a WMI method returns when it started a job (os-win's
 # WMI_JOB_STATUS_STARTED).
 WMI_JOB_STATUS_STARTED = 4096
+
+# A switch port's security rule as the seam's networkutils takes and gives
+# it: the Msvm_EthernetSwitchPortExtendedAclSettingData properties that
+# os-win's NetworkUtilsR2 sets from a rule (and compares to tell whether a
+# port has it), without the Weight os-win chooses.
+SECURITY_RULE_FIELDS = ('Direction', 'Action', 'LocalPort', 'Protocol',
+                        'RemoteIPAddress', 'Stateful', 'IdleSessionTimeout')

@@ -15,6 +15,7 @@
 import re
 import uuid
 
+from hvc_oswin_api import constants as oswin_const
 from hvc_oswin_api import exceptions as os_win_exc
 from hvc_sim.oswin import base
 
@@ -22,8 +23,7 @@ from hvc_sim.oswin import base
 # (https://learn.microsoft.com/en-us/windows/win32/hyperv_v2/
 # msvm-ethernetswitchportextendedaclsettingdata): Direction 1 (in) or 2
 # (out), Action 1 (allow) or 2 (deny), addresses of 40 characters at most.
-ACL_FIELDS = ('Direction', 'Action', 'LocalPort', 'Protocol',
-              'RemoteIPAddress', 'Stateful', 'IdleSessionTimeout')
+ACL_FIELDS = oswin_const.SECURITY_RULE_FIELDS
 ACL_ALLOW, ACL_DENY = 1, 2
 _ACL_ADDRESS_MAX = 40
 _ACL_PORT = re.compile(r'^(ANY|\d{1,5}(-\d{1,5})?)$')

@@ -16,6 +16,7 @@ import testtools
 
 from hvc_neutron import acls
 from hvc_neutron.acls import Acl
+from hvc_oswin_api import constants
 
 IN, OUT, ALLOW = acls.DIRECTION_IN, acls.DIRECTION_OUT, acls.ACTION_ALLOW
 
@@ -105,3 +106,5 @@ class TestPortAcls(testtools.TestCase):
                           'LocalPort': '22', 'RemoteIPAddress': '10.0.0.0/8',
                           'Stateful': True, 'IdleSessionTimeout': 0}, wmi)
         self.assertEqual(acl, Acl.from_wmi(dict(wmi, Weight=65499)))
+        # What the seam's networkutils takes.
+        self.assertEqual(set(constants.SECURITY_RULE_FIELDS), set(wmi))
