@@ -353,7 +353,9 @@ class TestColdMigrationInsideTheCluster(ColdMigrationTestCase):
         server = self._wait_for_migration_status(server, ['error'])
         server = self._wait_for_state_change(
             self.api.get_server(server['instance_uuid']), 'ACTIVE')
-        self._assert_on(server, source)
+        # nova sets the instance ACTIVE, then gives the migration's
+        # allocation back to it.
+        self._wait_for_assert(lambda: self._assert_on(server, source))
 
 
 class TestSnapshotAfterAResize(ColdMigrationTestCase):
