@@ -42,7 +42,7 @@ cloud-status: $(BIN)/.installed
 	$(BIN)/python -m hvc_localcloud status
 
 # tempest's compute API tests against a local cloud of its own (too long
-# for make test: about 14 minutes on 2 cores).
+# for make test: 12 to 14 minutes on 2 cores).
 tempest: $(BIN)/.installed cloud-deps
 	$(BIN)/python tools/tempest.py
 
