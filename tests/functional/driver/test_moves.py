@@ -365,17 +365,7 @@ class TestSnapshotAfterAResize(ColdMigrationTestCase):
     """
 
     def test_the_snapshot_boots(self):
-        update = self.glance.update
-
-        def keeping_the_data(context, image_id, metadata, data=None,
-                             purge_props=False):
-            if data is not None:
-                self.glance._imagedata[image_id] = data.read()
-            return update(context, image_id, metadata,
-                          purge_props=purge_props)
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova.tests.fixtures.GlanceFixture.update',
-            lambda glance, *a, **kw: keeping_the_data(*a, **kw)))
+        self._keep_uploads()
         server = self._boot_vhdx()
         bigger = self._flavor(disk=20, disk_group=True)
         server = self._move(server, {'resize': {'flavorRef': bigger}},

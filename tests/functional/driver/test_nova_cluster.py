@@ -220,6 +220,22 @@ class HyperVClusterTestCase(integrated_helpers.ProviderUsageBaseTestCase):
             self.useFixture(fixtures.TempDir()).path, 'no-genisoimage'),
             force_config_drive=True)
 
+    def _keep_uploads(self):
+        """nova's glance fixture keeps what an upload sends (it drops it
+        otherwise), so that a snapshot can be read and booted.
+        """
+        update = self.glance.update
+
+        def keeping_update(context, image_id, metadata, data=None,
+                           purge_props=False):
+            if data is not None:
+                self.glance._imagedata[image_id] = data.read()
+            return update(context, image_id, metadata,
+                          purge_props=purge_props)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.GlanceFixture.update',
+            lambda glance, *a, **kw: keeping_update(*a, **kw)))
+
     def _hyperv_port(self):
         """A port the Hyper-V neutron agent binds (the fixture's are OVS)."""
         port = self.neutron.port_1
@@ -663,18 +679,7 @@ class TestFaults(HyperVClusterTestCase):
 class TestSnapshotAndVolumes(HyperVClusterTestCase):
 
     def test_snapshot_uploads_a_standalone_root_disk(self):
-        uploads = {}
-        update = self.glance.update
-
-        def recording_update(context, image_id, metadata, data=None,
-                             purge_props=False):
-            if data is not None:
-                uploads[image_id] = data.read()
-            return update(context, image_id, metadata,
-                          purge_props=purge_props)
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova.tests.fixtures.GlanceFixture.update',
-            lambda glance, *a, **kw: recording_update(*a, **kw)))
+        self._keep_uploads()
         server = self._boot(self._flavor(disk=10))
         image_id = self.api.post_server_action(
             server['id'], {'createImage': {'name': 'snap1'}})['image_id']
@@ -684,7 +689,7 @@ class TestSnapshotAndVolumes(HyperVClusterTestCase):
             'disk_format'])
         # The root disk was a differencing disk over the cached image; the
         # upload is one standalone disk of the flavor's size.
-        disk = json.loads(uploads[image_id])
+        disk = json.loads(self.glance._imagedata[image_id])
         self.assertEqual((10 * units.Gi, None),
                          (disk['virtual_size'], disk['parent']))
         name = server['OS-EXT-SRV-ATTR:instance_name']
@@ -700,19 +705,7 @@ class TestSnapshotAndVolumes(HyperVClusterTestCase):
         Unshelved: a VM made from that snapshot on the node the scheduler
         picks, clustered, with allocations on that node and the CSV.
         """
-        # nova's glance fixture keeps what an upload sends, so that the
-        # shelved image can be downloaded again.
-        update = self.glance.update
-
-        def keeping_update(context, image_id, metadata, data=None,
-                           purge_props=False):
-            if data is not None:
-                self.glance._imagedata[image_id] = data.read()
-            return update(context, image_id, metadata,
-                          purge_props=purge_props)
-        self.useFixture(fixtures.MonkeyPatch(
-            'nova.tests.fixtures.GlanceFixture.update',
-            lambda glance, *a, **kw: keeping_update(*a, **kw)))
+        self._keep_uploads()
         server = self._boot(self._flavor(disk=10))
         name = server['OS-EXT-SRV-ATTR:instance_name']
         self._shelve_server(server)

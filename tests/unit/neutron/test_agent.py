@@ -105,6 +105,13 @@ class TestHypervNeutronAgent(testtools.TestCase):
         return {acls.Acl.from_wmi(a): a['Weight']
                 for a in self.state.nic_acls(vm_name, port_id)}
 
+    def _wired_port_a(self):
+        """vm1's vNIC of PORT_A, wired and filtered, its port ACTIVE."""
+        self._vm('vm1', [PORT_A])
+        self._bound_here(PORT_A)
+        self.agent.sync_once()
+        self.ports[PORT_A]['status'] = 'ACTIVE'
+
     def _vm(self, name, nics, node=NODE):
         self.state.create_vm(name, node, constants.VM_GEN_2,
                              self.cluster.instances_path)
@@ -315,10 +322,7 @@ class TestHypervNeutronAgent(testtools.TestCase):
         self.assertIn(SSH, self._acls())
 
     def test_a_cast_change_is_applied_at_the_next_round_as_a_diff(self):
-        self._vm('vm1', [PORT_A])
-        self._bound_here(PORT_A)
-        self.agent.sync_once()
-        self.ports[PORT_A]['status'] = 'ACTIVE'
+        self._wired_port_a()
         before = self._acls()
         https = {'direction': 'ingress', 'ethertype': 'IPv4',
                  'protocol': 'tcp', 'port_range_min': 443,
@@ -346,20 +350,14 @@ class TestHypervNeutronAgent(testtools.TestCase):
             NODE, self.networkutils, self.plugin_rpc, self.state_rpc,
             self.sg_rpc, mock.sentinel.context, MAPPINGS, 'private',
             acl_resync_interval=0)
-        self._vm('vm1', [PORT_A])
-        self._bound_here(PORT_A)
-        self.agent.sync_once()
-        self.ports[PORT_A]['status'] = 'ACTIVE'
+        self._wired_port_a()
         self.sg_ports[PORT_A] = {'id': PORT_A, 'security_group_rules': [
             RULES[0]]}
         self.agent.sync_once()
         self.assertNotIn(SSH, self._acls())
 
     def test_a_port_without_port_security_loses_its_acls(self):
-        self._vm('vm1', [PORT_A])
-        self._bound_here(PORT_A)
-        self.agent.sync_once()
-        self.ports[PORT_A]['status'] = 'ACTIVE'
+        self._wired_port_a()
         self.sg_ports[PORT_A] = {'id': PORT_A, 'security_group_rules': [],
                                  'port_security_enabled': False}
         agent.SecurityGroupCasts(self.agent).security_groups_member_updated(
@@ -382,10 +380,7 @@ class TestHypervNeutronAgent(testtools.TestCase):
         self.assertEqual(before, self._acls())
 
     def test_a_change_neutron_could_not_give_is_asked_again(self):
-        self._vm('vm1', [PORT_A])
-        self._bound_here(PORT_A)
-        self.agent.sync_once()
-        self.ports[PORT_A]['status'] = 'ACTIVE'
+        self._wired_port_a()
         self.sg_ports[PORT_A] = {'id': PORT_A, 'security_group_rules': [
             RULES[0]]}
         answer = self.sg_rpc.security_group_rules_for_devices.side_effect
